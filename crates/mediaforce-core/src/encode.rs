@@ -1,0 +1,299 @@
+//! Video encoding: frames into any libav encoder chosen by name, packets out.
+//!
+//! libav's send/receive API reports "give me more input" (EAGAIN) and "fully drained" (EOF) as
+//! error codes; here they are states of [`EncoderOutput`], not failures.
+
+use crate::error::{Error, Result};
+use ff::format::Pixel;
+use ffmpeg_next as ff;
+use std::path::{Path, PathBuf};
+
+/// Colour description carried from source to output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColorTags {
+    /// Limited ("tv") or full ("pc") range.
+    pub range: ff::color::Range,
+    /// Colour primaries.
+    pub primaries: ff::color::Primaries,
+    /// Transfer characteristics.
+    pub transfer: ff::color::TransferCharacteristic,
+    /// Matrix coefficients.
+    pub matrix: ff::color::Space,
+}
+
+impl Default for ColorTags {
+    fn default() -> Self {
+        Self {
+            range: ff::color::Range::Unspecified,
+            primaries: ff::color::Primaries::Unspecified,
+            transfer: ff::color::TransferCharacteristic::Unspecified,
+            matrix: ff::color::Space::Unspecified,
+        }
+    }
+}
+
+impl ColorTags {
+    /// BT.709, limited range: the usual SDR HD tagging.
+    pub fn bt709() -> Self {
+        Self {
+            range: ff::color::Range::MPEG,
+            primaries: ff::color::Primaries::BT709,
+            transfer: ff::color::TransferCharacteristic::BT709,
+            matrix: ff::color::Space::BT709,
+        }
+    }
+
+    /// BT.2020 primaries, PQ transfer, BT.2020 non-constant matrix, limited range: HDR10.
+    pub fn hdr10() -> Self {
+        Self {
+            range: ff::color::Range::MPEG,
+            primaries: ff::color::Primaries::BT2020,
+            transfer: ff::color::TransferCharacteristic::SMPTE2084,
+            matrix: ff::color::Space::BT2020NCL,
+        }
+    }
+
+    /// Tags of a decoded frame.
+    pub fn of_frame(f: &ff::frame::Video) -> Self {
+        Self {
+            range: f.color_range(),
+            primaries: f.color_primaries(),
+            transfer: f.color_transfer_characteristic(),
+            matrix: f.color_space(),
+        }
+    }
+}
+
+/// What to open an encoder with.
+#[derive(Debug, Clone)]
+pub struct VideoEncoderConfig {
+    /// libav encoder name (`"libsvtav1"`, `"libx264"`, `"libx265"`, `"libvpx-vp9"`...).
+    pub encoder: String,
+    /// Frame width.
+    pub width: u32,
+    /// Frame height.
+    pub height: u32,
+    /// Pixel format of the frames sent (must be one the encoder accepts).
+    pub pixel_format: Pixel,
+    /// Time base of the frames' timestamps.
+    pub time_base: ff::Rational,
+    /// Nominal frame rate, when constant.
+    pub frame_rate: Option<ff::Rational>,
+    /// Sample aspect ratio.
+    pub sample_aspect_ratio: Option<ff::Rational>,
+    /// Colour tags written into the bitstream and container.
+    pub color: ColorTags,
+    /// Keyframe interval in frames, when set.
+    pub gop: Option<u32>,
+    /// Encoder threads; `None` lets the encoder choose.
+    pub threads: Option<usize>,
+    /// Encoder private and generic AVOptions (`crf`, `preset`, `x265-params`...). An option the
+    /// encoder does not know is an error, not silently dropped.
+    pub options: Vec<(String, String)>,
+    /// Put codec headers in extradata (MP4 and Matroska want this).
+    pub global_header: bool,
+}
+
+impl VideoEncoderConfig {
+    /// A config for `encoder` with frames of `width`x`height` in `pixel_format`, time base
+    /// 1/`fps` and no options.
+    pub fn new(encoder: &str, width: u32, height: u32, pixel_format: Pixel, fps: ff::Rational) -> Self {
+        Self {
+            encoder: encoder.to_string(),
+            width,
+            height,
+            pixel_format,
+            time_base: fps.invert(),
+            frame_rate: Some(fps),
+            sample_aspect_ratio: None,
+            color: ColorTags::default(),
+            gop: None,
+            threads: None,
+            options: Vec::new(),
+            global_header: true,
+        }
+    }
+
+    /// Add an AVOption.
+    pub fn option(mut self, key: &str, value: impl ToString) -> Self {
+        self.options.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// One step of draining an encoder.
+pub enum EncoderOutput {
+    /// A compressed packet, timestamps in the encoder's time base.
+    Packet(ff::Packet),
+    /// The encoder wants more frames before it can produce anything.
+    NeedInput,
+    /// The encoder has been flushed and has nothing left.
+    Finished,
+}
+
+impl std::fmt::Debug for EncoderOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncoderOutput::Packet(p) => write!(f, "Packet({} bytes, pts {:?})", p.size(), p.pts()),
+            EncoderOutput::NeedInput => f.write_str("NeedInput"),
+            EncoderOutput::Finished => f.write_str("Finished"),
+        }
+    }
+}
+
+/// An open video encoder.
+pub struct VideoEncoder {
+    inner: ff::encoder::Video,
+    time_base: ff::Rational,
+    label: PathBuf,
+}
+
+impl std::fmt::Debug for VideoEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoEncoder")
+            .field("encoder", &self.label)
+            .field("time_base", &self.time_base)
+            .finish()
+    }
+}
+
+/// Whether the linked FFmpeg has an encoder of this name.
+pub fn encoder_exists(name: &str) -> bool {
+    crate::init();
+    ff::encoder::find_by_name(name).is_some()
+}
+
+impl VideoEncoder {
+    /// Open an encoder. Errors name the encoder and carry libav's message.
+    pub fn open(config: &VideoEncoderConfig) -> Result<Self> {
+        crate::init();
+        let label = PathBuf::from(format!("encoder {}", config.encoder));
+        let codec = ff::encoder::find_by_name(&config.encoder).ok_or_else(|| Error::EncoderNotFound {
+            name: config.encoder.clone(),
+        })?;
+        if codec.medium() != ff::media::Type::Video {
+            return Err(Error::InvalidArgument {
+                what: "encoder",
+                reason: format!("{} is not a video encoder", config.encoder),
+            });
+        }
+        if config.width == 0 || config.height == 0 {
+            return Err(Error::InvalidArgument {
+                what: "frame size",
+                reason: format!("{}x{}", config.width, config.height),
+            });
+        }
+        for (key, _) in &config.options {
+            if !crate::ffi::encoder_has_option(&codec, key) {
+                return Err(Error::InvalidArgument {
+                    what: "encoder option",
+                    reason: format!("{} has no option '{key}'", config.encoder),
+                });
+            }
+        }
+        let mut ctx = ff::codec::Context::new_with_codec(codec);
+        if let Some(threads) = config.threads {
+            ctx.set_threading(ff::codec::threading::Config {
+                kind: ff::codec::threading::Type::Frame,
+                count: threads,
+                ..Default::default()
+            });
+        }
+        if config.global_header {
+            ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
+        }
+        let mut enc = ctx.encoder().video().map_err(|e| Error::libav(&label, "create", e))?;
+        enc.set_width(config.width);
+        enc.set_height(config.height);
+        enc.set_format(config.pixel_format);
+        enc.set_time_base(config.time_base);
+        enc.set_frame_rate(config.frame_rate);
+        if let Some(sar) = config.sample_aspect_ratio {
+            enc.set_aspect_ratio(sar);
+        }
+        enc.set_color_range(config.color.range);
+        enc.set_color_primaries(config.color.primaries);
+        enc.set_color_transfer_characteristic(config.color.transfer);
+        enc.set_colorspace(config.color.matrix);
+        if let Some(gop) = config.gop {
+            enc.set_gop(gop);
+        }
+        let mut dict = ff::Dictionary::new();
+        for (k, v) in &config.options {
+            dict.set(k, v);
+        }
+        let inner = enc
+            .open_as_with(codec, dict)
+            .map_err(|e| Error::libav(&label, "open", e))?;
+        let time_base = inner.time_base();
+        Ok(Self {
+            inner,
+            time_base,
+            label,
+        })
+    }
+
+    /// The time base of produced packets.
+    pub fn time_base(&self) -> ff::Rational {
+        self.time_base
+    }
+
+    /// Codec parameters for a muxer stream.
+    pub fn parameters(&self) -> ff::codec::Parameters {
+        ff::codec::Parameters::from(&*self.inner)
+    }
+
+    /// Send one frame (timestamps in the config's time base). Drain with
+    /// [`receive`](Self::receive) after each call.
+    pub fn send(&mut self, frame: &ff::frame::Video) -> Result<()> {
+        self.inner
+            .send_frame(frame)
+            .map_err(|e| Error::libav(&self.label, "encode frame", e))
+    }
+
+    /// Tell the encoder no more frames come; keep calling [`receive`](Self::receive) until
+    /// [`EncoderOutput::Finished`].
+    pub fn send_eof(&mut self) -> Result<()> {
+        match self.inner.send_eof() {
+            Ok(()) | Err(ff::Error::Eof) => Ok(()),
+            Err(e) => Err(Error::libav(&self.label, "flush", e)),
+        }
+    }
+
+    /// Take the next packet, if the encoder has one.
+    pub fn receive(&mut self) -> Result<EncoderOutput> {
+        let mut packet = ff::Packet::empty();
+        match self.inner.receive_packet(&mut packet) {
+            Ok(()) => Ok(EncoderOutput::Packet(packet)),
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(EncoderOutput::NeedInput),
+            Err(ff::Error::Eof) => Ok(EncoderOutput::Finished),
+            Err(e) => Err(Error::libav(&self.label, "receive packet", e)),
+        }
+    }
+
+    /// Send a frame and hand every packet it releases to `sink`.
+    pub fn encode(&mut self, frame: &ff::frame::Video, sink: impl FnMut(ff::Packet) -> Result<()>) -> Result<()> {
+        self.send(frame)?;
+        self.drain(sink)
+    }
+
+    /// Flush the encoder and hand every remaining packet to `sink`.
+    pub fn finish(&mut self, sink: impl FnMut(ff::Packet) -> Result<()>) -> Result<()> {
+        self.send_eof()?;
+        self.drain(sink)
+    }
+
+    fn drain(&mut self, mut sink: impl FnMut(ff::Packet) -> Result<()>) -> Result<()> {
+        loop {
+            match self.receive()? {
+                EncoderOutput::Packet(p) => sink(p)?,
+                EncoderOutput::NeedInput | EncoderOutput::Finished => return Ok(()),
+            }
+        }
+    }
+
+    /// The label used in errors (`"encoder libx264"`).
+    pub fn label(&self) -> &Path {
+        &self.label
+    }
+}

@@ -1,0 +1,214 @@
+//! Muxing: packets into a container file, with stream metadata, dispositions, side data,
+//! chapters and attachments.
+//!
+//! A [`Muxer`] owns the output file until [`Muxer::finish`] writes the trailer. Dropped before
+//! that (an error, a cancelled job), it closes and removes the partial file, so a failed encode
+//! never leaves a plausible-looking but broken output behind.
+
+use crate::error::{Error, Result};
+use ffmpeg_next as ff;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// An output container being written.
+pub struct Muxer {
+    ctx: Option<ff::format::context::Output>,
+    path: PathBuf,
+    time_bases: Vec<ff::Rational>,
+    header_written: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Muxer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Muxer")
+            .field("path", &self.path)
+            .field("streams", &self.time_bases.len())
+            .field("header_written", &self.header_written)
+            .finish()
+    }
+}
+
+/// The container libav would pick for `path`, defaulting to Matroska when the extension names
+/// none.
+pub fn container_for(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("mp4" | "m4v") => "mp4",
+        Some("mov") => "mov",
+        Some("avi") => "avi",
+        Some("ts" | "m2ts" | "mts") => "mpegts",
+        Some("webm") => "webm",
+        Some("nut") => "nut",
+        _ => "matroska",
+    }
+}
+
+impl Muxer {
+    /// Create `path` for writing, in the container its extension names (Matroska otherwise).
+    pub fn create(path: &Path) -> Result<Self> {
+        crate::init();
+        let format = container_for(path);
+        let ctx = ff::format::output_as(path, format).map_err(|e| Error::libav(path, "create output", e))?;
+        Ok(Self {
+            ctx: Some(ctx),
+            path: path.to_path_buf(),
+            time_bases: Vec::new(),
+            header_written: false,
+            finished: false,
+        })
+    }
+
+    fn ctx(&mut self) -> &mut ff::format::context::Output {
+        self.ctx.as_mut().expect("muxer context lives until drop")
+    }
+
+    /// The output path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The container's short name (`"matroska"`, `"mp4"`).
+    pub fn format_name(&self) -> String {
+        self.ctx.as_ref().map(|c| c.format().name().to_string()).unwrap_or_default()
+    }
+
+    /// Whether encoders feeding this container must put their headers in extradata.
+    pub fn wants_global_header(&self) -> bool {
+        self.ctx
+            .as_ref()
+            .is_some_and(|c| c.format().flags().contains(ff::format::Flags::GLOBAL_HEADER))
+    }
+
+    /// Add a stream with these codec parameters; packets for it will come in `time_base`.
+    pub fn add_stream(&mut self, params: ff::codec::Parameters, time_base: ff::Rational) -> Result<usize> {
+        let path = self.path.clone();
+        let mut st = self
+            .ctx()
+            .add_stream(ff::encoder::find(ff::codec::Id::None))
+            .map_err(|e| Error::libav(&path, "add stream", e))?;
+        st.set_parameters(params);
+        crate::ffi::clear_codec_tag(&mut st);
+        st.set_time_base(time_base);
+        let index = st.index();
+        self.time_bases.push(time_base);
+        Ok(index)
+    }
+
+    /// Set a stream's metadata tags (language, title, filename...).
+    pub fn set_stream_metadata(&mut self, index: usize, tags: &BTreeMap<String, String>) {
+        let mut dict = ff::Dictionary::new();
+        for (k, v) in tags {
+            dict.set(k, v);
+        }
+        if let Some(mut st) = self.ctx().stream_mut(index) {
+            st.set_metadata(dict);
+        }
+    }
+
+    /// Set a stream's disposition flags (libav's bit values).
+    pub fn set_stream_disposition(&mut self, index: usize, bits: i32) {
+        if let Some(mut st) = self.ctx().stream_mut(index) {
+            crate::ffi::set_stream_disposition(&mut st, bits);
+        }
+    }
+
+    /// Set a stream's frame rate hints.
+    pub fn set_stream_rate(&mut self, index: usize, rate: ff::Rational) {
+        if let Some(mut st) = self.ctx().stream_mut(index) {
+            st.set_rate(rate);
+            st.set_avg_frame_rate(rate);
+        }
+    }
+
+    /// Attach stream-level side data (HDR mastering display, content light, display matrix).
+    pub fn add_stream_side_data(&mut self, index: usize, kind: ff::codec::packet::side_data::Type, bytes: &[u8]) -> bool {
+        match self.ctx().stream_mut(index) {
+            Some(mut st) => crate::ffi::add_stream_side_data(&mut st, kind, bytes),
+            None => false,
+        }
+    }
+
+    /// Set the field order of a video stream.
+    pub fn set_stream_field_order(&mut self, index: usize, order: ff::ffi::AVFieldOrder) {
+        if let Some(mut st) = self.ctx().stream_mut(index) {
+            crate::ffi::set_stream_field_order(&mut st, order);
+        }
+    }
+
+    /// Add a chapter.
+    pub fn add_chapter(&mut self, id: i64, time_base: ff::Rational, start: i64, end: i64, title: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.ctx()
+            .add_chapter(id, time_base, start, end, title)
+            .map(|_| ())
+            .map_err(|e| Error::libav(&path, "add chapter", e))
+    }
+
+    /// Set container metadata tags.
+    pub fn set_metadata(&mut self, tags: &BTreeMap<String, String>) {
+        let mut dict = ff::Dictionary::new();
+        for (k, v) in tags {
+            dict.set(k, v);
+        }
+        self.ctx().set_metadata(dict);
+    }
+
+    /// Write the container header; call after every stream has been added.
+    pub fn write_header(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        self.ctx()
+            .write_header()
+            .map_err(|e| Error::libav(&path, "write header", e))?;
+        self.header_written = true;
+        Ok(())
+    }
+
+    /// Write one packet of stream `index`, its timestamps in `packet_time_base`.
+    pub fn write(&mut self, index: usize, packet: &mut ff::Packet, packet_time_base: ff::Rational) -> Result<()> {
+        let path = self.path.clone();
+        let ctx = self.ctx.as_mut().expect("muxer context lives until drop");
+        let stream_tb = ctx
+            .stream(index)
+            .map(|s| s.time_base())
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "stream index",
+                reason: format!("{index} is not an output stream"),
+            })?;
+        packet.rescale_ts(packet_time_base, stream_tb);
+        packet.set_stream(index);
+        packet.set_position(-1);
+        packet
+            .write_interleaved(ctx)
+            .map_err(|e| Error::libav(&path, "write packet", e))
+    }
+
+    /// Write the trailer and close the file.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.path.clone();
+        if !self.header_written {
+            self.write_header()?;
+        }
+        self.ctx()
+            .write_trailer()
+            .map_err(|e| Error::libav(&path, "write trailer", e))?;
+        self.finished = true;
+        // Dropping the context closes the file.
+        self.ctx = None;
+        Ok(())
+    }
+}
+
+impl Drop for Muxer {
+    fn drop(&mut self) {
+        // Close first, then remove: the half-written file is ours and useless.
+        self.ctx = None;
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 system package that mediaforce's build, tests and main job need.
+# Non-interactive and idempotent: packages already present are skipped without touching apt's lists.
+set -euo pipefail
+
+PACKAGES=(
+  # FFmpeg 5.1 development libraries for ffmpeg-next (bindgen needs clang).
+  libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev
+  libswscale-dev libswresample-dev libclang-dev clang pkg-config
+  # libvmaf 3.2, built from source by vmaf-head-sys: meson, ninja, nasm; xxd embeds the built-in models.
+  meson ninja-build nasm xxd build-essential
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all system packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
