@@ -1,1 +1,28 @@
-fn main() {}
+//! `mediaforce`: the command-line tool, a thin layer over the library.
+//!
+//! Each subcommand parses arguments, calls the library, and prints either a readable report or,
+//! with `--json`, a JSON document with stable field names. Errors print as one line
+//! (`mediaforce: <file>: <cause>`) with a non-zero exit status.
+
+mod commands;
+mod progress;
+
+use clap::Parser;
+
+fn main() {
+    mediaforce_core::init();
+    let cli = commands::Cli::parse();
+    if let Err(e) = commands::run(cli) {
+        // One line: the chain of causes joined, so the file and the cause are both there.
+        let mut msg = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !msg.contains(&c) {
+                msg.push_str(": ");
+                msg.push_str(&c);
+            }
+        }
+        eprintln!("mediaforce: {}", msg.replace('\n', " "));
+        std::process::exit(1);
+    }
+}

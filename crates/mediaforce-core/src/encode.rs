@@ -146,6 +146,9 @@ pub struct VideoEncoder {
     inner: ff::encoder::Video,
     time_base: ff::Rational,
     label: PathBuf,
+    flushed: bool,
+    frames_sent: u64,
+    frame_shape: (u32, u32, Pixel),
 }
 
 impl std::fmt::Debug for VideoEncoder {
@@ -155,6 +158,45 @@ impl std::fmt::Debug for VideoEncoder {
             .field("time_base", &self.time_base)
             .finish()
     }
+}
+
+/// Pixel formats an encoder accepts, in libav's order of preference (empty if it does not say).
+pub fn encoder_pixel_formats(name: &str) -> Vec<Pixel> {
+    crate::init();
+    ff::encoder::find_by_name(name)
+        .and_then(|c| c.video().ok())
+        .and_then(|v| v.formats().map(|f| f.collect()))
+        .unwrap_or_default()
+}
+
+/// The pixel format to encode a `source` picture in with `encoder`: the source's own format when
+/// the encoder takes it, else one with the same bit depth and chroma, else 10-bit 4:2:0 for deep
+/// sources, else 8-bit 4:2:0. 10-bit stays 10-bit wherever the encoder can.
+pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
+    let formats = encoder_pixel_formats(encoder);
+    if formats.is_empty() || formats.contains(&source) {
+        return source;
+    }
+    let depth = crate::probe::bit_depth(source).unwrap_or(8);
+    let chroma = crate::probe::chroma_subsampling(source);
+    let same = formats.iter().copied().find(|f| {
+        crate::probe::bit_depth(*f) == Some(depth)
+            && crate::probe::chroma_subsampling(*f) == chroma
+            && crate::ffi::pixel_layout(*f).is_some_and(|l| !l.hwaccel)
+    });
+    if let Some(f) = same {
+        return f;
+    }
+    let preferred: &[Pixel] = if depth > 8 {
+        &[Pixel::YUV420P10LE, Pixel::YUV420P12LE, Pixel::YUV420P]
+    } else {
+        &[Pixel::YUV420P, Pixel::NV12]
+    };
+    preferred
+        .iter()
+        .copied()
+        .find(|f| formats.contains(f))
+        .unwrap_or(formats[0])
 }
 
 /// Whether the linked FFmpeg has an encoder of this name.
@@ -230,6 +272,9 @@ impl VideoEncoder {
             inner,
             time_base,
             label,
+            flushed: false,
+            frames_sent: 0,
+            frame_shape: (config.width, config.height, config.pixel_format),
         })
     }
 
@@ -248,12 +293,15 @@ impl VideoEncoder {
     pub fn send(&mut self, frame: &ff::frame::Video) -> Result<()> {
         self.inner
             .send_frame(frame)
-            .map_err(|e| Error::libav(&self.label, "encode frame", e))
+            .map_err(|e| Error::libav(&self.label, "encode frame", e))?;
+        self.frames_sent += 1;
+        Ok(())
     }
 
     /// Tell the encoder no more frames come; keep calling [`receive`](Self::receive) until
     /// [`EncoderOutput::Finished`].
     pub fn send_eof(&mut self) -> Result<()> {
+        self.flushed = true;
         match self.inner.send_eof() {
             Ok(()) | Err(ff::Error::Eof) => Ok(()),
             Err(e) => Err(Error::libav(&self.label, "flush", e)),
@@ -295,5 +343,26 @@ impl VideoEncoder {
     /// The label used in errors (`"encoder libx264"`).
     pub fn label(&self) -> &Path {
         &self.label
+    }
+}
+
+impl Drop for VideoEncoder {
+    fn drop(&mut self) {
+        // Some encoders (SVT-AV1) hang in close when torn down mid-stream: flush first and
+        // discard what comes out. Bounded: a flushed encoder ends with EOF.
+        if !self.flushed {
+            self.flushed = true;
+            // SVT-AV1 also hangs when flushed before any frame; feed it one throwaway frame.
+            if self.frames_sent == 0 {
+                let (w, h, f) = self.frame_shape;
+                let mut blank = ff::frame::Video::new(f, w, h);
+                blank.set_pts(Some(0));
+                let _ = self.inner.send_frame(&blank);
+            }
+            if self.inner.send_eof().is_ok() {
+                let mut packet = ff::Packet::empty();
+                while self.inner.receive_packet(&mut packet).is_ok() {}
+            }
+        }
     }
 }

@@ -474,7 +474,20 @@ pub(crate) fn set_extradata(params: &mut ff::codec::Parameters, bytes: &[u8]) ->
 /// A display matrix for a clockwise rotation in degrees (libav's layout).
 pub(crate) fn rotation_matrix_bytes(clockwise_degrees: f64) -> Vec<u8> {
     let mut m = [0i32; 9];
+    // av_display_rotation_set takes the angle clockwise while av_display_rotation_get reports it
+    // counter-clockwise; players rotate by -get, so this is the angle a player will apply.
     // SAFETY: writes exactly nine int32 values into the local matrix.
-    unsafe { sys::av_display_rotation_set(m.as_mut_ptr(), -clockwise_degrees) };
+    unsafe { sys::av_display_rotation_set(m.as_mut_ptr(), clockwise_degrees) };
     struct_bytes(&m)
+}
+
+/// Whether the output container can store a stream of this codec, by libav's own table:
+/// `Some(true)`, `Some(false)`, or `None` when the muxer does not say.
+pub(crate) fn muxer_accepts(output: &ff::format::context::Output, id: ff::codec::Id) -> Option<bool> {
+    // SAFETY: the output context and its oformat are live for the borrow; the call only reads.
+    let r = unsafe {
+        let of = (*output.as_ptr()).oformat;
+        sys::avformat_query_codec(of, id.into(), sys::FF_COMPLIANCE_NORMAL)
+    };
+    (r >= 0).then_some(r == 1)
 }

@@ -84,6 +84,16 @@ impl Muxer {
             .is_some_and(|c| c.format().flags().contains(ff::format::Flags::GLOBAL_HEADER))
     }
 
+    /// Whether this container can store streams of codec `id` (of kind `medium`).
+    pub fn accepts(&self, id: ff::codec::Id, medium: ff::media::Type) -> bool {
+        let Some(ctx) = self.ctx.as_ref() else { return false };
+        if medium == ff::media::Type::Attachment {
+            // Only Matroska stores attachments; libav's codec tables do not list them.
+            return ctx.format().name() == "matroska";
+        }
+        crate::ffi::muxer_accepts(ctx, id).unwrap_or(true)
+    }
+
     /// Add a stream with these codec parameters; packets for it will come in `time_base`.
     pub fn add_stream(&mut self, params: ff::codec::Parameters, time_base: ff::Rational) -> Result<usize> {
         let path = self.path.clone();

@@ -353,7 +353,7 @@ fn write_tone(mux: &mut Muxer, enc: &mut ff::encoder::Audio, idx: usize, a: &Syn
     let format = enc.format();
     let layout = ff::ChannelLayout::default(i32::from(a.channels));
     let mut done = 0usize;
-    let mut drain = |enc: &mut ff::encoder::Audio, mux: &mut Muxer| -> Result<()> {
+    let drain = |enc: &mut ff::encoder::Audio, mux: &mut Muxer| -> Result<()> {
         let mut p = ff::Packet::empty();
         while enc.receive_packet(&mut p).is_ok() {
             mux.write(idx, &mut p, tb)?;

@@ -1,0 +1,336 @@
+//! Subcommands and their output.
+
+use crate::progress::Bar;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
+use mediaforce_core::probe::{MediaInfo, StreamKind};
+use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Shrink a video library without visible quality loss.
+#[derive(Debug, Parser)]
+#[command(name = "mediaforce", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what media files contain: container, streams, colour, HDR, chapters, attachments.
+    Probe {
+        /// Files to probe.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON (an array, one object per file).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode every video frame of each file and report damage (exit 1 on any).
+    Verify {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over.
+    Encode {
+        /// Source file.
+        input: PathBuf,
+        /// Output file; the container follows the extension (.mkv by default).
+        output: PathBuf,
+        /// libav encoder name (libsvtav1, libaom-av1, libx264, libx265, libvpx-vp9...).
+        #[arg(long, default_value = "libsvtav1")]
+        encoder: String,
+        /// Encoder option KEY=VALUE (crf=30, preset=8...); repeatable.
+        #[arg(long = "opt", value_parser = parse_kv)]
+        options: Vec<(String, String)>,
+        /// Re-encode audio to Opus instead of copying it.
+        #[arg(long)]
+        opus: bool,
+        /// Deinterlace interlaced sources.
+        #[arg(long)]
+        deinterlace: bool,
+        /// Encode only the first SECONDS.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic test clip (moving pattern, optional audio) generated in-process.
+    Sample {
+        /// Output file.
+        output: PathBuf,
+        /// Width.
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        /// Height.
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+        /// Frames.
+        #[arg(long, default_value_t = 120)]
+        frames: u32,
+        /// Add a stereo AAC track.
+        #[arg(long)]
+        audio: bool,
+    },
+    /// Show the linked FFmpeg and libvmaf versions.
+    Version {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Probe { files, json } => cmd_probe(&files, json),
+        Command::Verify { files, json } => cmd_verify(&files, json),
+        Command::Encode {
+            input,
+            output,
+            encoder,
+            options,
+            opus,
+            deinterlace,
+            seconds,
+            json,
+        } => {
+            let mut opts = TranscodeOptions::new(&encoder);
+            opts.encoder_options = options;
+            opts.audio = if opus { AudioMode::Opus } else { AudioMode::Copy };
+            opts.deinterlace = deinterlace;
+            opts.max_seconds = seconds;
+            let mut bar = Bar::new(!json);
+            let report = transcode(&input, &output, &opts, &mut bar)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} -> {}: {} frames with {} ({}), {:.1} fps, {} -> {} ({:.1}% of source)",
+                    input.display(),
+                    output.display(),
+                    report.frames,
+                    report.encoder,
+                    report.pixel_format,
+                    report.fps,
+                    human_bytes(report.input_bytes),
+                    human_bytes(report.output_bytes),
+                    100.0 * report.output_bytes as f64 / report.input_bytes.max(1) as f64
+                );
+            }
+            Ok(())
+        }
+        Command::Sample {
+            output,
+            width,
+            height,
+            frames,
+            audio,
+        } => {
+            use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+            let mut v = SyntheticVideo::new(width, height, frames)
+                .encoder("libx264", &[("preset", "veryfast"), ("crf", "12")]);
+            v.gop = Some(48);
+            let mut clip = SyntheticClip::new(v);
+            if audio {
+                clip.audio.push(SyntheticAudio::new("aac", "eng"));
+            }
+            clip.write(&output)?;
+            println!("{}: {}x{}, {} frames", output.display(), width, height, frames);
+            Ok(())
+        }
+        Command::Version { json } => cmd_version(json),
+    }
+}
+
+fn cmd_version(json: bool) -> Result<()> {
+    let ff = mediaforce_core::version::ffmpeg();
+    #[derive(Serialize)]
+    struct V {
+        mediaforce: &'static str,
+        ffmpeg: mediaforce_core::version::FfmpegVersions,
+    }
+    let v = V {
+        mediaforce: env!("CARGO_PKG_VERSION"),
+        ffmpeg: ff,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("mediaforce {}", v.mediaforce);
+        println!("FFmpeg {}", v.ffmpeg.release);
+        for (n, ver) in &v.ffmpeg.libraries {
+            println!("  {n} {ver}");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_probe(files: &[PathBuf], json: bool) -> Result<()> {
+    let mut infos = Vec::new();
+    for f in files {
+        infos.push(mediaforce_core::probe(f)?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&infos)?);
+    } else {
+        for info in &infos {
+            print_info(info);
+        }
+    }
+    Ok(())
+}
+
+fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+fn print_info(info: &MediaInfo) {
+    println!("{}", info.path.display());
+    println!(
+        "  {} | {} | {} | {}",
+        info.container_long,
+        info.duration_seconds.map_or("?".into(), |d| format!("{d:.3} s")),
+        human_bytes(info.size_bytes),
+        info.bit_rate.map_or("?".into(), |b| format!("{:.0} kb/s", b as f64 / 1000.0)),
+    );
+    for s in &info.streams {
+        let mut line = format!("  #{:<2} {:<10} {:<10}", s.index, format!("{:?}", s.kind).to_lowercase(), s.codec);
+        if let Some(p) = &s.profile {
+            line.push_str(&format!(" {p}"));
+        }
+        if let Some(v) = &s.video {
+            line.push_str(&format!(
+                " {}x{} {} {}-bit {}",
+                v.width,
+                v.height,
+                v.pixel_format.as_deref().unwrap_or("?"),
+                v.bit_depth.unwrap_or(0),
+                v.fps.map_or("?".into(), |f| format!("{f:.3} fps")),
+            ));
+            if v.variable_frame_rate {
+                line.push_str(" VFR");
+            }
+            if v.interlaced {
+                line.push_str(&format!(" interlaced({})", v.field_order.as_deref().unwrap_or("?")));
+            }
+            let colour: Vec<&str> = [&v.color_range, &v.color_primaries, &v.color_transfer, &v.color_matrix]
+                .iter()
+                .filter_map(|c| c.as_deref())
+                .collect();
+            if !colour.is_empty() {
+                line.push_str(&format!(" [{}]", colour.join("/")));
+            }
+            if let Some(h) = v.hdr {
+                line.push_str(&format!(" HDR:{h:?}"));
+            }
+            if v.mastering_display.is_some() {
+                line.push_str(" +mastering");
+            }
+            if let Some(c) = v.content_light {
+                line.push_str(&format!(" MaxCLL={} MaxFALL={}", c.max_cll, c.max_fall));
+            }
+            if v.dolby_vision.is_some() {
+                line.push_str(" DolbyVision");
+            }
+            if let Some(r) = v.rotation {
+                line.push_str(&format!(" rotate={r}"));
+            }
+        }
+        if let Some(a) = &s.audio {
+            line.push_str(&format!(
+                " {} Hz {} ({} ch)",
+                a.sample_rate,
+                a.channel_layout.as_deref().unwrap_or("?"),
+                a.channels
+            ));
+        }
+        if let Some(a) = &s.attachment {
+            line.push_str(&format!(" {} {}", a.filename.as_deref().unwrap_or("?"), human_bytes(a.size_bytes)));
+        }
+        if let Some(l) = &s.language {
+            line.push_str(&format!(" lang={l}"));
+        }
+        if let Some(t) = &s.title {
+            line.push_str(&format!(" \"{t}\""));
+        }
+        if !s.disposition.is_empty() {
+            line.push_str(&format!(" ({})", s.disposition.join(",")));
+        }
+        println!("{line}");
+    }
+    for c in &info.chapters {
+        println!(
+            "  chapter {:>3} {:>9.3}-{:<9.3} {}",
+            c.id,
+            c.start_seconds,
+            c.end_seconds,
+            c.title.as_deref().unwrap_or("")
+        );
+    }
+    let _ = StreamKind::Video;
+}
+
+#[derive(Serialize)]
+struct VerifyResult {
+    path: PathBuf,
+    ok: bool,
+    frames: u64,
+    error: Option<String>,
+}
+
+fn cmd_verify(files: &[PathBuf], json: bool) -> Result<()> {
+    let mut results = Vec::new();
+    for f in files {
+        let mut frames = 0u64;
+        let outcome = (|| -> mediaforce_core::Result<()> {
+            let mut d = VideoDecoder::open(f, DecodeOptions::default().strict(true))?;
+            while d.next_frame()?.is_some() {
+                frames += 1;
+            }
+            Ok(())
+        })();
+        results.push(VerifyResult {
+            path: f.clone(),
+            ok: outcome.is_ok(),
+            frames,
+            error: outcome.err().map(|e| e.to_string()),
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        for r in &results {
+            match &r.error {
+                None => println!("{}: ok, {} frames", r.path.display(), r.frames),
+                Some(e) => println!("{e}"),
+            }
+        }
+    }
+    if let Some(bad) = results.iter().find(|r| !r.ok) {
+        return Err(anyhow::anyhow!(bad.error.clone().unwrap_or_default()))
+            .context(format!("{} of {} files failed verification", results.iter().filter(|r| !r.ok).count(), results.len()));
+    }
+    Ok(())
+}
