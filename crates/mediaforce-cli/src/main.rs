@@ -10,6 +10,10 @@ mod progress;
 use clap::Parser;
 
 fn main() {
+    // SVT-AV1 prints its configuration banner to stderr unless told otherwise; keep errors only.
+    if std::env::var_os("SVT_LOG").is_none() {
+        std::env::set_var("SVT_LOG", "1");
+    }
     mediaforce_core::init();
     let cli = commands::Cli::parse();
     if let Err(e) = commands::run(cli) {

@@ -29,7 +29,7 @@ pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
     }
     let input = ff::format::input(path).map_err(|e| Error::NotMedia {
         path: path.to_path_buf(),
-        reason: describe_open_error(&e),
+        reason: describe_open_error(path, &e),
     })?;
     let demuxer = input.format().name().to_string();
     if demuxer
@@ -44,11 +44,23 @@ pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
     Ok(input)
 }
 
-fn describe_open_error(e: &ff::Error) -> String {
-    match e {
-        ff::Error::InvalidData => {
-            "container not recognised, or damaged or truncated (libav: invalid data)".into()
-        }
-        other => other.to_string(),
+fn describe_open_error(path: &Path, e: &ff::Error) -> String {
+    if *e != ff::Error::InvalidData {
+        return e.to_string();
+    }
+    // Name the container when its signature is there: then the file is damaged, not foreign.
+    let mut head = [0u8; 12];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let head = &head[..n];
+    if head.len() >= 8 && &head[4..8] == b"ftyp" {
+        "MP4/MOV file is truncated or damaged (no usable moov index)".into()
+    } else if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        "Matroska file is truncated or damaged".into()
+    } else if head.starts_with(b"RIFF") {
+        "AVI file is truncated or damaged".into()
+    } else {
+        "not a recognised audio/video container".into()
     }
 }
