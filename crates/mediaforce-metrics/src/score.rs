@@ -1,0 +1,387 @@
+//! Scoring a distorted file against its reference: decode both in lockstep on their own threads,
+//! convert explicitly to one size and pixel format, and score with libvmaf on its thread pool.
+//!
+//! Frames are paired in presentation order, one for one; a frame-count mismatch is an error,
+//! never a silent truncation. Pooled figures include the worst frames, not just the mean.
+
+use crate::error::{Error, Result};
+use crate::vmaf::{Chroma, Context, Model, Picture, Pool};
+use mediaforce_core::decode::{DecodeOptions, ScaleAlgorithm, VideoDecoder};
+use mediaforce_core::ffmpeg_next::format::Pixel;
+use mediaforce_core::progress::{ProgressClock, ProgressSink};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+/// Scoring resolution policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// vmaf_v0.6.1 models a 1080p display: sources below 1080p are upscaled (bicubic) to 1080p
+    /// height for scoring; 2160p and larger use the 4K model at native size.
+    #[default]
+    Auto,
+    /// Score at the reference's own size.
+    Native,
+}
+
+/// Extra metrics libvmaf can compute beside VMAF.
+pub const FEATURES: &[(&str, &str, &[&str])] = &[
+    ("psnr", "psnr", &["psnr_y", "psnr_cb", "psnr_cr"]),
+    ("ssim", "float_ssim", &["float_ssim"]),
+    ("ms-ssim", "float_ms_ssim", &["float_ms_ssim"]),
+    ("cambi", "cambi", &["cambi"]),
+    ("ciede2000", "ciede", &["ciede2000"]),
+    ("psnr-hvs", "psnr_hvs", &["psnr_hvs"]),
+];
+
+/// How to score.
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// Model name or JSON path; `None` picks vmaf_v0.6.1, or vmaf_4k_v0.6.1 for 2160p+.
+    pub model: Option<String>,
+    /// Scoring resolution.
+    pub scale: Scale,
+    /// libvmaf threads (0: one per core).
+    pub threads: u32,
+    /// Score every n-th frame.
+    pub subsample: u32,
+    /// Extra features by user name (see [`FEATURES`]).
+    pub features: Vec<String>,
+    /// How many worst frames to report.
+    pub worst: usize,
+    /// Write libvmaf's JSON log here.
+    pub log: Option<PathBuf>,
+    /// Frames each decoder may run ahead (memory bound: queue x frame size x 2).
+    pub queue: usize,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        Self {
+            model: None,
+            scale: Scale::Auto,
+            threads: 0,
+            subsample: 1,
+            features: Vec::new(),
+            worst: 5,
+            log: None,
+            queue: 8,
+        }
+    }
+}
+
+/// Pooled VMAF figures.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Pooled {
+    /// Arithmetic mean (libvmaf's pooling).
+    pub mean: f64,
+    /// Harmonic mean (libvmaf's pooling).
+    pub harmonic_mean: f64,
+    /// Minimum frame score.
+    pub min: f64,
+    /// 1st percentile (nearest rank).
+    pub p1: f64,
+    /// 5th percentile (nearest rank).
+    pub p5: f64,
+}
+
+/// One of the worst frames.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WorstFrame {
+    /// Frame index in the reference.
+    pub index: u64,
+    /// Presentation time in seconds.
+    pub seconds: f64,
+    /// VMAF of that frame.
+    pub vmaf: f64,
+}
+
+/// The result of scoring a pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreReport {
+    /// Pooled VMAF.
+    pub vmaf: Pooled,
+    /// Frames scored.
+    pub frames: u64,
+    /// Scoring speed, frames per second, end to end (decode included).
+    pub fps: f64,
+    /// Model used.
+    pub model: String,
+    /// libvmaf version.
+    pub libvmaf_version: String,
+    /// Scale policy applied.
+    pub scale: Scale,
+    /// Size frames were scored at.
+    pub scored_width: u32,
+    /// Size frames were scored at.
+    pub scored_height: u32,
+    /// Bits per component scored at.
+    pub bit_depth: u32,
+    /// Pooled means of extra features.
+    pub features: BTreeMap<String, f64>,
+    /// Worst frames, lowest first.
+    pub worst_frames: Vec<WorstFrame>,
+    /// Per-frame VMAF, in order.
+    #[serde(skip)]
+    pub per_frame: Vec<f64>,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+struct Target {
+    width: u32,
+    height: u32,
+    format: Pixel,
+    bpc: u32,
+    model: String,
+}
+
+fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
+    let info = mediaforce_core::probe(reference)?;
+    let v = info
+        .primary_video()
+        .and_then(|s| s.video.clone())
+        .ok_or(mediaforce_core::Error::NoStream {
+            path: reference.to_path_buf(),
+            kind: "video",
+        })?;
+    let is_4k = v.height >= 2160 || v.width >= 3840;
+    let (width, height) = match options.scale {
+        Scale::Auto if v.height < 1080 && v.height > 0 => {
+            let w = (f64::from(v.width) * 1080.0 / f64::from(v.height) / 2.0).round() as u32 * 2;
+            (w, 1080)
+        }
+        _ => (v.width, v.height),
+    };
+    let depth = v.bit_depth.unwrap_or(8);
+    let (format, bpc) = match depth {
+        0..=8 => (Pixel::YUV420P, 8),
+        9..=10 => (Pixel::YUV420P10LE, 10),
+        _ => (Pixel::YUV420P12LE, 12),
+    };
+    let model = options.model.clone().unwrap_or_else(|| {
+        if is_4k { "vmaf_4k_v0.6.1" } else { "vmaf_v0.6.1" }.to_string()
+    });
+    Ok(Target {
+        width,
+        height,
+        format,
+        bpc,
+        model,
+    })
+}
+
+type Item = Result<(Picture, f64)>;
+
+fn spawn_decoder(path: PathBuf, target: &Target, queue: usize) -> (Receiver<Item>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = sync_channel::<Item>(queue.max(1));
+    let (w, h, format, bpc) = (target.width, target.height, target.format, target.bpc);
+    let handle = std::thread::spawn(move || {
+        let opts = DecodeOptions {
+            pixel_format: Some(format),
+            size: Some((w, h)),
+            scaler: ScaleAlgorithm::Bicubic,
+            ..DecodeOptions::default()
+        };
+        let mut decoder = match VideoDecoder::open(&path, opts) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = tx.send(Err(e.into()));
+                return;
+            }
+        };
+        loop {
+            let item = match decoder.next_frame() {
+                Ok(Some(f)) => to_picture(&f.frame, bpc).map(|p| (p, f.seconds)),
+                Ok(None) => return,
+                Err(e) => Err(e.into()),
+            };
+            let stop = item.is_err();
+            if tx.send(item).is_err() || stop {
+                return;
+            }
+        }
+    });
+    (rx, handle)
+}
+
+/// Copy a decoded yuv420p/yuv420p10le/yuv420p12le frame into a libvmaf picture.
+fn to_picture(frame: &mediaforce_core::ffmpeg_next::frame::Video, bpc: u32) -> Result<Picture> {
+    let mut pic = Picture::new(Chroma::Yuv420, bpc, frame.width(), frame.height())?;
+    for plane in 0..3 {
+        let src = frame.data(plane);
+        let stride = frame.stride(plane);
+        let mut dst = pic.plane_mut(plane);
+        let n = dst.width_bytes();
+        for y in 0..dst.height() {
+            dst.row(y).copy_from_slice(&src[y * stride..y * stride + n]);
+        }
+    }
+    Ok(pic)
+}
+
+/// Score `distorted` against `reference`.
+pub fn score_files(
+    reference: &Path,
+    distorted: &Path,
+    options: &ScoreOptions,
+    progress: &mut dyn ProgressSink,
+) -> Result<ScoreReport> {
+    let target = plan(reference, options)?;
+    // Check the distorted file before spending threads on it.
+    mediaforce_core::probe(distorted)?;
+    let model = Model::load(&target.model)?;
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    } else {
+        options.threads
+    };
+    let mut ctx = Context::new(threads, options.subsample)?;
+    ctx.use_model(&model)?;
+    let mut extracted: Vec<&str> = Vec::new();
+    for f in &options.features {
+        let (_, extractor, outputs) = FEATURES
+            .iter()
+            .find(|(user, extractor, _)| user == f || extractor == f)
+            .ok_or_else(|| Error::Feature { name: f.clone() })?;
+        ctx.use_feature(extractor)?;
+        extracted.extend_from_slice(outputs);
+    }
+
+    let total = mediaforce_core::probe(reference)?
+        .primary_video()
+        .and_then(|s| s.frames.or_else(|| {
+            let v = s.video.as_ref()?;
+            Some((s.duration_seconds? * v.fps?).round() as u64)
+        }));
+    progress.start("score", total);
+    let mut clock = ProgressClock::new(total);
+
+    let (ref_rx, ref_thread) = spawn_decoder(reference.to_path_buf(), &target, options.queue);
+    let (dist_rx, dist_thread) = spawn_decoder(distorted.to_path_buf(), &target, options.queue);
+    let mut times = Vec::new();
+    let mut n: u64 = 0;
+    let outcome = loop {
+        let r = ref_rx.recv().ok();
+        let d = dist_rx.recv().ok();
+        match (r, d) {
+            (None, None) => break Ok(()),
+            (Some(Err(e)), _) | (_, Some(Err(e))) => break Err(e),
+            (Some(Ok((rp, t))), Some(Ok((dp, _)))) => {
+                ctx.read_pictures(rp, dp, n as u32)?;
+                times.push(t);
+                n += 1;
+                if let Some(p) = clock.tick(n) {
+                    progress.update(&p);
+                }
+            }
+            (Some(Ok(_)), None) => {
+                let extra = 1 + ref_rx.iter().filter(|i| i.is_ok()).count() as u64;
+                break Err(Error::FrameCountMismatch {
+                    reference_path: reference.to_path_buf(),
+                    distorted_path: distorted.to_path_buf(),
+                    reference: n + extra,
+                    distorted: n,
+                });
+            }
+            (None, Some(Ok(_))) => {
+                let extra = 1 + dist_rx.iter().filter(|i| i.is_ok()).count() as u64;
+                break Err(Error::FrameCountMismatch {
+                    reference_path: reference.to_path_buf(),
+                    distorted_path: distorted.to_path_buf(),
+                    reference: n,
+                    distorted: n + extra,
+                });
+            }
+        }
+    };
+    drop(ref_rx);
+    drop(dist_rx);
+    let _ = ref_thread.join();
+    let _ = dist_thread.join();
+    progress.finish();
+    outcome?;
+    if n == 0 {
+        return Err(Error::NoFrames {
+            path: reference.to_path_buf(),
+        });
+    }
+    ctx.flush()?;
+
+    let step = options.subsample.max(1) as u64;
+    let scored: Vec<u64> = (0..n).step_by(step as usize).collect();
+    let mut per_frame = Vec::with_capacity(scored.len());
+    for &i in &scored {
+        per_frame.push(ctx.score_at(&model, i as u32)?);
+    }
+    let last = (n - 1) as u32;
+    let mean = ctx.pooled(&model, Pool::Mean, 0, last)?;
+    let harmonic_mean = ctx.pooled(&model, Pool::HarmonicMean, 0, last)?;
+    let mut sorted = per_frame.clone();
+    sorted.sort_by(f64::total_cmp);
+    let vmaf = Pooled {
+        mean,
+        harmonic_mean,
+        min: sorted[0],
+        p1: percentile(&sorted, 1.0),
+        p5: percentile(&sorted, 5.0),
+    };
+    let mut order: Vec<usize> = (0..per_frame.len()).collect();
+    order.sort_by(|a, b| per_frame[*a].total_cmp(&per_frame[*b]));
+    let worst_frames = order
+        .iter()
+        .take(options.worst)
+        .map(|&k| WorstFrame {
+            index: scored[k],
+            seconds: times[scored[k] as usize],
+            vmaf: per_frame[k],
+        })
+        .collect();
+    let mut features = BTreeMap::new();
+    for name in extracted {
+        let vals: Vec<f64> = scored.iter().filter_map(|&i| ctx.feature_at(name, i as u32)).collect();
+        if !vals.is_empty() {
+            features.insert(name.to_string(), vals.iter().sum::<f64>() / vals.len() as f64);
+        }
+    }
+    if let Some(log) = &options.log {
+        ctx.write_json_log(log)?;
+    }
+    let elapsed = clock.snapshot(n);
+    Ok(ScoreReport {
+        vmaf,
+        frames: n,
+        fps: elapsed.fps,
+        model: model.name().to_string(),
+        libvmaf_version: crate::vmaf::version(),
+        scale: options.scale,
+        scored_width: target.width,
+        scored_height: target.height,
+        bit_depth: target.bpc,
+        features,
+        worst_frames,
+        per_frame,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(percentile(&v, 1.0), 2.0);
+        assert_eq!(percentile(&v, 5.0), 10.0);
+        assert_eq!(percentile(&[42.0], 5.0), 42.0);
+    }
+}
