@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
 use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
+use mediaforce_metrics::{score_files, Scale, ScoreOptions};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -79,12 +80,71 @@ enum Command {
         #[arg(long)]
         audio: bool,
     },
+    /// Score DISTORTED against REFERENCE with VMAF (and optional extra metrics).
+    Score {
+        /// Reference (original) file.
+        reference: PathBuf,
+        /// Distorted (encoded) file.
+        distorted: PathBuf,
+        /// Model name (vmaf_v0.6.1, vmaf_v0.6.1neg, vmaf_4k_v0.6.1) or JSON model path.
+        #[arg(long)]
+        model: Option<String>,
+        /// auto: upscale sub-1080p to 1080p and use the 4K model for 2160p; native: source size.
+        #[arg(long, value_enum, default_value = "auto")]
+        scale: ScaleArg,
+        /// libvmaf threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: u32,
+        /// Score every N-th frame.
+        #[arg(long, default_value_t = 1)]
+        subsample: u32,
+        /// Extra metric: psnr, ssim, ms-ssim, cambi, ciede2000, psnr-hvs; repeatable.
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// Write libvmaf's JSON log to FILE.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the encoder adapters, their availability, quality knob and presets.
+    Encoders {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The quick-start job: generate a sample clip in-process, find the highest CRF whose encode
+    /// meets the target VMAF (bisection over full encodes), and print what it chose.
+    Demo {
+        /// Target mean VMAF.
+        #[arg(long, default_value_t = 93.0)]
+        target_vmaf: f64,
+        /// Encoder adapter id.
+        #[arg(long, default_value = "libsvtav1")]
+        encoder: String,
+        /// Encoder preset (adapter default when omitted).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Directory for the sample and the chosen encode (a temporary one when omitted).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the linked FFmpeg and libvmaf versions.
     Version {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ScaleArg {
+    Auto,
+    Native,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -109,7 +169,11 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let mut opts = TranscodeOptions::new(&encoder);
             opts.encoder_options = options;
-            opts.audio = if opus { AudioMode::Opus } else { AudioMode::Copy };
+            opts.audio = if opus {
+                AudioMode::Opus
+            } else {
+                AudioMode::Copy
+            };
             opts.deinterlace = deinterlace;
             opts.max_seconds = seconds;
             let mut bar = Bar::new(!json);
@@ -148,11 +212,259 @@ pub fn run(cli: Cli) -> Result<()> {
                 clip.audio.push(SyntheticAudio::new("aac", "eng"));
             }
             clip.write(&output)?;
-            println!("{}: {}x{}, {} frames", output.display(), width, height, frames);
+            println!(
+                "{}: {}x{}, {} frames",
+                output.display(),
+                width,
+                height,
+                frames
+            );
             Ok(())
         }
         Command::Version { json } => cmd_version(json),
+        Command::Score {
+            reference,
+            distorted,
+            model,
+            scale,
+            threads,
+            subsample,
+            features,
+            log,
+            json,
+        } => {
+            let opts = ScoreOptions {
+                model,
+                scale: match scale {
+                    ScaleArg::Auto => Scale::Auto,
+                    ScaleArg::Native => Scale::Native,
+                },
+                threads,
+                subsample,
+                features,
+                log,
+                ..ScoreOptions::default()
+            };
+            let mut bar = Bar::new(!json);
+            let r = score_files(&reference, &distorted, &opts, &mut bar)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "VMAF mean {:.3}  harmonic {:.3}  min {:.3}  p1 {:.3}  p5 {:.3}  ({} frames at {}x{}, {}-bit, {}, {:.1} fps)",
+                    r.vmaf.mean, r.vmaf.harmonic_mean, r.vmaf.min, r.vmaf.p1, r.vmaf.p5, r.frames,
+                    r.scored_width, r.scored_height, r.bit_depth, r.model, r.fps
+                );
+                for (k, v) in &r.features {
+                    println!("  {k} {v:.4}");
+                }
+                for w in &r.worst_frames {
+                    println!(
+                        "  worst: frame {} at {:.3}s VMAF {:.3}",
+                        w.index, w.seconds, w.vmaf
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Encoders { json } => cmd_encoders(json),
+        Command::Demo {
+            target_vmaf,
+            encoder,
+            preset,
+            out_dir,
+            json,
+        } => cmd_demo(target_vmaf, &encoder, preset, out_dir, json),
     }
+}
+
+#[derive(Serialize)]
+struct EncoderRow {
+    id: &'static str,
+    name: &'static str,
+    libav_encoder: &'static str,
+    available: bool,
+    reason: Option<String>,
+    knob: mediaforce_codecs::Knob,
+    presets: mediaforce_codecs::Presets,
+    default_preset: &'static str,
+    default_knob_1080p: f64,
+    pixel_formats: Vec<String>,
+}
+
+fn cmd_encoders(json: bool) -> Result<()> {
+    let rows: Vec<EncoderRow> = mediaforce_codecs::all()
+        .iter()
+        .map(|a| {
+            let avail = a.availability();
+            EncoderRow {
+                id: a.id(),
+                name: a.display_name(),
+                libav_encoder: a.libav_name(),
+                available: avail.is_ok(),
+                reason: avail.err(),
+                knob: a.knob(),
+                presets: a.presets(),
+                default_preset: a.default_preset(),
+                default_knob_1080p: a.default_knob(1080),
+                pixel_formats: a
+                    .pixel_formats()
+                    .iter()
+                    .filter_map(|p| p.descriptor().map(|d| d.name().to_string()))
+                    .collect(),
+            }
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for r in &rows {
+            println!(
+                "{:<12} {:<14} {:<10} {} {}..={} step {} ({} is better), preset {}",
+                r.id,
+                r.name,
+                if r.available { "available" } else { "missing" },
+                r.knob.name,
+                r.knob.min,
+                r.knob.max,
+                r.knob.step,
+                match r.knob.better {
+                    mediaforce_codecs::Better::Lower => "lower",
+                    mediaforce_codecs::Better::Higher => "higher",
+                },
+                r.default_preset
+            );
+            if let Some(reason) = &r.reason {
+                println!("             {reason}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DemoProbe {
+    knob: f64,
+    vmaf_mean: f64,
+    vmaf_p5: f64,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct DemoResult {
+    sample: PathBuf,
+    output: Option<PathBuf>,
+    encoder: String,
+    preset: String,
+    knob_name: &'static str,
+    target_vmaf: f64,
+    chosen: Option<f64>,
+    vmaf_mean: Option<f64>,
+    source_bytes: u64,
+    output_bytes: Option<u64>,
+    probes: Vec<DemoProbe>,
+}
+
+fn cmd_demo(
+    target: f64,
+    encoder: &str,
+    preset: Option<String>,
+    out_dir: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+    let adapter = mediaforce_codecs::find(encoder)?;
+    adapter.availability().map_err(anyhow::Error::msg)?;
+    let preset = preset.unwrap_or_else(|| adapter.default_preset().to_string());
+    let tmp = tempfile::tempdir()?;
+    let dir = out_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let sample = dir.join("sample.mkv");
+    let mut v = SyntheticVideo::new(640, 360, 48)
+        .encoder("libx264", &[("preset", "veryfast"), ("crf", "8")]);
+    v.gop = Some(48);
+    let mut clip = SyntheticClip::new(v);
+    clip.audio.push(SyntheticAudio::new("aac", "eng"));
+    clip.write(&sample)?;
+    let source_bytes = std::fs::metadata(&sample)?.len();
+
+    let knob = adapter.knob();
+    let (mut lo, mut hi) = (knob.min.max(10.0), knob.max);
+    let mut probes: Vec<DemoProbe> = Vec::new();
+    let mut best: Option<(f64, f64, u64)> = None;
+    let mut guess = adapter.default_knob(360);
+    // Bisection over whole-clip encodes: the interim main job until the sample search lands.
+    for _ in 0..7 {
+        let value = (guess / knob.step).round() * knob.step;
+        if probes.iter().any(|p| p.knob == value) {
+            break;
+        }
+        let out = dir.join(format!("probe-{value}.mkv"));
+        let mut opts = TranscodeOptions::new(adapter.libav_name());
+        opts.encoder_options = adapter.options(&preset, value)?;
+        let report = transcode(&sample, &out, &opts, &mut mediaforce_core::NoProgress)?;
+        let score = score_files(
+            &sample,
+            &out,
+            &ScoreOptions::default(),
+            &mut mediaforce_core::NoProgress,
+        )?;
+        if !json {
+            eprintln!(
+                "  {} {value}: VMAF {:.2} (p5 {:.2}), {} bytes",
+                knob.name, score.vmaf.mean, score.vmaf.p5, report.output_bytes
+            );
+        }
+        probes.push(DemoProbe {
+            knob: value,
+            vmaf_mean: score.vmaf.mean,
+            vmaf_p5: score.vmaf.p5,
+            bytes: report.output_bytes,
+        });
+        if score.vmaf.mean >= target {
+            if best.is_none_or(|(k, _, _)| value > k) {
+                best = Some((value, score.vmaf.mean, report.output_bytes));
+            }
+            lo = value;
+        } else {
+            hi = value;
+        }
+        if hi - lo <= knob.step {
+            break;
+        }
+        guess = (lo + hi) / 2.0;
+    }
+    let output = best.map(|(k, _, _)| {
+        let chosen = dir.join("chosen.mkv");
+        let _ = std::fs::rename(dir.join(format!("probe-{k}.mkv")), &chosen);
+        chosen
+    });
+    let result = DemoResult {
+        sample: sample.clone(),
+        output: output.clone(),
+        encoder: adapter.id().into(),
+        preset,
+        knob_name: knob.name,
+        target_vmaf: target,
+        chosen: best.map(|b| b.0),
+        vmaf_mean: best.map(|b| b.1),
+        source_bytes,
+        output_bytes: best.map(|b| b.2),
+        probes,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        match best {
+            Some((k, vm, bytes)) => println!(
+                "chose {} {} {k} for VMAF >= {target}: VMAF {vm:.2}, {} -> {} ({:.1}% of source) after {} encodes",
+                adapter.id(), knob.name, human_bytes(source_bytes), human_bytes(bytes),
+                100.0 * bytes as f64 / source_bytes as f64, result.probes.len()
+            ),
+            None => println!("no {} value in range met VMAF {target}", knob.name),
+        }
+    }
+    Ok(())
 }
 
 fn cmd_version(json: bool) -> Result<()> {
@@ -211,12 +523,19 @@ fn print_info(info: &MediaInfo) {
     println!(
         "  {} | {} | {} | {}",
         info.container_long,
-        info.duration_seconds.map_or("?".into(), |d| format!("{d:.3} s")),
+        info.duration_seconds
+            .map_or("?".into(), |d| format!("{d:.3} s")),
         human_bytes(info.size_bytes),
-        info.bit_rate.map_or("?".into(), |b| format!("{:.0} kb/s", b as f64 / 1000.0)),
+        info.bit_rate
+            .map_or("?".into(), |b| format!("{:.0} kb/s", b as f64 / 1000.0)),
     );
     for s in &info.streams {
-        let mut line = format!("  #{:<2} {:<10} {:<10}", s.index, format!("{:?}", s.kind).to_lowercase(), s.codec);
+        let mut line = format!(
+            "  #{:<2} {:<10} {:<10}",
+            s.index,
+            format!("{:?}", s.kind).to_lowercase(),
+            s.codec
+        );
         if let Some(p) = &s.profile {
             line.push_str(&format!(" {p}"));
         }
@@ -233,12 +552,20 @@ fn print_info(info: &MediaInfo) {
                 line.push_str(" VFR");
             }
             if v.interlaced {
-                line.push_str(&format!(" interlaced({})", v.field_order.as_deref().unwrap_or("?")));
+                line.push_str(&format!(
+                    " interlaced({})",
+                    v.field_order.as_deref().unwrap_or("?")
+                ));
             }
-            let colour: Vec<&str> = [&v.color_range, &v.color_primaries, &v.color_transfer, &v.color_matrix]
-                .iter()
-                .filter_map(|c| c.as_deref())
-                .collect();
+            let colour: Vec<&str> = [
+                &v.color_range,
+                &v.color_primaries,
+                &v.color_transfer,
+                &v.color_matrix,
+            ]
+            .iter()
+            .filter_map(|c| c.as_deref())
+            .collect();
             if !colour.is_empty() {
                 line.push_str(&format!(" [{}]", colour.join("/")));
             }
@@ -267,7 +594,11 @@ fn print_info(info: &MediaInfo) {
             ));
         }
         if let Some(a) = &s.attachment {
-            line.push_str(&format!(" {} {}", a.filename.as_deref().unwrap_or("?"), human_bytes(a.size_bytes)));
+            line.push_str(&format!(
+                " {} {}",
+                a.filename.as_deref().unwrap_or("?"),
+                human_bytes(a.size_bytes)
+            ));
         }
         if let Some(l) = &s.language {
             line.push_str(&format!(" lang={l}"));
@@ -329,8 +660,11 @@ fn cmd_verify(files: &[PathBuf], json: bool) -> Result<()> {
         }
     }
     if let Some(bad) = results.iter().find(|r| !r.ok) {
-        return Err(anyhow::anyhow!(bad.error.clone().unwrap_or_default()))
-            .context(format!("{} of {} files failed verification", results.iter().filter(|r| !r.ok).count(), results.len()));
+        return Err(anyhow::anyhow!(bad.error.clone().unwrap_or_default())).context(format!(
+            "{} of {} files failed verification",
+            results.iter().filter(|r| !r.ok).count(),
+            results.len()
+        ));
     }
     Ok(())
 }

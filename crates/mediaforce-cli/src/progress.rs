@@ -16,9 +16,11 @@ impl Bar {
             bar: on.then(|| {
                 let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 b.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos}/{len} frames  {msg}  eta {eta}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:>8} [{bar:40}] {pos}/{len} frames  {msg}  eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 b
             }),

@@ -24,7 +24,10 @@ fn fails_cleanly(cmd: &str, path: &Path, cause: &str) -> String {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{cmd} {p}: one line expected, got: {err}");
     assert!(lines[0].contains(p), "{cmd}: error names the file: {err}");
-    assert!(lines[0].contains(cause), "{cmd}: error says '{cause}': {err}");
+    assert!(
+        lines[0].contains(cause),
+        "{cmd}: error says '{cause}': {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     err
 }
@@ -73,7 +76,9 @@ fn unreadable_file() {
 fn truncated_mp4_without_moov() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("whole.mp4");
-    SyntheticClip::new(SyntheticVideo::new(160, 96, 24)).write(&p).unwrap();
+    SyntheticClip::new(SyntheticVideo::new(160, 96, 24))
+        .write(&p)
+        .unwrap();
     let bytes = std::fs::read(&p).unwrap();
     let t = dir.path().join("truncated.mp4");
     // The MP4 muxer writes moov last: cutting the tail removes the index.
@@ -114,7 +119,10 @@ fn unsupported_codec() {
     let mut bytes = std::fs::read(&p).unwrap();
     // Rename the Matroska codec id so no decoder matches (same length keeps the file valid).
     let id = b"V_MPEG4/ISO/AVC";
-    let at = bytes.windows(id.len()).position(|w| w == id).expect("codec id present");
+    let at = bytes
+        .windows(id.len())
+        .position(|w| w == id)
+        .expect("codec id present");
     bytes[at..at + id.len()].copy_from_slice(b"V_MPEG4/ISO/XYZ");
     let u = dir.path().join("unknown.mkv");
     std::fs::write(&u, &bytes).unwrap();
@@ -133,7 +141,16 @@ fn probe_json_has_stable_fields() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let f = &v[0];
-    for key in ["path", "container", "duration_seconds", "bit_rate", "size_bytes", "streams", "chapters", "metadata"] {
+    for key in [
+        "path",
+        "container",
+        "duration_seconds",
+        "bit_rate",
+        "size_bytes",
+        "streams",
+        "chapters",
+        "metadata",
+    ] {
         assert!(f.get(key).is_some(), "missing {key}");
     }
     let s = &f["streams"][0];
@@ -151,14 +168,37 @@ fn encode_refuses_bad_options_and_keeps_no_partial_output() {
     let dir = tempfile::tempdir().unwrap();
     let p = sample(dir.path(), "clip.mkv");
     let out = dir.path().join("out.mkv");
-    let (code, _, err) = mediaforce(&["encode", p.to_str().unwrap(), out.to_str().unwrap(), "--encoder", "libx264", "--opt", "bogus=1"]);
+    let (code, _, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--opt",
+        "bogus=1",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("has no option 'bogus'"), "{err}");
     assert!(!out.exists(), "no partial output left behind");
-    let (code, _, err) = mediaforce(&["encode", p.to_str().unwrap(), out.to_str().unwrap(), "--encoder", "nosuchenc"]);
+    let (code, _, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--encoder",
+        "nosuchenc",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("encoder nosuchenc is not available"), "{err}");
-    let (code, out_s, err) = mediaforce(&["encode", p.to_str().unwrap(), out.to_str().unwrap(), "--encoder", "libx264", "--opt", "crf=30", "--json"]);
+    let (code, out_s, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--opt",
+        "crf=30",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out_s).unwrap();
     assert_eq!(v["frames"], 48);

@@ -1,1 +1,387 @@
-//! placeholder
+//! Codec adapters: each encoder described once, behind one trait, so search, policy and
+//! telemetry never special-case a codec.
+//!
+//! An adapter says what the encoder is called, whether this build has it, its quality knob
+//! (name, range, step, which end is better), its speed presets, a default knob per source
+//! height, and how (preset, knob) become encoder options.
+
+use mediaforce_core::ffmpeg_next::format::Pixel;
+use serde::Serialize;
+
+/// Which end of the knob gives better quality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// Lower values are better quality (CRF-like).
+    Lower,
+    /// Higher values are better quality.
+    Higher,
+}
+
+/// An encoder's quality knob.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Knob {
+    /// AVOption name (`"crf"`).
+    pub name: &'static str,
+    /// Smallest accepted value.
+    pub min: f64,
+    /// Largest accepted value.
+    pub max: f64,
+    /// Smallest meaningful step.
+    pub step: f64,
+    /// Which end is better.
+    pub better: Better,
+}
+
+/// An encoder's speed presets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Presets {
+    /// Numbered presets in `min..=max`; `faster_is_higher` says which end is faster.
+    Numeric {
+        /// AVOption name.
+        option: &'static str,
+        /// Lowest.
+        min: i32,
+        /// Highest.
+        max: i32,
+        /// Whether higher numbers are faster.
+        faster_is_higher: bool,
+    },
+    /// Named presets, slowest first.
+    Named {
+        /// AVOption name.
+        option: &'static str,
+        /// Names, slowest first.
+        names: &'static [&'static str],
+    },
+}
+
+/// Errors from adapters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Knob value outside the encoder's range or step.
+    #[error("{encoder}: {knob} {value} is out of range; allowed {min}..={max} in steps of {step}")]
+    KnobOutOfRange {
+        /// Encoder id.
+        encoder: &'static str,
+        /// Knob name.
+        knob: &'static str,
+        /// Given value.
+        value: f64,
+        /// Allowed minimum.
+        min: f64,
+        /// Allowed maximum.
+        max: f64,
+        /// Step.
+        step: f64,
+    },
+    /// Preset unknown to the encoder.
+    #[error("{encoder}: preset '{preset}' is not valid; allowed {allowed}")]
+    BadPreset {
+        /// Encoder id.
+        encoder: &'static str,
+        /// Given preset.
+        preset: String,
+        /// Allowed presets, in words.
+        allowed: String,
+    },
+    /// No adapter of this name.
+    #[error("unknown encoder '{0}'; see `mediaforce encoders`")]
+    Unknown(String),
+}
+
+/// One encoder, described.
+pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
+    /// Stable id (`"libsvtav1"`).
+    fn id(&self) -> &'static str;
+    /// Display name.
+    fn display_name(&self) -> &'static str;
+    /// libav encoder name.
+    fn libav_name(&self) -> &'static str;
+    /// The quality knob.
+    fn knob(&self) -> Knob;
+    /// Speed presets.
+    fn presets(&self) -> Presets;
+    /// Default preset.
+    fn default_preset(&self) -> &'static str;
+    /// Default knob value for a source of this height.
+    fn default_knob(&self, height: u32) -> f64;
+    /// Options that always apply (log silencing and the like).
+    fn base_options(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Whether the linked FFmpeg has the encoder; `Err` gives the reason when not.
+    fn availability(&self) -> Result<(), String> {
+        if mediaforce_core::encode::encoder_exists(self.libav_name()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} is not compiled into the linked FFmpeg",
+                self.libav_name()
+            ))
+        }
+    }
+    /// Pixel formats the encoder accepts.
+    fn pixel_formats(&self) -> Vec<Pixel> {
+        mediaforce_core::encode::encoder_pixel_formats(self.libav_name())
+    }
+    /// Encoder options for `preset` and knob `value`, validated.
+    fn options(&self, preset: &str, value: f64) -> Result<Vec<(String, String)>, Error> {
+        let k = self.knob();
+        let steps = (value - k.min) / k.step;
+        if !(k.min..=k.max).contains(&value) || (steps - steps.round()).abs() > 1e-6 {
+            return Err(Error::KnobOutOfRange {
+                encoder: self.id(),
+                knob: k.name,
+                value,
+                min: k.min,
+                max: k.max,
+                step: k.step,
+            });
+        }
+        let preset_option = match self.presets() {
+            Presets::Numeric {
+                option, min, max, ..
+            } => {
+                let ok = preset
+                    .parse::<i32>()
+                    .is_ok_and(|p| (min..=max).contains(&p));
+                if !ok {
+                    return Err(Error::BadPreset {
+                        encoder: self.id(),
+                        preset: preset.into(),
+                        allowed: format!("{min}..={max}"),
+                    });
+                }
+                option
+            }
+            Presets::Named { option, names } => {
+                if !names.contains(&preset) {
+                    return Err(Error::BadPreset {
+                        encoder: self.id(),
+                        preset: preset.into(),
+                        allowed: names.join(", "),
+                    });
+                }
+                option
+            }
+        };
+        let mut opts = self.base_options();
+        opts.push((preset_option.to_string(), preset.to_string()));
+        let v = if k.step.fract() == 0.0 {
+            format!("{}", value as i64)
+        } else {
+            format!("{value}")
+        };
+        opts.push((k.name.to_string(), v));
+        Ok(opts)
+    }
+}
+
+fn by_height(height: u32, values: [f64; 5]) -> f64 {
+    match height {
+        0..=576 => values[0],
+        577..=720 => values[1],
+        721..=1080 => values[2],
+        1081..=1440 => values[3],
+        _ => values[4],
+    }
+}
+
+macro_rules! adapter {
+    ($ty:ident, $id:literal, $display:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr) => {
+        #[doc = concat!("Adapter for ", $display, ".")]
+        #[derive(Debug, Default, Clone, Copy)]
+        pub struct $ty;
+        impl CodecAdapter for $ty {
+            fn id(&self) -> &'static str {
+                $id
+            }
+            fn display_name(&self) -> &'static str {
+                $display
+            }
+            fn libav_name(&self) -> &'static str {
+                $id
+            }
+            fn knob(&self) -> Knob {
+                $knob
+            }
+            fn presets(&self) -> Presets {
+                $presets
+            }
+            fn default_preset(&self) -> &'static str {
+                $default_preset
+            }
+            fn default_knob(&self, height: u32) -> f64 {
+                by_height(height, $defaults)
+            }
+            fn base_options(&self) -> Vec<(String, String)> {
+                let base: &[(&str, &str)] = $base;
+                base.iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect()
+            }
+        }
+    };
+}
+
+const X26X_PRESETS: &[&str] = &[
+    "placebo",
+    "veryslow",
+    "slower",
+    "slow",
+    "medium",
+    "fast",
+    "faster",
+    "veryfast",
+    "superfast",
+    "ultrafast",
+];
+
+adapter!(
+    SvtAv1,
+    "libsvtav1",
+    "SVT-AV1",
+    Knob {
+        name: "crf",
+        min: 1.0,
+        max: 63.0,
+        step: 1.0,
+        better: Better::Lower
+    },
+    Presets::Numeric {
+        option: "preset",
+        min: 0,
+        max: 13,
+        faster_is_higher: true
+    },
+    "8",
+    [30.0, 32.0, 34.0, 35.0, 36.0],
+    &[]
+);
+adapter!(
+    AomAv1,
+    "libaom-av1",
+    "libaom AV1",
+    Knob {
+        name: "crf",
+        min: 0.0,
+        max: 63.0,
+        step: 1.0,
+        better: Better::Lower
+    },
+    Presets::Numeric {
+        option: "cpu-used",
+        min: 0,
+        max: 8,
+        faster_is_higher: true
+    },
+    "6",
+    [30.0, 32.0, 34.0, 35.0, 36.0],
+    &[("row-mt", "1")]
+);
+adapter!(
+    X264,
+    "libx264",
+    "x264 (H.264)",
+    Knob {
+        name: "crf",
+        min: 0.0,
+        max: 51.0,
+        step: 0.25,
+        better: Better::Lower
+    },
+    Presets::Named {
+        option: "preset",
+        names: X26X_PRESETS
+    },
+    "medium",
+    [20.0, 21.0, 22.0, 23.0, 23.0],
+    &[]
+);
+adapter!(
+    X265,
+    "libx265",
+    "x265 (HEVC)",
+    Knob {
+        name: "crf",
+        min: 0.0,
+        max: 51.0,
+        step: 0.25,
+        better: Better::Lower
+    },
+    Presets::Named {
+        option: "preset",
+        names: X26X_PRESETS
+    },
+    "medium",
+    [22.0, 23.0, 24.0, 25.0, 26.0],
+    &[("x265-params", "log-level=error")]
+);
+adapter!(
+    Vp9,
+    "libvpx-vp9",
+    "libvpx VP9",
+    Knob {
+        name: "crf",
+        min: 0.0,
+        max: 63.0,
+        step: 1.0,
+        better: Better::Lower
+    },
+    Presets::Numeric {
+        option: "cpu-used",
+        min: -8,
+        max: 8,
+        faster_is_higher: true
+    },
+    "4",
+    [32.0, 33.0, 34.0, 35.0, 36.0],
+    &[("b", "0"), ("row-mt", "1")]
+);
+
+/// Every software adapter this build knows.
+pub fn all() -> Vec<Box<dyn CodecAdapter>> {
+    vec![
+        Box::new(SvtAv1),
+        Box::new(AomAv1),
+        Box::new(X264),
+        Box::new(X265),
+        Box::new(Vp9),
+    ]
+}
+
+/// The adapter with this id.
+pub fn find(id: &str) -> Result<Box<dyn CodecAdapter>, Error> {
+    all()
+        .into_iter()
+        .find(|a| a.id() == id)
+        .ok_or_else(|| Error::Unknown(id.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_validate_knob_and_preset() {
+        let x = X264;
+        assert_eq!(
+            x.options("fast", 23.5).unwrap(),
+            vec![
+                ("preset".into(), "fast".into()),
+                ("crf".into(), "23.5".into())
+            ]
+        );
+        let e = x.options("fast", 23.3).unwrap_err().to_string();
+        assert!(e.contains("allowed 0..=51 in steps of 0.25"), "{e}");
+        let e = SvtAv1.options("14", 30.0).unwrap_err().to_string();
+        assert!(e.contains("allowed 0..=13"), "{e}");
+        assert_eq!(
+            SvtAv1.options("8", 30.0).unwrap()[1],
+            ("crf".into(), "30".into())
+        );
+        assert!(find("nope").is_err());
+    }
+}

@@ -216,9 +216,14 @@ impl VideoDecoder {
             .and_then(|sd| crate::ffi::parse_rotation(sd.data()))
             .map(|r| (-r).rem_euclid(360.0))
             .unwrap_or(0.0);
-        let start_pts = if stream.start_time() != ff::ffi::AV_NOPTS_VALUE { stream.start_time() } else { 0 };
+        let start_pts = if stream.start_time() != ff::ffi::AV_NOPTS_VALUE {
+            stream.start_time()
+        } else {
+            0
+        };
 
-        let mut ctx = ff::codec::Context::from_parameters(params).map_err(|e| Error::libav(path, "decoder setup", e))?;
+        let mut ctx = ff::codec::Context::from_parameters(params)
+            .map_err(|e| Error::libav(path, "decoder setup", e))?;
         ctx.set_threading(ff::codec::threading::Config {
             kind: ff::codec::threading::Type::Frame,
             count: options.threads,
@@ -287,7 +292,11 @@ impl VideoDecoder {
         let target = self.start_pts + (seconds / f64::from(tb)).round() as i64;
         // Container-wide seek in AV_TIME_BASE units, to a keyframe at or before the target.
         let ts = (seconds * f64::from(ff::ffi::AV_TIME_BASE)) as i64
-            + rescale(self.start_pts, tb, ff::Rational::new(1, ff::ffi::AV_TIME_BASE));
+            + rescale(
+                self.start_pts,
+                tb,
+                ff::Rational::new(1, ff::ffi::AV_TIME_BASE),
+            );
         self.input
             .seek(ts, ..ts)
             .map_err(|e| Error::libav(&self.path, format!("seek to {seconds:.3}s"), e))?;
@@ -377,7 +386,10 @@ impl VideoDecoder {
 
     fn corrupt(&self, at: Option<i64>, e: ff::Error) -> Error {
         let at = match at {
-            Some(p) => format!("{:.3}s", (p - self.start_pts) as f64 * f64::from(self.facts.time_base)),
+            Some(p) => format!(
+                "{:.3}s",
+                (p - self.start_pts) as f64 * f64::from(self.facts.time_base)
+            ),
             None => format!("frame {}", self.yielded),
         };
         Error::Corrupt {
@@ -394,7 +406,9 @@ impl VideoDecoder {
                 Ok(()) => {
                     if frame.is_corrupt() || frame.has_decode_errors() {
                         if self.options.strict {
-                            return Err(self.corrupt(frame.timestamp().or(at), ff::Error::InvalidData));
+                            return Err(
+                                self.corrupt(frame.timestamp().or(at), ff::Error::InvalidData)
+                            );
                         }
                         self.decode_errors += 1;
                     }
@@ -408,7 +422,9 @@ impl VideoDecoder {
                     frame.set_pts(pts);
                     self.convert(frame)?;
                 }
-                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => return Ok(()),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
                 Err(ff::Error::Eof) => return Ok(()),
                 Err(e) => {
                     if self.options.strict {
@@ -435,7 +451,12 @@ impl VideoDecoder {
                     self.push_converted(f);
                 }
             }
-            self.converter = Some(Converter::new(&self.path, &frame, self.facts.time_base, &spec)?);
+            self.converter = Some(Converter::new(
+                &self.path,
+                &frame,
+                self.facts.time_base,
+                &spec,
+            )?);
         }
         let c = self.converter.as_mut().expect("set above");
         c.push(&frame)?;
@@ -446,7 +467,10 @@ impl VideoDecoder {
     }
 
     fn push_converted(&mut self, frame: ff::frame::Video) {
-        let tb = self.converter.as_ref().map_or(self.facts.time_base, |c| c.out_time_base);
+        let tb = self
+            .converter
+            .as_ref()
+            .map_or(self.facts.time_base, |c| c.out_time_base);
         let pts = frame.pts();
         let seconds = pts.map_or(0.0, |p| {
             (p as f64 * f64::from(tb)) - self.start_pts as f64 * f64::from(self.facts.time_base)
@@ -485,7 +509,10 @@ impl VideoDecoder {
         }
         if let Some((tw, th)) = self.options.size {
             if (tw, th) != (w, h) {
-                parts.push(format!("scale={tw}:{th}:flags={}+accurate_rnd+full_chroma_int", self.options.scaler.flag()));
+                parts.push(format!(
+                    "scale={tw}:{th}:flags={}+accurate_rnd+full_chroma_int",
+                    self.options.scaler.flag()
+                ));
             }
         }
         if let Some(fmt) = self.options.pixel_format {
@@ -520,7 +547,9 @@ pub fn primary_video_stream(input: &ff::format::context::Input) -> Option<usize>
         .streams()
         .find(|s| {
             s.parameters().medium() == ff::media::Type::Video
-                && !s.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC)
+                && !s
+                    .disposition()
+                    .contains(ff::format::stream::Disposition::ATTACHED_PIC)
         })
         .map(|s| s.index())
 }
@@ -539,11 +568,20 @@ struct Converter {
 }
 
 impl Converter {
-    fn new(path: &Path, frame: &ff::frame::Video, time_base: ff::Rational, spec: &str) -> Result<Self> {
+    fn new(
+        path: &Path,
+        frame: &ff::frame::Video,
+        time_base: ff::Rational,
+        spec: &str,
+    ) -> Result<Self> {
         let err = |e| Error::libav(path, format!("build filter graph '{spec}'"), e);
         let mut graph = ff::filter::Graph::new();
         let sar = frame.aspect_ratio();
-        let sar = if sar.numerator() > 0 { sar } else { ff::Rational::new(1, 1) };
+        let sar = if sar.numerator() > 0 {
+            sar
+        } else {
+            ff::Rational::new(1, 1)
+        };
         let fmt: ff::ffi::AVPixelFormat = frame.format().into();
         let args = format!(
             "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
@@ -571,7 +609,10 @@ impl Converter {
             .and_then(|p| p.parse(spec))
             .map_err(err)?;
         graph.validate().map_err(err)?;
-        let out_time_base = graph.get("out").map(|mut c| c.sink().time_base()).unwrap_or(time_base);
+        let out_time_base = graph
+            .get("out")
+            .map(|mut c| c.sink().time_base())
+            .unwrap_or(time_base);
         Ok(Self {
             graph,
             key: (frame.width(), frame.height(), frame.format()),

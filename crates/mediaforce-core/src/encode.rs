@@ -97,7 +97,13 @@ pub struct VideoEncoderConfig {
 impl VideoEncoderConfig {
     /// A config for `encoder` with frames of `width`x`height` in `pixel_format`, time base
     /// 1/`fps` and no options.
-    pub fn new(encoder: &str, width: u32, height: u32, pixel_format: Pixel, fps: ff::Rational) -> Self {
+    pub fn new(
+        encoder: &str,
+        width: u32,
+        height: u32,
+        pixel_format: Pixel,
+        fps: ff::Rational,
+    ) -> Self {
         Self {
             encoder: encoder.to_string(),
             width,
@@ -210,9 +216,10 @@ impl VideoEncoder {
     pub fn open(config: &VideoEncoderConfig) -> Result<Self> {
         crate::init();
         let label = PathBuf::from(format!("encoder {}", config.encoder));
-        let codec = ff::encoder::find_by_name(&config.encoder).ok_or_else(|| Error::EncoderNotFound {
-            name: config.encoder.clone(),
-        })?;
+        let codec =
+            ff::encoder::find_by_name(&config.encoder).ok_or_else(|| Error::EncoderNotFound {
+                name: config.encoder.clone(),
+            })?;
         if codec.medium() != ff::media::Type::Video {
             return Err(Error::InvalidArgument {
                 what: "encoder",
@@ -244,7 +251,10 @@ impl VideoEncoder {
         if config.global_header {
             ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
         }
-        let mut enc = ctx.encoder().video().map_err(|e| Error::libav(&label, "create", e))?;
+        let mut enc = ctx
+            .encoder()
+            .video()
+            .map_err(|e| Error::libav(&label, "create", e))?;
         enc.set_width(config.width);
         enc.set_height(config.height);
         enc.set_format(config.pixel_format);
@@ -313,14 +323,20 @@ impl VideoEncoder {
         let mut packet = ff::Packet::empty();
         match self.inner.receive_packet(&mut packet) {
             Ok(()) => Ok(EncoderOutput::Packet(packet)),
-            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(EncoderOutput::NeedInput),
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                Ok(EncoderOutput::NeedInput)
+            }
             Err(ff::Error::Eof) => Ok(EncoderOutput::Finished),
             Err(e) => Err(Error::libav(&self.label, "receive packet", e)),
         }
     }
 
     /// Send a frame and hand every packet it releases to `sink`.
-    pub fn encode(&mut self, frame: &ff::frame::Video, sink: impl FnMut(ff::Packet) -> Result<()>) -> Result<()> {
+    pub fn encode(
+        &mut self,
+        frame: &ff::frame::Video,
+        sink: impl FnMut(ff::Packet) -> Result<()>,
+    ) -> Result<()> {
         self.send(frame)?;
         self.drain(sink)
     }

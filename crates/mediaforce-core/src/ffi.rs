@@ -4,8 +4,8 @@
 //! layouts, pixel format depth, stream side data on output) is read or written here, once, behind
 //! safe functions. Every `unsafe` block states why it is sound.
 
-use ffmpeg_next as ff;
 use ff::ffi as sys;
+use ffmpeg_next as ff;
 use std::ffi::CStr;
 
 /// Fields of `AVCodecParameters` that `ffmpeg-next` does not expose.
@@ -67,7 +67,11 @@ fn c_str(ptr: *const std::os::raw::c_char) -> Option<String> {
         None
     } else {
         // SAFETY: libav returns static, NUL-terminated names from its tables.
-        Some(unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
+        Some(
+            unsafe { CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
 }
 
@@ -444,7 +448,7 @@ pub(crate) fn encoder_has_option(codec: &ff::Codec, name: &str) -> bool {
                 cname.as_ptr(),
                 std::ptr::null(),
                 0,
-                sys::AV_OPT_SEARCH_FAKE_OBJ as i32,
+                sys::AV_OPT_SEARCH_FAKE_OBJ,
             )
             .is_null()
         };
@@ -483,7 +487,10 @@ pub(crate) fn rotation_matrix_bytes(clockwise_degrees: f64) -> Vec<u8> {
 
 /// Whether the output container can store a stream of this codec, by libav's own table:
 /// `Some(true)`, `Some(false)`, or `None` when the muxer does not say.
-pub(crate) fn muxer_accepts(output: &ff::format::context::Output, id: ff::codec::Id) -> Option<bool> {
+pub(crate) fn muxer_accepts(
+    output: &ff::format::context::Output,
+    id: ff::codec::Id,
+) -> Option<bool> {
     // SAFETY: the output context and its oformat are live for the borrow; the call only reads.
     let r = unsafe {
         let of = (*output.as_ptr()).oformat;

@@ -9,7 +9,15 @@ use ffmpeg_next as ff;
 use std::path::Path;
 
 /// Demuxers that will "open" things that are not video (a `.txt` file opens as ANSI art).
-const NOT_MEDIA_DEMUXERS: &[&str] = &["tty", "lrc", "srt", "ass", "webvtt", "subviewer", "microdvd"];
+const NOT_MEDIA_DEMUXERS: &[&str] = &[
+    "tty",
+    "lrc",
+    "srt",
+    "ass",
+    "webvtt",
+    "subviewer",
+    "microdvd",
+];
 
 /// Open `path` as a media container, with clear errors for the common bad inputs.
 pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
@@ -32,10 +40,7 @@ pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
         reason: describe_open_error(path, &e),
     })?;
     let demuxer = input.format().name().to_string();
-    if demuxer
-        .split(',')
-        .any(|d| NOT_MEDIA_DEMUXERS.contains(&d))
-    {
+    if demuxer.split(',').any(|d| NOT_MEDIA_DEMUXERS.contains(&d)) {
         return Err(Error::NotMedia {
             path: path.to_path_buf(),
             reason: format!("detected as {demuxer} (text), not audio/video"),

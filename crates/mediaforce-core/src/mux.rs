@@ -53,7 +53,8 @@ impl Muxer {
     pub fn create(path: &Path) -> Result<Self> {
         crate::init();
         let format = container_for(path);
-        let ctx = ff::format::output_as(path, format).map_err(|e| Error::libav(path, "create output", e))?;
+        let ctx = ff::format::output_as(path, format)
+            .map_err(|e| Error::libav(path, "create output", e))?;
         Ok(Self {
             ctx: Some(ctx),
             path: path.to_path_buf(),
@@ -74,19 +75,26 @@ impl Muxer {
 
     /// The container's short name (`"matroska"`, `"mp4"`).
     pub fn format_name(&self) -> String {
-        self.ctx.as_ref().map(|c| c.format().name().to_string()).unwrap_or_default()
+        self.ctx
+            .as_ref()
+            .map(|c| c.format().name().to_string())
+            .unwrap_or_default()
     }
 
     /// Whether encoders feeding this container must put their headers in extradata.
     pub fn wants_global_header(&self) -> bool {
-        self.ctx
-            .as_ref()
-            .is_some_and(|c| c.format().flags().contains(ff::format::Flags::GLOBAL_HEADER))
+        self.ctx.as_ref().is_some_and(|c| {
+            c.format()
+                .flags()
+                .contains(ff::format::Flags::GLOBAL_HEADER)
+        })
     }
 
     /// Whether this container can store streams of codec `id` (of kind `medium`).
     pub fn accepts(&self, id: ff::codec::Id, medium: ff::media::Type) -> bool {
-        let Some(ctx) = self.ctx.as_ref() else { return false };
+        let Some(ctx) = self.ctx.as_ref() else {
+            return false;
+        };
         if medium == ff::media::Type::Attachment {
             // Only Matroska stores attachments; libav's codec tables do not list them.
             return ctx.format().name() == "matroska";
@@ -95,7 +103,11 @@ impl Muxer {
     }
 
     /// Add a stream with these codec parameters; packets for it will come in `time_base`.
-    pub fn add_stream(&mut self, params: ff::codec::Parameters, time_base: ff::Rational) -> Result<usize> {
+    pub fn add_stream(
+        &mut self,
+        params: ff::codec::Parameters,
+        time_base: ff::Rational,
+    ) -> Result<usize> {
         let path = self.path.clone();
         let mut st = self
             .ctx()
@@ -136,7 +148,12 @@ impl Muxer {
     }
 
     /// Attach stream-level side data (HDR mastering display, content light, display matrix).
-    pub fn add_stream_side_data(&mut self, index: usize, kind: ff::codec::packet::side_data::Type, bytes: &[u8]) -> bool {
+    pub fn add_stream_side_data(
+        &mut self,
+        index: usize,
+        kind: ff::codec::packet::side_data::Type,
+        bytes: &[u8],
+    ) -> bool {
         match self.ctx().stream_mut(index) {
             Some(mut st) => crate::ffi::add_stream_side_data(&mut st, kind, bytes),
             None => false,
@@ -151,7 +168,14 @@ impl Muxer {
     }
 
     /// Add a chapter.
-    pub fn add_chapter(&mut self, id: i64, time_base: ff::Rational, start: i64, end: i64, title: &str) -> Result<()> {
+    pub fn add_chapter(
+        &mut self,
+        id: i64,
+        time_base: ff::Rational,
+        start: i64,
+        end: i64,
+        title: &str,
+    ) -> Result<()> {
         let path = self.path.clone();
         self.ctx()
             .add_chapter(id, time_base, start, end, title)
@@ -179,16 +203,21 @@ impl Muxer {
     }
 
     /// Write one packet of stream `index`, its timestamps in `packet_time_base`.
-    pub fn write(&mut self, index: usize, packet: &mut ff::Packet, packet_time_base: ff::Rational) -> Result<()> {
+    pub fn write(
+        &mut self,
+        index: usize,
+        packet: &mut ff::Packet,
+        packet_time_base: ff::Rational,
+    ) -> Result<()> {
         let path = self.path.clone();
         let ctx = self.ctx.as_mut().expect("muxer context lives until drop");
-        let stream_tb = ctx
-            .stream(index)
-            .map(|s| s.time_base())
-            .ok_or_else(|| Error::InvalidArgument {
-                what: "stream index",
-                reason: format!("{index} is not an output stream"),
-            })?;
+        let stream_tb =
+            ctx.stream(index)
+                .map(|s| s.time_base())
+                .ok_or_else(|| Error::InvalidArgument {
+                    what: "stream index",
+                    reason: format!("{index} is not an output stream"),
+                })?;
         packet.rescale_ts(packet_time_base, stream_tb);
         packet.set_stream(index);
         packet.set_position(-1);

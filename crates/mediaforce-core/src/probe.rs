@@ -228,7 +228,8 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let mut input = crate::input::open_input(path)?;
     let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
 
-    let duration_seconds = positive(input.duration()).map(|d| d as f64 / f64::from(ff::ffi::AV_TIME_BASE));
+    let duration_seconds =
+        positive(input.duration()).map(|d| d as f64 / f64::from(ff::ffi::AV_TIME_BASE));
     let bit_rate = positive(input.bit_rate()).map(|b| b as u64);
     let mut streams: Vec<StreamInfo> = input.streams().map(|s| stream_info(&s)).collect();
     let chapters = input
@@ -247,9 +248,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let container = input.format().name().to_string();
     let container_long = ffi::format_long_name(&input);
 
-    let primary = streams
-        .iter()
-        .position(|s| s.kind == StreamKind::Video && !s.disposition.iter().any(|d| d == "attached_pic"));
+    let primary = streams.iter().position(|s| {
+        s.kind == StreamKind::Video && !s.disposition.iter().any(|d| d == "attached_pic")
+    });
     if let Some(i) = primary {
         let index = streams[i].index;
         let vfr = scan_variable_frame_rate(&mut input, index);
@@ -280,11 +281,14 @@ fn ts_seconds(ts: i64, tb: ff::Rational) -> f64 {
 }
 
 fn dict(d: &ff::DictionaryRef<'_>) -> BTreeMap<String, String> {
-    d.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    d.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn rational_string(r: ff::Rational) -> Option<String> {
-    (r.numerator() > 0 && r.denominator() > 0).then(|| format!("{}/{}", r.numerator(), r.denominator()))
+    (r.numerator() > 0 && r.denominator() > 0)
+        .then(|| format!("{}/{}", r.numerator(), r.denominator()))
 }
 
 fn disposition_names(d: ff::format::stream::Disposition) -> Vec<String> {
@@ -404,7 +408,14 @@ fn video_info(s: &ff::format::stream::Stream<'_>, raw: &ffi::RawParams) -> Video
         )
     } else if width > 0 && height > 0 {
         let g = gcd(u64::from(width), u64::from(height)).max(1);
-        (None, Some(format!("{}:{}", u64::from(width) / g, u64::from(height) / g)))
+        (
+            None,
+            Some(format!(
+                "{}:{}",
+                u64::from(width) / g,
+                u64::from(height) / g
+            )),
+        )
     } else {
         (None, None)
     };
@@ -420,14 +431,20 @@ fn video_info(s: &ff::format::stream::Stream<'_>, raw: &ffi::RawParams) -> Video
     let mut rotation = None;
     for sd in s.side_data() {
         match sd.kind() {
-            SideDataType::MasteringDisplayMetadata => mastering_display = ffi::parse_mastering(sd.data()),
+            SideDataType::MasteringDisplayMetadata => {
+                mastering_display = ffi::parse_mastering(sd.data())
+            }
             SideDataType::ContentLightLevel => content_light = ffi::parse_content_light(sd.data()),
             SideDataType::DOVI_CONF => dolby_vision = ffi::parse_dovi(sd.data()),
             SideDataType::DisplayMatrix => {
                 // libav reports counter-clockwise degrees; users think of clockwise rotation.
                 rotation = ffi::parse_rotation(sd.data()).map(|r| {
                     let cw = (-r).rem_euclid(360.0);
-                    if cw.abs() < 1e-6 { 0.0 } else { cw }
+                    if cw.abs() < 1e-6 {
+                        0.0
+                    } else {
+                        cw
+                    }
                 })
             }
             _ => {}
@@ -444,15 +461,25 @@ fn video_info(s: &ff::format::stream::Stream<'_>, raw: &ffi::RawParams) -> Video
     };
     let avg = s.avg_frame_rate();
     let r = s.rate();
-    let fps_q = if avg.numerator() > 0 && avg.denominator() > 0 { avg } else { r };
+    let fps_q = if avg.numerator() > 0 && avg.denominator() > 0 {
+        avg
+    } else {
+        r
+    };
     VideoInfo {
         width,
         height,
         level: (raw.level > 0).then_some(raw.level),
         sar,
         dar,
-        pixel_format: pix.map(|p| p.descriptor().map(|d| d.name().to_string()).unwrap_or_default()),
-        bit_depth: pix.and_then(bit_depth).or((raw.bits_per_raw_sample > 0).then_some(raw.bits_per_raw_sample as u8)),
+        pixel_format: pix.map(|p| {
+            p.descriptor()
+                .map(|d| d.name().to_string())
+                .unwrap_or_default()
+        }),
+        bit_depth: pix
+            .and_then(bit_depth)
+            .or((raw.bits_per_raw_sample > 0).then_some(raw.bits_per_raw_sample as u8)),
         chroma_subsampling: pix.and_then(chroma_subsampling),
         color_range: tagged(ffi::color_range_name(raw.color_range)),
         color_primaries: tagged(ffi::color_primaries_name(raw.color_primaries)),
@@ -474,7 +501,12 @@ fn video_info(s: &ff::format::stream::Stream<'_>, raw: &ffi::RawParams) -> Video
 
 /// libav names untagged values too ("unknown", "unspecified"); an untagged property is `None` here.
 fn tagged(name: Option<String>) -> Option<String> {
-    name.filter(|n| !matches!(n.as_str(), "" | "unknown" | "unspecified" | "reserved" | "reserved0"))
+    name.filter(|n| {
+        !matches!(
+            n.as_str(),
+            "" | "unknown" | "unspecified" | "reserved" | "reserved0"
+        )
+    })
 }
 
 /// Read up to [`VFR_SCAN_PACKETS`] packets of one stream and decide whether frame durations vary.
@@ -503,7 +535,11 @@ pub(crate) fn variable_steps(pts: &mut [i64]) -> bool {
         return false;
     }
     pts.sort_unstable();
-    let mut steps: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
+    let mut steps: Vec<i64> = pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0)
+        .collect();
     if steps.len() < 2 {
         return false;
     }
@@ -520,7 +556,9 @@ mod tests {
     #[test]
     fn ntsc_rounding_is_constant_rate() {
         // 29.97 fps in a 1 ms time base: 33/34/33... steps.
-        let mut pts: Vec<i64> = (0..100).map(|i| (f64::from(i) * 1001.0 / 30.0).round() as i64).collect();
+        let mut pts: Vec<i64> = (0..100)
+            .map(|i| (f64::from(i) * 1001.0 / 30.0).round() as i64)
+            .collect();
         assert!(!variable_steps(&mut pts));
     }
 

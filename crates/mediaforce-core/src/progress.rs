@@ -59,7 +59,10 @@ impl ProgressClock {
     /// The progress after `done` frames, or `None` if the last update was under 100 ms ago.
     pub fn tick(&mut self, done: u64) -> Option<Progress> {
         let now = Instant::now();
-        if self.last.is_some_and(|l| now.duration_since(l) < Duration::from_millis(100)) {
+        if self
+            .last
+            .is_some_and(|l| now.duration_since(l) < Duration::from_millis(100))
+        {
             return None;
         }
         self.last = Some(now);

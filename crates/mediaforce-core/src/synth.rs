@@ -76,7 +76,10 @@ impl SyntheticVideo {
     /// Use another encoder with its options.
     pub fn encoder(mut self, encoder: &str, options: &[(&str, &str)]) -> Self {
         self.encoder = encoder.into();
-        self.options = options.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        self.options = options
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         self
     }
 
@@ -206,13 +209,25 @@ impl SyntheticClip {
             mux.set_stream_rate(vidx, v.fps);
         }
         if let Some(m) = &v.mastering_display {
-            mux.add_stream_side_data(vidx, SideDataType::MasteringDisplayMetadata, &crate::ffi::mastering_bytes(m));
+            mux.add_stream_side_data(
+                vidx,
+                SideDataType::MasteringDisplayMetadata,
+                &crate::ffi::mastering_bytes(m),
+            );
         }
         if let Some(c) = &v.content_light {
-            mux.add_stream_side_data(vidx, SideDataType::ContentLightLevel, &crate::ffi::content_light_bytes(c));
+            mux.add_stream_side_data(
+                vidx,
+                SideDataType::ContentLightLevel,
+                &crate::ffi::content_light_bytes(c),
+            );
         }
         if let Some(r) = v.rotation {
-            mux.add_stream_side_data(vidx, SideDataType::DisplayMatrix, &crate::ffi::rotation_matrix_bytes(r));
+            mux.add_stream_side_data(
+                vidx,
+                SideDataType::DisplayMatrix,
+                &crate::ffi::rotation_matrix_bytes(r),
+            );
         }
         if let Some(fo) = v.field_order {
             mux.set_stream_field_order(vidx, fo);
@@ -239,14 +254,18 @@ impl SyntheticClip {
             }
             mux.set_stream_metadata(idx, &tags);
             if s.forced {
-                mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_FORCED as i32);
+                mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_FORCED);
             }
             subtitle_streams.push((idx, s));
         }
         for a in &self.attachments {
             let mut params = ff::codec::Parameters::new();
             params.set_medium(ff::media::Type::Attachment);
-            params.set_id(if a.mimetype.contains("otf") { ff::codec::Id::OTF } else { ff::codec::Id::TTF });
+            params.set_id(if a.mimetype.contains("otf") {
+                ff::codec::Id::OTF
+            } else {
+                ff::codec::Id::TTF
+            });
             crate::ffi::set_extradata(&mut params, &a.data);
             let idx = mux.add_stream(params, ff::Rational::new(1, 1000))?;
             let tags = BTreeMap::from([
@@ -257,7 +276,13 @@ impl SyntheticClip {
         }
         for (i, (start, end, title)) in self.chapters.iter().enumerate() {
             let tb = ff::Rational::new(1, 1000);
-            mux.add_chapter(i as i64 + 1, tb, (start * 1000.0) as i64, (end * 1000.0) as i64, title)?;
+            mux.add_chapter(
+                i as i64 + 1,
+                tb,
+                (start * 1000.0) as i64,
+                (end * 1000.0) as i64,
+                title,
+            )?;
         }
         mux.set_metadata(&self.metadata);
         mux.write_header()?;
@@ -273,7 +298,15 @@ impl SyntheticClip {
             frame.set_color_primaries(v.color.primaries);
             frame.set_color_transfer_characteristic(v.color.transfer);
             frame.set_color_space(v.color.matrix);
-            pts += if v.variable_frame_rate { if i % 2 == 0 { 1 } else { 3 } } else { 1 };
+            pts += if v.variable_frame_rate {
+                if i % 2 == 0 {
+                    1
+                } else {
+                    3
+                }
+            } else {
+                1
+            };
             enc.encode(&frame, |mut p| mux.write(vidx, &mut p, enc_tb))?;
         }
         enc.finish(|mut p| mux.write(vidx, &mut p, enc_tb))?;
@@ -307,9 +340,18 @@ impl SyntheticClip {
     }
 }
 
-fn open_audio(mux: &mut Muxer, a: &SyntheticAudio, global: bool, path: &Path) -> Result<(ff::encoder::Audio, usize)> {
-    let codec = ff::encoder::find_by_name(&a.encoder).ok_or_else(|| Error::EncoderNotFound { name: a.encoder.clone() })?;
-    let audio_caps = codec.audio().map_err(|e| Error::libav(path, format!("audio encoder {}", a.encoder), e))?;
+fn open_audio(
+    mux: &mut Muxer,
+    a: &SyntheticAudio,
+    global: bool,
+    path: &Path,
+) -> Result<(ff::encoder::Audio, usize)> {
+    let codec = ff::encoder::find_by_name(&a.encoder).ok_or_else(|| Error::EncoderNotFound {
+        name: a.encoder.clone(),
+    })?;
+    let audio_caps = codec
+        .audio()
+        .map_err(|e| Error::libav(path, format!("audio encoder {}", a.encoder), e))?;
     let format = audio_caps
         .formats()
         .and_then(|mut f| f.next())
@@ -318,7 +360,10 @@ fn open_audio(mux: &mut Muxer, a: &SyntheticAudio, global: bool, path: &Path) ->
     if global {
         ctx.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     }
-    let mut enc = ctx.encoder().audio().map_err(|e| Error::libav(path, "audio encoder", e))?;
+    let mut enc = ctx
+        .encoder()
+        .audio()
+        .map_err(|e| Error::libav(path, "audio encoder", e))?;
     enc.set_rate(a.sample_rate as i32);
     enc.set_format(format);
     enc.set_channel_layout(ff::ChannelLayout::default(i32::from(a.channels)));
@@ -328,7 +373,10 @@ fn open_audio(mux: &mut Muxer, a: &SyntheticAudio, global: bool, path: &Path) ->
     let enc = enc
         .open_as(codec)
         .map_err(|e| Error::libav(path, format!("open audio encoder {}", a.encoder), e))?;
-    let idx = mux.add_stream(ff::codec::Parameters::from(&*enc), ff::Rational::new(1, a.sample_rate as i32))?;
+    let idx = mux.add_stream(
+        ff::codec::Parameters::from(&*enc),
+        ff::Rational::new(1, a.sample_rate as i32),
+    )?;
     let mut tags = BTreeMap::new();
     if let Some(l) = &a.language {
         tags.insert("language".to_string(), l.clone());
@@ -338,12 +386,19 @@ fn open_audio(mux: &mut Muxer, a: &SyntheticAudio, global: bool, path: &Path) ->
     }
     mux.set_stream_metadata(idx, &tags);
     if a.default {
-        mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_DEFAULT as i32);
+        mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_DEFAULT);
     }
     Ok((enc, idx))
 }
 
-fn write_tone(mux: &mut Muxer, enc: &mut ff::encoder::Audio, idx: usize, a: &SyntheticAudio, duration: f64, path: &Path) -> Result<()> {
+fn write_tone(
+    mux: &mut Muxer,
+    enc: &mut ff::encoder::Audio,
+    idx: usize,
+    a: &SyntheticAudio,
+    duration: f64,
+    path: &Path,
+) -> Result<()> {
     let total = (duration * f64::from(a.sample_rate)).round() as usize;
     let frame_size = match enc.frame_size() {
         0 => 1024,
@@ -370,15 +425,23 @@ fn write_tone(mux: &mut Muxer, enc: &mut ff::encoder::Audio, idx: usize, a: &Syn
             0.25 * (2.0 * std::f32::consts::PI * a.frequency * t).sin()
         };
         fill_audio(&mut frame, format, usize::from(a.channels), n, sample);
-        enc.send_frame(&frame).map_err(|e| Error::libav(path, "encode audio", e))?;
+        enc.send_frame(&frame)
+            .map_err(|e| Error::libav(path, "encode audio", e))?;
         drain(enc, mux)?;
         done += n;
     }
-    enc.send_eof().map_err(|e| Error::libav(path, "flush audio", e))?;
+    enc.send_eof()
+        .map_err(|e| Error::libav(path, "flush audio", e))?;
     drain(enc, mux)
 }
 
-fn fill_audio(frame: &mut ff::frame::Audio, format: ff::format::Sample, channels: usize, n: usize, sample: impl Fn(usize) -> f32) {
+fn fill_audio(
+    frame: &mut ff::frame::Audio,
+    format: ff::format::Sample,
+    channels: usize,
+    n: usize,
+    sample: impl Fn(usize) -> f32,
+) {
     use ff::format::sample::Type;
     use ff::format::Sample;
     match format {
@@ -477,7 +540,8 @@ impl Painter {
                     format,
                     width,
                     height,
-                    ff::software::scaling::Flags::BICUBIC | ff::software::scaling::Flags::ACCURATE_RND,
+                    ff::software::scaling::Flags::BICUBIC
+                        | ff::software::scaling::Flags::ACCURATE_RND,
                 )
                 .map_err(|e| Error::InvalidArgument {
                     what: "pixel format",
@@ -511,9 +575,9 @@ impl Painter {
             let row = &mut data[y as usize * stride..];
             for x in 0..w {
                 let (mut r, mut g, mut b) = (
-                    ((x * 4 + t * 3) & 255) as i64,
-                    ((y * 3 + t * 2) & 255) as i64,
-                    (((x + y) / 2 + t) & 255) as i64,
+                    (x * 4 + t * 3) & 255,
+                    (y * 3 + t * 2) & 255,
+                    ((x + y) / 2 + t) & 255,
                 );
                 if x >= bx && x < bx + bw && y >= by && y < by + bh {
                     let checker = ((x - bx) / 8 + (y - by) / 8) & 1;
@@ -536,10 +600,11 @@ impl Painter {
             None => Ok(self.rgb.clone()),
             Some(s) => {
                 let mut out = ff::frame::Video::new(self.out_format, self.width, self.height);
-                s.run(&self.rgb, &mut out).map_err(|e| Error::InvalidArgument {
-                    what: "pixel format",
-                    reason: format!("conversion to {:?} failed: {e}", self.out_format),
-                })?;
+                s.run(&self.rgb, &mut out)
+                    .map_err(|e| Error::InvalidArgument {
+                        what: "pixel format",
+                        reason: format!("conversion to {:?} failed: {e}", self.out_format),
+                    })?;
                 Ok(out)
             }
         }

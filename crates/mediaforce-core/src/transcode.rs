@@ -212,7 +212,8 @@ pub fn transcode(
                 facts.frame_rate,
             );
             cfg.time_base = facts.time_base;
-            cfg.frame_rate = (!vinfo.variable_frame_rate && facts.frame_rate.numerator() > 0).then_some(facts.frame_rate);
+            cfg.frame_rate = (!vinfo.variable_frame_rate && facts.frame_rate.numerator() > 0)
+                .then_some(facts.frame_rate);
             cfg.color = color;
             let sar = frame.frame.aspect_ratio();
             cfg.sample_aspect_ratio = (sar.numerator() > 0).then_some(sar);
@@ -224,9 +225,21 @@ pub fn transcode(
             plan = build_plan(&info, &side, &mut mux, &enc, vstream.index, options, input)?;
             out_video_index = plan
                 .iter()
-                .find_map(|p| if let OutStream::Video(i) = p { Some(*i) } else { None })
+                .find_map(|p| {
+                    if let OutStream::Video(i) = p {
+                        Some(*i)
+                    } else {
+                        None
+                    }
+                })
                 .expect("plan has the video stream");
-            copy_video_side_data(&side, vstream.index, &mut mux, out_video_index, options.deinterlace);
+            copy_video_side_data(
+                &side,
+                vstream.index,
+                &mut mux,
+                out_video_index,
+                options.deinterlace,
+            );
             copy_chapters(&side, &mut mux)?;
             let mut tags: BTreeMap<String, String> = info
                 .metadata
@@ -253,7 +266,15 @@ pub fn transcode(
         frames += 1;
         // Carry other streams up to this frame's time (plus a little), keeping memory bounded.
         if !side_done {
-            side_done = pump_side(input, &mut side, &mut plan, &mut mux, &mut pending_side, Some(frame_seconds + 0.5), options.max_seconds)?;
+            side_done = pump_side(
+                input,
+                &mut side,
+                &mut plan,
+                &mut mux,
+                &mut pending_side,
+                Some(frame_seconds + 0.5),
+                options.max_seconds,
+            )?;
         }
         if let Some(p) = clock.tick(frames) {
             progress.update(&p);
@@ -269,7 +290,15 @@ pub fn transcode(
     let enc_tb = enc.time_base();
     enc.finish(|mut p| mux.write(out_video_index, &mut p, enc_tb))?;
     if !side_done {
-        pump_side(input, &mut side, &mut plan, &mut mux, &mut pending_side, None, options.max_seconds)?;
+        pump_side(
+            input,
+            &mut side,
+            &mut plan,
+            &mut mux,
+            &mut pending_side,
+            None,
+            options.max_seconds,
+        )?;
     }
     for p in plan.iter_mut() {
         if let OutStream::Audio(a) = p {
@@ -285,14 +314,27 @@ pub fn transcode(
         input: input.to_path_buf(),
         output: output.to_path_buf(),
         encoder: options.encoder.clone(),
-        pixel_format: pixel_format.descriptor().map(|d| d.name().to_string()).unwrap_or_default(),
+        pixel_format: pixel_format
+            .descriptor()
+            .map(|d| d.name().to_string())
+            .unwrap_or_default(),
         frames,
         input_bytes: info.size_bytes,
         output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
         seconds,
-        fps: if seconds > 0.0 { frames as f64 / seconds } else { 0.0 },
-        streams_copied: plan.iter().filter(|p| matches!(p, OutStream::Copy(_))).count(),
-        audio_reencoded: plan.iter().filter(|p| matches!(p, OutStream::Audio(_))).count(),
+        fps: if seconds > 0.0 {
+            frames as f64 / seconds
+        } else {
+            0.0
+        },
+        streams_copied: plan
+            .iter()
+            .filter(|p| matches!(p, OutStream::Copy(_)))
+            .count(),
+        audio_reencoded: plan
+            .iter()
+            .filter(|p| matches!(p, OutStream::Audio(_)))
+            .count(),
         decode_errors: decoder.decode_errors(),
     })
 }
@@ -410,12 +452,22 @@ fn copy_stream(
     Ok(OutStream::Copy(idx))
 }
 
-fn copy_video_side_data(side: &ff::format::context::Input, video_index: usize, mux: &mut Muxer, out: usize, deinterlaced: bool) {
-    let Some(st) = side.stream(video_index) else { return };
+fn copy_video_side_data(
+    side: &ff::format::context::Input,
+    video_index: usize,
+    mux: &mut Muxer,
+    out: usize,
+    deinterlaced: bool,
+) {
+    let Some(st) = side.stream(video_index) else {
+        return;
+    };
     for sd in st.side_data() {
         let keep = matches!(
             sd.kind(),
-            SideDataType::MasteringDisplayMetadata | SideDataType::ContentLightLevel | SideDataType::DisplayMatrix
+            SideDataType::MasteringDisplayMetadata
+                | SideDataType::ContentLightLevel
+                | SideDataType::DisplayMatrix
         );
         if keep {
             mux.add_stream_side_data(out, sd.kind(), sd.data());
@@ -462,7 +514,10 @@ fn pump_side(
         };
         let Some(st) = side.stream(si) else { continue };
         let tb = st.time_base();
-        let t = packet.dts().or(packet.pts()).map(|v| v as f64 * f64::from(tb));
+        let t = packet
+            .dts()
+            .or(packet.pts())
+            .map(|v| v as f64 * f64::from(tb));
         if let (Some(stop), Some(t)) = (stop_at, t) {
             if t >= stop {
                 continue;
@@ -498,10 +553,13 @@ impl AudioTranscoder {
             let op = format!("stream {} {op}", st.index());
             move |e| Error::libav(path, op.clone(), e)
         };
-        let mut ctx = ff::codec::Context::from_parameters(st.parameters()).map_err(err("audio decoder setup"))?;
+        let mut ctx = ff::codec::Context::from_parameters(st.parameters())
+            .map_err(err("audio decoder setup"))?;
         ctx.set_time_base(st.time_base());
         let decoder = ctx.decoder().audio().map_err(err("open audio decoder"))?;
-        let codec = ff::encoder::find_by_name("libopus").ok_or(Error::EncoderNotFound { name: "libopus".into() })?;
+        let codec = ff::encoder::find_by_name("libopus").ok_or(Error::EncoderNotFound {
+            name: "libopus".into(),
+        })?;
         let channels = decoder.channels().clamp(1, 8);
         let mut ectx = ff::codec::Context::new_with_codec(codec);
         if mux.wants_global_header() {
@@ -515,7 +573,10 @@ impl AudioTranscoder {
         enc.set_time_base(ff::Rational::new(1, 48_000));
         enc.set_bit_rate(opus_bitrate(u32::from(channels)) as usize);
         let encoder = enc.open_as(codec).map_err(err("open opus encoder"))?;
-        let out_index = mux.add_stream(ff::codec::Parameters::from(&*encoder), ff::Rational::new(1, 48_000))?;
+        let out_index = mux.add_stream(
+            ff::codec::Parameters::from(&*encoder),
+            ff::Rational::new(1, 48_000),
+        )?;
         Ok(Self {
             decoder,
             graph: None,
@@ -545,19 +606,33 @@ impl AudioTranscoder {
             fmt as i32,
             layout.bits()
         );
-        g.add(&ff::filter::find("abuffer").expect("libavfilter has abuffer"), "in", &args)
-            .map_err(err)?;
-        g.add(&ff::filter::find("abuffersink").expect("libavfilter has abuffersink"), "out", "")
-            .map_err(err)?;
+        g.add(
+            &ff::filter::find("abuffer").expect("libavfilter has abuffer"),
+            "in",
+            &args,
+        )
+        .map_err(err)?;
+        g.add(
+            &ff::filter::find("abuffersink").expect("libavfilter has abuffersink"),
+            "out",
+            "",
+        )
+        .map_err(err)?;
         let out_layout = ff::ChannelLayout::default(i32::from(self.encoder.channels()));
         let spec = format!(
             "aresample=48000,aformat=sample_fmts=flt:sample_rates=48000:channel_layouts=0x{:x}",
             out_layout.bits()
         );
-        g.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&spec)).map_err(err)?;
+        g.output("in", 0)
+            .and_then(|p| p.input("out", 0))
+            .and_then(|p| p.parse(&spec))
+            .map_err(err)?;
         g.validate().map_err(err)?;
         let frame_size = self.encoder.frame_size().max(960);
-        g.get("out").expect("graph has output").sink().set_frame_size(frame_size);
+        g.get("out")
+            .expect("graph has output")
+            .sink()
+            .set_frame_size(frame_size);
         self.graph = Some(g);
         Ok(())
     }
@@ -592,9 +667,17 @@ impl AudioTranscoder {
     }
 
     fn pull_filtered(&mut self, mux: &mut Muxer) -> Result<()> {
-        let Some(g) = self.graph.as_mut() else { return Ok(()) };
+        let Some(g) = self.graph.as_mut() else {
+            return Ok(());
+        };
         let mut out = ff::frame::Audio::empty();
-        while g.get("out").expect("graph has output").sink().frame(&mut out).is_ok() {
+        while g
+            .get("out")
+            .expect("graph has output")
+            .sink()
+            .frame(&mut out)
+            .is_ok()
+        {
             self.encoder
                 .send_frame(&out)
                 .map_err(|e| Error::libav(&self.path, "encode opus", e))?;

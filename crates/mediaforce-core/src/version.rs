@@ -18,7 +18,12 @@ pub fn ffmpeg() -> FfmpegVersions {
         release: crate::ffi::ffmpeg_release(),
         libraries: crate::ffi::lib_versions()
             .iter()
-            .map(|(n, v)| ((*n).to_string(), format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)))
+            .map(|(n, v)| {
+                (
+                    (*n).to_string(),
+                    format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff),
+                )
+            })
             .collect(),
     }
 }

@@ -4,7 +4,9 @@ use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::encode::ColorTags;
 use mediaforce_core::ffmpeg_next as ff;
 use mediaforce_core::probe::{ContentLightLevel, HdrKind, MasteringDisplay, StreamKind};
-use mediaforce_core::synth::{SyntheticAttachment, SyntheticAudio, SyntheticClip, SyntheticSubtitle, SyntheticVideo};
+use mediaforce_core::synth::{
+    SyntheticAttachment, SyntheticAudio, SyntheticClip, SyntheticSubtitle, SyntheticVideo,
+};
 use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
 use mediaforce_core::{probe, NoProgress};
 use std::path::Path;
@@ -21,11 +23,17 @@ fn hdr10_mastering() -> MasteringDisplay {
 /// A 10-bit HDR10 HEVC clip in Matroska with two audio tracks, subtitles, chapters and a font.
 fn rich_clip(path: &Path) -> SyntheticClip {
     let mut video = SyntheticVideo::new(192, 108, 36)
-        .encoder("libx265", &[("preset", "ultrafast"), ("x265-params", "log-level=none")])
+        .encoder(
+            "libx265",
+            &[("preset", "ultrafast"), ("x265-params", "log-level=none")],
+        )
         .pixel_format(ff::format::Pixel::YUV420P10LE);
     video.color = ColorTags::hdr10();
     video.mastering_display = Some(hdr10_mastering());
-    video.content_light = Some(ContentLightLevel { max_cll: 1000, max_fall: 400 });
+    video.content_light = Some(ContentLightLevel {
+        max_cll: 1000,
+        max_fall: 400,
+    });
     let mut clip = SyntheticClip::new(video);
     let mut en = SyntheticAudio::new("aac", "eng");
     en.title = Some("English stereo".into());
@@ -46,7 +54,8 @@ fn rich_clip(path: &Path) -> SyntheticClip {
         data: (0..2048u32).map(|i| (i % 251) as u8).collect(),
     }];
     clip.chapters = vec![(0.0, 0.75, "Opening".into()), (0.75, 1.5, "End".into())];
-    clip.metadata.insert("title".into(), "Synthetic feature".into());
+    clip.metadata
+        .insert("title".into(), "Synthetic feature".into());
     clip.write(path).expect("write rich clip");
     clip
 }
@@ -58,14 +67,27 @@ fn probe_reports_every_property_of_a_rich_file() {
     rich_clip(&path);
     let info = probe(&path).unwrap();
     assert_eq!(info.container, "matroska,webm");
-    assert!((info.duration_seconds.unwrap() - 1.5).abs() < 0.05, "{:?}", info.duration_seconds);
+    assert!(
+        (info.duration_seconds.unwrap() - 1.5).abs() < 0.05,
+        "{:?}",
+        info.duration_seconds
+    );
     assert!(info.size_bytes > 0 && info.bit_rate.unwrap() > 0);
-    assert_eq!(info.metadata.get("title").map(String::as_str), Some("Synthetic feature"));
+    assert_eq!(
+        info.metadata.get("title").map(String::as_str),
+        Some("Synthetic feature")
+    );
 
     let kinds: Vec<StreamKind> = info.streams.iter().map(|s| s.kind).collect();
     assert_eq!(
         kinds,
-        [StreamKind::Video, StreamKind::Audio, StreamKind::Audio, StreamKind::Subtitle, StreamKind::Attachment]
+        [
+            StreamKind::Video,
+            StreamKind::Audio,
+            StreamKind::Audio,
+            StreamKind::Subtitle,
+            StreamKind::Attachment
+        ]
     );
     let v = info.streams[0].video.as_ref().unwrap();
     assert_eq!(info.streams[0].codec, "hevc");
@@ -82,7 +104,13 @@ fn probe_reports_every_property_of_a_rich_file() {
     let m = v.mastering_display.expect("mastering display");
     assert!((m.max_luminance - 1000.0).abs() < 1e-6 && (m.min_luminance - 0.005).abs() < 1e-6);
     assert!((m.primaries[0][0] - 0.708).abs() < 1e-4 && (m.white_point[1] - 0.329).abs() < 1e-4);
-    assert_eq!(v.content_light, Some(ContentLightLevel { max_cll: 1000, max_fall: 400 }));
+    assert_eq!(
+        v.content_light,
+        Some(ContentLightLevel {
+            max_cll: 1000,
+            max_fall: 400
+        })
+    );
     assert_eq!(v.avg_frame_rate.as_deref(), Some("24/1"));
     assert!(!v.variable_frame_rate);
     assert_eq!(v.dar.as_deref(), Some("16:9"));
@@ -96,11 +124,17 @@ fn probe_reports_every_property_of_a_rich_file() {
     assert_eq!((au.channels, au.sample_rate), (2, 48_000));
     assert_eq!(au.channel_layout.as_deref(), Some("stereo"));
     let a1 = &info.streams[2];
-    assert_eq!((a1.codec.as_str(), a1.language.as_deref()), ("opus", Some("fra")));
+    assert_eq!(
+        (a1.codec.as_str(), a1.language.as_deref()),
+        ("opus", Some("fra"))
+    );
     assert_eq!(a1.audio.as_ref().unwrap().channels, 1);
 
     let s = &info.streams[3];
-    assert_eq!((s.codec.as_str(), s.language.as_deref()), ("subrip", Some("deu")));
+    assert_eq!(
+        (s.codec.as_str(), s.language.as_deref()),
+        ("subrip", Some("deu"))
+    );
     assert!(s.disposition.contains(&"forced".to_string()));
     let att = info.streams[4].attachment.as_ref().unwrap();
     assert_eq!(att.filename.as_deref(), Some("font.ttf"));
@@ -117,7 +151,9 @@ fn hdr10_source_transcodes_to_10_bit_with_tags_and_every_stream() {
     let src = dir.path().join("rich.mkv");
     let out = dir.path().join("out.mkv");
     rich_clip(&src);
-    let opts = TranscodeOptions::new("libsvtav1").option("crf", 40).option("preset", 12);
+    let opts = TranscodeOptions::new("libsvtav1")
+        .option("crf", 40)
+        .option("preset", 12);
     let report = transcode(&src, &out, &opts, &mut NoProgress).unwrap();
     assert_eq!(report.frames, 36);
     assert_eq!(report.pixel_format, "yuv420p10le");
@@ -132,21 +168,39 @@ fn hdr10_source_transcodes_to_10_bit_with_tags_and_every_stream() {
     assert_eq!(v.color_transfer.as_deref(), Some("smpte2084"));
     assert_eq!(v.color_primaries.as_deref(), Some("bt2020"));
     assert_eq!(v.color_matrix.as_deref(), Some("bt2020nc"));
-    assert_eq!(v.mastering_display, a.streams[0].video.as_ref().unwrap().mastering_display);
-    assert_eq!(v.content_light, Some(ContentLightLevel { max_cll: 1000, max_fall: 400 }));
+    assert_eq!(
+        v.mastering_display,
+        a.streams[0].video.as_ref().unwrap().mastering_display
+    );
+    assert_eq!(
+        v.content_light,
+        Some(ContentLightLevel {
+            max_cll: 1000,
+            max_fall: 400
+        })
+    );
     for (x, y) in a.streams.iter().zip(&b.streams).skip(1) {
         assert_eq!(x.kind, y.kind);
         assert_eq!(x.codec, y.codec, "stream {} codec", x.index);
         assert_eq!(x.language, y.language, "stream {} language", x.index);
         assert_eq!(x.title, y.title);
-        assert_eq!(x.disposition, y.disposition, "stream {} disposition", x.index);
+        assert_eq!(
+            x.disposition, y.disposition,
+            "stream {} disposition",
+            x.index
+        );
     }
     assert_eq!(b.streams[4].attachment.as_ref().unwrap().size_bytes, 2048);
     assert_eq!(b.chapters.len(), 2);
     assert_eq!(b.chapters[0].title.as_deref(), Some("Opening"));
-    assert_eq!(b.metadata.get("title").map(String::as_str), Some("Synthetic feature"));
+    assert_eq!(
+        b.metadata.get("title").map(String::as_str),
+        Some("Synthetic feature")
+    );
     assert!(b.metadata.contains_key("MEDIAFORCE"));
-    let decoded = VideoDecoder::open(&out, DecodeOptions::default()).unwrap().count();
+    let decoded = VideoDecoder::open(&out, DecodeOptions::default())
+        .unwrap()
+        .count();
     assert_eq!(decoded, 36);
 }
 
@@ -171,15 +225,64 @@ fn audio_reencodes_to_opus_on_request() {
 }
 
 /// (encoder, options, container extension, pixel format, expected codec name).
-const MATRIX: &[(&str, &[(&str, &str)], &str, ff::format::Pixel, &str)] = &[
-    ("libx264", &[("preset", "ultrafast")], "mp4", ff::format::Pixel::YUV420P, "h264"),
-    ("libx264", &[("preset", "ultrafast")], "mov", ff::format::Pixel::YUV422P, "h264"),
-    ("libx264", &[("preset", "ultrafast")], "mkv", ff::format::Pixel::YUV444P, "h264"),
-    ("libx265", &[("preset", "ultrafast"), ("x265-params", "log-level=none")], "mkv", ff::format::Pixel::YUV422P10LE, "hevc"),
-    ("mpeg2video", &[], "ts", ff::format::Pixel::YUV420P, "mpeg2video"),
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    ff::format::Pixel,
+    &'static str,
+);
+const MATRIX: &[Case] = &[
+    (
+        "libx264",
+        &[("preset", "ultrafast")],
+        "mp4",
+        ff::format::Pixel::YUV420P,
+        "h264",
+    ),
+    (
+        "libx264",
+        &[("preset", "ultrafast")],
+        "mov",
+        ff::format::Pixel::YUV422P,
+        "h264",
+    ),
+    (
+        "libx264",
+        &[("preset", "ultrafast")],
+        "mkv",
+        ff::format::Pixel::YUV444P,
+        "h264",
+    ),
+    (
+        "libx265",
+        &[("preset", "ultrafast"), ("x265-params", "log-level=none")],
+        "mkv",
+        ff::format::Pixel::YUV422P10LE,
+        "hevc",
+    ),
+    (
+        "mpeg2video",
+        &[],
+        "ts",
+        ff::format::Pixel::YUV420P,
+        "mpeg2video",
+    ),
     ("mpeg4", &[], "avi", ff::format::Pixel::YUV420P, "mpeg4"),
-    ("libvpx-vp9", &[("deadline", "realtime"), ("cpu-used", "8")], "mkv", ff::format::Pixel::YUV420P10LE, "vp9"),
-    ("libsvtav1", &[("preset", "12")], "mp4", ff::format::Pixel::YUV420P, "av1"),
+    (
+        "libvpx-vp9",
+        &[("deadline", "realtime"), ("cpu-used", "8")],
+        "mkv",
+        ff::format::Pixel::YUV420P10LE,
+        "vp9",
+    ),
+    (
+        "libsvtav1",
+        &[("preset", "12")],
+        "mp4",
+        ff::format::Pixel::YUV420P,
+        "av1",
+    ),
 ];
 
 #[test]
@@ -187,14 +290,22 @@ fn codec_container_matrix_probes_and_decodes() {
     let dir = tempfile::tempdir().unwrap();
     for (i, (enc, opts, ext, fmt, codec)) in MATRIX.iter().enumerate() {
         let path = dir.path().join(format!("m{i}.{ext}"));
-        SyntheticClip::new(SyntheticVideo::new(160, 96, 12).encoder(enc, opts).pixel_format(*fmt))
-            .write(&path)
-            .unwrap_or_else(|e| panic!("{enc} {ext}: {e}"));
+        SyntheticClip::new(
+            SyntheticVideo::new(160, 96, 12)
+                .encoder(enc, opts)
+                .pixel_format(*fmt),
+        )
+        .write(&path)
+        .unwrap_or_else(|e| panic!("{enc} {ext}: {e}"));
         let info = probe(&path).unwrap();
         let v = info.primary_video().unwrap();
         assert_eq!(v.codec, *codec, "{enc} {ext}");
         let vi = v.video.as_ref().unwrap();
-        assert_eq!(vi.pixel_format.as_deref(), fmt.descriptor().map(|d| d.name()), "{enc} {ext}");
+        assert_eq!(
+            vi.pixel_format.as_deref(),
+            fmt.descriptor().map(|d| d.name()),
+            "{enc} {ext}"
+        );
         let frames: Vec<_> = VideoDecoder::open(&path, DecodeOptions::default())
             .unwrap()
             .collect::<Result<_, _>>()
@@ -211,21 +322,37 @@ fn decode_converts_and_seeks_frame_exactly() {
     let mut v = SyntheticVideo::new(160, 90, 72);
     v.gop = Some(24);
     SyntheticClip::new(v).write(&path).unwrap();
-    let all: Vec<_> = VideoDecoder::open(&path, DecodeOptions::default()).unwrap().map(|f| f.unwrap()).collect();
+    let all: Vec<_> = VideoDecoder::open(&path, DecodeOptions::default())
+        .unwrap()
+        .map(|f| f.unwrap())
+        .collect();
     // Start between keyframes: at 1.5 s (frame 36 at 24 fps), two frames after a keyframe boundary.
     let mut d = VideoDecoder::open(&path, DecodeOptions::default().start(1.5)).unwrap();
     let first = d.next_frame().unwrap().unwrap();
-    assert!((first.seconds - 1.5).abs() < 1e-9, "started at {}", first.seconds);
-    assert_eq!(first.frame.data(0), all[36].frame.data(0), "seeked frame equals frame 36");
+    assert!(
+        (first.seconds - 1.5).abs() < 1e-9,
+        "started at {}",
+        first.seconds
+    );
+    assert_eq!(
+        first.frame.data(0),
+        all[36].frame.data(0),
+        "seeked frame equals frame 36"
+    );
     assert_eq!(1 + d.count(), 36);
 
     let mut c = VideoDecoder::open(
         &path,
-        DecodeOptions::default().pixel_format(ff::format::Pixel::YUV444P10LE).size(320, 180),
+        DecodeOptions::default()
+            .pixel_format(ff::format::Pixel::YUV444P10LE)
+            .size(320, 180),
     )
     .unwrap();
     let f = c.next_frame().unwrap().unwrap();
-    assert_eq!((f.frame.width(), f.frame.height(), f.frame.format()), (320, 180, ff::format::Pixel::YUV444P10LE));
+    assert_eq!(
+        (f.frame.width(), f.frame.height(), f.frame.format()),
+        (320, 180, ff::format::Pixel::YUV444P10LE)
+    );
 }
 
 #[test]
@@ -233,14 +360,19 @@ fn odd_sizes_full_range_vfr_rotation_and_interlace_are_reported_and_handled() {
     let dir = tempfile::tempdir().unwrap();
     // Odd size: 4:4:4 lets x264 take odd dimensions.
     let odd = dir.path().join("odd.mkv");
-    SyntheticClip::new(SyntheticVideo::new(161, 97, 10).pixel_format(ff::format::Pixel::YUV444P)).write(&odd).unwrap();
+    SyntheticClip::new(SyntheticVideo::new(161, 97, 10).pixel_format(ff::format::Pixel::YUV444P))
+        .write(&odd)
+        .unwrap();
     let vi = probe(&odd).unwrap().streams[0].video.clone().unwrap();
     assert_eq!((vi.width, vi.height), (161, 97));
-    let f = VideoDecoder::open(&odd, DecodeOptions::default().pixel_format(ff::format::Pixel::YUV420P))
-        .unwrap()
-        .next_frame()
-        .unwrap()
-        .unwrap();
+    let f = VideoDecoder::open(
+        &odd,
+        DecodeOptions::default().pixel_format(ff::format::Pixel::YUV420P),
+    )
+    .unwrap()
+    .next_frame()
+    .unwrap()
+    .unwrap();
     assert_eq!((f.frame.width(), f.frame.height()), (161, 97));
 
     // Full range.
@@ -248,15 +380,31 @@ fn odd_sizes_full_range_vfr_rotation_and_interlace_are_reported_and_handled() {
     let mut v = SyntheticVideo::new(128, 72, 6);
     v.color.range = ff::color::Range::JPEG;
     SyntheticClip::new(v).write(&full).unwrap();
-    assert_eq!(probe(&full).unwrap().streams[0].video.as_ref().unwrap().color_range.as_deref(), Some("pc"));
+    assert_eq!(
+        probe(&full).unwrap().streams[0]
+            .video
+            .as_ref()
+            .unwrap()
+            .color_range
+            .as_deref(),
+        Some("pc")
+    );
 
     // Variable frame rate.
     let vfr = dir.path().join("vfr.mkv");
     let mut v = SyntheticVideo::new(128, 72, 40);
     v.variable_frame_rate = true;
     SyntheticClip::new(v).write(&vfr).unwrap();
-    assert!(probe(&vfr).unwrap().streams[0].video.as_ref().unwrap().variable_frame_rate);
-    let n = VideoDecoder::open(&vfr, DecodeOptions::default()).unwrap().count();
+    assert!(
+        probe(&vfr).unwrap().streams[0]
+            .video
+            .as_ref()
+            .unwrap()
+            .variable_frame_rate
+    );
+    let n = VideoDecoder::open(&vfr, DecodeOptions::default())
+        .unwrap()
+        .count();
     assert_eq!(n, 40);
 
     // Rotation: reported, and applied on request.
@@ -264,12 +412,25 @@ fn odd_sizes_full_range_vfr_rotation_and_interlace_are_reported_and_handled() {
     let mut v = SyntheticVideo::new(128, 72, 4);
     v.rotation = Some(90.0);
     SyntheticClip::new(v).write(&rot).unwrap();
-    assert_eq!(probe(&rot).unwrap().streams[0].video.as_ref().unwrap().rotation, Some(90.0));
-    let f = VideoDecoder::open(&rot, DecodeOptions { apply_rotation: true, ..Default::default() })
-        .unwrap()
-        .next_frame()
-        .unwrap()
-        .unwrap();
+    assert_eq!(
+        probe(&rot).unwrap().streams[0]
+            .video
+            .as_ref()
+            .unwrap()
+            .rotation,
+        Some(90.0)
+    );
+    let f = VideoDecoder::open(
+        &rot,
+        DecodeOptions {
+            apply_rotation: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .next_frame()
+    .unwrap()
+    .unwrap();
     assert_eq!((f.frame.width(), f.frame.height()), (72, 128));
 
     // Interlaced tag.

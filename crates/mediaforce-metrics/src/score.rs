@@ -147,13 +147,12 @@ struct Target {
 
 fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
     let info = mediaforce_core::probe(reference)?;
-    let v = info
-        .primary_video()
-        .and_then(|s| s.video.clone())
-        .ok_or(mediaforce_core::Error::NoStream {
+    let v = info.primary_video().and_then(|s| s.video.clone()).ok_or(
+        mediaforce_core::Error::NoStream {
             path: reference.to_path_buf(),
             kind: "video",
-        })?;
+        },
+    )?;
     let is_4k = v.height >= 2160 || v.width >= 3840;
     let (width, height) = match options.scale {
         Scale::Auto if v.height < 1080 && v.height > 0 => {
@@ -169,7 +168,12 @@ fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
         _ => (Pixel::YUV420P12LE, 12),
     };
     let model = options.model.clone().unwrap_or_else(|| {
-        if is_4k { "vmaf_4k_v0.6.1" } else { "vmaf_v0.6.1" }.to_string()
+        if is_4k {
+            "vmaf_4k_v0.6.1"
+        } else {
+            "vmaf_v0.6.1"
+        }
+        .to_string()
     });
     Ok(Target {
         width,
@@ -182,7 +186,11 @@ fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
 
 type Item = Result<(Picture, f64)>;
 
-fn spawn_decoder(path: PathBuf, target: &Target, queue: usize) -> (Receiver<Item>, std::thread::JoinHandle<()>) {
+fn spawn_decoder(
+    path: PathBuf,
+    target: &Target,
+    queue: usize,
+) -> (Receiver<Item>, std::thread::JoinHandle<()>) {
     let (tx, rx) = sync_channel::<Item>(queue.max(1));
     let (w, h, format, bpc) = (target.width, target.height, target.format, target.bpc);
     let handle = std::thread::spawn(move || {
@@ -259,10 +267,12 @@ pub fn score_files(
 
     let total = mediaforce_core::probe(reference)?
         .primary_video()
-        .and_then(|s| s.frames.or_else(|| {
-            let v = s.video.as_ref()?;
-            Some((s.duration_seconds? * v.fps?).round() as u64)
-        }));
+        .and_then(|s| {
+            s.frames.or_else(|| {
+                let v = s.video.as_ref()?;
+                Some((s.duration_seconds? * v.fps?).round() as u64)
+            })
+        });
     progress.start("score", total);
     let mut clock = ProgressClock::new(total);
 
@@ -348,9 +358,15 @@ pub fn score_files(
         .collect();
     let mut features = BTreeMap::new();
     for name in extracted {
-        let vals: Vec<f64> = scored.iter().filter_map(|&i| ctx.feature_at(name, i as u32)).collect();
+        let vals: Vec<f64> = scored
+            .iter()
+            .filter_map(|&i| ctx.feature_at(name, i as u32))
+            .collect();
         if !vals.is_empty() {
-            features.insert(name.to_string(), vals.iter().sum::<f64>() / vals.len() as f64);
+            features.insert(
+                name.to_string(),
+                vals.iter().sum::<f64>() / vals.len() as f64,
+            );
         }
     }
     if let Some(log) = &options.log {

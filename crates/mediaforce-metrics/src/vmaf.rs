@@ -10,7 +10,9 @@ use vmaf_head_sys as sys;
 /// libvmaf's version string (`"3.2.0"`).
 pub fn version() -> String {
     // SAFETY: returns a static NUL-terminated string.
-    unsafe { CStr::from_ptr(sys::vmaf_version()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(sys::vmaf_version()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn check(op: &'static str, rc: i32) -> Result<()> {
@@ -62,7 +64,9 @@ impl Picture {
         // SAFETY: VmafPicture is plain data; vmaf_picture_alloc fills it on success.
         let mut raw: sys::VmafPicture = unsafe { std::mem::zeroed() };
         // SAFETY: `raw` is a valid out-pointer.
-        check("picture alloc", unsafe { sys::vmaf_picture_alloc(&mut raw, fmt, bpc, width, height) })?;
+        check("picture alloc", unsafe {
+            sys::vmaf_picture_alloc(&mut raw, fmt, bpc, width, height)
+        })?;
         Ok(Self { raw, owned: true })
     }
 
@@ -114,7 +118,12 @@ impl PlaneMut<'_> {
         assert!(y < self.height, "row {y} out of {}", self.height);
         // SAFETY: libvmaf allocated `height` rows of `stride` bytes each, at least `width_bytes`
         // wide; `y` is checked; the borrow of the picture keeps the buffer alive and unaliased.
-        unsafe { std::slice::from_raw_parts_mut(self.data.offset(self.stride * y as isize), self.width_bytes) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.data.offset(self.stride * y as isize),
+                self.width_bytes,
+            )
+        }
     }
 }
 
@@ -137,9 +146,15 @@ impl Model {
     /// Load a built-in model by version name (`"vmaf_v0.6.1"`, `"vmaf_v0.6.1neg"`,
     /// `"vmaf_4k_v0.6.1"`), or a JSON model file when `name` is a path that exists.
     pub fn load(name: &str) -> Result<Self> {
-        let cname = CString::new(name).map_err(|_| Error::Model { name: name.into(), reason: "contains NUL".into() })?;
+        let cname = CString::new(name).map_err(|_| Error::Model {
+            name: name.into(),
+            reason: "contains NUL".into(),
+        })?;
         let key = CString::new("vmaf").expect("static");
-        let mut cfg = sys::VmafModelConfig { name: key.as_ptr(), flags: 0 };
+        let mut cfg = sys::VmafModelConfig {
+            name: key.as_ptr(),
+            flags: 0,
+        };
         let mut raw = std::ptr::null_mut();
         let is_path = std::path::Path::new(name).is_file();
         // SAFETY: all pointers are valid for the call; libvmaf copies what it keeps.
@@ -153,10 +168,17 @@ impl Model {
         if rc < 0 || raw.is_null() {
             return Err(Error::Model {
                 name: name.into(),
-                reason: if is_path { "not a valid VMAF model file".into() } else { "no such built-in model".into() },
+                reason: if is_path {
+                    "not a valid VMAF model file".into()
+                } else {
+                    "no such built-in model".into()
+                },
             });
         }
-        Ok(Self { raw, name: name.into() })
+        Ok(Self {
+            raw,
+            name: name.into(),
+        })
     }
 
     /// The model's name or path.
@@ -180,7 +202,9 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("flushed", &self.flushed).finish()
+        f.debug_struct("Context")
+            .field("flushed", &self.flushed)
+            .finish()
     }
 }
 
@@ -212,13 +236,18 @@ impl Context {
         let mut raw = std::ptr::null_mut();
         // SAFETY: valid out-pointer; cfg passed by value.
         check("init", unsafe { sys::vmaf_init(&mut raw, cfg) })?;
-        Ok(Self { raw, flushed: false })
+        Ok(Self {
+            raw,
+            flushed: false,
+        })
     }
 
     /// Register the features `model` needs.
     pub fn use_model(&mut self, model: &Model) -> Result<()> {
         // SAFETY: both pointers live; libvmaf registers extractors and keeps no model pointer.
-        check("use model", unsafe { sys::vmaf_use_features_from_model(self.raw, model.raw) })
+        check("use model", unsafe {
+            sys::vmaf_use_features_from_model(self.raw, model.raw)
+        })
     }
 
     /// Register an extra feature extractor by libvmaf name (`"psnr"`, `"float_ssim"`, `"cambi"`...).
@@ -233,7 +262,12 @@ impl Context {
     }
 
     /// Hand a reference/distorted pair to libvmaf as frame `index`; the context takes both.
-    pub fn read_pictures(&mut self, mut reference: Picture, mut distorted: Picture, index: u32) -> Result<()> {
+    pub fn read_pictures(
+        &mut self,
+        mut reference: Picture,
+        mut distorted: Picture,
+        index: u32,
+    ) -> Result<()> {
         // Ownership passes to libvmaf whatever the outcome.
         reference.owned = false;
         distorted.owned = false;
@@ -259,7 +293,9 @@ impl Context {
     pub fn score_at(&mut self, model: &Model, index: u32) -> Result<f64> {
         let mut s = 0.0;
         // SAFETY: valid pointers; out-parameter is a local.
-        check("score at index", unsafe { sys::vmaf_score_at_index(self.raw, model.raw, &mut s, index) })?;
+        check("score at index", unsafe {
+            sys::vmaf_score_at_index(self.raw, model.raw, &mut s, index)
+        })?;
         Ok(s)
     }
 
@@ -281,7 +317,9 @@ impl Context {
         };
         let mut s = 0.0;
         // SAFETY: valid pointers; out-parameter is a local.
-        check("pooled score", unsafe { sys::vmaf_score_pooled(self.raw, model.raw, method, &mut s, low, high) })?;
+        check("pooled score", unsafe {
+            sys::vmaf_score_pooled(self.raw, model.raw, method, &mut s, low, high)
+        })?;
         Ok(s)
     }
 
@@ -293,7 +331,11 @@ impl Context {
         })?;
         // SAFETY: valid context and C string.
         check("write log", unsafe {
-            sys::vmaf_write_output(self.raw, c.as_ptr(), sys::VmafOutputFormat_VMAF_OUTPUT_FORMAT_JSON)
+            sys::vmaf_write_output(
+                self.raw,
+                c.as_ptr(),
+                sys::VmafOutputFormat_VMAF_OUTPUT_FORMAT_JSON,
+            )
         })
     }
 }

@@ -7,15 +7,38 @@ use mediaforce_metrics::{score_files, Error, Scale, ScoreOptions};
 fn vmaf_ranks_encodes_and_reports_pooling() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("ref.mkv");
-    SyntheticClip::new(SyntheticVideo::new(320, 180, 24).encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]))
-        .write(&src)
-        .unwrap();
+    SyntheticClip::new(
+        SyntheticVideo::new(320, 180, 24)
+            .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]),
+    )
+    .write(&src)
+    .unwrap();
     let good = dir.path().join("good.mkv");
     let bad = dir.path().join("bad.mkv");
-    transcode(&src, &good, &TranscodeOptions::new("libx264").option("crf", 18).option("preset", "ultrafast"), &mut NoProgress).unwrap();
-    transcode(&src, &bad, &TranscodeOptions::new("libx264").option("crf", 45).option("preset", "ultrafast"), &mut NoProgress).unwrap();
+    transcode(
+        &src,
+        &good,
+        &TranscodeOptions::new("libx264")
+            .option("crf", 18)
+            .option("preset", "ultrafast"),
+        &mut NoProgress,
+    )
+    .unwrap();
+    transcode(
+        &src,
+        &bad,
+        &TranscodeOptions::new("libx264")
+            .option("crf", 45)
+            .option("preset", "ultrafast"),
+        &mut NoProgress,
+    )
+    .unwrap();
 
-    let opts = ScoreOptions { scale: Scale::Native, features: vec!["psnr".into()], ..Default::default() };
+    let opts = ScoreOptions {
+        scale: Scale::Native,
+        features: vec!["psnr".into()],
+        ..Default::default()
+    };
     let same = score_files(&src, &src, &opts, &mut NoProgress).unwrap();
     let g = score_files(&src, &good, &opts, &mut NoProgress).unwrap();
     let b = score_files(&src, &bad, &opts, &mut NoProgress).unwrap();
@@ -24,14 +47,22 @@ fn vmaf_ranks_encodes_and_reports_pooling() {
     assert_eq!(same.model, "vmaf_v0.6.1");
     // Identical frames: every elementary feature is at its ceiling.
     assert!(same.vmaf.mean > 97.0, "identical mean {}", same.vmaf.mean);
-    assert!(g.vmaf.mean > b.vmaf.mean + 10.0, "crf18 {} vs crf45 {}", g.vmaf.mean, b.vmaf.mean);
+    assert!(
+        g.vmaf.mean > b.vmaf.mean + 10.0,
+        "crf18 {} vs crf45 {}",
+        g.vmaf.mean,
+        b.vmaf.mean
+    );
     assert!(g.features["psnr_y"] > b.features["psnr_y"]);
     for r in [&same, &g, &b] {
         let v = r.vmaf;
         assert!(v.min <= v.p1 && v.p1 <= v.p5 && v.min <= v.mean, "{v:?}");
         assert!(v.harmonic_mean <= v.mean + 1e-9);
         let mean: f64 = r.per_frame.iter().sum::<f64>() / r.per_frame.len() as f64;
-        assert!((mean - v.mean).abs() < 1e-9, "pooled mean equals per-frame mean");
+        assert!(
+            (mean - v.mean).abs() < 1e-9,
+            "pooled mean equals per-frame mean"
+        );
         assert_eq!(r.worst_frames[0].vmaf, v.min);
         assert_eq!((r.scored_width, r.scored_height), (320, 180));
     }
@@ -46,11 +77,28 @@ fn frame_count_mismatch_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.mkv");
     let b = dir.path().join("b.mkv");
-    SyntheticClip::new(SyntheticVideo::new(128, 72, 24)).write(&a).unwrap();
-    SyntheticClip::new(SyntheticVideo::new(128, 72, 20)).write(&b).unwrap();
-    let e = score_files(&a, &b, &ScoreOptions { scale: Scale::Native, ..Default::default() }, &mut NoProgress).unwrap_err();
+    SyntheticClip::new(SyntheticVideo::new(128, 72, 24))
+        .write(&a)
+        .unwrap();
+    SyntheticClip::new(SyntheticVideo::new(128, 72, 20))
+        .write(&b)
+        .unwrap();
+    let e = score_files(
+        &a,
+        &b,
+        &ScoreOptions {
+            scale: Scale::Native,
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap_err();
     match e {
-        Error::FrameCountMismatch { reference, distorted, .. } => assert_eq!((reference, distorted), (24, 20)),
+        Error::FrameCountMismatch {
+            reference,
+            distorted,
+            ..
+        } => assert_eq!((reference, distorted), (24, 20)),
         other => panic!("unexpected {other}"),
     }
 }
@@ -60,26 +108,59 @@ fn different_sizes_depths_and_chroma_are_converted_explicitly() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.mkv");
     let b = dir.path().join("b.mkv");
-    SyntheticClip::new(SyntheticVideo::new(320, 180, 12).encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]))
-        .write(&a)
-        .unwrap();
+    SyntheticClip::new(
+        SyntheticVideo::new(320, 180, 12)
+            .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]),
+    )
+    .write(&a)
+    .unwrap();
     // Same content, 4:4:4 10-bit: converted to the reference's 8-bit 4:2:0 before scoring.
     SyntheticClip::new(
         SyntheticVideo::new(320, 180, 12)
-            .encoder("libx265", &[("preset", "ultrafast"), ("x265-params", "log-level=none")])
+            .encoder(
+                "libx265",
+                &[("preset", "ultrafast"), ("x265-params", "log-level=none")],
+            )
             .pixel_format(mediaforce_core::ffmpeg_next::format::Pixel::YUV444P10LE),
     )
     .write(&b)
     .unwrap();
-    let r = score_files(&a, &b, &ScoreOptions { scale: Scale::Native, ..Default::default() }, &mut NoProgress).unwrap();
+    let r = score_files(
+        &a,
+        &b,
+        &ScoreOptions {
+            scale: Scale::Native,
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!(r.frames, 12);
-    assert_eq!((r.scored_width, r.scored_height, r.bit_depth), (320, 180, 8));
-    assert!(r.vmaf.mean > 90.0, "near-lossless 10-bit 4:4:4 copy scores {}", r.vmaf.mean);
+    assert_eq!(
+        (r.scored_width, r.scored_height, r.bit_depth),
+        (320, 180, 8)
+    );
+    assert!(
+        r.vmaf.mean > 90.0,
+        "near-lossless 10-bit 4:4:4 copy scores {}",
+        r.vmaf.mean
+    );
 
     // A smaller distorted file is scaled (bicubic) to the reference size.
     let c = dir.path().join("c.mkv");
-    SyntheticClip::new(SyntheticVideo::new(160, 90, 12)).write(&c).unwrap();
-    let r = score_files(&a, &c, &ScoreOptions { scale: Scale::Native, ..Default::default() }, &mut NoProgress).unwrap();
+    SyntheticClip::new(SyntheticVideo::new(160, 90, 12))
+        .write(&c)
+        .unwrap();
+    let r = score_files(
+        &a,
+        &c,
+        &ScoreOptions {
+            scale: Scale::Native,
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!((r.frames, r.scored_width, r.scored_height), (12, 320, 180));
     assert!(r.vmaf.mean.is_finite() && r.vmaf.mean >= 0.0);
 }
