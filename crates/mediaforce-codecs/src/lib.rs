@@ -126,6 +126,24 @@ pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
     fn pixel_formats(&self) -> Vec<Pixel> {
         mediaforce_core::encode::encoder_pixel_formats(self.libav_name())
     }
+    /// Whether 8-bit sources should still be encoded at 10 bits (AV1 compresses better so, as
+    /// ab-av1 and Av1an default to).
+    fn prefers_10bit(&self) -> bool {
+        false
+    }
+    /// The pixel format to encode a `source` picture in: the source's depth and chroma where the
+    /// encoder takes them (10-bit stays 10-bit), and 10-bit 4:2:0 for 8-bit sources when
+    /// [`prefers_10bit`](Self::prefers_10bit).
+    fn pick_pixel_format(&self, source: Pixel) -> Pixel {
+        let chosen = mediaforce_core::encode::choose_pixel_format(self.libav_name(), source);
+        let depth = mediaforce_core::probe::bit_depth(chosen).unwrap_or(8);
+        if self.prefers_10bit() && depth == 8 && self.pixel_formats().contains(&Pixel::YUV420P10LE)
+        {
+            Pixel::YUV420P10LE
+        } else {
+            chosen
+        }
+    }
     /// Encoder options for `preset` and knob `value`, validated.
     fn options(&self, preset: &str, value: f64) -> Result<Vec<(String, String)>, Error> {
         let k = self.knob();
@@ -190,7 +208,7 @@ fn by_height(height: u32, values: [f64; 5]) -> f64 {
 }
 
 macro_rules! adapter {
-    ($ty:ident, $id:literal, $display:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr) => {
+    ($ty:ident, $id:literal, $display:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr, $ten_bit:literal) => {
         #[doc = concat!("Adapter for ", $display, ".")]
         #[derive(Debug, Default, Clone, Copy)]
         pub struct $ty;
@@ -258,7 +276,8 @@ adapter!(
     },
     "8",
     [30.0, 32.0, 34.0, 35.0, 36.0],
-    &[]
+    &[],
+    true
 );
 adapter!(
     AomAv1,
@@ -279,7 +298,8 @@ adapter!(
     },
     "6",
     [30.0, 32.0, 34.0, 35.0, 36.0],
-    &[("row-mt", "1")]
+    &[("row-mt", "1")],
+    true
 );
 adapter!(
     X264,
@@ -298,7 +318,8 @@ adapter!(
     },
     "medium",
     [20.0, 21.0, 22.0, 23.0, 23.0],
-    &[]
+    &[],
+    false
 );
 adapter!(
     X265,
@@ -317,7 +338,8 @@ adapter!(
     },
     "medium",
     [22.0, 23.0, 24.0, 25.0, 26.0],
-    &[("x265-params", "log-level=error")]
+    &[("x265-params", "log-level=error")],
+    false
 );
 adapter!(
     Vp9,
@@ -338,7 +360,8 @@ adapter!(
     },
     "4",
     [32.0, 33.0, 34.0, 35.0, 36.0],
-    &[("b", "0"), ("row-mt", "1")]
+    &[("b", "0"), ("row-mt", "1")],
+    false
 );
 
 /// Every software adapter this build knows.

@@ -1,0 +1,158 @@
+//! Conformance of every adapter available in this build: two knob values on a generated clip.
+//! Both outputs decode with the input's frame count; the better knob value gives the larger
+//! file and the higher VMAF; 10-bit input stays 10-bit; bad knobs and presets are typed errors.
+
+use mediaforce_codecs::{all, Better, CodecAdapter, Error, Presets};
+use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
+use mediaforce_core::ffmpeg_next::format::Pixel;
+use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
+use mediaforce_core::transcode::{transcode, TranscodeOptions};
+use mediaforce_core::{probe, NoProgress};
+use mediaforce_metrics::{score_files, Scale, ScoreOptions};
+use std::path::Path;
+
+const FRAMES: u32 = 12;
+
+/// The fastest preset, so the suite stays quick.
+fn fastest(a: &dyn CodecAdapter) -> String {
+    match a.presets() {
+        Presets::Numeric {
+            min,
+            max,
+            faster_is_higher,
+            ..
+        } => (if faster_is_higher { max } else { min }).to_string(),
+        Presets::Named { names, .. } => names[names.len() - 1].to_string(),
+    }
+}
+
+fn knob_at(a: &dyn CodecAdapter, fraction: f64) -> f64 {
+    let k = a.knob();
+    let v = k.min + (k.max - k.min) * fraction;
+    (v / k.step).round() * k.step
+}
+
+fn encode(a: &dyn CodecAdapter, src: &Path, out: &Path, value: f64, pixel: Option<Pixel>) -> u64 {
+    let mut opts = TranscodeOptions::new(a.libav_name());
+    opts.encoder_options = a.options(&fastest(a), value).unwrap();
+    opts.pixel_format = pixel;
+    let r = transcode(src, out, &opts, &mut NoProgress)
+        .unwrap_or_else(|e| panic!("{} at {value}: {e}", a.id()));
+    assert_eq!(r.frames, u64::from(FRAMES), "{}", a.id());
+    r.output_bytes
+}
+
+fn decoded_frames(p: &Path) -> usize {
+    VideoDecoder::open(p, DecodeOptions::default().strict(true))
+        .unwrap()
+        .map(|f| f.unwrap())
+        .count()
+}
+
+#[test]
+fn every_available_adapter_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let src8 = dir.path().join("src8.mkv");
+    let src10 = dir.path().join("src10.mkv");
+    SyntheticClip::new(
+        SyntheticVideo::new(192, 108, FRAMES)
+            .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]),
+    )
+    .write(&src8)
+    .unwrap();
+    SyntheticClip::new(
+        SyntheticVideo::new(192, 108, FRAMES)
+            .encoder(
+                "libx265",
+                &[
+                    ("preset", "ultrafast"),
+                    ("x265-params", "log-level=none:lossless=1"),
+                ],
+            )
+            .pixel_format(Pixel::YUV420P10LE),
+    )
+    .write(&src10)
+    .unwrap();
+    let mut tested = Vec::new();
+    for a in all() {
+        if a.availability().is_err() {
+            continue;
+        }
+        let a = a.as_ref();
+        let (good, bad) = match a.knob().better {
+            Better::Lower => (knob_at(a, 0.3), knob_at(a, 0.85)),
+            Better::Higher => (knob_at(a, 0.85), knob_at(a, 0.3)),
+        };
+        let g = dir.path().join(format!("{}-good.mkv", a.id()));
+        let b = dir.path().join(format!("{}-bad.mkv", a.id()));
+        let gb = encode(a, &src8, &g, good, None);
+        let bb = encode(a, &src8, &b, bad, None);
+        assert!(
+            gb > bb,
+            "{}: {good} gives {gb} bytes, {bad} gives {bb}",
+            a.id()
+        );
+        assert_eq!(decoded_frames(&g), FRAMES as usize, "{}", a.id());
+        assert_eq!(decoded_frames(&b), FRAMES as usize, "{}", a.id());
+        let opts = ScoreOptions {
+            scale: Scale::Native,
+            ..Default::default()
+        };
+        let gs = score_files(&src8, &g, &opts, &mut NoProgress)
+            .unwrap()
+            .vmaf
+            .mean;
+        let bs = score_files(&src8, &b, &opts, &mut NoProgress)
+            .unwrap()
+            .vmaf
+            .mean;
+        assert!(gs > bs, "{}: VMAF {gs} at {good} vs {bs} at {bad}", a.id());
+
+        if a.pixel_formats().contains(&Pixel::YUV420P10LE) {
+            let t = dir.path().join(format!("{}-10bit.mkv", a.id()));
+            let fmt = a.pick_pixel_format(Pixel::YUV420P10LE);
+            encode(a, &src10, &t, good, Some(fmt));
+            let depth = probe(&t).unwrap().streams[0]
+                .video
+                .as_ref()
+                .unwrap()
+                .bit_depth;
+            assert_eq!(depth, Some(10), "{}: 10-bit stays 10-bit", a.id());
+        }
+
+        let k = a.knob();
+        match a.options(&fastest(a), k.max + k.step) {
+            Err(Error::KnobOutOfRange { min, max, .. }) => assert_eq!((min, max), (k.min, k.max)),
+            other => panic!("{}: expected KnobOutOfRange, got {other:?}", a.id()),
+        }
+        let e = a.options("no-such-preset", good).unwrap_err();
+        assert!(matches!(e, Error::BadPreset { .. }), "{}", a.id());
+        tested.push(a.id());
+    }
+    // The README's set-up installs all five; a build missing one must say so here.
+    assert_eq!(
+        tested,
+        [
+            "libsvtav1",
+            "libaom-av1",
+            "libx264",
+            "libx265",
+            "libvpx-vp9"
+        ]
+    );
+}
+
+#[test]
+fn av1_adapters_choose_10_bit_for_8_bit_sources() {
+    for a in all() {
+        if a.availability().is_err() {
+            continue;
+        }
+        let fmt = a.pick_pixel_format(Pixel::YUV420P);
+        if a.prefers_10bit() {
+            assert_eq!(fmt, Pixel::YUV420P10LE, "{}", a.id());
+        } else {
+            assert_eq!(fmt, Pixel::YUV420P, "{}", a.id());
+        }
+    }
+}

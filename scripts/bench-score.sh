@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Benchmark `mediaforce score` against FFmpeg's libvmaf filter (the static FFmpeg 9 that the PyPI
+# wheel imageio-ffmpeg 0.8.1 ships) on the same 1080p pair: a lossless x264 reference and an x264
+# CRF 28 encode of a real phone clip (Debian package forensics-samples-files), 240 frames.
+# Runs each tool alternately ROUNDS times and prints wall time, user CPU, peak RSS and the ratios.
+# The peer is for measuring only; mediaforce never runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+WORK=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mediaforce-bench}
+mkdir -p "$WORK"
+
+./scripts/install-deps.sh
+need=()
+command -v /usr/bin/time >/dev/null || need+=(time)
+[ -f /usr/share/forensics-samples-files/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+SRC=$(find /usr/share/forensics-samples-files -name VID_20191220_170832.mp4 | head -1)
+
+FF="$WORK/ffmpeg"
+if [ ! -x "$FF" ]; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$WORK/dl" imageio-ffmpeg==0.8.1
+  python3 - "$WORK" <<'PY'
+import sys, zipfile, glob, os, shutil
+w = sys.argv[1]
+whl = glob.glob(os.path.join(w, "dl", "imageio_ffmpeg-0.8.1-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    m = [n for n in z.namelist() if "/binaries/ffmpeg-" in n][0]
+    with z.open(m) as s, open(os.path.join(w, "ffmpeg"), "wb") as d:
+        shutil.copyfileobj(s, d, 1 << 20)
+os.chmod(os.path.join(w, "ffmpeg"), 0o755)
+PY
+fi
+
+cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
+MF=./target/release/mediaforce
+REF="$WORK/ref1080.mkv"
+DIST="$WORK/dist1080.mkv"
+if [ ! -f "$DIST" ]; then
+  # 240 frames = 8 s at 30 fps; the pair is made by mediaforce itself.
+  $MF encode "$SRC" "$REF" --encoder libx264 --opt qp=0 --opt preset=ultrafast --seconds 8 >/dev/null
+  $MF encode "$REF" "$DIST" --encoder libx264 --opt crf=28 --opt preset=medium >/dev/null
+fi
+$MF probe "$REF" | head -3
+
+measure() { # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.txt" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err"
+  read -r wall user sys rss <"$WORK/time.txt"
+  echo "$label $wall $user $sys $rss"
+}
+
+results="$WORK/results.txt"; : >"$results"
+for r in $(seq "$ROUNDS"); do
+  measure mediaforce "$MF" score "$REF" "$DIST" --scale native --threads "$THREADS" --json >>"$results"
+  measure ffmpeg "$FF" -hide_banner -nostats -i "$DIST" -i "$REF" \
+    -lavfi "[0:v][1:v]libvmaf=model=version=vmaf_v0.6.1:n_threads=$THREADS" -f null - >>"$results"
+done
+python3 - "$results" "$WORK" <<'PY'
+import sys, json, re, statistics as st
+rows = [l.split() for l in open(sys.argv[1])]
+def med(tool, i): return st.median(float(r[i]) for r in rows if r[0] == tool)
+mf = json.load(open(sys.argv[2] + "/mediaforce.out"))
+ff = re.search(r"VMAF score: ([0-9.]+)", open(sys.argv[2] + "/ffmpeg.err").read()).group(1)
+print(f"frames {mf['frames']}  VMAF mediaforce {mf['vmaf']['mean']:.6f}  ffmpeg {ff}")
+for tool in ("mediaforce", "ffmpeg"):
+    print(f"{tool:>10}: wall {med(tool,1):6.2f} s  user {med(tool,2):6.2f} s  sys {med(tool,3):5.2f} s  peak RSS {med(tool,4)/1024:7.1f} MB")
+print(f"ratio mediaforce/ffmpeg: wall {med('mediaforce',1)/med('ffmpeg',1):.3f}  cpu {(med('mediaforce',2)+med('mediaforce',3))/(med('ffmpeg',2)+med('ffmpeg',3)):.3f}  rss {med('mediaforce',4)/med('ffmpeg',4):.3f}")
+PY
