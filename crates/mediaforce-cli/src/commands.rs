@@ -402,7 +402,8 @@ fn cmd_demo(
         let out = dir.join(format!("probe-{value}.mkv"));
         let mut opts = TranscodeOptions::new(adapter.libav_name());
         opts.encoder_options = adapter.options(&preset, value)?;
-        opts.pixel_format = Some(adapter.pick_pixel_format(mediaforce_core::ffmpeg_next::format::Pixel::YUV420P));
+        opts.pixel_format =
+            Some(adapter.pick_pixel_format(mediaforce_core::ffmpeg_next::format::Pixel::YUV420P));
         let report = transcode(&sample, &out, &opts, &mut mediaforce_core::NoProgress)?;
         let score = score_files(
             &sample,

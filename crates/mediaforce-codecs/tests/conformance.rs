@@ -43,10 +43,11 @@ fn encode(a: &dyn CodecAdapter, src: &Path, out: &Path, value: f64, pixel: Optio
 }
 
 fn decoded_frames(p: &Path) -> usize {
-    VideoDecoder::open(p, DecodeOptions::default().strict(true))
+    let frames: Vec<_> = VideoDecoder::open(p, DecodeOptions::default().strict(true))
         .unwrap()
-        .map(|f| f.unwrap())
-        .count()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    frames.len()
 }
 
 #[test]
