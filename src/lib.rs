@@ -4,6 +4,7 @@
 //! - [`core`]: probe, decode, encode and mux in-process through FFmpeg's libav*.
 //! - [`metrics`]: VMAF and other quality metrics in-process through libvmaf.
 //! - [`codecs`]: one adapter per encoder behind one trait.
+//! - [`search`]: encode to a target VMAF by searching the quality knob on in-memory samples.
 //!
 //! ```no_run
 //! use mediaforce::core::transcode::{transcode, TranscodeOptions};
@@ -12,6 +13,8 @@
 //! println!("{} frames, {} bytes", report.frames, report.output_bytes);
 //! # Ok::<(), mediaforce::core::Error>(())
 //! ```
+
+pub mod search;
 
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;

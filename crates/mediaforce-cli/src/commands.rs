@@ -474,16 +474,19 @@ fn cmd_version(json: bool) -> Result<()> {
     #[derive(Serialize)]
     struct V {
         mediaforce: &'static str,
+        libvmaf: String,
         ffmpeg: mediaforce_core::version::FfmpegVersions,
     }
     let v = V {
         mediaforce: env!("CARGO_PKG_VERSION"),
+        libvmaf: mediaforce_metrics::vmaf::version(),
         ffmpeg: ff,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("mediaforce {}", v.mediaforce);
+        println!("libvmaf {}", v.libvmaf);
         println!("FFmpeg {}", v.ffmpeg.release);
         for (n, ver) in &v.ffmpeg.libraries {
             println!("  {n} {ver}");

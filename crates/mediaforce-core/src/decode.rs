@@ -646,3 +646,152 @@ impl Converter {
         }
     }
 }
+
+/// Converts frames one for one to a fixed size and pixel format (bicubic by default), rebuilding
+/// its filter graph when the input changes shape. For frames that do not come from a
+/// [`VideoDecoder`] (in-memory encodes, generated pictures).
+pub struct FrameConverter {
+    width: u32,
+    height: u32,
+    format: Pixel,
+    scaler: ScaleAlgorithm,
+    inner: Option<Converter>,
+    label: PathBuf,
+}
+
+impl std::fmt::Debug for FrameConverter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameConverter")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl FrameConverter {
+    /// A converter to `width`x`height` in `format`.
+    pub fn new(width: u32, height: u32, format: Pixel, scaler: ScaleAlgorithm) -> Self {
+        crate::init();
+        Self {
+            width,
+            height,
+            format,
+            scaler,
+            inner: None,
+            label: PathBuf::from("frame converter"),
+        }
+    }
+
+    /// Convert one frame; frames already in the target shape are copied by reference.
+    pub fn convert(&mut self, frame: &ff::frame::Video) -> Result<ff::frame::Video> {
+        if (frame.width(), frame.height(), frame.format()) == (self.width, self.height, self.format)
+        {
+            return Ok(frame.clone());
+        }
+        let key = (frame.width(), frame.height(), frame.format());
+        if self.inner.as_ref().map(|c| c.key) != Some(key) {
+            let name = self
+                .format
+                .descriptor()
+                .map(|d| d.name())
+                .unwrap_or("yuv420p");
+            let spec = format!(
+                "scale={}:{}:flags={}+accurate_rnd+full_chroma_int,format=pix_fmts={name}",
+                self.width,
+                self.height,
+                self.scaler.flag()
+            );
+            self.inner = Some(Converter::new(
+                &self.label,
+                frame,
+                ff::Rational::new(1, 1000),
+                &spec,
+            )?);
+        }
+        let c = self.inner.as_mut().expect("built above");
+        c.push(frame)?;
+        c.pull()?.ok_or_else(|| Error::InvalidArgument {
+            what: "frame",
+            reason: "converter produced no frame".into(),
+        })
+    }
+}
+
+/// Decodes packets held in memory (an in-memory encode) back to frames.
+pub struct PacketDecoder {
+    decoder: ff::decoder::Video,
+    label: PathBuf,
+}
+
+impl std::fmt::Debug for PacketDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketDecoder")
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+impl PacketDecoder {
+    /// A decoder for a stream with these codec parameters; `threads` 0 lets libav choose.
+    pub fn new(
+        params: ff::codec::Parameters,
+        time_base: ff::Rational,
+        threads: usize,
+    ) -> Result<Self> {
+        crate::init();
+        let id = params.id();
+        let label = PathBuf::from(format!("in-memory {} stream", id.name()));
+        let codec = ff::decoder::find(id).ok_or_else(|| Error::UnsupportedCodec {
+            path: label.clone(),
+            stream: 0,
+            codec: id.name().to_string(),
+        })?;
+        let mut ctx = ff::codec::Context::from_parameters(params)
+            .map_err(|e| Error::libav(&label, "decoder setup", e))?;
+        ctx.set_threading(ff::codec::threading::Config {
+            kind: ff::codec::threading::Type::Frame,
+            count: threads,
+            ..Default::default()
+        });
+        let mut dec = ctx.decoder();
+        dec.set_packet_time_base(time_base);
+        let decoder = dec
+            .open_as(codec)
+            .and_then(|o| o.video())
+            .map_err(|e| Error::libav(&label, "open decoder", e))?;
+        Ok(Self { decoder, label })
+    }
+
+    /// Decode one packet; decoded frames go to `sink`.
+    pub fn decode(
+        &mut self,
+        packet: &ff::Packet,
+        sink: impl FnMut(ff::frame::Video),
+    ) -> Result<()> {
+        self.decoder
+            .send_packet(packet)
+            .map_err(|e| Error::libav(&self.label, "decode packet", e))?;
+        self.receive(sink)
+    }
+
+    /// Flush the decoder; remaining frames go to `sink`.
+    pub fn finish(&mut self, sink: impl FnMut(ff::frame::Video)) -> Result<()> {
+        let _ = self.decoder.send_eof();
+        self.receive(sink)
+    }
+
+    fn receive(&mut self, mut sink: impl FnMut(ff::frame::Video)) -> Result<()> {
+        loop {
+            let mut frame = ff::frame::Video::empty();
+            match self.decoder.receive_frame(&mut frame) {
+                Ok(()) => sink(frame),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(Error::libav(&self.label, "receive frame", e)),
+            }
+        }
+    }
+}

@@ -442,3 +442,41 @@ fn odd_sizes_full_range_vfr_rotation_and_interlace_are_reported_and_handled() {
     assert!(vi.interlaced);
     assert_eq!(vi.field_order.as_deref(), Some("tt"));
 }
+
+#[test]
+fn interlaced_frames_are_deinterlaced_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tff.mkv");
+    let mut v = SyntheticVideo::new(192, 108, 12)
+        .encoder("libx264", &[("preset", "ultrafast"), ("flags", "+ildct")]);
+    v.field_order = Some(ff::ffi::AVFieldOrder::AV_FIELD_TT);
+    SyntheticClip::new(v).write(&path).unwrap();
+    let plain: Vec<_> = VideoDecoder::open(&path, DecodeOptions::default())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plain.iter().all(|f| f.frame.is_interlaced()),
+        "x264 coded interlaced frames"
+    );
+    let deint: Vec<_> = VideoDecoder::open(
+        &path,
+        DecodeOptions {
+            deinterlace: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap();
+    // One output frame per input frame, same timestamps, different (filtered) pictures.
+    assert_eq!(deint.len(), plain.len());
+    for (a, b) in plain.iter().zip(&deint) {
+        assert_eq!(a.pts, b.pts);
+        assert!((a.seconds - b.seconds).abs() < 1e-9);
+    }
+    assert!(plain
+        .iter()
+        .zip(&deint)
+        .any(|(a, b)| a.frame.data(0) != b.frame.data(0)));
+}

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::vmaf::{Chroma, Context, Model, Picture, Pool};
-use mediaforce_core::decode::{DecodeOptions, ScaleAlgorithm, VideoDecoder};
+use mediaforce_core::decode::{DecodeOptions, FrameConverter, ScaleAlgorithm, VideoDecoder};
 use mediaforce_core::ffmpeg_next::format::Pixel;
 use mediaforce_core::progress::{ProgressClock, ProgressSink};
 use serde::Serialize;
@@ -145,6 +145,38 @@ struct Target {
     model: String,
 }
 
+/// The size, format and model frames are scored at, for a reference of this shape.
+fn target_for(width: u32, height: u32, depth: u8, scale: Scale, model: Option<&str>) -> Target {
+    let is_4k = height >= 2160 || width >= 3840;
+    let (width, height) = match scale {
+        Scale::Auto if height < 1080 && height > 0 => {
+            let w = (f64::from(width) * 1080.0 / f64::from(height) / 2.0).round() as u32 * 2;
+            (w, 1080)
+        }
+        _ => (width, height),
+    };
+    let (format, bpc) = match depth {
+        0..=8 => (Pixel::YUV420P, 8),
+        9..=10 => (Pixel::YUV420P10LE, 10),
+        _ => (Pixel::YUV420P12LE, 12),
+    };
+    let model = model.map(str::to_string).unwrap_or_else(|| {
+        if is_4k {
+            "vmaf_4k_v0.6.1"
+        } else {
+            "vmaf_v0.6.1"
+        }
+        .to_string()
+    });
+    Target {
+        width,
+        height,
+        format,
+        bpc,
+        model,
+    }
+}
+
 fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
     let info = mediaforce_core::probe(reference)?;
     let v = info.primary_video().and_then(|s| s.video.clone()).ok_or(
@@ -153,35 +185,135 @@ fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
             kind: "video",
         },
     )?;
-    let is_4k = v.height >= 2160 || v.width >= 3840;
-    let (width, height) = match options.scale {
-        Scale::Auto if v.height < 1080 && v.height > 0 => {
-            let w = (f64::from(v.width) * 1080.0 / f64::from(v.height) / 2.0).round() as u32 * 2;
-            (w, 1080)
-        }
-        _ => (v.width, v.height),
+    Ok(target_for(
+        v.width,
+        v.height,
+        v.bit_depth.unwrap_or(8),
+        options.scale,
+        options.model.as_deref(),
+    ))
+}
+
+/// Per-frame scores and their pooling, read back from a flushed context.
+fn pool(
+    ctx: &mut Context,
+    model: &Model,
+    n: u64,
+    subsample: u32,
+) -> Result<(Pooled, Vec<u64>, Vec<f64>)> {
+    let step = subsample.max(1) as usize;
+    let scored: Vec<u64> = (0..n).step_by(step).collect();
+    let mut per_frame = Vec::with_capacity(scored.len());
+    for &i in &scored {
+        per_frame.push(ctx.score_at(model, i as u32)?);
+    }
+    let last = (n - 1) as u32;
+    let mean = ctx.pooled(model, Pool::Mean, 0, last)?;
+    let harmonic_mean = ctx.pooled(model, Pool::HarmonicMean, 0, last)?;
+    let mut sorted = per_frame.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pooled = Pooled {
+        mean,
+        harmonic_mean,
+        min: sorted[0],
+        p1: percentile(&sorted, 1.0),
+        p5: percentile(&sorted, 5.0),
     };
-    let depth = v.bit_depth.unwrap_or(8);
-    let (format, bpc) = match depth {
-        0..=8 => (Pixel::YUV420P, 8),
-        9..=10 => (Pixel::YUV420P10LE, 10),
-        _ => (Pixel::YUV420P12LE, 12),
-    };
-    let model = options.model.clone().unwrap_or_else(|| {
-        if is_4k {
-            "vmaf_4k_v0.6.1"
+    Ok((pooled, scored, per_frame))
+}
+
+/// Scores pairs of frames held in memory (an in-memory encode against its source), converting
+/// both explicitly to the scoring size and format.
+pub struct FrameScorer {
+    ctx: Context,
+    model: Model,
+    target: Target,
+    reference: FrameConverter,
+    distorted: FrameConverter,
+    frames: u64,
+}
+
+impl std::fmt::Debug for FrameScorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameScorer")
+            .field("model", &self.model)
+            .field("size", &(self.target.width, self.target.height))
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+/// Pooled result of a [`FrameScorer`].
+#[derive(Debug, Clone)]
+pub struct FrameScores {
+    /// Pooled VMAF.
+    pub vmaf: Pooled,
+    /// Per-frame VMAF in push order.
+    pub per_frame: Vec<f64>,
+}
+
+impl FrameScorer {
+    /// A scorer for a reference of `width`x`height` at `depth` bits, with the scale policy and
+    /// model choice of [`ScoreOptions`] and `threads` libvmaf threads (0: one per core).
+    pub fn new(
+        width: u32,
+        height: u32,
+        depth: u8,
+        scale: Scale,
+        model: Option<&str>,
+        threads: u32,
+    ) -> Result<Self> {
+        let target = target_for(width, height, depth, scale, model);
+        let model = Model::load(&target.model)?;
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
         } else {
-            "vmaf_v0.6.1"
+            threads
+        };
+        let mut ctx = Context::new(threads, 1)?;
+        ctx.use_model(&model)?;
+        let conv = || {
+            FrameConverter::new(
+                target.width,
+                target.height,
+                target.format,
+                ScaleAlgorithm::Bicubic,
+            )
+        };
+        Ok(Self {
+            reference: conv(),
+            distorted: conv(),
+            ctx,
+            model,
+            target,
+            frames: 0,
+        })
+    }
+
+    /// Score one pair.
+    pub fn push(
+        &mut self,
+        reference: &mediaforce_core::ffmpeg_next::frame::Video,
+        distorted: &mediaforce_core::ffmpeg_next::frame::Video,
+    ) -> Result<()> {
+        let r = to_picture(&self.reference.convert(reference)?, self.target.bpc)?;
+        let d = to_picture(&self.distorted.convert(distorted)?, self.target.bpc)?;
+        self.ctx.read_pictures(r, d, self.frames as u32)?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Finish and pool.
+    pub fn finish(mut self) -> Result<FrameScores> {
+        if self.frames == 0 {
+            return Err(Error::NoFrames {
+                path: PathBuf::from("in-memory frames"),
+            });
         }
-        .to_string()
-    });
-    Ok(Target {
-        width,
-        height,
-        format,
-        bpc,
-        model,
-    })
+        self.ctx.flush()?;
+        let (vmaf, _, per_frame) = pool(&mut self.ctx, &self.model, self.frames, 1)?;
+        Ok(FrameScores { vmaf, per_frame })
+    }
 }
 
 type Item = Result<(Picture, f64)>;
@@ -327,24 +459,7 @@ pub fn score_files(
     }
     ctx.flush()?;
 
-    let step = options.subsample.max(1) as u64;
-    let scored: Vec<u64> = (0..n).step_by(step as usize).collect();
-    let mut per_frame = Vec::with_capacity(scored.len());
-    for &i in &scored {
-        per_frame.push(ctx.score_at(&model, i as u32)?);
-    }
-    let last = (n - 1) as u32;
-    let mean = ctx.pooled(&model, Pool::Mean, 0, last)?;
-    let harmonic_mean = ctx.pooled(&model, Pool::HarmonicMean, 0, last)?;
-    let mut sorted = per_frame.clone();
-    sorted.sort_by(f64::total_cmp);
-    let vmaf = Pooled {
-        mean,
-        harmonic_mean,
-        min: sorted[0],
-        p1: percentile(&sorted, 1.0),
-        p5: percentile(&sorted, 5.0),
-    };
+    let (vmaf, scored, per_frame) = pool(&mut ctx, &model, n, options.subsample)?;
     let mut order: Vec<usize> = (0..per_frame.len()).collect();
     order.sort_by(|a, b| per_frame[*a].total_cmp(&per_frame[*b]));
     let worst_frames = order

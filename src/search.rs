@@ -1,0 +1,625 @@
+//! Encode to a target VMAF: find the cheapest quality-knob value whose encode still meets a VMAF
+//! target, by encoding frame-exact samples in memory, decoding them in memory and scoring them
+//! against the source frames. Nothing is written to disk.
+//!
+//! The search works on any [`CodecAdapter`](crate::codecs::CodecAdapter): it moves along the
+//! adapter's knob in its own steps, starting from the adapter's default for the source height,
+//! then interpolating between the measured (knob, score) points that bracket the target.
+
+use crate::codecs::{self, Better, CodecAdapter};
+use crate::core::decode::{
+    DecodeOptions, FrameConverter, PacketDecoder, ScaleAlgorithm, VideoDecoder,
+};
+use crate::core::encode::{EncoderOutput, VideoEncoder, VideoEncoderConfig};
+use crate::core::ffmpeg_next as ff;
+use crate::metrics::{FrameScorer, Pooled, Scale};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Which pooled statistic must meet the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStat {
+    /// Arithmetic mean (default).
+    #[default]
+    Mean,
+    /// Harmonic mean (punishes bad frames more).
+    Harmonic,
+    /// 5th percentile frame score.
+    P5,
+    /// 1st percentile frame score.
+    P1,
+}
+
+impl TargetStat {
+    /// The statistic's value in pooled scores.
+    pub fn of(self, p: &Pooled) -> f64 {
+        match self {
+            TargetStat::Mean => p.mean,
+            TargetStat::Harmonic => p.harmonic_mean,
+            TargetStat::P5 => p.p5,
+            TargetStat::P1 => p.p1,
+        }
+    }
+}
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    /// Codec adapter id (`"libsvtav1"`).
+    pub encoder: String,
+    /// Encoder preset; the adapter's default when `None`.
+    pub preset: Option<String>,
+    /// Target VMAF for [`stat`](Self::stat).
+    pub target: f64,
+    /// Statistic that must meet the target.
+    pub stat: TargetStat,
+    /// Accept a result in `[target, target + tolerance]` at once.
+    pub tolerance: f64,
+    /// Number of samples; `None` scales with duration (one per 12 minutes, at least one).
+    pub samples: Option<usize>,
+    /// Length of each sample in seconds.
+    pub sample_seconds: f64,
+    /// Narrow the knob range.
+    pub min_knob: Option<f64>,
+    /// Narrow the knob range.
+    pub max_knob: Option<f64>,
+    /// Refuse results whose predicted size exceeds this percentage of the source file.
+    pub max_encoded_percent: f64,
+    /// VMAF scoring resolution policy.
+    pub scale: Scale,
+    /// Give up after this many probes.
+    pub max_probes: usize,
+    /// Upper bound for reference frames held in memory, in bytes; samples are shortened to fit.
+    pub memory_budget: u64,
+    /// libvmaf threads (0: one per core).
+    pub threads: u32,
+}
+
+impl SearchConfig {
+    /// Search `encoder` for `target` mean VMAF with defaults elsewhere.
+    pub fn new(encoder: &str, target: f64) -> Self {
+        Self {
+            encoder: encoder.into(),
+            preset: None,
+            target,
+            stat: TargetStat::Mean,
+            tolerance: 1.0,
+            samples: None,
+            sample_seconds: 20.0,
+            min_knob: None,
+            max_knob: None,
+            max_encoded_percent: 80.0,
+            scale: Scale::Auto,
+            max_probes: 8,
+            memory_budget: 1 << 30,
+            threads: 0,
+        }
+    }
+}
+
+/// Where a sample lies in the source.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SampleSpan {
+    /// Start in seconds.
+    pub start_seconds: f64,
+    /// Frames in the sample.
+    pub frames: u64,
+}
+
+/// One measured knob value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// Knob value.
+    pub knob: f64,
+    /// The target statistic over all sample frames.
+    pub score: f64,
+    /// Pooled VMAF over all sample frames.
+    pub vmaf: Pooled,
+    /// Mean VMAF of each sample (the spread shows how uneven the content is).
+    pub sample_means: Vec<f64>,
+    /// Encoded bytes of all samples.
+    pub sample_bytes: u64,
+    /// Predicted size of the full encode in bytes.
+    pub predicted_bytes: u64,
+    /// Predicted size as a percentage of the source file.
+    pub predicted_percent: f64,
+    /// Predicted wall time of the full video encode, in seconds, from the samples' encode speed.
+    pub predicted_encode_seconds: f64,
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A knob value met the target and the size guard.
+    Found {
+        /// The chosen probe.
+        chosen: Probe,
+    },
+    /// Nothing in range met both; `best` is the attempt that came closest.
+    NotFound {
+        /// Why.
+        reason: String,
+        /// The best attempt, if any probe ran.
+        best: Option<Probe>,
+    },
+}
+
+/// The result of [`crf_search`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchReport {
+    /// Source.
+    pub input: PathBuf,
+    /// Adapter id.
+    pub encoder: String,
+    /// Preset used.
+    pub preset: String,
+    /// Knob name (`"crf"`).
+    pub knob_name: String,
+    /// Target value.
+    pub target: f64,
+    /// Target statistic.
+    pub stat: TargetStat,
+    /// Pixel format encoded in.
+    pub pixel_format: String,
+    /// Samples used.
+    pub samples: Vec<SampleSpan>,
+    /// Every probe in the order run.
+    pub probes: Vec<Probe>,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Wall time of the search in seconds.
+    pub seconds: f64,
+}
+
+impl SearchReport {
+    /// The chosen probe, when the search found one.
+    pub fn chosen(&self) -> Option<&Probe> {
+        match &self.outcome {
+            Outcome::Found { chosen } => Some(chosen),
+            Outcome::NotFound { .. } => None,
+        }
+    }
+}
+
+/// What a search reports as it goes.
+#[derive(Debug)]
+pub enum SearchEvent<'a> {
+    /// Samples were placed and their reference frames decoded.
+    SamplesReady(&'a [SampleSpan]),
+    /// A probe at this knob value starts.
+    ProbeStarted(f64),
+    /// A probe finished.
+    ProbeScored(&'a Probe),
+}
+
+/// Receives [`SearchEvent`]s (progress bars, logs, GUIs).
+pub trait SearchObserver {
+    /// Called for each event.
+    fn event(&mut self, event: &SearchEvent<'_>);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Quiet;
+
+impl SearchObserver for Quiet {
+    fn event(&mut self, _event: &SearchEvent<'_>) {}
+}
+
+/// Why a search could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SearchError {
+    /// Media layer.
+    #[error(transparent)]
+    Media(#[from] crate::core::Error),
+    /// Metrics layer.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::Error),
+    /// Codec adapter.
+    #[error(transparent)]
+    Codec(#[from] codecs::Error),
+    /// The adapter's encoder is missing from this build.
+    #[error("{encoder}: not available: {reason}")]
+    Unavailable {
+        /// Adapter id.
+        encoder: String,
+        /// Why.
+        reason: String,
+    },
+    /// The source cannot be searched.
+    #[error("{}: {reason}", path.display())]
+    Source {
+        /// Source path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The in-memory decode of a probe lost or gained frames.
+    #[error("{encoder} at {knob}: {got} frames decoded from {sent} encoded")]
+    FrameCount {
+        /// Encoder.
+        encoder: String,
+        /// Knob value.
+        knob: f64,
+        /// Frames sent.
+        sent: usize,
+        /// Frames decoded.
+        got: usize,
+    },
+}
+
+struct Sample {
+    span: SampleSpan,
+    frames: Vec<ff::frame::Video>,
+}
+
+struct Source {
+    width: u32,
+    height: u32,
+    depth: u8,
+    fps: ff::Rational,
+    total_frames: f64,
+    size_bytes: u64,
+}
+
+/// Place samples: `count` windows of `len` seconds spread evenly, or one full pass when the
+/// windows would cover 85% of the source anyway.
+pub fn place_samples(duration: f64, count: usize, len: f64) -> Vec<(f64, Option<f64>)> {
+    let count = count.max(1);
+    if duration <= 0.0 || count as f64 * len >= 0.85 * duration {
+        return vec![(0.0, None)];
+    }
+    (0..count)
+        .map(|i| {
+            let centre = (i as f64 + 0.5) / count as f64 * duration;
+            let start = (centre - len / 2.0).clamp(0.0, (duration - len).max(0.0));
+            (start, Some(len))
+        })
+        .collect()
+}
+
+/// Search `input` for the cheapest knob value meeting the target.
+///
+/// ```no_run
+/// use mediaforce::search::{crf_search, Quiet, SearchConfig};
+/// let report = crf_search("movie.mkv".as_ref(), &SearchConfig::new("libsvtav1", 95.0), &mut Quiet)?;
+/// if let Some(p) = report.chosen() {
+///     println!("crf {} -> VMAF {:.2}, ~{:.0}% of source", p.knob, p.score, p.predicted_percent);
+/// }
+/// # Ok::<(), mediaforce::search::SearchError>(())
+/// ```
+pub fn crf_search(
+    input: &Path,
+    cfg: &SearchConfig,
+    observer: &mut dyn SearchObserver,
+) -> Result<SearchReport, SearchError> {
+    let started = Instant::now();
+    let adapter = codecs::find(&cfg.encoder)?;
+    adapter
+        .availability()
+        .map_err(|reason| SearchError::Unavailable {
+            encoder: cfg.encoder.clone(),
+            reason,
+        })?;
+    let preset = cfg
+        .preset
+        .clone()
+        .unwrap_or_else(|| adapter.default_preset().to_string());
+    // Validate preset and range up front, with the adapter's own error.
+    adapter.options(&preset, adapter.default_knob(1080))?;
+
+    let info = crate::core::probe(input)?;
+    let stream = info.primary_video().ok_or_else(|| SearchError::Source {
+        path: input.to_path_buf(),
+        reason: "no video stream".into(),
+    })?;
+    let v = stream.video.clone().expect("video stream has video info");
+    let src_fmt: ff::format::Pixel = v
+        .pixel_format
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| SearchError::Source {
+            path: input.to_path_buf(),
+            reason: "unknown pixel format".into(),
+        })?;
+    let fps_f = v.fps.unwrap_or(24.0);
+    let fps = ff::Rational::new((fps_f * 1000.0).round() as i32, 1000);
+    let duration = info
+        .duration_seconds
+        .or(stream.duration_seconds)
+        .unwrap_or(0.0);
+    let source = Source {
+        width: v.width,
+        height: v.height,
+        depth: v.bit_depth.unwrap_or(8),
+        fps,
+        total_frames: (duration * fps_f).max(1.0),
+        size_bytes: info.size_bytes,
+    };
+    let pixel = adapter.pick_pixel_format(src_fmt);
+
+    // Samples, decoded once and reused by every probe.
+    let count = cfg
+        .samples
+        .unwrap_or_else(|| ((duration / 720.0).round() as usize).max(1));
+    let bytes_per_frame =
+        crate::core::probe::bit_depth(src_fmt).map_or(2, |d| if d > 8 { 2 } else { 1 }) as u64
+            * u64::from(v.width)
+            * u64::from(v.height)
+            * 3;
+    let budget_frames = (cfg.memory_budget / bytes_per_frame.max(1)).max(1);
+    let mut sample_len = cfg.sample_seconds;
+    if (count as f64 * sample_len * fps_f) as u64 > budget_frames {
+        sample_len = budget_frames as f64 / fps_f / count as f64;
+    }
+    let mut samples = Vec::new();
+    for (start, len) in place_samples(duration, count, sample_len) {
+        let max_frames = len
+            .map(|l| (l * fps_f).round().max(1.0) as u64)
+            .or(Some(budget_frames));
+        let frames: Vec<ff::frame::Video> = VideoDecoder::open(
+            input,
+            DecodeOptions {
+                stream: Some(stream.index),
+                start_seconds: (start > 0.0).then_some(start),
+                max_frames,
+                ..DecodeOptions::default()
+            },
+        )?
+        .map(|f| f.map(|f| f.frame))
+        .collect::<Result<_, _>>()?;
+        if frames.is_empty() {
+            continue;
+        }
+        samples.push(Sample {
+            span: SampleSpan {
+                start_seconds: start,
+                frames: frames.len() as u64,
+            },
+            frames,
+        });
+    }
+    if samples.is_empty() {
+        return Err(SearchError::Source {
+            path: input.to_path_buf(),
+            reason: "no frames could be decoded for samples".into(),
+        });
+    }
+    let spans: Vec<SampleSpan> = samples.iter().map(|s| s.span).collect();
+    observer.event(&SearchEvent::SamplesReady(&spans));
+
+    let k = adapter.knob();
+    let lo = cfg.min_knob.unwrap_or(k.min).max(k.min);
+    let hi = cfg.max_knob.unwrap_or(k.max).min(k.max);
+    let snap = |x: f64| ((x / k.step).round() * k.step).clamp(lo, hi);
+    // u: the knob oriented so that larger u means better quality (and bigger files).
+    let to_u = |knob: f64| {
+        if k.better == Better::Lower {
+            -knob
+        } else {
+            knob
+        }
+    };
+    let from_u = |u: f64| if k.better == Better::Lower { -u } else { u };
+
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut next = Some(snap(adapter.default_knob(v.height)));
+    while let Some(knob) = next.take() {
+        if probes.len() >= cfg.max_probes || probes.iter().any(|p| p.knob == knob) {
+            break;
+        }
+        observer.event(&SearchEvent::ProbeStarted(knob));
+        let p = run_probe(
+            adapter.as_ref(),
+            &preset,
+            knob,
+            pixel,
+            &samples,
+            &source,
+            cfg,
+        )?;
+        observer.event(&SearchEvent::ProbeScored(&p));
+        let hit = p.score >= cfg.target && p.score <= cfg.target + cfg.tolerance;
+        probes.push(p);
+        if hit {
+            break;
+        }
+        // Cheapest passing point and the best failing point below it.
+        let good = probes
+            .iter()
+            .filter(|p| p.score >= cfg.target)
+            .min_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
+        let bad = probes
+            .iter()
+            .filter(|p| p.score < cfg.target)
+            .max_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
+        let aim = cfg.target + cfg.tolerance / 2.0;
+        next = match (good, bad) {
+            (Some(g), Some(b)) => {
+                let (ug, ub) = (to_u(g.knob), to_u(b.knob));
+                if (ug - ub).abs() <= k.step + 1e-9 {
+                    None
+                } else {
+                    let t = ((aim - b.score) / (g.score - b.score)).clamp(0.0, 1.0);
+                    let mut x = snap(from_u(ub + t * (ug - ub)));
+                    // Stay strictly inside the bracket so each probe narrows it.
+                    if (to_u(x) - ub).abs() < 1e-9 {
+                        x = snap(from_u(ub + k.step));
+                    } else if (to_u(x) - ug).abs() < 1e-9 {
+                        x = snap(from_u(ug - k.step));
+                    }
+                    Some(x)
+                }
+            }
+            (Some(g), None) => Some(snap(from_u(
+                to_u(g.knob) - jump(&probes, g, aim, k.step, to_u),
+            ))),
+            (None, Some(b)) => Some(snap(from_u(
+                to_u(b.knob) + jump(&probes, b, aim, k.step, to_u),
+            ))),
+            (None, None) => None,
+        };
+    }
+
+    let passing = probes
+        .iter()
+        .filter(|p| p.score >= cfg.target)
+        .min_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)))
+        .cloned();
+    let outcome = match passing {
+        Some(p) if p.predicted_percent <= cfg.max_encoded_percent => Outcome::Found { chosen: p },
+        Some(p) => Outcome::NotFound {
+            reason: format!(
+                "VMAF {:.2} needs {} {}, predicted at {:.1}% of the source, above the {:.0}% limit",
+                p.score, k.name, p.knob, p.predicted_percent, cfg.max_encoded_percent
+            ),
+            best: Some(p),
+        },
+        None => Outcome::NotFound {
+            reason: format!("no {} in {lo}..={hi} reached VMAF {}", k.name, cfg.target),
+            best: probes
+                .iter()
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .cloned(),
+        },
+    };
+    Ok(SearchReport {
+        input: input.to_path_buf(),
+        encoder: adapter.id().into(),
+        preset,
+        knob_name: k.name.into(),
+        target: cfg.target,
+        stat: cfg.stat,
+        pixel_format: pixel
+            .descriptor()
+            .map(|d| d.name().to_string())
+            .unwrap_or_default(),
+        samples: spans,
+        probes,
+        outcome,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// How far (in oriented knob units) to move from a one-sided point: from the local slope when two
+/// points are known, else assuming about one VMAF point per knob unit; at least one step, at most
+/// twelve.
+fn jump(probes: &[Probe], from: &Probe, aim: f64, step: f64, to_u: impl Fn(f64) -> f64) -> f64 {
+    let slope = probes
+        .iter()
+        .filter(|p| p.knob != from.knob)
+        .map(|p| (p.score - from.score) / (to_u(p.knob) - to_u(from.knob)))
+        .find(|s| s.is_finite() && *s > 0.05)
+        .unwrap_or(1.0);
+    ((from.score - aim).abs() / slope).clamp(step, 12.0)
+}
+
+fn run_probe(
+    adapter: &dyn CodecAdapter,
+    preset: &str,
+    knob: f64,
+    pixel: ff::format::Pixel,
+    samples: &[Sample],
+    source: &Source,
+    cfg: &SearchConfig,
+) -> Result<Probe, SearchError> {
+    let mut scorer = FrameScorer::new(
+        source.width,
+        source.height,
+        source.depth,
+        cfg.scale,
+        None,
+        cfg.threads,
+    )?;
+    let mut sample_bytes = 0u64;
+    let mut sample_means = Vec::new();
+    let mut frames_total = 0usize;
+    let mut encode_seconds = 0.0;
+    for s in samples {
+        let mut config = VideoEncoderConfig::new(
+            adapter.libav_name(),
+            source.width,
+            source.height,
+            pixel,
+            source.fps,
+        );
+        config.options = adapter.options(preset, knob)?;
+        config.global_header = false;
+        let t0 = Instant::now();
+        let mut enc = VideoEncoder::open(&config)?;
+        let mut to_encoder =
+            FrameConverter::new(source.width, source.height, pixel, ScaleAlgorithm::Bicubic);
+        let mut packets = Vec::new();
+        for (i, f) in s.frames.iter().enumerate() {
+            let mut f = to_encoder.convert(f)?;
+            f.set_pts(Some(i as i64));
+            f.set_kind(ff::picture::Type::None);
+            enc.encode(&f, |p| {
+                packets.push(p);
+                Ok(())
+            })?;
+        }
+        enc.send_eof()?;
+        while let EncoderOutput::Packet(p) = enc.receive()? {
+            packets.push(p);
+        }
+        encode_seconds += t0.elapsed().as_secs_f64();
+        sample_bytes += packets.iter().map(|p| p.size() as u64).sum::<u64>();
+        let mut dec = PacketDecoder::new(enc.parameters(), enc.time_base(), 0)?;
+        let mut got = 0usize;
+        let mut failure: Option<crate::metrics::Error> = None;
+        let mut push = |d: ff::frame::Video| {
+            if failure.is_some() {
+                return;
+            }
+            if let Some(r) = s.frames.get(got) {
+                if let Err(e) = scorer.push(r, &d) {
+                    failure = Some(e);
+                }
+            }
+            got += 1;
+        };
+        for p in &packets {
+            dec.decode(p, &mut push)?;
+        }
+        dec.finish(&mut push)?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        if got != s.frames.len() {
+            return Err(SearchError::FrameCount {
+                encoder: adapter.id().into(),
+                knob,
+                sent: s.frames.len(),
+                got,
+            });
+        }
+        frames_total += got;
+        sample_means.push(0.0);
+    }
+    let scores = scorer.finish()?;
+    // Per-sample means from the per-frame scores, in push order.
+    let mut offset = 0usize;
+    for (mean, s) in sample_means.iter_mut().zip(samples) {
+        let n = s.frames.len();
+        let slice = &scores.per_frame[offset..offset + n];
+        *mean = slice.iter().sum::<f64>() / n as f64;
+        offset += n;
+    }
+    let frames = frames_total.max(1) as f64;
+    let predicted_bytes = (sample_bytes as f64 / frames * source.total_frames) as u64;
+    Ok(Probe {
+        knob,
+        score: cfg.stat.of(&scores.vmaf),
+        vmaf: scores.vmaf,
+        sample_means,
+        sample_bytes,
+        predicted_bytes,
+        predicted_percent: 100.0 * predicted_bytes as f64 / source.size_bytes.max(1) as f64,
+        predicted_encode_seconds: encode_seconds / frames * source.total_frames,
+    })
+}

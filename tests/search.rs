@@ -1,0 +1,132 @@
+//! End-to-end: the target search on generated media, through the root crate.
+
+use mediaforce::core::synth::{SyntheticClip, SyntheticVideo};
+use mediaforce::core::transcode::{transcode, TranscodeOptions};
+use mediaforce::core::NoProgress;
+use mediaforce::metrics::{score_files, Scale};
+use mediaforce::search::{
+    crf_search, place_samples, Outcome, SearchConfig, SearchEvent, SearchObserver,
+};
+
+#[derive(Default)]
+struct Log(Vec<String>);
+impl SearchObserver for Log {
+    fn event(&mut self, e: &SearchEvent<'_>) {
+        self.0.push(match e {
+            SearchEvent::SamplesReady(s) => format!("samples {}", s.len()),
+            SearchEvent::ProbeStarted(k) => format!("start {k}"),
+            SearchEvent::ProbeScored(p) => format!("scored {} {:.2}", p.knob, p.score),
+        });
+    }
+}
+
+#[test]
+fn sample_placement_scales_with_duration() {
+    assert_eq!(
+        place_samples(22.0, 1, 20.0),
+        vec![(0.0, None)],
+        "samples would cover 85%: full pass"
+    );
+    assert_eq!(
+        place_samples(60.0, 1, 20.0),
+        vec![(20.0, Some(20.0))],
+        "one centred sample"
+    );
+    let s = place_samples(3600.0, 5, 20.0);
+    assert_eq!(s.len(), 5);
+    assert!((s[0].0 - 350.0).abs() < 1e-9 && s.iter().all(|(_, l)| *l == Some(20.0)));
+}
+
+#[test]
+fn search_meets_target_and_prediction_matches_full_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut v = SyntheticVideo::new(256, 144, 48)
+        .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]);
+    v.gop = Some(48);
+    SyntheticClip::new(v).write(&src).unwrap();
+
+    let mut cfg = SearchConfig::new("libx264", 92.0);
+    cfg.preset = Some("veryfast".into());
+    cfg.scale = Scale::Native;
+    cfg.tolerance = 1.5;
+    let mut log = Log::default();
+    let report = crf_search(&src, &cfg, &mut log).unwrap();
+    assert_eq!(log.0[0], "samples 1");
+    assert_eq!(
+        report.samples[0].frames, 48,
+        "short source: one full-pass sample"
+    );
+    assert!(report.probes.len() <= 8, "{:?}", log.0);
+    let chosen = match &report.outcome {
+        Outcome::Found { chosen } => chosen.clone(),
+        other => panic!("not found: {other:?}"),
+    };
+    assert!(chosen.score >= 92.0, "{}", chosen.score);
+    // Cheapest: every probe above the chosen knob (worse quality) missed the target.
+    for p in &report.probes {
+        if p.knob > chosen.knob {
+            assert!(
+                p.score < 92.0,
+                "crf {} scored {} yet was not chosen",
+                p.knob,
+                p.score
+            );
+        }
+    }
+
+    // The full encode at the chosen knob scores what the search predicted (same frames here).
+    let out = dir.path().join("out.mkv");
+    let opts = TranscodeOptions::new("libx264")
+        .option("preset", "veryfast")
+        .option("crf", chosen.knob);
+    let r = transcode(&src, &out, &opts, &mut NoProgress).unwrap();
+    let full = score_files(
+        &src,
+        &out,
+        &mediaforce::metrics::ScoreOptions {
+            scale: Scale::Native,
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert!(
+        (full.vmaf.mean - chosen.vmaf.mean).abs() < 0.5,
+        "predicted {} achieved {}",
+        chosen.vmaf.mean,
+        full.vmaf.mean
+    );
+    let ratio = r.output_bytes as f64 / chosen.predicted_bytes as f64;
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "size predicted {} got {}",
+        chosen.predicted_bytes,
+        r.output_bytes
+    );
+}
+
+#[test]
+fn unreachable_target_is_a_typed_outcome_with_best_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(128, 72, 12))
+        .write(&src)
+        .unwrap();
+    let mut cfg = SearchConfig::new("libx264", 99.9);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    cfg.min_knob = Some(30.0);
+    cfg.max_probes = 3;
+    let report = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    match report.outcome {
+        Outcome::NotFound {
+            best: Some(b),
+            reason,
+        } => {
+            assert!(reason.contains("reached VMAF 99.9"), "{reason}");
+            assert!(b.score < 99.9);
+        }
+        other => panic!("{other:?}"),
+    }
+}
