@@ -623,3 +623,159 @@ fn run_probe(
         predicted_encode_seconds: encode_seconds / frames * source.total_frames,
     })
 }
+
+/// One full encode made by [`encode_to_target`].
+#[derive(Debug, Clone, Serialize)]
+pub struct FullEncode {
+    /// Knob value used.
+    pub knob: f64,
+    /// The target statistic measured on the whole output.
+    pub achieved: f64,
+    /// Pooled VMAF of the whole output.
+    pub vmaf: Pooled,
+    /// Output size in bytes.
+    pub bytes: u64,
+    /// Output size as a percentage of the source.
+    pub percent: f64,
+    /// Encode wall time in seconds.
+    pub encode_seconds: f64,
+}
+
+/// The result of [`encode_to_target`].
+#[derive(Debug, Clone, Serialize)]
+pub struct EncodeReport {
+    /// The sample search.
+    pub search: SearchReport,
+    /// Full encodes in order; the last one is the output (at most three: one plus two corrections).
+    pub encodes: Vec<FullEncode>,
+    /// Output path, when an encode was kept.
+    pub output: Option<PathBuf>,
+}
+
+/// Search, encode the whole file at the chosen knob, score the whole output, and correct the
+/// knob (re-encoding, at most twice) when the measured statistic misses the target or
+/// overshoots it by more than the tolerance. `base` supplies everything but the encoder and its
+/// options (audio mode, deinterlacing...). On a search without a result nothing is written.
+pub fn encode_to_target(
+    input: &Path,
+    output: &Path,
+    cfg: &SearchConfig,
+    base: &crate::core::transcode::TranscodeOptions,
+    observer: &mut dyn SearchObserver,
+    progress: &mut dyn crate::core::ProgressSink,
+) -> Result<EncodeReport, SearchError> {
+    let search = crf_search(input, cfg, observer)?;
+    let Some(chosen) = search.chosen().cloned() else {
+        return Ok(EncodeReport {
+            search,
+            encodes: Vec::new(),
+            output: None,
+        });
+    };
+    let adapter = codecs::find(&cfg.encoder)?;
+    let k = adapter.knob();
+    let to_u = |knob: f64| {
+        if k.better == Better::Lower {
+            -knob
+        } else {
+            knob
+        }
+    };
+    let from_u = |u: f64| if k.better == Better::Lower { -u } else { u };
+    let lo = cfg.min_knob.unwrap_or(k.min).max(k.min);
+    let hi = cfg.max_knob.unwrap_or(k.max).min(k.max);
+    let snap = |x: f64| ((x / k.step).round() * k.step).clamp(lo, hi);
+    let source_bytes = std::fs::metadata(input)
+        .map(|m| m.len())
+        .unwrap_or(1)
+        .max(1);
+    let info = crate::core::probe(input)?;
+    let src_fmt: Option<ff::format::Pixel> = info
+        .primary_video()
+        .and_then(|s| s.video.as_ref())
+        .and_then(|v| v.pixel_format.as_deref())
+        .and_then(|n| n.parse().ok());
+
+    let mut encodes: Vec<FullEncode> = Vec::new();
+    let mut knob = chosen.knob;
+    let score_opts = crate::metrics::ScoreOptions {
+        scale: cfg.scale,
+        threads: cfg.threads,
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let mut opts = base.clone();
+        opts.encoder = adapter.libav_name().into();
+        opts.encoder_options = adapter.options(&search.preset, knob)?;
+        opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
+        let report = crate::core::transcode::transcode(input, output, &opts, progress)?;
+        let scored =
+            crate::metrics::score_files(input, output, &score_opts, &mut crate::core::NoProgress)?;
+        let achieved = cfg.stat.of(&scored.vmaf);
+        encodes.push(FullEncode {
+            knob,
+            achieved,
+            vmaf: scored.vmaf,
+            bytes: report.output_bytes,
+            percent: 100.0 * report.output_bytes as f64 / source_bytes as f64,
+            encode_seconds: report.seconds,
+        });
+        let miss = achieved < cfg.target || achieved > cfg.target + cfg.tolerance;
+        if !miss {
+            break;
+        }
+        // Shift the sampled curve by the measured error and step the knob accordingly.
+        let aim = cfg.target + cfg.tolerance / 2.0;
+        let slope = search
+            .probes
+            .iter()
+            .filter(|p| p.knob != chosen.knob)
+            .map(|p| (p.score - chosen.score) / (to_u(p.knob) - to_u(chosen.knob)))
+            .find(|s| s.is_finite() && *s > 0.05)
+            .unwrap_or(1.0);
+        let delta = ((aim - achieved) / slope).clamp(-12.0, 12.0);
+        let delta = if delta.abs() < k.step {
+            k.step * delta.signum()
+        } else {
+            delta
+        };
+        let next = snap(from_u(to_u(knob) + delta));
+        if next == knob || encodes.iter().any(|e| e.knob == next) {
+            break;
+        }
+        knob = next;
+    }
+    // Keep the output only if the last encode meets the target; otherwise re-make the best
+    // passing one, or report without output.
+    let last_ok = encodes.last().is_some_and(|e| e.achieved >= cfg.target);
+    if !last_ok {
+        let best = encodes
+            .iter()
+            .filter(|e| e.achieved >= cfg.target)
+            .min_by(|a, b| a.bytes.cmp(&b.bytes))
+            .cloned();
+        match best {
+            Some(b) => {
+                let mut opts = base.clone();
+                opts.encoder = adapter.libav_name().into();
+                opts.encoder_options = adapter.options(&search.preset, b.knob)?;
+                opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
+                crate::core::transcode::transcode(input, output, &opts, progress)?;
+                encodes.push(b);
+            }
+            None => {
+                let _ = std::fs::remove_file(output);
+                return Ok(EncodeReport {
+                    search,
+                    encodes,
+                    output: None,
+                });
+            }
+        }
+    }
+    Ok(EncodeReport {
+        search,
+        encodes,
+        output: Some(output.to_path_buf()),
+    })
+}

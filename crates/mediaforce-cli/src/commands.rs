@@ -3,6 +3,10 @@
 use crate::progress::Bar;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use mediaforce::search::{
+    crf_search, encode_to_target, Outcome, SearchConfig, SearchEvent, SearchObserver, SearchReport,
+    TargetStat,
+};
 use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
 use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
@@ -59,6 +63,29 @@ enum Command {
         /// Encode only the first SECONDS.
         #[arg(long)]
         seconds: Option<f64>,
+        /// Search the encoder's quality knob for this VMAF first, then encode, verify the whole
+        /// output and correct the knob if it missed (the encoder must be a codec adapter).
+        #[arg(long)]
+        target_vmaf: Option<f64>,
+        #[command(flatten)]
+        search: SearchArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find the cheapest quality-knob value whose encode meets a VMAF target, on in-memory
+    /// samples; prints predicted VMAF, size and encode time.
+    CrfSearch {
+        /// Source file.
+        input: PathBuf,
+        /// Codec adapter id.
+        #[arg(long, default_value = "libsvtav1")]
+        encoder: String,
+        /// Target VMAF.
+        #[arg(long)]
+        target_vmaf: f64,
+        #[command(flatten)]
+        search: SearchArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -141,6 +168,123 @@ enum Command {
     },
 }
 
+/// Options shared by `crf-search` and `encode --target-vmaf`.
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// Encoder preset (the adapter's default when omitted).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Statistic that must meet the target.
+    #[arg(long, value_enum, default_value = "mean")]
+    target_stat: StatArg,
+    /// Accept results within this much above the target.
+    #[arg(long, default_value_t = 1.0)]
+    tolerance: f64,
+    /// Number of samples (default: one per 12 minutes, at least one).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Sample length in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    sample_duration: f64,
+    /// Refuse results predicted above this percentage of the source size.
+    #[arg(long, default_value_t = 80.0)]
+    max_encoded_percent: f64,
+    /// Lowest knob value to try.
+    #[arg(long)]
+    min_crf: Option<f64>,
+    /// Highest knob value to try.
+    #[arg(long)]
+    max_crf: Option<f64>,
+    /// Scoring resolution policy.
+    #[arg(long, value_enum, default_value = "auto")]
+    scale: ScaleArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StatArg {
+    Mean,
+    Harmonic,
+    P5,
+    P1,
+}
+
+impl SearchArgs {
+    fn config(&self, encoder: &str, target: f64) -> SearchConfig {
+        let mut c = SearchConfig::new(encoder, target);
+        c.preset = self.preset.clone();
+        c.stat = match self.target_stat {
+            StatArg::Mean => TargetStat::Mean,
+            StatArg::Harmonic => TargetStat::Harmonic,
+            StatArg::P5 => TargetStat::P5,
+            StatArg::P1 => TargetStat::P1,
+        };
+        c.tolerance = self.tolerance;
+        c.samples = self.samples;
+        c.sample_seconds = self.sample_duration;
+        c.max_encoded_percent = self.max_encoded_percent;
+        c.min_knob = self.min_crf;
+        c.max_knob = self.max_crf;
+        c.scale = match self.scale {
+            ScaleArg::Auto => Scale::Auto,
+            ScaleArg::Native => Scale::Native,
+        };
+        c
+    }
+}
+
+/// Prints search events as lines on stderr (unless `--json`).
+struct SearchLog {
+    on: bool,
+    knob: &'static str,
+}
+
+impl SearchObserver for SearchLog {
+    fn event(&mut self, e: &SearchEvent<'_>) {
+        if !self.on {
+            return;
+        }
+        match e {
+            SearchEvent::SamplesReady(s) => eprintln!(
+                "samples: {} ({} frames)",
+                s.len(),
+                s.iter().map(|x| x.frames).sum::<u64>()
+            ),
+            SearchEvent::ProbeStarted(_) => {}
+            SearchEvent::ProbeScored(p) => eprintln!(
+                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source",
+                self.knob, p.knob, p.score, p.vmaf.mean, p.vmaf.p5, p.vmaf.min, p.predicted_percent
+            ),
+        }
+    }
+}
+
+fn print_search(r: &SearchReport) {
+    match &r.outcome {
+        Outcome::Found { chosen } => {
+            let spread = chosen
+                .sample_means
+                .iter()
+                .copied()
+                .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+            println!(
+                "{} {} {}: predicted VMAF {:.2} ({:?}; samples {:.2}..{:.2}), size {} ({:.1}% of source), encode ~{:.0} s; {} probes in {:.1} s",
+                r.encoder, r.knob_name, chosen.knob, chosen.score, r.stat, spread.0, spread.1,
+                human_bytes(chosen.predicted_bytes), chosen.predicted_percent,
+                chosen.predicted_encode_seconds, r.probes.len(), r.seconds
+            );
+        }
+        Outcome::NotFound { reason, best } => {
+            println!("no result: {reason}");
+            if let Some(b) = best {
+                println!(
+                    "  best attempt: {} {} -> VMAF {:.2}, {:.1}% of source",
+                    r.knob_name, b.knob, b.score, b.predicted_percent
+                );
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ScaleArg {
     Auto,
@@ -165,6 +309,8 @@ pub fn run(cli: Cli) -> Result<()> {
             opus,
             deinterlace,
             seconds,
+            target_vmaf,
+            search,
             json,
         } => {
             let mut opts = TranscodeOptions::new(&encoder);
@@ -177,6 +323,35 @@ pub fn run(cli: Cli) -> Result<()> {
             opts.deinterlace = deinterlace;
             opts.max_seconds = seconds;
             let mut bar = Bar::new(!json);
+            if let Some(target) = target_vmaf {
+                let cfg = search.config(&encoder, target);
+                let knob = mediaforce::codecs::find(&encoder)?.knob().name;
+                let mut log = SearchLog { on: !json, knob };
+                let r = encode_to_target(&input, &output, &cfg, &opts, &mut log, &mut bar)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    print_search(&r.search);
+                    for e in &r.encodes {
+                        println!(
+                            "  full encode {} {}: VMAF {:.2} ({:?}), {} ({:.1}% of source) in {:.1} s",
+                            knob, e.knob, e.achieved, cfg.stat, human_bytes(e.bytes), e.percent, e.encode_seconds
+                        );
+                    }
+                }
+                return match &r.output {
+                    Some(o) => {
+                        if !json {
+                            println!("wrote {}", o.display());
+                        }
+                        Ok(())
+                    }
+                    None => Err(anyhow::anyhow!(
+                        "{}: no encode met VMAF {target}; nothing written",
+                        input.display()
+                    )),
+                };
+            }
             let report = transcode(&input, &output, &opts, &mut bar)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -268,6 +443,24 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Encoders { json } => cmd_encoders(json),
+        Command::CrfSearch {
+            input,
+            encoder,
+            target_vmaf,
+            search,
+            json,
+        } => {
+            let cfg = search.config(&encoder, target_vmaf);
+            let knob = mediaforce::codecs::find(&encoder)?.knob().name;
+            let mut log = SearchLog { on: !json, knob };
+            let r = crf_search(&input, &cfg, &mut log)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_search(&r);
+            }
+            Ok(())
+        }
         Command::Demo {
             target_vmaf,
             encoder,
@@ -276,6 +469,56 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         } => cmd_demo(target_vmaf, &encoder, preset, out_dir, json),
     }
+}
+
+/// The quick-start job: a generated clip encoded to a VMAF target through the real search.
+fn cmd_demo(
+    target: f64,
+    encoder: &str,
+    preset: Option<String>,
+    out_dir: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+    let tmp = tempfile::tempdir()?;
+    let dir = out_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let sample = dir.join("sample.mkv");
+    // 10 s of 640x360 at 24 fps: long enough for one 4-second sample rather than a full pass.
+    let mut v = SyntheticVideo::new(640, 360, 240)
+        .encoder("libx264", &[("preset", "veryfast"), ("crf", "8")]);
+    v.gop = Some(48);
+    let mut clip = SyntheticClip::new(v);
+    clip.audio.push(SyntheticAudio::new("aac", "eng"));
+    clip.write(&sample)?;
+    let mut cfg = SearchConfig::new(encoder, target);
+    cfg.preset = preset;
+    cfg.sample_seconds = 4.0;
+    let knob = mediaforce::codecs::find(encoder)?.knob().name;
+    let mut log = SearchLog { on: !json, knob };
+    let output = dir.join("encoded.mkv");
+    let r = encode_to_target(
+        &sample,
+        &output,
+        &cfg,
+        &TranscodeOptions::new(encoder),
+        &mut log,
+        &mut Bar::new(!json),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    print_search(&r.search);
+    match (r.search.chosen(), r.encodes.last()) {
+        (Some(p), Some(e)) => println!(
+            "chose {} {} {} for VMAF >= {target}: predicted {:.2}, achieved {:.2} on the whole clip; {} -> {} ({:.1}% of source)",
+            r.search.encoder, knob, e.knob, p.score, e.achieved,
+            human_bytes(std::fs::metadata(&sample)?.len()), human_bytes(e.bytes), e.percent
+        ),
+        _ => println!("no {knob} met VMAF {target}"),
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -337,133 +580,6 @@ fn cmd_encoders(json: bool) -> Result<()> {
             if let Some(reason) = &r.reason {
                 println!("             {reason}");
             }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Serialize)]
-struct DemoProbe {
-    knob: f64,
-    vmaf_mean: f64,
-    vmaf_p5: f64,
-    bytes: u64,
-}
-
-#[derive(Serialize)]
-struct DemoResult {
-    sample: PathBuf,
-    output: Option<PathBuf>,
-    encoder: String,
-    preset: String,
-    knob_name: &'static str,
-    target_vmaf: f64,
-    chosen: Option<f64>,
-    vmaf_mean: Option<f64>,
-    source_bytes: u64,
-    output_bytes: Option<u64>,
-    probes: Vec<DemoProbe>,
-}
-
-fn cmd_demo(
-    target: f64,
-    encoder: &str,
-    preset: Option<String>,
-    out_dir: Option<PathBuf>,
-    json: bool,
-) -> Result<()> {
-    use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
-    let adapter = mediaforce_codecs::find(encoder)?;
-    adapter.availability().map_err(anyhow::Error::msg)?;
-    let preset = preset.unwrap_or_else(|| adapter.default_preset().to_string());
-    let tmp = tempfile::tempdir()?;
-    let dir = out_dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let sample = dir.join("sample.mkv");
-    let mut v = SyntheticVideo::new(640, 360, 48)
-        .encoder("libx264", &[("preset", "veryfast"), ("crf", "8")]);
-    v.gop = Some(48);
-    let mut clip = SyntheticClip::new(v);
-    clip.audio.push(SyntheticAudio::new("aac", "eng"));
-    clip.write(&sample)?;
-    let source_bytes = std::fs::metadata(&sample)?.len();
-
-    let knob = adapter.knob();
-    let (mut lo, mut hi) = (knob.min.max(10.0), knob.max);
-    let mut probes: Vec<DemoProbe> = Vec::new();
-    let mut best: Option<(f64, f64, u64)> = None;
-    let mut guess = adapter.default_knob(360);
-    // Bisection over whole-clip encodes: the interim main job until the sample search lands.
-    for _ in 0..7 {
-        let value = (guess / knob.step).round() * knob.step;
-        if probes.iter().any(|p| p.knob == value) {
-            break;
-        }
-        let out = dir.join(format!("probe-{value}.mkv"));
-        let mut opts = TranscodeOptions::new(adapter.libav_name());
-        opts.encoder_options = adapter.options(&preset, value)?;
-        opts.pixel_format =
-            Some(adapter.pick_pixel_format(mediaforce_core::ffmpeg_next::format::Pixel::YUV420P));
-        let report = transcode(&sample, &out, &opts, &mut mediaforce_core::NoProgress)?;
-        let score = score_files(
-            &sample,
-            &out,
-            &ScoreOptions::default(),
-            &mut mediaforce_core::NoProgress,
-        )?;
-        if !json {
-            eprintln!(
-                "  {} {value}: VMAF {:.2} (p5 {:.2}), {} bytes",
-                knob.name, score.vmaf.mean, score.vmaf.p5, report.output_bytes
-            );
-        }
-        probes.push(DemoProbe {
-            knob: value,
-            vmaf_mean: score.vmaf.mean,
-            vmaf_p5: score.vmaf.p5,
-            bytes: report.output_bytes,
-        });
-        if score.vmaf.mean >= target {
-            if best.is_none_or(|(k, _, _)| value > k) {
-                best = Some((value, score.vmaf.mean, report.output_bytes));
-            }
-            lo = value;
-        } else {
-            hi = value;
-        }
-        if hi - lo <= knob.step {
-            break;
-        }
-        guess = (lo + hi) / 2.0;
-    }
-    let output = best.map(|(k, _, _)| {
-        let chosen = dir.join("chosen.mkv");
-        let _ = std::fs::rename(dir.join(format!("probe-{k}.mkv")), &chosen);
-        chosen
-    });
-    let result = DemoResult {
-        sample: sample.clone(),
-        output: output.clone(),
-        encoder: adapter.id().into(),
-        preset,
-        knob_name: knob.name,
-        target_vmaf: target,
-        chosen: best.map(|b| b.0),
-        vmaf_mean: best.map(|b| b.1),
-        source_bytes,
-        output_bytes: best.map(|b| b.2),
-        probes,
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        match best {
-            Some((k, vm, bytes)) => println!(
-                "chose {} {} {k} for VMAF >= {target}: VMAF {vm:.2}, {} -> {} ({:.1}% of source) after {} encodes",
-                adapter.id(), knob.name, human_bytes(source_bytes), human_bytes(bytes),
-                100.0 * bytes as f64 / source_bytes as f64, result.probes.len()
-            ),
-            None => println!("no {} value in range met VMAF {target}", knob.name),
         }
     }
     Ok(())

@@ -240,6 +240,9 @@ macro_rules! adapter {
                     .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                     .collect()
             }
+            fn prefers_10bit(&self) -> bool {
+                $ten_bit
+            }
         }
     };
 }

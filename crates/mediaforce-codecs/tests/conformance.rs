@@ -145,6 +145,12 @@ fn every_available_adapter_conforms() {
 
 #[test]
 fn av1_adapters_choose_10_bit_for_8_bit_sources() {
+    let ten: Vec<&str> = all()
+        .iter()
+        .filter(|a| a.prefers_10bit())
+        .map(|a| a.id())
+        .collect();
+    assert_eq!(ten, ["libsvtav1", "libaom-av1"]);
     for a in all() {
         if a.availability().is_err() {
             continue;

@@ -623,8 +623,7 @@ impl Converter {
 
     fn push(&mut self, frame: &ff::frame::Video) -> Result<()> {
         let mut src = self.graph.get("in").expect("graph has an input");
-        src.source()
-            .add(frame)
+        crate::ffi::buffersrc_add_keep_ref(&mut src, frame)
             .map_err(|e| Error::libav(&self.path, "filter frame", e))
     }
 

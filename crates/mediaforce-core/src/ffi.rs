@@ -498,3 +498,28 @@ pub(crate) fn muxer_accepts(
     };
     (r >= 0).then_some(r == 1)
 }
+
+/// Feed a frame to a buffer source without giving up the caller's frame.
+///
+/// `ffmpeg-next`'s `Source::add` takes `&Frame` but calls `av_buffersrc_add_frame`, which moves
+/// the frame's buffers into the graph and resets the caller's frame: a shared reference gets
+/// emptied. Here the graph takes a new reference instead (no pixel copy).
+pub(crate) fn buffersrc_add_keep_ref(
+    ctx: &mut ff::filter::Context,
+    frame: &ff::frame::Video,
+) -> Result<(), ff::Error> {
+    // SAFETY: both pointers are live for the call; with AV_BUFFERSRC_FLAG_KEEP_REF libav only
+    // adds a reference to `frame` and leaves it untouched.
+    let rc = unsafe {
+        sys::av_buffersrc_add_frame_flags(
+            ctx.as_mut_ptr(),
+            frame.as_ptr() as *mut sys::AVFrame,
+            sys::AV_BUFFERSRC_FLAG_KEEP_REF as i32,
+        )
+    };
+    if rc < 0 {
+        Err(ff::Error::from(rc))
+    } else {
+        Ok(())
+    }
+}

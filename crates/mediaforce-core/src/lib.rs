@@ -41,7 +41,10 @@ pub fn init() {
     ONCE.call_once(|| {
         // ffmpeg_next::init only registers devices on FFmpeg >= 4; it cannot fail in a way we act on.
         let _ = ffmpeg_next::init();
-        ffi::set_log_level_quiet();
+        // MEDIAFORCE_LIBAV_LOG=1 keeps libav's own warnings on stderr, for debugging.
+        if std::env::var_os("MEDIAFORCE_LIBAV_LOG").is_none() {
+            ffi::set_log_level_quiet();
+        }
     });
 }
 
