@@ -488,12 +488,20 @@ fn frame_converter_leaves_the_callers_frame_intact() {
     let mut painter = Painter::new(64, 36, ff::format::Pixel::YUV420P, 16).unwrap();
     let frame = painter.paint(3).unwrap();
     let before = frame.data(0).to_vec();
-    let mut conv = FrameConverter::new(128, 72, ff::format::Pixel::YUV420P10LE, ScaleAlgorithm::Bicubic);
+    let mut conv = FrameConverter::new(
+        128,
+        72,
+        ff::format::Pixel::YUV420P10LE,
+        ScaleAlgorithm::Bicubic,
+    );
     let a = conv.convert(&frame).unwrap();
     let b = conv.convert(&frame).unwrap();
     // libav's buffer source would reset a frame it is handed; ours must still hold its picture.
     assert_eq!((frame.width(), frame.height()), (64, 36));
     assert_eq!(frame.data(0), &before[..]);
-    assert_eq!((a.width(), a.height(), a.format()), (128, 72, ff::format::Pixel::YUV420P10LE));
+    assert_eq!(
+        (a.width(), a.height(), a.format()),
+        (128, 72, ff::format::Pixel::YUV420P10LE)
+    );
     assert_eq!(a.data(0), b.data(0));
 }

@@ -55,6 +55,9 @@ pub struct ScoreOptions {
     pub log: Option<PathBuf>,
     /// Frames each decoder may run ahead (memory bound: queue x frame size x 2).
     pub queue: usize,
+    /// Threads per decoder (0: libav's choice). Two decoders plus libvmaf's pool already fill
+    /// the cores, and frame threads each hold extra reference frames, so the default is 1.
+    pub decode_threads: usize,
 }
 
 impl Default for ScoreOptions {
@@ -67,7 +70,8 @@ impl Default for ScoreOptions {
             features: Vec::new(),
             worst: 5,
             log: None,
-            queue: 8,
+            queue: 2,
+            decode_threads: 1,
         }
     }
 }
@@ -322,11 +326,13 @@ fn spawn_decoder(
     path: PathBuf,
     target: &Target,
     queue: usize,
+    decode_threads: usize,
 ) -> (Receiver<Item>, std::thread::JoinHandle<()>) {
     let (tx, rx) = sync_channel::<Item>(queue.max(1));
     let (w, h, format, bpc) = (target.width, target.height, target.format, target.bpc);
     let handle = std::thread::spawn(move || {
         let opts = DecodeOptions {
+            threads: decode_threads,
             pixel_format: Some(format),
             size: Some((w, h)),
             scaler: ScaleAlgorithm::Bicubic,
@@ -408,8 +414,18 @@ pub fn score_files(
     progress.start("score", total);
     let mut clock = ProgressClock::new(total);
 
-    let (ref_rx, ref_thread) = spawn_decoder(reference.to_path_buf(), &target, options.queue);
-    let (dist_rx, dist_thread) = spawn_decoder(distorted.to_path_buf(), &target, options.queue);
+    let (ref_rx, ref_thread) = spawn_decoder(
+        reference.to_path_buf(),
+        &target,
+        options.queue,
+        options.decode_threads,
+    );
+    let (dist_rx, dist_thread) = spawn_decoder(
+        distorted.to_path_buf(),
+        &target,
+        options.queue,
+        options.decode_threads,
+    );
     let mut times = Vec::new();
     let mut n: u64 = 0;
     let outcome = loop {
