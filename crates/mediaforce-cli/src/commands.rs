@@ -526,6 +526,7 @@ struct EncoderRow {
     id: &'static str,
     name: &'static str,
     libav_encoder: &'static str,
+    version: String,
     available: bool,
     reason: Option<String>,
     knob: mediaforce_codecs::Knob,
@@ -544,6 +545,7 @@ fn cmd_encoders(json: bool) -> Result<()> {
                 id: a.id(),
                 name: a.display_name(),
                 libav_encoder: a.libav_name(),
+                version: a.version(),
                 available: avail.is_ok(),
                 reason: avail.err(),
                 knob: a.knob(),
@@ -563,9 +565,10 @@ fn cmd_encoders(json: bool) -> Result<()> {
     } else {
         for r in &rows {
             println!(
-                "{:<12} {:<14} {:<10} {} {}..={} step {} ({} is better), preset {}",
+                "{:<12} {:<14} {:<22} {:<10} {} {}..={} step {} ({} is better), preset {}",
                 r.id,
                 r.name,
+                r.version,
                 if r.available { "available" } else { "missing" },
                 r.knob.name,
                 r.knob.min,

@@ -111,6 +111,29 @@ pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
     fn base_options(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// Stem of the encoder library libavcodec loads (`"libx264"`), when it is a separate library.
+    fn library(&self) -> Option<&'static str> {
+        None
+    }
+    /// The encoder library's file name with its version (`"libSvtAv1Enc.so.1.4.1"`), read from
+    /// this process's memory map; libavcodec's own version when the encoder is built in.
+    fn version(&self) -> String {
+        self.library()
+            .and_then(mediaforce_core::version::loaded_library)
+            .or_else(|| mediaforce_core::version::loaded_library("libavcodec"))
+            .unwrap_or_else(|| "unknown".into())
+    }
+    /// A stable fingerprint of encoder, version and options, for caches and telemetry.
+    fn fingerprint(&self, preset: &str, value: f64) -> Result<String, Error> {
+        let opts = self.options(preset, value)?;
+        let opts: Vec<String> = opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Ok(format!(
+            "{}|{}|{}",
+            self.libav_name(),
+            self.version(),
+            opts.join(",")
+        ))
+    }
     /// Whether the linked FFmpeg has the encoder; `Err` gives the reason when not.
     fn availability(&self) -> Result<(), String> {
         if mediaforce_core::encode::encoder_exists(self.libav_name()) {
@@ -208,7 +231,7 @@ fn by_height(height: u32, values: [f64; 5]) -> f64 {
 }
 
 macro_rules! adapter {
-    ($ty:ident, $id:literal, $display:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr, $ten_bit:literal) => {
+    ($ty:ident, $id:literal, $display:literal, $lib:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr, $ten_bit:literal) => {
         #[doc = concat!("Adapter for ", $display, ".")]
         #[derive(Debug, Default, Clone, Copy)]
         pub struct $ty;
@@ -243,6 +266,9 @@ macro_rules! adapter {
             fn prefers_10bit(&self) -> bool {
                 $ten_bit
             }
+            fn library(&self) -> Option<&'static str> {
+                Some($lib)
+            }
         }
     };
 }
@@ -264,6 +290,7 @@ adapter!(
     SvtAv1,
     "libsvtav1",
     "SVT-AV1",
+    "libSvtAv1Enc",
     Knob {
         name: "crf",
         min: 1.0,
@@ -286,6 +313,7 @@ adapter!(
     AomAv1,
     "libaom-av1",
     "libaom AV1",
+    "libaom",
     Knob {
         name: "crf",
         min: 0.0,
@@ -308,6 +336,7 @@ adapter!(
     X264,
     "libx264",
     "x264 (H.264)",
+    "libx264",
     Knob {
         name: "crf",
         min: 0.0,
@@ -328,6 +357,7 @@ adapter!(
     X265,
     "libx265",
     "x265 (HEVC)",
+    "libx265",
     Knob {
         name: "crf",
         min: 0.0,
@@ -348,6 +378,7 @@ adapter!(
     Vp9,
     "libvpx-vp9",
     "libvpx VP9",
+    "libvpx",
     Knob {
         name: "crf",
         min: 0.0,

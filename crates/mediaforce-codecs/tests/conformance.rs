@@ -128,6 +128,14 @@ fn every_available_adapter_conforms() {
         }
         let e = a.options("no-such-preset", good).unwrap_err();
         assert!(matches!(e, Error::BadPreset { .. }), "{}", a.id());
+        let version = a.version();
+        assert!(version.contains(".so."), "{}: version {version}", a.id());
+        let fp = a.fingerprint(&fastest(a), good).unwrap();
+        assert!(
+            fp.starts_with(a.libav_name()) && fp.contains(&version),
+            "{fp}"
+        );
+        assert_ne!(fp, a.fingerprint(&fastest(a), bad).unwrap());
         tested.push(a.id());
     }
     // The README's set-up installs all five; a build missing one must say so here.

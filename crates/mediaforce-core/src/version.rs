@@ -27,3 +27,17 @@ pub fn ffmpeg() -> FfmpegVersions {
             .collect(),
     }
 }
+
+/// The file name (with its version) of a shared library loaded into this process whose name
+/// starts with `stem`, e.g. `"libx264"` → `"libx264.so.164"`, `"libSvtAv1Enc"` →
+/// `"libSvtAv1Enc.so.1.4.1"`. Read from the process's own memory map (Linux), so it names the
+/// library actually linked, not one on disk. `None` when not loaded or not on Linux.
+pub fn loaded_library(stem: &str) -> Option<String> {
+    crate::init();
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let prefix = format!("{stem}.so");
+    maps.lines()
+        .filter_map(|l| l.rsplit('/').next())
+        .find(|name| name.starts_with(&prefix))
+        .map(str::to_string)
+}
