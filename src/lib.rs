@@ -14,6 +14,7 @@
 //! # Ok::<(), mediaforce::core::Error>(())
 //! ```
 
+pub mod cache;
 pub mod search;
 
 pub use mediaforce_codecs as codecs;

@@ -75,6 +75,8 @@ pub struct SearchConfig {
     pub memory_budget: u64,
     /// libvmaf threads (0: one per core).
     pub threads: u32,
+    /// Probe cache database; `None` disables caching.
+    pub cache: Option<PathBuf>,
 }
 
 impl SearchConfig {
@@ -95,6 +97,7 @@ impl SearchConfig {
             max_probes: 8,
             memory_budget: 1 << 30,
             threads: 0,
+            cache: None,
         }
     }
 }
@@ -109,10 +112,13 @@ pub struct SampleSpan {
 }
 
 /// One measured knob value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Probe {
     /// Knob value.
     pub knob: f64,
+    /// Whether this result came from the probe cache.
+    #[serde(default)]
+    pub cached: bool,
     /// The target statistic over all sample frames.
     pub score: f64,
     /// Pooled VMAF over all sample frames.
@@ -219,6 +225,9 @@ pub enum SearchError {
     /// Metrics layer.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::Error),
+    /// Probe cache.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// Codec adapter.
     #[error(transparent)]
     Codec(#[from] codecs::Error),
@@ -406,6 +415,29 @@ pub fn crf_search(
     };
     let from_u = |u: f64| if k.better == Better::Lower { -u } else { u };
 
+    let cache = cfg
+        .cache
+        .as_deref()
+        .map(crate::cache::ProbeCache::open)
+        .transpose()?;
+    let key_base = format!(
+        "v1|{}|{}|{:?}|{:?}|{}|{}|{}",
+        crate::cache::source_fingerprint(input).map_err(|e| SearchError::Source {
+            path: input.to_path_buf(),
+            reason: e.to_string(),
+        })?,
+        spans
+            .iter()
+            .map(|s| format!("{:.3}+{}", s.start_seconds, s.frames))
+            .collect::<Vec<_>>()
+            .join(","),
+        cfg.scale,
+        pixel,
+        crate::metrics::score::model_for(v.width, v.height),
+        crate::metrics::vmaf::version(),
+        source.size_bytes,
+    );
+
     let mut probes: Vec<Probe> = Vec::new();
     let mut next = Some(snap(adapter.default_knob(v.height)));
     while let Some(knob) = next.take() {
@@ -413,15 +445,38 @@ pub fn crf_search(
             break;
         }
         observer.event(&SearchEvent::ProbeStarted(knob));
-        let p = run_probe(
-            adapter.as_ref(),
-            &preset,
-            knob,
-            pixel,
-            &samples,
-            &source,
-            cfg,
-        )?;
+        let key = format!("{key_base}|{}", adapter.fingerprint(&preset, knob)?);
+        let cached = match &cache {
+            Some(c) => c
+                .get(&key)?
+                .and_then(|v| serde_json::from_str::<Probe>(&v).ok()),
+            None => None,
+        };
+        let p = match cached {
+            Some(mut p) => {
+                p.cached = true;
+                p.score = cfg.stat.of(&p.vmaf);
+                p
+            }
+            None => {
+                let p = run_probe(
+                    adapter.as_ref(),
+                    &preset,
+                    knob,
+                    pixel,
+                    &samples,
+                    &source,
+                    cfg,
+                )?;
+                if let Some(c) = &cache {
+                    c.put(
+                        &key,
+                        &serde_json::to_string(&p).expect("a probe serialises"),
+                    )?;
+                }
+                p
+            }
+        };
         observer.event(&SearchEvent::ProbeScored(&p));
         let hit = p.score >= cfg.target && p.score <= cfg.target + cfg.tolerance;
         probes.push(p);
@@ -614,6 +669,7 @@ fn run_probe(
     let predicted_bytes = (sample_bytes as f64 / frames * source.total_frames) as u64;
     Ok(Probe {
         knob,
+        cached: false,
         score: cfg.stat.of(&scores.vmaf),
         vmaf: scores.vmaf,
         sample_means,

@@ -130,3 +130,34 @@ fn unreachable_target_is_a_typed_outcome_with_best_attempt() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn rerun_of_the_same_search_comes_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(160, 90, 24))
+        .write(&src)
+        .unwrap();
+    let mut cfg = SearchConfig::new("libx264", 90.0);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    cfg.cache = Some(dir.path().join("data/mediaforce.db"));
+    let first = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert!(first.probes.iter().all(|p| !p.cached));
+    let second = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert!(second.probes.iter().all(|p| p.cached), "every probe cached");
+    let knobs = |r: &mediaforce::search::SearchReport| {
+        r.probes
+            .iter()
+            .map(|p| (p.knob, p.vmaf.mean))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(knobs(&first), knobs(&second));
+    let cache = mediaforce::cache::ProbeCache::open(cfg.cache.as_ref().unwrap()).unwrap();
+    assert_eq!(cache.len().unwrap(), first.probes.len() as u64);
+
+    // A different preset is a different encoder fingerprint: nothing cached.
+    cfg.preset = Some("superfast".into());
+    let third = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert!(third.probes.iter().all(|p| !p.cached));
+}

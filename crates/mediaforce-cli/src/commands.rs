@@ -198,6 +198,12 @@ struct SearchArgs {
     /// Scoring resolution policy.
     #[arg(long, value_enum, default_value = "auto")]
     scale: ScaleArg,
+    /// State directory (probe cache); default $XDG_DATA_HOME/mediaforce.
+    #[arg(long, env = "MEDIAFORCE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Do not read or write the probe cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -228,6 +234,13 @@ impl SearchArgs {
             ScaleArg::Auto => Scale::Auto,
             ScaleArg::Native => Scale::Native,
         };
+        if !self.no_cache {
+            let dir = self
+                .data_dir
+                .clone()
+                .unwrap_or_else(mediaforce::cache::default_data_dir);
+            c.cache = Some(dir.join("mediaforce.db"));
+        }
         c
     }
 }
@@ -251,8 +264,15 @@ impl SearchObserver for SearchLog {
             ),
             SearchEvent::ProbeStarted(_) => {}
             SearchEvent::ProbeScored(p) => eprintln!(
-                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source",
-                self.knob, p.knob, p.score, p.vmaf.mean, p.vmaf.p5, p.vmaf.min, p.predicted_percent
+                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
+                self.knob,
+                p.knob,
+                p.score,
+                p.vmaf.mean,
+                p.vmaf.p5,
+                p.vmaf.min,
+                p.predicted_percent,
+                if p.cached { " (cached)" } else { "" }
             ),
         }
     }

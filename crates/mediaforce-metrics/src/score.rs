@@ -77,7 +77,7 @@ impl Default for ScoreOptions {
 }
 
 /// Pooled VMAF figures.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
 pub struct Pooled {
     /// Arithmetic mean (libvmaf's pooling).
     pub mean: f64,
@@ -149,9 +149,18 @@ struct Target {
     model: String,
 }
 
+/// The default model for a reference of this size: the 4K model at 2160p and above.
+pub fn model_for(width: u32, height: u32) -> &'static str {
+    if height >= 2160 || width >= 3840 {
+        "vmaf_4k_v0.6.1"
+    } else {
+        "vmaf_v0.6.1"
+    }
+}
+
 /// The size, format and model frames are scored at, for a reference of this shape.
 fn target_for(width: u32, height: u32, depth: u8, scale: Scale, model: Option<&str>) -> Target {
-    let is_4k = height >= 2160 || width >= 3840;
+    let model = model.map_or_else(|| model_for(width, height).to_string(), str::to_string);
     let (width, height) = match scale {
         Scale::Auto if height < 1080 && height > 0 => {
             let w = (f64::from(width) * 1080.0 / f64::from(height) / 2.0).round() as u32 * 2;
@@ -164,14 +173,6 @@ fn target_for(width: u32, height: u32, depth: u8, scale: Scale, model: Option<&s
         9..=10 => (Pixel::YUV420P10LE, 10),
         _ => (Pixel::YUV420P12LE, 12),
     };
-    let model = model.map(str::to_string).unwrap_or_else(|| {
-        if is_4k {
-            "vmaf_4k_v0.6.1"
-        } else {
-            "vmaf_v0.6.1"
-        }
-        .to_string()
-    });
     Target {
         width,
         height,

@@ -1,0 +1,107 @@
+//! `crf-search` and `encode --target-vmaf` end to end.
+
+use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+        .args(args)
+        .env("SVT_LOG", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn crf_search_json_and_cache_then_encode_to_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(192, 108, 24))
+        .write(&src)
+        .unwrap();
+    let data = dir.path().join("state");
+    let s = src.to_str().unwrap();
+    let d = data.to_str().unwrap();
+    let args = [
+        "crf-search",
+        s,
+        "--encoder",
+        "libx264",
+        "--preset",
+        "ultrafast",
+        "--target-vmaf",
+        "90",
+        "--scale",
+        "native",
+        "--data-dir",
+        d,
+        "--json",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"]["result"], "found");
+    let chosen = v["outcome"]["chosen"]["knob"].as_f64().unwrap();
+    assert!(v["outcome"]["chosen"]["score"].as_f64().unwrap() >= 90.0);
+    assert!(data.join("mediaforce.db").exists());
+    let (_, out2, _) = run(&args);
+    let v2: serde_json::Value = serde_json::from_str(&out2).unwrap();
+    assert!(v2["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["cached"] == true));
+
+    let enc = dir.path().join("enc.mkv");
+    let (code, out, err) = run(&[
+        "encode",
+        s,
+        enc.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--target-vmaf",
+        "90",
+        "--preset",
+        "ultrafast",
+        "--scale",
+        "native",
+        "--data-dir",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let last = r["encodes"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["achieved"].as_f64().unwrap() >= 90.0, "{last}");
+    assert_eq!(
+        r["search"]["outcome"]["chosen"]["knob"].as_f64().unwrap(),
+        chosen
+    );
+    assert!(enc.exists());
+
+    // Out of reach: a clear one-line error and nothing written.
+    let never = dir.path().join("never.mkv");
+    let (code, _, err) = run(&[
+        "encode",
+        s,
+        never.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--target-vmaf",
+        "99.99",
+        "--preset",
+        "ultrafast",
+        "--scale",
+        "native",
+        "--no-cache",
+        "--min-crf",
+        "35",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no encode met VMAF 99.99"), "{err}");
+    assert!(!never.exists());
+}
