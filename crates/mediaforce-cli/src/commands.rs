@@ -585,7 +585,7 @@ fn cmd_encoders(json: bool) -> Result<()> {
     } else {
         for r in &rows {
             println!(
-                "{:<12} {:<14} {:<22} {:<10} {} {}..={} step {} ({} is better), preset {}",
+                "{:<12} {:<16} {:<23} {:<9} {} {}..={} step {} ({} is better), preset {}",
                 r.id,
                 r.name,
                 r.version,
@@ -601,7 +601,7 @@ fn cmd_encoders(json: bool) -> Result<()> {
                 r.default_preset
             );
             if let Some(reason) = &r.reason {
-                println!("             {reason}");
+                println!("{:13}{reason}", "");
             }
         }
     }

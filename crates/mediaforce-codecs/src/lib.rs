@@ -6,6 +6,9 @@
 //! height, and how (preset, knob) become encoder options.
 
 use mediaforce_core::ffmpeg_next::format::Pixel;
+
+mod hardware;
+pub use hardware::{hardware, Hardware};
 use serde::Serialize;
 
 /// Which end of the knob gives better quality.
@@ -34,7 +37,7 @@ pub struct Knob {
 }
 
 /// An encoder's speed presets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Presets {
     /// Numbered presets in `min..=max`; `faster_is_higher` says which end is faster.
     Numeric {
@@ -220,7 +223,7 @@ pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
     }
 }
 
-fn by_height(height: u32, values: [f64; 5]) -> f64 {
+pub(crate) fn by_height(height: u32, values: [f64; 5]) -> f64 {
     match height {
         0..=576 => values[0],
         577..=720 => values[1],
@@ -398,15 +401,21 @@ adapter!(
     false
 );
 
-/// Every software adapter this build knows.
+/// Every adapter this build knows: the software encoders, then the hardware ones.
 pub fn all() -> Vec<Box<dyn CodecAdapter>> {
-    vec![
+    let mut all: Vec<Box<dyn CodecAdapter>> = vec![
         Box::new(SvtAv1),
         Box::new(AomAv1),
         Box::new(X264),
         Box::new(X265),
         Box::new(Vp9),
-    ]
+    ];
+    all.extend(
+        hardware()
+            .into_iter()
+            .map(|h| Box::new(h) as Box<dyn CodecAdapter>),
+    );
+    all
 }
 
 /// The adapter with this id.

@@ -171,3 +171,28 @@ fn av1_adapters_choose_10_bit_for_8_bit_sources() {
         }
     }
 }
+
+#[test]
+fn hardware_encoders_report_why_they_are_unavailable() {
+    for h in mediaforce_codecs::hardware() {
+        match h.availability() {
+            Ok(()) => {}
+            Err(reason) => {
+                assert!(!reason.is_empty());
+                let known = reason.contains("not compiled into the linked FFmpeg")
+                    || reason.contains("no usable")
+                    || reason.contains("no cuda device support")
+                    || reason.contains("no qsv device support")
+                    || reason.contains("no vaapi device support")
+                    || reason.contains("does not do yet")
+                    || reason.contains("did not open on this machine");
+                assert!(known, "{}: {reason}", h.id());
+            }
+        }
+        assert!(
+            h.options(h.default_preset(), h.default_knob(1080)).is_ok(),
+            "{}",
+            h.id()
+        );
+    }
+}

@@ -523,3 +523,25 @@ pub(crate) fn buffersrc_add_keep_ref(
         Ok(())
     }
 }
+
+/// Try to open a hardware device of this kind (`"cuda"`, `"vaapi"`, `"qsv"`) and close it again.
+/// `Err` carries libav's reason: no such device, driver library missing, or type not built in.
+pub(crate) fn hw_device_probe(kind: &str) -> Result<(), String> {
+    let name = std::ffi::CString::new(kind).map_err(|_| "bad device name".to_string())?;
+    // SAFETY: name lookup reads a static table; ctx_create either fills `buf` with a new
+    // reference, which we release at once, or leaves it NULL and returns an error.
+    unsafe {
+        let t = sys::av_hwdevice_find_type_by_name(name.as_ptr());
+        if t == sys::AVHWDeviceType::AV_HWDEVICE_TYPE_NONE {
+            return Err(format!("the linked FFmpeg has no {kind} device support"));
+        }
+        let mut buf: *mut sys::AVBufferRef = std::ptr::null_mut();
+        let rc =
+            sys::av_hwdevice_ctx_create(&mut buf, t, std::ptr::null(), std::ptr::null_mut(), 0);
+        if rc < 0 {
+            return Err(format!("no usable {kind} device ({})", ff::Error::from(rc)));
+        }
+        sys::av_buffer_unref(&mut buf);
+        Ok(())
+    }
+}

@@ -18,6 +18,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 mod ffi;
+pub mod hw;
 pub mod input;
 pub mod mux;
 pub mod probe;
