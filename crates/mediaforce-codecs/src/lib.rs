@@ -401,6 +401,51 @@ adapter!(
     false
 );
 
+/// rav1e, native: encoded in-process through the `rav1e` crate, no libav encoder involved.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rav1e;
+
+impl CodecAdapter for Rav1e {
+    fn id(&self) -> &'static str {
+        "rav1e"
+    }
+    fn display_name(&self) -> &'static str {
+        "rav1e (native)"
+    }
+    fn libav_name(&self) -> &'static str {
+        mediaforce_core::native::RAV1E
+    }
+    fn knob(&self) -> Knob {
+        Knob {
+            name: "qp",
+            min: 0.0,
+            max: 255.0,
+            step: 1.0,
+            better: Better::Lower,
+        }
+    }
+    fn presets(&self) -> Presets {
+        Presets::Numeric {
+            option: "speed",
+            min: 0,
+            max: 10,
+            faster_is_higher: true,
+        }
+    }
+    fn default_preset(&self) -> &'static str {
+        "6"
+    }
+    fn default_knob(&self, height: u32) -> f64 {
+        by_height(height, [90.0, 95.0, 100.0, 105.0, 110.0])
+    }
+    fn prefers_10bit(&self) -> bool {
+        true
+    }
+    fn version(&self) -> String {
+        mediaforce_core::native::rav1e_version()
+    }
+}
+
 /// Every adapter this build knows: the software encoders, then the hardware ones.
 pub fn all() -> Vec<Box<dyn CodecAdapter>> {
     let mut all: Vec<Box<dyn CodecAdapter>> = vec![
@@ -409,6 +454,7 @@ pub fn all() -> Vec<Box<dyn CodecAdapter>> {
         Box::new(X264),
         Box::new(X265),
         Box::new(Vp9),
+        Box::new(Rav1e),
     ];
     all.extend(
         hardware()

@@ -147,9 +147,14 @@ impl std::fmt::Debug for EncoderOutput {
     }
 }
 
+enum Backend {
+    Libav(ff::encoder::Video),
+    Rav1e(Box<crate::native::Rav1eEncoder>),
+}
+
 /// An open video encoder.
 pub struct VideoEncoder {
-    inner: ff::encoder::Video,
+    inner: Backend,
     time_base: ff::Rational,
     label: PathBuf,
     flushed: bool,
@@ -169,6 +174,9 @@ impl std::fmt::Debug for VideoEncoder {
 /// Pixel formats an encoder accepts, in libav's order of preference (empty if it does not say).
 pub fn encoder_pixel_formats(name: &str) -> Vec<Pixel> {
     crate::init();
+    if name == crate::native::RAV1E {
+        return crate::native::rav1e_pixel_formats();
+    }
     ff::encoder::find_by_name(name)
         .and_then(|c| c.video().ok())
         .and_then(|v| v.formats().map(|f| f.collect()))
@@ -208,6 +216,9 @@ pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
 /// Whether the linked FFmpeg has an encoder of this name.
 pub fn encoder_exists(name: &str) -> bool {
     crate::init();
+    if name == crate::native::RAV1E {
+        return true;
+    }
     ff::encoder::find_by_name(name).is_some()
 }
 
@@ -216,6 +227,17 @@ impl VideoEncoder {
     pub fn open(config: &VideoEncoderConfig) -> Result<Self> {
         crate::init();
         let label = PathBuf::from(format!("encoder {}", config.encoder));
+        if config.encoder == crate::native::RAV1E {
+            let native = crate::native::Rav1eEncoder::open(config)?;
+            return Ok(Self {
+                time_base: native.time_base(),
+                inner: Backend::Rav1e(Box::new(native)),
+                label,
+                flushed: false,
+                frames_sent: 0,
+                frame_shape: (config.width, config.height, config.pixel_format),
+            });
+        }
         let codec =
             ff::encoder::find_by_name(&config.encoder).ok_or_else(|| Error::EncoderNotFound {
                 name: config.encoder.clone(),
@@ -279,7 +301,7 @@ impl VideoEncoder {
             .map_err(|e| Error::libav(&label, "open", e))?;
         let time_base = inner.time_base();
         Ok(Self {
-            inner,
+            inner: Backend::Libav(inner),
             time_base,
             label,
             flushed: false,
@@ -295,15 +317,21 @@ impl VideoEncoder {
 
     /// Codec parameters for a muxer stream.
     pub fn parameters(&self) -> ff::codec::Parameters {
-        ff::codec::Parameters::from(&*self.inner)
+        match &self.inner {
+            Backend::Libav(e) => ff::codec::Parameters::from(&**e),
+            Backend::Rav1e(e) => e.parameters(),
+        }
     }
 
     /// Send one frame (timestamps in the config's time base). Drain with
     /// [`receive`](Self::receive) after each call.
     pub fn send(&mut self, frame: &ff::frame::Video) -> Result<()> {
-        self.inner
-            .send_frame(frame)
-            .map_err(|e| Error::libav(&self.label, "encode frame", e))?;
+        match &mut self.inner {
+            Backend::Libav(e) => e
+                .send_frame(frame)
+                .map_err(|e| Error::libav(&self.label, "encode frame", e))?,
+            Backend::Rav1e(e) => e.send(frame)?,
+        }
         self.frames_sent += 1;
         Ok(())
     }
@@ -312,7 +340,14 @@ impl VideoEncoder {
     /// [`EncoderOutput::Finished`].
     pub fn send_eof(&mut self) -> Result<()> {
         self.flushed = true;
-        match self.inner.send_eof() {
+        let inner = match &mut self.inner {
+            Backend::Libav(e) => e,
+            Backend::Rav1e(e) => {
+                e.send_eof();
+                return Ok(());
+            }
+        };
+        match inner.send_eof() {
             Ok(()) | Err(ff::Error::Eof) => Ok(()),
             Err(e) => Err(Error::libav(&self.label, "flush", e)),
         }
@@ -320,8 +355,12 @@ impl VideoEncoder {
 
     /// Take the next packet, if the encoder has one.
     pub fn receive(&mut self) -> Result<EncoderOutput> {
+        let inner = match &mut self.inner {
+            Backend::Libav(e) => e,
+            Backend::Rav1e(e) => return e.receive(),
+        };
         let mut packet = ff::Packet::empty();
-        match self.inner.receive_packet(&mut packet) {
+        match inner.receive_packet(&mut packet) {
             Ok(()) => Ok(EncoderOutput::Packet(packet)),
             Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
                 Ok(EncoderOutput::NeedInput)
@@ -366,6 +405,9 @@ impl Drop for VideoEncoder {
     fn drop(&mut self) {
         // Some encoders (SVT-AV1) hang in close when torn down mid-stream: flush first and
         // discard what comes out. Bounded: a flushed encoder ends with EOF.
+        let Backend::Libav(inner) = &mut self.inner else {
+            return;
+        };
         if !self.flushed {
             self.flushed = true;
             // SVT-AV1 also hangs when flushed before any frame; feed it one throwaway frame.
@@ -373,11 +415,11 @@ impl Drop for VideoEncoder {
                 let (w, h, f) = self.frame_shape;
                 let mut blank = ff::frame::Video::new(f, w, h);
                 blank.set_pts(Some(0));
-                let _ = self.inner.send_frame(&blank);
+                let _ = inner.send_frame(&blank);
             }
-            if self.inner.send_eof().is_ok() {
+            if inner.send_eof().is_ok() {
                 let mut packet = ff::Packet::empty();
-                while self.inner.receive_packet(&mut packet).is_ok() {}
+                while inner.receive_packet(&mut packet).is_ok() {}
             }
         }
     }

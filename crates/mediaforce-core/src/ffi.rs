@@ -545,3 +545,32 @@ pub(crate) fn hw_device_probe(kind: &str) -> Result<(), String> {
         Ok(())
     }
 }
+
+/// Fill codec parameters for a video stream produced outside libavcodec (rav1e): codec, size,
+/// pixel format, colour tags, and the codec's configuration record as extradata.
+pub(crate) fn set_video_parameters(
+    params: &mut ff::codec::Parameters,
+    id: ff::codec::Id,
+    config: &crate::encode::VideoEncoderConfig,
+    extradata: &[u8],
+) {
+    params.set_medium(ff::media::Type::Video);
+    params.set_id(id);
+    // SAFETY: plain field writes on parameters we own.
+    unsafe {
+        let p = &mut *params.as_mut_ptr();
+        p.width = config.width as i32;
+        p.height = config.height as i32;
+        p.format = sys::AVPixelFormat::from(config.pixel_format) as i32;
+        p.color_range = config.color.range.into();
+        p.color_primaries = config.color.primaries.into();
+        p.color_trc = config.color.transfer.into();
+        p.color_space = config.color.matrix.into();
+        if let Some(sar) = config.sample_aspect_ratio {
+            p.sample_aspect_ratio = sar.into();
+        }
+    }
+    if !extradata.is_empty() {
+        set_extradata(params, extradata);
+    }
+}

@@ -21,6 +21,7 @@ mod ffi;
 pub mod hw;
 pub mod input;
 pub mod mux;
+pub mod native;
 pub mod probe;
 pub mod progress;
 pub mod synth;
