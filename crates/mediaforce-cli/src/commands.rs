@@ -553,6 +553,8 @@ struct EncoderRow {
     presets: mediaforce_codecs::Presets,
     default_preset: &'static str,
     default_knob_1080p: f64,
+    params: Vec<mediaforce_codecs::Param>,
+    hardware: bool,
     pixel_formats: Vec<String>,
 }
 
@@ -572,6 +574,8 @@ fn cmd_encoders(json: bool) -> Result<()> {
                 presets: a.presets(),
                 default_preset: a.default_preset(),
                 default_knob_1080p: a.default_knob(1080),
+                params: a.params(),
+                hardware: a.device().is_some(),
                 pixel_formats: a
                     .pixel_formats()
                     .iter()

@@ -1,7 +1,7 @@
 //! Hardware encoders (NVENC, Quick Sync, VA-API): described like the software ones, available
 //! only when the linked FFmpeg has the encoder and the machine has the device.
 
-use crate::{by_height, Better, CodecAdapter, Knob, Presets};
+use crate::{by_height, Better, CodecAdapter, Knob, Param, Presets};
 use mediaforce_core::encode::{VideoEncoder, VideoEncoderConfig};
 use mediaforce_core::ffmpeg_next::{format::Pixel, Rational};
 use mediaforce_core::hw::DeviceKind;
@@ -48,6 +48,12 @@ impl CodecAdapter for Hardware {
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect()
+    }
+    fn device(&self) -> Option<DeviceKind> {
+        Some(self.device)
+    }
+    fn params(&self) -> Vec<Param> {
+        vec![crate::KEYINT]
     }
     fn availability(&self) -> Result<(), String> {
         if !mediaforce_core::encode::encoder_exists(self.id) {

@@ -59,6 +59,68 @@ pub enum Presets {
     },
 }
 
+/// What values a [`Param`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    /// An integer in `min..=max`.
+    Int {
+        /// Smallest value.
+        min: i64,
+        /// Largest value.
+        max: i64,
+    },
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// `0` or `1`.
+    Bool,
+}
+
+impl ParamKind {
+    fn accepts(&self, v: &str) -> bool {
+        match self {
+            ParamKind::Int { min, max } => {
+                v.parse::<i64>().is_ok_and(|x| (*min..=*max).contains(&x))
+            }
+            ParamKind::Choice(words) => words.contains(&v),
+            ParamKind::Bool => v == "0" || v == "1",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ParamKind::Int { min, max } => format!("{min}..={max}"),
+            ParamKind::Choice(words) => words.join(", "),
+            ParamKind::Bool => "0 or 1".into(),
+        }
+    }
+}
+
+/// A tunable encoder parameter beyond preset and quality knob.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Param {
+    /// Name used by mediaforce (`"keyint"`, `"film-grain"`, `"tune"`, `"scene-detection"`).
+    pub name: &'static str,
+    /// Where it goes: an AVOption (`"g"`), or `"group:key"` for a key inside a params string
+    /// option (`"svtav1-params:film-grain"`).
+    pub option: &'static str,
+    /// Accepted values.
+    pub kind: ParamKind,
+}
+
+const fn param(name: &'static str, option: &'static str, kind: ParamKind) -> Param {
+    Param { name, option, kind }
+}
+
+pub(crate) const KEYINT: Param = param(
+    "keyint",
+    "g",
+    ParamKind::Int {
+        min: 1,
+        max: 10_000,
+    },
+);
+
 /// Errors from adapters.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -89,6 +151,18 @@ pub enum Error {
         /// Allowed presets, in words.
         allowed: String,
     },
+    /// A parameter value outside what the encoder takes.
+    #[error("{encoder}: {param} {value} is not valid; allowed {allowed}")]
+    BadParam {
+        /// Encoder id.
+        encoder: &'static str,
+        /// Parameter name.
+        param: String,
+        /// Given value.
+        value: String,
+        /// Allowed values, in words.
+        allowed: String,
+    },
     /// No adapter of this name.
     #[error("unknown encoder '{0}'; see `mediaforce encoders`")]
     Unknown(String),
@@ -110,6 +184,58 @@ pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
     fn default_preset(&self) -> &'static str;
     /// Default knob value for a source of this height.
     fn default_knob(&self, height: u32) -> f64;
+    /// Parameters beyond preset and knob: keyframe interval, tune, scene detection, film grain,
+    /// where the encoder has them.
+    fn params(&self) -> Vec<Param> {
+        vec![KEYINT]
+    }
+    /// The hardware device the encoder needs, if any.
+    fn device(&self) -> Option<mediaforce_core::hw::DeviceKind> {
+        None
+    }
+    /// [`options`](Self::options) plus extras: known [`Param`]s are validated and routed to
+    /// their AVOption or params string; any other `key=value` passes through as an AVOption
+    /// (the encoder refuses names it does not know when it opens).
+    fn options_with(
+        &self,
+        preset: &str,
+        value: f64,
+        extras: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let mut opts = self.options(preset, value)?;
+        let params = self.params();
+        let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
+        for (k, v) in extras {
+            match params.iter().find(|p| p.name == k) {
+                Some(p) => {
+                    if !p.kind.accepts(v) {
+                        return Err(Error::BadParam {
+                            encoder: self.id(),
+                            param: k.clone(),
+                            value: v.clone(),
+                            allowed: p.kind.describe(),
+                        });
+                    }
+                    match p.option.split_once(':') {
+                        Some((group, key)) => match grouped.iter_mut().find(|(g, _)| *g == group) {
+                            Some((_, items)) => items.push(format!("{key}={v}")),
+                            None => grouped.push((group, vec![format!("{key}={v}")])),
+                        },
+                        None => opts.push((p.option.to_string(), v.clone())),
+                    }
+                }
+                None => opts.push((k.clone(), v.clone())),
+            }
+        }
+        for (group, items) in grouped {
+            let joined = items.join(":");
+            match opts.iter_mut().find(|(k, _)| k == group) {
+                Some((_, existing)) => *existing = format!("{existing}:{joined}"),
+                None => opts.push((group.to_string(), joined)),
+            }
+        }
+        Ok(opts)
+    }
     /// Options that always apply (log silencing and the like).
     fn base_options(&self) -> Vec<(String, String)> {
         Vec::new()
@@ -234,7 +360,7 @@ pub(crate) fn by_height(height: u32, values: [f64; 5]) -> f64 {
 }
 
 macro_rules! adapter {
-    ($ty:ident, $id:literal, $display:literal, $lib:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr, $ten_bit:literal) => {
+    ($ty:ident, $id:literal, $display:literal, $lib:literal, $knob:expr, $presets:expr, $default_preset:literal, $defaults:expr, $base:expr, $ten_bit:literal, $params:expr) => {
         #[doc = concat!("Adapter for ", $display, ".")]
         #[derive(Debug, Default, Clone, Copy)]
         pub struct $ty;
@@ -271,6 +397,9 @@ macro_rules! adapter {
             }
             fn library(&self) -> Option<&'static str> {
                 Some($lib)
+            }
+            fn params(&self) -> Vec<Param> {
+                $params
             }
         }
     };
@@ -310,7 +439,17 @@ adapter!(
     "8",
     [30.0, 32.0, 34.0, 35.0, 36.0],
     &[],
-    true
+    true,
+    vec![
+        KEYINT,
+        param(
+            "film-grain",
+            "svtav1-params:film-grain",
+            ParamKind::Int { min: 0, max: 50 }
+        ),
+        param("tune", "svtav1-params:tune", ParamKind::Choice(&["0", "1"])),
+        param("scene-detection", "sc_detection", ParamKind::Bool),
+    ]
 );
 adapter!(
     AomAv1,
@@ -333,7 +472,16 @@ adapter!(
     "6",
     [30.0, 32.0, 34.0, 35.0, 36.0],
     &[("row-mt", "1")],
-    true
+    true,
+    vec![
+        KEYINT,
+        param(
+            "film-grain",
+            "denoise-noise-level",
+            ParamKind::Int { min: 0, max: 50 }
+        ),
+        param("tune", "tune", ParamKind::Choice(&["psnr", "ssim"])),
+    ]
 );
 adapter!(
     X264,
@@ -354,7 +502,29 @@ adapter!(
     "medium",
     [20.0, 21.0, 22.0, 23.0, 23.0],
     &[],
-    false
+    false,
+    vec![
+        KEYINT,
+        param(
+            "tune",
+            "tune",
+            ParamKind::Choice(&[
+                "film",
+                "animation",
+                "grain",
+                "stillimage",
+                "psnr",
+                "ssim",
+                "fastdecode",
+                "zerolatency"
+            ])
+        ),
+        param(
+            "scene-detection",
+            "sc_threshold",
+            ParamKind::Int { min: 0, max: 100 }
+        ),
+    ]
 );
 adapter!(
     X265,
@@ -375,7 +545,27 @@ adapter!(
     "medium",
     [22.0, 23.0, 24.0, 25.0, 26.0],
     &[("x265-params", "log-level=error")],
-    false
+    false,
+    vec![
+        KEYINT,
+        param(
+            "tune",
+            "tune",
+            ParamKind::Choice(&[
+                "psnr",
+                "ssim",
+                "grain",
+                "fastdecode",
+                "zerolatency",
+                "animation"
+            ])
+        ),
+        param(
+            "scene-detection",
+            "x265-params:scenecut",
+            ParamKind::Int { min: 0, max: 100 }
+        ),
+    ]
 );
 adapter!(
     Vp9,
@@ -398,7 +588,15 @@ adapter!(
     "4",
     [32.0, 33.0, 34.0, 35.0, 36.0],
     &[("b", "0"), ("row-mt", "1")],
-    false
+    false,
+    vec![
+        KEYINT,
+        param(
+            "tune",
+            "tune-content",
+            ParamKind::Choice(&["default", "screen", "film"])
+        ),
+    ]
 );
 
 /// rav1e, native: encoded in-process through the `rav1e` crate, no libav encoder involved.
@@ -443,6 +641,19 @@ impl CodecAdapter for Rav1e {
     }
     fn version(&self) -> String {
         mediaforce_core::native::rav1e_version()
+    }
+    fn params(&self) -> Vec<Param> {
+        vec![
+            param(
+                "keyint",
+                "keyint",
+                ParamKind::Int {
+                    min: 1,
+                    max: 10_000,
+                },
+            ),
+            param("tiles", "tiles", ParamKind::Int { min: 1, max: 64 }),
+        ]
     }
 }
 

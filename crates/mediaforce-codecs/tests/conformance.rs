@@ -201,3 +201,69 @@ fn hardware_encoders_report_why_they_are_unavailable() {
         );
     }
 }
+
+#[test]
+fn extra_parameters_are_validated_and_routed() {
+    use mediaforce_codecs::find;
+    let svt = find("libsvtav1").unwrap();
+    let extras = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let o = svt
+        .options_with(
+            "12",
+            40.0,
+            &extras(&[("film-grain", "8"), ("tune", "0"), ("keyint", "24")]),
+        )
+        .unwrap();
+    assert!(
+        o.contains(&("svtav1-params".into(), "film-grain=8:tune=0".into())),
+        "{o:?}"
+    );
+    assert!(o.contains(&("g".into(), "24".into())));
+    let e = svt
+        .options_with("12", 40.0, &extras(&[("film-grain", "99")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("allowed 0..=50"), "{e}");
+
+    let x265 = find("libx265").unwrap();
+    let o = x265
+        .options_with("ultrafast", 28.0, &extras(&[("scene-detection", "0")]))
+        .unwrap();
+    assert!(
+        o.contains(&("x265-params".into(), "log-level=error:scenecut=0".into())),
+        "{o:?}"
+    );
+
+    // The routed options really open the encoders, and produce the frames.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(160, 96, FRAMES))
+        .write(&src)
+        .unwrap();
+    for (a, o) in [
+        (
+            svt.as_ref(),
+            svt.options_with("12", 40.0, &extras(&[("film-grain", "8"), ("keyint", "6")]))
+                .unwrap(),
+        ),
+        (x265.as_ref(), o),
+    ] {
+        let mut opts = TranscodeOptions::new(a.libav_name());
+        opts.encoder_options = o;
+        let out = dir.path().join(format!("{}.mkv", a.id()));
+        let r = transcode(&src, &out, &opts, &mut NoProgress).unwrap();
+        assert_eq!(r.frames, u64::from(FRAMES));
+    }
+    // Free-form extras pass through; the encoder itself refuses names it does not know.
+    let o = svt
+        .options_with("12", 40.0, &extras(&[("bogus", "1")]))
+        .unwrap();
+    let mut opts = TranscodeOptions::new("libsvtav1");
+    opts.encoder_options = o;
+    let e = transcode(&src, &dir.path().join("bogus.mkv"), &opts, &mut NoProgress).unwrap_err();
+    assert!(e.to_string().contains("has no option 'bogus'"), "{e}");
+}
