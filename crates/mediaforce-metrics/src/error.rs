@@ -28,8 +28,8 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
-    /// A feature extractor is unknown to libvmaf.
-    #[error("unknown libvmaf feature '{name}'")]
+    /// A feature extractor is unknown to libvmaf or could not run.
+    #[error("libvmaf feature {name} is unknown or could not run")]
     Feature {
         /// The name asked for.
         name: String,

@@ -31,7 +31,7 @@ pub const FEATURES: &[(&str, &str, &[&str])] = &[
     ("psnr", "psnr", &["psnr_y", "psnr_cb", "psnr_cr"]),
     ("ssim", "float_ssim", &["float_ssim"]),
     ("ms-ssim", "float_ms_ssim", &["float_ms_ssim"]),
-    ("cambi", "cambi", &["cambi"]),
+    ("cambi", "cambi", &["Cambi_feature_cambi_score"]),
     ("ciede2000", "ciede", &["ciede2000"]),
     ("psnr-hvs", "psnr_hvs", &["psnr_hvs"]),
 ];
@@ -494,12 +494,26 @@ pub fn score_files(
             .iter()
             .filter_map(|&i| ctx.feature_at(name, i as u32))
             .collect();
-        if !vals.is_empty() {
-            features.insert(
-                name.to_string(),
-                vals.iter().sum::<f64>() / vals.len() as f64,
-            );
+        if vals.is_empty() {
+            // libvmaf drops an extractor that cannot run (MS-SSIM on pictures under 176 pixels)
+            // without failing the context; asked-for figures must not silently go missing.
+            return Err(Error::Feature {
+                name: format!(
+                    "{name} (no scores for {}x{} pictures)",
+                    target.width, target.height
+                ),
+            });
         }
+        // Report under libvmaf's output alias (its JSON log calls this one "cambi").
+        let report_name = if name == "Cambi_feature_cambi_score" {
+            "cambi"
+        } else {
+            name
+        };
+        features.insert(
+            report_name.to_string(),
+            vals.iter().sum::<f64>() / vals.len() as f64,
+        );
     }
     if let Some(log) = &options.log {
         ctx.write_json_log(log)?;

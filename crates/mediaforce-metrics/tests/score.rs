@@ -164,3 +164,120 @@ fn different_sizes_depths_and_chroma_are_converted_explicitly() {
     assert_eq!((r.frames, r.scored_width, r.scored_height), (12, 320, 180));
     assert!(r.vmaf.mean.is_finite() && r.vmaf.mean >= 0.0);
 }
+
+#[test]
+fn extra_features_models_log_and_subsampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.mkv");
+    let b = dir.path().join("b.mkv");
+    SyntheticClip::new(
+        SyntheticVideo::new(320, 180, 10)
+            .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]),
+    )
+    .write(&a)
+    .unwrap();
+    transcode(
+        &a,
+        &b,
+        &TranscodeOptions::new("libx264")
+            .option("crf", 35)
+            .option("preset", "ultrafast"),
+        &mut NoProgress,
+    )
+    .unwrap();
+    let log = dir.path().join("vmaf.json");
+    let opts = ScoreOptions {
+        scale: Scale::Native,
+        features: ["psnr", "ssim", "ms-ssim", "cambi", "ciede2000", "psnr-hvs"]
+            .map(String::from)
+            .to_vec(),
+        log: Some(log.clone()),
+        ..Default::default()
+    };
+    let r = score_files(&a, &b, &opts, &mut NoProgress).unwrap();
+    for (name, lo, hi) in [
+        ("psnr_y", 15.0, 60.0),
+        ("float_ssim", 0.5, 1.0),
+        ("float_ms_ssim", 0.5, 1.0),
+        ("cambi", 0.0, 24.0),
+        ("ciede2000", 10.0, 60.0),
+        ("psnr_hvs", 10.0, 60.0),
+    ] {
+        let v = r
+            .features
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| panic!("{name} missing: {:?}", r.features));
+        assert!((lo..=hi).contains(&v), "{name} = {v}");
+    }
+    // libvmaf's own JSON log, readable by existing tools.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert_eq!(j["frames"].as_array().unwrap().len(), 10);
+    let pooled = j["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap();
+    assert!((pooled - r.vmaf.mean).abs() < 1e-6);
+
+    // The neg model scores no higher than the default on the same pair.
+    let neg = score_files(
+        &a,
+        &b,
+        &ScoreOptions {
+            scale: Scale::Native,
+            model: Some("vmaf_v0.6.1neg".into()),
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(neg.model, "vmaf_v0.6.1neg");
+    assert!(neg.vmaf.mean <= r.vmaf.mean + 1e-9);
+    // Unknown model: a typed error naming it.
+    let e = score_files(
+        &a,
+        &b,
+        &ScoreOptions {
+            model: Some("no_such_model".into()),
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no_such_model"), "{e}");
+    // A feature that cannot run on these pictures is an error, not a missing figure.
+    let small = dir.path().join("small.mkv");
+    SyntheticClip::new(SyntheticVideo::new(128, 72, 2))
+        .write(&small)
+        .unwrap();
+    let small_opts = ScoreOptions {
+        scale: Scale::Native,
+        features: vec!["ms-ssim".into()],
+        ..Default::default()
+    };
+    let e = score_files(&small, &small, &small_opts, &mut NoProgress).unwrap_err();
+    assert!(e.to_string().contains("float_ms_ssim"), "{e}");
+    // Subsampling scores every other frame.
+    let sub = score_files(
+        &a,
+        &b,
+        &ScoreOptions {
+            scale: Scale::Native,
+            subsample: 2,
+            ..Default::default()
+        },
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(sub.per_frame.len(), 5);
+}
+
+#[test]
+fn uhd_reference_uses_the_4k_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("uhd.mkv");
+    SyntheticClip::new(SyntheticVideo::new(3840, 2160, 2))
+        .write(&a)
+        .unwrap();
+    let r = score_files(&a, &a, &ScoreOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!(r.model, "vmaf_4k_v0.6.1");
+    assert_eq!((r.scored_width, r.scored_height), (3840, 2160));
+}
