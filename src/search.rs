@@ -321,7 +321,7 @@ pub fn crf_search(
     // Validate preset and range up front, with the adapter's own error.
     adapter.options(&preset, adapter.default_knob(1080))?;
 
-    let info = crate::core::probe(input)?;
+    let info = crate::core::probe::probe_headers(input)?;
     let stream = info.primary_video().ok_or_else(|| SearchError::Source {
         path: input.to_path_buf(),
         reason: "no video stream".into(),
@@ -745,7 +745,7 @@ pub fn encode_to_target(
         .map(|m| m.len())
         .unwrap_or(1)
         .max(1);
-    let info = crate::core::probe(input)?;
+    let info = crate::core::probe::probe_headers(input)?;
     let src_fmt: Option<ff::format::Pixel> = info
         .primary_video()
         .and_then(|s| s.video.as_ref())

@@ -225,6 +225,17 @@ const VFR_SCAN_PACKETS: usize = 600;
 /// # Ok::<(), mediaforce_core::Error>(())
 /// ```
 pub fn probe(path: &Path) -> Result<MediaInfo> {
+    probe_with(path, true)
+}
+
+/// Probe without the packet-timestamp scan: `variable_frame_rate` is always false. For callers
+/// that only need stream facts (the scorer, the search), on files whose packets would otherwise
+/// be read twice.
+pub fn probe_headers(path: &Path) -> Result<MediaInfo> {
+    probe_with(path, false)
+}
+
+fn probe_with(path: &Path, scan_frame_rate: bool) -> Result<MediaInfo> {
     let mut input = crate::input::open_input(path)?;
     let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
 
@@ -251,7 +262,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let primary = streams.iter().position(|s| {
         s.kind == StreamKind::Video && !s.disposition.iter().any(|d| d == "attached_pic")
     });
-    if let Some(i) = primary {
+    if let Some(i) = primary.filter(|_| scan_frame_rate) {
         let index = streams[i].index;
         let vfr = scan_variable_frame_rate(&mut input, index);
         if let Some(v) = streams[i].video.as_mut() {

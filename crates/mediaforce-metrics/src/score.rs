@@ -182,21 +182,28 @@ fn target_for(width: u32, height: u32, depth: u8, scale: Scale, model: Option<&s
     }
 }
 
-fn plan(reference: &Path, options: &ScoreOptions) -> Result<Target> {
-    let info = mediaforce_core::probe(reference)?;
-    let v = info.primary_video().and_then(|s| s.video.clone()).ok_or(
-        mediaforce_core::Error::NoStream {
+/// The scoring target for a reference, and its expected frame count (for progress).
+fn plan(reference: &Path, options: &ScoreOptions) -> Result<(Target, Option<u64>)> {
+    let info = mediaforce_core::probe::probe_headers(reference)?;
+    let stream = info
+        .primary_video()
+        .ok_or(mediaforce_core::Error::NoStream {
             path: reference.to_path_buf(),
             kind: "video",
-        },
-    )?;
-    Ok(target_for(
+        })?;
+    let v = stream.video.clone().expect("video stream has video info");
+    let total = stream.frames.or_else(|| {
+        let d = stream.duration_seconds.or(info.duration_seconds)?;
+        Some((d * v.fps?).round() as u64)
+    });
+    let target = target_for(
         v.width,
         v.height,
         v.bit_depth.unwrap_or(8),
         options.scale,
         options.model.as_deref(),
-    ))
+    );
+    Ok((target, total))
 }
 
 /// Per-frame scores and their pooling, read back from a flushed context.
@@ -383,9 +390,9 @@ pub fn score_files(
     options: &ScoreOptions,
     progress: &mut dyn ProgressSink,
 ) -> Result<ScoreReport> {
-    let target = plan(reference, options)?;
+    let (target, total) = plan(reference, options)?;
     // Check the distorted file before spending threads on it.
-    mediaforce_core::probe(distorted)?;
+    mediaforce_core::probe::probe_headers(distorted)?;
     let model = Model::load(&target.model)?;
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
@@ -404,14 +411,6 @@ pub fn score_files(
         extracted.extend_from_slice(outputs);
     }
 
-    let total = mediaforce_core::probe(reference)?
-        .primary_video()
-        .and_then(|s| {
-            s.frames.or_else(|| {
-                let v = s.video.as_ref()?;
-                Some((s.duration_seconds? * v.fps?).round() as u64)
-            })
-        });
     progress.start("score", total);
     let mut clock = ProgressClock::new(total);
 
