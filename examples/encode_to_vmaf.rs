@@ -50,7 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(e) if report.output.is_some() => {
             println!(
                 "crf {}: VMAF {:.2}, {:.1}% of the source",
-                e.knob, e.achieved, e.percent
+                e.knob,
+                e.achieved.unwrap_or(f64::NAN),
+                e.percent
             )
         }
         _ => println!("no encode met the target"),

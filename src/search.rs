@@ -77,6 +77,9 @@ pub struct SearchConfig {
     pub threads: u32,
     /// Probe cache database; `None` disables caching.
     pub cache: Option<PathBuf>,
+    /// After the full encode, score the whole output and correct the knob if it missed
+    /// ([`encode_to_target`] only).
+    pub verify: bool,
 }
 
 impl SearchConfig {
@@ -98,6 +101,7 @@ impl SearchConfig {
             memory_budget: 1 << 30,
             threads: 0,
             cache: None,
+            verify: true,
         }
     }
 }
@@ -685,10 +689,10 @@ fn run_probe(
 pub struct FullEncode {
     /// Knob value used.
     pub knob: f64,
-    /// The target statistic measured on the whole output.
-    pub achieved: f64,
-    /// Pooled VMAF of the whole output.
-    pub vmaf: Pooled,
+    /// The target statistic measured on the whole output (`None` when not verified).
+    pub achieved: Option<f64>,
+    /// Pooled VMAF of the whole output (`None` when not verified).
+    pub vmaf: Option<Pooled>,
     /// Output size in bytes.
     pub bytes: u64,
     /// Output size as a percentage of the source.
@@ -765,17 +769,28 @@ pub fn encode_to_target(
         opts.encoder_options = adapter.options(&search.preset, knob)?;
         opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
         let report = crate::core::transcode::transcode(input, output, &opts, progress)?;
-        let scored =
-            crate::metrics::score_files(input, output, &score_opts, &mut crate::core::NoProgress)?;
-        let achieved = cfg.stat.of(&scored.vmaf);
+        let scored = if cfg.verify {
+            Some(crate::metrics::score_files(
+                input,
+                output,
+                &score_opts,
+                &mut crate::core::NoProgress,
+            )?)
+        } else {
+            None
+        };
+        let achieved = scored.as_ref().map(|r| cfg.stat.of(&r.vmaf));
         encodes.push(FullEncode {
             knob,
             achieved,
-            vmaf: scored.vmaf,
+            vmaf: scored.map(|r| r.vmaf),
             bytes: report.output_bytes,
             percent: 100.0 * report.output_bytes as f64 / source_bytes as f64,
             encode_seconds: report.seconds,
         });
+        let Some(achieved) = achieved else {
+            break;
+        };
         let miss = achieved < cfg.target || achieved > cfg.target + cfg.tolerance;
         if !miss {
             break;
@@ -803,11 +818,14 @@ pub fn encode_to_target(
     }
     // Keep the output only if the last encode meets the target; otherwise re-make the best
     // passing one, or report without output.
-    let last_ok = encodes.last().is_some_and(|e| e.achieved >= cfg.target);
+    let last_ok = !cfg.verify
+        || encodes
+            .last()
+            .is_some_and(|e| e.achieved >= Some(cfg.target));
     if !last_ok {
         let best = encodes
             .iter()
-            .filter(|e| e.achieved >= cfg.target)
+            .filter(|e| e.achieved >= Some(cfg.target))
             .min_by(|a, b| a.bytes.cmp(&b.bytes))
             .cloned();
         match best {

@@ -161,3 +161,69 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
     let third = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
     assert!(third.probes.iter().all(|p| !p.cached));
 }
+
+fn found(report: &mediaforce::search::SearchReport) -> mediaforce::search::Probe {
+    match &report.outcome {
+        Outcome::Found { chosen } => chosen.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ten_bit_vfr_and_still_image_sources_are_searched() {
+    use mediaforce::core::ffmpeg_next::format::Pixel;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SearchConfig::new("libx265", 88.0);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    cfg.tolerance = 3.0;
+
+    // 10-bit 4:2:0: encoded at 10 bits, scored at 10 bits.
+    let ten = dir.path().join("ten.mkv");
+    SyntheticClip::new(
+        SyntheticVideo::new(192, 108, 24)
+            .encoder(
+                "libx265",
+                &[("preset", "ultrafast"), ("x265-params", "log-level=none")],
+            )
+            .pixel_format(Pixel::YUV420P10LE),
+    )
+    .write(&ten)
+    .unwrap();
+    let r = crf_search(&ten, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert_eq!(r.pixel_format, "yuv420p10le");
+    assert!(found(&r).score >= 88.0);
+
+    // Variable frame rate: every frame is a sample frame, in order.
+    let vfr = dir.path().join("vfr.mkv");
+    let mut v = SyntheticVideo::new(192, 108, 30);
+    v.variable_frame_rate = true;
+    SyntheticClip::new(v).write(&vfr).unwrap();
+    let r = crf_search(&vfr, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert_eq!(r.samples.iter().map(|s| s.frames).sum::<u64>(), 30);
+    assert!(found(&r).score >= 88.0);
+
+    // A still image (PNG, RGB): one frame, converted explicitly to the encoder's YUV.
+    let png = dir.path().join("still.png");
+    SyntheticClip::new(
+        SyntheticVideo::new(192, 108, 1)
+            .encoder("png", &[])
+            .pixel_format(Pixel::RGB24),
+    )
+    .write(&png)
+    .unwrap();
+    let info = mediaforce::core::probe(&png).unwrap();
+    assert_eq!(
+        info.streams[0]
+            .video
+            .as_ref()
+            .unwrap()
+            .chroma_subsampling
+            .as_deref(),
+        Some("rgb")
+    );
+    let r = crf_search(&png, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    assert_eq!(r.samples[0].frames, 1);
+    assert_eq!(r.pixel_format, "yuv420p");
+    assert!(found(&r).score >= 88.0);
+}

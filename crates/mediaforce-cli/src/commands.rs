@@ -42,12 +42,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over.
+    /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over. The output
+    /// is written under a temporary name beside it and renamed when complete.
     Encode {
         /// Source file.
         input: PathBuf,
         /// Output file; the container follows the extension (.mkv by default).
-        output: PathBuf,
+        output: Option<PathBuf>,
+        /// Output file (alternative to the positional OUTPUT).
+        #[arg(short = 'o', long = "output", conflicts_with = "output")]
+        output_flag: Option<PathBuf>,
+        /// Encode at this quality-knob value (the encoder must be a codec adapter).
+        #[arg(long, conflicts_with = "target_vmaf")]
+        crf: Option<f64>,
+        /// Do not score the output (with --crf), or skip the closed-loop check (with --target-vmaf).
+        #[arg(long)]
+        no_verify: bool,
         /// libav encoder name (libsvtav1, libaom-av1, libx264, libx265, libvpx-vp9...).
         #[arg(long, default_value = "libsvtav1")]
         encoder: String,
@@ -324,6 +334,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode {
             input,
             output,
+            output_flag,
+            crf,
+            no_verify,
             encoder,
             options,
             opus,
@@ -342,9 +355,18 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             opts.deinterlace = deinterlace;
             opts.max_seconds = seconds;
+            let output = output
+                .or(output_flag)
+                .context("an output path is needed (OUTPUT or -o OUTPUT)")?;
             let mut bar = Bar::new(!json);
+            if let Some(crf) = crf {
+                return encode_at_knob(
+                    &input, &output, &encoder, crf, &search, opts, !no_verify, json,
+                );
+            }
             if let Some(target) = target_vmaf {
-                let cfg = search.config(&encoder, target);
+                let mut cfg = search.config(&encoder, target);
+                cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = SearchLog { on: !json, knob };
                 let r = encode_to_target(&input, &output, &cfg, &opts, &mut log, &mut bar)?;
@@ -355,7 +377,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     for e in &r.encodes {
                         println!(
                             "  full encode {} {}: VMAF {:.2} ({:?}), {} ({:.1}% of source) in {:.1} s",
-                            knob, e.knob, e.achieved, cfg.stat, human_bytes(e.bytes), e.percent, e.encode_seconds
+                            knob, e.knob, e.achieved.unwrap_or(f64::NAN), cfg.stat, human_bytes(e.bytes), e.percent, e.encode_seconds
                         );
                     }
                 }
@@ -533,7 +555,7 @@ fn cmd_demo(
     match (r.search.chosen(), r.encodes.last()) {
         (Some(p), Some(e)) => println!(
             "chose {} {} {} for VMAF >= {target}: predicted {:.2}, achieved {:.2} on the whole clip; {} -> {} ({:.1}% of source)",
-            r.search.encoder, knob, e.knob, p.score, e.achieved,
+            r.search.encoder, knob, e.knob, p.score, e.achieved.unwrap_or(f64::NAN),
             human_bytes(std::fs::metadata(&sample)?.len()), human_bytes(e.bytes), e.percent
         ),
         _ => println!("no {knob} met VMAF {target}"),
@@ -608,6 +630,78 @@ fn cmd_encoders(json: bool) -> Result<()> {
                 println!("{:13}{reason}", "");
             }
         }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct KnobEncode {
+    transcode: mediaforce_core::transcode::TranscodeReport,
+    knob_name: &'static str,
+    knob: f64,
+    vmaf: Option<mediaforce_metrics::Pooled>,
+}
+
+/// `encode --crf X`: one encode at a knob value through the adapter, scored unless told not to.
+#[allow(clippy::too_many_arguments)]
+fn encode_at_knob(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    encoder: &str,
+    knob: f64,
+    search: &SearchArgs,
+    mut opts: TranscodeOptions,
+    verify: bool,
+    json: bool,
+) -> Result<()> {
+    let adapter = mediaforce::codecs::find(encoder)?;
+    let preset = search
+        .preset
+        .clone()
+        .unwrap_or_else(|| adapter.default_preset().to_string());
+    let extra = std::mem::take(&mut opts.encoder_options);
+    opts.encoder_options = adapter.options_with(&preset, knob, &extra)?;
+    let info = mediaforce_core::probe::probe_headers(input)?;
+    opts.pixel_format = info
+        .primary_video()
+        .and_then(|s| s.video.as_ref())
+        .and_then(|v| v.pixel_format.as_deref())
+        .and_then(|n| n.parse().ok())
+        .map(|f| adapter.pick_pixel_format(f));
+    let report = transcode(input, output, &opts, &mut Bar::new(!json))?;
+    let vmaf = if verify {
+        let so = ScoreOptions {
+            scale: search.config(encoder, 0.0).scale,
+            ..ScoreOptions::default()
+        };
+        Some(score_files(input, output, &so, &mut Bar::new(!json))?.vmaf)
+    } else {
+        None
+    };
+    let knob_name = adapter.knob().name;
+    if json {
+        let r = KnobEncode {
+            transcode: report,
+            knob_name,
+            knob,
+            vmaf,
+        };
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "{} -> {}: {} {knob_name} {knob}, {} frames, {} -> {} ({:.1}% of source){}",
+            input.display(),
+            output.display(),
+            adapter.id(),
+            report.frames,
+            human_bytes(report.input_bytes),
+            human_bytes(report.output_bytes),
+            100.0 * report.output_bytes as f64 / report.input_bytes.max(1) as f64,
+            vmaf.map_or(String::new(), |v| format!(
+                ", VMAF {:.2} (p5 {:.2}, min {:.2})",
+                v.mean, v.p5, v.min
+            ))
+        );
     }
     Ok(())
 }

@@ -203,4 +203,62 @@ fn encode_refuses_bad_options_and_keeps_no_partial_output() {
     let v: serde_json::Value = serde_json::from_str(&out_s).unwrap();
     assert_eq!(v["frames"], 48);
     assert!(v["output_bytes"].as_u64().unwrap() > 0);
+    // No temporary file is left beside the output, after success or failure.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // --crf through the adapter, -o form, scored unless --no-verify.
+    let o2 = dir.path().join("crf.mp4");
+    let (code, out_s, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        "-o",
+        o2.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--crf",
+        "30",
+        "--preset",
+        "ultrafast",
+        "--scale",
+        "native",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out_s).unwrap();
+    assert_eq!(v["knob"], 30.0);
+    assert!(v["vmaf"]["mean"].as_f64().unwrap() > 50.0);
+    let (code, out_s, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        "-o",
+        o2.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--crf",
+        "30",
+        "--preset",
+        "ultrafast",
+        "--no-verify",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out_s).unwrap();
+    assert!(v["vmaf"].is_null());
+    let (code, _, err) = mediaforce(&[
+        "encode",
+        p.to_str().unwrap(),
+        "-o",
+        o2.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--crf",
+        "51.3",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("allowed 0..=51 in steps of 0.25"), "{err}");
 }

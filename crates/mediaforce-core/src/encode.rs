@@ -160,6 +160,8 @@ pub struct VideoEncoder {
     flushed: bool,
     frames_sent: u64,
     frame_shape: (u32, u32, Pixel),
+    /// One frame's duration in the packet time base, for constant-rate streams.
+    frame_duration: i64,
 }
 
 impl std::fmt::Debug for VideoEncoder {
@@ -188,11 +190,15 @@ pub fn encoder_pixel_formats(name: &str) -> Vec<Pixel> {
 /// sources, else 8-bit 4:2:0. 10-bit stays 10-bit wherever the encoder can.
 pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
     let formats = encoder_pixel_formats(encoder);
-    if formats.is_empty() || formats.contains(&source) {
+    let rgb = crate::ffi::pixel_layout(source).is_some_and(|l| l.rgb);
+    if formats.is_empty() || (formats.contains(&source) && !rgb) {
         return source;
     }
     let depth = crate::probe::bit_depth(source).unwrap_or(8);
     let chroma = crate::probe::chroma_subsampling(source);
+    // RGB sources (screenshots, stills) are converted to YUV 4:2:0, the form every delivery
+    // codec compresses best, rather than kept as planar GBR.
+    let chroma = chroma.filter(|c| c != "rgb");
     let same = formats.iter().copied().find(|f| {
         crate::probe::bit_depth(*f) == Some(depth)
             && crate::probe::chroma_subsampling(*f) == chroma
@@ -211,6 +217,17 @@ pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
         .copied()
         .find(|f| formats.contains(f))
         .unwrap_or(formats[0])
+}
+
+/// One frame's duration in the config's time base (0 for variable frame rate).
+fn frame_duration(config: &VideoEncoderConfig) -> i64 {
+    use ff::Rescale;
+    match config.frame_rate {
+        Some(r) if r.numerator() > 0 && r.denominator() > 0 => {
+            1i64.rescale(r.invert(), config.time_base).max(1)
+        }
+        _ => 0,
+    }
 }
 
 /// Whether the linked FFmpeg has an encoder of this name.
@@ -236,6 +253,7 @@ impl VideoEncoder {
                 flushed: false,
                 frames_sent: 0,
                 frame_shape: (config.width, config.height, config.pixel_format),
+                frame_duration: frame_duration(config),
             });
         }
         let codec =
@@ -307,6 +325,7 @@ impl VideoEncoder {
             flushed: false,
             frames_sent: 0,
             frame_shape: (config.width, config.height, config.pixel_format),
+            frame_duration: frame_duration(config),
         })
     }
 
@@ -361,7 +380,14 @@ impl VideoEncoder {
         };
         let mut packet = ff::Packet::empty();
         match inner.receive_packet(&mut packet) {
-            Ok(()) => Ok(EncoderOutput::Packet(packet)),
+            Ok(()) => {
+                // Muxers size the last sample (and MP4's edit list) from packet durations; a
+                // packet without one makes MP4 readers discard the final frame.
+                if packet.duration() <= 0 && self.frame_duration > 0 {
+                    packet.set_duration(self.frame_duration);
+                }
+                Ok(EncoderOutput::Packet(packet))
+            }
             Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
                 Ok(EncoderOutput::NeedInput)
             }

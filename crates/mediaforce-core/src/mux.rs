@@ -44,6 +44,7 @@ pub fn container_for(path: &Path) -> &'static str {
         Some("ts" | "m2ts" | "mts") => "mpegts",
         Some("webm") => "webm",
         Some("nut") => "nut",
+        Some("png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff") => "image2",
         _ => "matroska",
     }
 }
@@ -51,8 +52,12 @@ pub fn container_for(path: &Path) -> &'static str {
 impl Muxer {
     /// Create `path` for writing, in the container its extension names (Matroska otherwise).
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_as(path, container_for(path))
+    }
+
+    /// Create `path` for writing in the named libav container (`"matroska"`, `"mp4"`...).
+    pub fn create_as(path: &Path, format: &str) -> Result<Self> {
         crate::init();
-        let format = container_for(path);
         let ctx = ff::format::output_as(path, format)
             .map_err(|e| Error::libav(path, "create output", e))?;
         Ok(Self {

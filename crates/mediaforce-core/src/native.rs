@@ -50,6 +50,7 @@ pub(crate) struct Rav1eEncoder {
     params: ff::codec::Parameters,
     time_base: ff::Rational,
     flushed: bool,
+    frame_duration: i64,
 }
 
 fn bad(what: &'static str, reason: String) -> Error {
@@ -170,6 +171,10 @@ impl Rav1eEncoder {
             params,
             time_base: config.time_base,
             flushed: false,
+            frame_duration: config.frame_rate.map_or(0, |r| {
+                use ff::Rescale;
+                1i64.rescale(r.invert(), config.time_base).max(1)
+            }),
         })
     }
 
@@ -249,6 +254,7 @@ impl Rav1eEncoder {
                     let mut packet = ff::Packet::copy(&data);
                     packet.set_pts(pts);
                     packet.set_dts(pts);
+                    packet.set_duration(self.frame_duration);
                     if kind == r::FrameType::KEY {
                         packet.set_flags(ff::codec::packet::Flags::KEY);
                     }

@@ -184,7 +184,10 @@ pub fn transcode(
 
     // Everything but the video goes through a second demuxer, read in step with the video.
     let mut side = crate::input::open_input(input)?;
-    let mut mux = Muxer::create(output)?;
+    // Write beside the output under a temporary name and rename at the end, so the output path
+    // only ever holds a complete file (and an existing file there survives a failed encode).
+    let partial = partial_path(output);
+    let mut mux = Muxer::create_as(&partial, crate::mux::container_for(output))?;
     let mut plan: Vec<OutStream> = Vec::new();
     let mut encoder: Option<VideoEncoder> = None;
     let mut out_video_index = 0usize;
@@ -306,6 +309,10 @@ pub fn transcode(
         }
     }
     mux.finish()?;
+    std::fs::rename(&partial, output).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        Error::io(output, e)
+    })?;
     progress.update(&clock.snapshot(frames));
     progress.finish();
 
@@ -337,6 +344,15 @@ pub fn transcode(
             .count(),
         decode_errors: decoder.decode_errors(),
     })
+}
+
+/// `dir/.name.partial-<pid>` for `dir/name`: same directory (so the rename is atomic), hidden.
+fn partial_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

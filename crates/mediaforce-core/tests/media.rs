@@ -505,3 +505,28 @@ fn frame_converter_leaves_the_callers_frame_intact() {
     );
     assert_eq!(a.data(0), b.data(0));
 }
+
+#[test]
+fn mp4_output_keeps_every_frame() {
+    // Without packet durations MP4's edit list ends one frame early and readers drop the last.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut v = SyntheticVideo::new(160, 96, 48).encoder("libx264", &[("preset", "veryfast")]);
+    v.gop = Some(12);
+    SyntheticClip::new(v).write(&src).unwrap();
+    for enc in ["libx264", "libsvtav1", "rav1e"] {
+        let out = dir.path().join(format!("{enc}.mp4"));
+        let opts = match enc {
+            "libx264" => TranscodeOptions::new(enc).option("preset", "ultrafast"),
+            "libsvtav1" => TranscodeOptions::new(enc).option("preset", 12),
+            _ => TranscodeOptions::new(enc).option("speed", 10),
+        };
+        transcode(&src, &out, &opts, &mut NoProgress).unwrap();
+        let n = VideoDecoder::open(&out, DecodeOptions::default())
+            .unwrap()
+            .count();
+        assert_eq!(n, 48, "{enc}");
+        let d = probe(&out).unwrap().duration_seconds.unwrap();
+        assert!((d - 2.0).abs() < 0.01, "{enc}: duration {d}");
+    }
+}
