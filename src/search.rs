@@ -514,12 +514,8 @@ pub fn crf_search(
                     Some(x)
                 }
             }
-            (Some(g), None) => Some(snap(from_u(
-                to_u(g.knob) - jump(&probes, g, aim, k.step, to_u),
-            ))),
-            (None, Some(b)) => Some(snap(from_u(
-                to_u(b.knob) + jump(&probes, b, aim, k.step, to_u),
-            ))),
+            (Some(g), None) => Some(snap(from_u(to_u(g.knob) - jump(&probes, g, aim, &k, to_u)))),
+            (None, Some(b)) => Some(snap(from_u(to_u(b.knob) + jump(&probes, b, aim, &k, to_u)))),
             (None, None) => None,
         };
     }
@@ -564,17 +560,31 @@ pub fn crf_search(
     })
 }
 
-/// How far (in oriented knob units) to move from a one-sided point: from the local slope when two
-/// points are known, else assuming about one VMAF point per knob unit; at least one step, at most
-/// twelve.
-fn jump(probes: &[Probe], from: &Probe, aim: f64, step: f64, to_u: impl Fn(f64) -> f64) -> f64 {
-    let slope = probes
+/// VMAF points per oriented knob unit around `from`: measured against another probe when there
+/// is one, else a typical 25 VMAF points across the knob's whole range (about 0.4 per CRF unit for
+/// SVT-AV1, 0.5 for x264, 0.1 per rav1e quantizer step).
+fn slope_at(probes: &[Probe], from: &Probe, knob: &codecs::Knob, to_u: impl Fn(f64) -> f64) -> f64 {
+    let range = (knob.max - knob.min).max(knob.step);
+    probes
         .iter()
         .filter(|p| p.knob != from.knob)
         .map(|p| (p.score - from.score) / (to_u(p.knob) - to_u(from.knob)))
-        .find(|s| s.is_finite() && *s > 0.05)
-        .unwrap_or(1.0);
-    ((from.score - aim).abs() / slope).clamp(step, 12.0)
+        .find(|s| s.is_finite() && *s > 0.01)
+        .unwrap_or(25.0 / range)
+}
+
+/// How far (in oriented knob units) to move from a one-sided point to reach `aim`: at least one
+/// step, at most a quarter of the knob's range.
+fn jump(
+    probes: &[Probe],
+    from: &Probe,
+    aim: f64,
+    knob: &codecs::Knob,
+    to_u: impl Fn(f64) -> f64,
+) -> f64 {
+    let range = (knob.max - knob.min).max(knob.step);
+    let slope = slope_at(probes, from, knob, to_u);
+    ((from.score - aim).abs() / slope).clamp(knob.step, (range / 4.0).max(knob.step))
 }
 
 fn run_probe(
@@ -797,14 +807,9 @@ pub fn encode_to_target(
         }
         // Shift the sampled curve by the measured error and step the knob accordingly.
         let aim = cfg.target + cfg.tolerance / 2.0;
-        let slope = search
-            .probes
-            .iter()
-            .filter(|p| p.knob != chosen.knob)
-            .map(|p| (p.score - chosen.score) / (to_u(p.knob) - to_u(chosen.knob)))
-            .find(|s| s.is_finite() && *s > 0.05)
-            .unwrap_or(1.0);
-        let delta = ((aim - achieved) / slope).clamp(-12.0, 12.0);
+        let slope = slope_at(&search.probes, &chosen, &k, to_u);
+        let quarter = (k.max - k.min) / 4.0;
+        let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
         let delta = if delta.abs() < k.step {
             k.step * delta.signum()
         } else {

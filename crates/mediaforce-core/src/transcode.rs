@@ -215,8 +215,9 @@ pub fn transcode(
                 facts.frame_rate,
             );
             cfg.time_base = facts.time_base;
-            cfg.frame_rate = (!vinfo.variable_frame_rate && facts.frame_rate.numerator() > 0)
-                .then_some(facts.frame_rate);
+            // The nominal rate even for variable-rate sources: rate control needs one (SVT-AV1
+            // refuses to open without it); timestamps keep the real, variable timing.
+            cfg.frame_rate = (facts.frame_rate.numerator() > 0).then_some(facts.frame_rate);
             cfg.color = color;
             let sar = frame.frame.aspect_ratio();
             cfg.sample_aspect_ratio = (sar.numerator() > 0).then_some(sar);

@@ -530,3 +530,41 @@ fn mp4_output_keeps_every_frame() {
         assert!((d - 2.0).abs() < 0.01, "{enc}: duration {d}");
     }
 }
+
+#[test]
+fn variable_frame_rate_source_transcodes_with_its_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    // MP4 keeps a fine time base (1/12288 here), which encoders must not take for a frame rate.
+    let src = dir.path().join("vfr.mp4");
+    let mut v = SyntheticVideo::new(160, 96, 30);
+    v.variable_frame_rate = true;
+    SyntheticClip::new(v).write(&src).unwrap();
+    let out = dir.path().join("out.mkv");
+    let r = transcode(
+        &src,
+        &out,
+        &TranscodeOptions::new("libsvtav1").option("preset", 12),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(r.frames, 30);
+    let a: Vec<f64> = VideoDecoder::open(&src, DecodeOptions::default())
+        .unwrap()
+        .map(|f| f.unwrap().seconds)
+        .collect();
+    let b: Vec<f64> = VideoDecoder::open(&out, DecodeOptions::default())
+        .unwrap()
+        .map(|f| f.unwrap().seconds)
+        .collect();
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 0.002, "timestamps kept: {x} vs {y}");
+    }
+    assert!(
+        probe(&out).unwrap().streams[0]
+            .video
+            .as_ref()
+            .unwrap()
+            .variable_frame_rate
+    );
+}

