@@ -561,16 +561,14 @@ pub fn crf_search(
 }
 
 /// VMAF points per oriented knob unit around `from`: measured against another probe when there
-/// is one, else a typical 25 VMAF points across the knob's whole range (about 0.4 per CRF unit for
-/// SVT-AV1, 0.5 for x264, 0.1 per rav1e quantizer step).
+/// is one, else the adapter's typical figure ([`codecs::Knob::vmaf_per_unit`]).
 fn slope_at(probes: &[Probe], from: &Probe, knob: &codecs::Knob, to_u: impl Fn(f64) -> f64) -> f64 {
-    let range = (knob.max - knob.min).max(knob.step);
     probes
         .iter()
         .filter(|p| p.knob != from.knob)
         .map(|p| (p.score - from.score) / (to_u(p.knob) - to_u(from.knob)))
         .find(|s| s.is_finite() && *s > 0.01)
-        .unwrap_or(25.0 / range)
+        .unwrap_or(knob.vmaf_per_unit.max(0.01))
 }
 
 /// How far (in oriented knob units) to move from a one-sided point to reach `aim`: at least one

@@ -104,6 +104,7 @@ const fn knob(name: &'static str) -> Knob {
         max: 51.0,
         step: 1.0,
         better: Better::Lower,
+        vmaf_per_unit: 1.0,
     }
 }
 

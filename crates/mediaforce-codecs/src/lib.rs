@@ -34,6 +34,9 @@ pub struct Knob {
     pub step: f64,
     /// Which end is better.
     pub better: Better,
+    /// Typical VMAF points gained per knob unit near high-quality targets; the search's first
+    /// step uses it before it has measured a slope of its own.
+    pub vmaf_per_unit: f64,
 }
 
 /// An encoder's speed presets.
@@ -428,7 +431,8 @@ adapter!(
         min: 1.0,
         max: 63.0,
         step: 1.0,
-        better: Better::Lower
+        better: Better::Lower,
+        vmaf_per_unit: 0.4
     },
     Presets::Numeric {
         option: "preset",
@@ -461,7 +465,8 @@ adapter!(
         min: 0.0,
         max: 63.0,
         step: 1.0,
-        better: Better::Lower
+        better: Better::Lower,
+        vmaf_per_unit: 0.4
     },
     Presets::Numeric {
         option: "cpu-used",
@@ -493,7 +498,8 @@ adapter!(
         min: 0.0,
         max: 51.0,
         step: 0.25,
-        better: Better::Lower
+        better: Better::Lower,
+        vmaf_per_unit: 1.0
     },
     Presets::Named {
         option: "preset",
@@ -536,7 +542,8 @@ adapter!(
         min: 0.0,
         max: 51.0,
         step: 0.25,
-        better: Better::Lower
+        better: Better::Lower,
+        vmaf_per_unit: 1.0
     },
     Presets::Named {
         option: "preset",
@@ -577,7 +584,8 @@ adapter!(
         min: 0.0,
         max: 63.0,
         step: 1.0,
-        better: Better::Lower
+        better: Better::Lower,
+        vmaf_per_unit: 0.4
     },
     Presets::Numeric {
         option: "cpu-used",
@@ -620,6 +628,7 @@ impl CodecAdapter for Rav1e {
             max: 255.0,
             step: 1.0,
             better: Better::Lower,
+            vmaf_per_unit: 0.1,
         }
     }
     fn presets(&self) -> Presets {
