@@ -3,7 +3,7 @@
 //! frame pipeline show.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mediaforce::codecs::{all, Presets};
+use mediaforce::codecs::all;
 use mediaforce::core::encode::{VideoEncoder, VideoEncoderConfig};
 use mediaforce::core::ffmpeg_next::{format::Pixel, Rational};
 use mediaforce::core::synth::Painter;
@@ -22,15 +22,7 @@ fn encode(c: &mut Criterion) {
         if a.availability().is_err() || a.device().is_some() {
             continue; // hardware encoders are benchmarked where the device exists
         }
-        let preset = match a.presets() {
-            Presets::Numeric {
-                min,
-                max,
-                faster_is_higher,
-                ..
-            } => (if faster_is_higher { max } else { min }).to_string(),
-            Presets::Named { names, .. } => names[names.len() - 1].to_string(),
-        };
+        let preset = a.fastest_preset();
         let options = a.options(&preset, a.default_knob(720)).expect("options");
         g.bench_function(a.id(), |b| {
             b.iter(|| {

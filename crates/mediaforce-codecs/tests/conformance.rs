@@ -2,7 +2,7 @@
 //! Both outputs decode with the input's frame count; the better knob value gives the larger
 //! file and the higher VMAF; 10-bit input stays 10-bit; bad knobs and presets are typed errors.
 
-use mediaforce_codecs::{all, Better, CodecAdapter, Error, Presets};
+use mediaforce_codecs::{all, Better, CodecAdapter, Error};
 use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::ffmpeg_next::format::Pixel;
 use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
@@ -15,15 +15,7 @@ const FRAMES: u32 = 12;
 
 /// The fastest preset, so the suite stays quick.
 fn fastest(a: &dyn CodecAdapter) -> String {
-    match a.presets() {
-        Presets::Numeric {
-            min,
-            max,
-            faster_is_higher,
-            ..
-        } => (if faster_is_higher { max } else { min }).to_string(),
-        Presets::Named { names, .. } => names[names.len() - 1].to_string(),
-    }
+    a.fastest_preset()
 }
 
 fn knob_at(a: &dyn CodecAdapter, fraction: f64) -> f64 {
