@@ -30,6 +30,8 @@ pub enum TargetStat {
     P5,
     /// 1st percentile frame score.
     P1,
+    /// Lowest frame score.
+    Min,
 }
 
 impl TargetStat {
@@ -40,6 +42,7 @@ impl TargetStat {
             TargetStat::Harmonic => p.harmonic_mean,
             TargetStat::P5 => p.p5,
             TargetStat::P1 => p.p1,
+            TargetStat::Min => p.min,
         }
     }
 }
@@ -55,6 +58,9 @@ pub struct SearchConfig {
     pub target: f64,
     /// Statistic that must meet the target.
     pub stat: TargetStat,
+    /// Further conditions every result must meet, e.g. `(P5, 90.0)` and `(Min, 80.0)` beside a
+    /// mean target of 95.
+    pub gates: Vec<(TargetStat, f64)>,
     /// Accept a result in `[target, target + tolerance]` at once.
     pub tolerance: f64,
     /// Number of samples; `None` scales with duration (one per 12 minutes, at least one).
@@ -83,6 +89,17 @@ pub struct SearchConfig {
 }
 
 impl SearchConfig {
+    /// The figure the search steers by: with no gates, the target statistic itself; with
+    /// gates, the target plus the smallest margin over the target and every gate, so a result
+    /// passes exactly when all of them pass and the interpolation still has one number to use.
+    pub fn score_of(&self, p: &Pooled) -> f64 {
+        let margin = std::iter::once((self.stat, self.target))
+            .chain(self.gates.iter().copied())
+            .map(|(stat, threshold)| stat.of(p) - threshold)
+            .fold(f64::INFINITY, f64::min);
+        self.target + margin
+    }
+
     /// Search `encoder` for `target` mean VMAF with defaults elsewhere.
     pub fn new(encoder: &str, target: f64) -> Self {
         Self {
@@ -90,6 +107,7 @@ impl SearchConfig {
             preset: None,
             target,
             stat: TargetStat::Mean,
+            gates: Vec::new(),
             tolerance: 1.0,
             samples: None,
             sample_seconds: 20.0,
@@ -123,7 +141,8 @@ pub struct Probe {
     /// Whether this result came from the probe cache.
     #[serde(default)]
     pub cached: bool,
-    /// The target statistic over all sample frames.
+    /// The figure steered by: the target statistic over all sample frames (with gates, the
+    /// target plus the smallest margin; see [`SearchConfig::score_of`]).
     pub score: f64,
     /// Pooled VMAF over all sample frames.
     pub vmaf: Pooled,
@@ -452,7 +471,7 @@ pub fn crf_search(
         let p = match cached {
             Some(mut p) => {
                 p.cached = true;
-                p.score = cfg.stat.of(&p.vmaf);
+                p.score = cfg.score_of(&p.vmaf);
                 p
             }
             None => {
@@ -710,7 +729,7 @@ fn run_probe(
     Ok(Probe {
         knob,
         cached: false,
-        score: cfg.stat.of(&scores.vmaf),
+        score: cfg.score_of(&scores.vmaf),
         vmaf: scores.vmaf,
         sample_means,
         sample_bytes,
@@ -812,7 +831,7 @@ pub fn encode_to_target(
         } else {
             None
         };
-        let achieved = scored.as_ref().map(|r| cfg.stat.of(&r.vmaf));
+        let achieved = scored.as_ref().map(|r| cfg.score_of(&r.vmaf));
         encodes.push(FullEncode {
             knob,
             achieved,

@@ -227,3 +227,43 @@ fn ten_bit_vfr_and_still_image_sources_are_searched() {
     assert_eq!(r.pixel_format, "yuv420p");
     assert!(found(&r).score >= 88.0);
 }
+
+#[test]
+fn gate_sets_hold_for_the_chosen_result() {
+    use mediaforce::search::TargetStat;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut v = SyntheticVideo::new(192, 108, 24)
+        .encoder("libx264", &[("qp", "0"), ("preset", "ultrafast")]);
+    v.gop = Some(24);
+    SyntheticClip::new(v).write(&src).unwrap();
+    let mut cfg = SearchConfig::new("libx264", 85.0);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    cfg.tolerance = 2.0;
+    let plain = found(&crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap());
+    // A minimum-frame gate above what the mean-only choice gives forces a better knob.
+    let gate = plain.vmaf.min + 2.0;
+    cfg.gates = vec![(TargetStat::Min, gate), (TargetStat::P5, 80.0)];
+    let gated = found(&crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap());
+    assert!(
+        gated.vmaf.mean >= 85.0 && gated.vmaf.min >= gate && gated.vmaf.p5 >= 80.0,
+        "{:?}",
+        gated.vmaf
+    );
+    assert!(
+        gated.knob < plain.knob,
+        "gated {} vs plain {}",
+        gated.knob,
+        plain.knob
+    );
+    assert!(
+        (gated.score
+            - (85.0
+                + (gated.vmaf.mean - 85.0)
+                    .min(gated.vmaf.min - gate)
+                    .min(gated.vmaf.p5 - 80.0)))
+        .abs()
+            < 1e-9
+    );
+}

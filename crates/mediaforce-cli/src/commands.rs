@@ -187,6 +187,9 @@ struct SearchArgs {
     /// Statistic that must meet the target.
     #[arg(long, value_enum, default_value = "mean")]
     target_stat: StatArg,
+    /// Also require STAT>=VALUE (mean, harmonic, p5, p1, min), e.g. --gate p5>=90 --gate min>=80.
+    #[arg(long = "gate", value_parser = parse_gate)]
+    gates: Vec<(TargetStat, f64)>,
     /// Accept results within this much above the target.
     #[arg(long, default_value_t = 1.0)]
     tolerance: f64,
@@ -234,6 +237,7 @@ impl SearchArgs {
             StatArg::P5 => TargetStat::P5,
             StatArg::P1 => TargetStat::P1,
         };
+        c.gates = self.gates.clone();
         c.tolerance = self.tolerance;
         c.samples = self.samples;
         c.sample_seconds = self.sample_duration;
@@ -297,8 +301,8 @@ fn print_search(r: &SearchReport) {
                 .copied()
                 .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
             println!(
-                "{} {} {}: predicted VMAF {:.2} ({:?}; samples {:.2}..{:.2}), size {} ({:.1}% of source), encode ~{:.0} s; {} probes in {:.1} s",
-                r.encoder, r.knob_name, chosen.knob, chosen.score, r.stat, spread.0, spread.1,
+                "{} {} {}: predicted VMAF mean {:.2}, p5 {:.2}, min {:.2} (sample means {:.2}..{:.2}), size {} ({:.1}% of source), encode ~{:.0} s; {} probes in {:.1} s",
+                r.encoder, r.knob_name, chosen.knob, chosen.vmaf.mean, chosen.vmaf.p5, chosen.vmaf.min, spread.0, spread.1,
                 human_bytes(chosen.predicted_bytes), chosen.predicted_percent,
                 chosen.predicted_encode_seconds, r.probes.len(), r.seconds
             );
@@ -319,6 +323,29 @@ fn print_search(r: &SearchReport) {
 enum ScaleArg {
     Auto,
     Native,
+}
+
+fn parse_gate(s: &str) -> Result<(TargetStat, f64), String> {
+    let (stat, value) = s
+        .split_once(">=")
+        .ok_or_else(|| format!("expected STAT>=VALUE, got '{s}'"))?;
+    let stat = match stat.trim() {
+        "mean" => TargetStat::Mean,
+        "harmonic" => TargetStat::Harmonic,
+        "p5" => TargetStat::P5,
+        "p1" => TargetStat::P1,
+        "min" => TargetStat::Min,
+        other => {
+            return Err(format!(
+                "unknown statistic '{other}' (mean, harmonic, p5, p1, min)"
+            ))
+        }
+    };
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    Ok((stat, value))
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
