@@ -797,18 +797,14 @@ pub fn encode_to_target(
         .map(|m| m.len())
         .unwrap_or(1)
         .max(1);
-    let info = crate::core::probe::probe_headers(input)?;
-    let src_fmt: Option<ff::format::Pixel> = info
-        .primary_video()
-        .and_then(|s| s.video.as_ref())
-        .and_then(|v| v.pixel_format.as_deref())
-        .and_then(|n| n.parse().ok());
+    // Encode in the pixel format the samples were measured in.
+    let pixel: Option<ff::format::Pixel> = search.pixel_format.parse().ok();
 
     let make_opts = |knob: f64| -> Result<crate::core::transcode::TranscodeOptions, SearchError> {
         let mut opts = base.clone();
         opts.encoder = adapter.libav_name().into();
         opts.encoder_options = adapter.options(&search.preset, knob)?;
-        opts.pixel_format = src_fmt.map(|f| adapter.pick_pixel_format(f));
+        opts.pixel_format = pixel;
         Ok(opts)
     };
     let mut encodes: Vec<FullEncode> = Vec::new();

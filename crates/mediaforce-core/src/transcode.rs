@@ -9,7 +9,7 @@ use crate::decode::{DecodeOptions, VideoDecoder};
 use crate::encode::{choose_pixel_format, ColorTags, VideoEncoder, VideoEncoderConfig};
 use crate::error::{Error, Result};
 use crate::mux::Muxer;
-use crate::probe::{probe, MediaInfo, StreamKind};
+use crate::probe::{MediaInfo, StreamKind};
 use crate::progress::{ProgressClock, ProgressSink};
 use ff::codec::packet::side_data::Type as SideDataType;
 use ffmpeg_next as ff;
@@ -141,7 +141,8 @@ pub fn transcode(
     progress: &mut dyn ProgressSink,
 ) -> Result<TranscodeReport> {
     let started = std::time::Instant::now();
-    let info = probe(input)?;
+    // Headers only: the encode keeps source timestamps, so the frame-rate scan would be wasted reads.
+    let info = crate::probe::probe_headers(input)?;
     if same_file(input, output) {
         return Err(Error::InvalidArgument {
             what: "output",
