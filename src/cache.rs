@@ -29,15 +29,9 @@ pub enum CacheError {
         #[source]
         source: rusqlite::Error,
     },
-    /// The directory could not be created.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// Directory.
-        path: PathBuf,
-        /// OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
 }
 
 /// The data directory: `MEDIAFORCE_DATA_DIR`, else `$XDG_DATA_HOME/mediaforce`, else
@@ -63,37 +57,8 @@ pub struct ProbeCache {
 impl ProbeCache {
     /// Open (creating and migrating as needed) the cache database at `path`.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| CacheError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let err = |source| CacheError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-            .map_err(err)? as usize;
-        if version < MIGRATIONS.len() {
-            let tx = conn.transaction().map_err(err)?;
-            for m in &MIGRATIONS[version..] {
-                tx.execute_batch(m).map_err(err)?;
-            }
-            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
-                .map_err(err)?;
-            tx.commit().map_err(err)?;
-        }
         Ok(Self {
-            conn,
+            conn: crate::db::open(path, MIGRATIONS)?,
             path: path.to_path_buf(),
         })
     }
@@ -149,29 +114,15 @@ impl ProbeCache {
     }
 }
 
-/// A quick content fingerprint of a file: size, modification time and an FNV-1a hash of three
-/// 64 KiB windows (start, middle, end). Cheap on huge files; a changed file changes it.
+/// A fingerprint of a search source: its quick content hash ([`crate::db::content_hash`]) plus
+/// its modification time, so an edited file is never served stale probes.
 pub fn source_fingerprint(path: &Path) -> std::io::Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let meta = std::fs::metadata(path)?;
-    let len = meta.len();
-    let mtime = meta
+    let mtime = std::fs::metadata(path)?
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let mut f = std::fs::File::open(path)?;
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut buf = vec![0u8; 64 * 1024];
-    for offset in [0, len / 2, len.saturating_sub(buf.len() as u64)] {
-        f.seek(SeekFrom::Start(offset))?;
-        let n = f.read(&mut buf)?;
-        for b in &buf[..n] {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    Ok(format!("{len}:{mtime}:{hash:016x}"))
+    Ok(format!("{}:{mtime}", crate::db::content_hash(path)?))
 }
 
 #[cfg(test)]
@@ -208,6 +159,6 @@ mod tests {
         bytes[150_000] = 2;
         std::fs::write(&p, &bytes).unwrap();
         let b = source_fingerprint(&p).unwrap();
-        assert_ne!(a.rsplit(':').next(), b.rsplit(':').next());
+        assert_ne!(a.split(':').nth(1), b.split(':').nth(1));
     }
 }

@@ -5,6 +5,8 @@
 //! - [`metrics`]: VMAF and other quality metrics in-process through libvmaf.
 //! - [`codecs`]: one adapter per encoder behind one trait.
 //! - [`search`]: encode to a target VMAF by searching the quality knob on in-memory samples.
+//! - [`catalog`], [`scan`], [`settings`]: the library in SQLite, scanned incrementally.
+//! - [`policy`], [`rank`], [`manifest`]: what to do with each file, and the reviewable plan.
 //!
 //! ```no_run
 //! use mediaforce::core::transcode::{transcode, TranscodeOptions};
@@ -15,7 +17,18 @@
 //! ```
 
 pub mod cache;
+pub mod catalog;
+pub mod compare;
+pub mod db;
+pub mod manifest;
+pub mod policy;
+pub mod promote;
+pub mod rank;
+pub mod scan;
 pub mod search;
+pub mod settings;
+pub mod stage;
+pub mod validate;
 
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;

@@ -47,6 +47,37 @@ impl TargetStat {
     }
 }
 
+impl std::str::FromStr for TargetStat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.trim() {
+            "mean" => TargetStat::Mean,
+            "harmonic" => TargetStat::Harmonic,
+            "p5" => TargetStat::P5,
+            "p1" => TargetStat::P1,
+            "min" => TargetStat::Min,
+            other => {
+                return Err(format!(
+                    "unknown statistic '{other}' (mean, harmonic, p5, p1, min)"
+                ))
+            }
+        })
+    }
+}
+
+/// Parse a gate `STAT>=VALUE`, e.g. `p5>=90`.
+pub fn parse_gate(s: &str) -> Result<(TargetStat, f64), String> {
+    let (stat, value) = s
+        .split_once(">=")
+        .ok_or_else(|| format!("expected STAT>=VALUE, got '{s}'"))?;
+    let stat: TargetStat = stat.parse()?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    Ok((stat, value))
+}
+
 /// How to search.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
@@ -67,6 +98,8 @@ pub struct SearchConfig {
     pub samples: Option<usize>,
     /// Length of each sample in seconds.
     pub sample_seconds: f64,
+    /// First knob to try; `None` uses the adapter's default for the resolution.
+    pub start_knob: Option<f64>,
     /// Narrow the knob range.
     pub min_knob: Option<f64>,
     /// Narrow the knob range.
@@ -111,6 +144,7 @@ impl SearchConfig {
             tolerance: 1.0,
             samples: None,
             sample_seconds: 20.0,
+            start_knob: None,
             min_knob: None,
             max_knob: None,
             max_encoded_percent: 80.0,
@@ -228,6 +262,10 @@ pub enum SearchEvent<'a> {
 pub trait SearchObserver {
     /// Called for each event.
     fn event(&mut self, event: &SearchEvent<'_>);
+    /// Polled before each probe: `true` stops the search with [`SearchError::Cancelled`].
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -242,6 +280,12 @@ impl SearchObserver for Quiet {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SearchError {
+    /// The observer asked to stop.
+    #[error("{}: cancelled", path.display())]
+    Cancelled {
+        /// The source.
+        path: PathBuf,
+    },
     /// Media layer.
     #[error(transparent)]
     Media(#[from] crate::core::Error),
@@ -455,10 +499,18 @@ pub fn crf_search(
     );
 
     let mut probes: Vec<Probe> = Vec::new();
-    let mut next = Some(snap(adapter.default_knob(v.height)));
+    let mut next = Some(snap(
+        cfg.start_knob
+            .unwrap_or_else(|| adapter.default_knob(v.height)),
+    ));
     while let Some(knob) = next.take() {
         if probes.len() >= cfg.max_probes || probes.iter().any(|p| p.knob == knob) {
             break;
+        }
+        if observer.cancelled() {
+            return Err(SearchError::Cancelled {
+                path: input.to_path_buf(),
+            });
         }
         observer.event(&SearchEvent::ProbeStarted(knob));
         let key = format!("{key_base}|{}", adapter.fingerprint(&preset, knob)?);

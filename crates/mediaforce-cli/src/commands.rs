@@ -20,10 +20,22 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// State directory (catalog, plans, probe cache, operator policy); default
+    /// $XDG_DATA_HOME/mediaforce.
+    #[arg(long, global = true, env = "MEDIAFORCE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Directory holding defaults.toml and folder-defaults.toml to use instead of the built-in
+    /// copies.
+    #[arg(long, global = true, env = "MEDIAFORCE_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Library(crate::library::LibraryCommand),
+    #[command(flatten)]
+    Workflow(crate::workflow::WorkflowCommand),
     /// Show what media files contain: container, streams, colour, HDR, chapters, attachments.
     Probe {
         /// Files to probe.
@@ -42,11 +54,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over. The output
-    /// is written under a temporary name beside it and renamed when complete.
+    /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over, or stage plan
+    /// items (--index I | --all). Outputs are written under a temporary name and renamed when
+    /// complete.
     Encode {
         /// Source file.
-        input: PathBuf,
+        #[arg(required_unless_present_any = ["index", "all"])]
+        input: Option<PathBuf>,
+        #[command(flatten)]
+        plan: crate::workflow::Selection,
+        /// Stage this many plan items at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Retries after a failed item (default: the policy's encode.retries).
+        #[arg(long)]
+        retries: Option<u32>,
         /// Output file; the container follows the extension (.mkv by default).
         output: Option<PathBuf>,
         /// Output file (alternative to the positional OUTPUT).
@@ -188,7 +210,7 @@ struct SearchArgs {
     #[arg(long, value_enum, default_value = "mean")]
     target_stat: StatArg,
     /// Also require STAT>=VALUE (mean, harmonic, p5, p1, min), e.g. --gate p5>=90 --gate min>=80.
-    #[arg(long = "gate", value_parser = parse_gate)]
+    #[arg(long = "gate", value_parser = mediaforce::search::parse_gate)]
     gates: Vec<(TargetStat, f64)>,
     /// Accept results within this much above the target.
     #[arg(long, default_value_t = 1.0)]
@@ -211,9 +233,6 @@ struct SearchArgs {
     /// Scoring resolution policy.
     #[arg(long, value_enum, default_value = "auto")]
     scale: ScaleArg,
-    /// State directory (probe cache); default $XDG_DATA_HOME/mediaforce.
-    #[arg(long, env = "MEDIAFORCE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
     /// Do not read or write the probe cache.
     #[arg(long)]
     no_cache: bool,
@@ -228,7 +247,7 @@ enum StatArg {
 }
 
 impl SearchArgs {
-    fn config(&self, encoder: &str, target: f64) -> SearchConfig {
+    fn config(&self, encoder: &str, target: f64, data_dir: &std::path::Path) -> SearchConfig {
         let mut c = SearchConfig::new(encoder, target);
         c.preset = self.preset.clone();
         c.stat = match self.target_stat {
@@ -249,11 +268,7 @@ impl SearchArgs {
             ScaleArg::Native => Scale::Native,
         };
         if !self.no_cache {
-            let dir = self
-                .data_dir
-                .clone()
-                .unwrap_or_else(mediaforce::cache::default_data_dir);
-            c.cache = Some(dir.join("mediaforce.db"));
+            c.cache = Some(data_dir.join("mediaforce.db"));
         }
         c
     }
@@ -325,29 +340,6 @@ enum ScaleArg {
     Native,
 }
 
-fn parse_gate(s: &str) -> Result<(TargetStat, f64), String> {
-    let (stat, value) = s
-        .split_once(">=")
-        .ok_or_else(|| format!("expected STAT>=VALUE, got '{s}'"))?;
-    let stat = match stat.trim() {
-        "mean" => TargetStat::Mean,
-        "harmonic" => TargetStat::Harmonic,
-        "p5" => TargetStat::P5,
-        "p1" => TargetStat::P1,
-        "min" => TargetStat::Min,
-        other => {
-            return Err(format!(
-                "unknown statistic '{other}' (mean, harmonic, p5, p1, min)"
-            ))
-        }
-    };
-    let value: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{value}' is not a number"))?;
-    Ok((stat, value))
-}
-
 fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -355,9 +347,29 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(mediaforce::cache::default_data_dir);
+    let paths = crate::library::Paths {
+        data_dir: data_dir.clone(),
+        config_dir: cli.config_dir.clone(),
+    };
     match cli.command {
+        Command::Library(cmd) => crate::library::run(cmd, &paths),
+        Command::Workflow(cmd) => crate::workflow::run(cmd, &paths),
         Command::Probe { files, json } => cmd_probe(&files, json),
         Command::Verify { files, json } => cmd_verify(&files, json),
+        Command::Encode {
+            plan,
+            jobs,
+            retries,
+            input: _,
+            json,
+            ..
+        } if plan.all || !plan.index.is_empty() => {
+            crate::workflow::encode_batch(&paths, &plan, jobs, retries, json)
+        }
         Command::Encode {
             input,
             output,
@@ -372,7 +384,10 @@ pub fn run(cli: Cli) -> Result<()> {
             target_vmaf,
             search,
             json,
+            ..
         } => {
+            let input =
+                input.context("an input file is needed (or --index I / --all for plan items)")?;
             let mut opts = TranscodeOptions::new(&encoder);
             opts.encoder_options = options;
             opts.audio = if opus {
@@ -392,7 +407,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
             }
             if let Some(target) = target_vmaf {
-                let mut cfg = search.config(&encoder, target);
+                let mut cfg = search.config(&encoder, target, &data_dir);
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = SearchLog { on: !json, knob };
@@ -519,7 +534,7 @@ pub fn run(cli: Cli) -> Result<()> {
             search,
             json,
         } => {
-            let cfg = search.config(&encoder, target_vmaf);
+            let cfg = search.config(&encoder, target_vmaf, &data_dir);
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
             let mut log = SearchLog { on: !json, knob };
             let r = crf_search(&input, &cfg, &mut log)?;
@@ -698,7 +713,7 @@ fn encode_at_knob(
     let report = transcode(input, output, &opts, &mut Bar::new(!json))?;
     let vmaf = if verify {
         let so = ScoreOptions {
-            scale: search.config(encoder, 0.0).scale,
+            scale: search.config(encoder, 0.0, std::path::Path::new(".")).scale,
             ..ScoreOptions::default()
         };
         Some(score_files(input, output, &so, &mut Bar::new(!json))?.vmaf)
@@ -774,7 +789,7 @@ fn cmd_probe(files: &[PathBuf], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     let b = b as f64;
     if b >= 1e9 {
         format!("{:.2} GB", b / 1e9)

@@ -5,11 +5,19 @@
 //! (`mediaforce: <file>: <cause>`) with a non-zero exit status.
 
 mod commands;
+mod library;
 mod progress;
+mod workflow;
 
 use clap::Parser;
 
 fn main() {
+    // Like other Unix filters, end quietly when the reader goes away (`mediaforce ls | head`)
+    // instead of panicking on a failed print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // SVT-AV1 prints its configuration banner to stderr unless told otherwise; keep errors only.
     if std::env::var_os("SVT_LOG").is_none() {
         std::env::set_var("SVT_LOG", "1");

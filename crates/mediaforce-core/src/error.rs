@@ -94,6 +94,12 @@ pub enum Error {
         /// The libav encoder name.
         name: String,
     },
+    /// The caller asked to stop (see [`crate::ProgressSink::cancelled`]).
+    #[error("{}: cancelled", path.display())]
+    Cancelled {
+        /// The file being worked on.
+        path: PathBuf,
+    },
     /// A caller passed a value outside what the operation accepts.
     #[error("invalid {what}: {reason}")]
     InvalidArgument {
@@ -113,7 +119,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    /// An I/O error about `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
             source,

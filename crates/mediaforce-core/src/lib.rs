@@ -14,6 +14,7 @@
 //! - [`progress`]: the trait long operations report through.
 //! - [`version`]: the linked libav versions, for telemetry and cache keys.
 
+pub mod compose;
 pub mod decode;
 pub mod encode;
 pub mod error;

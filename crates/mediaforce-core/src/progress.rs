@@ -28,6 +28,11 @@ pub trait ProgressSink {
     fn update(&mut self, progress: &Progress);
     /// Called once when the work ends, successfully or not.
     fn finish(&mut self) {}
+    /// Polled as work advances: `true` stops the operation with [`crate::Error::Cancelled`]
+    /// (Ctrl-C handlers set a flag that this reads). Nothing half-written is left behind.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that ignores everything.

@@ -59,6 +59,10 @@ pub struct TranscodeOptions {
     pub deinterlace: bool,
     /// Encode only this many seconds from the start (samples, previews).
     pub max_seconds: Option<f64>,
+    /// Opus bit rates in bit/s by channel count, overriding [`opus_bitrate`] for those counts.
+    pub opus_bitrates: BTreeMap<u32, u32>,
+    /// Carry subtitle streams (default); `false` drops them.
+    pub subtitles: bool,
 }
 
 impl TranscodeOptions {
@@ -73,6 +77,8 @@ impl TranscodeOptions {
             audio: AudioMode::Copy,
             deinterlace: false,
             max_seconds: None,
+            opus_bitrates: BTreeMap::new(),
+            subtitles: true,
         }
     }
 
@@ -283,6 +289,13 @@ pub fn transcode(
         }
         if let Some(p) = clock.tick(frames) {
             progress.update(&p);
+            if progress.cancelled() {
+                progress.finish();
+                // Dropping the muxer removes the partial file.
+                return Err(Error::Cancelled {
+                    path: input.to_path_buf(),
+                });
+            }
         }
     }
     let Some(mut enc) = encoder else {
@@ -311,10 +324,22 @@ pub fn transcode(
         }
     }
     mux.finish()?;
+    // Durable before visible: the data reaches the disk before the final name appears, and the
+    // rename itself is made durable, so a crash never leaves a finished-looking partial file.
+    let synced = std::fs::File::open(&partial).and_then(|f| f.sync_all());
+    if let Err(e) = synced {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Error::io(&partial, e));
+    }
     std::fs::rename(&partial, output).map_err(|e| {
         let _ = std::fs::remove_file(&partial);
         Error::io(output, e)
     })?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
     progress.update(&clock.snapshot(frames));
     progress.finish();
 
@@ -425,7 +450,7 @@ fn build_plan(
         let entry = match s.kind {
             StreamKind::Audio if options.audio == AudioMode::Opus => {
                 tags.retain(|k, _| !stale_tag(k));
-                let a = AudioTranscoder::new(input, &st, mux)?;
+                let a = AudioTranscoder::new(input, &st, mux, &options.opus_bitrates)?;
                 let idx = a.out_index;
                 mux.set_stream_metadata(idx, &tags);
                 mux.set_stream_disposition(idx, disposition);
@@ -435,6 +460,7 @@ fn build_plan(
                 copy_stream(mux, &st, &tags, disposition, input, id)?
             }
             StreamKind::Video => OutStream::Drop,
+            StreamKind::Subtitle if !options.subtitles => OutStream::Drop,
             StreamKind::Audio | StreamKind::Subtitle | StreamKind::Attachment => {
                 copy_stream(mux, &st, &tags, disposition, input, id)?
             }
@@ -566,7 +592,12 @@ struct AudioTranscoder {
 }
 
 impl AudioTranscoder {
-    fn new(path: &Path, st: &ff::format::stream::Stream<'_>, mux: &mut Muxer) -> Result<Self> {
+    fn new(
+        path: &Path,
+        st: &ff::format::stream::Stream<'_>,
+        mux: &mut Muxer,
+        bitrates: &BTreeMap<u32, u32>,
+    ) -> Result<Self> {
         let err = |op: &str| {
             let op = format!("stream {} {op}", st.index());
             move |e| Error::libav(path, op.clone(), e)
@@ -589,7 +620,12 @@ impl AudioTranscoder {
         enc.set_channel_layout(ff::ChannelLayout::default(i32::from(channels)));
         enc.set_channels(i32::from(channels));
         enc.set_time_base(ff::Rational::new(1, 48_000));
-        enc.set_bit_rate(opus_bitrate(u32::from(channels)) as usize);
+        let channels32 = u32::from(channels);
+        let rate = bitrates
+            .get(&channels32)
+            .copied()
+            .unwrap_or_else(|| opus_bitrate(channels32));
+        enc.set_bit_rate(rate as usize);
         let encoder = enc.open_as(codec).map_err(err("open opus encoder"))?;
         let out_index = mux.add_stream(
             ff::codec::Parameters::from(&*encoder),

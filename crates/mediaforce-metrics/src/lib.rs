@@ -9,4 +9,6 @@ pub mod score;
 pub mod vmaf;
 
 pub use error::{Error, Result};
-pub use score::{score_files, FrameScorer, FrameScores, Pooled, Scale, ScoreOptions, ScoreReport};
+pub use score::{
+    score_files, FrameScorer, FrameScores, Pooled, Scale, ScoreOptions, ScoreReport, WorstFrame,
+};

@@ -92,7 +92,7 @@ pub struct Pooled {
 }
 
 /// One of the worst frames.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct WorstFrame {
     /// Frame index in the reference.
     pub index: u64,

@@ -1,0 +1,236 @@
+//! SQLite plumbing shared by the probe cache and the catalog: opening a database with the
+//! settings every mediaforce database uses (WAL, foreign keys, busy timeout) and applying
+//! versioned migrations, plus the quick content hash both use to recognise files.
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a command waits for another writer before giving up with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors opening or migrating a database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// SQLite failed.
+    #[error("{}: {}", path.display(), describe(source))]
+    Sqlite {
+        /// Database path.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The directory could not be created.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// Directory.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database was written by a newer mediaforce.
+    #[error("{}: schema version {found} is newer than this build knows ({known}); upgrade mediaforce", path.display())]
+    TooNew {
+        /// Database path.
+        path: PathBuf,
+        /// Version in the file.
+        found: usize,
+        /// Newest version this build knows.
+        known: usize,
+    },
+}
+
+/// SQLite's messages for a held lock do not say what to do about it.
+fn describe(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            format!(
+                "database is locked by another mediaforce process (waited {} s); retry when it finishes",
+                BUSY_TIMEOUT.as_secs()
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Open (creating the directory and the file as needed) the database at `path` and bring its
+/// schema up to date. `migrations[i]` moves version `i` to `i + 1`; `PRAGMA user_version`
+/// records the version, and all pending migrations run in one transaction.
+pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, DbError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let err = |source| DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
+    // NORMAL is durable across application crashes in WAL mode, which is what matters for
+    // journals; a power cut may lose the last commits but never corrupts the file.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(err)? as usize;
+    if version > migrations.len() {
+        return Err(DbError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: migrations.len(),
+        });
+    }
+    if version < migrations.len() {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: usize = tx
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .map_err(err)? as usize;
+        for m in &migrations[now.min(migrations.len())..] {
+            tx.execute_batch(m).map_err(err)?;
+        }
+        tx.pragma_update(None, "user_version", migrations.len() as i64)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(conn)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A quick content hash of a file: its size and an FNV-1a hash of three 64 KiB windows (start,
+/// middle, end), as `"<size>:<hash>"`. It reads at most 192 KiB however big the file is, so a
+/// library of thousands of films is fingerprinted in seconds; it does not depend on the
+/// modification time, so a file touched without a content change keeps its fingerprint.
+pub fn content_hash(path: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut buf = vec![0u8; 64 * 1024];
+    for offset in [0, len / 2, len.saturating_sub(buf.len() as u64)] {
+        f.seek(SeekFrom::Start(offset))?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = f.read(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        for b in &buf[..filled] {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{len}:{hash:016x}"))
+}
+
+/// Whether two files hold the same bytes (full comparison), used to prove a copy before the
+/// original is deleted.
+pub fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = read_full(&mut fa, &mut ba)?;
+        let nb = read_full(&mut fb, &mut bb)?;
+        if na != nb || ba[..na] != bb[..nb] {
+            return Ok(false);
+        }
+        if na == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(f: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = f.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b.db");
+        let m = [
+            "CREATE TABLE t (x INTEGER) STRICT;",
+            "ALTER TABLE t ADD COLUMN y TEXT;",
+        ];
+        let c = open(&p, &m).unwrap();
+        c.execute("INSERT INTO t VALUES (1, 'a')", []).unwrap();
+        drop(c);
+        let c = open(&p, &m).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(c);
+        let e = open(&p, &m[..1]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DbError::TooNew {
+                    found: 2,
+                    known: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn content_hash_ignores_mtime_and_sees_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, vec![1u8; 300_000]).unwrap();
+        let a = content_hash(&p).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(content_hash(&p).unwrap(), a);
+        let mut bytes = vec![1u8; 300_000];
+        bytes[150_000] = 2;
+        std::fs::write(&p, &bytes).unwrap();
+        assert_ne!(content_hash(&p).unwrap(), a);
+        let q = dir.path().join("g");
+        std::fs::write(&q, &bytes).unwrap();
+        assert!(same_content(&p, &q).unwrap());
+        std::fs::write(&q, vec![1u8; 300_000]).unwrap();
+        assert!(!same_content(&p, &q).unwrap());
+    }
+}

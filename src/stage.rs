@@ -1,0 +1,436 @@
+//! Staged encodes: one plan item at a time, target search then full encode into the item's
+//! staging path under the transcode root, with telemetry and append-only events in the catalog.
+//!
+//! Resumable by construction: the encoder writes `.name.partial-<pid>` beside the staging path,
+//! fsyncs and renames it only when complete, so a killed run leaves nothing that looks finished;
+//! a rerun removes stale partials and skips items whose staged file is there and matches the
+//! recorded encode. Failures are retried with exponential backoff. A cancel flag (Ctrl-C) and a
+//! pause file (`<data dir>/pause`, see [`pause_file`]) are honoured between probes and frames.
+
+use crate::catalog::{Catalog, CatalogError, EncodeRow};
+use crate::core::{Progress, ProgressSink};
+use crate::manifest::ManifestItem;
+use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How to run staged encodes.
+#[derive(Debug, Clone)]
+pub struct StageOptions {
+    /// Retries after a failure (the policy's `encode.retries` by default).
+    pub retries: Option<u32>,
+    /// First backoff delay; doubles on each retry.
+    pub backoff: Duration,
+    /// Probe cache database.
+    pub cache: Option<PathBuf>,
+    /// Data directory (pause file).
+    pub data_dir: PathBuf,
+    /// Score the whole output after encoding (closed loop).
+    pub verify: bool,
+}
+
+impl StageOptions {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            retries: None,
+            backoff: Duration::from_secs(2),
+            cache: Some(data_dir.join("mediaforce.db")),
+            data_dir: data_dir.to_path_buf(),
+            verify: true,
+        }
+    }
+}
+
+/// What happened to an item.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StageOutcome {
+    /// Already staged and intact: nothing done.
+    AlreadyStaged {
+        /// Staged file.
+        staging: PathBuf,
+    },
+    /// Encoded.
+    Staged {
+        /// Staged file.
+        staging: PathBuf,
+        /// Chosen knob.
+        knob: f64,
+        /// Predicted VMAF (search).
+        predicted_vmaf: f64,
+        /// Measured VMAF of the full output (target statistic).
+        measured_vmaf: Option<f64>,
+        /// Source size.
+        source_bytes: u64,
+        /// Output size.
+        output_bytes: u64,
+        /// Wall time.
+        seconds: f64,
+    },
+    /// No encode meets the target within the size limit: nothing staged.
+    NoResult {
+        /// Why.
+        reason: String,
+    },
+    /// Failed after all retries.
+    Failed {
+        /// Last error.
+        error: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Stopped by the operator; rerun to resume.
+    Cancelled,
+}
+
+/// Errors that stop a batch (not per-item failures, which are outcomes).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StageError {
+    /// Catalog error.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// The pause file: while it exists, running encodes wait (between frames and between items).
+pub fn pause_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("pause")
+}
+
+/// Wraps the caller's progress sink: records checkpoints as item events, waits while paused,
+/// and reports cancellation.
+struct ItemSink<'a> {
+    inner: &'a mut dyn ProgressSink,
+    catalog: &'a Catalog,
+    item: i64,
+    cancel: &'a AtomicBool,
+    pause: PathBuf,
+    next_checkpoint: f64,
+}
+
+impl ProgressSink for ItemSink<'_> {
+    fn start(&mut self, label: &str, total: Option<u64>) {
+        self.next_checkpoint = 0.1;
+        self.inner.start(label, total);
+    }
+
+    fn update(&mut self, p: &Progress) {
+        self.inner.update(p);
+        if let Some(total) = p.frames_total.filter(|t| *t > 0) {
+            let done = p.frames_done as f64 / total as f64;
+            if done >= self.next_checkpoint {
+                let _ = self.catalog.event(
+                    self.item,
+                    "progress",
+                    Some(&format!(
+                        "{:.0}% ({} frames, {:.1} fps)",
+                        done * 100.0,
+                        p.frames_done,
+                        p.fps
+                    )),
+                );
+                self.next_checkpoint = (done * 10.0).floor() / 10.0 + 0.1;
+            }
+        }
+        let mut noted = false;
+        while self.pause.exists() && !self.cancel.load(Ordering::Relaxed) {
+            if !noted {
+                let _ = self.catalog.event(self.item, "paused", None);
+                noted = true;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        if noted {
+            let _ = self.catalog.event(self.item, "resumed", None);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Passes search events on and reports cancellation.
+struct CancelObserver<'a> {
+    inner: &'a mut dyn SearchObserver,
+    cancel: &'a AtomicBool,
+}
+
+impl SearchObserver for CancelObserver<'_> {
+    fn event(&mut self, e: &SearchEvent<'_>) {
+        self.inner.event(e);
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Remove `.name.partial-*` files a killed run left beside `staging`.
+pub fn remove_stale_partials(staging: &Path) {
+    let (Some(dir), Some(name)) = (staging.parent(), staging.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// States in which an item's staged file is final (encode done).
+pub const STAGED_STATES: &[&str] = &["staged", "validated", "invalid", "promoted", "rolled_back"];
+
+/// Encode one plan item into its staging path.
+pub fn stage_item(
+    catalog: &Catalog,
+    manifest: &Path,
+    item: &ManifestItem,
+    options: &StageOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn SearchObserver,
+    progress: &mut dyn ProgressSink,
+) -> Result<StageOutcome, StageError> {
+    let rec = catalog.item_for(
+        manifest,
+        item.index,
+        Some(item.file_id),
+        &item.source,
+        &item.staging,
+    )?;
+    if STAGED_STATES.contains(&rec.state.as_str()) || rec.state == "promoting" {
+        let intact = catalog
+            .last_encode(rec.id)?
+            .zip(std::fs::metadata(&item.staging).ok())
+            .is_some_and(|(e, m)| e.output_bytes == m.len());
+        if intact || rec.state == "promoted" || rec.state == "promoting" {
+            return Ok(StageOutcome::AlreadyStaged {
+                staging: item.staging.clone(),
+            });
+        }
+        catalog.event(rec.id, "restaged", Some("staged file missing or changed"))?;
+    }
+    // The plan is a snapshot: refuse to encode a source that changed since.
+    match std::fs::metadata(&item.source) {
+        Ok(m) if m.len() == item.source_bytes => {}
+        Ok(m) => {
+            let reason = format!(
+                "{}: changed since planning ({} -> {} bytes); rescan and plan again",
+                item.source.display(),
+                item.source_bytes,
+                m.len()
+            );
+            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            return Ok(StageOutcome::Failed {
+                error: reason,
+                attempts: 0,
+            });
+        }
+        Err(e) => {
+            let reason = format!("{}: {e}", item.source.display());
+            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            return Ok(StageOutcome::Failed {
+                error: reason,
+                attempts: 0,
+            });
+        }
+    }
+    let policy = &item.policy;
+    let height = crate::core::probe::probe_headers(&item.source)
+        .ok()
+        .and_then(|i| {
+            i.primary_video()
+                .and_then(|s| s.video.as_ref().map(|v| v.height))
+        })
+        .unwrap_or(1080);
+    let mut cfg = policy.search_config(height);
+    cfg.cache = options.cache.clone();
+    cfg.verify = options.verify;
+    let base = policy.transcode_options();
+    let retries = options.retries.unwrap_or(policy.encode.retries);
+    if let Some(dir) = item.staging.parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            let reason = format!("{}: {e}", dir.display());
+            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            return Ok(StageOutcome::Failed {
+                error: reason,
+                attempts: 0,
+            });
+        }
+    }
+
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        remove_stale_partials(&item.staging);
+        catalog.set_state(rec.id, "encoding", Some(&format!("attempt {attempt}")))?;
+        let started = Instant::now();
+        let mut sink = ItemSink {
+            inner: &mut *progress,
+            catalog,
+            item: rec.id,
+            cancel,
+            pause: pause_file(&options.data_dir),
+            next_checkpoint: 0.1,
+        };
+        let mut obs = CancelObserver {
+            inner: &mut *observer,
+            cancel,
+        };
+        let result = encode_to_target(
+            &item.source,
+            &item.staging,
+            &cfg,
+            &base,
+            &mut obs,
+            &mut sink,
+        );
+        match result {
+            Ok(report) => {
+                let Some(chosen) = report.search.chosen().cloned() else {
+                    let reason = match &report.search.outcome {
+                        crate::search::Outcome::NotFound { reason, .. } => reason.clone(),
+                        _ => "no result".into(),
+                    };
+                    catalog.set_state(rec.id, "no_result", Some(&reason))?;
+                    return Ok(StageOutcome::NoResult { reason });
+                };
+                let Some(last) = report.encodes.last().filter(|_| report.output.is_some()) else {
+                    let reason = format!(
+                        "no full encode met {} {}: {}",
+                        policy.encode.target_stat,
+                        policy.encode.target_vmaf,
+                        report
+                            .encodes
+                            .iter()
+                            .map(|e| format!("{} -> {:.2}", e.knob, e.achieved.unwrap_or(f64::NAN)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    catalog.set_state(rec.id, "no_result", Some(&reason))?;
+                    return Ok(StageOutcome::NoResult { reason });
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                let adapter = crate::codecs::find(&cfg.encoder).ok();
+                let source_codec = crate::core::probe::probe_headers(&item.source)
+                    .ok()
+                    .and_then(|i| i.primary_video().map(|s| s.codec.clone()))
+                    .unwrap_or_default();
+                let encode_seconds = last.encode_seconds.max(1e-9);
+                let output_bytes = std::fs::metadata(&item.staging).map_or(last.bytes, |m| m.len());
+                let row = EncodeRow {
+                    item_id: rec.id,
+                    host: host_name(),
+                    source: item.source.to_string_lossy().into_owned(),
+                    source_bytes: item.source_bytes,
+                    source_codec,
+                    encoder: cfg.encoder.clone(),
+                    encoder_fingerprint: adapter
+                        .as_ref()
+                        .and_then(|a| a.fingerprint(&report.search.preset, last.knob).ok())
+                        .unwrap_or_default(),
+                    knob: last.knob,
+                    predicted_vmaf: Some(chosen.score),
+                    measured_vmaf: last.achieved,
+                    output_bytes,
+                    wall_seconds: seconds,
+                    fps: report_fps(&item.source, encode_seconds),
+                };
+                catalog.record_encode(&row)?;
+                catalog.set_state(
+                    rec.id,
+                    "staged",
+                    Some(&format!(
+                        "{} {}: predicted {:.2}, measured {}, {} -> {} bytes",
+                        report.search.knob_name,
+                        last.knob,
+                        chosen.score,
+                        last.achieved.map_or("-".into(), |v| format!("{v:.2}")),
+                        item.source_bytes,
+                        output_bytes
+                    )),
+                )?;
+                return Ok(StageOutcome::Staged {
+                    staging: item.staging.clone(),
+                    knob: last.knob,
+                    predicted_vmaf: chosen.score,
+                    measured_vmaf: last.achieved,
+                    source_bytes: item.source_bytes,
+                    output_bytes,
+                    seconds,
+                });
+            }
+            Err(SearchError::Cancelled { .. })
+            | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
+                remove_stale_partials(&item.staging);
+                catalog.set_state(rec.id, "interrupted", Some("stopped by the operator"))?;
+                return Ok(StageOutcome::Cancelled);
+            }
+            Err(e) => {
+                let error = e.to_string();
+                if attempt > retries {
+                    catalog.set_state(rec.id, "failed", Some(&error))?;
+                    return Ok(StageOutcome::Failed {
+                        error,
+                        attempts: attempt,
+                    });
+                }
+                let delay = options.backoff * 2u32.saturating_pow(attempt - 1);
+                catalog.event(
+                    rec.id,
+                    "retry",
+                    Some(&format!(
+                        "attempt {attempt} failed: {error}; retrying in {:.0} s",
+                        delay.as_secs_f64()
+                    )),
+                )?;
+                let until = Instant::now() + delay;
+                while Instant::now() < until {
+                    if cancel.load(Ordering::Relaxed) {
+                        catalog.set_state(
+                            rec.id,
+                            "interrupted",
+                            Some("stopped by the operator"),
+                        )?;
+                        return Ok(StageOutcome::Cancelled);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+}
+
+/// Encode frames per second: the source's frame count over encode seconds.
+fn report_fps(source: &Path, encode_seconds: f64) -> f64 {
+    let frames = crate::core::probe::probe_headers(source)
+        .ok()
+        .and_then(|i| {
+            let v = i.primary_video()?;
+            v.frames.or_else(|| {
+                let fps = v.video.as_ref()?.fps?;
+                Some((i.duration_seconds? * fps).round() as u64)
+            })
+        })
+        .unwrap_or(0);
+    frames as f64 / encode_seconds.max(1e-9)
+}
