@@ -129,8 +129,8 @@ pub enum CatalogError {
 fn describe(e: &rusqlite::Error) -> String {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(
-            "database is locked by another mediaforce process (waited {} s); retry when it finishes",
-            db::BUSY_TIMEOUT.as_secs()
+            "database is locked by another mediaforce process (waited {:.1} s); retry when it finishes",
+            db::busy_timeout().as_secs_f64()
         ),
         _ => e.to_string(),
     }

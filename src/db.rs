@@ -6,8 +6,14 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long a command waits for another writer before giving up with "database is locked".
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a command waits for another writer before giving up with "database is locked":
+/// `MEDIAFORCE_BUSY_TIMEOUT_MS`, 10 s by default.
+pub fn busy_timeout() -> Duration {
+    std::env::var("MEDIAFORCE_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
 
 /// Errors opening or migrating a database.
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +54,8 @@ fn describe(e: &rusqlite::Error) -> String {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
             format!(
-                "database is locked by another mediaforce process (waited {} s); retry when it finishes",
-                BUSY_TIMEOUT.as_secs()
+                "database is locked by another mediaforce process (waited {:.1} s); retry when it finishes",
+                busy_timeout().as_secs_f64()
             )
         }
         _ => e.to_string(),
@@ -71,7 +77,7 @@ pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, DbError> {
         source,
     };
     let mut conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    conn.busy_timeout(busy_timeout()).map_err(err)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON")

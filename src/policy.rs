@@ -545,10 +545,14 @@ impl PolicySet {
                 ));
             };
             // Values are TOML (numbers, arrays); a bare word is a string.
-            let value = toml::from_str::<Table>(&format!("v = {raw}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or(Value::String(raw.clone()));
+            let value = match default {
+                // A string key takes the text as it is (`preset=6` is the preset "6").
+                Value::String(_) => Value::String(raw.clone()),
+                _ => toml::from_str::<Table>(&format!("v = {raw}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .unwrap_or(Value::String(raw.clone())),
+            };
             let ok = matches!(
                 (default, &value),
                 (Value::String(_), Value::String(_))
