@@ -264,7 +264,10 @@ fn scans_are_incremental_and_label_every_file() {
             .unwrap()
             .starts_with(troot.to_str().unwrap()));
         assert!(it["policy"]["encode"]["target_vmaf"].is_number());
-        assert!(it["audio"][0].as_str().unwrap().starts_with("eng aac 2 ch"), "{it}");
+        assert!(
+            it["audio"][0].as_str().unwrap().starts_with("eng aac 2 ch"),
+            "{it}"
+        );
     }
     let scores: Vec<f64> = items.iter().map(|i| i["score"].as_f64().unwrap()).collect();
     assert!(

@@ -1,0 +1,397 @@
+//! Plan to library end to end through the CLI: campaign, encode (resumable), status, validate
+//! (catching truncated, audio-less and bigger outputs), compare, review, approve, promote and
+//! rollback, and promotion killed at every step then completed or undone with no file lost.
+
+use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Env {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    troot: PathBuf,
+    data: PathBuf,
+}
+
+/// Fast policy for tests: x264 ultrafast, a reachable target, no size floor.
+const POLICY: &[(&str, &str)] = &[
+    ("MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB", "0"),
+    ("MEDIAFORCE_POLICY_ENCODE_ENCODER", "libx264"),
+    ("MEDIAFORCE_POLICY_ENCODE_PRESET", "ultrafast"),
+    ("MEDIAFORCE_POLICY_ENCODE_TARGET_VMAF", "92"),
+    ("MEDIAFORCE_POLICY_ENCODE_TOLERANCE", "3"),
+];
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("library");
+        let troot = dir.path().join("transcode");
+        let data = dir.path().join("state");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&troot).unwrap();
+        Self {
+            dir,
+            root,
+            troot,
+            data,
+        }
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mediaforce"));
+        c.args(args)
+            .env("MEDIAFORCE_DATA_DIR", &self.data)
+            .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
+            .env_remove("MEDIAFORCE_FAULT")
+            .env_remove("MEDIAFORCE_FORCE_COPY");
+        for (k, v) in POLICY.iter().chain(env) {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run mediaforce");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run_env(args, &[]);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    /// A library of `names`, planned and encoded.
+    fn staged(names: &[&str]) -> (Self, Value) {
+        let env = Self::new();
+        for (i, n) in names.iter().enumerate() {
+            source(&env.root.join(n), 8 + i as u16 * 8);
+        }
+        env.ok(&["settings", "add-root", env.root.to_str().unwrap()]);
+        env.ok(&[
+            "settings",
+            "set-transcode-root",
+            env.troot.to_str().unwrap(),
+        ]);
+        let c = env.json(&["campaign", env.root.to_str().unwrap(), "--json"]);
+        assert_eq!(c["items"], names.len(), "{c}");
+        let enc = env.json(&["encode", "--all", "--json"]);
+        for r in enc.as_array().unwrap() {
+            assert_eq!(r["outcome"], "staged", "{enc}");
+        }
+        (env, enc)
+    }
+}
+
+/// A big (lossless) source with an English AAC track.
+fn source(path: &Path, texture: u16) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut v = SyntheticVideo::new(320, 180, 48)
+        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+    v.texture = texture;
+    let mut c = SyntheticClip::new(v);
+    c.audio.push(SyntheticAudio::new("aac", "eng"));
+    c.write(path).unwrap();
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
+}
+
+#[test]
+fn plan_encode_validate_compare_review_promote_rollback() {
+    // Sizes order the plan: the movie (more texture, bigger) is item 0.
+    let (env, enc) = Env::staged(&["TV/show.mkv", "Films/movie.mp4"]);
+    let staged0 = PathBuf::from(enc[0]["staging"].as_str().unwrap());
+    assert!(staged0.starts_with(&env.troot) && staged0.extension().unwrap() == "mkv");
+    for r in enc.as_array().unwrap() {
+        assert!(
+            r["output_bytes"].as_u64().unwrap() < r["source_bytes"].as_u64().unwrap(),
+            "{r}"
+        );
+        assert!(r["measured_vmaf"].as_f64().unwrap() >= 92.0, "{r}");
+    }
+    // Resumable: a rerun does nothing; no partial files are left.
+    let again = env.json(&["encode", "--all", "--json"]);
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] == "already_staged"),
+        "{again}"
+    );
+    let partials: Vec<_> = walk(&env.troot)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".partial-"))
+        .collect();
+    assert!(partials.is_empty(), "{partials:?}");
+    let status = env.json(&["status", "--json"]);
+    assert!(
+        status["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "staged"),
+        "{status}"
+    );
+
+    let v = env.json(&["validate", "--all", "--json"]);
+    for r in v.as_array().unwrap() {
+        assert_eq!(r["passed"], true, "{r}");
+        assert_eq!(check(r, "decode")["passed"], true);
+        assert_eq!(r["source_frames"], 48);
+        assert_eq!(r["staged_frames"], 48);
+        assert!(r["vmaf"]["mean"].as_f64().unwrap() >= 92.0 - 1.5);
+    }
+
+    let c = env.json(&["compare", "--index", "0", "--json"]);
+    let c = &c[0];
+    let clips = c["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 1, "a 2 s source gets one clip: {c}");
+    let clip = PathBuf::from(clips[0]["path"].as_str().unwrap());
+    let info = mediaforce_core::probe::probe(&clip).unwrap();
+    let v0 = info.primary_video().unwrap().video.as_ref().unwrap();
+    assert_eq!(
+        (v0.width, v0.height),
+        (640, 180),
+        "source | encode side by side"
+    );
+    assert!(clips[0]["frames"].as_u64().unwrap() >= 40, "{c}");
+    let stills = c["stills"].as_array().unwrap();
+    assert_eq!(stills.len(), 3);
+    let png = std::fs::read(stills[0]["path"].as_str().unwrap()).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(c["plot"].as_str().unwrap()).unwrap();
+    assert!(
+        svg.contains("<polyline") && svg.contains("48 frames"),
+        "{svg}"
+    );
+
+    let review = env.json(&["review", "--index", "0", "--json"]);
+    let text = review[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("it saves") && text.contains("validation passed") && text.contains(".mp4"),
+        "{text}"
+    );
+
+    // Promotion needs approval; then the swap, then the undo, proven by content.
+    let (code, _, err) = env.run_env(&["promote", "--index", "0"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not approved"), "{err}");
+    let lib = env.root.join("Films/movie.mp4");
+    let original = std::fs::read(&lib).unwrap();
+    let encoded = std::fs::read(&staged0).unwrap();
+    env.ok(&["approve", "--index", "0"]);
+    let p = env.json(&["promote", "--index", "0", "--json"]);
+    let target = env.root.join("Films/movie.mkv");
+    assert_eq!(p[0]["library"], target.to_str().unwrap());
+    let replaced = env.troot.join("_replaced/library/Films/movie.mp4");
+    assert_eq!(std::fs::read(&target).unwrap(), encoded);
+    assert_eq!(std::fs::read(&replaced).unwrap(), original);
+    assert!(!lib.exists() && !staged0.exists());
+    let (code, _, err) = env.run_env(&["promote", "--index", "0"], &[]);
+    assert_eq!(code, Some(1), "second promote refused");
+    assert!(err.contains("already promoted"), "{err}");
+    env.ok(&["rollback", "--index", "0"]);
+    assert_eq!(std::fs::read(&lib).unwrap(), original);
+    assert_eq!(std::fs::read(&staged0).unwrap(), encoded);
+    assert!(!target.exists() && !replaced.exists());
+
+    // Validation catches damaged outputs. Item 1's staged file is swapped for bad ones.
+    let staged1 = PathBuf::from(enc[1]["staging"].as_str().unwrap());
+    let good = std::fs::read(&staged1).unwrap();
+    // (a) truncated
+    std::fs::write(&staged1, &good[..good.len() * 6 / 10]).unwrap();
+    let (code, out, _) = env.run_env(&["validate", "--index", "1", "--json"], &[]);
+    assert_eq!(code, Some(1));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r[0]["passed"], false);
+    assert_eq!(check(&r[0], "frames")["passed"], false, "{r}");
+    // (b) an audio track dropped
+    let src1 = env.root.join("TV/show.mkv");
+    let mut v = SyntheticVideo::new(320, 180, 48)
+        .encoder("libx264", &[("preset", "ultrafast"), ("crf", "18")]);
+    v.texture = 16;
+    SyntheticClip::new(v).write(&staged1).unwrap();
+    let (code, out, _) = env.run_env(&["validate", "--index", "1", "--json"], &[]);
+    assert_eq!(code, Some(1));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let streams = check(&r[0], "streams");
+    assert_eq!(streams["passed"], false);
+    assert!(
+        streams["detail"]
+            .as_str()
+            .unwrap()
+            .contains("audio [eng] -> []"),
+        "{streams}"
+    );
+    // (c) bigger than the source: lossless and all-intra, against a lossless source with GOP 12
+    env.ok(&[
+        "encode",
+        src1.to_str().unwrap(),
+        staged1.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--opt",
+        "qp=0",
+        "--opt",
+        "preset=ultrafast",
+        "--opt",
+        "g=1",
+    ]);
+    let (code, out, _) = env.run_env(&["validate", "--index", "1", "--json"], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check(&r[0], "size")["passed"], false, "{r}");
+    assert!(r[0]["saving_percent"].as_f64().unwrap() < 0.0);
+    let (code, _, err) = env.run_env(&["approve", "--index", "1"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("failed validation"), "{err}");
+    // The good encode validates again.
+    std::fs::write(&staged1, &good).unwrap();
+    env.ok(&["validate", "--index", "1"]);
+    let report = env.json(&["report", "--json"]);
+    assert_eq!(report["staged"].as_array().unwrap().len(), 2, "{report}");
+    assert!(report["staged"][0]["saving_percent"].as_f64().unwrap() > 5.0);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Every place a file of the item can be, and how many hold `bytes`.
+fn copies(places: &[&Path], bytes: &[u8]) -> usize {
+    places
+        .iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b == bytes))
+        .count()
+}
+
+#[test]
+fn promotion_killed_at_every_step_then_completed_or_undone() {
+    let (env, enc) = Env::staged(&["Films/movie.mp4"]);
+    env.ok(&["validate", "--index", "0"]);
+    env.ok(&["approve", "--index", "0"]);
+    let lib = env.root.join("Films/movie.mp4");
+    let target = env.root.join("Films/movie.mkv");
+    let staged = PathBuf::from(enc[0]["staging"].as_str().unwrap());
+    let replaced = env.troot.join("_replaced/library/Films/movie.mp4");
+    let original = std::fs::read(&lib).unwrap();
+    let encoded = std::fs::read(&staged).unwrap();
+    let places = [
+        lib.as_path(),
+        target.as_path(),
+        staged.as_path(),
+        replaced.as_path(),
+    ];
+
+    let promoted = || {
+        assert_eq!(copies(&[&target], &encoded), 1, "library holds the encode");
+        assert_eq!(copies(&[&replaced], &original), 1, "original archived");
+        assert_eq!(copies(&places, &original), 1, "original exactly once");
+        assert_eq!(copies(&places, &encoded), 1, "encode exactly once");
+        mediaforce_core::probe::probe(&target).expect("library file is valid media");
+    };
+    let restored = || {
+        assert_eq!(
+            copies(&[&lib], &original),
+            1,
+            "original back in the library"
+        );
+        assert_eq!(copies(&[&staged], &encoded), 1, "encode back in staging");
+        assert_eq!(copies(&places, &original), 1, "original exactly once");
+        assert_eq!(copies(&places, &encoded), 1, "encode exactly once");
+        mediaforce_core::probe::probe(&lib).expect("library file is valid media");
+    };
+    let no_temp_files = || {
+        let stray: Vec<_> = walk(env.dir.path())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(".mf-copy"))
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
+    };
+
+    let points = mediaforce::promote::FAULT_POINTS;
+    let mut runs = 0;
+    for force_copy in [false, true] {
+        let copy_env: &[(&str, &str)] = if force_copy {
+            &[("MEDIAFORCE_FORCE_COPY", "1")]
+        } else {
+            &[]
+        };
+        for (n, (action, step, point)) in points.iter().enumerate() {
+            if *point == "copied" && !force_copy {
+                continue; // a rename has no copied state
+            }
+            let fault = format!("{action}:{step}:{point}");
+            if *action == "rollback" {
+                let (code, _, err) = env.run_env(&["promote", "--index", "0"], copy_env);
+                assert_eq!(code, Some(0), "{err}");
+                promoted();
+            }
+            let mut e: Vec<(&str, &str)> = copy_env.to_vec();
+            e.push(("MEDIAFORCE_FAULT", &fault));
+            let (code, _, err) = env.run_env(&[action, "--index", "0"], &e);
+            assert_eq!(
+                code, None,
+                "{fault}: the process must die at the fault point; stderr: {err}"
+            );
+            // Never lost, whatever the moment.
+            assert!(copies(&places, &original) >= 1, "{fault}: original lost");
+            assert!(copies(&places, &encoded) >= 1, "{fault}: encode lost");
+            // Recover: a crashed promote is completed on even steps and undone on odd ones;
+            // a crashed rollback is finished.
+            let finish_promote = *action == "promote" && n % 2 == 0;
+            let cmd = if finish_promote {
+                "promote"
+            } else {
+                "rollback"
+            };
+            let (code, _, err) = env.run_env(&[cmd, "--index", "0"], copy_env);
+            assert_eq!(code, Some(0), "{fault} then {cmd}: {err}");
+            no_temp_files();
+            if finish_promote {
+                promoted();
+                env.ok(&["rollback", "--index", "0"]);
+            }
+            restored();
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 20);
+    // The journal recorded every step it began.
+    let catalog = mediaforce::catalog::Catalog::open(&env.data).unwrap();
+    let m = mediaforce::manifest::latest(&env.data).unwrap();
+    let item = catalog.item(&m, 0).unwrap().unwrap();
+    let journal = catalog.journal_rows(item.id).unwrap();
+    for step in ["archive", "install", "uninstall", "restore"] {
+        assert!(
+            journal.iter().any(|(_, s, p)| s == step && p == "done"),
+            "{step}"
+        );
+    }
+}
