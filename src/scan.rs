@@ -151,7 +151,7 @@ fn walk(
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        if !settings.extensions.iter().any(|x| *x == ext) {
+        if !settings.extensions.contains(&ext) {
             continue;
         }
         match entry.metadata() {
