@@ -9,6 +9,8 @@ PACKAGES=(
   libswscale-dev libswresample-dev libclang-dev clang pkg-config
   # libvmaf 3.2, built from source by vmaf-head-sys: meson, ninja, nasm; xxd embeds the built-in models.
   meson ninja-build nasm xxd build-essential
+  # A font for the labels burnt into side-by-side review clips.
+  fonts-dejavu-core
 )
 
 missing=()

@@ -474,3 +474,35 @@ pub fn rollback(catalog: &Catalog, item: &ItemRecord) -> Result<PromoteOutcome, 
         saved_bytes: 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("lib");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::write(root.join("real/a.mkv"), b"x").unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        let roots = [root.as_path()];
+        assert!(check_safe(&root.join("real/a.mkv"), &roots).is_ok());
+        let e = check_safe(&root.join("link/a.mkv"), &roots)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        let e = check_safe(&root.join("real/../../etc/passwd"), &roots)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".."), "{e}");
+        let e = check_safe(Path::new("/etc/passwd"), &roots)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside the library roots"), "{e}");
+        // A root reached through a link chosen by the operator is fine.
+        let alias = d.path().join("alias");
+        std::os::unix::fs::symlink(&root, &alias).unwrap();
+        assert!(check_safe(&alias.join("real/a.mkv"), &[alias.as_path()]).is_ok());
+    }
+}

@@ -330,6 +330,70 @@ fn estimate_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::synth::{SyntheticClip, SyntheticVideo};
+
+    fn record(dir: &std::path::Path) -> FileRecord {
+        let p = dir.join("a.mkv");
+        let v = SyntheticVideo::new(320, 180, 48)
+            .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+        SyntheticClip::new(v).write(&p).unwrap();
+        let info = crate::core::probe::probe_headers(&p).unwrap();
+        FileRecord {
+            id: 1,
+            path: p.clone(),
+            root: dir.to_path_buf(),
+            size: info.size_bytes,
+            mtime_ns: 0,
+            dev: 0,
+            inode: 0,
+            fingerprint: String::new(),
+            status: "ok".into(),
+            error: None,
+            probe_json: Some(serde_json::to_string(&info).unwrap()),
+            ours: false,
+            scanned_at: 0,
+        }
+    }
+
+    fn policy() -> Policy {
+        crate::policy::PolicySet::load(None, std::path::Path::new("/nonexistent"), [])
+            .unwrap()
+            .global()
+    }
+
+    #[test]
+    fn learned_ratios_replace_the_model_after_three_encodes() {
+        let d = tempfile::tempdir().unwrap();
+        let f = record(d.path());
+        let mut p = policy();
+        p.ranking.min_size_mb = 0.0;
+        let model = rank(&f, &p, &|_, _| Vec::new());
+        assert_eq!(model.confidence, "medium");
+        assert!(model.bucket.is_candidate(), "{model:?}");
+        let two = rank(&f, &p, &|_, _| vec![0.5, 0.5]);
+        assert_eq!(two.confidence, "medium", "two encodes are not enough");
+        let learned = rank(&f, &p, &|src, enc| {
+            assert_eq!((src, enc), ("h264", "libsvtav1"));
+            vec![0.40, 0.30, 0.35]
+        });
+        assert_eq!(learned.confidence, "high");
+        assert!(
+            learned.reason.contains("learned ratio 0.35"),
+            "{}",
+            learned.reason
+        );
+        let expected = (f.size as f64 * 0.35) as i64;
+        assert!(
+            (learned.expected_bytes as i64 - expected).abs() <= 2,
+            "{learned:?}"
+        );
+        // Too small, ours, gone, DV-less policy skips are labelled, never dropped.
+        p.ranking.min_size_mb = 1e6;
+        assert_eq!(rank(&f, &p, &|_, _| Vec::new()).bucket, Bucket::TooSmall);
+        let mut ours = f.clone();
+        ours.ours = true;
+        assert_eq!(rank(&ours, &p, &|_, _| Vec::new()).bucket, Bucket::Ours);
+    }
 
     #[test]
     fn efficiency_orders_codecs() {
