@@ -756,6 +756,24 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             let m = manifest::load(&mpath)?;
             let mut reports = Vec::new();
             for item in selected(&m, &sel, &mpath)? {
+                if sel.all {
+                    // --all validates what has an encode; the rest is reported, not failed.
+                    let state = lib.catalog.item(&mpath, item.index)?.map(|i| i.state);
+                    let staged = state.as_deref().is_some_and(|s| {
+                        mediaforce::stage::STAGED_STATES.contains(&s) && item.staging.is_file()
+                    });
+                    if !staged {
+                        if !json {
+                            println!(
+                                "[{}] {}: skipped ({})",
+                                item.index,
+                                item.source.display(),
+                                state.as_deref().unwrap_or("not encoded")
+                            );
+                        }
+                        continue;
+                    }
+                }
                 let r = run_validate(&lib, &mpath, item, json)?;
                 if !json {
                     print_validation(item, &r);

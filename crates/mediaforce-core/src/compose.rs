@@ -374,9 +374,9 @@ pub fn activity(path: &Path) -> Result<Activity> {
     Ok(out)
 }
 
-/// Start times for `count` review clips of `clip` seconds: scene cuts (activity spikes) that
-/// open the busiest stretches, at least two clip lengths apart; evenly spaced when the video has
-/// too few cuts.
+/// Start times for up to `count` non-overlapping review clips of `clip` seconds: scene cuts
+/// (activity spikes) that open the busiest stretches first; evenly spaced when the video has too
+/// few cuts.
 pub fn review_points(a: &Activity, count: usize, clip: f64) -> Vec<f64> {
     let n = a.diff.len();
     let duration = a.seconds.last().copied().unwrap_or(0.0);
@@ -396,8 +396,9 @@ pub fn review_points(a: &Activity, count: usize, clip: f64) -> Vec<f64> {
             .sum()
     };
     let latest_start = (duration - clip).max(0.0);
-    if latest_start < clip {
-        // Shorter than two clips: one clip from the start shows all there is.
+    // Clips never overlap: a short video gets fewer of them.
+    let count = count.min(((duration + 1e-6) / clip).floor().max(1.0) as usize);
+    if count == 1 && latest_start < clip {
         return vec![0.0];
     }
     let mut cuts: Vec<(usize, f64)> = (1..n)
@@ -408,23 +409,67 @@ pub fn review_points(a: &Activity, count: usize, clip: f64) -> Vec<f64> {
     let mut chosen: Vec<f64> = Vec::new();
     for (i, _) in cuts {
         let t = a.seconds[i];
-        if chosen.iter().all(|c| (c - t).abs() >= 2.0 * clip) {
+        if chosen.iter().all(|c| (c - t).abs() >= clip) {
             chosen.push(t);
         }
         if chosen.len() == count {
             break;
         }
     }
-    // Fill with evenly spaced points away from the ones found (finer grids when crowded).
-    let gap = clip.min(latest_start / (2 * count) as f64);
-    for m in [count, 2 * count, 4 * count] {
+    // Fill with evenly spaced points clear of the ones found (finer grids when crowded).
+    for m in [count, 2 * count, 4 * count, 8 * count] {
         for j in 0..m {
-            let t = latest_start * (j as f64 + 0.5) / m as f64;
-            if chosen.len() < count && chosen.iter().all(|c| (c - t).abs() >= gap) {
+            let t = latest_start * j as f64 / (m - 1).max(1) as f64;
+            if chosen.len() < count && chosen.iter().all(|c| (c - t).abs() >= clip) {
                 chosen.push(t);
             }
         }
     }
     chosen.sort_by(f64::total_cmp);
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity_with_cuts(seconds: usize, cuts: &[(usize, f64)]) -> Activity {
+        let fps = 10;
+        let n = seconds * fps;
+        let mut a = Activity {
+            seconds: (0..n).map(|i| i as f64 / fps as f64).collect(),
+            diff: vec![1.0; n],
+        };
+        for &(at, busy) in cuts {
+            a.diff[at * fps] = 60.0;
+            for d in &mut a.diff[at * fps + 1..(at * fps + 40).min(n)] {
+                *d = busy;
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn clips_start_at_the_busiest_cuts_without_overlap() {
+        let a = activity_with_cuts(60, &[(10, 2.0), (30, 9.0), (32, 8.0), (50, 6.0)]);
+        // 30 is busiest; 32 overlaps it; then 50, then 10.
+        assert_eq!(review_points(&a, 3, 4.0), vec![10.0, 30.0, 50.0]);
+        assert_eq!(review_points(&a, 1, 4.0), vec![30.0]);
+    }
+
+    #[test]
+    fn no_cuts_means_evenly_spaced_and_short_videos_get_fewer_clips() {
+        let flat = activity_with_cuts(60, &[]);
+        let p = review_points(&flat, 3, 4.0);
+        assert_eq!(p.len(), 3);
+        assert!(p.windows(2).all(|w| w[1] - w[0] >= 4.0), "{p:?}");
+        let short = activity_with_cuts(9, &[]);
+        let p = review_points(&short, 3, 4.0);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[1] - p[0] >= 4.0);
+        assert_eq!(
+            review_points(&activity_with_cuts(3, &[]), 3, 4.0),
+            vec![0.0]
+        );
+    }
 }
