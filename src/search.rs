@@ -119,6 +119,9 @@ pub struct SearchConfig {
     /// After the full encode, score the whole output and correct the knob if it missed
     /// ([`encode_to_target`] only).
     pub verify: bool,
+    /// Closed loop scoring density: score every N-th frame of the full output (1: every frame;
+    /// 4 scores a dense sample at about a quarter of libvmaf's cost).
+    pub verify_every: u32,
 }
 
 impl SearchConfig {
@@ -154,6 +157,7 @@ impl SearchConfig {
             threads: 0,
             cache: None,
             verify: true,
+            verify_every: 1,
         }
     }
 }
@@ -864,6 +868,7 @@ pub fn encode_to_target(
     let score_opts = crate::metrics::ScoreOptions {
         scale: cfg.scale,
         threads: cfg.threads,
+        subsample: cfg.verify_every.max(1),
         ..Default::default()
     };
     for _ in 0..3 {

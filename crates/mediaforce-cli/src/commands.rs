@@ -4,8 +4,7 @@ use crate::progress::Bar;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mediaforce::search::{
-    crf_search, encode_to_target, Outcome, SearchConfig, SearchEvent, SearchObserver, SearchReport,
-    TargetStat,
+    crf_search, encode_to_target, Outcome, SearchConfig, SearchReport, TargetStat,
 };
 use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
@@ -236,6 +235,9 @@ struct SearchArgs {
     /// Do not read or write the probe cache.
     #[arg(long)]
     no_cache: bool,
+    /// Closed loop of `encode --target-vmaf`: score every N-th frame of the output (1: all).
+    #[arg(long, default_value_t = 1)]
+    verify_every: u32,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -270,40 +272,8 @@ impl SearchArgs {
         if !self.no_cache {
             c.cache = Some(data_dir.join("mediaforce.db"));
         }
+        c.verify_every = self.verify_every.max(1);
         c
-    }
-}
-
-/// Prints search events as lines on stderr (unless `--json`).
-struct SearchLog {
-    on: bool,
-    knob: &'static str,
-}
-
-impl SearchObserver for SearchLog {
-    fn event(&mut self, e: &SearchEvent<'_>) {
-        if !self.on {
-            return;
-        }
-        match e {
-            SearchEvent::SamplesReady(s) => eprintln!(
-                "samples: {} ({} frames)",
-                s.len(),
-                s.iter().map(|x| x.frames).sum::<u64>()
-            ),
-            SearchEvent::ProbeStarted(_) => {}
-            SearchEvent::ProbeScored(p) => eprintln!(
-                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
-                self.knob,
-                p.knob,
-                p.score,
-                p.vmaf.mean,
-                p.vmaf.p5,
-                p.vmaf.min,
-                p.predicted_percent,
-                if p.cached { " (cached)" } else { "" }
-            ),
-        }
     }
 }
 
@@ -410,7 +380,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 let mut cfg = search.config(&encoder, target, &data_dir);
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-                let mut log = SearchLog { on: !json, knob };
+                let mut log = crate::progress::SearchProgress::new(!json, knob);
                 let r = encode_to_target(&input, &output, &cfg, &opts, &mut log, &mut bar)?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
@@ -536,7 +506,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let cfg = search.config(&encoder, target_vmaf, &data_dir);
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-            let mut log = SearchLog { on: !json, knob };
+            let mut log = crate::progress::SearchProgress::new(!json, knob);
             let r = crf_search(&input, &cfg, &mut log)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -579,7 +549,7 @@ fn cmd_demo(
     cfg.preset = preset;
     cfg.sample_seconds = 4.0;
     let knob = mediaforce::codecs::find(encoder)?.knob().name;
-    let mut log = SearchLog { on: !json, knob };
+    let mut log = crate::progress::SearchProgress::new(!json, knob);
     let output = dir.join("encoded.mkv");
     let r = encode_to_target(
         &sample,

@@ -54,3 +54,83 @@ impl ProgressSink for Bar {
         }
     }
 }
+
+/// Search events on stderr: a spinner naming the probe under way (knob, elapsed time) on a
+/// terminal, and one line per scored probe; nothing when disabled (`--json`).
+pub struct SearchProgress {
+    on: bool,
+    knob: &'static str,
+    spinner: Option<ProgressBar>,
+    probes: usize,
+}
+
+impl SearchProgress {
+    pub fn new(enabled: bool, knob: &'static str) -> Self {
+        Self {
+            on: enabled,
+            knob,
+            spinner: None,
+            probes: 0,
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.spinner {
+            Some(s) => s.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl mediaforce::search::SearchObserver for SearchProgress {
+    fn event(&mut self, e: &mediaforce::search::SearchEvent<'_>) {
+        use mediaforce::search::SearchEvent;
+        if !self.on {
+            return;
+        }
+        match e {
+            SearchEvent::SamplesReady(s) => self.line(format!(
+                "samples: {} ({} frames)",
+                s.len(),
+                s.iter().map(|x| x.frames).sum::<u64>()
+            )),
+            SearchEvent::ProbeStarted(knob) => {
+                self.probes += 1;
+                if std::io::stderr().is_terminal() {
+                    let s = self.spinner.get_or_insert_with(|| {
+                        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                        b.set_style(
+                            ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
+                                .expect("valid template"),
+                        );
+                        b.enable_steady_tick(std::time::Duration::from_millis(120));
+                        b
+                    });
+                    s.set_message(format!(
+                        "probe {}: {} {knob}: encoding, decoding and scoring the samples",
+                        self.probes, self.knob
+                    ));
+                }
+            }
+            SearchEvent::ProbeScored(p) => self.line(format!(
+                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
+                self.knob,
+                p.knob,
+                p.score,
+                p.vmaf.mean,
+                p.vmaf.p5,
+                p.vmaf.min,
+                p.predicted_percent,
+                if p.cached { " (cached)" } else { "" }
+            )),
+        }
+    }
+}
+
+impl Drop for SearchProgress {
+    fn drop(&mut self) {
+        if let Some(s) = self.spinner.take() {
+            s.finish_and_clear();
+        }
+    }
+}

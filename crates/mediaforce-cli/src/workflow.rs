@@ -10,7 +10,7 @@ use mediaforce::catalog::ItemRecord;
 use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
 use mediaforce::manifest::{self, Manifest, ManifestItem};
 use mediaforce::promote::{promote, rollback};
-use mediaforce::search::{Quiet, SearchEvent, SearchObserver};
+use mediaforce::search::{Quiet, SearchObserver};
 use mediaforce::stage::{pause_file, stage_item, StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
 use serde::Serialize;
@@ -170,26 +170,6 @@ fn item_record(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<It
     })
 }
 
-/// Prints probe lines (or nothing with --json).
-struct ProbeLines {
-    on: bool,
-}
-
-impl SearchObserver for ProbeLines {
-    fn event(&mut self, e: &SearchEvent<'_>) {
-        if let (true, SearchEvent::ProbeScored(p)) = (self.on, e) {
-            eprintln!(
-                "  probe {}: VMAF {:.2} (p5 {:.2}), predicted {:.1}% of source{}",
-                p.knob,
-                p.score,
-                p.vmaf.p5,
-                p.predicted_percent,
-                if p.cached { " (cached)" } else { "" }
-            );
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct EncodeResult<'a> {
     index: usize,
@@ -239,7 +219,9 @@ pub fn encode_batch(
                             eprintln!("[{}] {}", item.index, item.source.display());
                         }
                         let mut bar = Bar::new(!json && jobs == 1);
-                        let mut lines = ProbeLines { on: !json };
+                        let knob = mediaforce::codecs::find(&item.policy.encode.encoder)
+                            .map_or("knob", |a| a.knob().name);
+                        let mut lines = crate::progress::SearchProgress::new(!json, knob);
                         let mut quiet = Quiet;
                         let observer: &mut dyn SearchObserver =
                             if jobs == 1 { &mut lines } else { &mut quiet };

@@ -83,6 +83,35 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     );
     assert!(enc.exists());
 
+    // The closed loop on a dense sample (every 4th frame) lands near the full score.
+    let dense = dir.path().join("dense.mkv");
+    let (code, out, err) = run(&[
+        "encode",
+        s,
+        dense.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--target-vmaf",
+        "90",
+        "--preset",
+        "ultrafast",
+        "--scale",
+        "native",
+        "--data-dir",
+        d,
+        "--verify-every",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &r["encodes"][0];
+    assert_eq!(first["knob"].as_f64().unwrap(), chosen);
+    let sampled = first["achieved"].as_f64().unwrap();
+    let full = r["search"]["outcome"]["chosen"]["score"].as_f64().unwrap();
+    assert!((sampled - full).abs() < 2.0, "dense {sampled} vs full {full}");
+    assert!(dense.exists());
+
     // Out of reach: a clear one-line error and nothing written.
     let never = dir.path().join("never.mkv");
     let (code, _, err) = run(&[
