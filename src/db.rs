@@ -126,21 +126,14 @@ pub fn now() -> i64 {
 /// library of thousands of films is fingerprinted in seconds; it does not depend on the
 /// modification time, so a file touched without a content change keeps its fingerprint.
 pub fn content_hash(path: &Path) -> std::io::Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
+    use std::io::{Seek, SeekFrom};
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut buf = vec![0u8; 64 * 1024];
     for offset in [0, len / 2, len.saturating_sub(buf.len() as u64)] {
         f.seek(SeekFrom::Start(offset))?;
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = f.read(&mut buf[filled..])?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
+        let filled = read_full(&mut f, &mut buf)?;
         for b in &buf[..filled] {
             hash ^= u64::from(*b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);

@@ -401,7 +401,8 @@ fn merge(
     }
 }
 
-fn leaves(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
+/// Every leaf of `t` as (dotted key, value), in key order.
+pub fn leaves(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
     for (k, v) in t {
         let key = if prefix.is_empty() {
             k.clone()

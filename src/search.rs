@@ -153,7 +153,7 @@ impl SearchConfig {
             max_encoded_percent: 80.0,
             scale: Scale::Auto,
             max_probes: 8,
-            memory_budget: 1 << 30,
+            memory_budget: 2 << 30,
             threads: 0,
             cache: None,
             verify: true,
@@ -426,11 +426,16 @@ pub fn crf_search(
     let count = cfg
         .samples
         .unwrap_or_else(|| ((duration / 720.0).round() as usize).max(1));
-    let bytes_per_frame =
-        crate::core::probe::bit_depth(src_fmt).map_or(2, |d| if d > 8 { 2 } else { 1 }) as u64
-            * u64::from(v.width)
-            * u64::from(v.height)
-            * 3;
+    // Reference frames are held as decoded: luma plus two chroma planes at the source's
+    // subsampling, one or two bytes a sample.
+    let sample_bytes =
+        crate::core::probe::bit_depth(src_fmt).map_or(2.0, |d| if d > 8 { 2.0 } else { 1.0 });
+    let planes = match crate::core::probe::chroma_subsampling(src_fmt).as_deref() {
+        Some("4:2:0") => 1.5,
+        Some("4:2:2") => 2.0,
+        _ => 3.0,
+    };
+    let bytes_per_frame = (sample_bytes * planes * f64::from(v.width) * f64::from(v.height)) as u64;
     let budget_frames = (cfg.memory_budget / bytes_per_frame.max(1)).max(1);
     let mut sample_len = cfg.sample_seconds;
     if (count as f64 * sample_len * fps_f) as u64 > budget_frames {

@@ -235,6 +235,10 @@ struct SearchArgs {
     /// Do not read or write the probe cache.
     #[arg(long)]
     no_cache: bool,
+    /// Memory for reference frames held by the search, in MiB; longer samples than fit are
+    /// shortened (a 20 s 1080p 8-bit sample at 30 fps needs about 1.8 GiB).
+    #[arg(long, default_value_t = 2048)]
+    memory_budget: u64,
     /// Closed loop of `encode --target-vmaf`: score every N-th frame of the output (1: all).
     #[arg(long, default_value_t = 1)]
     verify_every: u32,
@@ -273,6 +277,7 @@ impl SearchArgs {
             c.cache = Some(data_dir.join("mediaforce.db"));
         }
         c.verify_every = self.verify_every.max(1);
+        c.memory_budget = self.memory_budget.max(16) << 20;
         c
     }
 }

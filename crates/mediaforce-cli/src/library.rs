@@ -427,7 +427,7 @@ fn cmd_policy_show(lib: &Library, path: &Path, json: bool) -> Result<()> {
     let table = toml::Table::try_from(&r.policy)?;
     let mut section = String::new();
     let mut leaves = Vec::new();
-    flatten(&table, "", &mut leaves);
+    mediaforce::policy::leaves(&table, "", &mut leaves);
     for (key, value) in leaves {
         let (sec, name) = key.rsplit_once('.').unwrap_or(("", &key));
         if sec != section {
@@ -446,20 +446,6 @@ fn cmd_policy_show(lib: &Library, path: &Path, json: bool) -> Result<()> {
         println!("{name} = {value}    # {src}");
     }
     Ok(())
-}
-
-fn flatten(t: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
-    for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => flatten(t, &key, out),
-            _ => out.push((key, v.clone())),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -878,32 +864,31 @@ pub fn explain(i: &mediaforce::manifest::ManifestItem) -> String {
         i.confidence,
         i.reason
     );
-    let audio = if i.audio.is_empty() {
-        "no audio".to_string()
-    } else {
-        format!(
-            "audio {} ({})",
-            if p.audio.mode == "opus" {
-                "re-encoded to Opus"
-            } else {
-                "copied"
-            },
-            i.audio.join("; ")
-        )
+    let streams = |what: &str, lines: &[String], verb: &str| {
+        if lines.is_empty() {
+            format!("no {what}")
+        } else {
+            format!("{what} {verb} ({})", lines.join("; "))
+        }
     };
-    let subs = if i.subtitles.is_empty() {
-        "no subtitles".to_string()
-    } else {
-        format!(
-            "subtitles {} ({})",
-            if p.subtitles.mode == "drop" {
-                "dropped"
-            } else {
-                "copied"
-            },
-            i.subtitles.join("; ")
-        )
-    };
+    let audio = streams(
+        "audio",
+        &i.audio,
+        if p.audio.mode == "opus" {
+            "re-encoded to Opus"
+        } else {
+            "copied"
+        },
+    );
+    let subs = streams(
+        "subtitles",
+        &i.subtitles,
+        if p.subtitles.mode == "drop" {
+            "dropped"
+        } else {
+            "copied"
+        },
+    );
     s += &format!("Keep {audio}; {subs}.\n");
     s += &format!(
         "Stage it at {}; nothing in the library changes until you approve and promote it.\n",

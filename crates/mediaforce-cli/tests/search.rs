@@ -109,7 +109,10 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     assert_eq!(first["knob"].as_f64().unwrap(), chosen);
     let sampled = first["achieved"].as_f64().unwrap();
     let full = r["search"]["outcome"]["chosen"]["score"].as_f64().unwrap();
-    assert!((sampled - full).abs() < 2.0, "dense {sampled} vs full {full}");
+    assert!(
+        (sampled - full).abs() < 2.0,
+        "dense {sampled} vs full {full}"
+    );
     assert!(dense.exists());
 
     // Out of reach: a clear one-line error and nothing written.

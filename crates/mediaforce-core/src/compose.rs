@@ -73,14 +73,7 @@ impl Stack {
             fps.denominator(),
             fps.numerator()
         );
-        let buffer = ff::filter::find("buffer").ok_or(Error::InvalidArgument {
-            what: "filter",
-            reason: "libavfilter has no buffer source".into(),
-        })?;
-        let sink = ff::filter::find("buffersink").ok_or(Error::InvalidArgument {
-            what: "filter",
-            reason: "libavfilter has no buffer sink".into(),
-        })?;
+        let (buffer, sink) = crate::decode::graph_endpoints()?;
         if ff::filter::find("drawtext").is_none() {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
@@ -124,14 +117,7 @@ impl Stack {
     }
 
     fn pull(&mut self) -> Result<Option<ff::frame::Video>> {
-        let mut out = ff::frame::Video::empty();
-        let mut sink = self.graph.get("out").expect("graph has an output");
-        match sink.sink().frame(&mut out) {
-            Ok(()) => Ok(Some(out)),
-            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(None),
-            Err(ff::Error::Eof) => Ok(None),
-            Err(e) => Err(Error::libav(&self.path, "filter output", e)),
-        }
+        crate::decode::pull_filtered(&mut self.graph, &self.path)
     }
 }
 

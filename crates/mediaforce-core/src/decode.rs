@@ -593,14 +593,7 @@ impl Converter {
             sar.numerator(),
             sar.denominator()
         );
-        let buffer = ff::filter::find("buffer").ok_or(Error::InvalidArgument {
-            what: "filter",
-            reason: "libavfilter has no buffer source".into(),
-        })?;
-        let sink = ff::filter::find("buffersink").ok_or(Error::InvalidArgument {
-            what: "filter",
-            reason: "libavfilter has no buffer sink".into(),
-        })?;
+        let (buffer, sink) = graph_endpoints()?;
         graph.add(&buffer, "in", &args).map_err(err)?;
         graph.add(&sink, "out", "").map_err(err)?;
         graph
@@ -635,14 +628,36 @@ impl Converter {
     }
 
     fn pull(&mut self) -> Result<Option<ff::frame::Video>> {
-        let mut out = ff::frame::Video::empty();
-        let mut sink = self.graph.get("out").expect("graph has an output");
-        match sink.sink().frame(&mut out) {
-            Ok(()) => Ok(Some(out)),
-            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(None),
-            Err(ff::Error::Eof) => Ok(None),
-            Err(e) => Err(Error::libav(&self.path, "filter output", e)),
-        }
+        pull_filtered(&mut self.graph, &self.path)
+    }
+}
+
+/// The `buffer` source and `buffersink` filters every frame graph starts and ends with.
+pub(crate) fn graph_endpoints() -> Result<(ff::filter::Filter, ff::filter::Filter)> {
+    let buffer = ff::filter::find("buffer").ok_or(Error::InvalidArgument {
+        what: "filter",
+        reason: "libavfilter has no buffer source".into(),
+    })?;
+    let sink = ff::filter::find("buffersink").ok_or(Error::InvalidArgument {
+        what: "filter",
+        reason: "libavfilter has no buffer sink".into(),
+    })?;
+    Ok((buffer, sink))
+}
+
+/// The next frame from the graph's `out` sink; `None` when it needs more input (EAGAIN) or has
+/// finished (EOF), which are states, not errors.
+pub(crate) fn pull_filtered(
+    graph: &mut ff::filter::Graph,
+    path: &Path,
+) -> Result<Option<ff::frame::Video>> {
+    let mut out = ff::frame::Video::empty();
+    let mut sink = graph.get("out").expect("graph has an output");
+    match sink.sink().frame(&mut out) {
+        Ok(()) => Ok(Some(out)),
+        Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => Ok(None),
+        Err(ff::Error::Eof) => Ok(None),
+        Err(e) => Err(Error::libav(path, "filter output", e)),
     }
 }
 
