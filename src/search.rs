@@ -337,7 +337,10 @@ struct Sample {
     frames: Vec<ff::frame::Video>,
 }
 
-struct Source {
+struct Source<'a> {
+    path: &'a Path,
+    /// Pixel format the samples are encoded in.
+    pixel: ff::format::Pixel,
     width: u32,
     height: u32,
     depth: u8,
@@ -412,7 +415,10 @@ pub fn crf_search(
         .duration_seconds
         .or(stream.duration_seconds)
         .unwrap_or(0.0);
+    let pixel = adapter.pick_pixel_format(src_fmt);
     let source = Source {
+        path: input,
+        pixel,
         width: v.width,
         height: v.height,
         depth: v.bit_depth.unwrap_or(8),
@@ -420,7 +426,6 @@ pub fn crf_search(
         total_frames: (duration * fps_f).max(1.0),
         size_bytes: info.size_bytes,
     };
-    let pixel = adapter.pick_pixel_format(src_fmt);
 
     // Samples, decoded once and reused by every probe.
     let count = cfg
@@ -540,10 +545,10 @@ pub fn crf_search(
                     adapter.as_ref(),
                     &preset,
                     knob,
-                    pixel,
                     &samples,
                     &source,
                     cfg,
+                    &|| observer.cancelled(),
                 )?;
                 if let Some(c) = &cache {
                     c.put(
@@ -697,10 +702,10 @@ fn run_probe(
     adapter: &dyn CodecAdapter,
     preset: &str,
     knob: f64,
-    pixel: ff::format::Pixel,
     samples: &[Sample],
-    source: &Source,
+    source: &Source<'_>,
     cfg: &SearchConfig,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Probe, SearchError> {
     let mut scorer = FrameScorer::new(
         source.width,
@@ -719,17 +724,27 @@ fn run_probe(
             adapter.libav_name(),
             source.width,
             source.height,
-            pixel,
+            source.pixel,
             source.fps,
         );
         config.options = adapter.options(preset, knob)?;
         config.global_header = false;
         let t0 = Instant::now();
         let mut enc = VideoEncoder::open(&config)?;
-        let mut to_encoder =
-            FrameConverter::new(source.width, source.height, pixel, ScaleAlgorithm::Bicubic);
+        let mut to_encoder = FrameConverter::new(
+            source.width,
+            source.height,
+            source.pixel,
+            ScaleAlgorithm::Bicubic,
+        );
         let mut packets = Vec::new();
         for (i, f) in s.frames.iter().enumerate() {
+            // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds.
+            if cancelled() {
+                return Err(SearchError::Cancelled {
+                    path: source.path.to_path_buf(),
+                });
+            }
             let mut f = to_encoder.convert(f)?;
             f.set_pts(Some(i as i64));
             f.set_kind(ff::picture::Type::None);

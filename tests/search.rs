@@ -267,3 +267,33 @@ fn gate_sets_hold_for_the_chosen_result() {
             < 1e-9
     );
 }
+
+/// Asks to stop as soon as the first probe has started.
+struct StopInFirstProbe(bool);
+impl SearchObserver for StopInFirstProbe {
+    fn event(&mut self, e: &SearchEvent<'_>) {
+        if matches!(e, SearchEvent::ProbeStarted(_)) {
+            self.0 = true;
+        }
+    }
+    fn cancelled(&self) -> bool {
+        self.0
+    }
+}
+
+#[test]
+fn a_cancel_stops_the_search_inside_a_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(128, 72, 12))
+        .write(&src)
+        .unwrap();
+    let mut cfg = SearchConfig::new("libx264", 90.0);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    let e = crf_search(&src, &cfg, &mut StopInFirstProbe(false)).unwrap_err();
+    assert!(
+        matches!(e, mediaforce::search::SearchError::Cancelled { ref path } if *path == src),
+        "{e}"
+    );
+}
