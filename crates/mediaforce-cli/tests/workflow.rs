@@ -82,7 +82,7 @@ impl Env {
         ]);
         let c = env.json(&["campaign", env.root.to_str().unwrap(), "--json"]);
         assert_eq!(c["items"], names.len(), "{c}");
-        let enc = env.json(&["encode", "--all", "--json"]);
+        let enc = env.json(&["encode", "--all", "--jobs", "2", "--json"]);
         for r in enc.as_array().unwrap() {
             assert_eq!(r["outcome"], "staged", "{enc}");
         }
@@ -394,4 +394,39 @@ fn promotion_killed_at_every_step_then_completed_or_undone() {
             "{step}"
         );
     }
+}
+
+#[test]
+fn a_paused_batch_waits_and_resumes() {
+    let env = Env::new();
+    source(&env.root.join("Films/movie.mp4"), 8);
+    env.ok(&["settings", "add-root", env.root.to_str().unwrap()]);
+    env.ok(&[
+        "settings",
+        "set-transcode-root",
+        env.troot.to_str().unwrap(),
+    ]);
+    env.ok(&["scan"]);
+    env.ok(&["plan"]);
+    env.ok(&["pause"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+        .args(["encode", "--all", "--json"])
+        .env("MEDIAFORCE_DATA_DIR", &env.data)
+        .envs(POLICY.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a paused batch keeps waiting"
+    );
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["paused"], true);
+    assert_eq!(status["items"][0]["state"], "queued", "{status}");
+    env.ok(&["resume"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r[0]["outcome"], "staged", "{r}");
 }
