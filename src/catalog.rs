@@ -303,18 +303,27 @@ impl Catalog {
         }
     }
 
+    /// Run a query and collect its rows.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, CatalogError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(self.err())?;
+        let rows = st.query_map(params, row).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     // ----- settings -----
 
     /// Runtime values of a multi-valued setting, in the order they were added.
     pub fn setting_values(&self, key: &str) -> Result<Vec<String>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT value FROM setting WHERE key = ?1 ORDER BY added_at, rowid")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![key], |r| r.get(0))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "SELECT value FROM setting WHERE key = ?1 ORDER BY added_at, rowid",
+            params![key],
+            |r| r.get(0),
+        )
     }
 
     /// Add a value to a multi-valued setting; returns false when it was already there.
@@ -359,9 +368,7 @@ impl Catalog {
     /// Every file row (any status).
     pub fn files(&self) -> Result<Vec<FileRecord>, CatalogError> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file ORDER BY path");
-        let mut st = self.conn.prepare(&sql).map_err(self.err())?;
-        let rows = st.query_map([], file_from_row).map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(&sql, [], file_from_row)
     }
 
     /// Files whose path starts with `prefix` (whole folder names), any status.
@@ -393,14 +400,11 @@ impl Catalog {
 
     /// The history of a file (scan events: found, changed, moved, gone, back).
     pub fn file_events(&self, id: i64) -> Result<Vec<(i64, String, Option<String>)>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT at, kind, detail FROM file_event WHERE file_id = ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "SELECT at, kind, detail FROM file_event WHERE file_id = ?1 ORDER BY id",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Start a write transaction (the scan batches its writes in one).
@@ -453,28 +457,20 @@ impl Catalog {
     /// Every item of a manifest, by index.
     pub fn items(&self, manifest: &Path) -> Result<Vec<ItemRecord>, CatalogError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM item WHERE manifest = ?1 ORDER BY idx");
-        let mut st = self.conn.prepare(&sql).map_err(self.err())?;
-        let rows = st
-            .query_map(params![path_text(manifest)], item_from_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(&sql, params![path_text(manifest)], item_from_row)
     }
 
     /// The state of the newest item of each file: file id → state.
     pub fn latest_item_states(
         &self,
     ) -> Result<std::collections::HashMap<i64, String>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT file_id, state FROM item WHERE id IN
+        self.rows(
+            "SELECT file_id, state FROM item WHERE id IN
                    (SELECT MAX(id) FROM item WHERE file_id IS NOT NULL GROUP BY file_id)",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map(|v| v.into_iter().collect())
     }
 
     /// Set an item's state and append an event, in one transaction.
@@ -514,14 +510,11 @@ impl Catalog {
         &self,
         item: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT at, kind, detail FROM item_event WHERE item_id = ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![item], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "SELECT at, kind, detail FROM item_event WHERE item_id = ?1 ORDER BY id",
+            params![item],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Record the review decision.
@@ -603,19 +596,11 @@ impl Catalog {
         source_codec: &str,
         encoder: &str,
     ) -> Result<Vec<f64>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare(
+        self.rows(
                 "SELECT CAST(e.output_bytes AS REAL) / e.source_bytes FROM encode e
                  WHERE e.source_codec = ?1 AND e.encoder = ?2 AND e.source_bytes > 0
                    AND e.id = (SELECT MAX(id) FROM encode WHERE item_id = e.item_id)
-                   AND EXISTS (SELECT 1 FROM validation v WHERE v.item_id = e.item_id AND v.passed = 1)",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![source_codec, encoder], |r| r.get(0))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+                   AND EXISTS (SELECT 1 FROM validation v WHERE v.item_id = e.item_id AND v.passed = 1)", params![source_codec, encoder], |r| r.get(0))
     }
 
     /// Store a validation verdict (report as JSON).
@@ -671,25 +656,19 @@ impl Catalog {
         &self,
         item: i64,
     ) -> Result<Vec<(String, Option<String>)>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT step, detail FROM journal WHERE item_id = ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![item], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "SELECT step, detail FROM journal WHERE item_id = ?1 ORDER BY id",
+            params![item],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// An item's journal: (action, step, phase), oldest first.
     pub fn journal_rows(&self, item: i64) -> Result<Vec<(String, String, String)>, CatalogError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT action, step, phase FROM journal WHERE item_id = ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![item], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "SELECT action, step, phase FROM journal WHERE item_id = ?1 ORDER BY id",
+            params![item],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 }

@@ -56,23 +56,29 @@ fn crf_search_json_and_cache_then_encode_to_target() {
         .iter()
         .all(|p| p["cached"] == true));
 
+    // `encode --target-vmaf 90` of the source into `out`, with extra flags.
+    let encode_to_90 = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "encode",
+            s,
+            out.to_str().unwrap(),
+            "--encoder",
+            "libx264",
+            "--target-vmaf",
+            "90",
+            "--preset",
+            "ultrafast",
+            "--scale",
+            "native",
+            "--data-dir",
+            d,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
     let enc = dir.path().join("enc.mkv");
-    let (code, out, err) = run(&[
-        "encode",
-        s,
-        enc.to_str().unwrap(),
-        "--encoder",
-        "libx264",
-        "--target-vmaf",
-        "90",
-        "--preset",
-        "ultrafast",
-        "--scale",
-        "native",
-        "--data-dir",
-        d,
-        "--json",
-    ]);
+    let (code, out, err) = encode_to_90(&enc, &[]);
     assert_eq!(code, 0, "{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let last = r["encodes"].as_array().unwrap().last().unwrap().clone();
@@ -85,24 +91,7 @@ fn crf_search_json_and_cache_then_encode_to_target() {
 
     // The closed loop on a dense sample (every 4th frame) lands near the full score.
     let dense = dir.path().join("dense.mkv");
-    let (code, out, err) = run(&[
-        "encode",
-        s,
-        dense.to_str().unwrap(),
-        "--encoder",
-        "libx264",
-        "--target-vmaf",
-        "90",
-        "--preset",
-        "ultrafast",
-        "--scale",
-        "native",
-        "--data-dir",
-        d,
-        "--verify-every",
-        "4",
-        "--json",
-    ]);
+    let (code, out, err) = encode_to_90(&dense, &["--verify-every", "4"]);
     assert_eq!(code, 0, "{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let first = &r["encodes"][0];
