@@ -53,20 +53,44 @@ measure() { # label, command...
   echo "$label $wall $user $sys $rss"
 }
 
+# The machine's limit for this pair: (decode CPU + scoring CPU) / cores, each measured alone with
+# mediaforce's own decoder and libvmaf. Scoring CPU is a score of the same frames as raw Y4M
+# (next to no decoding) less the cost of reading that Y4M.
+Y4R="$WORK/ref1080.y4m"; Y4D="$WORK/dist1080.y4m"
+"$FF" -v error -y -i "$REF" -fps_mode passthrough -frames:v 240 -f yuv4mpegpipe "$Y4R"
+"$FF" -v error -y -i "$DIST" -fps_mode passthrough -frames:v 240 -f yuv4mpegpipe "$Y4D"
+limits="$WORK/limits.txt"; : >"$limits"
+for r in $(seq "$ROUNDS"); do
+  measure decode "$MF" verify --threads 1 "$REF" "$DIST" >>"$limits"
+  measure y4m-read "$MF" verify --threads 1 "$Y4R" "$Y4D" >>"$limits"
+  measure y4m-score "$MF" score "$Y4R" "$Y4D" --scale native --json >>"$limits"
+done
+rm -f "$Y4R" "$Y4D"
+
+# Alternating: mediaforce at its default threading (on 2 cores: 1 libvmaf thread beside the two
+# decoders), mediaforce with $THREADS libvmaf threads, and FFmpeg's filter with n_threads=$THREADS.
 results="$WORK/results.txt"; : >"$results"
 for r in $(seq "$ROUNDS"); do
-  measure mediaforce "$MF" score "$REF" "$DIST" --scale native --threads "$THREADS" --json >>"$results"
+  measure mediaforce "$MF" score "$REF" "$DIST" --scale native --json >>"$results"
+  measure mediaforce-t$THREADS "$MF" score "$REF" "$DIST" --scale native --threads "$THREADS" --json >>"$results"
   measure ffmpeg "$FF" -hide_banner -nostats -i "$DIST" -i "$REF" \
     -lavfi "[0:v][1:v]libvmaf=model=version=vmaf_v0.6.1:n_threads=$THREADS" -f null - >>"$results"
 done
-python3 - "$results" "$WORK" <<'PY'
+python3 - "$results" "$WORK" "$limits" "$(nproc)" "$THREADS" <<'PY'
 import sys, json, re, statistics as st
-rows = [l.split() for l in open(sys.argv[1])]
+rows = [l.split() for l in open(sys.argv[1])] + [l.split() for l in open(sys.argv[3])]
+cores, threads = int(sys.argv[4]), sys.argv[5]
 def med(tool, i): return st.median(float(r[i]) for r in rows if r[0] == tool)
+def cpu(tool): return med(tool, 2) + med(tool, 3)
 mf = json.load(open(sys.argv[2] + "/mediaforce.out"))
 ff = re.search(r"VMAF score: ([0-9.]+)", open(sys.argv[2] + "/ffmpeg.err").read()).group(1)
 print(f"frames {mf['frames']}  VMAF mediaforce {mf['vmaf']['mean']:.6f}  ffmpeg {ff}")
-for tool in ("mediaforce", "ffmpeg"):
-    print(f"{tool:>10}: wall {med(tool,1):6.2f} s  user {med(tool,2):6.2f} s  sys {med(tool,3):5.2f} s  peak RSS {med(tool,4)/1024:7.1f} MB")
-print(f"ratio mediaforce/ffmpeg: wall {med('mediaforce',1)/med('ffmpeg',1):.3f}  cpu {(med('mediaforce',2)+med('mediaforce',3))/(med('ffmpeg',2)+med('ffmpeg',3)):.3f}  rss {med('mediaforce',4)/med('ffmpeg',4):.3f}")
+for tool in ("mediaforce", f"mediaforce-t{threads}", "ffmpeg"):
+    print(f"{tool:>14}: wall {med(tool,1):6.2f} s  user {med(tool,2):6.2f} s  sys {med(tool,3):5.2f} s  peak RSS {med(tool,4)/1024:7.1f} MB")
+for tool in ("mediaforce", f"mediaforce-t{threads}"):
+    print(f"ratio {tool}/ffmpeg: wall {med(tool,1)/med('ffmpeg',1):.3f}  cpu {cpu(tool)/cpu('ffmpeg'):.3f}  rss {med(tool,4)/med('ffmpeg',4):.3f}")
+decode, scoring = cpu("decode"), cpu("y4m-score") - cpu("y4m-read")
+limit = (decode + scoring) / cores
+print(f"limit: decode CPU {decode:.2f} s + scoring CPU {scoring:.2f} s over {cores} cores = {limit:.2f} s;"
+      f" mediaforce wall / limit {med('mediaforce',1)/limit:.3f}")
 PY

@@ -729,57 +729,10 @@ fn run_probe(
         );
         config.options = adapter.options(preset, knob)?;
         config.global_header = false;
-        let t0 = Instant::now();
-        let mut enc = VideoEncoder::open(&config)?;
-        let mut to_encoder = FrameConverter::new(
-            source.width,
-            source.height,
-            source.pixel,
-            ScaleAlgorithm::Bicubic,
-        );
-        let mut packets = Vec::new();
-        for (i, f) in s.frames.iter().enumerate() {
-            // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds.
-            if cancelled() {
-                return Err(SearchError::Cancelled {
-                    path: source.path.to_path_buf(),
-                });
-            }
-            let mut f = to_encoder.convert(f)?;
-            f.set_pts(Some(i as i64));
-            f.set_kind(ff::picture::Type::None);
-            enc.encode(&f, |p| {
-                packets.push(p);
-                Ok(())
-            })?;
-        }
-        enc.send_eof()?;
-        while let EncoderOutput::Packet(p) = enc.receive()? {
-            packets.push(p);
-        }
-        encode_seconds += t0.elapsed().as_secs_f64();
-        sample_bytes += packets.iter().map(|p| p.size() as u64).sum::<u64>();
-        let mut dec = PacketDecoder::new(enc.parameters(), enc.time_base(), 0)?;
-        let mut got = 0usize;
-        let mut failure: Option<crate::metrics::Error> = None;
-        let mut push = |d: ff::frame::Video| {
-            if failure.is_some() {
-                return;
-            }
-            if let Some(r) = s.frames.get(got) {
-                if let Err(e) = scorer.push(r, &d) {
-                    failure = Some(e);
-                }
-            }
-            got += 1;
-        };
-        for p in &packets {
-            dec.decode(p, &mut push)?;
-        }
-        dec.finish(&mut push)?;
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
+        let (bytes, seconds, got) =
+            encode_and_score(config, &s.frames, &mut scorer, source, cancelled)?;
+        sample_bytes += bytes;
+        encode_seconds += seconds;
         if got != s.frames.len() {
             return Err(SearchError::FrameCount {
                 encoder: adapter.id().into(),
@@ -812,6 +765,120 @@ fn run_probe(
         predicted_bytes,
         predicted_percent: 100.0 * predicted_bytes as f64 / source.size_bytes.max(1) as f64,
         predicted_encode_seconds: encode_seconds / frames * source.total_frames,
+    })
+}
+
+/// What the encoder thread of a probe sends the scoring side.
+enum EncoderMsg {
+    /// The encoder is open: what a decoder of its packets needs.
+    Opened(ff::codec::Parameters, ff::Rational),
+    /// One compressed packet, in decode order.
+    Packet(ff::Packet),
+}
+
+/// Encode one sample's frames on a thread of their own while this thread decodes the packets as
+/// they come and scores each decoded frame against its reference, so encoding, decoding and
+/// scoring overlap instead of running one after another. Returns (compressed bytes, encoder
+/// wall seconds, frames decoded). The encoder's wall time is measured while scoring shares the
+/// cores, so on a small machine it overstates a lone encode.
+fn encode_and_score(
+    config: VideoEncoderConfig,
+    frames: &[ff::frame::Video],
+    scorer: &mut FrameScorer,
+    source: &Source<'_>,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(u64, f64, usize), SearchError> {
+    let (tx, rx) = std::sync::mpsc::channel::<EncoderMsg>();
+    let (width, height, pixel) = (source.width, source.height, source.pixel);
+    std::thread::scope(|scope| {
+        let encoder = scope.spawn(move || -> Result<f64, SearchError> {
+            let t0 = Instant::now();
+            let mut enc = VideoEncoder::open(&config)?;
+            let mut to_encoder = FrameConverter::new(width, height, pixel, ScaleAlgorithm::Bicubic);
+            // A failed send means the scoring side gave up (cancelled or failed): stop quietly.
+            if tx
+                .send(EncoderMsg::Opened(enc.parameters(), enc.time_base()))
+                .is_err()
+            {
+                return Ok(t0.elapsed().as_secs_f64());
+            }
+            let mut gone = false;
+            for (i, f) in frames.iter().enumerate() {
+                let mut f = to_encoder.convert(f)?;
+                f.set_pts(Some(i as i64));
+                f.set_kind(ff::picture::Type::None);
+                enc.encode(&f, |p| {
+                    gone |= tx.send(EncoderMsg::Packet(p)).is_err();
+                    Ok(())
+                })?;
+                if gone {
+                    return Ok(t0.elapsed().as_secs_f64());
+                }
+            }
+            enc.send_eof()?;
+            while let EncoderOutput::Packet(p) = enc.receive()? {
+                if tx.send(EncoderMsg::Packet(p)).is_err() {
+                    break;
+                }
+            }
+            Ok(t0.elapsed().as_secs_f64())
+        });
+        // `rx` is moved in, so it is dropped (and the encoder told to stop) on any early return.
+        let scored = (move || -> Result<(u64, usize), SearchError> {
+            let mut decoder: Option<PacketDecoder> = None;
+            let mut bytes = 0u64;
+            let mut got = 0usize;
+            let mut failure: Option<crate::metrics::Error> = None;
+            let mut push = |d: ff::frame::Video| {
+                if failure.is_some() {
+                    return;
+                }
+                if let Some(r) = frames.get(got) {
+                    if let Err(e) = scorer.push(r, &d) {
+                        failure = Some(e);
+                    }
+                }
+                got += 1;
+            };
+            for msg in rx {
+                // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds.
+                if cancelled() {
+                    return Err(SearchError::Cancelled {
+                        path: source.path.to_path_buf(),
+                    });
+                }
+                match msg {
+                    EncoderMsg::Opened(parameters, time_base) => {
+                        decoder = Some(PacketDecoder::new(parameters, time_base, 0)?);
+                    }
+                    EncoderMsg::Packet(p) => {
+                        bytes += p.size() as u64;
+                        if let Some(d) = decoder.as_mut() {
+                            d.decode(&p, &mut push)?;
+                        }
+                    }
+                }
+            }
+            if let Some(d) = decoder.as_mut() {
+                d.finish(&mut push)?;
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+            Ok((bytes, got))
+        })();
+        let encoded = encoder.join().map_err(|_| SearchError::Source {
+            path: source.path.to_path_buf(),
+            reason: "the probe's encoder thread panicked".into(),
+        })?;
+        // An encoder failure explains a short decode better than the decode side's own error,
+        // but a cancellation is reported as such.
+        match (scored, encoded) {
+            (Err(e @ SearchError::Cancelled { .. }), _) => Err(e),
+            (_, Err(e)) => Err(e),
+            (Err(e), Ok(_)) => Err(e),
+            (Ok((bytes, got)), Ok(seconds)) => Ok((bytes, seconds, got)),
+        }
     })
 }
 

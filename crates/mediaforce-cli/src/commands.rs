@@ -49,6 +49,9 @@ enum Command {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Decoder threads per file (0: libav's choice).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -334,7 +337,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Library(cmd) => crate::library::run(cmd, &paths),
         Command::Workflow(cmd) => crate::workflow::run(cmd, &paths),
         Command::Probe { files, json } => cmd_probe(&files, json),
-        Command::Verify { files, json } => cmd_verify(&files, json),
+        Command::Verify {
+            files,
+            threads,
+            json,
+        } => cmd_verify(&files, threads, json),
         Command::Encode {
             plan,
             jobs,
@@ -890,12 +897,16 @@ struct VerifyResult {
     error: Option<String>,
 }
 
-fn cmd_verify(files: &[PathBuf], json: bool) -> Result<()> {
+fn cmd_verify(files: &[PathBuf], threads: usize, json: bool) -> Result<()> {
     let mut results = Vec::new();
     for f in files {
         let mut frames = 0u64;
         let outcome = (|| -> mediaforce_core::Result<()> {
-            let mut d = VideoDecoder::open(f, DecodeOptions::default().strict(true))?;
+            let opts = DecodeOptions {
+                threads,
+                ..DecodeOptions::default()
+            };
+            let mut d = VideoDecoder::open(f, opts.strict(true))?;
             while d.next_frame()?.is_some() {
                 frames += 1;
             }

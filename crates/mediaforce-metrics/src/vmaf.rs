@@ -53,14 +53,20 @@ impl std::fmt::Debug for Picture {
 // SAFETY: a VmafPicture is a refcounted heap buffer with no thread affinity; we move it whole.
 unsafe impl Send for Picture {}
 
-impl Picture {
-    /// Allocate a `width`x`height` picture of `bpc` bits per component.
-    pub fn new(chroma: Chroma, bpc: u32, width: u32, height: u32) -> Result<Self> {
-        let fmt = match chroma {
+impl Chroma {
+    fn raw(self) -> sys::VmafPixelFormat {
+        match self {
             Chroma::Yuv420 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV420P,
             Chroma::Yuv422 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV422P,
             Chroma::Yuv444 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV444P,
-        };
+        }
+    }
+}
+
+impl Picture {
+    /// Allocate a `width`x`height` picture of `bpc` bits per component.
+    pub fn new(chroma: Chroma, bpc: u32, width: u32, height: u32) -> Result<Self> {
+        let fmt = chroma.raw();
         // SAFETY: VmafPicture is plain data; vmaf_picture_alloc fills it on success.
         let mut raw: sys::VmafPicture = unsafe { std::mem::zeroed() };
         // SAFETY: `raw` is a valid out-pointer.
@@ -198,6 +204,7 @@ impl Drop for Model {
 pub struct Context {
     raw: *mut sys::VmafContext,
     flushed: bool,
+    pooled: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -239,6 +246,7 @@ impl Context {
         Ok(Self {
             raw,
             flushed: false,
+            pooled: false,
         })
     }
 
@@ -275,6 +283,68 @@ impl Context {
         check("read pictures", unsafe {
             sys::vmaf_read_pictures(self.raw, &mut reference.raw, &mut distorted.raw, index)
         })
+    }
+
+    /// Give the context a pool of `count` pictures of one shape, so that
+    /// [`read_pooled`](Self::read_pooled) reuses buffers instead of allocating (and
+    /// page-faulting) two fresh ones a frame. Call once, before the first pair.
+    pub fn preallocate(
+        &mut self,
+        count: u32,
+        chroma: Chroma,
+        bpc: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<()> {
+        if self.pooled {
+            return Ok(());
+        }
+        let cfg = sys::VmafPictureConfiguration {
+            pic_params: sys::VmafPictureConfiguration__bindgen_ty_1 {
+                w: width,
+                h: height,
+                bpc,
+                pix_fmt: chroma.raw(),
+            },
+            pic_cnt: count.max(1),
+        };
+        // SAFETY: valid context; cfg passed by value; the pool lives until vmaf_close.
+        check("preallocate pictures", unsafe {
+            sys::vmaf_preallocate_pictures(self.raw, cfg)
+        })?;
+        self.pooled = true;
+        Ok(())
+    }
+
+    /// Take two pictures from the pool set up by [`preallocate`](Self::preallocate), let `fill`
+    /// write them, and hand them to libvmaf as frame `index`. Waits while libvmaf still holds
+    /// every pooled picture. The pictures never leave this call, so none can outlive the pool.
+    pub fn read_pooled(
+        &mut self,
+        index: u32,
+        fill: impl FnOnce(&mut Picture, &mut Picture) -> Result<()>,
+    ) -> Result<()> {
+        if !self.pooled {
+            return Err(Error::Vmaf {
+                op: "read pooled pictures (no pool)",
+                code: -22,
+            });
+        }
+        let mut reference = self.fetch()?;
+        let mut distorted = self.fetch()?;
+        fill(&mut reference, &mut distorted)?;
+        self.read_pictures(reference, distorted, index)
+    }
+
+    fn fetch(&mut self) -> Result<Picture> {
+        // SAFETY: VmafPicture is plain data; the fetch fills it on success.
+        let mut raw: sys::VmafPicture = unsafe { std::mem::zeroed() };
+        // SAFETY: the pool exists (checked by the caller); `raw` is a valid out-pointer. An
+        // unref (ours on drop, or libvmaf's after scoring) returns the buffer to the pool.
+        check("fetch pooled picture", unsafe {
+            sys::vmaf_fetch_preallocated_picture(self.raw, &mut raw)
+        })?;
+        Ok(Picture { raw, owned: true })
     }
 
     /// Finish feature extraction; call once after the last pair.
@@ -344,5 +414,58 @@ impl Drop for Context {
     fn drop(&mut self) {
         // SAFETY: created by vmaf_init, closed once; libvmaf frees queued pictures itself.
         unsafe { sys::vmaf_close(self.raw) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(pic: &mut Picture, value: u8) {
+        for plane in 0..3 {
+            let mut p = pic.plane_mut(plane);
+            for y in 0..p.height() {
+                p.row(y).fill(value);
+            }
+        }
+    }
+
+    /// Pooled pictures go back to the pool whether `fill` fails or libvmaf scores them: with a
+    /// pool of 4 and 2 threads, 20 failed fills then 20 scored pairs must neither leak a buffer
+    /// (the next fetch would wait for ever) nor score wrongly.
+    #[test]
+    fn pooled_pictures_return_to_the_pool() {
+        let model = Model::load("vmaf_v0.6.1").unwrap();
+        let mut ctx = Context::new(2, 1).unwrap();
+        ctx.use_model(&model).unwrap();
+        ctx.preallocate(6, Chroma::Yuv420, 8, 64, 64).unwrap();
+        for _ in 0..20 {
+            let err = ctx.read_pooled(0, |_, _| {
+                Err(Error::Feature {
+                    name: "test failure".into(),
+                })
+            });
+            assert!(err.is_err());
+        }
+        for i in 0..20u32 {
+            ctx.read_pooled(i, |r, d| {
+                flat(r, 100 + i as u8);
+                flat(d, 100 + i as u8);
+                Ok(())
+            })
+            .unwrap();
+        }
+        ctx.flush().unwrap();
+        // Identical pictures: VMAF of every frame is at the model's ceiling, well above 95.
+        for i in 0..20 {
+            let s = ctx.score_at(&model, i).unwrap();
+            assert!(s > 95.0, "frame {i} scored {s}");
+        }
+    }
+
+    #[test]
+    fn reading_pooled_without_a_pool_is_an_error() {
+        let mut ctx = Context::new(1, 1).unwrap();
+        assert!(ctx.read_pooled(0, |_, _| Ok(())).is_err());
     }
 }
