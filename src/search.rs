@@ -365,6 +365,86 @@ pub fn place_samples(duration: f64, count: usize, len: f64) -> Vec<(f64, Option<
         .collect()
 }
 
+/// Place samples where the content is typical, using the container's keyframe index (see
+/// [`crate::core::probe::keyframe_index`]) instead of reading the media.
+///
+/// The source encoder spent bits where the picture was hard, so the bytes between keyframes
+/// measure difficulty for free. The source is split into `count` equal regions as in
+/// [`place_samples`]; in each, the window of `len` seconds that starts on a keyframe (a scene
+/// cut, when the source encoder placed keyframes at cuts) and whose byte rate is nearest the
+/// median window of the whole source is chosen. That keeps samples off credits, black and
+/// static stretches, and off the odd burst, and the decode starts on a keyframe instead of
+/// decoding up to a GOP of frames it throws away. Windows never overlap. Without a usable index
+/// (fewer than three keyframes, or no keyframe in a region), the even placement is used.
+pub fn place_samples_indexed(
+    duration: f64,
+    count: usize,
+    len: f64,
+    index: &[crate::core::probe::SeekPoint],
+) -> Vec<(f64, Option<f64>)> {
+    let even = place_samples(duration, count, len);
+    if even.len() == 1 && even[0].1.is_none() || index.len() < 3 {
+        return even;
+    }
+    let last = index[index.len() - 1].seconds;
+    // Bytes from the start to `t`, interpolated between keyframes; unknown past the last one.
+    let bytes_at = |t: f64| -> Option<f64> {
+        let i = index.partition_point(|p| p.seconds <= t);
+        if i == 0 || i == index.len() {
+            return (i == index.len() && (t - last).abs() < 1e-9)
+                .then(|| index[index.len() - 1].byte_offset as f64);
+        }
+        let (a, b) = (index[i - 1], index[i]);
+        let f = (t - a.seconds) / (b.seconds - a.seconds).max(1e-9);
+        Some(a.byte_offset as f64 + f * (b.byte_offset as f64 - a.byte_offset as f64))
+    };
+    let rate = |start: f64| -> Option<f64> {
+        let end = start + len;
+        if end > duration.min(last) + 1e-9 {
+            return None;
+        }
+        Some((bytes_at(end)? - bytes_at(start)?) / len)
+    };
+    let windows: Vec<(f64, f64)> = index
+        .iter()
+        .filter_map(|p| rate(p.seconds).map(|r| (p.seconds, r)))
+        .filter(|(_, r)| *r > 0.0)
+        .collect();
+    if windows.is_empty() {
+        return even;
+    }
+    let mut rates: Vec<f64> = windows.iter().map(|w| w.1).collect();
+    rates.sort_by(f64::total_cmp);
+    let typical = rates[rates.len() / 2];
+    let region = duration / even.len() as f64;
+    let mut placed = Vec::with_capacity(even.len());
+    let mut free_from = 0.0f64;
+    for (i, &(even_start, _)) in even.iter().enumerate() {
+        let (lo, hi) = (i as f64 * region, (i + 1) as f64 * region);
+        let best = windows
+            .iter()
+            .filter(|(s, _)| *s >= lo && *s < hi && *s >= free_from - 1e-9)
+            .min_by(|a, b| {
+                // Nearest the typical rate; among equals, nearest the even placement.
+                let da = (a.1 / typical).ln().abs() + 1e-6 * (a.0 - even_start).abs() / region;
+                let db = (b.1 / typical).ln().abs() + 1e-6 * (b.0 - even_start).abs() / region;
+                da.total_cmp(&db)
+            });
+        let start = match best {
+            Some(&(s, _)) => s,
+            None if even_start >= free_from - 1e-9 => even_start,
+            None => continue,
+        };
+        placed.push((start, Some(len)));
+        free_from = start + len;
+    }
+    if placed.is_empty() {
+        even
+    } else {
+        placed
+    }
+}
+
 /// Search `input` for the cheapest knob value meeting the target.
 ///
 /// ```no_run
@@ -447,7 +527,9 @@ pub fn crf_search(
         sample_len = budget_frames as f64 / fps_f / count as f64;
     }
     let mut samples = Vec::new();
-    for (start, len) in place_samples(duration, count, sample_len) {
+    // The index is an optimisation: a container without one gets the even placement.
+    let index = crate::core::probe::keyframe_index(input, stream.index).unwrap_or_default();
+    for (start, len) in place_samples_indexed(duration, count, sample_len, &index) {
         let max_frames = len
             .map(|l| (l * fps_f).round().max(1.0) as u64)
             .or(Some(budget_frames));

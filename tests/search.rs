@@ -5,7 +5,8 @@ use mediaforce::core::transcode::{transcode, TranscodeOptions};
 use mediaforce::core::NoProgress;
 use mediaforce::metrics::{score_files, Scale};
 use mediaforce::search::{
-    crf_search, place_samples, Outcome, SearchConfig, SearchEvent, SearchObserver,
+    crf_search, place_samples, place_samples_indexed, Outcome, SearchConfig, SearchEvent,
+    SearchObserver,
 };
 
 #[derive(Default)]
@@ -35,6 +36,56 @@ fn sample_placement_scales_with_duration() {
     let s = place_samples(3600.0, 5, 20.0);
     assert_eq!(s.len(), 5);
     assert!((s[0].0 - 350.0).abs() < 1e-9 && s.iter().all(|(_, l)| *l == Some(20.0)));
+}
+
+#[test]
+fn indexed_placement_picks_typical_stretches_starting_on_keyframes() {
+    use mediaforce::core::probe::SeekPoint;
+    // 100 s, a keyframe every 2 s. A burst of action for 30 s (10x the bytes), then typical
+    // content, then 10 s of near-empty credits.
+    let rate = |t: f64| {
+        if t < 30.0 {
+            50_000.0
+        } else if t < 90.0 {
+            5_000.0
+        } else {
+            100.0
+        }
+    };
+    let mut index = Vec::new();
+    let mut offset = 0.0;
+    for k in 0..50 {
+        let t = f64::from(k) * 2.0;
+        index.push(SeekPoint {
+            seconds: t,
+            byte_offset: offset as u64,
+        });
+        offset += 2.0 * rate(t);
+    }
+    // Evenly, the first sample would sit in the burst (20..30 s).
+    assert_eq!(
+        place_samples(100.0, 2, 10.0),
+        vec![(20.0, Some(10.0)), (70.0, Some(10.0))]
+    );
+    assert_eq!(
+        place_samples_indexed(100.0, 2, 10.0, &index),
+        vec![(30.0, Some(10.0)), (70.0, Some(10.0))],
+        "first region: the first typical window; second: typical and nearest the centre"
+    );
+    // One sample: the region is the whole source, and the typical window nearest the centre.
+    assert_eq!(
+        place_samples_indexed(100.0, 1, 10.0, &index),
+        vec![(44.0, Some(10.0))]
+    );
+    // No index: even placement. Short source: still one full pass.
+    assert_eq!(
+        place_samples_indexed(100.0, 2, 10.0, &[]),
+        place_samples(100.0, 2, 10.0)
+    );
+    assert_eq!(
+        place_samples_indexed(22.0, 1, 20.0, &index),
+        vec![(0.0, None)]
+    );
 }
 
 #[test]

@@ -574,3 +574,28 @@ pub(crate) fn set_video_parameters(
         set_extradata(params, extradata);
     }
 }
+
+/// `(timestamp, byte position)` of every keyframe entry in the stream's index, in index order.
+/// The container's index is what libavformat has loaded: MP4's sample tables at open, Matroska's
+/// cues after the first seek.
+pub(crate) fn keyframe_index_entries(stream: &ff::format::stream::Stream<'_>) -> Vec<(i64, i64)> {
+    // SAFETY: the stream pointer is live for the borrow of its format context; the index is
+    // read through libavformat's accessors, and each entry is copied out before the next call
+    // (the documented validity of the returned pointer).
+    unsafe {
+        let st = stream.as_ptr() as *mut sys::AVStream;
+        let n = sys::avformat_index_get_entries_count(st);
+        let mut out = Vec::with_capacity(n.max(0) as usize);
+        for i in 0..n {
+            let e = sys::avformat_index_get_entry(st, i);
+            if e.is_null() {
+                break;
+            }
+            let e = &*e;
+            if e.flags() & sys::AVINDEX_KEYFRAME as i32 != 0 && e.pos >= 0 {
+                out.push((e.timestamp, e.pos));
+            }
+        }
+        out
+    }
+}

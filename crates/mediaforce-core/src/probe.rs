@@ -400,6 +400,46 @@ pub fn chroma_subsampling(fmt: ff::format::Pixel) -> Option<String> {
     )
 }
 
+/// A keyframe listed in a container's index: where decoding can start, and how far into the
+/// file its data begins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeekPoint {
+    /// Time from the stream's first keyframe, in seconds: presentation time where the index
+    /// holds it (Matroska), decode time where it does not (MP4), which trails presentation by
+    /// at most the reorder delay of a few frames.
+    pub seconds: f64,
+    /// Byte offset of the keyframe's data in the file.
+    pub byte_offset: u64,
+}
+
+/// The keyframes of stream `stream` as the container's index lists them (MP4's sample tables,
+/// Matroska's cues), in time order, without reading the media data. The byte offsets between
+/// two keyframes measure how many bits the source spent there, a cheap proxy for how hard that
+/// stretch is to encode. Empty when the container has no index.
+pub fn keyframe_index(path: &Path, stream: usize) -> Result<Vec<SeekPoint>> {
+    let mut input = crate::input::open_input(path)?;
+    // Matroska reads its cues lazily, on the first seek; a seek to the start loads them.
+    let _ = input.seek(0, ..1);
+    let Some(st) = input.stream(stream) else {
+        return Ok(Vec::new());
+    };
+    let tb = f64::from(st.time_base());
+    let entries = ffi::keyframe_index_entries(&st);
+    // Some indexes hold decode timestamps (MP4's), which run ahead of presentation by the
+    // reorder delay; measuring from the first keyframe, which opens the stream, cancels it.
+    let start = entries.iter().map(|e| e.0).min().unwrap_or(0);
+    let mut points: Vec<SeekPoint> = entries
+        .into_iter()
+        .map(|(ts, pos)| SeekPoint {
+            seconds: ((ts - start) as f64 * tb).max(0.0),
+            byte_offset: pos as u64,
+        })
+        .collect();
+    points.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    points.dedup_by(|a, b| a.seconds == b.seconds);
+    Ok(points)
+}
+
 /// Bit depth of a pixel format's first component.
 pub fn bit_depth(fmt: ff::format::Pixel) -> Option<u8> {
     ffi::pixel_layout(fmt).map(|l| l.depth)

@@ -568,3 +568,37 @@ fn variable_frame_rate_source_transcodes_with_its_timing() {
             .variable_frame_rate
     );
 }
+
+#[test]
+fn keyframe_index_lists_every_keyframe_of_mkv_and_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["mkv", "mp4"] {
+        let path = dir.path().join(format!("k.{ext}"));
+        let mut v = SyntheticVideo::new(160, 90, 96);
+        v.gop = Some(24);
+        // x264 would add keyframes at scene cuts; fixed GOPs make the expected list exact.
+        v = v.encoder("libx264", &[("sc_threshold", "0")]);
+        SyntheticClip::new(v).write(&path).unwrap();
+        let points = probe::keyframe_index(&path, 0).unwrap();
+        // Matroska's cues carry presentation times; MP4's index carries decode times, which
+        // trail presentation by up to the reorder delay (two B-frames here).
+        let slack = if ext == "mkv" {
+            1e-9
+        } else {
+            2.0 / 24.0 + 1e-9
+        };
+        assert_eq!(points.len(), 4, "{ext}: {points:?}");
+        for (p, want) in points.iter().zip([0.0, 1.0, 2.0, 3.0]) {
+            assert!((p.seconds - want).abs() <= slack, "{ext}: {points:?}");
+        }
+        // Offsets grow with time and stay inside the file.
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].byte_offset < w[1].byte_offset),
+            "{ext}: {points:?}"
+        );
+        assert!(points.last().unwrap().byte_offset < size);
+    }
+}
