@@ -590,7 +590,15 @@ pub fn score_files(
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{percentile, thread_split};
+
+    #[test]
+    fn cores_are_split_between_libvmaf_and_the_decoders() {
+        assert_eq!(thread_split(1), (1, 1));
+        assert_eq!(thread_split(2), (1, 1));
+        assert_eq!(thread_split(4), (2, 1));
+        assert_eq!(thread_split(16), (8, 4));
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
