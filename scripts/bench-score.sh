@@ -67,12 +67,13 @@ for r in $(seq "$ROUNDS"); do
 done
 rm -f "$Y4R" "$Y4D"
 
-# Alternating: mediaforce at its default threading (on 2 cores: 1 libvmaf thread beside the two
-# decoders), mediaforce with $THREADS libvmaf threads, and FFmpeg's filter with n_threads=$THREADS.
+# Alternating: mediaforce at its default threading (a libvmaf thread per core beside the two
+# decoders), mediaforce with one libvmaf thread (the scaling point), and FFmpeg's filter with
+# n_threads=$THREADS.
 results="$WORK/results.txt"; : >"$results"
 for r in $(seq "$ROUNDS"); do
   measure mediaforce "$MF" score "$REF" "$DIST" --scale native --json >>"$results"
-  measure mediaforce-t$THREADS "$MF" score "$REF" "$DIST" --scale native --threads "$THREADS" --json >>"$results"
+  measure mediaforce-t1 "$MF" score "$REF" "$DIST" --scale native --threads 1 --json >>"$results"
   measure ffmpeg "$FF" -hide_banner -nostats -i "$DIST" -i "$REF" \
     -lavfi "[0:v][1:v]libvmaf=model=version=vmaf_v0.6.1:n_threads=$THREADS" -f null - >>"$results"
 done
@@ -85,9 +86,9 @@ def cpu(tool): return med(tool, 2) + med(tool, 3)
 mf = json.load(open(sys.argv[2] + "/mediaforce.out"))
 ff = re.search(r"VMAF score: ([0-9.]+)", open(sys.argv[2] + "/ffmpeg.err").read()).group(1)
 print(f"frames {mf['frames']}  VMAF mediaforce {mf['vmaf']['mean']:.6f}  ffmpeg {ff}")
-for tool in ("mediaforce", f"mediaforce-t{threads}", "ffmpeg"):
+for tool in ("mediaforce", "mediaforce-t1", "ffmpeg"):
     print(f"{tool:>14}: wall {med(tool,1):6.2f} s  user {med(tool,2):6.2f} s  sys {med(tool,3):5.2f} s  peak RSS {med(tool,4)/1024:7.1f} MB")
-for tool in ("mediaforce", f"mediaforce-t{threads}"):
+for tool in ("mediaforce", "mediaforce-t1"):
     print(f"ratio {tool}/ffmpeg: wall {med(tool,1)/med('ffmpeg',1):.3f}  cpu {cpu(tool)/cpu('ffmpeg'):.3f}  rss {med(tool,4)/med('ffmpeg',4):.3f}")
 decode, scoring = cpu("decode"), cpu("y4m-score") - cpu("y4m-read")
 limit = (decode + scoring) / cores

@@ -592,7 +592,7 @@ pub(crate) fn keyframe_index_entries(stream: &ff::format::stream::Stream<'_>) ->
                 break;
             }
             let e = &*e;
-            if e.flags() & sys::AVINDEX_KEYFRAME as i32 != 0 && e.pos >= 0 {
+            if e.flags() & sys::AVINDEX_KEYFRAME != 0 && e.pos >= 0 {
                 out.push((e.timestamp, e.pos));
             }
         }

@@ -54,9 +54,9 @@ pub struct ScoreOptions {
     /// Write libvmaf's JSON log here.
     pub log: Option<PathBuf>,
     /// Frames each decoder may run ahead (memory bound: queue x frame size x 2); 0: as many as
-    /// fit in 64 MB, between 2 and 8. A deeper queue keeps libvmaf fed through the bursts of a
-    /// slow decode (an intra frame of a lossless reference): 8 against 2 measured about 4%
-    /// faster at 1080p for 30 MB.
+    /// fit in 20 MB, between 2 and 8 (3 at 1080p 8-bit). A deeper queue keeps libvmaf fed
+    /// through the bursts of a slow decode (an intra frame of a lossless reference); at 1080p,
+    /// 2, 4 and 8 frames measured within 2% of each other in wall time, 8 costing 12 MB more.
     pub queue: usize,
     /// Threads per decoder (0: automatic, see [`thread_split`]).
     pub decode_threads: usize,
@@ -81,15 +81,17 @@ impl Default for ScoreOptions {
 /// How `cores` are shared between libvmaf's pool and the two decoders: `(libvmaf threads,
 /// threads per decoder)`.
 ///
-/// Decoding the pair and scoring it cost about the same CPU (measured on 1080p H.264: 7.4 s of
-/// decode against 6.8 s of libvmaf for 240 frames), so each side gets half the cores. On two
-/// cores that is one libvmaf thread beside two single-threaded decoders, which measured faster
-/// and 60 MB leaner than two libvmaf threads (each libvmaf thread keeps its own ADM and VIF
-/// buffers, about 75 MB at 1080p). Decoders get frame threads only from 8 cores up, where a
-/// single-threaded H.264 decode of the reference would otherwise bound the whole pipeline.
+/// libvmaf gets a thread per core, up to 8: its threads sleep while they wait for frames, so
+/// sharing the cores with the decoders costs little, while fewer threads leave cores idle
+/// whenever the decoders wait on a full queue. On two cores (240 frames of 1080p H.264, one
+/// run) two libvmaf threads took 6.85 s against 7.44 s for one, at 242 MB peak against 213
+/// MB: each libvmaf thread keeps its own ADM and VIF buffers (75 MB allocated at 1080p, about
+/// 30 MB of it touched), which is also why the pool stops at 8. Decoders get frame threads only from 8 cores up, where a
+/// single-threaded H.264 decode of the reference would otherwise bound the whole pipeline (a
+/// lossless 1080p reference decodes at about 45 frames/s on one core of this machine).
 pub fn thread_split(cores: usize) -> (u32, usize) {
     let cores = cores.max(1);
-    let vmaf = (cores / 2).max(1) as u32;
+    let vmaf = cores.min(8) as u32;
     let decode = if cores >= 8 { cores / 4 } else { 1 };
     (vmaf, decode)
 }
@@ -299,9 +301,8 @@ impl FrameScorer {
     ) -> Result<Self> {
         let target = target_for(width, height, depth, scale, model);
         let model = Model::load(&target.model)?;
-        // Scoring in-memory frames has no file decoders beside it, so libvmaf gets every core.
         let threads = if threads == 0 {
-            cores() as u32
+            thread_split(cores()).0
         } else {
             threads
         };
@@ -445,7 +446,7 @@ pub fn score_files(
     let queue = if options.queue == 0 {
         let frame_bytes = target.width as usize * target.height as usize * 3 / 2
             * if target.bpc > 8 { 2 } else { 1 };
-        ((64 << 20) / (2 * frame_bytes.max(1))).clamp(2, 8)
+        ((20 << 20) / (2 * frame_bytes.max(1))).clamp(2, 8)
     } else {
         options.queue
     };
@@ -595,8 +596,8 @@ mod tests {
     #[test]
     fn cores_are_split_between_libvmaf_and_the_decoders() {
         assert_eq!(thread_split(1), (1, 1));
-        assert_eq!(thread_split(2), (1, 1));
-        assert_eq!(thread_split(4), (2, 1));
+        assert_eq!(thread_split(2), (2, 1));
+        assert_eq!(thread_split(4), (4, 1));
         assert_eq!(thread_split(16), (8, 4));
     }
 
