@@ -163,12 +163,24 @@ impl SearchConfig {
 }
 
 /// Where a sample lies in the source.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct SampleSpan {
     /// Start in seconds.
     pub start_seconds: f64,
     /// Frames in the sample.
     pub frames: u64,
+}
+
+/// How the samples of a search were placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// One sample covering the whole source (the windows would have covered 85% of it).
+    FullPass,
+    /// Windows at typical byte rate starting on keyframes, from the container's index.
+    KeyframeIndex,
+    /// Windows spread evenly (no usable index).
+    Even,
 }
 
 /// One measured knob value.
@@ -233,6 +245,8 @@ pub struct SearchReport {
     pub pixel_format: String,
     /// Samples used.
     pub samples: Vec<SampleSpan>,
+    /// How the samples were placed.
+    pub placement: Placement,
     /// Every probe in the order run.
     pub probes: Vec<Probe>,
     /// The outcome.
@@ -381,10 +395,13 @@ pub fn place_samples_indexed(
     count: usize,
     len: f64,
     index: &[crate::core::probe::SeekPoint],
-) -> Vec<(f64, Option<f64>)> {
+) -> (Vec<(f64, Option<f64>)>, Placement) {
     let even = place_samples(duration, count, len);
-    if even.len() == 1 && even[0].1.is_none() || index.len() < 3 {
-        return even;
+    if even.len() == 1 && even[0].1.is_none() {
+        return (even, Placement::FullPass);
+    }
+    if index.len() < 3 {
+        return (even, Placement::Even);
     }
     let last = index[index.len() - 1].seconds;
     // Bytes from the start to `t`, interpolated between keyframes; unknown past the last one.
@@ -411,7 +428,7 @@ pub fn place_samples_indexed(
         .filter(|(_, r)| *r > 0.0)
         .collect();
     if windows.is_empty() {
-        return even;
+        return (even, Placement::Even);
     }
     let mut rates: Vec<f64> = windows.iter().map(|w| w.1).collect();
     rates.sort_by(f64::total_cmp);
@@ -439,9 +456,9 @@ pub fn place_samples_indexed(
         free_from = start + len;
     }
     if placed.is_empty() {
-        even
+        (even, Placement::Even)
     } else {
-        placed
+        (placed, Placement::KeyframeIndex)
     }
 }
 
@@ -526,43 +543,17 @@ pub fn crf_search(
     if (count as f64 * sample_len * fps_f) as u64 > budget_frames {
         sample_len = budget_frames as f64 / fps_f / count as f64;
     }
-    let mut samples = Vec::new();
     // The index is an optimisation: a container without one gets the even placement.
     let index = crate::core::probe::keyframe_index(input, stream.index).unwrap_or_default();
-    for (start, len) in place_samples_indexed(duration, count, sample_len, &index) {
-        let max_frames = len
-            .map(|l| (l * fps_f).round().max(1.0) as u64)
-            .or(Some(budget_frames));
-        let frames: Vec<ff::frame::Video> = VideoDecoder::open(
-            input,
-            DecodeOptions {
-                stream: Some(stream.index),
-                start_seconds: (start > 0.0).then_some(start),
-                max_frames,
-                ..DecodeOptions::default()
-            },
-        )?
-        .map(|f| f.map(|f| f.frame))
-        .collect::<Result<_, _>>()?;
-        if frames.is_empty() {
-            continue;
-        }
-        samples.push(Sample {
-            span: SampleSpan {
-                start_seconds: start,
-                frames: frames.len() as u64,
-            },
-            frames,
-        });
-    }
-    if samples.is_empty() {
-        return Err(SearchError::Source {
-            path: input.to_path_buf(),
-            reason: "no frames could be decoded for samples".into(),
-        });
-    }
-    let spans: Vec<SampleSpan> = samples.iter().map(|s| s.span).collect();
-    observer.event(&SearchEvent::SamplesReady(&spans));
+    let (windows, placement) = place_samples_indexed(duration, count, sample_len, &index);
+    // Each window as decoded: start and frame limit (a full pass is held to the budget).
+    let plan: Vec<(f64, u64)> = windows
+        .iter()
+        .map(|&(start, len)| {
+            let max_frames = len.map_or(budget_frames, |l| (l * fps_f).round().max(1.0) as u64);
+            (start, max_frames)
+        })
+        .collect();
 
     let k = adapter.knob();
     let axis = Axis::new(k, cfg);
@@ -576,15 +567,16 @@ pub fn crf_search(
         .as_deref()
         .map(crate::cache::ProbeCache::open)
         .transpose()?;
+    // Keyed by the planned windows, not the decoded frames, so that a rerun answered from the
+    // cache does not decode anything.
     let key_base = format!(
-        "v1|{}|{}|{:?}|{:?}|{}|{}|{}",
+        "v2|{}|{}|{:?}|{:?}|{}|{}|{}",
         crate::cache::source_fingerprint(input).map_err(|e| SearchError::Source {
             path: input.to_path_buf(),
             reason: e.to_string(),
         })?,
-        spans
-            .iter()
-            .map(|s| format!("{:.3}+{}", s.start_seconds, s.frames))
+        plan.iter()
+            .map(|(start, frames)| format!("{start:.3}+{frames}"))
             .collect::<Vec<_>>()
             .join(","),
         cfg.scale,
@@ -593,6 +585,64 @@ pub fn crf_search(
         crate::metrics::vmaf::version(),
         source.size_bytes,
     );
+    let spans_key = format!("{key_base}|spans");
+    let decode_samples = || -> Result<Vec<Sample>, SearchError> {
+        let mut samples = Vec::new();
+        for &(start, max_frames) in &plan {
+            let frames: Vec<ff::frame::Video> = VideoDecoder::open(
+                input,
+                DecodeOptions {
+                    stream: Some(stream.index),
+                    start_seconds: (start > 0.0).then_some(start),
+                    max_frames: Some(max_frames),
+                    ..DecodeOptions::default()
+                },
+            )?
+            .map(|f| f.map(|f| f.frame))
+            .collect::<Result<_, _>>()?;
+            if frames.is_empty() {
+                continue;
+            }
+            samples.push(Sample {
+                span: SampleSpan {
+                    start_seconds: start,
+                    frames: frames.len() as u64,
+                },
+                frames,
+            });
+        }
+        if samples.is_empty() {
+            return Err(SearchError::Source {
+                path: input.to_path_buf(),
+                reason: "no frames could be decoded for samples".into(),
+            });
+        }
+        Ok(samples)
+    };
+    // Samples are decoded once, and only when a probe is not in the cache.
+    let cached_spans = match &cache {
+        Some(c) => c
+            .get(&spans_key)?
+            .and_then(|v| serde_json::from_str::<Vec<SampleSpan>>(&v).ok()),
+        None => None,
+    };
+    let mut samples: Option<Vec<Sample>> = None;
+    let spans = match cached_spans {
+        Some(spans) => spans,
+        None => {
+            let decoded = decode_samples()?;
+            let spans: Vec<SampleSpan> = decoded.iter().map(|s| s.span).collect();
+            if let Some(c) = &cache {
+                c.put(
+                    &spans_key,
+                    &serde_json::to_string(&spans).expect("spans serialise"),
+                )?;
+            }
+            samples = Some(decoded);
+            spans
+        }
+    };
+    observer.event(&SearchEvent::SamplesReady(&spans));
 
     let mut probes: Vec<Probe> = Vec::new();
     let mut next = Some(snap(
@@ -623,11 +673,14 @@ pub fn crf_search(
                 p
             }
             None => {
+                if samples.is_none() {
+                    samples = Some(decode_samples()?);
+                }
                 let p = run_probe(
                     adapter.as_ref(),
                     &preset,
                     knob,
-                    &samples,
+                    samples.as_deref().expect("decoded above"),
                     &source,
                     cfg,
                     &|| observer.cancelled(),
@@ -714,6 +767,7 @@ pub fn crf_search(
             .map(|d| d.name().to_string())
             .unwrap_or_default(),
         samples: spans,
+        placement,
         probes,
         outcome,
         seconds: started.elapsed().as_secs_f64(),

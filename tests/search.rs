@@ -5,8 +5,8 @@ use mediaforce::core::transcode::{transcode, TranscodeOptions};
 use mediaforce::core::NoProgress;
 use mediaforce::metrics::{score_files, Scale};
 use mediaforce::search::{
-    crf_search, place_samples, place_samples_indexed, Outcome, SearchConfig, SearchEvent,
-    SearchObserver,
+    crf_search, place_samples, place_samples_indexed, Outcome, Placement, SearchConfig,
+    SearchEvent, SearchObserver,
 };
 
 #[derive(Default)]
@@ -69,22 +69,25 @@ fn indexed_placement_picks_typical_stretches_starting_on_keyframes() {
     );
     assert_eq!(
         place_samples_indexed(100.0, 2, 10.0, &index),
-        vec![(30.0, Some(10.0)), (70.0, Some(10.0))],
+        (
+            vec![(30.0, Some(10.0)), (70.0, Some(10.0))],
+            Placement::KeyframeIndex
+        ),
         "first region: the first typical window; second: typical and nearest the centre"
     );
     // One sample: the region is the whole source, and the typical window nearest the centre.
     assert_eq!(
         place_samples_indexed(100.0, 1, 10.0, &index),
-        vec![(44.0, Some(10.0))]
+        (vec![(44.0, Some(10.0))], Placement::KeyframeIndex)
     );
     // No index: even placement. Short source: still one full pass.
     assert_eq!(
         place_samples_indexed(100.0, 2, 10.0, &[]),
-        place_samples(100.0, 2, 10.0)
+        (place_samples(100.0, 2, 10.0), Placement::Even)
     );
     assert_eq!(
         place_samples_indexed(22.0, 1, 20.0, &index),
-        vec![(0.0, None)]
+        (vec![(0.0, None)], Placement::FullPass)
     );
 }
 
@@ -204,8 +207,19 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
             .collect::<Vec<_>>()
     };
     assert_eq!(knobs(&first), knobs(&second));
+    // The rerun reports the samples the first run decoded (it decodes none itself).
+    let spans = |r: &mediaforce::search::SearchReport| {
+        r.samples
+            .iter()
+            .map(|s| (s.start_seconds, s.frames))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(spans(&first), spans(&second));
+    assert_eq!(spans(&first), vec![(0.0, 24)]);
+    assert_eq!(first.placement, second.placement);
+    // One row a probe, and one for the decoded sample spans.
     let cache = mediaforce::cache::ProbeCache::open(cfg.cache.as_ref().unwrap()).unwrap();
-    assert_eq!(cache.len().unwrap(), first.probes.len() as u64);
+    assert_eq!(cache.len().unwrap(), first.probes.len() as u64 + 1);
 
     // A different preset is a different encoder fingerprint: nothing cached.
     cfg.preset = Some("superfast".into());

@@ -4,7 +4,7 @@ use crate::progress::Bar;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mediaforce::search::{
-    crf_search, encode_to_target, Outcome, SearchConfig, SearchReport, TargetStat,
+    crf_search, encode_to_target, Outcome, Placement, SearchConfig, SearchReport, TargetStat,
 };
 use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
@@ -286,6 +286,21 @@ impl SearchArgs {
 }
 
 fn print_search(r: &SearchReport) {
+    let placement = match r.placement {
+        Placement::FullPass => "one full pass".to_string(),
+        Placement::KeyframeIndex => "placed from the keyframe index".to_string(),
+        Placement::Even => "spread evenly".to_string(),
+    };
+    let starts: Vec<String> = r
+        .samples
+        .iter()
+        .map(|s| format!("{:.1} s", s.start_seconds))
+        .collect();
+    println!(
+        "samples: {} ({placement}; starting at {})",
+        r.samples.len(),
+        starts.join(", ")
+    );
     match &r.outcome {
         Outcome::Found { chosen } => {
             let spread = chosen
