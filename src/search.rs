@@ -400,10 +400,12 @@ pub fn place_samples_indexed(
     if even.len() == 1 && even[0].1.is_none() {
         return (even, Placement::FullPass);
     }
-    if index.len() < 3 {
+    let last = index.last().map_or(0.0, |p| p.seconds);
+    // A partial index (a stream without one gets a few entries from the probe's first
+    // seconds) would make the opening minutes look typical: only a complete one is used.
+    if index.len() < 3 || last < 0.75 * duration {
         return (even, Placement::Even);
     }
-    let last = index[index.len() - 1].seconds;
     // Bytes from the start to `t`, interpolated between keyframes; unknown past the last one.
     let bytes_at = |t: f64| -> Option<f64> {
         let i = index.partition_point(|p| p.seconds <= t);
@@ -569,8 +571,14 @@ pub fn crf_search(
         .transpose()?;
     // Keyed by the planned windows, not the decoded frames, so that a rerun answered from the
     // cache does not decode anything.
+    // The decoder's version is in the key: the samples' frames come from it.
     let key_base = format!(
-        "v2|{}|{}|{:?}|{:?}|{}|{}|{}",
+        "v2|{}|{}|{}|{:?}|{:?}|{}|{}|{}",
+        crate::core::version::ffmpeg()
+            .libraries
+            .iter()
+            .find(|(name, _)| name == "libavcodec")
+            .map_or_else(String::new, |(_, v)| v.clone()),
         crate::cache::source_fingerprint(input).map_err(|e| SearchError::Source {
             path: input.to_path_buf(),
             reason: e.to_string(),
@@ -926,6 +934,10 @@ fn encode_and_score(
 ) -> Result<(u64, f64, usize), SearchError> {
     let (tx, rx) = std::sync::mpsc::channel::<EncoderMsg>();
     let (width, height, pixel) = (source.width, source.height, source.pixel);
+    // Set by the scoring side when it stops early (cancelled or failed); the encoder checks it
+    // every frame, as an encoder with a long lookahead may not emit a packet for many frames.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
     std::thread::scope(|scope| {
         let encoder = scope.spawn(move || -> Result<f64, SearchError> {
             let t0 = Instant::now();
@@ -940,6 +952,9 @@ fn encode_and_score(
             }
             let mut gone = false;
             for (i, f) in frames.iter().enumerate() {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(t0.elapsed().as_secs_f64());
+                }
                 let mut f = to_encoder.convert(f)?;
                 f.set_pts(Some(i as i64));
                 f.set_kind(ff::picture::Type::None);
@@ -961,6 +976,13 @@ fn encode_and_score(
         });
         // `rx` is moved in, so it is dropped (and the encoder told to stop) on any early return.
         let scored = (move || -> Result<(u64, usize), SearchError> {
+            struct StopOnExit<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for StopOnExit<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let _stop_on_exit = StopOnExit(stop);
             let mut decoder: Option<PacketDecoder> = None;
             let mut bytes = 0u64;
             let mut got = 0usize;
@@ -976,13 +998,19 @@ fn encode_and_score(
                 }
                 got += 1;
             };
-            for msg in rx {
-                // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds.
+            loop {
+                // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds,
+                // so the wait for the next packet wakes to check it.
                 if cancelled() {
                     return Err(SearchError::Cancelled {
                         path: source.path.to_path_buf(),
                     });
                 }
+                let msg = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                    Ok(msg) => msg,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 match msg {
                     EncoderMsg::Opened(parameters, time_base) => {
                         decoder = Some(PacketDecoder::new(parameters, time_base, 0)?);

@@ -592,7 +592,12 @@ pub(crate) fn keyframe_index_entries(stream: &ff::format::stream::Stream<'_>) ->
                 break;
             }
             let e = &*e;
-            if e.flags() & sys::AVINDEX_KEYFRAME != 0 && e.pos >= 0 {
+            // Entries marked discard are pre-roll an edit list trims away (MP4 cut mid-GOP).
+            let flags = e.flags();
+            if flags & sys::AVINDEX_KEYFRAME != 0
+                && flags & sys::AVINDEX_DISCARD_FRAME == 0
+                && e.pos >= 0
+            {
                 out.push((e.timestamp, e.pos));
             }
         }

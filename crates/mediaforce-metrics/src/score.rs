@@ -5,7 +5,7 @@
 //! never a silent truncation. Pooled figures include the worst frames, not just the mean.
 
 use crate::error::{Error, Result};
-use crate::vmaf::{Chroma, Context, Model, Picture, Pool};
+use crate::vmaf::{Chroma, Context, Model, Pool, PooledPicture};
 use mediaforce_core::decode::{DecodeOptions, FrameConverter, ScaleAlgorithm, VideoDecoder};
 use mediaforce_core::ffmpeg_next::format::Pixel;
 use mediaforce_core::progress::{ProgressClock, ProgressSink};
@@ -414,7 +414,7 @@ fn preallocate(ctx: &mut Context, target: &Target, threads: u32) -> Result<()> {
 }
 
 /// Copy a decoded yuv420p/yuv420p10le/yuv420p12le frame into a libvmaf picture of its size.
-fn fill_picture(frame: &Frame, pic: &mut Picture) {
+fn fill_picture(frame: &Frame, pic: &mut PooledPicture<'_>) {
     for plane in 0..3 {
         let src = frame.data(plane);
         let stride = frame.stride(plane);

@@ -98,6 +98,18 @@ impl Drop for Picture {
     }
 }
 
+/// A picture borrowed from a context's pool while [`Context::read_pooled`] fills it: its planes
+/// can be written, but the picture itself cannot be moved out of the call.
+#[derive(Debug)]
+pub struct PooledPicture<'a>(&'a mut Picture);
+
+impl PooledPicture<'_> {
+    /// Plane `i` (0 = Y), as [`Picture::plane_mut`].
+    pub fn plane_mut(&mut self, i: usize) -> PlaneMut<'_> {
+        self.0.plane_mut(i)
+    }
+}
+
 /// Mutable view of one plane of a [`Picture`].
 #[derive(Debug)]
 pub struct PlaneMut<'a> {
@@ -276,13 +288,16 @@ impl Context {
         mut distorted: Picture,
         index: u32,
     ) -> Result<()> {
-        // Ownership passes to libvmaf whatever the outcome.
-        reference.owned = false;
-        distorted.owned = false;
         // SAFETY: both pictures were allocated by libvmaf and are handed over exactly once.
-        check("read pictures", unsafe {
+        let rc = unsafe {
             sys::vmaf_read_pictures(self.raw, &mut reference.raw, &mut distorted.raw, index)
-        })
+        };
+        // libvmaf zeroes a picture it takes (its unref clears the struct). One it refused (a
+        // failed check or extraction) still holds its reference: ours to drop, which returns a
+        // pooled picture to the pool instead of leaving the pool's close waiting for it.
+        reference.owned = !reference.raw.ref_.is_null();
+        distorted.owned = !distorted.raw.ref_.is_null();
+        check("read pictures", rc)
     }
 
     /// Give the context a pool of `count` pictures of one shape, so that
@@ -306,7 +321,9 @@ impl Context {
                 bpc,
                 pix_fmt: chroma.raw(),
             },
-            pic_cnt: count.max(1),
+            // The context keeps two previous references and each read fetches two pictures:
+            // fewer than four would wait for ever.
+            pic_cnt: count.max(4),
         };
         // SAFETY: valid context; cfg passed by value; the pool lives until vmaf_close.
         check("preallocate pictures", unsafe {
@@ -322,7 +339,7 @@ impl Context {
     pub fn read_pooled(
         &mut self,
         index: u32,
-        fill: impl FnOnce(&mut Picture, &mut Picture) -> Result<()>,
+        fill: impl FnOnce(&mut PooledPicture<'_>, &mut PooledPicture<'_>) -> Result<()>,
     ) -> Result<()> {
         if !self.pooled {
             return Err(Error::Vmaf {
@@ -332,7 +349,10 @@ impl Context {
         }
         let mut reference = self.fetch()?;
         let mut distorted = self.fetch()?;
-        fill(&mut reference, &mut distorted)?;
+        fill(
+            &mut PooledPicture(&mut reference),
+            &mut PooledPicture(&mut distorted),
+        )?;
         self.read_pictures(reference, distorted, index)
     }
 
@@ -421,7 +441,7 @@ impl Drop for Context {
 mod tests {
     use super::*;
 
-    fn flat(pic: &mut Picture, value: u8) {
+    fn flat(pic: &mut PooledPicture<'_>, value: u8) {
         for plane in 0..3 {
             let mut p = pic.plane_mut(plane);
             for y in 0..p.height() {
@@ -461,6 +481,42 @@ mod tests {
             let s = ctx.score_at(&model, i).unwrap();
             assert!(s > 95.0, "frame {i} scored {s}");
         }
+    }
+
+    /// A pooled pair libvmaf refuses (its size differs from the first pair's) stays ours and
+    /// goes back to the pool. Were it leaked, the third of these reads would wait for ever on a
+    /// pool of four, and so would the pool's close at drop: the work runs on a thread and must
+    /// finish within the timeout.
+    #[test]
+    fn refused_pooled_pictures_return_to_the_pool() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let model = Model::load("vmaf_v0.6.1").unwrap();
+            let mut ctx = Context::new(1, 1).unwrap();
+            ctx.use_model(&model).unwrap();
+            ctx.preallocate(4, Chroma::Yuv420, 8, 64, 64).unwrap();
+            // The first pair fixes the size at 32x32; every 64x64 pooled pair is then refused.
+            let r = Picture::new(Chroma::Yuv420, 8, 32, 32).unwrap();
+            let d = Picture::new(Chroma::Yuv420, 8, 32, 32).unwrap();
+            ctx.read_pictures(r, d, 0).unwrap();
+            let refused = (1..8)
+                .filter(|&i| {
+                    ctx.read_pooled(i, |r, d| {
+                        flat(r, 80);
+                        flat(d, 80);
+                        Ok(())
+                    })
+                    .is_err()
+                })
+                .count();
+            ctx.flush().unwrap();
+            drop(ctx);
+            tx.send(refused).unwrap();
+        });
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a refused pooled pair was not returned to the pool");
+        assert_eq!(refused, 7);
     }
 
     #[test]
