@@ -2,7 +2,7 @@
 //! target, by encoding frame-exact samples in memory, decoding them in memory and scoring them
 //! against the source frames. Nothing is written to disk.
 //!
-//! The search works on any [`CodecAdapter`](crate::codecs::CodecAdapter): it moves along the
+//! The search works on any [`CodecAdapter`]: it moves along the
 //! adapter's knob in its own steps, starting from the adapter's default for the source height,
 //! then interpolating between the measured (knob, score) points that bracket the target.
 

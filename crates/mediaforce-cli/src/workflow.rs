@@ -101,7 +101,7 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         sel: Selection,
     },
-    /// Swap approved, validated encodes into the library; originals go to <transcode root>/_replaced.
+    /// Swap approved, validated encodes into the library; originals go to _replaced under the transcode root.
     Promote {
         #[command(flatten)]
         sel: Selection,

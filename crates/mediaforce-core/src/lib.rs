@@ -5,7 +5,7 @@
 //! typed ([`Error`]) and name the file they concern.
 //!
 //! Modules, one concept each:
-//! - [`probe`]: what a file contains.
+//! - [`probe`](mod@probe): what a file contains.
 //! - [`decode`]: video frames out of a file, converted to what the consumer asks for, with
 //!   frame-exact seeking.
 //! - [`encode`]: frames into any libav encoder, packets out.
