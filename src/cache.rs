@@ -95,6 +95,25 @@ impl ProbeCache {
             })
     }
 
+    /// The value stored under `key`, parsed as JSON; `None` when absent or when it no longer
+    /// parses (a layout from an older version is a miss, not an error).
+    pub fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, CacheError> {
+        Ok(self
+            .get(key)?
+            .and_then(|v| serde_json::from_str::<T>(&v).ok()))
+    }
+
+    /// Store `value` as JSON under `key`.
+    pub fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), CacheError> {
+        self.put(
+            key,
+            &serde_json::to_string(value).expect("cached values serialise"),
+        )
+    }
+
     /// Number of cached probes.
     pub fn len(&self) -> Result<u64, CacheError> {
         self.conn

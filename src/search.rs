@@ -628,10 +628,8 @@ pub fn crf_search(
         Ok(samples)
     };
     // Samples are decoded once, and only when a probe is not in the cache.
-    let cached_spans = match &cache {
-        Some(c) => c
-            .get(&spans_key)?
-            .and_then(|v| serde_json::from_str::<Vec<SampleSpan>>(&v).ok()),
+    let cached_spans: Option<Vec<SampleSpan>> = match &cache {
+        Some(c) => c.get_json(&spans_key)?,
         None => None,
     };
     let mut samples: Option<Vec<Sample>> = None;
@@ -641,10 +639,7 @@ pub fn crf_search(
             let decoded = decode_samples()?;
             let spans: Vec<SampleSpan> = decoded.iter().map(|s| s.span).collect();
             if let Some(c) = &cache {
-                c.put(
-                    &spans_key,
-                    &serde_json::to_string(&spans).expect("spans serialise"),
-                )?;
+                c.put_json(&spans_key, &spans)?;
             }
             samples = Some(decoded);
             spans
@@ -668,10 +663,8 @@ pub fn crf_search(
         }
         observer.event(&SearchEvent::ProbeStarted(knob));
         let key = format!("{key_base}|{}", adapter.fingerprint(&preset, knob)?);
-        let cached = match &cache {
-            Some(c) => c
-                .get(&key)?
-                .and_then(|v| serde_json::from_str::<Probe>(&v).ok()),
+        let cached: Option<Probe> = match &cache {
+            Some(c) => c.get_json(&key)?,
             None => None,
         };
         let p = match cached {
@@ -694,10 +687,7 @@ pub fn crf_search(
                     &|| observer.cancelled(),
                 )?;
                 if let Some(c) = &cache {
-                    c.put(
-                        &key,
-                        &serde_json::to_string(&p).expect("a probe serialises"),
-                    )?;
+                    c.put_json(&key, &p)?;
                 }
                 p
             }

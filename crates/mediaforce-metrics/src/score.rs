@@ -86,9 +86,10 @@ impl Default for ScoreOptions {
 /// whenever the decoders wait on a full queue. On two cores (240 frames of 1080p H.264, one
 /// run) two libvmaf threads took 6.85 s against 7.44 s for one, at 242 MB peak against 213
 /// MB: each libvmaf thread keeps its own ADM and VIF buffers (75 MB allocated at 1080p, about
-/// 30 MB of it touched), which is also why the pool stops at 8. Decoders get frame threads only from 8 cores up, where a
-/// single-threaded H.264 decode of the reference would otherwise bound the whole pipeline (a
-/// lossless 1080p reference decodes at about 45 frames/s on one core of this machine).
+/// 30 MB of it touched), which is also why the pool stops at 8. Decoders get frame threads
+/// only from 8 cores up, where a single-threaded H.264 decode of the reference would otherwise
+/// bound the whole pipeline (a lossless 1080p reference decodes at about 45 frames/s on one
+/// core of this machine).
 pub fn thread_split(cores: usize) -> (u32, usize) {
     let cores = cores.max(1);
     let vmaf = cores.min(8) as u32;
@@ -98,6 +99,15 @@ pub fn thread_split(cores: usize) -> (u32, usize) {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// libvmaf threads for a request (0: automatic, from [`thread_split`]).
+fn vmaf_threads(requested: u32) -> u32 {
+    if requested == 0 {
+        thread_split(cores()).0
+    } else {
+        requested
+    }
 }
 
 /// Pooled VMAF figures.
@@ -301,11 +311,7 @@ impl FrameScorer {
     ) -> Result<Self> {
         let target = target_for(width, height, depth, scale, model);
         let model = Model::load(&target.model)?;
-        let threads = if threads == 0 {
-            thread_split(cores()).0
-        } else {
-            threads
-        };
+        let threads = vmaf_threads(threads);
         let mut ctx = Context::new(threads, 1)?;
         ctx.use_model(&model)?;
         preallocate(&mut ctx, &target, threads)?;
@@ -335,11 +341,7 @@ impl FrameScorer {
     ) -> Result<()> {
         let r = self.reference.convert(reference)?;
         let d = self.distorted.convert(distorted)?;
-        self.ctx.read_pooled(self.frames as u32, |rp, dp| {
-            fill_picture(&r, rp);
-            fill_picture(&d, dp);
-            Ok(())
-        })?;
+        read_frames(&mut self.ctx, self.frames as u32, &r, &d)?;
         self.frames += 1;
         Ok(())
     }
@@ -413,6 +415,15 @@ fn preallocate(ctx: &mut Context, target: &Target, threads: u32) -> Result<()> {
     )
 }
 
+/// Hand a converted reference/distorted pair to libvmaf as frame `index`, through its pool.
+fn read_frames(ctx: &mut Context, index: u32, reference: &Frame, distorted: &Frame) -> Result<()> {
+    ctx.read_pooled(index, |r, d| {
+        fill_picture(reference, r);
+        fill_picture(distorted, d);
+        Ok(())
+    })
+}
+
 /// Copy a decoded yuv420p/yuv420p10le/yuv420p12le frame into a libvmaf picture of its size.
 fn fill_picture(frame: &Frame, pic: &mut PooledPicture<'_>) {
     for plane in 0..3 {
@@ -437,12 +448,7 @@ pub fn score_files(
     // Check the distorted file before spending threads on it.
     mediaforce_core::probe::probe_headers(distorted)?;
     let model = Model::load(&target.model)?;
-    let (auto_threads, auto_decode) = thread_split(cores());
-    let threads = if options.threads == 0 {
-        auto_threads
-    } else {
-        options.threads
-    };
+    let threads = vmaf_threads(options.threads);
     let queue = if options.queue == 0 {
         let frame_bytes = target.width as usize * target.height as usize * 3 / 2
             * if target.bpc > 8 { 2 } else { 1 };
@@ -451,7 +457,7 @@ pub fn score_files(
         options.queue
     };
     let decode_threads = if options.decode_threads == 0 {
-        auto_decode
+        thread_split(cores()).1
     } else {
         options.decode_threads
     };
@@ -484,11 +490,7 @@ pub fn score_files(
             (None, None) => break Ok(()),
             (Some(Err(e)), _) | (_, Some(Err(e))) => break Err(e),
             (Some(Ok((rf, t))), Some(Ok((df, _)))) => {
-                if let Err(e) = ctx.read_pooled(n as u32, |rp, dp| {
-                    fill_picture(&rf, rp);
-                    fill_picture(&df, dp);
-                    Ok(())
-                }) {
+                if let Err(e) = read_frames(&mut ctx, n as u32, &rf, &df) {
                     break Err(e);
                 }
                 times.push(t);
