@@ -249,6 +249,13 @@ pub struct SearchReport {
     pub placement: Placement,
     /// Every probe in the order run.
     pub probes: Vec<Probe>,
+    /// The size the source picture was cropped to for the encoder (see
+    /// [`crate::core::encode::encodable_size`]); `None` when encoded whole.
+    pub cropped_to: Option<(u32, u32)>,
+    /// Damaged packets or frames of the source concealed while decoding the samples.
+    pub source_decode_errors: u64,
+    /// Where the first of them were, in seconds from the start.
+    pub source_decode_error_seconds: Vec<f64>,
     /// The outcome.
     pub outcome: Outcome,
     /// Wall time of the search in seconds.
@@ -274,6 +281,27 @@ pub enum SearchEvent<'a> {
     ProbeStarted(f64),
     /// A probe finished.
     ProbeScored(&'a Probe),
+    /// Decoding the samples found damaged data in the source (concealed, as players do).
+    SourceDamaged {
+        /// Damaged packets or frames.
+        errors: u64,
+        /// Where the first of them were, in seconds.
+        seconds: &'a [f64],
+    },
+}
+
+/// Damage concealed while decoding the samples: how much and where.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+struct Concealed {
+    errors: u64,
+    seconds: Vec<f64>,
+}
+
+/// The decoded samples' spans as the probe cache keeps them.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct CachedSpans {
+    spans: Vec<SampleSpan>,
+    concealed: Concealed,
 }
 
 /// Receives [`SearchEvent`]s (progress bars, logs, GUIs).
@@ -515,11 +543,13 @@ pub fn crf_search(
         .or(stream.duration_seconds)
         .unwrap_or(0.0);
     let pixel = adapter.pick_pixel_format(src_fmt);
+    let (width, height) = crate::core::encode::encodable_size(pixel, v.width, v.height);
+    let cropped_to = ((width, height) != (v.width, v.height)).then_some((width, height));
     let source = Source {
         path: input,
         pixel,
-        width: v.width,
-        height: v.height,
+        width,
+        height,
         depth: v.bit_depth.unwrap_or(8),
         fps,
         total_frames: (duration * fps_f).max(1.0),
@@ -573,7 +603,7 @@ pub fn crf_search(
     // cache does not decode anything.
     // The decoder's version is in the key: the samples' frames come from it.
     let key_base = format!(
-        "v2|{}|{}|{}|{:?}|{:?}|{}|{}|{}",
+        "v3|{}|{}|{}|{:?}|{:?}|{}|{}|{}|{:?}",
         crate::core::version::ffmpeg()
             .libraries
             .iter()
@@ -592,22 +622,32 @@ pub fn crf_search(
         crate::metrics::score::model_for(v.width, v.height),
         crate::metrics::vmaf::version(),
         source.size_bytes,
+        cropped_to,
     );
     let spans_key = format!("{key_base}|spans");
-    let decode_samples = || -> Result<Vec<Sample>, SearchError> {
+    let decode_samples = || -> Result<(Vec<Sample>, Concealed), SearchError> {
         let mut samples = Vec::new();
+        let mut concealed = Concealed::default();
         for &(start, max_frames) in &plan {
-            let frames: Vec<ff::frame::Video> = VideoDecoder::open(
+            let mut decoder = VideoDecoder::open(
                 input,
                 DecodeOptions {
                     stream: Some(stream.index),
                     start_seconds: (start > 0.0).then_some(start),
                     max_frames: Some(max_frames),
+                    crop: cropped_to,
                     ..DecodeOptions::default()
                 },
-            )?
-            .map(|f| f.map(|f| f.frame))
-            .collect::<Result<_, _>>()?;
+            )?;
+            let mut frames: Vec<ff::frame::Video> = Vec::new();
+            while let Some(f) = decoder.next_frame()? {
+                frames.push(f.frame);
+            }
+            concealed.errors += decoder.decode_errors();
+            let room = crate::core::decode::MAX_ERROR_TIMES.saturating_sub(concealed.seconds.len());
+            concealed
+                .seconds
+                .extend(decoder.decode_error_seconds().iter().take(room));
             if frames.is_empty() {
                 continue;
             }
@@ -625,26 +665,38 @@ pub fn crf_search(
                 reason: "no frames could be decoded for samples".into(),
             });
         }
-        Ok(samples)
+        Ok((samples, concealed))
     };
     // Samples are decoded once, and only when a probe is not in the cache.
-    let cached_spans: Option<Vec<SampleSpan>> = match &cache {
+    let cached_spans: Option<CachedSpans> = match &cache {
         Some(c) => c.get_json(&spans_key)?,
         None => None,
     };
     let mut samples: Option<Vec<Sample>> = None;
-    let spans = match cached_spans {
-        Some(spans) => spans,
+    let (spans, concealed) = match cached_spans {
+        Some(c) => (c.spans, c.concealed),
         None => {
-            let decoded = decode_samples()?;
+            let (decoded, concealed) = decode_samples()?;
             let spans: Vec<SampleSpan> = decoded.iter().map(|s| s.span).collect();
             if let Some(c) = &cache {
-                c.put_json(&spans_key, &spans)?;
+                c.put_json(
+                    &spans_key,
+                    &CachedSpans {
+                        spans: spans.clone(),
+                        concealed: concealed.clone(),
+                    },
+                )?;
             }
             samples = Some(decoded);
-            spans
+            (spans, concealed)
         }
     };
+    if concealed.errors > 0 {
+        observer.event(&SearchEvent::SourceDamaged {
+            errors: concealed.errors,
+            seconds: &concealed.seconds,
+        });
+    }
     observer.event(&SearchEvent::SamplesReady(&spans));
 
     let mut probes: Vec<Probe> = Vec::new();
@@ -675,7 +727,7 @@ pub fn crf_search(
             }
             None => {
                 if samples.is_none() {
-                    samples = Some(decode_samples()?);
+                    samples = Some(decode_samples()?.0);
                 }
                 let p = run_probe(
                     adapter.as_ref(),
@@ -767,6 +819,9 @@ pub fn crf_search(
         samples: spans,
         placement,
         probes,
+        cropped_to,
+        source_decode_errors: concealed.errors,
+        source_decode_error_seconds: concealed.seconds,
         outcome,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -863,6 +918,7 @@ fn run_probe(
         );
         config.options = adapter.options(preset, knob)?;
         config.global_header = false;
+        config.source = Some(source.path.to_path_buf());
         let (bytes, seconds, got) =
             encode_and_score(config, &s.frames, &mut scorer, source, cancelled)?;
         sample_bytes += bytes;
@@ -1051,6 +1107,10 @@ pub struct FullEncode {
     pub percent: f64,
     /// Encode wall time in seconds.
     pub encode_seconds: f64,
+    /// Damaged packets or frames of the source concealed while decoding it for this encode.
+    pub source_decode_errors: u64,
+    /// Where the first of them were, in seconds.
+    pub source_decode_error_seconds: Vec<f64>,
 }
 
 /// The result of [`encode_to_target`].
@@ -1133,6 +1193,8 @@ pub fn encode_to_target(
             bytes: report.output_bytes,
             percent: 100.0 * report.output_bytes as f64 / source_bytes as f64,
             encode_seconds: report.seconds,
+            source_decode_errors: report.decode_errors,
+            source_decode_error_seconds: report.decode_error_seconds.clone(),
         });
         let Some(achieved) = achieved else {
             break;

@@ -1,12 +1,11 @@
 //! Subcommands and their output.
 
-use crate::progress::Bar;
+use crate::progress::{warn_damage, Bar};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mediaforce::search::{
     crf_search, encode_to_target, Outcome, Placement, SearchConfig, SearchReport, TargetStat,
 };
-use mediaforce_core::decode::{DecodeOptions, VideoDecoder};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
 use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
 use mediaforce_metrics::{score_files, Scale, ScoreOptions};
@@ -407,8 +406,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 let mut cfg = search.config(&encoder, target, &data_dir);
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-                let mut log = crate::progress::SearchProgress::new(!json, knob);
+                let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
                 let r = encode_to_target(&input, &output, &cfg, &opts, &mut log, &mut bar)?;
+                if let Some(e) = r.encodes.last() {
+                    warn_damage(
+                        &input,
+                        "the whole file",
+                        e.source_decode_errors,
+                        &e.source_decode_error_seconds,
+                    );
+                }
                 if json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {
@@ -434,6 +441,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 };
             }
             let report = transcode(&input, &output, &opts, &mut bar)?;
+            warn_damage(
+                &input,
+                "the whole file",
+                report.decode_errors,
+                &report.decode_error_seconds,
+            );
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -503,6 +516,18 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let mut bar = Bar::new(!json);
             let r = score_files(&reference, &distorted, &opts, &mut bar)?;
+            warn_damage(
+                &reference,
+                "the reference",
+                r.reference_decode_errors,
+                &r.reference_decode_error_seconds,
+            );
+            warn_damage(
+                &distorted,
+                "the distorted file",
+                r.distorted_decode_errors,
+                &[],
+            );
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -533,7 +558,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let cfg = search.config(&encoder, target_vmaf, &data_dir);
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-            let mut log = crate::progress::SearchProgress::new(!json, knob);
+            let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
             let r = crf_search(&input, &cfg, &mut log)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -576,7 +601,7 @@ fn cmd_demo(
     cfg.preset = preset;
     cfg.sample_seconds = 4.0;
     let knob = mediaforce::codecs::find(encoder)?.knob().name;
-    let mut log = crate::progress::SearchProgress::new(!json, knob);
+    let mut log = crate::progress::SearchProgress::new(!json, knob, &sample);
     let output = dir.join("encoded.mkv");
     let r = encode_to_target(
         &sample,
@@ -708,6 +733,12 @@ fn encode_at_knob(
         .and_then(|n| n.parse().ok())
         .map(|f| adapter.pick_pixel_format(f));
     let report = transcode(input, output, &opts, &mut Bar::new(!json))?;
+    warn_damage(
+        input,
+        "the whole file",
+        report.decode_errors,
+        &report.decode_error_seconds,
+    );
     let vmaf = if verify {
         let so = ScoreOptions {
             scale: search.config(encoder, 0.0, std::path::Path::new(".")).scale,
@@ -906,31 +937,19 @@ fn print_info(info: &MediaInfo) {
 
 #[derive(Serialize)]
 struct VerifyResult {
-    path: PathBuf,
+    #[serde(flatten)]
+    report: mediaforce_core::verify::VerifyReport,
     ok: bool,
-    frames: u64,
     error: Option<String>,
 }
 
 fn cmd_verify(files: &[PathBuf], threads: usize, json: bool) -> Result<()> {
     let mut results = Vec::new();
     for f in files {
-        let mut frames = 0u64;
-        let outcome = (|| -> mediaforce_core::Result<()> {
-            let opts = DecodeOptions {
-                threads,
-                ..DecodeOptions::default()
-            };
-            let mut d = VideoDecoder::open(f, opts.strict(true))?;
-            while d.next_frame()?.is_some() {
-                frames += 1;
-            }
-            Ok(())
-        })();
+        let (report, outcome) = mediaforce_core::verify::verify_file(f, threads);
         results.push(VerifyResult {
-            path: f.clone(),
+            report,
             ok: outcome.is_ok(),
-            frames,
             error: outcome.err().map(|e| e.to_string()),
         });
     }
@@ -939,7 +958,12 @@ fn cmd_verify(files: &[PathBuf], threads: usize, json: bool) -> Result<()> {
     } else {
         for r in &results {
             match &r.error {
-                None => println!("{}: ok, {} frames", r.path.display(), r.frames),
+                None => println!(
+                    "{}: ok, {} frames, {:.2} s",
+                    r.report.path.display(),
+                    r.report.frames,
+                    r.report.decoded_seconds
+                ),
                 Some(e) => println!("{e}"),
             }
         }

@@ -59,15 +59,17 @@ impl ProgressSink for Bar {
 /// terminal, and one line per scored probe; nothing when disabled (`--json`).
 pub struct SearchProgress {
     on: bool,
+    path: std::path::PathBuf,
     knob: &'static str,
     spinner: Option<ProgressBar>,
     probes: usize,
 }
 
 impl SearchProgress {
-    pub fn new(enabled: bool, knob: &'static str) -> Self {
+    pub fn new(enabled: bool, knob: &'static str, path: &std::path::Path) -> Self {
         Self {
             on: enabled,
+            path: path.to_path_buf(),
             knob,
             spinner: None,
             probes: 0,
@@ -85,6 +87,12 @@ impl SearchProgress {
 impl mediaforce::search::SearchObserver for SearchProgress {
     fn event(&mut self, e: &mediaforce::search::SearchEvent<'_>) {
         use mediaforce::search::SearchEvent;
+        // Damage in the source is a warning even under --json (stderr, not the document).
+        if let SearchEvent::SourceDamaged { errors, seconds } = e {
+            let text = damage_warning(&self.path, "the search samples", *errors, seconds);
+            self.line(text);
+            return;
+        }
         if !self.on {
             return;
         }
@@ -112,6 +120,7 @@ impl mediaforce::search::SearchObserver for SearchProgress {
                     ));
                 }
             }
+            SearchEvent::SourceDamaged { .. } => {}
             SearchEvent::ProbeScored(p) => self.line(format!(
                 "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
                 self.knob,
@@ -132,5 +141,32 @@ impl Drop for SearchProgress {
         if let Some(s) = self.spinner.take() {
             s.finish_and_clear();
         }
+    }
+}
+
+/// The one-line warning for damage concealed while decoding `path` (in `part`: "the search
+/// samples", "the whole file"): the count and where the first of it was.
+pub fn damage_warning(path: &std::path::Path, part: &str, errors: u64, seconds: &[f64]) -> String {
+    let at: Vec<String> = seconds
+        .iter()
+        .filter(|s| s.is_finite())
+        .take(5)
+        .map(|s| format!("{s:.2} s"))
+        .collect();
+    format!(
+        "mediaforce: warning: {}: {errors} damaged packet(s) or frame(s) in {part}, concealed while decoding{}; `mediaforce verify` shows the first",
+        path.display(),
+        if at.is_empty() {
+            String::new()
+        } else {
+            format!(" (at {})", at.join(", "))
+        }
+    )
+}
+
+/// Print [`damage_warning`] on stderr when there was damage.
+pub fn warn_damage(path: &std::path::Path, part: &str, errors: u64, seconds: &[f64]) {
+    if errors > 0 {
+        eprintln!("{}", damage_warning(path, part, errors, seconds));
     }
 }

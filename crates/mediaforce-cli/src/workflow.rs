@@ -221,7 +221,8 @@ pub fn encode_batch(
                         let mut bar = Bar::new(!json && jobs == 1);
                         let knob = mediaforce::codecs::find(&item.policy.encode.encoder)
                             .map_or("knob", |a| a.knob().name);
-                        let mut lines = crate::progress::SearchProgress::new(!json, knob);
+                        let mut lines =
+                            crate::progress::SearchProgress::new(!json, knob, &item.source);
                         let mut quiet = Quiet;
                         let observer: &mut dyn SearchObserver =
                             if jobs == 1 { &mut lines } else { &mut quiet };

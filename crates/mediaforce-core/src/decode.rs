@@ -42,6 +42,9 @@ pub struct DecodeOptions {
     pub threads: usize,
     /// Convert frames to this pixel format.
     pub pixel_format: Option<Pixel>,
+    /// Crop frames to their top-left `width`x`height` before any scaling (see
+    /// [`crate::encode::encodable_size`]: encoders of 4:2:0 video need whole chroma samples).
+    pub crop: Option<(u32, u32)>,
     /// Scale frames to this size (width, height).
     pub size: Option<(u32, u32)>,
     /// Scaler for size conversion.
@@ -153,7 +156,12 @@ pub struct VideoDecoder {
     start_pts: i64,
     skip_before: Option<i64>,
     decode_errors: u64,
+    error_seconds: Vec<f64>,
+    last_pts: Option<i64>,
 }
+
+/// How many decode-error times a decoder keeps (the count goes on).
+pub const MAX_ERROR_TIMES: usize = 32;
 
 impl std::fmt::Debug for VideoDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -263,6 +271,8 @@ impl VideoDecoder {
             start_pts,
             skip_before: None,
             decode_errors: 0,
+            error_seconds: Vec::new(),
+            last_pts: None,
         };
         if let Some(s) = me.options.start_seconds {
             me.seek(s)?;
@@ -278,6 +288,35 @@ impl VideoDecoder {
     /// Damaged packets or frames concealed so far (always 0 in strict mode, which fails instead).
     pub fn decode_errors(&self) -> u64 {
         self.decode_errors
+    }
+
+    /// Where the concealed damage was, in seconds from the stream's start (the first
+    /// [`MAX_ERROR_TIMES`]; `NaN` where the damaged packet carried no timestamp).
+    pub fn decode_error_seconds(&self) -> &[f64] {
+        &self.error_seconds
+    }
+
+    /// Count one concealed error at `at` (a timestamp in the stream's time base), or where the
+    /// last frame was when the damaged data carried no timestamp.
+    fn note_error(&mut self, at: Option<i64>) {
+        self.decode_errors += 1;
+        if self.error_seconds.len() < MAX_ERROR_TIMES {
+            let tb = f64::from(self.facts.time_base);
+            let secs = at
+                .or(self.last_pts)
+                .map_or(f64::NAN, |p| (p - self.start_pts) as f64 * tb);
+            self.error_seconds.push(secs);
+        }
+    }
+
+    /// One frame's duration in stream ticks (at least one).
+    fn frame_ticks(&self) -> i64 {
+        let r = self.facts.frame_rate;
+        if r.numerator() > 0 && r.denominator() > 0 {
+            rescale(1, r.invert(), self.facts.time_base).max(1)
+        } else {
+            1
+        }
     }
 
     /// Seek so the next frame yielded is the first at or after `seconds` (from stream start).
@@ -305,6 +344,7 @@ impl VideoDecoder {
         self.pending.clear();
         self.state = State::Reading;
         self.skip_before = Some(target);
+        self.last_pts = None;
         Ok(())
     }
 
@@ -338,7 +378,7 @@ impl VideoDecoder {
                 return Ok(());
             }
             Err(e) if !self.options.strict && e == ff::Error::InvalidData => {
-                self.decode_errors += 1;
+                self.note_error(None);
                 return Ok(());
             }
             Err(e) => {
@@ -362,7 +402,7 @@ impl VideoDecoder {
                 if self.options.strict {
                     return Err(self.corrupt(at, e));
                 }
-                self.decode_errors += 1;
+                self.note_error(at);
             }
         }
         self.receive_all(at)
@@ -410,7 +450,7 @@ impl VideoDecoder {
                                 self.corrupt(frame.timestamp().or(at), ff::Error::InvalidData)
                             );
                         }
-                        self.decode_errors += 1;
+                        self.note_error(frame.timestamp().or(at));
                     }
                     let pts = frame.timestamp();
                     if let (Some(skip), Some(p)) = (self.skip_before, pts) {
@@ -419,6 +459,17 @@ impl VideoDecoder {
                         }
                         self.skip_before = None;
                     }
+                    // Frames leave in presentation order with strictly increasing timestamps:
+                    // a frame without one (the last of an AVI with B-frames, whose packets
+                    // carry decode times only) or repeating one (packed B-frames) gets the
+                    // previous frame's plus one frame duration. Encoders and muxers refuse
+                    // anything else.
+                    let pts = match (pts, self.last_pts) {
+                        (Some(p), Some(last)) if p <= last => Some(last + self.frame_ticks()),
+                        (None, Some(last)) => Some(last + self.frame_ticks()),
+                        (p, _) => p,
+                    };
+                    self.last_pts = pts.or(self.last_pts);
                     frame.set_pts(pts);
                     self.convert(frame)?;
                 }
@@ -430,7 +481,7 @@ impl VideoDecoder {
                     if self.options.strict {
                         return Err(self.corrupt(at, e));
                     }
-                    self.decode_errors += 1;
+                    self.note_error(at);
                     return Ok(());
                 }
             }
@@ -505,6 +556,12 @@ impl VideoDecoder {
                     std::mem::swap(&mut w, &mut h);
                 }
                 _ => {}
+            }
+        }
+        if let Some((cw, ch)) = self.options.crop {
+            if (cw, ch) != (w, h) && cw <= w && ch <= h {
+                parts.push(format!("crop={cw}:{ch}:0:0:exact=1"));
+                (w, h) = (cw, ch);
             }
         }
         if let Some((tw, th)) = self.options.size {

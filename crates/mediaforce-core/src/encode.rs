@@ -92,6 +92,8 @@ pub struct VideoEncoderConfig {
     pub options: Vec<(String, String)>,
     /// Put codec headers in extradata (MP4 and Matroska want this).
     pub global_header: bool,
+    /// The file whose frames are encoded, named in errors.
+    pub source: Option<PathBuf>,
 }
 
 impl VideoEncoderConfig {
@@ -117,6 +119,7 @@ impl VideoEncoderConfig {
             threads: None,
             options: Vec::new(),
             global_header: true,
+            source: None,
         }
     }
 
@@ -157,6 +160,7 @@ pub struct VideoEncoder {
     inner: Backend,
     time_base: ff::Rational,
     label: PathBuf,
+    name: String,
     flushed: bool,
     frames_sent: u64,
     frame_shape: (u32, u32, Pixel),
@@ -219,6 +223,61 @@ pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
         .unwrap_or(formats[0])
 }
 
+/// The frame size an encoder is given for a `width`x`height` picture encoded in `pixel`.
+///
+/// One rule for every encoder: a size that does not hold a whole number of chroma samples
+/// (an odd width or height in 4:2:0, an odd width in 4:2:2) is cropped by the last column or
+/// row, which is what x264, x265 and SVT-AV1 require and costs one line of a picture
+/// hundreds of lines tall. Nothing is scaled or padded, so the encode is compared with the
+/// reference cropped the same way, pixel for pixel.
+pub fn encodable_size(pixel: Pixel, width: u32, height: u32) -> (u32, u32) {
+    let (cw, ch) = crate::ffi::pixel_layout(pixel)
+        .filter(|l| !l.rgb)
+        .map_or((0, 0), |l| (l.log2_chroma_w, l.log2_chroma_h));
+    let fit = |v: u32, log2: u8| {
+        let m = 1u32 << log2;
+        (v / m * m).max(m)
+    };
+    (fit(width, cw), fit(height, ch))
+}
+
+/// What an encoder refused, in words: the error lines it logged, or else what it was given.
+fn refusal(config: &VideoEncoderConfig, op: &str, e: ff::Error) -> Error {
+    let logged = crate::ffi::take_logged_errors();
+    let reason = if logged.is_empty() {
+        let opts: Vec<String> = config
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{e} (given {}x{} {} frames{}{})",
+            config.width,
+            config.height,
+            config.pixel_format.descriptor().map_or("?", |d| d.name()),
+            config
+                .frame_rate
+                .map_or(String::new(), |r| format!(" at {:.3} fps", f64::from(r))),
+            if opts.is_empty() {
+                String::new()
+            } else {
+                format!(", options {}", opts.join(" "))
+            }
+        )
+    } else {
+        format!("{} ({e})", logged.join("; "))
+    };
+    Error::Encoder {
+        path: config
+            .source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("encoder {}", config.encoder))),
+        encoder: config.encoder.clone(),
+        op: op.into(),
+        reason,
+    }
+}
+
 /// One frame's duration in the config's time base (0 for variable frame rate).
 fn frame_duration(config: &VideoEncoderConfig) -> i64 {
     use ff::Rescale;
@@ -243,13 +302,19 @@ impl VideoEncoder {
     /// Open an encoder. Errors name the encoder and carry libav's message.
     pub fn open(config: &VideoEncoderConfig) -> Result<Self> {
         crate::init();
-        let label = PathBuf::from(format!("encoder {}", config.encoder));
+        // Errors name the source file where there is one, and the encoder in the step.
+        let label = config
+            .source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("encoder {}", config.encoder)));
+        let name = config.encoder.clone();
         if config.encoder == crate::native::RAV1E {
             let native = crate::native::Rav1eEncoder::open(config)?;
             return Ok(Self {
                 time_base: native.time_base(),
                 inner: Backend::Rav1e(Box::new(native)),
                 label,
+                name,
                 flushed: false,
                 frames_sent: 0,
                 frame_shape: (config.width, config.height, config.pixel_format),
@@ -294,7 +359,7 @@ impl VideoEncoder {
         let mut enc = ctx
             .encoder()
             .video()
-            .map_err(|e| Error::libav(&label, "create", e))?;
+            .map_err(|e| Error::libav(&label, format!("create encoder {name}"), e))?;
         enc.set_width(config.width);
         enc.set_height(config.height);
         enc.set_format(config.pixel_format);
@@ -314,14 +379,16 @@ impl VideoEncoder {
         for (k, v) in &config.options {
             dict.set(k, v);
         }
+        crate::ffi::take_logged_errors();
         let inner = enc
             .open_as_with(codec, dict)
-            .map_err(|e| Error::libav(&label, "open", e))?;
+            .map_err(|e| refusal(config, "open", e))?;
         let time_base = inner.time_base();
         Ok(Self {
             inner: Backend::Libav(inner),
             time_base,
             label,
+            name,
             flushed: false,
             frames_sent: 0,
             frame_shape: (config.width, config.height, config.pixel_format),
@@ -346,9 +413,13 @@ impl VideoEncoder {
     /// [`receive`](Self::receive) after each call.
     pub fn send(&mut self, frame: &ff::frame::Video) -> Result<()> {
         match &mut self.inner {
-            Backend::Libav(e) => e
-                .send_frame(frame)
-                .map_err(|e| Error::libav(&self.label, "encode frame", e))?,
+            Backend::Libav(e) => e.send_frame(frame).map_err(|e| {
+                Error::libav(
+                    &self.label,
+                    format!("encoder {} encode frame", self.name),
+                    e,
+                )
+            })?,
             Backend::Rav1e(e) => e.send(frame)?,
         }
         self.frames_sent += 1;
@@ -368,7 +439,11 @@ impl VideoEncoder {
         };
         match inner.send_eof() {
             Ok(()) | Err(ff::Error::Eof) => Ok(()),
-            Err(e) => Err(Error::libav(&self.label, "flush", e)),
+            Err(e) => Err(Error::libav(
+                &self.label,
+                format!("encoder {} flush", self.name),
+                e,
+            )),
         }
     }
 
@@ -392,7 +467,11 @@ impl VideoEncoder {
                 Ok(EncoderOutput::NeedInput)
             }
             Err(ff::Error::Eof) => Ok(EncoderOutput::Finished),
-            Err(e) => Err(Error::libav(&self.label, "receive packet", e)),
+            Err(e) => Err(Error::libav(
+                &self.label,
+                format!("encoder {} receive packet", self.name),
+                e,
+            )),
         }
     }
 
@@ -421,7 +500,7 @@ impl VideoEncoder {
         }
     }
 
-    /// The label used in errors (`"encoder libx264"`).
+    /// The label used in errors: the source file, or `"encoder libx264"` when there is none.
     pub fn label(&self) -> &Path {
         &self.label
     }

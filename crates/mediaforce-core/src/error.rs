@@ -69,6 +69,18 @@ pub enum Error {
         /// libav's message.
         reason: String,
     },
+    /// The file ends before what its container or stream declares: a cut-short copy.
+    #[error("{}: ends early: the video stops at {ends_at:.2} s of {declared:.2} s declared ({frames} frames decode)", path.display())]
+    Truncated {
+        /// The file concerned.
+        path: PathBuf,
+        /// Where the decoded video ends, in seconds.
+        ends_at: f64,
+        /// The declared duration, in seconds.
+        declared: f64,
+        /// Frames that decode.
+        frames: u64,
+    },
     /// The source has a property this operation refuses.
     #[error("{}: unsupported input: {reason}", path.display())]
     Unsupported {
@@ -87,6 +99,19 @@ pub enum Error {
         /// libav's error.
         #[source]
         source: ffmpeg_next::Error,
+    },
+    /// An encoder refused to open or to take a frame; `reason` gives its own words where it
+    /// logged any, else what it was asked to do.
+    #[error("{}: encoder {encoder} refused to {op}: {reason}", path.display())]
+    Encoder {
+        /// The file whose frames were being encoded (the encoder's name when there is none).
+        path: PathBuf,
+        /// The libav encoder name.
+        encoder: String,
+        /// The step, in words ("open", "encode a frame").
+        op: String,
+        /// What the encoder said, or what it was given.
+        reason: String,
     },
     /// An encoder is not compiled into the linked FFmpeg.
     #[error("encoder {name} is not available in the linked FFmpeg build")]

@@ -403,10 +403,85 @@ pub(crate) fn ffmpeg_release() -> String {
     c_str(unsafe { sys::av_version_info() }).unwrap_or_default()
 }
 
-/// Silence or restore libav's logging to stderr; the product reports errors itself.
-pub(crate) fn set_log_level_quiet() {
-    // SAFETY: sets a global integer in libavutil.
-    unsafe { sys::av_log_set_level(sys::AV_LOG_QUIET) };
+thread_local! {
+    /// Error-level lines libav logged on this thread since [`take_logged_errors`] last ran.
+    static LOGGED_ERRORS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether libav's own lines also go to stderr (`MEDIAFORCE_LIBAV_LOG`).
+static ECHO_LIBAV_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// libav's log callback: keeps error-level lines (an encoder saying what it refused, in its own
+/// words) for the thread that logged them, and echoes lines to stderr only when asked.
+unsafe extern "C" fn log_callback(
+    avcl: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    fmt: *const std::ffi::c_char,
+    vl: *mut sys::__va_list_tag,
+) {
+    let mut buf = [0 as std::ffi::c_char; 1024];
+    // No `[name @ 0x...]` prefix: addresses mean nothing in an error message.
+    let mut prefix: std::ffi::c_int = 0;
+    // SAFETY: libav passes a valid format string and argument list; av_log_format_line2
+    // writes at most `buf.len()` bytes, NUL-terminated, and consumes the list once.
+    unsafe {
+        sys::av_log_format_line2(
+            avcl,
+            level,
+            fmt,
+            vl,
+            buf.as_mut_ptr(),
+            buf.len() as std::ffi::c_int,
+            &mut prefix,
+        );
+    }
+    // SAFETY: av_log_format_line2 always NUL-terminates within the buffer.
+    let line = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if line.is_empty() {
+        return;
+    }
+    if ECHO_LIBAV_LOG.load(std::sync::atomic::Ordering::Relaxed)
+        && level <= sys::AV_LOG_WARNING as std::ffi::c_int
+    {
+        eprintln!("{line}");
+    }
+    if level <= sys::AV_LOG_ERROR as std::ffi::c_int {
+        let _ = LOGGED_ERRORS.try_with(|l| {
+            let mut l = l.borrow_mut();
+            // Bounded: only the latest lines explain a failure.
+            if l.len() >= 16 {
+                l.remove(0);
+            }
+            l.push(line);
+        });
+    }
+}
+
+/// Route libav's log through [`log_callback`]: error lines are kept for error messages, and
+/// echoed to stderr (warnings too) only when `echo` is set.
+pub(crate) fn install_log_capture(echo: bool) {
+    ECHO_LIBAV_LOG.store(echo, std::sync::atomic::Ordering::Relaxed);
+    let level = if echo {
+        sys::AV_LOG_WARNING
+    } else {
+        sys::AV_LOG_ERROR
+    };
+    // SAFETY: the callback is a plain function valid for the program's life and safe to call
+    // from any thread; the level is a global integer.
+    unsafe {
+        sys::av_log_set_callback(Some(log_callback));
+        sys::av_log_set_level(level as std::ffi::c_int);
+    }
+}
+
+/// The error lines libav logged on this thread since the last call, oldest first.
+pub(crate) fn take_logged_errors() -> Vec<String> {
+    LOGGED_ERRORS
+        .try_with(|l| std::mem::take(&mut *l.borrow_mut()))
+        .unwrap_or_default()
 }
 
 /// Convert a raw `AVPixelFormat` integer (as stored in codec parameters and frames) to the enum.

@@ -27,6 +27,7 @@ pub mod probe;
 pub mod progress;
 pub mod synth;
 pub mod transcode;
+pub mod verify;
 pub mod version;
 
 pub use error::{Error, Result};
@@ -44,14 +45,14 @@ pub fn init() {
     ONCE.call_once(|| {
         // ffmpeg_next::init only registers devices on FFmpeg >= 4; it cannot fail in a way we act on.
         let _ = ffmpeg_next::init();
-        // MEDIAFORCE_LIBAV_LOG=1 keeps libav's own warnings on stderr, for debugging.
-        if std::env::var_os("MEDIAFORCE_LIBAV_LOG").is_none() {
-            ffi::set_log_level_quiet();
-        }
+        // libav's error lines are kept per thread so errors can quote what an encoder refused;
+        // MEDIAFORCE_LIBAV_LOG=1 also echoes its warnings and errors to stderr, for debugging.
+        ffi::install_log_capture(std::env::var_os("MEDIAFORCE_LIBAV_LOG").is_some());
     });
 }
 
 /// Let libav print its warnings and errors to stderr again (debugging aid).
 pub fn set_libav_log_verbose() {
-    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Warning);
+    init();
+    ffi::install_log_capture(true);
 }

@@ -116,6 +116,12 @@ pub struct TranscodeReport {
     pub audio_reencoded: usize,
     /// Damaged packets concealed while decoding.
     pub decode_errors: u64,
+    /// Where the first of them were, in seconds from the start (see
+    /// [`crate::decode::MAX_ERROR_TIMES`]).
+    pub decode_error_seconds: Vec<f64>,
+    /// The size the picture was cropped to so the encoder could take it (see
+    /// [`crate::encode::encodable_size`]); `None` when it was encoded whole.
+    pub cropped_to: Option<(u32, u32)>,
 }
 
 /// Metadata tag written on every output, so later scans recognise files this tool produced.
@@ -171,6 +177,8 @@ pub fn transcode(
     let pixel_format = options
         .pixel_format
         .unwrap_or_else(|| choose_pixel_format(&options.encoder, source_fmt));
+    let fitted = crate::encode::encodable_size(pixel_format, vinfo.width, vinfo.height);
+    let cropped_to = (fitted != (vinfo.width, vinfo.height)).then_some(fitted);
 
     let mut decoder = VideoDecoder::open(
         input,
@@ -178,6 +186,7 @@ pub fn transcode(
             stream: Some(vstream.index),
             pixel_format: Some(pixel_format),
             deinterlace: options.deinterlace,
+            crop: cropped_to,
             ..DecodeOptions::default()
         },
     )?;
@@ -232,6 +241,7 @@ pub fn transcode(
             cfg.threads = options.threads;
             cfg.gop = options.gop;
             cfg.global_header = mux.wants_global_header();
+            cfg.source = Some(input.to_path_buf());
             let enc = VideoEncoder::open(&cfg)?;
             plan = build_plan(&info, &side, &mut mux, &enc, vstream.index, options, input)?;
             out_video_index = plan
@@ -370,6 +380,8 @@ pub fn transcode(
             .filter(|p| matches!(p, OutStream::Audio(_)))
             .count(),
         decode_errors: decoder.decode_errors(),
+        decode_error_seconds: decoder.decode_error_seconds().to_vec(),
+        cropped_to,
     })
 }
 

@@ -161,6 +161,16 @@ pub struct ScoreReport {
     pub features: BTreeMap<String, f64>,
     /// Worst frames, lowest first.
     pub worst_frames: Vec<WorstFrame>,
+    /// The size the reference was cropped to before scoring, when the distorted file is the
+    /// reference cropped to whole chroma samples (see
+    /// [`mediaforce_core::encode::encodable_size`]); `None` when scored whole.
+    pub reference_cropped_to: Option<(u32, u32)>,
+    /// Damaged packets or frames of the reference concealed while decoding it.
+    pub reference_decode_errors: u64,
+    /// Where the first of them were, in seconds.
+    pub reference_decode_error_seconds: Vec<f64>,
+    /// Damaged packets or frames of the distorted file concealed while decoding it.
+    pub distorted_decode_errors: u64,
     /// Per-frame VMAF, in order.
     #[serde(skip)]
     pub per_frame: Vec<f64>,
@@ -216,8 +226,23 @@ fn target_for(width: u32, height: u32, depth: u8, scale: Scale, model: Option<&s
     }
 }
 
-/// The scoring target for a reference, and its expected frame count (for progress).
-fn plan(reference: &Path, options: &ScoreOptions) -> Result<(Target, Option<u64>)> {
+/// The size `reference` is cropped to before scoring against `distorted`: the distorted size
+/// when it is the reference less at most one column and one row, which is how an encoder that
+/// needs whole chroma samples was fed (see [`mediaforce_core::encode::encodable_size`]).
+fn reference_crop(reference: (u32, u32), distorted: (u32, u32)) -> Option<(u32, u32)> {
+    let (rw, rh) = reference;
+    let (dw, dh) = distorted;
+    let close = |r: u32, d: u32| d <= r && r - d <= 1;
+    (distorted != reference && close(rw, dw) && close(rh, dh)).then_some(distorted)
+}
+
+/// The scoring target for a reference (cropped to `crop` when set), and its expected frame
+/// count (for progress).
+fn plan(
+    reference: &Path,
+    options: &ScoreOptions,
+    crop: Option<(u32, u32)>,
+) -> Result<(Target, Option<u64>)> {
     let info = mediaforce_core::probe::probe_headers(reference)?;
     let stream = info
         .primary_video()
@@ -230,9 +255,10 @@ fn plan(reference: &Path, options: &ScoreOptions) -> Result<(Target, Option<u64>
         let d = stream.duration_seconds.or(info.duration_seconds)?;
         Some((d * v.fps?).round() as u64)
     });
+    let (width, height) = crop.unwrap_or((v.width, v.height));
     let target = target_for(
-        v.width,
-        v.height,
+        width,
+        height,
         v.bit_depth.unwrap_or(8),
         options.scale,
         options.model.as_deref(),
@@ -361,15 +387,19 @@ impl FrameScorer {
 
 type Item = Result<(Frame, f64)>;
 
+/// What a decoder thread concealed: the error count and the first error times in seconds.
+type Concealed = (u64, Vec<f64>);
+
 /// A decoded frame, already at the scoring size and format.
 type Frame = mediaforce_core::ffmpeg_next::frame::Video;
 
 fn spawn_decoder(
     path: PathBuf,
     target: &Target,
+    crop: Option<(u32, u32)>,
     queue: usize,
     decode_threads: usize,
-) -> (Receiver<Item>, std::thread::JoinHandle<()>) {
+) -> (Receiver<Item>, std::thread::JoinHandle<Concealed>) {
     let (tx, rx) = sync_channel::<Item>(queue.max(1));
     let (w, h, format) = (target.width, target.height, target.format);
     let handle = std::thread::spawn(move || {
@@ -377,6 +407,7 @@ fn spawn_decoder(
             threads: decode_threads,
             pixel_format: Some(format),
             size: Some((w, h)),
+            crop,
             scaler: ScaleAlgorithm::Bicubic,
             ..DecodeOptions::default()
         };
@@ -384,20 +415,24 @@ fn spawn_decoder(
             Ok(d) => d,
             Err(e) => {
                 let _ = tx.send(Err(e.into()));
-                return;
+                return (0, Vec::new());
             }
         };
         loop {
             let item = match decoder.next_frame() {
                 Ok(Some(f)) => Ok((f.frame, f.seconds)),
-                Ok(None) => return,
+                Ok(None) => break,
                 Err(e) => Err(e.into()),
             };
             let stop = item.is_err();
             if tx.send(item).is_err() || stop {
-                return;
+                break;
             }
         }
+        (
+            decoder.decode_errors(),
+            decoder.decode_error_seconds().to_vec(),
+        )
     });
     (rx, handle)
 }
@@ -444,9 +479,18 @@ pub fn score_files(
     options: &ScoreOptions,
     progress: &mut dyn ProgressSink,
 ) -> Result<ScoreReport> {
-    let (target, total) = plan(reference, options)?;
     // Check the distorted file before spending threads on it.
-    mediaforce_core::probe::probe_headers(distorted)?;
+    let dist_info = mediaforce_core::probe::probe_headers(distorted)?;
+    let ref_info = mediaforce_core::probe::probe_headers(reference)?;
+    let size = |i: &mediaforce_core::MediaInfo| {
+        i.primary_video()
+            .and_then(|s| s.video.as_ref())
+            .map(|v| (v.width, v.height))
+    };
+    let crop = size(&ref_info)
+        .zip(size(&dist_info))
+        .and_then(|(r, d)| reference_crop(r, d));
+    let (target, total) = plan(reference, options, crop)?;
     let model = Model::load(&target.model)?;
     let threads = vmaf_threads(options.threads);
     let queue = if options.queue == 0 {
@@ -477,10 +521,20 @@ pub fn score_files(
     progress.start("score", total);
     let mut clock = ProgressClock::new(total);
 
-    let (ref_rx, ref_thread) =
-        spawn_decoder(reference.to_path_buf(), &target, queue, decode_threads);
-    let (dist_rx, dist_thread) =
-        spawn_decoder(distorted.to_path_buf(), &target, queue, decode_threads);
+    let (ref_rx, ref_thread) = spawn_decoder(
+        reference.to_path_buf(),
+        &target,
+        crop,
+        queue,
+        decode_threads,
+    );
+    let (dist_rx, dist_thread) = spawn_decoder(
+        distorted.to_path_buf(),
+        &target,
+        None,
+        queue,
+        decode_threads,
+    );
     let mut times = Vec::new();
     let mut n: u64 = 0;
     let outcome = loop {
@@ -521,8 +575,9 @@ pub fn score_files(
     };
     drop(ref_rx);
     drop(dist_rx);
-    let _ = ref_thread.join();
-    let _ = dist_thread.join();
+    let (reference_decode_errors, reference_decode_error_seconds) =
+        ref_thread.join().unwrap_or_default();
+    let (distorted_decode_errors, _) = dist_thread.join().unwrap_or_default();
     progress.finish();
     outcome?;
     if n == 0 {
@@ -587,13 +642,28 @@ pub fn score_files(
         bit_depth: target.bpc,
         features,
         worst_frames,
+        reference_cropped_to: crop,
+        reference_decode_errors,
+        reference_decode_error_seconds,
+        distorted_decode_errors,
         per_frame,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{percentile, thread_split};
+    use super::{percentile, reference_crop, thread_split};
+
+    #[test]
+    fn the_reference_is_cropped_only_to_a_chroma_grid_crop_of_itself() {
+        assert_eq!(reference_crop((720, 405), (720, 404)), Some((720, 404)));
+        assert_eq!(reference_crop((641, 465), (640, 464)), Some((640, 464)));
+        assert_eq!(reference_crop((720, 404), (720, 404)), None);
+        // A real rescale is scored by scaling, not cropping.
+        assert_eq!(reference_crop((1920, 1080), (1280, 720)), None);
+        assert_eq!(reference_crop((720, 404), (720, 405)), None);
+        assert_eq!(reference_crop((720, 406), (720, 404)), None);
+    }
 
     #[test]
     fn cores_are_split_between_libvmaf_and_the_decoders() {
