@@ -103,6 +103,9 @@ CREATE TABLE journal (
     phase TEXT NOT NULL CHECK (phase IN ('begin', 'done')),
     detail TEXT
 ) STRICT;
+", "
+ALTER TABLE item ADD COLUMN source_damage INTEGER NOT NULL DEFAULT 0 CHECK (source_damage >= 0);
+ALTER TABLE item ADD COLUMN damage_accepted INTEGER NOT NULL DEFAULT 0 CHECK (damage_accepted IN (0, 1));
 "];
 
 /// Errors of the catalog.
@@ -198,6 +201,10 @@ pub struct ItemRecord {
     pub decision: Option<String>,
     /// Last change (epoch seconds).
     pub updated_at: i64,
+    /// Damaged packets or frames of the source concealed by its last encode (0: none).
+    pub source_damage: u64,
+    /// The operator accepted promoting an encode of a damaged source.
+    pub damage_accepted: bool,
 }
 
 /// One row of encode telemetry.
@@ -260,7 +267,8 @@ fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
 }
 
 const ITEM_COLUMNS: &str =
-    "id, manifest, idx, file_id, source, staging, state, decision, updated_at";
+    "id, manifest, idx, file_id, source, staging, state, decision, updated_at,
+     source_damage, damage_accepted";
 
 fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
     Ok(ItemRecord {
@@ -273,6 +281,8 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
         state: r.get(6)?,
         decision: r.get(7)?,
         updated_at: r.get(8)?,
+        source_damage: r.get::<_, i64>(9)? as u64,
+        damage_accepted: r.get::<_, i64>(10)? != 0,
     })
 }
 
@@ -526,6 +536,40 @@ impl Catalog {
             )
             .map_err(self.err())?;
         self.event(item, decision, None)
+    }
+
+    /// Record how much damage the item's last encode concealed in its source (0 clears it, and
+    /// a new count withdraws an earlier acceptance), with an event saying where.
+    pub fn set_source_damage(
+        &self,
+        item: i64,
+        errors: u64,
+        detail: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE item SET source_damage = ?2,
+                        damage_accepted = CASE WHEN source_damage = ?2 THEN damage_accepted ELSE 0 END,
+                        updated_at = ?3
+                 WHERE id = ?1",
+                params![item, errors as i64, db::now()],
+            )
+            .map_err(self.err())?;
+        if errors > 0 {
+            self.event(item, "source_damaged", detail)?;
+        }
+        Ok(())
+    }
+
+    /// The operator accepts promoting an encode of a damaged source.
+    pub fn accept_damage(&self, item: i64) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE item SET damage_accepted = 1, updated_at = ?2 WHERE id = ?1",
+                params![item, db::now()],
+            )
+            .map_err(self.err())?;
+        self.event(item, "damage_accepted", None)
     }
 
     // ----- telemetry -----

@@ -304,6 +304,15 @@ pub fn promote(
         if item.state == "promoted" {
             return Err(refused(&item.source, "already promoted"));
         }
+        if item.source_damage > 0 && !item.damage_accepted {
+            return Err(refused(
+                &item.source,
+                &format!(
+                    "the source has {} damaged packet(s) or frame(s), concealed in the encode; look at the review clips, then accept with `mediaforce approve --index {} --accept-damaged-source`",
+                    item.source_damage, item.index
+                ),
+            ));
+        }
     }
     let (target, replaced) = plan_for(item, settings)?;
     let plan = match existing.filter(|_| resuming) {

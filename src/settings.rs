@@ -153,3 +153,57 @@ pub fn canonical_dir(dir: &Path) -> Result<PathBuf, String> {
     }
     std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
+
+impl Settings {
+    /// The folder (or file) a user names: an absolute path as it is; a relative name is looked
+    /// for under each library root (`tv/Suits/Season 5`, as the library lays it out) and under
+    /// the current directory `cwd`. Exactly one existing match is the answer; several are an
+    /// error that lists them; with none, a path under the current directory that lies in a
+    /// root is used as named (a folder that has gone since the last scan).
+    pub fn resolve_name(&self, given: &Path, cwd: &Path) -> Result<PathBuf, String> {
+        if given.is_absolute() {
+            return Ok(given.to_path_buf());
+        }
+        let here = std::path::absolute(cwd.join(given)).unwrap_or_else(|_| cwd.join(given));
+        let mut found: Vec<PathBuf> = Vec::new();
+        for candidate in self
+            .roots
+            .iter()
+            .map(|r| r.join(given))
+            .chain(std::iter::once(here.clone()))
+        {
+            if std::fs::symlink_metadata(&candidate).is_err() {
+                continue;
+            }
+            let same = |p: &PathBuf| {
+                p == &candidate
+                    || std::fs::canonicalize(p).ok() == std::fs::canonicalize(&candidate).ok()
+            };
+            if !found.iter().any(same) {
+                found.push(candidate);
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 if self.roots.iter().any(|r| here.starts_with(r)) => Ok(here),
+            0 => Err(format!(
+                "{}: no such folder under any library root ({}) or the current directory",
+                given.display(),
+                self.roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => Err(format!(
+                "{}: matches in several places ({}); give the full path",
+                given.display(),
+                found
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}

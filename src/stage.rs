@@ -69,6 +69,9 @@ pub enum StageOutcome {
         output_bytes: u64,
         /// Wall time.
         seconds: f64,
+        /// Damaged packets or frames of the source concealed in the encode; such an item is
+        /// promoted only after the operator accepts it.
+        source_damage: u64,
     },
     /// No encode meets the target within the size limit: nothing staged.
     NoResult {
@@ -84,6 +87,79 @@ pub enum StageOutcome {
     },
     /// Stopped by the operator; rerun to resume.
     Cancelled,
+    /// Another run holds the item (its lock in `<data dir>/locks`): left to it.
+    Busy {
+        /// Who holds it, as that run wrote it (process id and host).
+        holder: String,
+    },
+}
+
+/// An exclusive hold on one source file's encode, so two runs never stage the same item at
+/// once (two `encode --all` side by side on one plan). It is an advisory lock on
+/// `<data dir>/locks/file-<id>.lock`, released when the hold is dropped or the process dies,
+/// so a killed run never leaves an item locked.
+#[derive(Debug)]
+pub struct ItemLock {
+    _file: std::fs::File,
+}
+
+/// Why an [`ItemLock`] could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it; who, as it wrote it.
+    Held(String),
+    /// The lock file could not be opened.
+    Io(std::io::Error),
+}
+
+impl ItemLock {
+    /// The lock file for a source: by catalog file id, else by the source path.
+    pub fn path(data_dir: &Path, file_id: Option<i64>, source: &Path) -> PathBuf {
+        let name = match file_id {
+            Some(id) => format!("file-{id}.lock"),
+            None => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                source.hash(&mut h);
+                format!("path-{:016x}.lock", h.finish())
+            }
+        };
+        data_dir.join("locks").join(name)
+    }
+
+    /// Take the lock at `path` without waiting.
+    pub fn try_take(path: &Path) -> Result<Self, LockError> {
+        use std::io::{Read, Seek, Write};
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(LockError::Io)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(LockError::Io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(LockError::Held(if holder.is_empty() {
+                    "another mediaforce run".into()
+                } else {
+                    holder.to_string()
+                }));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "pid {} on {}", std::process::id(), host_name());
+        let _ = file.flush();
+        Ok(Self { _file: file })
+    }
 }
 
 /// Errors that stop a batch (not per-item failures, which are outcomes).
@@ -210,6 +286,25 @@ pub fn stage_item(
     observer: &mut dyn SearchObserver,
     progress: &mut dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
+    // Until the job queue with leases exists, a per-file lock keeps a second run off an
+    // item this one holds (and off one the second run holds).
+    let _hold = match ItemLock::try_take(&ItemLock::path(
+        &options.data_dir,
+        Some(item.file_id),
+        &item.source,
+    )) {
+        Ok(hold) => hold,
+        Err(LockError::Held(holder)) => return Ok(StageOutcome::Busy { holder }),
+        Err(LockError::Io(e)) => {
+            return Ok(StageOutcome::Failed {
+                error: format!(
+                    "{}: cannot take the item's lock: {e}",
+                    options.data_dir.display()
+                ),
+                attempts: 0,
+            })
+        }
+    };
     let rec = catalog.item_for(
         manifest,
         item.index,
@@ -356,6 +451,21 @@ pub fn stage_item(
                     fps: report_fps(&item.source, encode_seconds),
                 };
                 catalog.record_encode(&row)?;
+                let damage = (last.source_decode_errors > 0).then(|| {
+                    let at: Vec<String> = last
+                        .source_decode_error_seconds
+                        .iter()
+                        .filter(|s| s.is_finite())
+                        .take(5)
+                        .map(|s| format!("{s:.2} s"))
+                        .collect();
+                    format!(
+                        "{} damaged packet(s) or frame(s) in the source, concealed in the encode (at {})",
+                        last.source_decode_errors,
+                        at.join(", ")
+                    )
+                });
+                catalog.set_source_damage(rec.id, last.source_decode_errors, damage.as_deref())?;
                 catalog.set_state(
                     rec.id,
                     "staged",
@@ -377,6 +487,7 @@ pub fn stage_item(
                     source_bytes: item.source_bytes,
                     output_bytes,
                     seconds,
+                    source_damage: last.source_decode_errors,
                 });
             }
             Err(SearchError::Cancelled { .. })

@@ -152,6 +152,21 @@ impl Library {
         })
     }
 
+    /// A folder or file the user named: absolute, or relative to a library root (as the
+    /// library lays it out) or to the current directory; see
+    /// [`Settings::resolve_name`](mediaforce::settings::Settings::resolve_name).
+    pub fn folder(&self, given: &Path) -> Result<PathBuf> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        self.settings
+            .resolve_name(given, &cwd)
+            .map(|p| absolute(&p))
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn folder_opt(&self, given: Option<&Path>) -> Result<Option<PathBuf>> {
+        given.map(|g| self.folder(g)).transpose()
+    }
+
     fn reload_settings(&mut self) -> Result<()> {
         self.settings =
             Settings::resolve(&self.catalog, &self.policies.global(), &self.paths.data_dir)?;
@@ -173,32 +188,28 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             limit,
             json,
         } => {
-            let r = run_scan(
-                &lib,
-                prefix.as_deref().map(absolute).as_deref(),
-                limit,
-                json,
-            )?;
+            let prefix = lib.folder_opt(prefix.as_deref())?;
+            let r = run_scan(&lib, prefix.as_deref(), limit, json)?;
             print_scan(&r, json)
         }
         LibraryCommand::Policy {
             action: PolicyAction::Show { path, json },
-        } => cmd_policy_show(&lib, &absolute(&path), json),
+        } => cmd_policy_show(&lib, &lib.folder(&path)?, json),
         LibraryCommand::Report {
             limit,
             prefix,
             json,
         } => cmd_report(
             &lib,
-            prefix.as_deref().map(absolute).as_deref(),
+            lib.folder_opt(prefix.as_deref())?.as_deref(),
             limit,
             json,
         ),
         LibraryCommand::Ls { prefix, json } => {
-            cmd_ls(&lib, prefix.as_deref().map(absolute).as_deref(), json)
+            cmd_ls(&lib, lib.folder_opt(prefix.as_deref())?.as_deref(), json)
         }
         LibraryCommand::InspectFolder { prefix, json } => {
-            let s = inspect(&lib, &absolute(&prefix))?;
+            let s = inspect(&lib, &lib.folder(&prefix)?)?;
             print_inspect(&s, json)
         }
         LibraryCommand::Plan {
@@ -206,14 +217,15 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             limit,
             json,
         } => {
-            let (m, path) = write_plan(&lib, prefix.as_deref().map(absolute).as_deref(), limit)?;
+            let prefix = lib.folder_opt(prefix.as_deref())?;
+            let (m, path) = write_plan(&lib, prefix.as_deref(), limit)?;
             print_plan(&m, &path, json)
         }
         LibraryCommand::Campaign {
             prefix,
             limit,
             json,
-        } => campaign(&lib, &absolute(&prefix), limit, json).map(|_| ()),
+        } => campaign(&lib, &lib.folder(&prefix)?, limit, json).map(|_| ()),
     }
 }
 

@@ -91,10 +91,14 @@ pub enum WorkflowCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a validated item for promotion.
+    /// Approve a validated item for promotion (--all: every validated item not yet decided).
     Approve {
         #[command(flatten)]
         sel: Selection,
+        /// Also accept promoting an encode whose source had damaged data (concealed in the
+        /// encode; see `mediaforce review`).
+        #[arg(long)]
+        accept_damaged_source: bool,
     },
     /// Reject an item: it will not be promoted.
     Reject {
@@ -157,6 +161,18 @@ fn selected<'a>(m: &'a Manifest, sel: &Selection, path: &Path) -> Result<Vec<&'a
             })
         })
         .collect()
+}
+
+/// Why an item has no staged encode to work on (its state), or `None` when it has one.
+fn not_staged(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<Option<String>> {
+    let state = lib.catalog.item(manifest, item.index)?.map(|i| i.state);
+    let staged = state
+        .as_deref()
+        .is_some_and(|s| mediaforce::stage::STAGED_STATES.contains(&s) && item.staging.is_file());
+    Ok((!staged).then(|| match state {
+        Some(s) => format!("no staged encode (state {s})"),
+        None => format!("not encoded yet (mediaforce encode --index {})", item.index),
+    }))
 }
 
 fn item_record(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<ItemRecord> {
@@ -281,17 +297,24 @@ fn describe_outcome(o: &StageOutcome) -> String {
             source_bytes,
             output_bytes,
             seconds,
+            source_damage,
         } => format!(
-            "staged {} (knob {knob}): VMAF predicted {predicted_vmaf:.2}, measured {}; {} -> {} ({:+.1}%) in {seconds:.0} s",
+            "staged {} (knob {knob}): VMAF predicted {predicted_vmaf:.2}, measured {}; {} -> {} ({:+.1}%) in {seconds:.0} s{}",
             staging.display(),
             measured_vmaf.map_or("-".into(), |v| format!("{v:.2}")),
             human_bytes(*source_bytes),
             human_bytes(*output_bytes),
-            100.0 * (*output_bytes as f64 - *source_bytes as f64) / (*source_bytes).max(1) as f64
+            100.0 * (*output_bytes as f64 - *source_bytes as f64) / (*source_bytes).max(1) as f64,
+            if *source_damage > 0 {
+                format!("; WARNING: the source has {source_damage} damaged packet(s) or frame(s), concealed in the encode: it is promoted only after `approve --accept-damaged-source`")
+            } else {
+                String::new()
+            }
         ),
         StageOutcome::NoResult { reason } => format!("no result: {reason}"),
         StageOutcome::Failed { error, attempts } => format!("failed after {attempts} attempts: {error}"),
         StageOutcome::Cancelled => "stopped".into(),
+        StageOutcome::Busy { holder } => format!("left alone: {holder} is encoding it"),
     }
 }
 
@@ -310,6 +333,10 @@ pub struct StagedRow {
     pub measured_vmaf: Option<f64>,
     pub validation: Option<String>,
     pub last_event: Option<String>,
+    /// Damaged packets or frames of the source concealed in the encode.
+    pub source_damage: u64,
+    /// The operator accepted promoting despite the damage.
+    pub damage_accepted: bool,
 }
 
 /// Items of the newest plan that work has started on, under `prefix`.
@@ -349,6 +376,8 @@ fn staged_row(lib: &Library, it: &ItemRecord) -> Result<StagedRow> {
         predicted_vmaf: enc.as_ref().and_then(|e| e.predicted_vmaf),
         measured_vmaf: enc.as_ref().and_then(|e| e.measured_vmaf),
         validation: val.map(|(ok, _)| if ok { "passed".into() } else { "failed".into() }),
+        source_damage: it.source_damage,
+        damage_accepted: it.damage_accepted,
         last_event: events.last().map(|(_, k, d)| match d {
             Some(d) => format!("{k}: {d}"),
             None => k.clone(),
@@ -586,6 +615,14 @@ fn review_text(
         }
         _ => s += &format!("Not encoded yet (state {}).\n", row.state),
     }
+    if row.source_damage > 0 {
+        s += &format!(
+            "The SOURCE IS DAMAGED: {} damaged packet(s) or frame(s) were concealed while encoding it{}; the encode carries the concealment. Promote it only if the clips look right: mediaforce approve --index {} --accept-damaged-source\n",
+            row.source_damage,
+            if row.damage_accepted { " (accepted)" } else { "" },
+            item.index
+        );
+    }
     if let Some(v) = val {
         if let Some(p) = &v.vmaf {
             s += &format!(
@@ -683,6 +720,8 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         measured_vmaf: None,
                         validation: None,
                         last_event: None,
+                        source_damage: 0,
+                        damage_accepted: false,
                     }),
                 }
             }
@@ -738,30 +777,23 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
             let m = manifest::load(&mpath)?;
             let mut reports = Vec::new();
-            for item in selected(&m, &sel, &mpath)? {
-                if sel.all {
-                    // --all validates what has an encode; the rest is reported, not failed.
-                    let state = lib.catalog.item(&mpath, item.index)?.map(|i| i.state);
-                    let staged = state.as_deref().is_some_and(|s| {
-                        mediaforce::stage::STAGED_STATES.contains(&s) && item.staging.is_file()
-                    });
-                    if !staged {
+            let items = selected(&m, &sel, &mpath)?;
+            let mut left = Leftovers::default();
+            for item in &items {
+                // What has no encode is listed with its state, and the others still run.
+                if let Some(reason) = not_staged(&lib, &mpath, item)? {
+                    left.skip(item, reason);
+                    continue;
+                }
+                match run_validate(&lib, &mpath, item, json) {
+                    Ok(r) => {
                         if !json {
-                            println!(
-                                "[{}] {}: skipped ({})",
-                                item.index,
-                                item.source.display(),
-                                state.as_deref().unwrap_or("not encoded")
-                            );
+                            print_validation(item, &r);
                         }
-                        continue;
+                        reports.push(r);
                     }
+                    Err(e) => left.fail(item, format!("{e:#}")),
                 }
-                let r = run_validate(&lib, &mpath, item, json)?;
-                if !json {
-                    print_validation(item, &r);
-                }
-                reports.push(r);
             }
             if json {
                 let stored: Vec<ValidationReport> = reports
@@ -778,7 +810,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             if failed > 0 {
                 bail!("{failed} of {} items failed validation", reports.len());
             }
-            Ok(())
+            left.finish(&sel, "validated", items.len())
         }
         WorkflowCommand::Compare {
             sel,
@@ -790,12 +822,22 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
             let m = manifest::load(&mpath)?;
             let mut out = Vec::new();
-            for item in selected(&m, &sel, &mpath)? {
-                let r = run_compare(&lib, &mpath, item, &timestamps, clip_seconds)?;
-                if !json {
-                    print_compare(item, &r);
+            let items = selected(&m, &sel, &mpath)?;
+            let mut left = Leftovers::default();
+            for item in &items {
+                if let Some(reason) = not_staged(&lib, &mpath, item)? {
+                    left.skip(item, reason);
+                    continue;
                 }
-                out.push(r);
+                match run_compare(&lib, &mpath, item, &timestamps, clip_seconds) {
+                    Ok(r) => {
+                        if !json {
+                            print_compare(item, &r);
+                        }
+                        out.push(r);
+                    }
+                    Err(e) => left.fail(item, format!("{e:#}")),
+                }
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -805,7 +847,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                     open_player(&c.path);
                 }
             }
-            Ok(())
+            left.finish(&sel, "compared", items.len())
         }
         WorkflowCommand::Review { sel, play, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
@@ -850,18 +892,36 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             }
             Ok(())
         }
-        WorkflowCommand::Approve { sel } => decide(&lib, &sel, "approved"),
-        WorkflowCommand::Reject { sel } => decide(&lib, &sel, "rejected"),
+        WorkflowCommand::Approve {
+            sel,
+            accept_damaged_source,
+        } => decide(&lib, &sel, "approved", accept_damaged_source),
+        WorkflowCommand::Reject { sel } => decide(&lib, &sel, "rejected", false),
         WorkflowCommand::Promote { sel, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
             let m = manifest::load(&mpath)?;
             let mut out = Vec::new();
-            let mut refused = Vec::new();
-            for item in selected(&m, &sel, &mpath)? {
-                let it = item_record(&lib, &mpath, item)?;
-                if sel.all && (it.decision.as_deref() != Some("approved") || it.state == "promoted")
-                {
-                    continue; // --all promotes what was approved and not yet promoted
+            let items = selected(&m, &sel, &mpath)?;
+            let mut left = Leftovers::default();
+            for item in &items {
+                let Some(it) = lib.catalog.item(&mpath, item.index)? else {
+                    left.skip(item, "not encoded yet");
+                    continue;
+                };
+                // --all promotes what was approved and not yet promoted, and lists the rest.
+                if sel.all && it.state == "promoted" {
+                    left.skip(item, "already promoted");
+                    continue;
+                }
+                if sel.all && it.decision.as_deref() != Some("approved") {
+                    left.skip(
+                        item,
+                        format!(
+                            "not approved ({})",
+                            it.decision.as_deref().unwrap_or(&it.state)
+                        ),
+                    );
+                    continue;
                 }
                 match promote(&lib.catalog, &lib.settings, &it) {
                     Ok(o) => {
@@ -876,21 +936,16 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         }
                         out.push(o);
                     }
-                    Err(e) => {
-                        if !json {
-                            eprintln!("[{}] {e}", item.index);
-                        }
-                        refused.push(e.to_string());
+                    Err(e @ mediaforce::promote::PromoteError::Refused { .. }) => {
+                        left.skip(item, e)
                     }
+                    Err(e) => left.fail(item, e),
                 }
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
-            if let Some(first) = refused.first() {
-                bail!("{} item(s) not promoted: {first}", refused.len());
-            }
-            Ok(())
+            left.finish(&sel, "promoted", items.len())
         }
         WorkflowCommand::Rollback { sel, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
@@ -915,7 +970,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         WorkflowCommand::Run { prefix, play } => {
-            let prefix = absolute(&prefix);
+            let prefix = lib.folder(&prefix)?;
             let mpath = campaign(&lib, &prefix, None, false)?;
             let m = manifest::load(&mpath)?;
             let Some(first) = m.items.first() else {
@@ -969,27 +1024,97 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
     }
 }
 
-fn decide(lib: &Library, sel: &Selection, decision: &str) -> Result<()> {
+/// What a batch command did with the items it could not handle: those it skipped (not in a
+/// state for it) and those that failed, each with the reason, printed one line each.
+#[derive(Default)]
+struct Leftovers {
+    skipped: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Leftovers {
+    fn skip(&mut self, item: &ManifestItem, reason: impl std::fmt::Display) {
+        let line = format!(
+            "[{}] {}: skipped: {reason}",
+            item.index,
+            item.source.display()
+        );
+        eprintln!("{line}");
+        self.skipped.push(line);
+    }
+
+    fn fail(&mut self, item: &ManifestItem, e: impl std::fmt::Display) {
+        let line = format!("[{}] {e}", item.index);
+        eprintln!("{line}");
+        self.failed.push(line);
+    }
+
+    /// The exit: failures always fail the command; skips fail it only when the items were
+    /// named one by one (`--all` takes what it can and lists the rest).
+    fn finish(self, sel: &Selection, done: &str, total: usize) -> Result<()> {
+        if let Some(first) = self.failed.first() {
+            bail!(
+                "{} of {total} items failed, the first: {first}",
+                self.failed.len()
+            );
+        }
+        if let Some(first) = self.skipped.first().filter(|_| !sel.all) {
+            bail!(
+                "{} of {total} items not {done}: {first}",
+                self.skipped.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+fn decide(lib: &Library, sel: &Selection, decision: &str, accept_damage: bool) -> Result<()> {
     let mpath = plan_path(lib, sel.manifest.as_deref())?;
     let m = manifest::load(&mpath)?;
-    for item in selected(&m, sel, &mpath)? {
-        let it = item_record(lib, &mpath, item)?;
+    let items = selected(&m, sel, &mpath)?;
+    let mut left = Leftovers::default();
+    for item in &items {
+        let Some(it) = lib.catalog.item(&mpath, item.index)? else {
+            left.skip(
+                item,
+                format!("not encoded yet (mediaforce encode --index {})", item.index),
+            );
+            continue;
+        };
+        if sel.all && it.decision.is_some() && it.decision.as_deref() != Some(decision) {
+            left.skip(
+                item,
+                format!(
+                    "{} earlier; name it with --index to change that",
+                    it.decision.as_deref().unwrap_or("decided")
+                ),
+            );
+            continue;
+        }
         if decision == "approved" {
             match lib.catalog.last_validation(it.id)? {
                 Some((true, _)) => {}
-                Some((false, _)) => bail!(
-                    "{}: failed validation; it cannot be approved",
-                    item.source.display()
-                ),
-                None => bail!(
-                    "{}: not validated; run `mediaforce validate --index {}` first",
-                    item.source.display(),
-                    item.index
-                ),
+                Some((false, _)) => {
+                    left.skip(item, "failed validation; it cannot be approved");
+                    continue;
+                }
+                None => {
+                    left.skip(
+                        item,
+                        format!(
+                            "not validated (state {}); run `mediaforce validate --index {}` first",
+                            it.state, item.index
+                        ),
+                    );
+                    continue;
+                }
             }
         }
         lib.catalog.set_decision(it.id, decision)?;
+        if accept_damage && it.source_damage > 0 {
+            lib.catalog.accept_damage(it.id)?;
+        }
         println!("[{}] {decision}: {}", item.index, item.source.display());
     }
-    Ok(())
+    left.finish(sel, decision, items.len())
 }

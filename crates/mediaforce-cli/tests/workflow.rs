@@ -57,6 +57,47 @@ impl Env {
         )
     }
 
+    /// Run from another working directory (folder names relative to it or to a root).
+    fn run_in(&self, cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+            .args(args)
+            .current_dir(cwd)
+            .env("MEDIAFORCE_DATA_DIR", &self.data)
+            .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
+            .envs(POLICY.iter().copied())
+            .output()
+            .expect("run mediaforce");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Roots and transcode root set.
+    fn configured(self) -> Self {
+        self.ok(&["settings", "add-root", self.root.to_str().unwrap()]);
+        self.ok(&[
+            "settings",
+            "set-transcode-root",
+            self.troot.to_str().unwrap(),
+        ]);
+        self
+    }
+
+    /// The newest plan's items as written.
+    fn plan_items(&self) -> Vec<Value> {
+        let dir = self.data.join("manifests");
+        let newest = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+            .unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+        v["items"].as_array().unwrap().clone()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.run_env(args, &[]);
         assert_eq!(code, Some(0), "{args:?}: {err}");
@@ -429,4 +470,185 @@ fn a_paused_batch_waits_and_resumes() {
     assert!(out.status.success());
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r[0]["outcome"], "staged", "{r}");
+}
+
+/// Point 4 of the real-files issue: folders are named as they sit under the library.
+#[test]
+fn folders_are_named_relative_to_a_library_root() {
+    let env = Env::new().configured();
+    source(&env.root.join("tv/Suits/Season 5/e01.mkv"), 8);
+    source(&env.root.join("tv/Futurama/e01.mkv"), 16);
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let (code, out, err) = env.run_in(&elsewhere, &["scan", "--prefix", "tv/Futurama", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let scan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(scan["new"], 1, "only the named folder is scanned: {scan}");
+    let (code, out, err) = env.run_in(&elsewhere, &["campaign", "tv/Suits/Season 5", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let c: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["items"], 1, "{c}");
+    let items = env.plan_items();
+    assert!(items[0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("tv/Suits/Season 5/e01.mkv"));
+    // Relative to the current directory still works, and so does an absolute path.
+    let (code, _, err) = env.run_in(&env.root, &["inspect-folder", "tv/Futurama"]);
+    assert_eq!(code, Some(0), "{err}");
+    let abs = env.root.join("tv/Futurama");
+    let (code, _, err) = env.run_in(&elsewhere, &["ls", "--prefix", abs.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    // A second root with the same layout: the name is ambiguous, and the error says where.
+    let root2 = env.dir.path().join("library2");
+    source(&root2.join("tv/Futurama/e02.mkv"), 8);
+    env.ok(&["settings", "add-root", root2.to_str().unwrap()]);
+    let (code, _, err) = env.run_in(&elsewhere, &["scan", "--prefix", "tv/Futurama"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("matches in several places"), "{err}");
+    assert!(
+        err.contains(env.root.join("tv/Futurama").to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        err.contains(root2.join("tv/Futurama").to_str().unwrap()),
+        "{err}"
+    );
+    let (code, _, err) = env.run_in(&elsewhere, &["inspect-folder", "tv/Nothing"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("no such folder under any library root"),
+        "{err}"
+    );
+}
+
+/// Point 8: --all handles what it can and lists the rest with the reason.
+#[test]
+fn batch_commands_continue_past_items_they_cannot_handle() {
+    let (env, _) = Env::staged(&["a.mkv", "b.mkv"]);
+    // Only item 1 is validated.
+    env.ok(&["validate", "--index", "1"]);
+    let (code, out, err) = env.run_env(&["approve", "--all"], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("[1] approved"), "{out}");
+    assert!(
+        err.contains("[0]") && err.contains("skipped: not validated"),
+        "{err}"
+    );
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["items"][1]["decision"], "approved");
+    assert!(status["items"][0]["decision"].is_null());
+    // Named one by one, the same refusal fails the command, after doing the rest.
+    env.ok(&["reject", "--index", "1"]);
+    let (code, _, err) = env.run_env(&["approve", "--index", "0", "--index", "1"], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("1 of 2 items not approved"), "{err}");
+    assert_eq!(
+        env.json(&["status", "--json"])["items"][1]["decision"],
+        "approved"
+    );
+    // promote --all promotes item 1 and lists item 0.
+    let (code, out, err) = env.run_env(&["promote", "--all"], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("[1] promoted"), "{out}");
+    assert!(err.contains("[0]") && err.contains("not approved"), "{err}");
+    // compare --all and validate --all run for every staged item and list the promoted one.
+    let (code, out, err) = env.run_env(&["validate", "--all"], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("[0]"), "{out}");
+    assert!(err.contains("[1]") && err.contains("skipped"), "{err}");
+}
+
+/// Point 7: two runs never stage the same item at once.
+#[test]
+fn a_second_run_does_not_take_an_item_another_run_holds() {
+    let env = Env::new().configured();
+    source(&env.root.join("a.mkv"), 8);
+    source(&env.root.join("b.mkv"), 24);
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let items = env.plan_items();
+    // Hold item 0's lock as another run would.
+    let lock = env
+        .data
+        .join("locks")
+        .join(format!("file-{}.lock", items[0]["file_id"]));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock).unwrap();
+    held.lock().unwrap();
+    std::fs::write(&lock, "pid 4242 on elsewhere").unwrap();
+    let r = env.json(&["encode", "--all", "--json"]);
+    assert_eq!(r[0]["outcome"], "busy", "{r}");
+    assert!(r[0]["holder"].as_str().unwrap().contains("pid 4242"), "{r}");
+    assert_eq!(r[1]["outcome"], "staged", "{r}");
+    assert!(!PathBuf::from(items[0]["staging"].as_str().unwrap()).exists());
+    drop(held);
+    // Two runs side by side: every item is staged by exactly one of them.
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+            .args(["encode", "--all", "--json"])
+            .env("MEDIAFORCE_DATA_DIR", &env.data)
+            .envs(POLICY.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut staged = [0usize; 2];
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for r in v.as_array().unwrap() {
+            let i = r["index"].as_u64().unwrap() as usize;
+            assert!(
+                ["staged", "busy", "already_staged"].contains(&r["outcome"].as_str().unwrap()),
+                "{v}"
+            );
+            staged[i] += usize::from(r["outcome"] == "staged");
+        }
+    }
+    assert_eq!(
+        staged,
+        [1, 0],
+        "item 0 staged once, item 1 was already staged"
+    );
+}
+
+/// Point 3: a damaged source is recorded on its item and kept out of promotion until accepted.
+#[test]
+fn an_encode_of_a_damaged_source_is_promoted_only_when_accepted() {
+    let env = Env::new().configured();
+    let src = env.root.join("damaged.mp4");
+    source(&src, 8);
+    let mut bytes = std::fs::read(&src).unwrap();
+    let mid = bytes.len() / 2;
+    let mut x: u32 = 777;
+    for b in &mut bytes[mid..mid + 2000] {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    std::fs::write(&src, &bytes).unwrap();
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let r = env.json(&["encode", "--all", "--json"]);
+    assert_eq!(r[0]["outcome"], "staged", "{r}");
+    assert!(r[0]["source_damage"].as_u64().unwrap() > 0, "{r}");
+    let status = env.json(&["status", "--json"]);
+    assert!(status["items"][0]["source_damage"].as_u64().unwrap() > 0);
+    let review = env.ok(&["review", "--index", "0"]);
+    assert!(review.contains("SOURCE IS DAMAGED"), "{review}");
+    env.ok(&["validate", "--index", "0"]);
+    env.ok(&["approve", "--index", "0"]);
+    let (code, _, err) = env.run_env(&["promote", "--index", "0"], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--accept-damaged-source"), "{err}");
+    assert_eq!(
+        std::fs::read(&src).unwrap(),
+        bytes,
+        "the original is untouched"
+    );
+    env.ok(&["approve", "--index", "0", "--accept-damaged-source"]);
+    env.ok(&["promote", "--index", "0"]);
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["items"][0]["state"], "promoted", "{status}");
+    assert_eq!(status["items"][0]["damage_accepted"], true);
 }
