@@ -279,6 +279,16 @@ pub enum SearchEvent<'a> {
     SamplesReady(&'a [SampleSpan]),
     /// A probe at this knob value starts.
     ProbeStarted(f64),
+    /// Frames of the probe under way encoded, decoded and scored so far (about twice a
+    /// second), out of all sample frames, at `fps` frames a second.
+    ProbeProgress {
+        /// Frames scored.
+        frames: u64,
+        /// Frames in all samples.
+        total: u64,
+        /// Frames a second since the probe started.
+        fps: f64,
+    },
     /// A probe finished.
     ProbeScored(&'a Probe),
     /// Decoding the samples found damaged data in the source (concealed, as players do).
@@ -736,7 +746,7 @@ pub fn crf_search(
                     samples.as_deref().expect("decoded above"),
                     &source,
                     cfg,
-                    &|| observer.cancelled(),
+                    observer,
                 )?;
                 if let Some(c) = &cache {
                     c.put_json(&key, &p)?;
@@ -894,7 +904,7 @@ fn run_probe(
     samples: &[Sample],
     source: &Source<'_>,
     cfg: &SearchConfig,
-    cancelled: &dyn Fn() -> bool,
+    observer: &mut dyn SearchObserver,
 ) -> Result<Probe, SearchError> {
     let mut scorer = FrameScorer::new(
         source.width,
@@ -908,6 +918,12 @@ fn run_probe(
     let mut sample_means = Vec::new();
     let mut frames_total = 0usize;
     let mut encode_seconds = 0.0;
+    let mut meter = ProbeMeter {
+        started: Instant::now(),
+        done: 0,
+        total: samples.iter().map(|s| s.frames.len() as u64).sum(),
+        last_report: Instant::now(),
+    };
     for s in samples {
         let mut config = VideoEncoderConfig::new(
             adapter.libav_name(),
@@ -920,7 +936,7 @@ fn run_probe(
         config.global_header = false;
         config.source = Some(source.path.to_path_buf());
         let (bytes, seconds, got) =
-            encode_and_score(config, &s.frames, &mut scorer, source, cancelled)?;
+            encode_and_score(config, &s.frames, &mut scorer, source, observer, &mut meter)?;
         sample_bytes += bytes;
         encode_seconds += seconds;
         if got != s.frames.len() {
@@ -958,6 +974,30 @@ fn run_probe(
     })
 }
 
+/// Counts a probe's scored frames for [`SearchEvent::ProbeProgress`].
+struct ProbeMeter {
+    started: Instant,
+    done: u64,
+    total: u64,
+    last_report: Instant,
+}
+
+impl ProbeMeter {
+    /// Report `done` frames, at most twice a second.
+    fn report(&mut self, observer: &mut dyn SearchObserver, done: u64) {
+        if self.last_report.elapsed() < std::time::Duration::from_millis(500) {
+            return;
+        }
+        self.last_report = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        observer.event(&SearchEvent::ProbeProgress {
+            frames: done,
+            total: self.total,
+            fps: done as f64 / secs,
+        });
+    }
+}
+
 /// What the encoder thread of a probe sends the scoring side.
 enum EncoderMsg {
     /// The encoder is open: what a decoder of its packets needs.
@@ -976,7 +1016,8 @@ fn encode_and_score(
     frames: &[ff::frame::Video],
     scorer: &mut FrameScorer,
     source: &Source<'_>,
-    cancelled: &dyn Fn() -> bool,
+    observer: &mut dyn SearchObserver,
+    meter: &mut ProbeMeter,
 ) -> Result<(u64, f64, usize), SearchError> {
     let (tx, rx) = std::sync::mpsc::channel::<EncoderMsg>();
     let (width, height, pixel) = (source.width, source.height, source.pixel);
@@ -1031,23 +1072,23 @@ fn encode_and_score(
             let _stop_on_exit = StopOnExit(stop);
             let mut decoder: Option<PacketDecoder> = None;
             let mut bytes = 0u64;
-            let mut got = 0usize;
+            let got = std::cell::Cell::new(0usize);
             let mut failure: Option<crate::metrics::Error> = None;
             let mut push = |d: ff::frame::Video| {
                 if failure.is_some() {
                     return;
                 }
-                if let Some(r) = frames.get(got) {
+                if let Some(r) = frames.get(got.get()) {
                     if let Err(e) = scorer.push(r, &d) {
                         failure = Some(e);
                     }
                 }
-                got += 1;
+                got.set(got.get() + 1);
             };
             loop {
                 // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds,
                 // so the wait for the next packet wakes to check it.
-                if cancelled() {
+                if observer.cancelled() {
                     return Err(SearchError::Cancelled {
                         path: source.path.to_path_buf(),
                     });
@@ -1068,14 +1109,16 @@ fn encode_and_score(
                         }
                     }
                 }
+                meter.report(observer, meter.done + got.get() as u64);
             }
             if let Some(d) = decoder.as_mut() {
                 d.finish(&mut push)?;
             }
+            meter.done += got.get() as u64;
             if let Some(e) = failure {
                 return Err(e.into());
             }
-            Ok((bytes, got))
+            Ok((bytes, got.get()))
         })();
         let encoded = encoder.join().map_err(|_| SearchError::Source {
             path: source.path.to_path_buf(),

@@ -174,8 +174,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The quick-start job: generate a sample clip in-process, find the highest CRF whose encode
-    /// meets the target VMAF (bisection over full encodes), and print what it chose.
+    /// The quick-start job: generate a sample clip in-process, search the quality knob for the
+    /// target VMAF on in-memory samples, encode the whole clip at the chosen value, score it, and
+    /// print what was chosen, predicted and achieved.
     Demo {
         /// Target mean VMAF.
         #[arg(long, default_value_t = 93.0)]
@@ -198,6 +199,18 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: mediaforce(1) and one per subcommand (mediaforce-crf-search(1)...),
+    /// into DIR, or mediaforce(1) alone to standard output.
+    Man {
+        /// Directory to write the pages into.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -435,8 +448,9 @@ pub fn run(cli: Cli) -> Result<()> {
                         Ok(())
                     }
                     None => Err(anyhow::anyhow!(
-                        "{}: no encode met VMAF {target}; nothing written",
-                        input.display()
+                        "{}: nothing written: {}",
+                        input.display(),
+                        no_output_reason(&r, knob)
                     )),
                 };
             }
@@ -549,6 +563,13 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Encoders { json } => cmd_encoders(json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "mediaforce", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out_dir } => cmd_man(out_dir.as_deref()),
         Command::CrfSearch {
             input,
             encoder,
@@ -575,6 +596,58 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         } => cmd_demo(target_vmaf, &encoder, preset, out_dir, json),
     }
+}
+
+/// Why `encode --target-vmaf` wrote nothing: the search's reason (the size guard and the knob it
+/// would need, or the range searched), or the full encodes that missed the target.
+fn no_output_reason(r: &mediaforce::search::EncodeReport, knob: &str) -> String {
+    match &r.search.outcome {
+        Outcome::NotFound { reason, .. } => reason.clone(),
+        Outcome::Found { .. } => format!(
+            "no full encode met {:?} VMAF {}: {}",
+            r.search.stat,
+            r.search.target,
+            r.encodes
+                .iter()
+                .map(|e| format!(
+                    "{knob} {} measured {:.2}",
+                    e.knob,
+                    e.achieved.unwrap_or(f64::NAN)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `man`: roff pages rendered from the same definitions as `--help`.
+fn cmd_man(out_dir: Option<&std::path::Path>) -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(dir) = out_dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let mut written = 0;
+    let mut write = |name: String, c: clap::Command| -> Result<()> {
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(c).render(&mut out)?;
+        std::fs::write(&path, out).with_context(|| format!("{}: cannot write", path.display()))?;
+        written += 1;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands() {
+        let name = format!("mediaforce-{}", sub.get_name());
+        write(
+            name.clone(),
+            sub.clone().display_name(name.clone()).bin_name(name),
+        )?;
+    }
+    write("mediaforce".into(), cmd)?;
+    println!("wrote {written} man pages to {}", dir.display());
+    Ok(())
 }
 
 /// The quick-start job: a generated clip encoded to a VMAF target through the real search.

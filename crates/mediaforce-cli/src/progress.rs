@@ -55,31 +55,45 @@ impl ProgressSink for Bar {
     }
 }
 
-/// Search events on stderr: a spinner naming the probe under way (knob, elapsed time) on a
-/// terminal, and one line per scored probe; nothing when disabled (`--json`).
+/// Search events on stderr: while a probe runs, a bar naming it (knob, frames scored of the
+/// samples', fps, ETA) on a terminal; one line per scored probe; nothing when disabled
+/// (`--json`) but damage warnings. The bar is gone once its probe is scored, so the full
+/// encode that may follow shows its own.
 pub struct SearchProgress {
     on: bool,
     path: std::path::PathBuf,
     knob: &'static str,
-    spinner: Option<ProgressBar>,
+    bar: Option<ProgressBar>,
+    /// Draw bars (stderr is a terminal); tests draw to a hidden target.
+    draw: Option<fn() -> ProgressDrawTarget>,
     probes: usize,
 }
 
 impl SearchProgress {
     pub fn new(enabled: bool, knob: &'static str, path: &std::path::Path) -> Self {
+        let draw = std::io::stderr()
+            .is_terminal()
+            .then_some(ProgressDrawTarget::stderr as fn() -> ProgressDrawTarget);
         Self {
             on: enabled,
             path: path.to_path_buf(),
             knob,
-            spinner: None,
+            bar: None,
+            draw,
             probes: 0,
         }
     }
 
     fn line(&self, text: String) {
-        match &self.spinner {
+        match &self.bar {
             Some(s) => s.println(text),
             None => eprintln!("{text}"),
+        }
+    }
+
+    fn clear_bar(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
     }
 }
@@ -104,43 +118,85 @@ impl mediaforce::search::SearchObserver for SearchProgress {
             )),
             SearchEvent::ProbeStarted(knob) => {
                 self.probes += 1;
-                if std::io::stderr().is_terminal() {
-                    let s = self.spinner.get_or_insert_with(|| {
-                        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                        b.set_style(
-                            ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
-                                .expect("valid template"),
-                        );
-                        b.enable_steady_tick(std::time::Duration::from_millis(120));
-                        b
-                    });
-                    s.set_message(format!(
-                        "probe {}: {} {knob}: encoding, decoding and scoring the samples",
-                        self.probes, self.knob
-                    ));
+                self.clear_bar();
+                if let Some(draw) = self.draw {
+                    let b = ProgressBar::with_draw_target(None, draw());
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix} [{bar:30}] {pos}/{len} frames  {msg}  eta {eta}  ({elapsed})",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
+                    b.set_prefix(format!("probe {} {} {knob}", self.probes, self.knob));
+                    b.set_message("starting");
+                    b.enable_steady_tick(std::time::Duration::from_millis(250));
+                    self.bar = Some(b);
+                }
+            }
+            SearchEvent::ProbeProgress { frames, total, fps } => {
+                if let Some(b) = &self.bar {
+                    b.set_length(*total);
+                    b.set_position(*frames);
+                    b.set_message(format!("{fps:.1} fps"));
                 }
             }
             SearchEvent::SourceDamaged { .. } => {}
-            SearchEvent::ProbeScored(p) => self.line(format!(
-                "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
-                self.knob,
-                p.knob,
-                p.score,
-                p.vmaf.mean,
-                p.vmaf.p5,
-                p.vmaf.min,
-                p.predicted_percent,
-                if p.cached { " (cached)" } else { "" }
-            )),
+            SearchEvent::ProbeScored(p) => {
+                self.clear_bar();
+                self.line(format!(
+                    "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
+                    self.knob,
+                    p.knob,
+                    p.score,
+                    p.vmaf.mean,
+                    p.vmaf.p5,
+                    p.vmaf.min,
+                    p.predicted_percent,
+                    if p.cached { " (cached)" } else { "" }
+                ))
+            }
         }
     }
 }
 
 impl Drop for SearchProgress {
     fn drop(&mut self) {
-        if let Some(s) = self.spinner.take() {
-            s.finish_and_clear();
-        }
+        self.clear_bar();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SearchProgress;
+    use indicatif::ProgressDrawTarget;
+    use mediaforce::search::{SearchEvent, SearchObserver};
+
+    #[test]
+    fn the_probe_bar_counts_frames_and_is_gone_once_the_probe_is_scored() {
+        let mut p = SearchProgress::new(true, "crf", std::path::Path::new("x.mkv"));
+        p.draw = Some(ProgressDrawTarget::hidden);
+        p.event(&SearchEvent::ProbeStarted(30.0));
+        p.event(&SearchEvent::ProbeProgress {
+            frames: 120,
+            total: 480,
+            fps: 40.0,
+        });
+        let bar = p.bar.as_ref().expect("a bar while the probe runs");
+        assert_eq!((bar.position(), bar.length()), (120, Some(480)));
+        assert_eq!(bar.message(), "40.0 fps");
+        let probe: mediaforce::search::Probe = serde_json::from_value(serde_json::json!({
+            "knob": 30.0, "score": 93.0,
+            "vmaf": {"mean": 93.0, "harmonic_mean": 92.9, "min": 90.0, "p1": 90.5, "p5": 91.0},
+            "sample_means": [93.0], "sample_bytes": 1000, "predicted_bytes": 10000,
+            "predicted_percent": 40.0, "predicted_encode_seconds": 3.0
+        }))
+        .unwrap();
+        p.event(&SearchEvent::ProbeScored(&probe));
+        assert!(
+            p.bar.is_none(),
+            "nothing left counting through the full encode"
+        );
     }
 }
 

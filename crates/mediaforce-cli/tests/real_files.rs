@@ -304,3 +304,66 @@ fn avi_sources_with_b_frames_encode_with_every_software_encoder() {
         assert!(stdout.contains("ok, 48 frames"), "{enc}: {stdout}");
     }
 }
+
+#[test]
+fn encode_to_a_target_it_cannot_reach_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(192, 108, 12))
+        .write(&src)
+        .unwrap();
+    let out = dir.path().join("out.mkv");
+    let (code, _, err) = mediaforce(&[
+        "encode",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--encoder",
+        "libx264",
+        "--preset",
+        "ultrafast",
+        "--target-vmaf",
+        "95",
+        "--min-crf",
+        "48",
+        "--max-crf",
+        "51",
+        "--scale",
+        "native",
+        "--no-cache",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let line = err.trim().lines().last().unwrap();
+    assert!(line.contains(src.to_str().unwrap()), "{err}");
+    assert!(
+        line.contains("nothing written: no crf in 48..=51 reached VMAF 95"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn completions_man_pages_and_help_text() {
+    let (code, out, err) = mediaforce(&["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("_mediaforce()") && out.contains("crf-search"),
+        "{out}"
+    );
+    let (code, out, _) = mediaforce(&["completions", "zsh"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("#compdef mediaforce"), "{out}");
+    let (code, out, _) = mediaforce(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(".TH mediaforce 1") && out.contains("crf\\-search"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = mediaforce(&["man", "--out-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(dir.path().join("mediaforce-crf-search.1")).unwrap();
+    assert!(page.contains("\\-\\-target\\-vmaf"), "{page}");
+    let (_, help, _) = mediaforce(&["demo", "--help"]);
+    assert!(!help.contains("bisection"), "{help}");
+    assert!(help.contains("in-memory samples"), "{help}");
+}
