@@ -11,7 +11,7 @@
 //! transcode root is touched; symbolic links and `..` are refused.
 
 use crate::catalog::{Catalog, CatalogError, ItemRecord};
-use crate::db::{content_hash, same_content};
+use crate::db::{content_hash, content_hash_as, same_content};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
@@ -91,10 +91,16 @@ impl PromotePlan {
             Ok(m) if !m.file_type().is_file() => return Ok(Holds::Other),
             Ok(_) => {}
         }
-        let h = content_hash(p).map_err(io(p))?;
+        // Hashed the way the journal recorded them (a promotion begun before an upgrade).
+        let h = content_hash_as(p, &self.original_hash).map_err(io(p))?;
+        let h_enc = if self.encode_hash.get(..3) == self.original_hash.get(..3) {
+            h.clone()
+        } else {
+            content_hash_as(p, &self.encode_hash).map_err(io(p))?
+        };
         Ok(if h == self.original_hash {
             Holds::Original
-        } else if h == self.encode_hash {
+        } else if h_enc == self.encode_hash {
             Holds::Encode
         } else {
             Holds::Other
@@ -322,7 +328,9 @@ pub fn promote(
             let original_hash = content_hash(&item.source).map_err(io(&item.source))?;
             let encode_hash = content_hash(&item.staging).map_err(io(&item.staging))?;
             if let Some(f) = item.file_id.and_then(|id| catalog.file(id).ok().flatten()) {
-                if f.fingerprint != original_hash {
+                let scanned =
+                    content_hash_as(&item.source, &f.fingerprint).map_err(io(&item.source))?;
+                if f.fingerprint != scanned {
                     return Err(refused(
                         &item.source,
                         "changed since it was scanned; rescan, plan and encode again",

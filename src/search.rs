@@ -470,23 +470,26 @@ pub fn place_samples_indexed(
     if windows.is_empty() {
         return (even, Placement::Even);
     }
-    let mut rates: Vec<f64> = windows.iter().map(|w| w.1).collect();
-    rates.sort_by(f64::total_cmp);
-    let typical = rates[rates.len() / 2];
     let region = duration / even.len() as f64;
     let mut placed = Vec::with_capacity(even.len());
     let mut free_from = 0.0f64;
     for (i, &(even_start, _)) in even.iter().enumerate() {
         let (lo, hi) = (i as f64 * region, (i + 1) as f64 * region);
-        let best = windows
+        let here: Vec<&(f64, f64)> = windows
             .iter()
             .filter(|(s, _)| *s >= lo && *s < hi && *s >= free_from - 1e-9)
-            .min_by(|a, b| {
-                // Nearest the typical rate; among equals, nearest the even placement.
-                let da = (a.1 / typical).ln().abs() + 1e-6 * (a.0 - even_start).abs() / region;
-                let db = (b.1 / typical).ln().abs() + 1e-6 * (b.0 - even_start).abs() / region;
-                da.total_cmp(&db)
-            });
+            .collect();
+        // Typical of this region, not of the whole source: each region stands for its own
+        // stretch of the film, so a hard stretch is sampled as hard.
+        let mut rates: Vec<f64> = here.iter().map(|w| w.1).collect();
+        rates.sort_by(f64::total_cmp);
+        let typical = rates.get(rates.len() / 2).copied().unwrap_or(1.0);
+        let best = here.into_iter().min_by(|a, b| {
+            // Nearest the typical rate; among equals, nearest the even placement.
+            let da = (a.1 / typical).ln().abs() + 1e-6 * (a.0 - even_start).abs() / region;
+            let db = (b.1 / typical).ln().abs() + 1e-6 * (b.0 - even_start).abs() / region;
+            da.total_cmp(&db)
+        });
         let start = match best {
             Some(&(s, _)) => s,
             None if even_start >= free_from - 1e-9 => even_start,

@@ -17,6 +17,9 @@ impl SearchObserver for Log {
             SearchEvent::SamplesReady(s) => format!("samples {}", s.len()),
             SearchEvent::ProbeStarted(k) => format!("start {k}"),
             SearchEvent::ProbeScored(p) => format!("scored {} {:.2}", p.knob, p.score),
+            SearchEvent::SourceDamaged { errors, .. } => format!("damaged {errors}"),
+            // Timing-dependent (twice a second): not part of the logged sequence.
+            SearchEvent::ProbeProgress { .. } => return,
         });
     }
 }
@@ -39,7 +42,7 @@ fn sample_placement_scales_with_duration() {
 }
 
 #[test]
-fn indexed_placement_picks_typical_stretches_starting_on_keyframes() {
+fn indexed_placement_picks_stretches_typical_of_each_region_starting_on_keyframes() {
     use mediaforce::core::probe::SeekPoint;
     // 100 s, a keyframe every 2 s. A burst of action for 30 s (10x the bytes), then typical
     // content, then 10 s of near-empty credits.
@@ -67,14 +70,21 @@ fn indexed_placement_picks_typical_stretches_starting_on_keyframes() {
         place_samples(100.0, 2, 10.0),
         vec![(20.0, Some(10.0)), (70.0, Some(10.0))]
     );
+    // Each region is sampled where it is typical of itself (a region stands for its own
+    // stretch of the film): the first region is 30 s of burst and 20 s of typical content,
+    // and its median window straddles the two; the second is typical content, nearest the
+    // centre.
     assert_eq!(
         place_samples_indexed(100.0, 2, 10.0, &index),
         (
-            vec![(30.0, Some(10.0)), (70.0, Some(10.0))],
+            vec![(24.0, Some(10.0)), (70.0, Some(10.0))],
             Placement::KeyframeIndex
         ),
-        "first region: the first typical window; second: typical and nearest the centre"
     );
+    // Five regions: the burst, typical content and the credits each get their share.
+    let (five, _) = place_samples_indexed(100.0, 5, 4.0, &index);
+    assert_eq!(five.len(), 5);
+    assert!(five[0].0 < 30.0 && five[4].0 >= 80.0, "{five:?}");
     // One sample: the region is the whole source, and the typical window nearest the centre.
     assert_eq!(
         place_samples_indexed(100.0, 1, 10.0, &index),

@@ -356,3 +356,46 @@ fn rusqlite_lock(data: &Path) -> rusqlite::Connection {
     c.execute_batch("BEGIN EXCLUSIVE;").unwrap();
     c
 }
+
+/// Fingerprints read less than they did (point 9 of the real-files issue); rows fingerprinted
+/// the first way are still recognised after an upgrade: a touched file is not re-probed and a
+/// moved one keeps its history.
+#[test]
+fn fingerprints_of_an_earlier_version_are_still_recognised() {
+    let env = Env::new();
+    let a = env.root.join("a.mkv");
+    let b = env.root.join("b.mkv");
+    clip(&a, 24, 8);
+    clip(&b, 24, 16);
+    env.ok(&["settings", "add-root", env.root.to_str().unwrap()]);
+    let first = env.scan();
+    assert_eq!(first["new"], 2, "{first}");
+    // Rewrite both rows as the first version recorded them.
+    let db = rusqlite::Connection::open(env.data.join("catalog.db")).unwrap();
+    for p in [&a, &b] {
+        let old = mediaforce::db::content_hash_as(p, "0:0").unwrap();
+        assert!(!old.starts_with("q2:"), "{old}");
+        db.execute(
+            "UPDATE file SET fingerprint = ?2 WHERE path = ?1",
+            rusqlite::params![p.to_str().unwrap(), old],
+        )
+        .unwrap();
+    }
+    drop(db);
+    // Touched (mtime only): recognised, not re-probed.
+    std::fs::File::options()
+        .write(true)
+        .open(&a)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    // Moved: keeps its row and history.
+    let moved = env.root.join("sub/b-renamed.mkv");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&b, &moved).unwrap();
+    let again = env.scan();
+    assert_eq!(again["touched"], 1, "{again}");
+    assert_eq!(again["moved"], 1, "{again}");
+    assert_eq!(again["new"], 0, "{again}");
+    assert_eq!(again["probed"], 0, "{again}");
+}
