@@ -24,7 +24,7 @@ impl SearchObserver for Lines {
 
 impl ProgressSink for Lines {
     fn update(&mut self, p: &Progress) {
-        if p.frames_done % 100 == 0 {
+        if p.frames_done.is_multiple_of(100) {
             println!("encoded {} frames at {:.1} fps", p.frames_done, p.fps);
         }
     }

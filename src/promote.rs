@@ -313,7 +313,7 @@ pub fn promote(
         if item.source_damage > 0 && !item.damage_accepted {
             return Err(refused(
                 &item.source,
-                &format!(
+                format!(
                     "the source has {} damaged packet(s) or frame(s), concealed in the encode; look at the review clips, then accept with `mediaforce approve --index {} --accept-damaged-source`",
                     item.source_damage, item.index
                 ),

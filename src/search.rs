@@ -605,7 +605,6 @@ pub fn crf_search(
     let (lo, hi) = (axis.lo, axis.hi);
     let snap = |x: f64| axis.snap(x);
     let to_u = |knob: f64| axis.to_u(knob);
-    let from_u = |u: f64| axis.knob_at(u);
 
     let cache = cfg
         .cache
@@ -758,42 +757,9 @@ pub fn crf_search(
             }
         };
         observer.event(&SearchEvent::ProbeScored(&p));
-        let hit = p.score >= cfg.target && p.score <= cfg.target + cfg.tolerance;
         probes.push(p);
-        if hit {
-            break;
-        }
-        // Cheapest passing point and the best failing point below it.
-        let good = probes
-            .iter()
-            .filter(|p| p.score >= cfg.target)
-            .min_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
-        let bad = probes
-            .iter()
-            .filter(|p| p.score < cfg.target)
-            .max_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
-        let aim = cfg.target + cfg.tolerance / 2.0;
-        next = match (good, bad) {
-            (Some(g), Some(b)) => {
-                let (ug, ub) = (to_u(g.knob), to_u(b.knob));
-                if (ug - ub).abs() <= k.step + 1e-9 {
-                    None
-                } else {
-                    let t = ((aim - b.score) / (g.score - b.score)).clamp(0.0, 1.0);
-                    let mut x = snap(from_u(ub + t * (ug - ub)));
-                    // Stay strictly inside the bracket so each probe narrows it.
-                    if (to_u(x) - ub).abs() < 1e-9 {
-                        x = snap(from_u(ub + k.step));
-                    } else if (to_u(x) - ug).abs() < 1e-9 {
-                        x = snap(from_u(ug - k.step));
-                    }
-                    Some(x)
-                }
-            }
-            (Some(g), None) => Some(snap(from_u(to_u(g.knob) - jump(&probes, g, aim, &k, to_u)))),
-            (None, Some(b)) => Some(snap(from_u(to_u(b.knob) + jump(&probes, b, aim, &k, to_u)))),
-            (None, None) => None,
-        };
+        let points: Vec<Point> = probes.iter().map(Point::of).collect();
+        next = next_knob(&axis, cfg.target, cfg.tolerance, &points);
     }
 
     let passing = probes
@@ -840,9 +806,79 @@ pub fn crf_search(
     })
 }
 
+/// One measured point of a search: a knob value and the figure steered by there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Knob value.
+    pub knob: f64,
+    /// The figure steered by (see [`SearchConfig::score_of`]).
+    pub score: f64,
+}
+
+impl Point {
+    fn of(p: &Probe) -> Self {
+        Self {
+            knob: p.knob,
+            score: p.score,
+        }
+    }
+}
+
+/// The next knob value to probe, given the points measured so far (in probe order), or `None`
+/// when the search is done: the last point landed in `[target, target + tolerance]`, the
+/// passing and failing points are one step apart, or the value it would pick was measured
+/// already. A pure decision, the same for every encoder:
+///
+/// - between the cheapest passing point and the best failing one, interpolate linearly to
+///   `target + tolerance / 2` and stay strictly inside the bracket, so each probe narrows it;
+/// - with points on one side only, step by the measured slope (or the adapter's typical
+///   VMAF per knob unit), at least one knob step and at most a quarter of the knob's range.
+pub fn next_knob(axis: &Axis, target: f64, tolerance: f64, points: &[Point]) -> Option<f64> {
+    let last = points.last()?;
+    if last.score >= target && last.score <= target + tolerance {
+        return None;
+    }
+    let k = &axis.knob;
+    let to_u = |knob: f64| axis.to_u(knob);
+    let from_u = |u: f64| axis.knob_at(u);
+    let snap = |x: f64| axis.snap(x);
+    // Cheapest passing point and the best failing point below it.
+    let good = points
+        .iter()
+        .filter(|p| p.score >= target)
+        .min_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
+    let bad = points
+        .iter()
+        .filter(|p| p.score < target)
+        .max_by(|a, b| to_u(a.knob).total_cmp(&to_u(b.knob)));
+    let aim = target + tolerance / 2.0;
+    let next = match (good, bad) {
+        (Some(g), Some(b)) => {
+            let (ug, ub) = (to_u(g.knob), to_u(b.knob));
+            if (ug - ub).abs() <= k.step + 1e-9 {
+                return None;
+            }
+            let t = ((aim - b.score) / (g.score - b.score)).clamp(0.0, 1.0);
+            let mut x = snap(from_u(ub + t * (ug - ub)));
+            if (to_u(x) - ub).abs() < 1e-9 {
+                x = snap(from_u(ub + k.step));
+            } else if (to_u(x) - ug).abs() < 1e-9 {
+                x = snap(from_u(ug - k.step));
+            }
+            x
+        }
+        (Some(g), None) => snap(from_u(to_u(g.knob) - jump(points, g, aim, k, to_u))),
+        (None, Some(b)) => snap(from_u(to_u(b.knob) + jump(points, b, aim, k, to_u))),
+        (None, None) => return None,
+    };
+    (!points.iter().any(|p| p.knob == next)).then_some(next)
+}
+
 /// The knob as the search moves along it: `u` is the knob oriented so that larger `u` means
-/// better quality (and bigger files), whichever end the encoder calls better.
-struct Axis {
+/// better quality (and bigger files), whichever end the encoder calls better, limited to the
+/// range a search may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Axis {
     knob: codecs::Knob,
     lo: f64,
     hi: f64,
@@ -850,14 +886,19 @@ struct Axis {
 
 impl Axis {
     fn new(knob: codecs::Knob, cfg: &SearchConfig) -> Self {
+        Self::within(knob, cfg.min_knob, cfg.max_knob)
+    }
+
+    /// The knob limited to `min..=max` where given (and always to its own range).
+    pub fn within(knob: codecs::Knob, min: Option<f64>, max: Option<f64>) -> Self {
         Self {
             knob,
-            lo: cfg.min_knob.unwrap_or(knob.min).max(knob.min),
-            hi: cfg.max_knob.unwrap_or(knob.max).min(knob.max),
+            lo: min.unwrap_or(knob.min).max(knob.min),
+            hi: max.unwrap_or(knob.max).min(knob.max),
         }
     }
 
-    fn to_u(&self, value: f64) -> f64 {
+    fn to_u(self, value: f64) -> f64 {
         if self.knob.better == Better::Lower {
             -value
         } else {
@@ -865,19 +906,19 @@ impl Axis {
         }
     }
 
-    fn knob_at(&self, u: f64) -> f64 {
+    fn knob_at(self, u: f64) -> f64 {
         self.to_u(u)
     }
 
     /// Round to the knob's step and clamp to the allowed range.
-    fn snap(&self, value: f64) -> f64 {
+    fn snap(self, value: f64) -> f64 {
         ((value / self.knob.step).round() * self.knob.step).clamp(self.lo, self.hi)
     }
 }
 
 /// VMAF points per oriented knob unit around `from`: measured against another probe when there
 /// is one, else the adapter's typical figure ([`codecs::Knob::vmaf_per_unit`]).
-fn slope_at(probes: &[Probe], from: &Probe, knob: &codecs::Knob, to_u: impl Fn(f64) -> f64) -> f64 {
+fn slope_at(probes: &[Point], from: &Point, knob: &codecs::Knob, to_u: impl Fn(f64) -> f64) -> f64 {
     probes
         .iter()
         .filter(|p| p.knob != from.knob)
@@ -889,8 +930,8 @@ fn slope_at(probes: &[Probe], from: &Probe, knob: &codecs::Knob, to_u: impl Fn(f
 /// How far (in oriented knob units) to move from a one-sided point to reach `aim`: at least one
 /// step, at most a quarter of the knob's range.
 fn jump(
-    probes: &[Probe],
-    from: &Probe,
+    probes: &[Point],
+    from: &Point,
     aim: f64,
     knob: &codecs::Knob,
     to_u: impl Fn(f64) -> f64,
@@ -1251,7 +1292,8 @@ pub fn encode_to_target(
         }
         // Shift the sampled curve by the measured error and step the knob accordingly.
         let aim = cfg.target + cfg.tolerance / 2.0;
-        let slope = slope_at(&search.probes, &chosen, &k, to_u);
+        let points: Vec<Point> = search.probes.iter().map(Point::of).collect();
+        let slope = slope_at(&points, &Point::of(&chosen), &k, to_u);
         let quarter = (k.max - k.min) / 4.0;
         let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
         let delta = if delta.abs() < k.step {
@@ -1297,4 +1339,58 @@ pub fn encode_to_target(
         encodes,
         output: Some(output.to_path_buf()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_knob, Axis, Point};
+
+    fn pts(series: &[(f64, f64)]) -> Vec<Point> {
+        series
+            .iter()
+            .map(|&(knob, score)| Point { knob, score })
+            .collect()
+    }
+
+    #[test]
+    fn next_knob_over_recorded_series() {
+        // x264: CRF 0..=51 in quarter steps, lower is better.
+        let x264 = Axis::within(crate::codecs::find("libx264").unwrap().knob(), None, None);
+        let next = |series: &[(f64, f64)]| next_knob(&x264, 95.0, 1.0, &pts(series));
+        // Nothing measured: nothing to decide from.
+        assert_eq!(next(&[]), None);
+        // In [95, 96]: done.
+        assert_eq!(next(&[(23.0, 95.4)]), None);
+        // Bracketed 97.0 at 23 and 93.0 at 26: interpolate to 95.5, 62.5% of the way from the
+        // failing point, 24.125, snapped to the quarter step.
+        assert_eq!(next(&[(23.0, 97.0), (26.0, 93.0)]), Some(24.25));
+        // A bracket one step wide: the cheaper passing point is the answer.
+        assert_eq!(next(&[(24.0, 97.0), (24.25, 93.0)]), None);
+        // The interpolation would land on the failing point: one step inside instead.
+        assert_eq!(next(&[(23.0, 99.9), (24.0, 94.99)]), Some(23.75));
+        // Below the target only: a better (lower) CRF, by the measured slope when there is one:
+        // 1 point a CRF unit between 30 and 28, 2.5 points short of 95.5 -> 2.5 lower.
+        assert_eq!(next(&[(30.0, 91.0), (28.0, 93.0)]), Some(25.5));
+        // Above only: a cheaper (higher) CRF, at least one step, at most a quarter of the range.
+        let up = next(&[(20.0, 99.9)]).unwrap();
+        assert!(up > 20.0 && up <= 20.0 + 51.0 / 4.0, "{up}");
+        // Pinned to one value (--min-crf X --max-crf X): the value measured, nothing next.
+        let pinned = Axis::within(x264.knob, Some(28.0), Some(28.0));
+        assert_eq!(next_knob(&pinned, 95.0, 1.0, &pts(&[(28.0, 91.0)])), None);
+        // At the best end of the range and still short: nothing better to try.
+        assert_eq!(next(&[(0.0, 90.0)]), None);
+    }
+
+    #[test]
+    fn next_knob_where_higher_is_better() {
+        // A knob where higher values are better quality (like a quality level): the same
+        // rules, mirrored.
+        let mut knob = crate::codecs::find("libx264").unwrap().knob();
+        knob.better = crate::codecs::Better::Higher;
+        let axis = Axis::within(knob, None, None);
+        assert_eq!(
+            next_knob(&axis, 95.0, 1.0, &pts(&[(26.0, 97.0), (23.0, 93.0)])),
+            Some(25.0)
+        );
+    }
 }
