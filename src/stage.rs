@@ -410,17 +410,23 @@ pub fn stage_item(
                     return Ok(StageOutcome::NoResult { reason });
                 };
                 let Some(last) = report.encodes.last().filter(|_| report.output.is_some()) else {
-                    let reason = format!(
-                        "no full encode met {} {}: {}",
-                        policy.encode.target_stat,
-                        policy.encode.target_vmaf,
-                        report
-                            .encodes
-                            .iter()
-                            .map(|e| format!("{} -> {:.2}", e.knob, e.achieved.unwrap_or(f64::NAN)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
+                    let reason = report.refused.clone().unwrap_or_else(|| {
+                        format!(
+                            "no full encode met {} {}: {}",
+                            policy.encode.target_stat,
+                            policy.encode.target_vmaf,
+                            report
+                                .encodes
+                                .iter()
+                                .map(|e| format!(
+                                    "{} -> {:.2}",
+                                    e.knob,
+                                    e.achieved.unwrap_or(f64::NAN)
+                                ))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
                     catalog.set_state(rec.id, "no_result", Some(&reason))?;
                     return Ok(StageOutcome::NoResult { reason });
                 };

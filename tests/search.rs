@@ -372,3 +372,74 @@ fn a_cancel_stops_the_search_inside_a_probe() {
         "{e}"
     );
 }
+
+/// Point 5 of the real-files issue: one stretch can misrepresent a film whose scenes differ,
+/// so the default takes many short samples spread over all of it, and says how much they
+/// disagree; a size guard the samples cannot decide is reported as uncertain, not a refusal.
+#[test]
+fn short_samples_cover_every_scene_and_their_disagreement_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("scenes.mkv");
+    // 48 s at 24 fps: smooth and heavily textured scenes in turn.
+    let mut v = SyntheticVideo::new(160, 96, 1152)
+        .encoder("libx264", &[("preset", "ultrafast"), ("crf", "8")]);
+    v.gop = Some(48);
+    v.scenes = vec![(0, 0), (240, 64), (480, 0), (720, 64), (960, 0)];
+    SyntheticClip::new(v).write(&src).unwrap();
+    let mut cfg = SearchConfig::new("libx264", 80.0);
+    cfg.preset = Some("ultrafast".into());
+    cfg.scale = Scale::Native;
+    // One probe, at crf 30, is all this needs.
+    cfg.min_knob = Some(30.0);
+    cfg.max_knob = Some(30.0);
+    cfg.max_encoded_percent = 1000.0;
+    let r = crf_search(&src, &cfg, &mut Log::default()).unwrap();
+    // One sample every 8 s, 2 s each, from the first scene to the last.
+    assert_eq!(r.samples.len(), 6, "{:?}", r.samples);
+    assert!(r.samples.iter().all(|s| s.frames == 48), "{:?}", r.samples);
+    assert!(r.samples[0].start_seconds < 8.0 && r.samples[5].start_seconds >= 40.0);
+    let p = &r.probes[0];
+    assert_eq!(p.sample_sizes.len(), 6);
+    let (small, big) = (
+        *p.sample_sizes.iter().min().unwrap(),
+        *p.sample_sizes.iter().max().unwrap(),
+    );
+    assert!(
+        big > 2 * small,
+        "textured scenes cost more: {:?}",
+        p.sample_sizes
+    );
+    let u = p.uncertainty.expect("several samples give a spread");
+    assert!(u.percent > 0.0 && u.vmaf >= 0.0, "{u:?}");
+    assert!(matches!(r.outcome, Outcome::Found { .. }));
+
+    // A limit just under the prediction, within the samples' disagreement: uncertain.
+    cfg.max_encoded_percent = p.predicted_percent - 0.5 * u.percent;
+    let r2 = crf_search(&src, &cfg, &mut Log::default()).unwrap();
+    match &r2.outcome {
+        Outcome::Uncertain { chosen, reason } => {
+            assert_eq!(chosen.knob, 30.0);
+            assert!(reason.contains("the samples disagree"), "{reason}");
+        }
+        o => panic!("expected uncertain, got {o:?}"),
+    }
+    assert!(r2.chosen().is_some());
+    // Far under it: a plain refusal.
+    cfg.max_encoded_percent = p.predicted_percent - 3.0 * u.percent;
+    let r3 = crf_search(&src, &cfg, &mut Log::default()).unwrap();
+    assert!(
+        matches!(r3.outcome, Outcome::NotFound { .. }),
+        "{:?}",
+        r3.outcome
+    );
+}
+
+#[test]
+fn default_sample_layout() {
+    use mediaforce::search::{default_sample_count, DEFAULT_SAMPLE_SECONDS};
+    assert_eq!(DEFAULT_SAMPLE_SECONDS, 2.0);
+    assert_eq!(default_sample_count(5.0), 1);
+    assert_eq!(default_sample_count(129.0), 16);
+    assert_eq!(default_sample_count(45.0 * 60.0), 30);
+    assert_eq!(default_sample_count(2.0 * 3600.0), 30);
+}

@@ -229,11 +229,11 @@ struct SearchArgs {
     /// Accept results within this much above the target.
     #[arg(long, default_value_t = 1.0)]
     tolerance: f64,
-    /// Number of samples (default: one per 12 minutes, at least one).
+    /// Number of samples (default: one every 8 s of the source, 1 to 30).
     #[arg(long)]
     samples: Option<usize>,
     /// Sample length in seconds.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = mediaforce::search::DEFAULT_SAMPLE_SECONDS)]
     sample_duration: f64,
     /// Refuse results predicted above this percentage of the source size.
     #[arg(long, default_value_t = 80.0)]
@@ -250,8 +250,9 @@ struct SearchArgs {
     /// Do not read or write the probe cache.
     #[arg(long)]
     no_cache: bool,
-    /// Memory for reference frames held by the search, in MiB; longer samples than fit are
-    /// shortened (a 20 s 1080p 8-bit sample at 30 fps needs about 1.8 GiB).
+    /// Memory for reference frames held by the search, in MiB; when the samples do not fit,
+    /// fewer are taken (30 samples of 2 s of 1080p 8-bit at 24 fps need about 4.2 GiB; the
+    /// default holds 14 of them).
     #[arg(long, default_value_t = 2048)]
     memory_budget: u64,
     /// Closed loop of `encode --target-vmaf`: score every N-th frame of the output (1: all).
@@ -313,19 +314,30 @@ fn print_search(r: &SearchReport) {
         r.samples.len(),
         starts.join(", ")
     );
+    let describe = |chosen: &mediaforce::search::Probe| {
+        let spread = chosen
+            .sample_means
+            .iter()
+            .copied()
+            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+        let uncertainty = chosen.uncertainty.map_or(String::new(), |u| {
+            format!(
+                " (+/- {:.2} VMAF, +/- {:.1} points of size)",
+                u.vmaf, u.percent
+            )
+        });
+        println!(
+            "{} {} {}: predicted VMAF mean {:.2}, p5 {:.2}, min {:.2} (sample means {:.2}..{:.2}), size {} ({:.1}% of source){uncertainty}, encode ~{:.0} s; {} probes in {:.1} s",
+            r.encoder, r.knob_name, chosen.knob, chosen.vmaf.mean, chosen.vmaf.p5, chosen.vmaf.min, spread.0, spread.1,
+            human_bytes(chosen.predicted_bytes), chosen.predicted_percent,
+            chosen.predicted_encode_seconds, r.probes.len(), r.seconds
+        );
+    };
     match &r.outcome {
-        Outcome::Found { chosen } => {
-            let spread = chosen
-                .sample_means
-                .iter()
-                .copied()
-                .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-            println!(
-                "{} {} {}: predicted VMAF mean {:.2}, p5 {:.2}, min {:.2} (sample means {:.2}..{:.2}), size {} ({:.1}% of source), encode ~{:.0} s; {} probes in {:.1} s",
-                r.encoder, r.knob_name, chosen.knob, chosen.vmaf.mean, chosen.vmaf.p5, chosen.vmaf.min, spread.0, spread.1,
-                human_bytes(chosen.predicted_bytes), chosen.predicted_percent,
-                chosen.predicted_encode_seconds, r.probes.len(), r.seconds
-            );
+        Outcome::Found { chosen } => describe(chosen),
+        Outcome::Uncertain { chosen, reason } => {
+            describe(chosen);
+            println!("uncertain: {reason}");
         }
         Outcome::NotFound { reason, best } => {
             println!("no result: {reason}");
@@ -601,9 +613,12 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Why `encode --target-vmaf` wrote nothing: the search's reason (the size guard and the knob it
 /// would need, or the range searched), or the full encodes that missed the target.
 fn no_output_reason(r: &mediaforce::search::EncodeReport, knob: &str) -> String {
+    if let Some(refused) = &r.refused {
+        return refused.clone();
+    }
     match &r.search.outcome {
         Outcome::NotFound { reason, .. } => reason.clone(),
-        Outcome::Found { .. } => format!(
+        Outcome::Found { .. } | Outcome::Uncertain { .. } => format!(
             "no full encode met {:?} VMAF {}: {}",
             r.search.stat,
             r.search.target,

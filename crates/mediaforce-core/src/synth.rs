@@ -49,6 +49,9 @@ pub struct SyntheticVideo {
     pub gop: Option<u32>,
     /// Amount of fine noise texture, 0..=64 (0 gives an easy, smooth picture).
     pub texture: u16,
+    /// Scene changes: from frame `n` on, texture `t` (in frame order). A clip whose scenes
+    /// differ this way is hard to judge from one stretch of it.
+    pub scenes: Vec<(u32, u16)>,
 }
 
 impl SyntheticVideo {
@@ -70,6 +73,7 @@ impl SyntheticVideo {
             variable_frame_rate: false,
             gop: Some(12),
             texture: 24,
+            scenes: Vec::new(),
         }
     }
 
@@ -292,6 +296,9 @@ impl SyntheticClip {
         let mut painter = Painter::new(v.width, v.height, v.pixel_format, v.texture)?;
         let mut pts = 0i64;
         for i in 0..v.frames {
+            if let Some(&(_, t)) = v.scenes.iter().rev().find(|(from, _)| *from <= i) {
+                painter.texture = t.min(64);
+            }
             let mut frame = painter.paint(i)?;
             frame.set_pts(Some(pts));
             frame.set_color_range(v.color.range);
