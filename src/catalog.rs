@@ -9,6 +9,7 @@
 use crate::db::{self, DbError};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use crate::domain::{Decision, ItemState};
 use std::path::{Path, PathBuf};
 
 /// Schema migrations, in order. Never edit one that has shipped; append a new one.
@@ -106,6 +107,17 @@ CREATE TABLE journal (
 ", "
 ALTER TABLE item ADD COLUMN source_damage INTEGER NOT NULL DEFAULT 0 CHECK (source_damage >= 0);
 ALTER TABLE item ADD COLUMN damage_accepted INTEGER NOT NULL DEFAULT 0 CHECK (damage_accepted IN (0, 1));
+", "
+CREATE TRIGGER item_state_insert BEFORE INSERT ON item
+WHEN NEW.state NOT IN ('planned', 'encoding', 'interrupted', 'failed', 'no_result', 'staged',
+                       'validated', 'invalid', 'promoting', 'promoted', 'rolling_back', 'rolled_back')
+  OR NEW.decision IS NOT NULL AND NEW.decision NOT IN ('approved', 'rejected')
+BEGIN SELECT RAISE(ABORT, 'item: unknown state or decision'); END;
+CREATE TRIGGER item_state_update BEFORE UPDATE OF state, decision ON item
+WHEN NEW.state NOT IN ('planned', 'encoding', 'interrupted', 'failed', 'no_result', 'staged',
+                       'validated', 'invalid', 'promoting', 'promoted', 'rolling_back', 'rolled_back')
+  OR NEW.decision IS NOT NULL AND NEW.decision NOT IN ('approved', 'rejected')
+BEGIN SELECT RAISE(ABORT, 'item: unknown state or decision'); END;
 "];
 
 /// Errors of the catalog.
@@ -127,6 +139,22 @@ pub enum CatalogError {
     /// A request the catalog cannot satisfy (unknown item, bad setting...).
     #[error("{0}")]
     Invalid(String),
+    /// A state change the transition table refuses.
+    #[error("{}: {refusal}", path.display())]
+    Refused {
+        /// The item's source.
+        path: PathBuf,
+        /// Why, and what to do.
+        refusal: crate::domain::Refusal,
+    },
+    /// The item changed under us (another run moved it on): compare-and-set failed.
+    #[error("{}: changed by another run (now {now}); try again", path.display())]
+    Conflict {
+        /// The item's source.
+        path: PathBuf,
+        /// Its state now.
+        now: String,
+    },
 }
 
 fn describe(e: &rusqlite::Error) -> String {
@@ -196,9 +224,9 @@ pub struct ItemRecord {
     /// Staging path.
     pub staging: PathBuf,
     /// Workflow state.
-    pub state: String,
-    /// Review decision: approved / rejected.
-    pub decision: Option<String>,
+    pub state: ItemState,
+    /// Review decision.
+    pub decision: Option<Decision>,
     /// Last change (epoch seconds).
     pub updated_at: i64,
     /// Damaged packets or frames of the source concealed by its last encode (0: none).
@@ -278,12 +306,29 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
         file_id: r.get(3)?,
         source: PathBuf::from(r.get::<_, String>(4)?),
         staging: PathBuf::from(r.get::<_, String>(5)?),
-        state: r.get(6)?,
-        decision: r.get(7)?,
+        state: parse_column(r, 6)?,
+        decision: r
+            .get::<_, Option<String>>(7)?
+            .map(|d| d.parse::<Decision>())
+            .transpose()
+            .map_err(|e| column_error(7, e))?,
         updated_at: r.get(8)?,
         source_damage: r.get::<_, i64>(9)? as u64,
         damage_accepted: r.get::<_, i64>(10)? != 0,
     })
+}
+
+fn column_error(i: usize, e: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+}
+
+fn parse_column<T: std::str::FromStr<Err = String>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    r.get::<_, String>(i)?
+        .parse()
+        .map_err(|e| column_error(i, e))
 }
 
 /// Paths are stored as UTF-8 text; non-UTF-8 names are stored lossily and flagged by the scan.
@@ -483,22 +528,44 @@ impl Catalog {
         .map(|v| v.into_iter().collect())
     }
 
-    /// Set an item's state and append an event, in one transaction.
+    /// Move an item to `state` and append an event, in one transaction: the change must be
+    /// one the [transition table](crate::domain::transition) allows from the state the item is
+    /// in, and it is a compare-and-set, so a change another run made in between is a
+    /// [`CatalogError::Conflict`], never overwritten.
     pub fn set_state(
         &self,
         item: i64,
-        state: &str,
+        state: ItemState,
         detail: Option<&str>,
     ) -> Result<(), CatalogError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
-        tx.execute(
-            "UPDATE item SET state = ?2, updated_at = ?3 WHERE id = ?1",
-            params![item, state, db::now()],
-        )
-        .map_err(self.err())?;
+        let (source, now): (String, String) = tx
+            .query_row(
+                "SELECT source, state FROM item WHERE id = ?1",
+                params![item],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        let from: ItemState = now.parse().map_err(CatalogError::Invalid)?;
+        crate::domain::transition(from, state).map_err(|refusal| CatalogError::Refused {
+            path: PathBuf::from(&source),
+            refusal,
+        })?;
+        let changed = tx
+            .execute(
+                "UPDATE item SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
+                params![item, from.as_str(), state.as_str(), db::now()],
+            )
+            .map_err(self.err())?;
+        if changed == 0 {
+            return Err(CatalogError::Conflict {
+                path: PathBuf::from(source),
+                now,
+            });
+        }
         tx.execute(
             "INSERT INTO item_event (item_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![item, db::now(), state, detail],
+            params![item, db::now(), state.as_str(), detail],
         )
         .map_err(self.err())?;
         tx.commit().map_err(self.err())
@@ -528,14 +595,14 @@ impl Catalog {
     }
 
     /// Record the review decision.
-    pub fn set_decision(&self, item: i64, decision: &str) -> Result<(), CatalogError> {
+    pub fn set_decision(&self, item: i64, decision: Decision) -> Result<(), CatalogError> {
         self.conn
             .execute(
                 "UPDATE item SET decision = ?2, updated_at = ?3 WHERE id = ?1",
-                params![item, decision, db::now()],
+                params![item, decision.as_str(), db::now()],
             )
             .map_err(self.err())?;
-        self.event(item, decision, None)
+        self.event(item, decision.as_str(), None)
     }
 
     /// Record how much damage the item's last encode concealed in its source (0 clears it, and

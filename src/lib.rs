@@ -7,6 +7,7 @@
 //! - [`search`]: encode to a target VMAF by searching the quality knob on in-memory samples.
 //! - [`catalog`], [`scan`], [`settings`]: the library in SQLite, scanned incrementally.
 //! - [`policy`], [`rank`], [`manifest`]: what to do with each file, and the reviewable plan.
+//! - [`domain`]: item states, decisions and the one table of allowed state changes.
 //!
 //! ```no_run
 //! use mediaforce::core::transcode::{transcode, TranscodeOptions};
@@ -20,6 +21,7 @@ pub mod cache;
 pub mod catalog;
 pub mod compare;
 pub mod db;
+pub mod domain;
 pub mod manifest;
 pub mod policy;
 pub mod promote;

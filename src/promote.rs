@@ -11,6 +11,7 @@
 //! transcode root is touched; symbolic links and `..` are refused.
 
 use crate::catalog::{Catalog, CatalogError, ItemRecord};
+use crate::domain::{Decision, ItemState};
 use crate::db::{content_hash, content_hash_as, same_content};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
@@ -283,15 +284,15 @@ pub fn promote(
     item: &ItemRecord,
 ) -> Result<PromoteOutcome, PromoteError> {
     let existing = journal_plan(catalog, item.id)?;
-    let resuming = item.state == "promoting" && existing.is_some();
-    if item.state == "rolling_back" {
+    let resuming = item.state == ItemState::Promoting && existing.is_some();
+    if item.state == ItemState::RollingBack {
         return Err(refused(
             &item.source,
             "a rollback was interrupted; run `mediaforce rollback` to finish it first",
         ));
     }
     if !resuming {
-        if item.decision.as_deref() != Some("approved") {
+        if item.decision != Some(Decision::Approved) {
             return Err(refused(
                 &item.source,
                 "not approved (run `mediaforce review` and `mediaforce approve`)",
@@ -307,7 +308,7 @@ pub fn promote(
                 ))
             }
         }
-        if item.state == "promoted" {
+        if item.state == ItemState::Promoted {
             return Err(refused(&item.source, "already promoted"));
         }
         if item.source_damage > 0 && !item.damage_accepted {
@@ -357,7 +358,7 @@ pub fn promote(
                 original_hash,
                 encode_hash,
             };
-            catalog.set_state(item.id, "promoting", None)?;
+            catalog.set_state(item.id, ItemState::Promoting, None)?;
             catalog.journal(
                 item.id,
                 "promote",
@@ -408,7 +409,7 @@ pub fn promote(
     }
     fault("promote", "install", "after");
     catalog.journal(item.id, "promote", "install", "done", None)?;
-    catalog.set_state(item.id, "promoted", Some(&plan.target.to_string_lossy()))?;
+    catalog.set_state(item.id, ItemState::Promoted, Some(&plan.target.to_string_lossy()))?;
     let saved = file_len(&plan.replaced) as i64 - file_len(&plan.target) as i64;
     Ok(PromoteOutcome {
         item: item.id,
@@ -432,10 +433,10 @@ pub fn rollback(catalog: &Catalog, item: &ItemRecord) -> Result<PromoteOutcome, 
             "never promoted; nothing to roll back",
         ));
     };
-    if item.state == "rolled_back" {
+    if item.state == ItemState::RolledBack {
         return Err(refused(&item.source, "already rolled back"));
     }
-    catalog.set_state(item.id, "rolling_back", None)?;
+    catalog.set_state(item.id, ItemState::RollingBack, None)?;
 
     // Step 1: take the encode out of the library (back to staging).
     catalog.journal(item.id, "rollback", "uninstall", "begin", None)?;
@@ -482,7 +483,7 @@ pub fn rollback(catalog: &Catalog, item: &ItemRecord) -> Result<PromoteOutcome, 
     }
     fault("rollback", "restore", "after");
     catalog.journal(item.id, "rollback", "restore", "done", None)?;
-    catalog.set_state(item.id, "rolled_back", None)?;
+    catalog.set_state(item.id, ItemState::RolledBack, None)?;
     Ok(PromoteOutcome {
         item: item.id,
         library: plan.library.clone(),

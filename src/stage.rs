@@ -8,6 +8,7 @@
 //! pause file (`<data dir>/pause`, see [`pause_file`]) are honoured between probes and frames.
 
 use crate::catalog::{Catalog, CatalogError, EncodeRow};
+use crate::domain::ItemState;
 use crate::core::{Progress, ProgressSink};
 use crate::manifest::ManifestItem;
 use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
@@ -273,8 +274,6 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// States in which an item's staged file is final (encode done).
-pub const STAGED_STATES: &[&str] = &["staged", "validated", "invalid", "promoted", "rolled_back"];
 
 /// Encode one plan item into its staging path.
 pub fn stage_item(
@@ -312,12 +311,12 @@ pub fn stage_item(
         &item.source,
         &item.staging,
     )?;
-    if STAGED_STATES.contains(&rec.state.as_str()) || rec.state == "promoting" {
+    if rec.state.has_encode() || rec.state == ItemState::Promoting {
         let intact = catalog
             .last_encode(rec.id)?
             .zip(std::fs::metadata(&item.staging).ok())
             .is_some_and(|(e, m)| e.output_bytes == m.len());
-        if intact || rec.state == "promoted" || rec.state == "promoting" {
+        if intact || rec.state == ItemState::Promoted || rec.state == ItemState::Promoting {
             return Ok(StageOutcome::AlreadyStaged {
                 staging: item.staging.clone(),
             });
@@ -334,7 +333,7 @@ pub fn stage_item(
                 item.source_bytes,
                 m.len()
             );
-            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
             return Ok(StageOutcome::Failed {
                 error: reason,
                 attempts: 0,
@@ -342,7 +341,7 @@ pub fn stage_item(
         }
         Err(e) => {
             let reason = format!("{}: {e}", item.source.display());
-            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
             return Ok(StageOutcome::Failed {
                 error: reason,
                 attempts: 0,
@@ -365,7 +364,7 @@ pub fn stage_item(
     if let Some(dir) = item.staging.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
             let reason = format!("{}: {e}", dir.display());
-            catalog.set_state(rec.id, "failed", Some(&reason))?;
+            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
             return Ok(StageOutcome::Failed {
                 error: reason,
                 attempts: 0,
@@ -377,7 +376,7 @@ pub fn stage_item(
     loop {
         attempt += 1;
         remove_stale_partials(&item.staging);
-        catalog.set_state(rec.id, "encoding", Some(&format!("attempt {attempt}")))?;
+        catalog.set_state(rec.id, ItemState::Encoding, Some(&format!("attempt {attempt}")))?;
         let started = Instant::now();
         let mut sink = ItemSink {
             inner: &mut *progress,
@@ -406,7 +405,7 @@ pub fn stage_item(
                         crate::search::Outcome::NotFound { reason, .. } => reason.clone(),
                         _ => "no result".into(),
                     };
-                    catalog.set_state(rec.id, "no_result", Some(&reason))?;
+                    catalog.set_state(rec.id, ItemState::NoResult, Some(&reason))?;
                     return Ok(StageOutcome::NoResult { reason });
                 };
                 let Some(last) = report.encodes.last().filter(|_| report.output.is_some()) else {
@@ -427,7 +426,7 @@ pub fn stage_item(
                                 .join(", ")
                         )
                     });
-                    catalog.set_state(rec.id, "no_result", Some(&reason))?;
+                    catalog.set_state(rec.id, ItemState::NoResult, Some(&reason))?;
                     return Ok(StageOutcome::NoResult { reason });
                 };
                 let seconds = started.elapsed().as_secs_f64();
@@ -474,7 +473,7 @@ pub fn stage_item(
                 catalog.set_source_damage(rec.id, last.source_decode_errors, damage.as_deref())?;
                 catalog.set_state(
                     rec.id,
-                    "staged",
+                    ItemState::Staged,
                     Some(&format!(
                         "{} {}: predicted {:.2}, measured {}, {} -> {} bytes",
                         report.search.knob_name,
@@ -499,13 +498,13 @@ pub fn stage_item(
             Err(SearchError::Cancelled { .. })
             | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
                 remove_stale_partials(&item.staging);
-                catalog.set_state(rec.id, "interrupted", Some("stopped by the operator"))?;
+                catalog.set_state(rec.id, ItemState::Interrupted, Some("stopped by the operator"))?;
                 return Ok(StageOutcome::Cancelled);
             }
             Err(e) => {
                 let error = e.to_string();
                 if attempt > retries {
-                    catalog.set_state(rec.id, "failed", Some(&error))?;
+                    catalog.set_state(rec.id, ItemState::Failed, Some(&error))?;
                     return Ok(StageOutcome::Failed {
                         error,
                         attempts: attempt,
@@ -525,7 +524,7 @@ pub fn stage_item(
                     if cancel.load(Ordering::Relaxed) {
                         catalog.set_state(
                             rec.id,
-                            "interrupted",
+                            ItemState::Interrupted,
                             Some("stopped by the operator"),
                         )?;
                         return Ok(StageOutcome::Cancelled);

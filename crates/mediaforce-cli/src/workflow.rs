@@ -7,6 +7,7 @@ use crate::progress::Bar;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use mediaforce::catalog::ItemRecord;
+use mediaforce::domain::{Decision, ItemState};
 use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
 use mediaforce::manifest::{self, Manifest, ManifestItem};
 use mediaforce::promote::{promote, rollback};
@@ -166,9 +167,7 @@ fn selected<'a>(m: &'a Manifest, sel: &Selection, path: &Path) -> Result<Vec<&'a
 /// Why an item has no staged encode to work on (its state), or `None` when it has one.
 fn not_staged(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<Option<String>> {
     let state = lib.catalog.item(manifest, item.index)?.map(|i| i.state);
-    let staged = state
-        .as_deref()
-        .is_some_and(|s| mediaforce::stage::STAGED_STATES.contains(&s) && item.staging.is_file());
+    let staged = state.is_some_and(|s| s.has_encode() && item.staging.is_file());
     Ok((!staged).then(|| match state {
         Some(s) => format!("no staged encode (state {s})"),
         None => format!("not encoded yet (mediaforce encode --index {})", item.index),
@@ -366,8 +365,8 @@ fn staged_row(lib: &Library, it: &ItemRecord) -> Result<StagedRow> {
         index: it.index,
         source: it.source.clone(),
         staging: it.staging.clone(),
-        state: it.state.clone(),
-        decision: it.decision.clone(),
+        state: it.state.to_string(),
+        decision: it.decision.map(|d| d.to_string()),
         source_bytes,
         staged_bytes,
         saving_percent: source_bytes
@@ -450,7 +449,7 @@ fn run_validate(
     stored.per_frame.clear();
     lib.catalog
         .record_validation(it.id, report.passed, &serde_json::to_string(&stored)?)?;
-    if !matches!(it.state.as_str(), "promoted" | "promoting" | "rolling_back") {
+    if !it.state.moving() {
         let failed: Vec<&str> = report
             .checks
             .iter()
@@ -465,9 +464,9 @@ fn run_validate(
         lib.catalog.set_state(
             it.id,
             if report.passed {
-                "validated"
+                ItemState::Validated
             } else {
-                "invalid"
+                ItemState::Invalid
             },
             Some(&detail),
         )?;
@@ -895,8 +894,8 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         WorkflowCommand::Approve {
             sel,
             accept_damaged_source,
-        } => decide(&lib, &sel, "approved", accept_damaged_source),
-        WorkflowCommand::Reject { sel } => decide(&lib, &sel, "rejected", false),
+        } => decide(&lib, &sel, Decision::Approved, accept_damaged_source),
+        WorkflowCommand::Reject { sel } => decide(&lib, &sel, Decision::Rejected, false),
         WorkflowCommand::Promote { sel, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
             let m = manifest::load(&mpath)?;
@@ -909,16 +908,17 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                     continue;
                 };
                 // --all promotes what was approved and not yet promoted, and lists the rest.
-                if sel.all && it.state == "promoted" {
+                if sel.all && it.state == ItemState::Promoted {
                     left.skip(item, "already promoted");
                     continue;
                 }
-                if sel.all && it.decision.as_deref() != Some("approved") {
+                if sel.all && it.decision != Some(Decision::Approved) {
                     left.skip(
                         item,
                         format!(
                             "not approved ({})",
-                            it.decision.as_deref().unwrap_or(&it.state)
+                            it.decision
+                                .map_or_else(|| it.state.to_string(), |d| d.to_string())
                         ),
                     );
                     continue;
@@ -1068,7 +1068,7 @@ impl Leftovers {
     }
 }
 
-fn decide(lib: &Library, sel: &Selection, decision: &str, accept_damage: bool) -> Result<()> {
+fn decide(lib: &Library, sel: &Selection, decision: Decision, accept_damage: bool) -> Result<()> {
     let mpath = plan_path(lib, sel.manifest.as_deref())?;
     let m = manifest::load(&mpath)?;
     let items = selected(&m, sel, &mpath)?;
@@ -1081,17 +1081,17 @@ fn decide(lib: &Library, sel: &Selection, decision: &str, accept_damage: bool) -
             );
             continue;
         };
-        if sel.all && it.decision.is_some() && it.decision.as_deref() != Some(decision) {
+        if sel.all && it.decision.is_some() && it.decision != Some(decision) {
             left.skip(
                 item,
                 format!(
                     "{} earlier; name it with --index to change that",
-                    it.decision.as_deref().unwrap_or("decided")
+                    it.decision.map_or("decided", Decision::as_str)
                 ),
             );
             continue;
         }
-        if decision == "approved" {
+        if decision == Decision::Approved {
             match lib.catalog.last_validation(it.id)? {
                 Some((true, _)) => {}
                 Some((false, _)) => {
@@ -1116,5 +1116,5 @@ fn decide(lib: &Library, sel: &Selection, decision: &str, accept_damage: bool) -
         }
         println!("[{}] {decision}: {}", item.index, item.source.display());
     }
-    left.finish(sel, decision, items.len())
+    left.finish(sel, decision.as_str(), items.len())
 }
