@@ -7,9 +7,9 @@
 //! `status` during an `encode --all` waits instead of failing.
 
 use crate::db::{self, DbError};
+use crate::domain::{Decision, ItemState};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use crate::domain::{Decision, ItemState};
 use std::path::{Path, PathBuf};
 
 /// Schema migrations, in order. Never edit one that has shipped; append a new one.

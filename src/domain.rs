@@ -212,10 +212,7 @@ pub fn transition(from: ItemState, to: ItemState) -> Result<(), Refusal> {
         // Rollback undoes a promotion, finished or not, and resumes itself.
         (Promoting | Promoted | RollingBack, RollingBack) => Ok(()),
         (RollingBack, RolledBack) => Ok(()),
-        (_, RollingBack | RolledBack) => refuse(
-            "it was never promoted",
-            "nothing to roll back",
-        ),
+        (_, RollingBack | RolledBack) => refuse("it was never promoted", "nothing to roll back"),
         (_, Failed) => refuse(
             "its encode is in the library or on its way in or out",
             "roll it back first (mediaforce rollback)",
@@ -243,12 +240,18 @@ mod tests {
             (Failed, &[Encoding, Failed]),
             (NoResult, &[Encoding, Failed]),
             (Staged, &[Encoding, Failed, Validated, Invalid]),
-            (Validated, &[Encoding, Failed, Validated, Invalid, Promoting]),
+            (
+                Validated,
+                &[Encoding, Failed, Validated, Invalid, Promoting],
+            ),
             (Invalid, &[Encoding, Failed, Validated, Invalid]),
             (Promoting, &[Promoting, Promoted, RollingBack]),
             (Promoted, &[RollingBack]),
             (RollingBack, &[RollingBack, RolledBack]),
-            (RolledBack, &[Encoding, Failed, Validated, Invalid, Promoting]),
+            (
+                RolledBack,
+                &[Encoding, Failed, Validated, Invalid, Promoting],
+            ),
         ];
         assert_eq!(allowed.len(), ItemState::ALL.len());
         let mut pairs = 0;
@@ -261,7 +264,9 @@ mod tests {
                 } else {
                     let r = got.expect_err(&format!("{from} -> {to} must be refused"));
                     assert!(!r.why.is_empty() && !r.what_to_do.is_empty());
-                    assert!(r.to_string().starts_with(&format!("cannot go from {from} to {to}")));
+                    assert!(r
+                        .to_string()
+                        .starts_with(&format!("cannot go from {from} to {to}")));
                 }
             }
         }

@@ -11,8 +11,8 @@
 //! transcode root is touched; symbolic links and `..` are refused.
 
 use crate::catalog::{Catalog, CatalogError, ItemRecord};
-use crate::domain::{Decision, ItemState};
 use crate::db::{content_hash, content_hash_as, same_content};
+use crate::domain::{Decision, ItemState};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
@@ -409,7 +409,11 @@ pub fn promote(
     }
     fault("promote", "install", "after");
     catalog.journal(item.id, "promote", "install", "done", None)?;
-    catalog.set_state(item.id, ItemState::Promoted, Some(&plan.target.to_string_lossy()))?;
+    catalog.set_state(
+        item.id,
+        ItemState::Promoted,
+        Some(&plan.target.to_string_lossy()),
+    )?;
     let saved = file_len(&plan.replaced) as i64 - file_len(&plan.target) as i64;
     Ok(PromoteOutcome {
         item: item.id,

@@ -189,7 +189,7 @@ fn probe_one(path: &Path, fingerprint: Option<String>) -> Probed {
             }
         }
     };
-    match crate::core::probe::probe_headers(path) {
+    match crate::core::probe::probe_quick(path) {
         Ok(info) => {
             let ours = info
                 .metadata

@@ -8,8 +8,8 @@
 //! pause file (`<data dir>/pause`, see [`pause_file`]) are honoured between probes and frames.
 
 use crate::catalog::{Catalog, CatalogError, EncodeRow};
-use crate::domain::ItemState;
 use crate::core::{Progress, ProgressSink};
+use crate::domain::ItemState;
 use crate::manifest::ManifestItem;
 use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
 use serde::Serialize;
@@ -274,7 +274,6 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-
 /// Encode one plan item into its staging path.
 pub fn stage_item(
     catalog: &Catalog,
@@ -376,7 +375,11 @@ pub fn stage_item(
     loop {
         attempt += 1;
         remove_stale_partials(&item.staging);
-        catalog.set_state(rec.id, ItemState::Encoding, Some(&format!("attempt {attempt}")))?;
+        catalog.set_state(
+            rec.id,
+            ItemState::Encoding,
+            Some(&format!("attempt {attempt}")),
+        )?;
         let started = Instant::now();
         let mut sink = ItemSink {
             inner: &mut *progress,
@@ -498,7 +501,11 @@ pub fn stage_item(
             Err(SearchError::Cancelled { .. })
             | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
                 remove_stale_partials(&item.staging);
-                catalog.set_state(rec.id, ItemState::Interrupted, Some("stopped by the operator"))?;
+                catalog.set_state(
+                    rec.id,
+                    ItemState::Interrupted,
+                    Some("stopped by the operator"),
+                )?;
                 return Ok(StageOutcome::Cancelled);
             }
             Err(e) => {

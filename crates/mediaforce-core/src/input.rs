@@ -19,8 +19,39 @@ const NOT_MEDIA_DEMUXERS: &[&str] = &[
     "microdvd",
 ];
 
+/// Containers whose headers declare every stream with its codec parameters, so stream
+/// analysis needs only the first frame of each: Matroska/WebM and MP4/QuickTime, by extension.
+const HEADER_DECLARED: &[&str] = &["mkv", "webm", "mp4", "m4v", "mov"];
+
+/// Open `path` for a quick look at its streams (the library scan): in containers whose headers
+/// declare their streams, libav's stream analysis stops after 0.1 s of media instead of its
+/// default 5 s. On 1080p H.264 that is most of the CPU a probe costs (the analysis decodes the
+/// frames it reads); the stream facts the catalog keeps (codec, size, pixel format, colour,
+/// declared rates, audio layout) come from the headers and the first decoded frame. Other
+/// containers (MPEG-TS and -PS, AVI, where streams may start late or rates are guessed from
+/// timestamps) get the full analysis.
+pub fn open_input_quick(path: &Path) -> Result<ff::format::context::Input> {
+    let declared = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| HEADER_DECLARED.contains(&e.to_ascii_lowercase().as_str()));
+    if !declared {
+        return open_input(path);
+    }
+    let mut options = ff::Dictionary::new();
+    options.set("analyzeduration", "100000");
+    open_with(path, Some(options))
+}
+
 /// Open `path` as a media container, with clear errors for the common bad inputs.
 pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
+    open_with(path, None)
+}
+
+fn open_with(
+    path: &Path,
+    options: Option<ff::Dictionary<'_>>,
+) -> Result<ff::format::context::Input> {
     crate::init();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
@@ -35,7 +66,11 @@ pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
             path: path.to_path_buf(),
         });
     }
-    let input = ff::format::input(path).map_err(|e| Error::NotMedia {
+    let opened = match options {
+        Some(o) => ff::format::input_with_dictionary(path, o),
+        None => ff::format::input(path),
+    };
+    let input = opened.map_err(|e| Error::NotMedia {
         path: path.to_path_buf(),
         reason: describe_open_error(path, &e),
     })?;

@@ -602,3 +602,32 @@ fn keyframe_index_lists_every_keyframe_of_mkv_and_mp4() {
         assert!(points.last().unwrap().byte_offset < size);
     }
 }
+
+/// The library scan's quick probe (stream analysis cut to 0.1 s in Matroska and MP4) sees the
+/// same streams as the full one: codecs, picture and audio facts.
+#[test]
+fn quick_probe_matches_the_full_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["mkv", "mp4"] {
+        let p = dir.path().join(format!("clip.{ext}"));
+        let mut v = SyntheticVideo::new(320, 180, 96);
+        v.gop = Some(24);
+        let mut c = SyntheticClip::new(v);
+        c.audio.push(SyntheticAudio::new("aac", "eng"));
+        c.write(&p).unwrap();
+        let full = mediaforce_core::probe::probe_headers(&p).unwrap();
+        let quick = mediaforce_core::probe::probe_quick(&p).unwrap();
+        assert_eq!(full.container, quick.container);
+        assert_eq!(full.duration_seconds, quick.duration_seconds);
+        assert_eq!(full.streams.len(), quick.streams.len());
+        for (a, b) in full.streams.iter().zip(&quick.streams) {
+            let facts = |s: &mediaforce_core::probe::StreamInfo| {
+                serde_json::json!([s.kind, s.codec, s.profile, s.language, s.video, s.audio])
+            };
+            assert_eq!(facts(a), facts(b), "{ext}");
+        }
+        let v = quick.primary_video().unwrap().video.as_ref().unwrap();
+        assert_eq!((v.width, v.height), (320, 180));
+        assert_eq!(v.pixel_format.as_deref(), Some("yuv420p"));
+    }
+}
