@@ -538,7 +538,29 @@ impl Catalog {
         state: ItemState,
         detail: Option<&str>,
     ) -> Result<(), CatalogError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        // Immediate: the read and the write hold the write lock together, and a concurrent
+        // writer (a scan) is waited for (busy timeout) instead of failing the upgrade from a
+        // read to a write.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
+        let outcome = self.set_state_locked(item, state, detail);
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let ended = self.conn.execute_batch(end).map_err(self.err());
+        outcome.and(ended)
+    }
+
+    fn set_state_locked(
+        &self,
+        item: i64,
+        state: ItemState,
+        detail: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let tx = &self.conn;
         let (source, now): (String, String) = tx
             .query_row(
                 "SELECT source, state FROM item WHERE id = ?1",
@@ -546,7 +568,9 @@ impl Catalog {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(self.err())?;
-        let from: ItemState = now.parse().map_err(CatalogError::Invalid)?;
+        let from: ItemState = now
+            .parse()
+            .map_err(|e| CatalogError::Invalid(format!("{source}: {e}")))?;
         crate::domain::transition(from, state).map_err(|refusal| CatalogError::Refused {
             path: PathBuf::from(&source),
             refusal,
@@ -568,7 +592,7 @@ impl Catalog {
             params![item, db::now(), state.as_str(), detail],
         )
         .map_err(self.err())?;
-        tx.commit().map_err(self.err())
+        Ok(())
     }
 
     /// Append an event without changing the state (progress checkpoints, retries).

@@ -157,6 +157,7 @@ fn hash_windows(path: &Path, window: usize) -> std::io::Result<(u64, u64)> {
     let mut f = std::fs::File::open(path)?;
     // Three small reads far apart: without this the kernel reads ahead 128 KiB or more after
     // each, which is most of what a cold first scan would pay for the fingerprint.
+    #[cfg(target_os = "linux")]
     let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Random);
     let len = f.metadata()?.len();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

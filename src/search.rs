@@ -642,7 +642,8 @@ pub fn crf_search(
         .or(stream.duration_seconds)
         .unwrap_or(0.0);
     let pixel = adapter.pick_pixel_format(src_fmt);
-    let (width, height) = crate::core::encode::encodable_size(pixel, v.width, v.height);
+    let (width, height) =
+        crate::core::encode::encodable_size(adapter.libav_name(), pixel, v.width, v.height);
     let cropped_to = ((width, height) != (v.width, v.height)).then_some((width, height));
     let source = Source {
         path: input,
@@ -673,11 +674,14 @@ pub fn crf_search(
     let mut sample_len = cfg.sample_seconds;
     // Over the memory budget: fewer windows first (they keep their length, so each still holds
     // a few GOPs), and shorter ones only when a single window does not fit.
+    // At 4K a frame is tens of MB: keep at least six windows (or as many as asked, if fewer)
+    // and shorten them instead, so the spread between samples still says something.
     let window_frames = (sample_len * fps_f).max(1.0);
     if (count as f64 * window_frames) as u64 > budget_frames {
-        count = ((budget_frames as f64 / window_frames) as usize).max(1);
+        let floor = count.min(6);
+        count = ((budget_frames as f64 / window_frames) as usize).max(floor);
         if (count as f64 * window_frames) as u64 > budget_frames {
-            sample_len = budget_frames as f64 / fps_f;
+            sample_len = budget_frames as f64 / fps_f / count as f64;
         }
     }
     // The index is an optimisation: a container without one gets the even placement.

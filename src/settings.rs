@@ -165,6 +165,13 @@ impl Settings {
             return Ok(given.to_path_buf());
         }
         let here = std::path::absolute(cwd.join(given)).unwrap_or_else(|_| cwd.join(given));
+        // `.`, `..`, `./x` and `../x` name places relative to the current directory only.
+        if matches!(
+            given.components().next(),
+            Some(std::path::Component::CurDir | std::path::Component::ParentDir)
+        ) {
+            return Ok(here);
+        }
         let mut found: Vec<PathBuf> = Vec::new();
         for candidate in self
             .roots

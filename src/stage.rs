@@ -88,6 +88,12 @@ pub enum StageOutcome {
     },
     /// Stopped by the operator; rerun to resume.
     Cancelled,
+    /// The item's state does not allow an encode (it is in the library, or a promotion or
+    /// rollback is under way): left as it is, with the reason.
+    Refused {
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Another run holds the item (its lock in `<data dir>/locks`): left to it.
     Busy {
         /// Who holds it, as that run wrote it (process id and host).
@@ -296,8 +302,9 @@ pub fn stage_item(
         Err(LockError::Io(e)) => {
             return Ok(StageOutcome::Failed {
                 error: format!(
-                    "{}: cannot take the item's lock: {e}",
-                    options.data_dir.display()
+                    "{}: cannot take its lock in {}: {e}",
+                    item.source.display(),
+                    options.data_dir.join("locks").display()
                 ),
                 attempts: 0,
             })
@@ -321,6 +328,13 @@ pub fn stage_item(
             });
         }
         catalog.event(rec.id, "restaged", Some("staged file missing or changed"))?;
+    }
+    // An item whose encode is in the library (or on its way in or out) is not encoded again:
+    // the batch goes on with the others.
+    if let Err(refusal) = crate::domain::transition(rec.state, ItemState::Encoding) {
+        return Ok(StageOutcome::Refused {
+            reason: refusal.to_string(),
+        });
     }
     // The plan is a snapshot: refuse to encode a source that changed since.
     match std::fs::metadata(&item.source) {

@@ -314,6 +314,7 @@ fn describe_outcome(o: &StageOutcome) -> String {
         StageOutcome::Failed { error, attempts } => format!("failed after {attempts} attempts: {error}"),
         StageOutcome::Cancelled => "stopped".into(),
         StageOutcome::Busy { holder } => format!("left alone: {holder} is encoding it"),
+        StageOutcome::Refused { reason } => format!("left as it is: {reason}"),
     }
 }
 
@@ -936,9 +937,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         }
                         out.push(o);
                     }
-                    Err(e @ mediaforce::promote::PromoteError::Refused { .. }) => {
-                        left.skip(item, e)
-                    }
+                    // An approved item that could not be promoted needs the operator.
                     Err(e) => left.fail(item, e),
                 }
             }
@@ -1044,7 +1043,14 @@ impl Leftovers {
     }
 
     fn fail(&mut self, item: &ManifestItem, e: impl std::fmt::Display) {
-        let line = format!("[{}] {e}", item.index);
+        let text = e.to_string();
+        let source = item.source.display().to_string();
+        // Most errors name the file already; the others get it in front.
+        let line = if text.contains(&source) {
+            format!("[{}] {text}", item.index)
+        } else {
+            format!("[{}] {source}: {text}", item.index)
+        };
         eprintln!("{line}");
         self.failed.push(line);
     }

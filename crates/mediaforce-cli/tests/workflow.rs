@@ -493,9 +493,13 @@ fn folders_are_named_relative_to_a_library_root() {
         .as_str()
         .unwrap()
         .ends_with("tv/Suits/Season 5/e01.mkv"));
-    // Relative to the current directory still works, and so does an absolute path.
+    // Relative to the current directory still works (`.` and `..` only that way), and so
+    // does an absolute path.
     let (code, _, err) = env.run_in(&env.root, &["inspect-folder", "tv/Futurama"]);
     assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = env.run_in(&env.root.join("tv/Futurama"), &["inspect-folder", "."]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("tv/Futurama"), "{out}");
     let abs = env.root.join("tv/Futurama");
     let (code, _, err) = env.run_in(&elsewhere, &["ls", "--prefix", abs.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");

@@ -291,7 +291,7 @@ impl VideoDecoder {
     }
 
     /// Where the concealed damage was, in seconds from the stream's start (the first
-    /// [`MAX_ERROR_TIMES`]; `NaN` where the damaged packet carried no timestamp).
+    /// [`MAX_ERROR_TIMES`] that had a timestamp to place them).
     pub fn decode_error_seconds(&self) -> &[f64] {
         &self.error_seconds
     }
@@ -302,10 +302,10 @@ impl VideoDecoder {
         self.decode_errors += 1;
         if self.error_seconds.len() < MAX_ERROR_TIMES {
             let tb = f64::from(self.facts.time_base);
-            let secs = at
-                .or(self.last_pts)
-                .map_or(f64::NAN, |p| (p - self.start_pts) as f64 * tb);
-            self.error_seconds.push(secs);
+            // Damage with no timestamp near it is counted but has no time to report.
+            if let Some(p) = at.or(self.last_pts) {
+                self.error_seconds.push((p - self.start_pts) as f64 * tb);
+            }
         }
     }
 
@@ -444,6 +444,15 @@ impl VideoDecoder {
             let mut frame = ff::frame::Video::empty();
             match self.decoder.receive_frame(&mut frame) {
                 Ok(()) => {
+                    let pts = frame.timestamp();
+                    // Frames before a seek target are thrown away unseen: one decoded with
+                    // missing references (an open GOP) is not damage in the file.
+                    if let (Some(skip), Some(p)) = (self.skip_before, pts) {
+                        if p < skip {
+                            continue;
+                        }
+                        self.skip_before = None;
+                    }
                     if frame.is_corrupt() || frame.has_decode_errors() {
                         if self.options.strict {
                             return Err(
@@ -451,13 +460,6 @@ impl VideoDecoder {
                             );
                         }
                         self.note_error(frame.timestamp().or(at));
-                    }
-                    let pts = frame.timestamp();
-                    if let (Some(skip), Some(p)) = (self.skip_before, pts) {
-                        if p < skip {
-                            continue;
-                        }
-                        self.skip_before = None;
                     }
                     // Frames leave in presentation order with strictly increasing timestamps:
                     // a frame without one (the last of an AVI with B-frames, whose packets

@@ -223,20 +223,33 @@ pub fn choose_pixel_format(encoder: &str, source: Pixel) -> Pixel {
         .unwrap_or(formats[0])
 }
 
-/// The frame size an encoder is given for a `width`x`height` picture encoded in `pixel`.
+/// Encoders that take any frame size, odd ones included (their formats code partial chroma
+/// samples): their input is never cropped.
+const ANY_SIZE: &[&str] = &["libaom-av1", "libvpx-vp9", "libvpx", "ffv1"];
+
+/// The frame size `encoder` is given for a `width`x`height` picture encoded in `pixel`.
 ///
-/// One rule for every encoder: a size that does not hold a whole number of chroma samples
-/// (an odd width or height in 4:2:0, an odd width in 4:2:2) is cropped by the last column or
-/// row, which is what x264, x265 and SVT-AV1 require and costs one line of a picture
-/// hundreds of lines tall. Nothing is scaled or padded, so the encode is compared with the
-/// reference cropped the same way, pixel for pixel.
-pub fn encodable_size(pixel: Pixel, width: u32, height: u32) -> (u32, u32) {
+/// One rule: a size that does not hold a whole number of chroma samples (an odd width or
+/// height in 4:2:0, an odd width in 4:2:2) is cropped by the last column or row for every
+/// encoder that needs whole chroma samples (x264, x265, SVT-AV1, rav1e, the hardware ones),
+/// which costs one line of a picture hundreds of lines tall; encoders that code odd sizes
+/// ([`ANY_SIZE`]) get the picture whole. Nothing is scaled or padded, so the encode is compared
+/// with the reference cropped the same way, pixel for pixel.
+pub fn encodable_size(encoder: &str, pixel: Pixel, width: u32, height: u32) -> (u32, u32) {
+    if ANY_SIZE.contains(&encoder) {
+        return (width, height);
+    }
     let (cw, ch) = crate::ffi::pixel_layout(pixel)
         .filter(|l| !l.rgb)
         .map_or((0, 0), |l| (l.log2_chroma_w, l.log2_chroma_h));
+    // A picture narrower than one chroma sample cannot be cropped to one: left as it is.
     let fit = |v: u32, log2: u8| {
         let m = 1u32 << log2;
-        (v / m * m).max(m)
+        if v < m {
+            v
+        } else {
+            v / m * m
+        }
     };
     (fit(width, cw), fit(height, ch))
 }

@@ -412,13 +412,22 @@ thread_local! {
 static ECHO_LIBAV_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// libav's log callback: keeps error-level lines (an encoder saying what it refused, in its own
-/// words) for the thread that logged them, and echoes lines to stderr only when asked.
+/// words) for the thread that logged them, and echoes lines to stderr only when asked. The
+/// `va_list` argument's type differs between targets; the bindings' x86-64 Linux form is the
+/// one this is written for (elsewhere libav's log is simply silenced).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe extern "C" fn log_callback(
     avcl: *mut std::ffi::c_void,
     level: std::ffi::c_int,
     fmt: *const std::ffi::c_char,
     vl: *mut sys::__va_list_tag,
 ) {
+    // av_vlog hands a custom callback every line, debug ones included: drop what is below the
+    // level asked for before paying for the formatting.
+    // SAFETY: reads a global integer in libavutil.
+    if level > unsafe { sys::av_log_get_level() } {
+        return;
+    }
     let mut buf = [0 as std::ffi::c_char; 1024];
     // No `[name @ 0x...]` prefix: addresses mean nothing in an error message.
     let mut prefix: std::ffi::c_int = 0;
@@ -469,11 +478,18 @@ pub(crate) fn install_log_capture(echo: bool) {
     } else {
         sys::AV_LOG_ERROR
     };
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     // SAFETY: the callback is a plain function valid for the program's life and safe to call
     // from any thread; the level is a global integer.
     unsafe {
         sys::av_log_set_callback(Some(log_callback));
         sys::av_log_set_level(level as std::ffi::c_int);
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    // SAFETY: sets a global integer in libavutil.
+    unsafe {
+        let _ = level;
+        sys::av_log_set_level(sys::AV_LOG_QUIET);
     }
 }
 

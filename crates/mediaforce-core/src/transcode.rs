@@ -177,7 +177,8 @@ pub fn transcode(
     let pixel_format = options
         .pixel_format
         .unwrap_or_else(|| choose_pixel_format(&options.encoder, source_fmt));
-    let fitted = crate::encode::encodable_size(pixel_format, vinfo.width, vinfo.height);
+    let fitted =
+        crate::encode::encodable_size(&options.encoder, pixel_format, vinfo.width, vinfo.height);
     let cropped_to = (fitted != (vinfo.width, vinfo.height)).then_some(fitted);
 
     let mut decoder = VideoDecoder::open(

@@ -1,0 +1,348 @@
+//! mediaforce's shared state, on SQLite (one file, the embedded default) or PostgreSQL (many
+//! hosts): for now the job queue that the local `encode --all`, remote workers and the web page
+//! will share.
+//!
+//! A job is a row. A worker [claims](JobStore::claim) one with a lease (PostgreSQL: `FOR UPDATE
+//! SKIP LOCKED`; SQLite: the same selection inside an immediate transaction), keeps it alive
+//! with [heartbeats](JobStore::heartbeat), and every write the job makes (events, the result,
+//! a failure) is conditional on the lease's epoch: a worker that lost its lease (expired,
+//! re-claimed by another host) can never write again, its late writes are refused as
+//! [`StoreError::Fenced`]. An expired lease returns the job to the queue with exponential
+//! backoff, recording which worker lost it; cancel and pause are flags a heartbeat reports.
+//! Time is the database's clock, so hosts with skewed clocks agree on leases.
+//!
+//! [`open`] picks the backend from a location: a `postgres://` URL or a SQLite file path. One
+//! contract test suite (`tests/contract.rs`) runs against both.
+
+mod pg;
+mod sqlite;
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use pg::PgStore;
+pub use sqlite::SqliteStore;
+
+/// The kinds of failure, for front ends that map them to status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No such job.
+    NotFound,
+    /// The row changed under the caller, or the write was fenced.
+    Conflict,
+    /// A request the store cannot take.
+    Invalid,
+    /// The database cannot be reached or is too new.
+    Unavailable,
+    /// A bug or an unexpected database failure.
+    Internal,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The lease this write depends on was lost: the job was re-claimed (a newer epoch) or is
+    /// no longer running. The write did not happen.
+    #[error("job {job}: lease lost (epoch {epoch} is no longer current); the write was refused")]
+    Fenced {
+        /// The job.
+        job: i64,
+        /// The stale epoch.
+        epoch: i64,
+    },
+    /// No such job.
+    #[error("job {0}: no such job")]
+    NotFound(i64),
+    /// A request the store refuses (a state change that does not apply).
+    #[error("job {job}: {reason}")]
+    Invalid {
+        /// The job.
+        job: i64,
+        /// Why.
+        reason: String,
+    },
+    /// The database's schema is newer than this build.
+    #[error("{location}: schema version {found} is newer than this build knows ({known}); upgrade mediaforce")]
+    TooNew {
+        /// The database.
+        location: String,
+        /// Its version.
+        found: i64,
+        /// This build's newest.
+        known: i64,
+    },
+    /// SQLite failed.
+    #[error("{location}: {source}")]
+    Sqlite {
+        /// The database file.
+        location: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL failed.
+    #[error("{location}: {source}")]
+    Postgres {
+        /// The database, without credentials.
+        location: String,
+        /// The client's error.
+        #[source]
+        source: postgres::Error,
+    },
+}
+
+impl StoreError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Fenced { .. } => ErrorKind::Conflict,
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Invalid { .. } => ErrorKind::Invalid,
+            StoreError::TooNew { .. } => ErrorKind::Unavailable,
+            StoreError::Sqlite { source, .. } => match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    ErrorKind::Unavailable
+                }
+                _ => ErrorKind::Internal,
+            },
+            StoreError::Postgres { source, .. } if source.is_closed() => ErrorKind::Unavailable,
+            StoreError::Postgres { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Result alias of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting to be claimed (possibly not before a backoff time).
+    Queued,
+    /// Claimed under a lease.
+    Running,
+    /// Finished with a result.
+    Done,
+    /// Failed after its attempts.
+    Failed,
+    /// Cancelled by the operator.
+    Cancelled,
+}
+
+impl JobState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|j| j.as_str() == s)
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewJob {
+    /// What to run (`"encode"`, `"validate"`, `"compare"`, `"search"`).
+    pub kind: String,
+    /// What to run it on, as the job kind defines it.
+    pub payload: serde_json::Value,
+    /// Higher runs first; among equals, the oldest.
+    pub priority: i64,
+    /// Attempts before the job fails for good.
+    pub max_attempts: i64,
+}
+
+impl NewJob {
+    /// A job of `kind` on `payload`, priority 0, three attempts.
+    pub fn new(kind: &str, payload: serde_json::Value) -> Self {
+        Self {
+            kind: kind.into(),
+            payload,
+            priority: 0,
+            max_attempts: 3,
+        }
+    }
+}
+
+/// A claimed job: what to run and the epoch every write must carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The job.
+    pub job: i64,
+    /// Incremented by every claim; writes under an older epoch are refused.
+    pub epoch: i64,
+    /// The job's kind.
+    pub kind: String,
+    /// The job's payload.
+    pub payload: serde_json::Value,
+    /// The worker holding it.
+    pub worker: String,
+    /// Which attempt this is, from 1.
+    pub attempt: i64,
+}
+
+/// What a heartbeat reports back: the operator's flags for the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Control {
+    /// Stop the job; it ends as cancelled.
+    pub cancel: bool,
+    /// Hold the job between frames until the flag clears.
+    pub pause: bool,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRow {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Payload.
+    pub payload: serde_json::Value,
+    /// State.
+    pub state: JobState,
+    /// Priority.
+    pub priority: i64,
+    /// Attempts started.
+    pub attempts: i64,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// Current lease epoch.
+    pub epoch: i64,
+    /// The worker holding (or last holding) it.
+    pub worker: Option<String>,
+    /// The last failure, with the worker that hit it.
+    pub last_error: Option<String>,
+    /// The result of a finished job.
+    pub result: Option<serde_json::Value>,
+    /// Cancel requested.
+    pub cancel: bool,
+    /// Pause requested.
+    pub pause: bool,
+}
+
+/// One event a job recorded (progress, a failure, a lost lease), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEvent {
+    /// Id, increasing: a reader resumes after the last it saw.
+    pub id: i64,
+    /// The job.
+    pub job: i64,
+    /// Milliseconds since the Unix epoch, by the database's clock.
+    pub at_ms: i64,
+    /// The epoch it was written under.
+    pub epoch: i64,
+    /// What happened (`"progress"`, `"failed"`, `"lease_expired"`...).
+    pub kind: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// The job queue: one interface, one implementation per backend.
+pub trait JobStore: Send {
+    /// Add a job to the queue; returns its id.
+    fn enqueue(&mut self, job: &NewJob) -> Result<i64>;
+    /// Claim the next runnable job of one of `kinds` (all kinds when empty): highest priority,
+    /// then oldest; none until its backoff has passed. The lease lasts `lease`.
+    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>>;
+    /// Extend the lease by `lease` from now; returns the operator's flags. Fenced when lost.
+    fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control>;
+    /// Record an event under the lease. Fenced when lost.
+    fn event(&mut self, lease: &Lease, kind: &str, detail: &str) -> Result<()>;
+    /// Finish the job with its result. Fenced when lost.
+    fn complete(&mut self, lease: &Lease, result: &serde_json::Value) -> Result<()>;
+    /// The job failed on this attempt: back to the queue after a backoff (doubling from
+    /// [`JobStore::backoff`]) while attempts remain, else failed. Returns the state it is in.
+    /// Fenced when lost.
+    fn fail(&mut self, lease: &Lease, error: &str) -> Result<JobState>;
+    /// The job was cancelled while running (its worker saw the flag): it ends as cancelled.
+    fn finish_cancelled(&mut self, lease: &Lease) -> Result<()>;
+    /// Return every job whose lease has expired to the queue (or fail it when out of
+    /// attempts), recording which worker lost it. Returns how many.
+    fn requeue_expired(&mut self) -> Result<usize>;
+    /// Cancel a job: a queued one at once, a running one through its next heartbeat.
+    fn cancel(&mut self, job: i64) -> Result<()>;
+    /// Set or clear the pause flag of a job.
+    fn set_pause(&mut self, job: i64, pause: bool) -> Result<()>;
+    /// Put a failed or cancelled job back in the queue, with its attempts reset.
+    fn retry(&mut self, job: i64) -> Result<()>;
+    /// One job.
+    fn job(&mut self, job: i64) -> Result<JobRow>;
+    /// A job's events after event id `after` (0 for all), oldest first.
+    fn events(&mut self, job: i64, after: i64) -> Result<Vec<JobEvent>>;
+    /// The first backoff delay after a failure or a lost lease.
+    fn backoff(&self) -> Duration;
+    /// Set the first backoff delay (tests use a short one).
+    fn set_backoff(&mut self, first: Duration);
+}
+
+/// Open the store at `location`: a `postgres://` or `postgresql://` URL, or a SQLite file
+/// path; the schema is created or migrated, and refused when newer than this build.
+pub fn open(location: &str) -> Result<Box<dyn JobStore>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::connect(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))
+    }
+}
+
+/// Backoff before attempt `attempt + 1` after `attempt` failures: `first` doubled each time,
+/// at most an hour.
+pub fn backoff_after(first: Duration, attempt: i64) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.clamp(1, 20) as u32 - 1);
+    first.saturating_mul(factor).min(Duration::from_secs(3600))
+}
+
+/// A URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{backoff_after, redact};
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let s = Duration::from_secs(2);
+        assert_eq!(backoff_after(s, 1), Duration::from_secs(2));
+        assert_eq!(backoff_after(s, 2), Duration::from_secs(4));
+        assert_eq!(backoff_after(s, 4), Duration::from_secs(16));
+        assert_eq!(backoff_after(s, 40), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://mf:secret@db.lan:5432/mediaforce"),
+            "postgres://mf@db.lan:5432/mediaforce"
+        );
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+    }
+}

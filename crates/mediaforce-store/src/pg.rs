@@ -1,0 +1,513 @@
+//! The job queue in PostgreSQL, shared by hosts: a claim is one `UPDATE ... WHERE id = (SELECT
+//! ... FOR UPDATE SKIP LOCKED)`, so concurrent workers each take a different row without
+//! waiting on one another, and the database's row locks and transactions are the only
+//! coordinator.
+//!
+//! The client is the synchronous `postgres` crate: call it from plain threads (or a blocking
+//! task), never from an async runtime's own threads.
+
+use crate::{
+    backoff_after, redact, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result,
+    StoreError,
+};
+use postgres::{Client, NoTls, Row};
+use std::time::Duration;
+
+/// `MIGRATIONS[i]` moves the schema from version `i` to `i + 1` (table `store_schema`).
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE job (
+    id BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    priority BIGINT NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    max_attempts BIGINT NOT NULL CHECK (max_attempts >= 1),
+    epoch BIGINT NOT NULL DEFAULT 0,
+    worker TEXT,
+    lease_until_ms BIGINT,
+    not_before_ms BIGINT NOT NULL DEFAULT 0,
+    cancel BOOLEAN NOT NULL DEFAULT FALSE,
+    pause BOOLEAN NOT NULL DEFAULT FALSE,
+    last_error TEXT,
+    result TEXT,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX job_runnable ON job (state, priority DESC, id);
+CREATE TABLE job_event (
+    id BIGSERIAL PRIMARY KEY,
+    job BIGINT NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+    at_ms BIGINT NOT NULL,
+    epoch BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX job_event_job ON job_event (job, id);
+"];
+
+/// The database's clock in milliseconds.
+const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// The job queue in a PostgreSQL database.
+pub struct PgStore {
+    client: Client,
+    location: String,
+    backoff: Duration,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user:password@host:port/database`) and create or migrate
+    /// the schema; a schema newer than this build is refused.
+    pub fn connect(url: &str) -> Result<Self> {
+        let location = redact(url);
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
+        let mut client = Client::connect(url, NoTls).map_err(err)?;
+        let mut tx = client.transaction().map_err(err)?;
+        // One migrator at a time across hosts.
+        tx.execute("SELECT pg_advisory_xact_lock(7236053)", &[])
+            .map_err(err)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS store_schema (version BIGINT NOT NULL)")
+            .map_err(err)?;
+        let version: i64 = tx
+            .query_opt("SELECT version FROM store_schema", &[])
+            .map_err(err)?
+            .map_or(0, |r| r.get(0));
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                location,
+                found: version,
+                known,
+            });
+        }
+        for m in &MIGRATIONS[version as usize..] {
+            tx.batch_execute(m).map_err(err)?;
+        }
+        if version == 0 {
+            tx.execute("INSERT INTO store_schema (version) VALUES ($1)", &[&known])
+                .map_err(err)?;
+        } else if version < known {
+            tx.execute("UPDATE store_schema SET version = $1", &[&known])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(Self {
+            client,
+            location,
+            backoff: Duration::from_secs(2),
+        })
+    }
+
+    fn err(&self) -> impl Fn(postgres::Error) -> StoreError + '_ {
+        move |source| StoreError::Postgres {
+            location: self.location.clone(),
+            source,
+        }
+    }
+
+    fn fenced(lease: &Lease) -> StoreError {
+        StoreError::Fenced {
+            job: lease.job,
+            epoch: lease.epoch,
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn row_to_job(r: &Row) -> JobRow {
+    let state: String = r.get(3);
+    JobRow {
+        id: r.get(0),
+        kind: r.get(1),
+        payload: serde_json::from_str(r.get::<_, &str>(2)).unwrap_or(serde_json::Value::Null),
+        // The CHECK constraint admits only the five names.
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        priority: r.get(4),
+        attempts: r.get(5),
+        max_attempts: r.get(6),
+        epoch: r.get(7),
+        worker: r.get(8),
+        last_error: r.get(9),
+        result: r
+            .get::<_, Option<&str>>(10)
+            .and_then(|s| serde_json::from_str(s).ok()),
+        cancel: r.get(11),
+        pause: r.get(12),
+    }
+}
+
+const JOB_COLUMNS: &str = "id, kind, payload, state, priority, attempts, max_attempts, epoch, \
+     worker, last_error, result, cancel, pause";
+
+impl JobStore for PgStore {
+    fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
+        let location = self.location.clone();
+        let row = self
+            .client
+            .query_one(
+                &format!(
+                    "INSERT INTO job (kind, payload, state, priority, max_attempts, created_ms, updated_ms)
+                     VALUES ($1, $2, 'queued', $3, $4, {NOW}, {NOW}) RETURNING id"
+                ),
+                &[
+                    &job.kind,
+                    &job.payload.to_string(),
+                    &job.priority,
+                    &job.max_attempts.max(1),
+                ],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        Ok(row.get(0))
+    }
+
+    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
+        let location = self.location.clone();
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_string()).collect();
+        let mut tx = self.client.transaction().map_err(err)?;
+        let take = format!(
+            "UPDATE job SET state = 'running', epoch = epoch + 1, attempts = attempts + 1,
+                 worker = $1, lease_until_ms = {NOW} + $2, pause = FALSE, updated_ms = {NOW}
+             WHERE id = (
+                 SELECT id FROM job
+                 WHERE state = 'queued' AND not_before_ms <= {NOW}
+                   AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
+                 ORDER BY priority DESC, id
+                 FOR UPDATE SKIP LOCKED
+                 LIMIT 1)
+             RETURNING id, epoch, kind, payload, attempts"
+        );
+        let Some(row) = tx
+            .query_opt(&take, &[&worker, &ms(lease), &kinds])
+            .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        let (id, epoch, kind, payload, attempt): (i64, i64, String, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        tx.execute(
+            &format!(
+                "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                 VALUES ($1, {NOW}, $2, 'claimed', $3)"
+            ),
+            &[&id, &epoch, &format!("by {worker}, attempt {attempt}")],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Some(Lease {
+            job: id,
+            epoch,
+            kind,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            worker: worker.into(),
+            attempt,
+        }))
+    }
+
+    fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control> {
+        let location = self.location.clone();
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "UPDATE job SET lease_until_ms = {NOW} + $3, updated_ms = {NOW}
+                     WHERE id = $1 AND epoch = $2 AND state = 'running' RETURNING cancel, pause"
+                ),
+                &[&lease.job, &lease.epoch, &ms(extend)],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?
+            .ok_or_else(|| Self::fenced(lease))?;
+        Ok(Control {
+            cancel: row.get(0),
+            pause: row.get(1),
+        })
+    }
+
+    fn event(&mut self, lease: &Lease, kind: &str, detail: &str) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                     SELECT $1, {NOW}, $2, $3, $4
+                     WHERE EXISTS (SELECT 1 FROM job WHERE id = $1 AND epoch = $2 AND state = 'running')"
+                ),
+                &[&lease.job, &lease.epoch, &kind, &detail],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            return Err(Self::fenced(lease));
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, lease: &Lease, result: &serde_json::Value) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET state = 'done', result = $3, lease_until_ms = NULL, updated_ms = {NOW}
+                     WHERE id = $1 AND epoch = $2 AND state = 'running'"
+                ),
+                &[&lease.job, &lease.epoch, &result.to_string()],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            return Err(Self::fenced(lease));
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, lease: &Lease, error: &str) -> Result<JobState> {
+        let backoff = self.backoff;
+        let location = self.location.clone();
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
+        let mut tx = self.client.transaction().map_err(err)?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT attempts, max_attempts FROM job
+                 WHERE id = $1 AND epoch = $2 AND state = 'running' FOR UPDATE",
+                &[&lease.job, &lease.epoch],
+            )
+            .map_err(err)?
+        else {
+            return Err(Self::fenced(lease));
+        };
+        let (attempts, max_attempts): (i64, i64) = (row.get(0), row.get(1));
+        let message = format!("{} (on {}, attempt {})", error, lease.worker, lease.attempt);
+        let (state, delay) = if attempts >= max_attempts {
+            (JobState::Failed, Duration::ZERO)
+        } else {
+            (JobState::Queued, backoff_after(backoff, attempts))
+        };
+        tx.execute(
+            &format!(
+                "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,
+                     not_before_ms = {NOW} + $5, updated_ms = {NOW}
+                 WHERE id = $1 AND epoch = $2"
+            ),
+            &[
+                &lease.job,
+                &lease.epoch,
+                &state.as_str(),
+                &message,
+                &ms(delay),
+            ],
+        )
+        .map_err(err)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                 VALUES ($1, {NOW}, $2, 'failed', $3)"
+            ),
+            &[&lease.job, &lease.epoch, &message],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(state)
+    }
+
+    fn finish_cancelled(&mut self, lease: &Lease) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET state = 'cancelled', lease_until_ms = NULL, updated_ms = {NOW}
+                     WHERE id = $1 AND epoch = $2 AND state = 'running'"
+                ),
+                &[&lease.job, &lease.epoch],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            return Err(Self::fenced(lease));
+        }
+        Ok(())
+    }
+
+    fn requeue_expired(&mut self) -> Result<usize> {
+        let backoff = self.backoff;
+        let location = self.location.clone();
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
+        let mut tx = self.client.transaction().map_err(err)?;
+        let expired = tx
+            .query(
+                &format!(
+                    "SELECT id, epoch, attempts, max_attempts, worker FROM job
+                     WHERE state = 'running' AND lease_until_ms < {NOW}
+                     FOR UPDATE SKIP LOCKED"
+                ),
+                &[],
+            )
+            .map_err(err)?;
+        for r in &expired {
+            let (id, epoch, attempts, max_attempts, worker): (i64, i64, i64, i64, Option<String>) =
+                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+            let message = format!(
+                "lease expired on {} (attempt {attempts})",
+                worker.as_deref().unwrap_or("an unknown worker")
+            );
+            let (state, delay) = if attempts >= max_attempts {
+                (JobState::Failed, Duration::ZERO)
+            } else {
+                (JobState::Queued, backoff_after(backoff, attempts))
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,
+                         not_before_ms = {NOW} + $5, updated_ms = {NOW}
+                     WHERE id = $1 AND epoch = $2"
+                ),
+                &[&id, &epoch, &state.as_str(), &message, &ms(delay)],
+            )
+            .map_err(err)?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                     VALUES ($1, {NOW}, $2, 'lease_expired', $3)"
+                ),
+                &[&id, &epoch, &message],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(expired.len())
+    }
+
+    fn cancel(&mut self, job: i64) -> Result<()> {
+        let location = self.location.clone();
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
+        let mut tx = self.client.transaction().map_err(err)?;
+        let state: String = tx
+            .query_opt("SELECT state FROM job WHERE id = $1 FOR UPDATE", &[&job])
+            .map_err(err)?
+            .ok_or(StoreError::NotFound(job))?
+            .get(0);
+        let sql = match state.as_str() {
+            "queued" => {
+                format!("UPDATE job SET state = 'cancelled', updated_ms = {NOW} WHERE id = $1")
+            }
+            "running" => format!("UPDATE job SET cancel = TRUE, updated_ms = {NOW} WHERE id = $1"),
+            s => {
+                return Err(StoreError::Invalid {
+                    job,
+                    reason: format!("it is {s}; only a queued or running job can be cancelled"),
+                })
+            }
+        };
+        tx.execute(&sql, &[&job]).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn set_pause(&mut self, job: i64, pause: bool) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!("UPDATE job SET pause = $2, updated_ms = {NOW} WHERE id = $1"),
+                &[&job, &pause],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            return Err(StoreError::NotFound(job));
+        }
+        Ok(())
+    }
+
+    fn retry(&mut self, job: i64) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET state = 'queued', attempts = 0, cancel = FALSE, pause = FALSE,
+                         not_before_ms = 0, updated_ms = {NOW}
+                     WHERE id = $1 AND state IN ('failed', 'cancelled')"
+                ),
+                &[&job],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            let row = self.job(job)?;
+            return Err(StoreError::Invalid {
+                job,
+                reason: format!(
+                    "it is {}; only a failed or cancelled job is retried",
+                    row.state.as_str()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn job(&mut self, job: i64) -> Result<JobRow> {
+        let location = self.location.clone();
+        self.client
+            .query_opt(
+                &format!("SELECT {JOB_COLUMNS} FROM job WHERE id = $1"),
+                &[&job],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?
+            .map(|r| row_to_job(&r))
+            .ok_or(StoreError::NotFound(job))
+    }
+
+    fn events(&mut self, job: i64, after: i64) -> Result<Vec<JobEvent>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, job, at_ms, epoch, kind, detail FROM job_event
+                 WHERE job = $1 AND id > $2 ORDER BY id",
+                &[&job, &after],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| JobEvent {
+                id: r.get(0),
+                job: r.get(1),
+                at_ms: r.get(2),
+                epoch: r.get(3),
+                kind: r.get(4),
+                detail: r.get(5),
+            })
+            .collect())
+    }
+
+    fn backoff(&self) -> Duration {
+        self.backoff
+    }
+
+    fn set_backoff(&mut self, first: Duration) {
+        self.backoff = first;
+    }
+}

@@ -1,0 +1,252 @@
+//! One contract for the job queue, run against both backends: SQLite (a temporary file) and
+//! PostgreSQL (a fresh database per test in the cluster `scripts/test.sh` starts, named by
+//! `MEDIAFORCE_TEST_DATABASE_URL`). Without that variable the PostgreSQL half fails: it never
+//! skips.
+
+use mediaforce_store::{ErrorKind, JobState, JobStore, NewJob, PgStore, SqliteStore, StoreError};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Opens connections to one store (several, for the concurrency tests).
+type Opener = Box<dyn Fn() -> Box<dyn JobStore> + Send + Sync>;
+
+/// A fresh SQLite store; the directory lives as long as the opener.
+fn sqlite() -> Opener {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    Box::new(move || {
+        Box::new(SqliteStore::open(&dir.path().join("store.db")).unwrap()) as Box<dyn JobStore>
+    })
+}
+
+/// The URL of a new, empty database `mf_<test>_<pid>` in the test cluster.
+fn fresh_database(test: &str) -> String {
+    let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
+        "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
+    );
+    let name = format!("mf_{test}_{}", std::process::id());
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// A fresh PostgreSQL database in the test cluster.
+fn postgres(test: &str) -> Opener {
+    let url = fresh_database(test);
+    Box::new(move || Box::new(PgStore::connect(&url).unwrap()) as Box<dyn JobStore>)
+}
+
+/// Run `contract` on both backends.
+fn both(test: &str, contract: impl Fn(&Opener)) {
+    contract(&sqlite());
+    contract(&postgres(test));
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+#[test]
+fn claims_follow_priority_then_age_and_kinds() {
+    both("order", |open| {
+        let mut s = open();
+        let a = s
+            .enqueue(&NewJob::new("encode", json!({"item": 1})))
+            .unwrap();
+        let mut urgent = NewJob::new("encode", json!({"item": 2}));
+        urgent.priority = 5;
+        let b = s.enqueue(&urgent).unwrap();
+        let c = s
+            .enqueue(&NewJob::new("validate", json!({"item": 3})))
+            .unwrap();
+        // Only the kinds asked for.
+        let v = s.claim("w1", &["validate"], LEASE).unwrap().unwrap();
+        assert_eq!((v.job, v.kind.as_str(), v.attempt), (c, "validate", 1));
+        let first = s.claim("w1", &[], LEASE).unwrap().unwrap();
+        assert_eq!(first.job, b, "priority first");
+        assert_eq!(first.payload, json!({"item": 2}));
+        let second = s.claim("w1", &["encode"], LEASE).unwrap().unwrap();
+        assert_eq!(second.job, a, "then the oldest");
+        assert!(s.claim("w1", &[], LEASE).unwrap().is_none());
+        // Progress events and the result, under the lease.
+        s.event(&second, "progress", "50%").unwrap();
+        s.complete(&second, &json!({"bytes": 123})).unwrap();
+        let row = s.job(a).unwrap();
+        assert_eq!(row.state, JobState::Done);
+        assert_eq!(row.result, Some(json!({"bytes": 123})));
+        let kinds: Vec<String> = s
+            .events(a, 0)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["claimed", "progress"]);
+        // Reading on from the last event seen.
+        let all = s.events(a, 0).unwrap();
+        assert_eq!(s.events(a, all[0].id).unwrap().len(), 1);
+        assert!(matches!(s.job(9999), Err(StoreError::NotFound(9999))));
+    });
+}
+
+#[test]
+fn a_lost_lease_fences_every_late_write_and_the_job_runs_again() {
+    both("fence", |open| {
+        let mut s = open();
+        s.set_backoff(Duration::from_millis(1));
+        let id = s.enqueue(&NewJob::new("encode", json!({}))).unwrap();
+        // Worker 1 claims with a short lease and goes silent (killed mid-job).
+        let old = s
+            .claim("host-a", &[], Duration::from_millis(200))
+            .unwrap()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(s.requeue_expired().unwrap(), 1);
+        let row = s.job(id).unwrap();
+        assert_eq!(row.state, JobState::Queued);
+        assert!(row.last_error.unwrap().contains("lease expired on host-a"));
+        std::thread::sleep(Duration::from_millis(20));
+        // Worker 2 takes it under a new epoch.
+        let mut other = open();
+        let new = other.claim("host-b", &[], LEASE).unwrap().unwrap();
+        assert_eq!(new.job, id);
+        assert_eq!(new.epoch, old.epoch + 1);
+        assert_eq!(new.attempt, 2);
+        // Every write worker 1 tries now is refused, and changes nothing.
+        for e in [
+            s.heartbeat(&old, LEASE).map(|_| ()),
+            s.event(&old, "progress", "late"),
+            s.complete(&old, &json!({"from": "host-a"})),
+            s.fail(&old, "late failure").map(|_| ()),
+        ] {
+            let err = e.expect_err("a stale epoch must be fenced");
+            assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
+            assert_eq!(err.kind(), ErrorKind::Conflict);
+        }
+        other.heartbeat(&new, LEASE).unwrap();
+        other.complete(&new, &json!({"from": "host-b"})).unwrap();
+        let row = s.job(id).unwrap();
+        assert_eq!(row.state, JobState::Done);
+        assert_eq!(row.result, Some(json!({"from": "host-b"})));
+        assert_eq!(row.worker.as_deref(), Some("host-b"));
+        let events = s.events(id, 0).unwrap();
+        assert!(events.iter().all(|e| e.detail != "late"));
+        assert!(events.iter().any(|e| e.kind == "lease_expired"));
+    });
+}
+
+#[test]
+fn failures_back_off_then_fail_for_good_and_can_be_retried() {
+    both("backoff", |open| {
+        let mut s = open();
+        s.set_backoff(Duration::from_millis(300));
+        let mut job = NewJob::new("encode", json!({}));
+        job.max_attempts = 2;
+        let id = s.enqueue(&job).unwrap();
+        let l1 = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(s.fail(&l1, "encoder refused").unwrap(), JobState::Queued);
+        // Not before the backoff has passed.
+        assert!(s.claim("w", &[], LEASE).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(450));
+        let l2 = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l2.attempt, 2);
+        assert_eq!(
+            s.fail(&l2, "encoder refused again").unwrap(),
+            JobState::Failed
+        );
+        let row = s.job(id).unwrap();
+        assert_eq!(row.state, JobState::Failed);
+        assert!(row
+            .last_error
+            .unwrap()
+            .contains("encoder refused again (on w, attempt 2)"));
+        assert!(s.claim("w", &[], LEASE).unwrap().is_none());
+        s.retry(id).unwrap();
+        let l3 = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l3.attempt, 1);
+        let err = s.retry(id).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    });
+}
+
+#[test]
+fn cancel_and_pause_reach_the_worker_through_its_heartbeat() {
+    both("control", |open| {
+        let mut s = open();
+        let queued = s.enqueue(&NewJob::new("encode", json!({}))).unwrap();
+        s.cancel(queued).unwrap();
+        assert_eq!(s.job(queued).unwrap().state, JobState::Cancelled);
+        let running = s.enqueue(&NewJob::new("encode", json!({}))).unwrap();
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l.job, running);
+        let c = s.heartbeat(&l, LEASE).unwrap();
+        assert!(!c.cancel && !c.pause);
+        s.set_pause(running, true).unwrap();
+        assert!(s.heartbeat(&l, LEASE).unwrap().pause);
+        s.set_pause(running, false).unwrap();
+        s.cancel(running).unwrap();
+        assert_eq!(s.job(running).unwrap().state, JobState::Running);
+        assert!(s.heartbeat(&l, LEASE).unwrap().cancel);
+        s.finish_cancelled(&l).unwrap();
+        assert_eq!(s.job(running).unwrap().state, JobState::Cancelled);
+        assert_eq!(s.cancel(running).unwrap_err().kind(), ErrorKind::Invalid);
+    });
+}
+
+#[test]
+fn concurrent_workers_never_run_the_same_job() {
+    both("race", |open| {
+        let mut s = open();
+        let mut ids = HashSet::new();
+        for i in 0..60 {
+            ids.insert(
+                s.enqueue(&NewJob::new("encode", json!({ "n": i })))
+                    .unwrap(),
+            );
+        }
+        let claimed = Arc::new(Mutex::new(Vec::new()));
+        std::thread::scope(|scope| {
+            for w in 0..4 {
+                let claimed = Arc::clone(&claimed);
+                let mut store = open();
+                scope.spawn(move || {
+                    let name = format!("worker-{w}");
+                    while let Some(l) = store.claim(&name, &[], LEASE).unwrap() {
+                        claimed.lock().unwrap().push(l.job);
+                        store.complete(&l, &json!({ "by": name })).unwrap();
+                    }
+                });
+            }
+        });
+        let claimed = claimed.lock().unwrap();
+        assert_eq!(claimed.len(), 60, "every job once");
+        assert_eq!(claimed.iter().copied().collect::<HashSet<_>>(), ids);
+    });
+}
+
+#[test]
+fn a_schema_newer_than_the_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite_version(&path, 99);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+    let url = fresh_database("newer");
+    drop(PgStore::connect(&url).unwrap());
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    db.batch_execute("UPDATE store_schema SET version = 99")
+        .unwrap();
+    let err = PgStore::connect(&url).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(!err.to_string().contains("password"));
+}
+
+fn rusqlite_version(path: &std::path::Path, v: i64) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.pragma_update(None, "user_version", v).unwrap();
+}
