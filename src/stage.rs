@@ -474,17 +474,12 @@ pub fn stage_item(
                 };
                 catalog.record_encode(&row)?;
                 let damage = (last.source_decode_errors > 0).then(|| {
-                    let at: Vec<String> = last
-                        .source_decode_error_seconds
-                        .iter()
-                        .filter(|s| s.is_finite())
-                        .take(5)
-                        .map(|s| format!("{s:.2} s"))
-                        .collect();
                     format!(
-                        "{} damaged packet(s) or frame(s) in the source, concealed in the encode (at {})",
-                        last.source_decode_errors,
-                        at.join(", ")
+                        "{} in the source, concealed in the encode",
+                        crate::core::decode::describe_damage(
+                            last.source_decode_errors,
+                            &last.source_decode_error_seconds
+                        )
                     )
                 });
                 catalog.set_source_damage(rec.id, last.source_decode_errors, damage.as_deref())?;

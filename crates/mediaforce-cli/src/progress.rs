@@ -169,20 +169,10 @@ impl Drop for SearchProgress {
 /// The one-line warning for damage concealed while decoding `path` (in `part`: "the search
 /// samples", "the whole file"): the count and where the first of it was.
 pub fn damage_warning(path: &std::path::Path, part: &str, errors: u64, seconds: &[f64]) -> String {
-    let at: Vec<String> = seconds
-        .iter()
-        .filter(|s| s.is_finite())
-        .take(5)
-        .map(|s| format!("{s:.2} s"))
-        .collect();
     format!(
-        "mediaforce: warning: {}: {errors} damaged packet(s) or frame(s) in {part}, concealed while decoding{}; `mediaforce verify` shows the first",
+        "mediaforce: warning: {}: {} in {part}, concealed while decoding; `mediaforce verify` shows the first",
         path.display(),
-        if at.is_empty() {
-            String::new()
-        } else {
-            format!(" (at {})", at.join(", "))
-        }
+        mediaforce_core::decode::describe_damage(errors, seconds)
     )
 }
 

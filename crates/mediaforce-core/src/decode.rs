@@ -163,6 +163,23 @@ pub struct VideoDecoder {
 /// How many decode-error times a decoder keeps (the count goes on).
 pub const MAX_ERROR_TIMES: usize = 32;
 
+/// Damage concealed while decoding, in words: `"3 damaged packet(s) or frame(s) (at 1.00 s,
+/// 2.04 s)"`, with at most the first five times.
+pub fn describe_damage(errors: u64, seconds: &[f64]) -> String {
+    let at: Vec<String> = seconds
+        .iter()
+        .filter(|s| s.is_finite())
+        .take(5)
+        .map(|s| format!("{s:.2} s"))
+        .collect();
+    let at = if at.is_empty() {
+        String::new()
+    } else {
+        format!(" (at {})", at.join(", "))
+    };
+    format!("{errors} damaged packet(s) or frame(s){at}")
+}
+
 impl std::fmt::Debug for VideoDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VideoDecoder")

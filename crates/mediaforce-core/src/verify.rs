@@ -117,7 +117,13 @@ fn check(path: &Path, threads: usize, report: &mut VerifyReport) -> Result<()> {
 
     // The probe's variable-rate flag cannot tell here: a hole makes a constant-rate stream look
     // variable. A stream whose frame steps are nearly all alike is constant-rate with holes.
-    let nominal = constant_step(&mut steps);
+    // A stream whose container declares a variable rate (its real base rate differs from its
+    // average: screen captures, phone videos) may hold a picture for seconds: not checked.
+    let declared_constant = match (&video.r_frame_rate, &video.avg_frame_rate) {
+        (Some(r), Some(a)) => r == a,
+        _ => true,
+    };
+    let nominal = constant_step(&mut steps).filter(|_| declared_constant);
     if nominal.is_some_and(|step| gap.0 > allowed_gap(step)) {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),

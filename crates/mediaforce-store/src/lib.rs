@@ -311,6 +311,20 @@ pub fn backoff_after(first: Duration, attempt: i64) -> Duration {
     first.saturating_mul(factor).min(Duration::from_secs(3600))
 }
 
+/// Where a job goes after attempt `attempts` of `max_attempts` failed or lost its lease: back
+/// to the queue after [`backoff_after`], or failed for good.
+pub(crate) fn after_failure(
+    attempts: i64,
+    max_attempts: i64,
+    first: Duration,
+) -> (JobState, Duration) {
+    if attempts >= max_attempts {
+        (JobState::Failed, Duration::ZERO)
+    } else {
+        (JobState::Queued, backoff_after(first, attempts))
+    }
+}
+
 /// A URL without its password, for messages.
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

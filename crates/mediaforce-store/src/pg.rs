@@ -7,7 +7,7 @@
 //! task), never from an async runtime's own threads.
 
 use crate::{
-    backoff_after, redact, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result,
+    after_failure, redact, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result,
     StoreError,
 };
 use postgres::{Client, NoTls, Row};
@@ -298,11 +298,7 @@ impl JobStore for PgStore {
         };
         let (attempts, max_attempts): (i64, i64) = (row.get(0), row.get(1));
         let message = format!("{} (on {}, attempt {})", error, lease.worker, lease.attempt);
-        let (state, delay) = if attempts >= max_attempts {
-            (JobState::Failed, Duration::ZERO)
-        } else {
-            (JobState::Queued, backoff_after(backoff, attempts))
-        };
+        let (state, delay) = after_failure(attempts, max_attempts, backoff);
         tx.execute(
             &format!(
                 "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,
@@ -373,11 +369,7 @@ impl JobStore for PgStore {
                 "lease expired on {} (attempt {attempts})",
                 worker.as_deref().unwrap_or("an unknown worker")
             );
-            let (state, delay) = if attempts >= max_attempts {
-                (JobState::Failed, Duration::ZERO)
-            } else {
-                (JobState::Queued, backoff_after(backoff, attempts))
-            };
+            let (state, delay) = after_failure(attempts, max_attempts, backoff);
             tx.execute(
                 &format!(
                     "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,

@@ -3,7 +3,7 @@
 //! timeout so concurrent workers wait instead of failing, WAL so readers never block.
 
 use crate::{
-    backoff_after, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result, StoreError,
+    after_failure, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result, StoreError,
 };
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -292,11 +292,7 @@ impl JobStore for SqliteStore {
             return Err(Self::fenced(lease));
         }
         let message = format!("{} (on {}, attempt {})", error, lease.worker, lease.attempt);
-        let (state, delay) = if row.attempts >= row.max_attempts {
-            (JobState::Failed, Duration::ZERO)
-        } else {
-            (JobState::Queued, backoff_after(self.backoff, row.attempts))
-        };
+        let (state, delay) = after_failure(row.attempts, row.max_attempts, self.backoff);
         let sql = format!(
             "UPDATE job SET state = ?3, last_error = ?4, lease_until_ms = NULL,
                  not_before_ms = {NOW} + ?5, updated_ms = {NOW}
@@ -375,11 +371,7 @@ impl JobStore for SqliteStore {
                 "lease expired on {} (attempt {attempts})",
                 worker.as_deref().unwrap_or("an unknown worker")
             );
-            let (state, delay) = if attempts >= max_attempts {
-                (JobState::Failed, Duration::ZERO)
-            } else {
-                (JobState::Queued, backoff_after(backoff, *attempts))
-            };
+            let (state, delay) = after_failure(*attempts, *max_attempts, backoff);
             tx.execute(
                 &format!(
                     "UPDATE job SET state = ?3, last_error = ?4, lease_until_ms = NULL,
