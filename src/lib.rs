@@ -17,6 +17,7 @@
 //! # Ok::<(), mediaforce::core::Error>(())
 //! ```
 
+pub mod batch;
 pub mod cache;
 pub mod catalog;
 pub mod compare;
@@ -35,3 +36,4 @@ pub mod validate;
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;
 pub use mediaforce_metrics as metrics;
+pub use mediaforce_store as store;

@@ -12,7 +12,7 @@ use mediaforce::domain::{Decision, ItemState};
 use mediaforce::manifest::{self, Manifest, ManifestItem};
 use mediaforce::promote::{promote, rollback};
 use mediaforce::search::{Quiet, SearchObserver};
-use mediaforce::stage::{pause_file, stage_item, StageOptions, StageOutcome};
+use mediaforce::stage::{pause_file, StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -209,62 +209,21 @@ pub fn encode_batch(
     let mut options = StageOptions::new(&paths.data_dir);
     options.retries = retries;
     let jobs = jobs.max(1).min(items.len().max(1));
-    let queue = std::sync::Mutex::new(items.iter().collect::<std::collections::VecDeque<_>>());
-    let results = std::sync::Mutex::new(Vec::new());
-    let failure = std::sync::Mutex::new(None::<anyhow::Error>);
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                let run = || -> Result<()> {
-                    // One connection per worker; SQLite serialises writers with its busy timeout.
-                    let catalog = mediaforce::catalog::Catalog::open(&paths.data_dir)?;
-                    loop {
-                        if CANCEL.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        while pause_file(&paths.data_dir).exists()
-                            && !CANCEL.load(Ordering::Relaxed)
-                        {
-                            std::thread::sleep(std::time::Duration::from_millis(250));
-                        }
-                        let Some(item) = queue.lock().expect("queue lock").pop_front() else {
-                            return Ok(());
-                        };
-                        if !json {
-                            eprintln!("[{}] {}", item.index, item.source.display());
-                        }
-                        let mut bar = Bar::new(!json && jobs == 1);
-                        let knob = mediaforce::codecs::find(&item.policy.encode.encoder)
-                            .map_or("knob", |a| a.knob().name);
-                        let mut lines =
-                            crate::progress::SearchProgress::new(!json, knob, &item.source);
-                        let mut quiet = Quiet;
-                        let observer: &mut dyn SearchObserver =
-                            if jobs == 1 { &mut lines } else { &mut quiet };
-                        let outcome = stage_item(
-                            &catalog, &mpath, item, &options, &CANCEL, observer, &mut bar,
-                        )?;
-                        if !json {
-                            println!("[{}] {}", item.index, describe_outcome(&outcome));
-                        }
-                        results.lock().expect("results lock").push(EncodeResult {
-                            index: item.index,
-                            source: &item.source,
-                            outcome,
-                        });
-                    }
-                };
-                if let Err(e) = run() {
-                    CANCEL.store(true, Ordering::Relaxed);
-                    *failure.lock().expect("failure lock") = Some(e);
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().expect("failure lock") {
-        return Err(e);
-    }
-    let mut results = results.into_inner().expect("results lock");
+    let ui = BatchLines { json, jobs };
+    // Through the job queue (<data dir>/jobs.db), as workers on other hosts will.
+    let outcomes = mediaforce::batch::run(&mpath, &m.items, &items, &options, jobs, &CANCEL, &ui)?;
+    let results: Vec<EncodeResult<'_>> = outcomes
+        .into_iter()
+        .filter_map(|(index, outcome)| {
+            let item = m.items.iter().find(|i| i.index == index)?;
+            Some(EncodeResult {
+                index,
+                source: &item.source,
+                outcome,
+            })
+        })
+        .collect();
+    let mut results = results;
     results.sort_by_key(|r| r.index);
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -283,6 +242,44 @@ pub fn encode_batch(
         );
     }
     Ok(())
+}
+
+/// What `encode --all` prints while the queue's workers run: a line as each item starts and
+/// ends; with one worker, the search's probe lines and the encode's progress bar too.
+struct BatchLines {
+    json: bool,
+    jobs: usize,
+}
+
+impl mediaforce::batch::BatchUi for BatchLines {
+    fn started(&self, item: &ManifestItem) {
+        if !self.json {
+            eprintln!("[{}] {}", item.index, item.source.display());
+        }
+    }
+
+    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome) {
+        if !self.json {
+            println!("[{}] {}", item.index, describe_outcome(outcome));
+        }
+    }
+
+    fn observer(&self, item: &ManifestItem) -> Box<dyn SearchObserver + '_> {
+        if self.jobs > 1 {
+            return Box::new(Quiet);
+        }
+        let knob =
+            mediaforce::codecs::find(&item.policy.encode.encoder).map_or("knob", |a| a.knob().name);
+        Box::new(crate::progress::SearchProgress::new(
+            !self.json,
+            knob,
+            &item.source,
+        ))
+    }
+
+    fn progress(&self, _item: &ManifestItem) -> Box<dyn mediaforce_core::ProgressSink + '_> {
+        Box::new(Bar::new(!self.json && self.jobs == 1))
+    }
 }
 
 fn describe_outcome(o: &StageOutcome) -> String {

@@ -656,3 +656,95 @@ fn an_encode_of_a_damaged_source_is_promoted_only_when_accepted() {
     assert_eq!(status["items"][0]["state"], "promoted", "{status}");
     assert_eq!(status["items"][0]["damage_accepted"], true);
 }
+
+/// `encode --all` runs through the job queue: a run killed mid-encode loses its lease, the
+/// next run takes the job over under a new epoch and finishes it, and anything the killed run
+/// would still write is refused.
+#[test]
+fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
+    use mediaforce::store::{JobState, JobStore, Lease, SqliteStore, StoreError};
+    let env = Env::new().configured();
+    // Long enough to be caught mid-encode (the test watches the queue every 20 ms).
+    let src = env.root.join("Films/long.mkv");
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    let mut v = SyntheticVideo::new(320, 180, 144)
+        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+    v.texture = 16;
+    SyntheticClip::new(v).write(&src).unwrap();
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let lease_ms = [("MEDIAFORCE_LEASE_MS", "1500")];
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+            .args(["encode", "--all", "--json"])
+            .env("MEDIAFORCE_DATA_DIR", &env.data)
+            .envs(POLICY.iter().copied())
+            .envs(lease_ms.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let queue = env.data.join("jobs.db");
+    let mut first = spawn();
+    // Wait until its worker holds the job, then kill it as a crash would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let held = loop {
+        if let Ok(mut s) = SqliteStore::open(&queue) {
+            if let Ok(j) = s.job(1) {
+                if j.state == JobState::Running {
+                    break j;
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job was never claimed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(held.epoch, 1);
+    let dead_worker = held.worker.clone().unwrap();
+
+    let out = spawn().wait_with_output().unwrap();
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r[0]["outcome"], "staged", "{r}");
+    let mut s = SqliteStore::open(&queue).unwrap();
+    let job = s.job(1).unwrap();
+    assert_eq!(job.state, JobState::Done);
+    assert_eq!(job.epoch, 2, "taken over under a new epoch");
+    assert_eq!(job.attempts, 2);
+    assert_ne!(job.worker.as_deref(), Some(dead_worker.as_str()));
+    let events = s.events(1, 0).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "lease_expired" && e.detail.contains(&dead_worker)),
+        "{events:?}"
+    );
+    // The killed run's late writes, under its old epoch, are refused.
+    let stale = Lease {
+        job: 1,
+        epoch: 1,
+        kind: job.kind.clone(),
+        payload: job.payload.clone(),
+        worker: dead_worker,
+        attempt: 1,
+    };
+    assert!(matches!(
+        s.complete(&stale, &serde_json::json!({"late": true})),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(matches!(
+        s.event(&stale, "progress", "late"),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_ne!(
+        s.job(1).unwrap().result,
+        Some(serde_json::json!({"late": true}))
+    );
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["items"][0]["state"], "staged", "{status}");
+}

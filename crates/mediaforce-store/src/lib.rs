@@ -168,6 +168,9 @@ pub struct NewJob {
     pub priority: i64,
     /// Attempts before the job fails for good.
     pub max_attempts: i64,
+    /// At most one queued or running job has a given key (`"stage:<plan>:<index>"`):
+    /// enqueueing it again returns the job already there.
+    pub key: Option<String>,
 }
 
 impl NewJob {
@@ -178,6 +181,7 @@ impl NewJob {
             payload,
             priority: 0,
             max_attempts: 3,
+            key: None,
         }
     }
 }
@@ -258,7 +262,8 @@ pub struct JobEvent {
 
 /// The job queue: one interface, one implementation per backend.
 pub trait JobStore: Send {
-    /// Add a job to the queue; returns its id.
+    /// Add a job to the queue; returns its id (the id of the queued or running job with the
+    /// same key, when there is one).
     fn enqueue(&mut self, job: &NewJob) -> Result<i64>;
     /// Claim the next runnable job of one of `kinds` (all kinds when empty): highest priority,
     /// then oldest; none until its backoff has passed. The lease lasts `lease`.

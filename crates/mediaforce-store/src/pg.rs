@@ -14,7 +14,8 @@ use postgres::{Client, NoTls, Row};
 use std::time::Duration;
 
 /// `MIGRATIONS[i]` moves the schema from version `i` to `i + 1` (table `store_schema`).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE job (
     id BIGSERIAL PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -44,7 +45,12 @@ CREATE TABLE job_event (
     detail TEXT NOT NULL
 );
 CREATE INDEX job_event_job ON job_event (job, id);
-"];
+",
+    "
+ALTER TABLE job ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'running');
+",
+];
 
 /// The database's clock in milliseconds.
 const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -157,22 +163,41 @@ const JOB_COLUMNS: &str = "id, kind, payload, state, priority, attempts, max_att
 impl JobStore for PgStore {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
         let location = self.location.clone();
+        let err = |source| StoreError::Postgres {
+            location: location.clone(),
+            source,
+        };
         let row = self
             .client
-            .query_one(
+            .query_opt(
                 &format!(
-                    "INSERT INTO job (kind, payload, state, priority, max_attempts, created_ms, updated_ms)
-                     VALUES ($1, $2, 'queued', $3, $4, {NOW}, {NOW}) RETURNING id"
+                    "INSERT INTO job
+                         (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
+                     VALUES ($1, $2, 'queued', $3, $4, $5, {NOW}, {NOW})
+                     ON CONFLICT (key) WHERE state IN ('queued', 'running') DO NOTHING
+                     RETURNING id"
                 ),
                 &[
                     &job.kind,
                     &job.payload.to_string(),
                     &job.priority,
                     &job.max_attempts.max(1),
+                    &job.key,
                 ],
             )
-            .map_err(|source| StoreError::Postgres { location, source })?;
-        Ok(row.get(0))
+            .map_err(err)?;
+        match row {
+            Some(r) => Ok(r.get(0)),
+            // The key is taken by a queued or running job: that one stands for this.
+            None => Ok(self
+                .client
+                .query_one(
+                    "SELECT id FROM job WHERE key = $1 AND state IN ('queued', 'running')",
+                    &[&job.key],
+                )
+                .map_err(err)?
+                .get(0)),
+        }
     }
 
     fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `migrations[i]` moves the schema from version `i` to `i + 1` (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE job (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -40,7 +41,12 @@ CREATE TABLE job_event (
     detail TEXT NOT NULL
 ) STRICT;
 CREATE INDEX job_event_job ON job_event (job, id);
-"];
+",
+    "
+ALTER TABLE job ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'running');
+",
+];
 
 /// The database's clock in milliseconds.
 const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
@@ -156,20 +162,34 @@ const JOB_COLUMNS: &str = "id, kind, payload, state, priority, attempts, max_att
 impl JobStore for SqliteStore {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
         let sql = format!(
-            "INSERT INTO job (kind, payload, state, priority, max_attempts, created_ms, updated_ms)
-             VALUES (?1, ?2, 'queued', ?3, ?4, {NOW}, {NOW})"
+            "INSERT OR IGNORE INTO job
+                 (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, {NOW}, {NOW})"
         );
-        self.conn
+        let n = self
+            .conn
             .execute(
                 &sql,
                 params![
                     job.kind,
                     job.payload.to_string(),
                     job.priority,
-                    job.max_attempts.max(1)
+                    job.max_attempts.max(1),
+                    job.key
                 ],
             )
             .map_err(self.err())?;
+        if n == 0 {
+            // The key is taken by a queued or running job: that one stands for this.
+            return self
+                .conn
+                .query_row(
+                    "SELECT id FROM job WHERE key = ?1 AND state IN ('queued', 'running')",
+                    params![job.key],
+                    |r| r.get(0),
+                )
+                .map_err(self.err());
+        }
         Ok(self.conn.last_insert_rowid())
     }
 

@@ -250,3 +250,23 @@ fn rusqlite_version(path: &std::path::Path, v: i64) {
     let c = rusqlite::Connection::open(path).unwrap();
     c.pragma_update(None, "user_version", v).unwrap();
 }
+
+#[test]
+fn a_key_names_at_most_one_live_job() {
+    both("key", |open| {
+        let mut s = open();
+        let mut job = NewJob::new("stage", json!({"index": 0}));
+        job.key = Some("stage:plan-1:0".into());
+        let a = s.enqueue(&job).unwrap();
+        assert_eq!(s.enqueue(&job).unwrap(), a, "queued: the same job");
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(s.enqueue(&job).unwrap(), a, "running: the same job");
+        s.complete(&l, &json!({})).unwrap();
+        let b = s.enqueue(&job).unwrap();
+        assert_ne!(b, a, "once done, the key is free again");
+        // Jobs without a key never collide.
+        let x = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
+        let y = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
+        assert_ne!(x, y);
+    });
+}

@@ -1,0 +1,275 @@
+//! Staging plan items through the job queue: the local `encode --all --jobs N` enqueues one
+//! `stage` job per item and runs N workers that claim them, so one host and many hosts take
+//! the same path (see [`crate::store`]).
+//!
+//! A worker holds its job under a lease it renews every few seconds from a thread of its own;
+//! when the lease is lost (the job was re-claimed after this process stalled) or the operator
+//! cancels the job, the encode is stopped and nothing it would still write is accepted. The
+//! queue lives in `<data dir>/jobs.db`.
+
+use crate::catalog::Catalog;
+use crate::core::ProgressSink;
+use crate::manifest::ManifestItem;
+use crate::search::SearchObserver;
+use crate::stage::{stage_item, StageError, StageOptions, StageOutcome};
+use crate::store::{JobStore, Lease, NewJob, SqliteStore, StoreError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The job kind of a staged encode of an item of the plan at `manifest`: workers of one plan
+/// claim only that plan's jobs.
+pub fn stage_kind(manifest: &Path) -> String {
+    format!("stage:{}", manifest.display())
+}
+
+/// How long a lease lasts without a heartbeat: 60 s, or `MEDIAFORCE_LEASE_MS` (tests make it
+/// short to see a killed worker's job come back quickly). Renewed six times a lease.
+fn lease_length() -> Duration {
+    std::env::var("MEDIAFORCE_LEASE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis)
+}
+
+/// What a `stage` job runs: one item of one plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StagePayload {
+    /// The plan file.
+    pub manifest: PathBuf,
+    /// The item's index in it.
+    pub index: usize,
+}
+
+/// Errors that stop a batch.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// The job queue.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The catalog.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// The catalog could not be opened.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+/// What the front end shows while a batch runs; called from the worker threads.
+pub trait BatchUi: Sync {
+    /// An item's encode starts.
+    fn started(&self, item: &ManifestItem);
+    /// An item's encode ended.
+    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome);
+    /// The search observer for this item's encode.
+    fn observer(&self, item: &ManifestItem) -> Box<dyn SearchObserver + '_>;
+    /// The progress sink for this item's full encode.
+    fn progress(&self, item: &ManifestItem) -> Box<dyn ProgressSink + '_>;
+}
+
+/// The queue file in a data directory.
+pub fn queue_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("jobs.db")
+}
+
+/// The stable key of an item's stage job: at most one is queued or running.
+fn key(manifest: &Path, index: usize) -> String {
+    format!("{}:{index}", stage_kind(manifest))
+}
+
+/// Stage `items` of the plan at `manifest` (whose items are `plan`) through the queue with
+/// `jobs` workers; returns each item's outcome, in the order they finished. The workers also
+/// take this plan's jobs that an earlier, interrupted run left queued. `cancel` (Ctrl-C) stops
+/// them between and inside encodes; jobs this run queued and nobody started are cancelled.
+pub fn run(
+    manifest: &Path,
+    plan: &[ManifestItem],
+    items: &[ManifestItem],
+    options: &StageOptions,
+    jobs: usize,
+    cancel: &AtomicBool,
+    ui: &dyn BatchUi,
+) -> Result<Vec<(usize, StageOutcome)>, BatchError> {
+    let queue = queue_path(&options.data_dir);
+    let mut store = SqliteStore::open(&queue)?;
+    let mut mine = Vec::new();
+    for item in items {
+        let payload = StagePayload {
+            manifest: manifest.to_path_buf(),
+            index: item.index,
+        };
+        let mut job = NewJob::new(
+            &stage_kind(manifest),
+            serde_json::to_value(&payload).expect("payload serialises"),
+        );
+        job.key = Some(key(manifest, item.index));
+        mine.push(store.enqueue(&job)?);
+    }
+    let results = std::sync::Mutex::new(Vec::new());
+    let failure = std::sync::Mutex::new(None::<BatchError>);
+    let host = crate::stage::host_name();
+    let kind = stage_kind(manifest);
+    let mine = &mine;
+    std::thread::scope(|s| {
+        for w in 0..jobs.max(1) {
+            let (results, failure, queue, host, kind) = (&results, &failure, &queue, &host, &kind);
+            s.spawn(move || {
+                let worker = format!("{host}:{}:{w}", std::process::id());
+                let run = || -> Result<(), BatchError> {
+                    let mut store = SqliteStore::open(queue)?;
+                    let catalog = Catalog::open(&options.data_dir)?;
+                    while !cancel.load(Ordering::Relaxed) {
+                        while crate::stage::pause_file(&options.data_dir).exists()
+                            && !cancel.load(Ordering::Relaxed)
+                        {
+                            std::thread::sleep(Duration::from_millis(250));
+                        }
+                        store.requeue_expired()?;
+                        let Some(lease) = store.claim(&worker, &[kind.as_str()], lease_length())?
+                        else {
+                            // Nothing to claim now. This run is done when none of its jobs is
+                            // waiting out a backoff or held by a worker that may still finish
+                            // or lose its lease.
+                            let pending = mine.iter().any(|id| {
+                                store.job(*id).is_ok_and(|j| {
+                                    matches!(
+                                        j.state,
+                                        crate::store::JobState::Queued
+                                            | crate::store::JobState::Running
+                                    )
+                                })
+                            });
+                            if !pending {
+                                return Ok(());
+                            }
+                            std::thread::sleep(Duration::from_millis(250));
+                            continue;
+                        };
+                        let outcome = run_job(
+                            &mut store, &catalog, &lease, plan, manifest, options, cancel, ui,
+                        )?;
+                        if let Some(o) = outcome {
+                            results.lock().expect("results lock").push(o);
+                        }
+                    }
+                    Ok(())
+                };
+                if let Err(e) = run() {
+                    cancel.store(true, Ordering::Relaxed);
+                    *failure.lock().expect("failure lock") = Some(e);
+                }
+            });
+        }
+    });
+    if cancel.load(Ordering::Relaxed) {
+        // What this run queued and nobody started goes with it.
+        for &id in mine {
+            if store
+                .job(id)
+                .is_ok_and(|j| j.state == crate::store::JobState::Queued)
+            {
+                let _ = store.cancel(id);
+            }
+        }
+    }
+    if let Some(e) = failure.into_inner().expect("failure lock") {
+        return Err(e);
+    }
+    Ok(results.into_inner().expect("results lock"))
+}
+
+/// Run one claimed job under its lease; `None` when it names no item of the plan (it fails).
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    store: &mut SqliteStore,
+    catalog: &Catalog,
+    lease: &Lease,
+    plan: &[ManifestItem],
+    manifest: &Path,
+    options: &StageOptions,
+    cancel: &AtomicBool,
+    ui: &dyn BatchUi,
+) -> Result<Option<(usize, StageOutcome)>, BatchError> {
+    let payload: Option<StagePayload> = serde_json::from_value(lease.payload.clone()).ok();
+    let item = payload
+        .filter(|p| p.manifest == manifest)
+        .and_then(|p| plan.iter().find(|i| i.index == p.index));
+    let Some(item) = item else {
+        let _ = store.fail(lease, "names no item of the plan");
+        return Ok(None);
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let queue = queue_path(&options.data_dir);
+    let outcome = std::thread::scope(|s| {
+        // The lease's keeper: renews it, and stops the encode when the job is cancelled, the
+        // lease is lost, or the operator presses Ctrl-C.
+        let keeper = {
+            let (stop, done, queue) = (Arc::clone(&stop), Arc::clone(&done), queue.clone());
+            let lease = lease.clone();
+            s.spawn(move || {
+                let mut store = match SqliteStore::open(&queue) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                let mut last = Instant::now();
+                let period = lease_length() / 6;
+                while !done.load(Ordering::Relaxed) {
+                    if cancel.load(Ordering::Relaxed) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if last.elapsed() >= period {
+                        last = Instant::now();
+                        match store.heartbeat(&lease, lease_length()) {
+                            Ok(c) if c.cancel => stop.store(true, Ordering::Relaxed),
+                            Ok(_) => {}
+                            Err(_) => stop.store(true, Ordering::Relaxed),
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        ui.started(item);
+        let mut observer = ui.observer(item);
+        let mut progress = ui.progress(item);
+        let staged = stage_item(
+            catalog,
+            manifest,
+            item,
+            options,
+            &stop,
+            observer.as_mut(),
+            progress.as_mut(),
+        );
+        done.store(true, Ordering::Relaxed);
+        let _ = keeper.join();
+        staged
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = store.fail(lease, &e.to_string());
+            return Err(e.into());
+        }
+    };
+    ui.finished(item, &outcome);
+    let result = serde_json::to_value(&outcome).unwrap_or(serde_json::Value::Null);
+    let recorded = match &outcome {
+        StageOutcome::Cancelled => store.finish_cancelled(lease),
+        _ => store.complete(lease, &result),
+    };
+    match recorded {
+        Ok(()) => {}
+        // The lease was lost while the encode ran; another worker has (or will) run it again.
+        Err(StoreError::Fenced { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some((item.index, outcome)))
+}
