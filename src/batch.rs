@@ -12,7 +12,7 @@ use crate::core::ProgressSink;
 use crate::manifest::ManifestItem;
 use crate::search::SearchObserver;
 use crate::stage::{stage_item, StageError, StageOptions, StageOutcome};
-use crate::store::{JobStore, Lease, NewJob, SqliteStore, StoreError};
+use crate::store::{JobStore, Lease, NewJob, StoreError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +75,15 @@ pub fn queue_path(data_dir: &Path) -> PathBuf {
     data_dir.join("jobs.db")
 }
 
+/// Where the queue lives: `database` (a `postgres://` URL shared by hosts, from `--database`
+/// or `MEDIAFORCE_DATABASE_URL`), else the SQLite file in the data directory.
+pub fn queue_location(data_dir: &Path, database: Option<&str>) -> String {
+    database.map_or_else(
+        || queue_path(data_dir).to_string_lossy().into_owned(),
+        str::to_string,
+    )
+}
+
 /// The stable key of an item's stage job: at most one is queued or running.
 fn key(manifest: &Path, index: usize) -> String {
     format!("{}:{index}", stage_kind(manifest))
@@ -93,8 +102,8 @@ pub fn run(
     cancel: &AtomicBool,
     ui: &dyn BatchUi,
 ) -> Result<Vec<(usize, StageOutcome)>, BatchError> {
-    let queue = queue_path(&options.data_dir);
-    let mut store = SqliteStore::open(&queue)?;
+    let queue = queue_location(&options.data_dir, options.database.as_deref());
+    let mut store = crate::store::open(&queue)?;
     let mut mine = Vec::new();
     for item in items {
         let payload = StagePayload {
@@ -119,7 +128,7 @@ pub fn run(
             s.spawn(move || {
                 let worker = format!("{host}:{}:{w}", std::process::id());
                 let run = || -> Result<(), BatchError> {
-                    let mut store = SqliteStore::open(queue)?;
+                    let mut store = crate::store::open(queue)?;
                     let catalog = Catalog::open(&options.data_dir)?;
                     while !cancel.load(Ordering::Relaxed) {
                         while crate::stage::pause_file(&options.data_dir).exists()
@@ -149,7 +158,14 @@ pub fn run(
                             continue;
                         };
                         let outcome = run_job(
-                            &mut store, &catalog, &lease, plan, manifest, options, cancel, ui,
+                            store.as_mut(),
+                            &catalog,
+                            &lease,
+                            plan,
+                            manifest,
+                            options,
+                            cancel,
+                            ui,
                         )?;
                         if let Some(o) = outcome {
                             results.lock().expect("results lock").push(o);
@@ -184,7 +200,7 @@ pub fn run(
 /// Run one claimed job under its lease; `None` when it names no item of the plan (it fails).
 #[allow(clippy::too_many_arguments)]
 fn run_job(
-    store: &mut SqliteStore,
+    store: &mut dyn JobStore,
     catalog: &Catalog,
     lease: &Lease,
     plan: &[ManifestItem],
@@ -203,7 +219,7 @@ fn run_job(
     };
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
-    let queue = queue_path(&options.data_dir);
+    let queue = queue_location(&options.data_dir, options.database.as_deref());
     let outcome = std::thread::scope(|s| {
         // The lease's keeper: renews it, and stops the encode when the job is cancelled, the
         // lease is lost, or the operator presses Ctrl-C.
@@ -211,7 +227,7 @@ fn run_job(
             let (stop, done, queue) = (Arc::clone(&stop), Arc::clone(&done), queue.clone());
             let lease = lease.clone();
             s.spawn(move || {
-                let mut store = match SqliteStore::open(&queue) {
+                let mut store = match crate::store::open(&queue) {
                     Ok(s) => s,
                     Err(_) => {
                         stop.store(true, Ordering::Relaxed);

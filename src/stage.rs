@@ -30,6 +30,9 @@ pub struct StageOptions {
     pub data_dir: PathBuf,
     /// Score the whole output after encoding (closed loop).
     pub verify: bool,
+    /// The shared database holding the job queue (`postgres://...`); `None` keeps it in
+    /// `<data dir>/jobs.db`.
+    pub database: Option<String>,
 }
 
 impl StageOptions {
@@ -41,6 +44,7 @@ impl StageOptions {
             cache: Some(data_dir.join("mediaforce.db")),
             data_dir: data_dir.to_path_buf(),
             verify: true,
+            database: None,
         }
     }
 }

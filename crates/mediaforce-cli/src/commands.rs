@@ -26,6 +26,15 @@ pub struct Cli {
     /// copies.
     #[arg(long, global = true, env = "MEDIAFORCE_CONFIG_DIR")]
     config_dir: Option<PathBuf>,
+    /// Shared database for the job queue (postgres://user:password@host/db), so several
+    /// hosts work one queue; default: <data dir>/jobs.db (SQLite).
+    #[arg(
+        long,
+        global = true,
+        env = "MEDIAFORCE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +380,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let paths = crate::library::Paths {
         data_dir: data_dir.clone(),
         config_dir: cli.config_dir.clone(),
+        database: cli.database.clone(),
     };
     match cli.command {
         Command::Library(cmd) => crate::library::run(cmd, &paths),

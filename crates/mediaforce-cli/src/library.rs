@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 pub struct Paths {
     pub data_dir: PathBuf,
     pub config_dir: Option<PathBuf>,
+    /// The shared database (`postgres://...`) for the job queue, when hosts share one.
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -208,6 +208,7 @@ pub fn encode_batch(
     install_ctrlc();
     let mut options = StageOptions::new(&paths.data_dir);
     options.retries = retries;
+    options.database = paths.database.clone();
     let jobs = jobs.max(1).min(items.len().max(1));
     let ui = BatchLines { json, jobs };
     // Through the job queue (<data dir>/jobs.db), as workers on other hosts will.

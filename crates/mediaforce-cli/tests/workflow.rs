@@ -748,3 +748,65 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
     let status = env.json(&["status", "--json"]);
     assert_eq!(status["items"][0]["state"], "staged", "{status}");
 }
+
+/// The same plan-to-library run with the job queue in PostgreSQL (`MEDIAFORCE_DATABASE_URL`,
+/// a fresh database in the cluster `scripts/test.sh` starts): the jobs are rows there.
+#[test]
+fn the_job_queue_can_live_in_postgresql() {
+    let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
+        "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
+    );
+    let name = format!("mf_cli_queue_{}", std::process::id());
+    let mut admin_db = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+    admin_db
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin_db
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let env = Env::new().configured();
+    source(&env.root.join("a.mkv"), 8);
+    source(&env.root.join("b.mkv"), 24);
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let pg = [("MEDIAFORCE_DATABASE_URL", url.as_str())];
+    let (code, out, err) = env.run_env(&["encode", "--all", "--jobs", "2", "--json"], &pg);
+    assert_eq!(code, Some(0), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["outcome"] == "staged"),
+        "{r}"
+    );
+    // No SQLite queue was made; the jobs are in PostgreSQL, done, one per item.
+    assert!(!env.data.join("jobs.db").exists());
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows = db
+        .query("SELECT state, epoch, key FROM job ORDER BY id", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row.get::<_, &str>(0), "done");
+        assert_eq!(row.get::<_, i64>(1), 1);
+    }
+    let events: i64 = db
+        .query_one("SELECT count(*) FROM job_event WHERE kind = 'claimed'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 2);
+    // A rerun finds both staged, through the same queue.
+    let (code, out, err) = env.run_env(&["encode", "--all", "--json"], &pg);
+    assert_eq!(code, Some(0), "{err}");
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["outcome"] == "already_staged"),
+        "{again}"
+    );
+}
