@@ -9,6 +9,7 @@
 
 use crate::catalog::Catalog;
 use crate::core::ProgressSink;
+use crate::events::Event;
 use crate::manifest::ManifestItem;
 use crate::search::SearchObserver;
 use crate::stage::{stage_item, StageError, StageOptions, StageOutcome};
@@ -253,16 +254,28 @@ fn run_job(
             })
         };
         ui.started(item);
-        let mut observer = ui.observer(item);
-        let mut progress = ui.progress(item);
+        let log = JobLog {
+            store: std::cell::RefCell::new(&mut *store),
+            lease,
+            lost: &stop,
+            last: std::cell::Cell::new(None),
+        };
+        let mut observer = Logged {
+            inner: ui.observer(item),
+            log: &log,
+        };
+        let mut progress = Logged {
+            inner: ui.progress(item),
+            log: &log,
+        };
         let staged = stage_item(
             catalog,
             manifest,
             item,
             options,
             &stop,
-            observer.as_mut(),
-            progress.as_mut(),
+            &mut observer,
+            &mut progress,
         );
         done.store(true, Ordering::Relaxed);
         let _ = keeper.join();
@@ -288,4 +301,78 @@ fn run_job(
         Err(e) => return Err(e.into()),
     }
     Ok(Some((item.index, outcome)))
+}
+
+/// A job's event log under its lease: the events the front end shows are also stored, so a
+/// page or another host can follow the job. A refused write means the lease was lost, which
+/// stops the encode.
+struct JobLog<'a> {
+    store: std::cell::RefCell<&'a mut dyn JobStore>,
+    lease: &'a Lease,
+    lost: &'a AtomicBool,
+    /// When a progress event was last stored (they are stored every few seconds).
+    last: std::cell::Cell<Option<Instant>>,
+}
+
+impl JobLog<'_> {
+    fn record(&self, event: &Event) {
+        let frequent = matches!(
+            event,
+            Event::ProbeProgress { .. } | Event::FramesDone { .. }
+        );
+        if frequent {
+            if self
+                .last
+                .get()
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
+            {
+                return;
+            }
+            self.last.set(Some(Instant::now()));
+        }
+        let detail = serde_json::to_string(event).unwrap_or_default();
+        let written = self
+            .store
+            .borrow_mut()
+            .event(self.lease, event.kind(), &detail);
+        if let Err(StoreError::Fenced { .. }) = written {
+            self.lost.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A front end's observer or progress sink whose events also go to the job's log.
+struct Logged<'a, T: ?Sized> {
+    inner: Box<T>,
+    log: &'a JobLog<'a>,
+}
+
+impl SearchObserver for Logged<'_, dyn SearchObserver + '_> {
+    fn event(&mut self, e: &crate::search::SearchEvent<'_>) {
+        self.inner.event(e);
+        self.log.record(&Event::from(e));
+    }
+
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
+    }
+}
+
+impl ProgressSink for Logged<'_, dyn ProgressSink + '_> {
+    fn start(&mut self, label: &str, total: Option<u64>) {
+        self.inner.start(label, total);
+    }
+
+    fn update(&mut self, p: &crate::core::Progress) {
+        self.inner.update(p);
+        self.log.record(&Event::from(("encode", p)));
+    }
+
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
+    }
 }

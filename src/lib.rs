@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod compare;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod manifest;
 pub mod policy;
 pub mod promote;

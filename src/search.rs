@@ -178,7 +178,7 @@ pub fn default_sample_count(duration: f64) -> usize {
 }
 
 /// Where a sample lies in the source.
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct SampleSpan {
     /// Start in seconds.
     pub start_seconds: f64,

@@ -797,6 +797,25 @@ fn the_job_queue_can_live_in_postgresql() {
         .unwrap()
         .get(0);
     assert_eq!(events, 2);
+    // What each job reported is in its log, as tagged JSON a page or another host can read.
+    let scored = db
+        .query(
+            "SELECT detail FROM job_event WHERE kind = 'probe_scored' ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    assert!(scored.len() >= 2, "at least one probe a job");
+    let e: Value = serde_json::from_str(scored[0].get::<_, &str>(0)).unwrap();
+    assert_eq!(e["event"], "probe_scored");
+    assert!(e["score"].as_f64().unwrap() > 50.0, "{e}");
+    let placed: i64 = db
+        .query_one(
+            "SELECT count(*) FROM job_event WHERE kind = 'samples_placed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(placed, 2);
     // A rerun finds both staged, through the same queue.
     let (code, out, err) = env.run_env(&["encode", "--all", "--json"], &pg);
     assert_eq!(code, Some(0), "{err}");
