@@ -753,19 +753,13 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
 /// a fresh database in the cluster `scripts/test.sh` starts): the jobs are rows there.
 #[test]
 fn the_job_queue_can_live_in_postgresql() {
+    use mediaforce::store::{JobState, JobStore, PgStore};
     let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
         "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
     );
-    let name = format!("mf_cli_queue_{}", std::process::id());
-    let mut admin_db = postgres::Client::connect(&admin, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
-    admin_db
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin_db
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url =
+        mediaforce::store::create_database(&admin, &format!("mf_cli_queue_{}", std::process::id()))
+            .unwrap_or_else(|e| panic!("cannot make a test database: {e}"));
     let env = Env::new().configured();
     source(&env.root.join("a.mkv"), 8);
     source(&env.root.join("b.mkv"), 24);
@@ -781,41 +775,29 @@ fn the_job_queue_can_live_in_postgresql() {
             .all(|x| x["outcome"] == "staged"),
         "{r}"
     );
-    // No SQLite queue was made; the jobs are in PostgreSQL, done, one per item.
+    // No SQLite queue was made; the jobs are in PostgreSQL, done, one per item, each with
+    // its events as tagged JSON a page or another host can read.
     assert!(!env.data.join("jobs.db").exists());
-    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let rows = db
-        .query("SELECT state, epoch, key FROM job ORDER BY id", &[])
-        .unwrap();
-    assert_eq!(rows.len(), 2);
-    for row in &rows {
-        assert_eq!(row.get::<_, &str>(0), "done");
-        assert_eq!(row.get::<_, i64>(1), 1);
+    let mut store = PgStore::connect(&url).unwrap();
+    for id in [1, 2] {
+        let job = store.job(id).unwrap();
+        assert_eq!(job.state, JobState::Done, "{job:?}");
+        assert_eq!(job.epoch, 1);
+        let events = store.events(id, 0).unwrap();
+        assert_eq!(events[0].kind, "claimed");
+        assert!(
+            events.iter().any(|e| e.kind == "samples_placed"),
+            "{events:?}"
+        );
+        let scored = events.iter().find(|e| e.kind == "probe_scored").unwrap();
+        let e: Value = serde_json::from_str(&scored.detail).unwrap();
+        assert_eq!(e["event"], "probe_scored");
+        assert!(e["score"].as_f64().unwrap() > 50.0, "{e}");
     }
-    let events: i64 = db
-        .query_one("SELECT count(*) FROM job_event WHERE kind = 'claimed'", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(events, 2);
-    // What each job reported is in its log, as tagged JSON a page or another host can read.
-    let scored = db
-        .query(
-            "SELECT detail FROM job_event WHERE kind = 'probe_scored' ORDER BY id",
-            &[],
-        )
-        .unwrap();
-    assert!(scored.len() >= 2, "at least one probe a job");
-    let e: Value = serde_json::from_str(scored[0].get::<_, &str>(0)).unwrap();
-    assert_eq!(e["event"], "probe_scored");
-    assert!(e["score"].as_f64().unwrap() > 50.0, "{e}");
-    let placed: i64 = db
-        .query_one(
-            "SELECT count(*) FROM job_event WHERE kind = 'samples_placed'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(placed, 2);
+    assert!(matches!(
+        store.job(3),
+        Err(mediaforce::store::StoreError::NotFound(3))
+    ));
     // A rerun finds both staged, through the same queue.
     let (code, out, err) = env.run_env(&["encode", "--all", "--json"], &pg);
     assert_eq!(code, Some(0), "{err}");

@@ -20,7 +20,7 @@ mod sqlite;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-pub use pg::PgStore;
+pub use pg::{create_database, PgStore};
 pub use sqlite::SqliteStore;
 
 /// The kinds of failure, for front ends that map them to status codes.

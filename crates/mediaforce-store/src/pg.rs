@@ -131,6 +131,32 @@ impl PgStore {
     }
 }
 
+/// Create (or empty) the database `name` in the cluster `admin_url` connects to, and return
+/// its URL: for test suites and first-time set-up. `name` must be a plain identifier.
+pub fn create_database(admin_url: &str, name: &str) -> Result<String> {
+    let location = redact(admin_url);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Invalid {
+            job: 0,
+            reason: format!("'{name}' is not a plain database name"),
+        });
+    }
+    let err = |source| StoreError::Postgres {
+        location: location.clone(),
+        source,
+    };
+    let mut client = Client::connect(admin_url, NoTls).map_err(err)?;
+    // One statement each: PostgreSQL refuses to drop or create a database in a transaction.
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .map_err(err)?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .map_err(err)?;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
 fn ms(d: Duration) -> i64 {
     d.as_millis().min(i64::MAX as u128) as i64
 }

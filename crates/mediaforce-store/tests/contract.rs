@@ -25,14 +25,8 @@ fn fresh_database(test: &str) -> String {
     let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
         "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
     );
-    let name = format!("mf_{test}_{}", std::process::id());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    mediaforce_store::create_database(&admin, &format!("mf_{test}_{}", std::process::id()))
+        .unwrap_or_else(|e| panic!("cannot make a test database: {e}"))
 }
 
 /// A fresh PostgreSQL database in the test cluster.
