@@ -27,7 +27,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "MEDIAFORCE_CONFIG_DIR")]
     config_dir: Option<PathBuf>,
     /// Shared database for the job queue (postgres://user:password@host/db), so several
-    /// hosts work one queue; default: <data dir>/jobs.db (SQLite).
+    /// hosts work one queue; default: DATA_DIR/jobs.db (SQLite).
     #[arg(
         long,
         global = true,
