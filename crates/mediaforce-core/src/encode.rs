@@ -233,7 +233,7 @@ const ANY_SIZE: &[&str] = &["libaom-av1", "libvpx-vp9", "libvpx", "ffv1"];
 /// height in 4:2:0, an odd width in 4:2:2) is cropped by the last column or row for every
 /// encoder that needs whole chroma samples (x264, x265, SVT-AV1, rav1e, the hardware ones),
 /// which costs one line of a picture hundreds of lines tall; encoders that code odd sizes
-/// ([`ANY_SIZE`]) get the picture whole. Nothing is scaled or padded, so the encode is compared
+/// (libaom, libvpx, ffv1) get the picture whole. Nothing is scaled or padded, so the encode is compared
 /// with the reference cropped the same way, pixel for pixel.
 pub fn encodable_size(encoder: &str, pixel: Pixel, width: u32, height: u32) -> (u32, u32) {
     if ANY_SIZE.contains(&encoder) {
