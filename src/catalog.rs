@@ -157,6 +157,21 @@ pub enum CatalogError {
     },
 }
 
+impl CatalogError {
+    /// Whether another process held the database for longer than the busy timeout.
+    pub fn is_busy(&self) -> bool {
+        let code = match self {
+            CatalogError::Sqlite { source, .. } => source.sqlite_error_code(),
+            CatalogError::Db(DbError::Sqlite { source, .. }) => source.sqlite_error_code(),
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
 fn describe(e: &rusqlite::Error) -> String {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(

@@ -6,23 +6,15 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mediaforce::catalog::Catalog;
 use mediaforce::manifest::{self, Manifest, Ranked};
-use mediaforce::policy::PolicySet;
 use mediaforce::scan::{scan, ScanOptions, ScanProgress};
-use mediaforce::settings::{canonical_dir, Settings};
+use mediaforce::settings::canonical_dir;
 use mediaforce_core::probe::StreamKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Where state and configuration live.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub data_dir: PathBuf,
-    pub config_dir: Option<PathBuf>,
-    /// The shared database (`postgres://...`) for the job queue, when hosts share one.
-    pub database: Option<String>,
-}
+pub use mediaforce_app::{App as Library, Paths};
 
 #[derive(Debug, Subcommand)]
 pub enum LibraryCommand {
@@ -131,49 +123,6 @@ pub enum PolicyAction {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// An opened state directory: catalog, policy layers and settings.
-pub struct Library {
-    pub paths: Paths,
-    pub catalog: Catalog,
-    pub policies: PolicySet,
-    pub settings: Settings,
-}
-
-impl Library {
-    pub fn open(paths: &Paths) -> Result<Self> {
-        let catalog = Catalog::open(&paths.data_dir)?;
-        let policies = PolicySet::load_from_env(paths.config_dir.as_deref(), &paths.data_dir)?;
-        let settings = Settings::resolve(&catalog, &policies.global(), &paths.data_dir)?;
-        Ok(Self {
-            paths: paths.clone(),
-            catalog,
-            policies,
-            settings,
-        })
-    }
-
-    /// A folder or file the user named: absolute, or relative to a library root (as the
-    /// library lays it out) or to the current directory; see
-    /// [`Settings::resolve_name`](mediaforce::settings::Settings::resolve_name).
-    pub fn folder(&self, given: &Path) -> Result<PathBuf> {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        self.settings
-            .resolve_name(given, &cwd)
-            .map(|p| absolute(&p))
-            .map_err(anyhow::Error::msg)
-    }
-
-    fn folder_opt(&self, given: Option<&Path>) -> Result<Option<PathBuf>> {
-        given.map(|g| self.folder(g)).transpose()
-    }
-
-    fn reload_settings(&mut self) -> Result<()> {
-        self.settings =
-            Settings::resolve(&self.catalog, &self.policies.global(), &self.paths.data_dir)?;
-        Ok(())
-    }
 }
 
 /// Make a user-given path absolute (without resolving links: the catalog keys paths as walked).

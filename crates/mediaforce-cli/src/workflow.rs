@@ -10,7 +10,6 @@ use mediaforce::catalog::ItemRecord;
 use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
 use mediaforce::domain::{Decision, ItemState};
 use mediaforce::manifest::{self, Manifest, ManifestItem};
-use mediaforce::promote::{promote, rollback};
 use mediaforce::search::{Quiet, SearchObserver};
 use mediaforce::stage::{pause_file, StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
@@ -43,6 +42,16 @@ pub struct Selection {
     /// Plan file (default: the newest in the data directory).
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+}
+
+impl Selection {
+    fn to_app(&self) -> mediaforce_app::Selection {
+        mediaforce_app::Selection {
+            index: self.index.clone(),
+            all: self.all,
+            manifest: self.manifest.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -776,7 +785,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             let m = manifest::load(&mpath)?;
             let mut reports = Vec::new();
             let items = selected(&m, &sel, &mpath)?;
-            let mut left = Leftovers::default();
+            let mut left = mediaforce_app::BatchView::<()>::new(items.len());
             for item in &items {
                 // What has no encode is listed with its state, and the others still run.
                 if let Some(reason) = not_staged(&lib, &mpath, item)? {
@@ -808,7 +817,8 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             if failed > 0 {
                 bail!("{failed} of {} items failed validation", reports.len());
             }
-            left.finish(&sel, "validated", items.len())
+            print_notes(&left);
+            Ok(left.verdict(&sel.to_app(), "validated")?)
         }
         WorkflowCommand::Compare {
             sel,
@@ -821,7 +831,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             let m = manifest::load(&mpath)?;
             let mut out = Vec::new();
             let items = selected(&m, &sel, &mpath)?;
-            let mut left = Leftovers::default();
+            let mut left = mediaforce_app::BatchView::<()>::new(items.len());
             for item in &items {
                 if let Some(reason) = not_staged(&lib, &mpath, item)? {
                     left.skip(item, reason);
@@ -845,7 +855,8 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                     open_player(&c.path);
                 }
             }
-            left.finish(&sel, "compared", items.len())
+            print_notes(&left);
+            Ok(left.verdict(&sel.to_app(), "compared")?)
         }
         WorkflowCommand::Review { sel, play, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
@@ -896,75 +907,41 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         } => decide(&lib, &sel, Decision::Approved, accept_damaged_source),
         WorkflowCommand::Reject { sel } => decide(&lib, &sel, Decision::Rejected, false),
         WorkflowCommand::Promote { sel, json } => {
-            let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
-            let mut out = Vec::new();
-            let items = selected(&m, &sel, &mpath)?;
-            let mut left = Leftovers::default();
-            for item in &items {
-                let Some(it) = lib.catalog.item(&mpath, item.index)? else {
-                    left.skip(item, "not encoded yet");
-                    continue;
-                };
-                // --all promotes what was approved and not yet promoted, and lists the rest.
-                if sel.all && it.state == ItemState::Promoted {
-                    left.skip(item, "already promoted");
-                    continue;
-                }
-                if sel.all && it.decision != Some(Decision::Approved) {
-                    left.skip(
-                        item,
-                        format!(
-                            "not approved ({})",
-                            it.decision
-                                .map_or_else(|| it.state.to_string(), |d| d.to_string())
-                        ),
+            let view = lib.promote(&sel.to_app())?;
+            for o in &view.done {
+                if !json {
+                    println!(
+                        "[{}] promoted {} (original kept at {}), saved {}",
+                        o.index,
+                        o.outcome.library.display(),
+                        o.outcome.original.display(),
+                        human_bytes(o.outcome.saved_bytes.max(0) as u64)
                     );
-                    continue;
-                }
-                match promote(&lib.catalog, &lib.settings, &it) {
-                    Ok(o) => {
-                        if !json {
-                            println!(
-                                "[{}] promoted {} (original kept at {}), saved {}",
-                                item.index,
-                                o.library.display(),
-                                o.original.display(),
-                                human_bytes(o.saved_bytes.max(0) as u64)
-                            );
-                        }
-                        out.push(o);
-                    }
-                    // An approved item that could not be promoted needs the operator.
-                    Err(e) => left.fail(item, e),
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                println!("{}", serde_json::to_string_pretty(&view.done)?);
             }
-            left.finish(&sel, "promoted", items.len())
+            print_notes(&view);
+            Ok(view.verdict(&sel.to_app(), "promoted")?)
         }
         WorkflowCommand::Rollback { sel, json } => {
-            let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
-            let mut out = Vec::new();
-            for item in selected(&m, &sel, &mpath)? {
-                let it = item_record(&lib, &mpath, item)?;
-                let o = rollback(&lib.catalog, &it)?;
+            let view = lib.rollback(&sel.to_app())?;
+            for o in &view.done {
                 if !json {
                     println!(
                         "[{}] restored {}; the encode is back at {}",
-                        item.index,
-                        o.library.display(),
-                        o.encode.display()
+                        o.index,
+                        o.outcome.library.display(),
+                        o.outcome.encode.display()
                     );
                 }
-                out.push(o);
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                println!("{}", serde_json::to_string_pretty(&view.done)?);
             }
-            Ok(())
+            print_notes(&view);
+            Ok(view.verdict(&sel.to_app(), "rolled back")?)
         }
         WorkflowCommand::Run { prefix, play } => {
             let prefix = lib.folder(&prefix)?;
@@ -1021,104 +998,26 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
     }
 }
 
-/// What a batch command did with the items it could not handle: those it skipped (not in a
-/// state for it) and those that failed, each with the reason, printed one line each.
-#[derive(Default)]
-struct Leftovers {
-    skipped: Vec<String>,
-    failed: Vec<String>,
-}
-
-impl Leftovers {
-    fn skip(&mut self, item: &ManifestItem, reason: impl std::fmt::Display) {
-        let line = format!(
-            "[{}] {}: skipped: {reason}",
-            item.index,
-            item.source.display()
-        );
-        eprintln!("{line}");
-        self.skipped.push(line);
-    }
-
-    fn fail(&mut self, item: &ManifestItem, e: impl std::fmt::Display) {
-        let text = e.to_string();
-        let source = item.source.display().to_string();
-        // Most errors name the file already; the others get it in front.
-        let line = if text.contains(&source) {
-            format!("[{}] {text}", item.index)
-        } else {
-            format!("[{}] {source}: {text}", item.index)
-        };
-        eprintln!("{line}");
-        self.failed.push(line);
-    }
-
-    /// The exit: failures always fail the command; skips fail it only when the items were
-    /// named one by one (`--all` takes what it can and lists the rest).
-    fn finish(self, sel: &Selection, done: &str, total: usize) -> Result<()> {
-        if let Some(first) = self.failed.first() {
-            bail!(
-                "{} of {total} items failed, the first: {first}",
-                self.failed.len()
-            );
-        }
-        if let Some(first) = self.skipped.first().filter(|_| !sel.all) {
-            bail!(
-                "{} of {total} items not {done}: {first}",
-                self.skipped.len()
-            );
-        }
-        Ok(())
-    }
-}
-
 fn decide(lib: &Library, sel: &Selection, decision: Decision, accept_damage: bool) -> Result<()> {
-    let mpath = plan_path(lib, sel.manifest.as_deref())?;
-    let m = manifest::load(&mpath)?;
-    let items = selected(&m, sel, &mpath)?;
-    let mut left = Leftovers::default();
-    for item in &items {
-        let Some(it) = lib.catalog.item(&mpath, item.index)? else {
-            left.skip(
-                item,
-                format!("not encoded yet (mediaforce encode --index {})", item.index),
-            );
-            continue;
-        };
-        if sel.all && it.decision.is_some() && it.decision != Some(decision) {
-            left.skip(
-                item,
-                format!(
-                    "{} earlier; name it with --index to change that",
-                    it.decision.map_or("decided", Decision::as_str)
-                ),
-            );
-            continue;
-        }
-        if decision == Decision::Approved {
-            match lib.catalog.last_validation(it.id)? {
-                Some((true, _)) => {}
-                Some((false, _)) => {
-                    left.skip(item, "failed validation; it cannot be approved");
-                    continue;
-                }
-                None => {
-                    left.skip(
-                        item,
-                        format!(
-                            "not validated (state {}); run `mediaforce validate --index {}` first",
-                            it.state, item.index
-                        ),
-                    );
-                    continue;
-                }
-            }
-        }
-        lib.catalog.set_decision(it.id, decision)?;
-        if accept_damage && it.source_damage > 0 {
-            lib.catalog.accept_damage(it.id)?;
-        }
-        println!("[{}] {decision}: {}", item.index, item.source.display());
+    let view = lib.decide(&sel.to_app(), decision, accept_damage)?;
+    for d in &view.done {
+        println!("[{}] {}: {}", d.index, d.decision, d.source.display());
     }
-    left.finish(sel, decision.as_str(), items.len())
+    print_notes(&view);
+    Ok(view.verdict(&sel.to_app(), decision.as_str())?)
+}
+
+/// The items a batch use case skipped or failed, one line each on stderr.
+fn print_notes<T>(view: &mediaforce_app::BatchView<T>) {
+    for n in &view.skipped {
+        eprintln!(
+            "[{}] {}: skipped: {}",
+            n.index,
+            n.source.display(),
+            n.reason
+        );
+    }
+    for n in &view.failed {
+        eprintln!("{n}");
+    }
 }
