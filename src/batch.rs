@@ -91,9 +91,10 @@ fn key(manifest: &Path, index: usize) -> String {
 }
 
 /// Stage `items` of the plan at `manifest` (whose items are `plan`) through the queue with
-/// `jobs` workers; returns each item's outcome, in the order they finished. The workers also
-/// take this plan's jobs that an earlier, interrupted run left queued. `cancel` (Ctrl-C) stops
-/// them between and inside encodes; jobs this run queued and nobody started are cancelled.
+/// `jobs` workers; returns each item's outcome, in the order they finished (a job of this run
+/// that ended in the queue without a result here is a failed outcome). The workers also take
+/// this plan's jobs that an earlier, interrupted run left queued. `cancel` (Ctrl-C) stops them
+/// between and inside encodes; interrupted and unstarted jobs stay queued for the next run.
 pub fn run(
     manifest: &Path,
     plan: &[ManifestItem],
@@ -181,22 +182,45 @@ pub fn run(
             });
         }
     });
-    if cancel.load(Ordering::Relaxed) {
-        // What this run queued and nobody started goes with it.
-        for &id in mine {
-            if store
-                .job(id)
-                .is_ok_and(|j| j.state == crate::store::JobState::Queued)
-            {
-                let _ = store.cancel(id);
-            }
-        }
-    }
     if let Some(e) = failure.into_inner().expect("failure lock") {
         return Err(e);
     }
-    Ok(results.into_inner().expect("results lock"))
+    // Jobs of this run that ended without a result here (failed after lost leases elsewhere,
+    // cancelled by the operator) are reported as failures, never silently dropped. Jobs left
+    // queued by Ctrl-C stay queued: the next run resumes them.
+    let mut results = results.into_inner().expect("results lock");
+    for &id in mine {
+        let Ok(job) = store.job(id) else { continue };
+        let payload: Option<StagePayload> = serde_json::from_value(job.payload.clone()).ok();
+        let Some(index) = payload.map(|p| p.index) else {
+            continue;
+        };
+        if results.iter().any(|(i, _)| *i == index) {
+            continue;
+        }
+        let error = match job.state {
+            crate::store::JobState::Failed => job
+                .last_error
+                .unwrap_or_else(|| "failed in the job queue".into()),
+            crate::store::JobState::Cancelled => "cancelled in the job queue".into(),
+            _ => continue,
+        };
+        results.push((
+            index,
+            StageOutcome::Failed {
+                error,
+                attempts: job.attempts.max(0) as u32,
+            },
+        ));
+    }
+    Ok(results)
 }
+
+/// Why a job's encode was told to stop.
+const STOP_NONE: u8 = 0;
+const STOP_CANCELLED: u8 = 1;
+const STOP_LOST: u8 = 2;
+const STOP_INTERRUPTED: u8 = 3;
 
 /// Run one claimed job under its lease; `None` when it names no item of the plan (it fails).
 #[allow(clippy::too_many_arguments)]
@@ -219,34 +243,51 @@ fn run_job(
         return Ok(None);
     };
     let stop = Arc::new(AtomicBool::new(false));
+    let why = Arc::new(std::sync::atomic::AtomicU8::new(STOP_NONE));
     let done = Arc::new(AtomicBool::new(false));
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     let outcome = std::thread::scope(|s| {
         // The lease's keeper: renews it, and stops the encode when the job is cancelled, the
         // lease is lost, or the operator presses Ctrl-C.
         let keeper = {
-            let (stop, done, queue) = (Arc::clone(&stop), Arc::clone(&done), queue.clone());
+            let (stop, why, done, queue) = (
+                Arc::clone(&stop),
+                Arc::clone(&why),
+                Arc::clone(&done),
+                queue.clone(),
+            );
             let lease = lease.clone();
             s.spawn(move || {
-                let mut store = match crate::store::open(&queue) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        stop.store(true, Ordering::Relaxed);
-                        return;
-                    }
+                let halt = |reason: u8| {
+                    let _ = why.compare_exchange(
+                        STOP_NONE,
+                        reason,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    stop.store(true, Ordering::Relaxed);
                 };
+                let mut store: Option<Box<dyn JobStore>> = None;
                 let mut last = Instant::now();
                 let period = lease_length() / 6;
                 while !done.load(Ordering::Relaxed) {
                     if cancel.load(Ordering::Relaxed) {
-                        stop.store(true, Ordering::Relaxed);
+                        halt(STOP_INTERRUPTED);
                     }
                     if last.elapsed() >= period {
                         last = Instant::now();
-                        match store.heartbeat(&lease, lease_length()) {
-                            Ok(c) if c.cancel => stop.store(true, Ordering::Relaxed),
-                            Ok(_) => {}
-                            Err(_) => stop.store(true, Ordering::Relaxed),
+                        // A database blip is retried at the next period; only a lost lease or
+                        // the operator's cancel stops the encode.
+                        if store.is_none() {
+                            store = crate::store::open(&queue).ok();
+                        }
+                        if let Some(st) = store.as_mut() {
+                            match st.heartbeat(&lease, lease_length()) {
+                                Ok(c) if c.cancel => halt(STOP_CANCELLED),
+                                Ok(_) => {}
+                                Err(StoreError::Fenced { .. }) => halt(STOP_LOST),
+                                Err(_) => store = None,
+                            }
                         }
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -290,8 +331,12 @@ fn run_job(
     };
     ui.finished(item, &outcome);
     let result = serde_json::to_value(&outcome).unwrap_or(serde_json::Value::Null);
-    let recorded = match &outcome {
-        StageOutcome::Cancelled => store.finish_cancelled(lease),
+    let recorded = match (&outcome, why.load(Ordering::Relaxed)) {
+        (StageOutcome::Cancelled, STOP_CANCELLED) => store.finish_cancelled(lease),
+        // Ctrl-C: the job goes back to the queue as it was, for the next run.
+        (StageOutcome::Cancelled, STOP_INTERRUPTED) => store.release(lease),
+        // Lost: another worker holds it now; nothing of this run's is recorded.
+        (_, STOP_LOST) => Ok(()),
         _ => store.complete(lease, &result),
     };
     match recorded {

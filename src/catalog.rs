@@ -566,6 +566,10 @@ impl Catalog {
             "ROLLBACK"
         };
         let ended = self.conn.execute_batch(end).map_err(self.err());
+        // A failed COMMIT leaves the transaction open (and the write lock held): end it.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         outcome.and(ended)
     }
 
@@ -590,11 +594,15 @@ impl Catalog {
             path: PathBuf::from(&source),
             refusal,
         })?;
+        // A new encode replaces the one the operator reviewed: its decision goes with it.
+        let sql = if state == ItemState::Encoding {
+            "UPDATE item SET state = ?3, updated_at = ?4, decision = NULL, damage_accepted = 0
+             WHERE id = ?1 AND state = ?2"
+        } else {
+            "UPDATE item SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2"
+        };
         let changed = tx
-            .execute(
-                "UPDATE item SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
-                params![item, from.as_str(), state.as_str(), db::now()],
-            )
+            .execute(sql, params![item, from.as_str(), state.as_str(), db::now()])
             .map_err(self.err())?;
         if changed == 0 {
             return Err(CatalogError::Conflict {

@@ -363,6 +363,20 @@ impl App {
                 continue;
             }
             if decision == Decision::Approved {
+                use mediaforce::domain::ItemState;
+                if !matches!(
+                    it.state,
+                    ItemState::Validated | ItemState::RolledBack | ItemState::Invalid
+                ) {
+                    view.skip(
+                        item,
+                        format!(
+                            "not validated (state {}); run `mediaforce validate --index {}` first",
+                            it.state, item.index
+                        ),
+                    );
+                    continue;
+                }
                 match self.catalog.last_validation(it.id)? {
                     Some((true, _)) => {}
                     Some((false, _)) => {

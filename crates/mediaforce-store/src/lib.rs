@@ -278,6 +278,9 @@ pub trait JobStore: Send {
     /// [`JobStore::backoff`]) while attempts remain, else failed. Returns the state it is in.
     /// Fenced when lost.
     fn fail(&mut self, lease: &Lease, error: &str) -> Result<JobState>;
+    /// Give the job back to the queue without using an attempt (the worker is stopping for a
+    /// reason of its own: Ctrl-C, shutting down). Fenced when lost.
+    fn release(&mut self, lease: &Lease) -> Result<()>;
     /// The job was cancelled while running (its worker saw the flag): it ends as cancelled.
     fn finish_cancelled(&mut self, lease: &Lease) -> Result<()>;
     /// Return every job whose lease has expired to the queue (or fail it when out of

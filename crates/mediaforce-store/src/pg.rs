@@ -200,7 +200,8 @@ impl JobStore for PgStore {
                     "INSERT INTO job
                          (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
                      VALUES ($1, $2, 'queued', $3, $4, $5, {NOW}, {NOW})
-                     ON CONFLICT (key) WHERE state IN ('queued', 'running') DO NOTHING
+                     ON CONFLICT (key) WHERE state IN ('queued', 'running')
+                     DO UPDATE SET key = EXCLUDED.key
                      RETURNING id"
                 ),
                 &[
@@ -212,18 +213,11 @@ impl JobStore for PgStore {
                 ],
             )
             .map_err(err)?;
-        match row {
-            Some(r) => Ok(r.get(0)),
-            // The key is taken by a queued or running job: that one stands for this.
-            None => Ok(self
-                .client
-                .query_one(
-                    "SELECT id FROM job WHERE key = $1 AND state IN ('queued', 'running')",
-                    &[&job.key],
-                )
-                .map_err(err)?
-                .get(0)),
-        }
+        // The key's live job, when there was one, comes back from the conflict's update.
+        row.map(|r| r.get(0)).ok_or(StoreError::Invalid {
+            job: 0,
+            reason: "the queue returned no id for an enqueued job".into(),
+        })
     }
 
     fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
@@ -236,7 +230,7 @@ impl JobStore for PgStore {
         let mut tx = self.client.transaction().map_err(err)?;
         let take = format!(
             "UPDATE job SET state = 'running', epoch = epoch + 1, attempts = attempts + 1,
-                 worker = $1, lease_until_ms = {NOW} + $2, pause = FALSE, updated_ms = {NOW}
+                 worker = $1, lease_until_ms = {NOW} + $2, updated_ms = {NOW}
              WHERE id = (
                  SELECT id FROM job
                  WHERE state = 'queued' AND not_before_ms <= {NOW}
@@ -352,7 +346,8 @@ impl JobStore for PgStore {
         let (state, delay) = after_failure(attempts, max_attempts, backoff);
         tx.execute(
             &format!(
-                "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,
+                "UPDATE job SET state = CASE WHEN cancel THEN 'cancelled' ELSE $3 END,
+                     last_error = $4, lease_until_ms = NULL,
                      not_before_ms = {NOW} + $5, updated_ms = {NOW}
                  WHERE id = $1 AND epoch = $2"
             ),
@@ -375,6 +370,26 @@ impl JobStore for PgStore {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(state)
+    }
+
+    fn release(&mut self, lease: &Lease) -> Result<()> {
+        let location = self.location.clone();
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END,
+                         attempts = GREATEST(attempts - 1, 0), lease_until_ms = NULL,
+                         not_before_ms = 0, updated_ms = {NOW}
+                     WHERE id = $1 AND epoch = $2 AND state = 'running'"
+                ),
+                &[&lease.job, &lease.epoch],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
+        if n == 0 {
+            return Err(Self::fenced(lease));
+        }
+        Ok(())
     }
 
     fn finish_cancelled(&mut self, lease: &Lease) -> Result<()> {
@@ -423,7 +438,8 @@ impl JobStore for PgStore {
             let (state, delay) = after_failure(attempts, max_attempts, backoff);
             tx.execute(
                 &format!(
-                    "UPDATE job SET state = $3, last_error = $4, lease_until_ms = NULL,
+                    "UPDATE job SET state = CASE WHEN cancel THEN 'cancelled' ELSE $3 END,
+                         last_error = $4, lease_until_ms = NULL,
                          not_before_ms = {NOW} + $5, updated_ms = {NOW}
                      WHERE id = $1 AND epoch = $2"
                 ),

@@ -161,13 +161,22 @@ const JOB_COLUMNS: &str = "id, kind, payload, state, priority, attempts, max_att
 
 impl JobStore for SqliteStore {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
+        let location = self.path.display().to_string();
+        let err = |source| StoreError::Sqlite {
+            location: location.clone(),
+            source,
+        };
+        // One transaction: the live job holding the key cannot finish between the two steps.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         let sql = format!(
             "INSERT OR IGNORE INTO job
                  (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
              VALUES (?1, ?2, 'queued', ?3, ?4, ?5, {NOW}, {NOW})"
         );
-        let n = self
-            .conn
+        let n = tx
             .execute(
                 &sql,
                 params![
@@ -178,19 +187,20 @@ impl JobStore for SqliteStore {
                     job.key
                 ],
             )
-            .map_err(self.err())?;
-        if n == 0 {
+            .map_err(err)?;
+        let id = if n == 0 {
             // The key is taken by a queued or running job: that one stands for this.
-            return self
-                .conn
-                .query_row(
-                    "SELECT id FROM job WHERE key = ?1 AND state IN ('queued', 'running')",
-                    params![job.key],
-                    |r| r.get(0),
-                )
-                .map_err(self.err());
-        }
-        Ok(self.conn.last_insert_rowid())
+            tx.query_row(
+                "SELECT id FROM job WHERE key = ?1 AND state IN ('queued', 'running')",
+                params![job.key],
+                |r| r.get(0),
+            )
+            .map_err(err)?
+        } else {
+            tx.last_insert_rowid()
+        };
+        tx.commit().map_err(err)?;
+        Ok(id)
     }
 
     fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
@@ -227,7 +237,7 @@ impl JobStore for SqliteStore {
         };
         let take = format!(
             "UPDATE job SET state = 'running', epoch = epoch + 1, attempts = attempts + 1,
-                 worker = ?2, lease_until_ms = {NOW} + ?3, pause = 0, updated_ms = {NOW}
+                 worker = ?2, lease_until_ms = {NOW} + ?3, updated_ms = {NOW}
              WHERE id = ?1 RETURNING epoch, kind, payload, attempts"
         );
         let (epoch, kind, payload, attempt): (i64, String, String, i64) = tx
@@ -314,7 +324,8 @@ impl JobStore for SqliteStore {
         let message = format!("{} (on {}, attempt {})", error, lease.worker, lease.attempt);
         let (state, delay) = after_failure(row.attempts, row.max_attempts, self.backoff);
         let sql = format!(
-            "UPDATE job SET state = ?3, last_error = ?4, lease_until_ms = NULL,
+            "UPDATE job SET state = CASE WHEN cancel = 1 THEN 'cancelled' ELSE ?3 END,
+                 last_error = ?4, lease_until_ms = NULL,
                  not_before_ms = {NOW} + ?5, updated_ms = {NOW}
              WHERE id = ?1 AND epoch = ?2 AND state = 'running'"
         );
@@ -344,6 +355,23 @@ impl JobStore for SqliteStore {
             )
             .map_err(self.err())?;
         Ok(state)
+    }
+
+    fn release(&mut self, lease: &Lease) -> Result<()> {
+        let sql = format!(
+            "UPDATE job SET state = CASE WHEN cancel = 1 THEN 'cancelled' ELSE 'queued' END,
+                 attempts = MAX(attempts - 1, 0), lease_until_ms = NULL, not_before_ms = 0,
+                 updated_ms = {NOW}
+             WHERE id = ?1 AND epoch = ?2 AND state = 'running'"
+        );
+        let n = self
+            .conn
+            .execute(&sql, params![lease.job, lease.epoch])
+            .map_err(self.err())?;
+        if n == 0 {
+            return Err(Self::fenced(lease));
+        }
+        Ok(())
     }
 
     fn finish_cancelled(&mut self, lease: &Lease) -> Result<()> {
@@ -394,7 +422,8 @@ impl JobStore for SqliteStore {
             let (state, delay) = after_failure(*attempts, *max_attempts, backoff);
             tx.execute(
                 &format!(
-                    "UPDATE job SET state = ?3, last_error = ?4, lease_until_ms = NULL,
+                    "UPDATE job SET state = CASE WHEN cancel = 1 THEN 'cancelled' ELSE ?3 END,
+                         last_error = ?4, lease_until_ms = NULL,
                          not_before_ms = {NOW} + ?5, updated_ms = {NOW}
                      WHERE id = ?1 AND epoch = ?2 AND state = 'running'"
                 ),

@@ -264,3 +264,34 @@ fn a_key_names_at_most_one_live_job() {
         assert_ne!(x, y);
     });
 }
+
+#[test]
+fn a_released_job_keeps_its_attempts_and_a_cancelled_one_stays_cancelled_when_its_lease_expires() {
+    both("release", |open| {
+        let mut s = open();
+        let id = s.enqueue(&NewJob::new("encode", json!({}))).unwrap();
+        // Ctrl-C: given back as it was, no attempt used.
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        s.release(&l).unwrap();
+        let row = s.job(id).unwrap();
+        assert_eq!((row.state, row.attempts), (JobState::Queued, 0));
+        assert!(matches!(s.release(&l), Err(StoreError::Fenced { .. })));
+        // Cancelled while running, then its worker died: it ends cancelled, not re-run.
+        let l = s
+            .claim("w", &[], Duration::from_millis(150))
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.attempt, 1);
+        s.set_pause(id, true).unwrap();
+        s.cancel(id).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(s.requeue_expired().unwrap(), 1);
+        let row = s.job(id).unwrap();
+        assert_eq!(row.state, JobState::Cancelled);
+        assert!(
+            row.pause,
+            "a claim or an expiry leaves the operator's pause alone"
+        );
+        assert!(s.claim("w", &[], LEASE).unwrap().is_none());
+    });
+}
