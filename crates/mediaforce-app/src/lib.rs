@@ -141,6 +141,8 @@ pub struct ItemNote {
     pub source: PathBuf,
     /// Why, naming the file.
     pub reason: String,
+    /// What kind of failure (skipped items: refused).
+    pub kind: ErrorKind,
 }
 
 /// What a use case over a selection did: the items it handled, and those it skipped (not in a
@@ -170,12 +172,13 @@ impl<T> BatchView<T> {
 
     /// Note an item that is not in a state for this use case.
     pub fn skip(&mut self, item: &ManifestItem, reason: impl std::fmt::Display) {
-        self.skipped.push(note(item, reason));
+        self.skipped.push(note(item, reason, ErrorKind::Refused));
     }
 
-    /// Note an item that failed.
-    pub fn fail(&mut self, item: &ManifestItem, reason: impl std::fmt::Display) {
-        self.failed.push(note(item, reason));
+    /// Note an item that failed, with the kind of failure.
+    pub fn fail(&mut self, item: &ManifestItem, error: impl Into<AppError>) {
+        let e: AppError = error.into();
+        self.failed.push(note(item, e.message, e.kind));
     }
 
     /// Whether the use case succeeded as a whole: failures always fail it; skipped items fail it
@@ -183,8 +186,15 @@ impl<T> BatchView<T> {
     /// `done` is the past participle for the message ("approved", "promoted").
     pub fn verdict(&self, sel: &Selection, done: &str) -> Result<()> {
         if let Some(first) = self.failed.first() {
+            // One kind for the whole: the failures' own when they agree (all refusals: a
+            // refusal), else internal.
+            let kind = if self.failed.iter().all(|n| n.kind == first.kind) {
+                first.kind
+            } else {
+                ErrorKind::Internal
+            };
             return Err(AppError::new(
-                ErrorKind::Internal,
+                kind,
                 format!(
                     "{} of {} items failed, the first: {first}",
                     self.failed.len(),
@@ -207,11 +217,12 @@ impl<T> BatchView<T> {
 }
 
 /// A note on `item`.
-fn note(item: &ManifestItem, reason: impl std::fmt::Display) -> ItemNote {
+fn note(item: &ManifestItem, reason: impl std::fmt::Display, kind: ErrorKind) -> ItemNote {
     ItemNote {
         index: item.index,
         source: item.source.clone(),
         reason: reason.to_string(),
+        kind,
     }
 }
 
@@ -478,11 +489,12 @@ mod tests {
     use super::{BatchView, ErrorKind, ItemNote, Selection};
     use std::path::PathBuf;
 
-    fn note(index: usize, reason: &str) -> ItemNote {
+    fn note(index: usize, reason: &str, kind: ErrorKind) -> ItemNote {
         ItemNote {
             index,
             source: PathBuf::from("/lib/a.mkv"),
             reason: reason.into(),
+            kind,
         }
     }
 
@@ -498,7 +510,7 @@ mod tests {
         };
         let mut v: BatchView<()> = BatchView::new(2);
         v.done.push(());
-        v.skipped.push(note(0, "not validated"));
+        v.skipped.push(note(0, "not validated", ErrorKind::Refused));
         assert!(v.verdict(&all, "approved").is_ok());
         let e = v.verdict(&named, "approved").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Refused);
@@ -506,11 +518,19 @@ mod tests {
             e.message,
             "1 of 2 items not approved: [0] /lib/a.mkv: not validated"
         );
-        v.failed.push(note(1, "/lib/a.mkv: disk full"));
+        // A refusal (an unapproved item named for promotion) stays a refusal.
+        v.failed
+            .push(note(1, "/lib/a.mkv: not approved", ErrorKind::Refused));
+        assert_eq!(
+            v.verdict(&all, "approved").unwrap_err().kind,
+            ErrorKind::Refused
+        );
+        v.failed
+            .push(note(1, "/lib/a.mkv: disk full", ErrorKind::Internal));
         let e = v.verdict(&all, "approved").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Internal);
         assert!(
-            e.message.ends_with("[1] /lib/a.mkv: disk full"),
+            e.message.ends_with("[1] /lib/a.mkv: not approved"),
             "{}",
             e.message
         );

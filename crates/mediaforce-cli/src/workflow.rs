@@ -799,7 +799,13 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         }
                         reports.push(r);
                     }
-                    Err(e) => left.fail(item, format!("{e:#}")),
+                    Err(e) => left.fail(
+                        item,
+                        mediaforce_app::AppError::new(
+                            mediaforce_app::ErrorKind::Internal,
+                            format!("{e:#}"),
+                        ),
+                    ),
                 }
             }
             if json {
@@ -844,7 +850,13 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         }
                         out.push(r);
                     }
-                    Err(e) => left.fail(item, format!("{e:#}")),
+                    Err(e) => left.fail(
+                        item,
+                        mediaforce_app::AppError::new(
+                            mediaforce_app::ErrorKind::Internal,
+                            format!("{e:#}"),
+                        ),
+                    ),
                 }
             }
             if json {

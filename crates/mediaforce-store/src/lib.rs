@@ -105,10 +105,16 @@ impl StoreError {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                     ErrorKind::Unavailable
                 }
+                // A key already held by a live job.
+                Some(rusqlite::ErrorCode::ConstraintViolation) => ErrorKind::Conflict,
                 _ => ErrorKind::Internal,
             },
-            StoreError::Postgres { source, .. } if source.is_closed() => ErrorKind::Unavailable,
-            StoreError::Postgres { .. } => ErrorKind::Internal,
+            StoreError::Postgres { source, .. } => match source.code() {
+                Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => ErrorKind::Conflict,
+                Some(_) => ErrorKind::Internal,
+                // No SQL state: the server was not reached (refused, closed, timed out).
+                None => ErrorKind::Unavailable,
+            },
         }
     }
 }

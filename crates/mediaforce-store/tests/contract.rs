@@ -238,6 +238,16 @@ fn a_schema_newer_than_the_build_is_refused() {
     let err = PgStore::connect(&url).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
     assert!(!err.to_string().contains("password"));
+    // A server that cannot be reached is unavailable, and the message names it without its
+    // password.
+    let err = PgStore::connect("postgres://mf:secret@127.0.0.1:1/nothing").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.to_string()
+            .contains("postgres://mf@127.0.0.1:1/nothing"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("secret"));
 }
 
 fn rusqlite_version(path: &std::path::Path, v: i64) {
@@ -258,6 +268,18 @@ fn a_key_names_at_most_one_live_job() {
         s.complete(&l, &json!({})).unwrap();
         let b = s.enqueue(&job).unwrap();
         assert_ne!(b, a, "once done, the key is free again");
+        // Retrying a failed job whose key a newer job holds is a conflict, not a crash.
+        let mut once = NewJob::new("stage-once", json!({"index": 1}));
+        once.key = Some("stage:plan-1:1".into());
+        once.max_attempts = 1;
+        let old = s.enqueue(&once).unwrap();
+        let l = s.claim("w", &["stage-once"], LEASE).unwrap().unwrap();
+        assert_eq!(l.job, old);
+        assert_eq!(s.fail(&l, "broke").unwrap(), JobState::Failed);
+        let newer = s.enqueue(&once).unwrap();
+        assert_ne!(newer, old);
+        let err = s.retry(old).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
         // Jobs without a key never collide.
         let x = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
         let y = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
