@@ -338,8 +338,25 @@ impl App {
             .collect()
     }
 
-    fn record(&self, manifest: &Path, item: &ManifestItem) -> Result<Option<ItemRecord>> {
-        Ok(self.catalog.item(manifest, item.index)?)
+    /// Run `each` on every selected item that has a catalog record; items without one (never
+    /// encoded) are skipped with `not_encoded`.
+    fn over_selection<T>(
+        &self,
+        sel: &Selection,
+        not_encoded: impl Fn(&ManifestItem) -> String,
+        mut each: impl FnMut(&ManifestItem, ItemRecord, &mut BatchView<T>) -> Result<()>,
+    ) -> Result<BatchView<T>> {
+        let mpath = self.plan_path(sel.manifest.as_deref())?;
+        let m = manifest::load(&mpath)?;
+        let items = self.selection(&m, sel, &mpath)?;
+        let mut view = BatchView::new(items.len());
+        for item in items {
+            match self.catalog.item(&mpath, item.index)? {
+                Some(it) => each(item, it, &mut view)?,
+                None => view.skip(item, not_encoded(item)),
+            }
+        }
+        Ok(view)
     }
 
     /// Approve or reject the selected items. Approval needs a passed validation; with
@@ -351,18 +368,10 @@ impl App {
         decision: Decision,
         accept_damage: bool,
     ) -> Result<BatchView<Decided>> {
-        let mpath = self.plan_path(sel.manifest.as_deref())?;
-        let m = manifest::load(&mpath)?;
-        let items = self.selection(&m, sel, &mpath)?;
-        let mut view = BatchView::new(items.len());
-        for item in items {
-            let Some(it) = self.record(&mpath, item)? else {
-                view.skip(
-                    item,
-                    format!("not encoded yet (mediaforce encode --index {})", item.index),
-                );
-                continue;
-            };
+        let not_encoded = |item: &ManifestItem| {
+            format!("not encoded yet (mediaforce encode --index {})", item.index)
+        };
+        self.over_selection(sel, not_encoded, |item, it, view| {
             if sel.all && it.decision.is_some() && it.decision != Some(decision) {
                 view.skip(
                     item,
@@ -371,30 +380,23 @@ impl App {
                         it.decision.map_or("decided", Decision::as_str)
                     ),
                 );
-                continue;
+                return Ok(());
             }
             if decision == Decision::Approved {
                 use mediaforce::domain::ItemState;
-                if !matches!(
+                // Only the encode the item holds now counts: a validation before a re-encode
+                // does not approve the new one.
+                let judged = matches!(
                     it.state,
                     ItemState::Validated | ItemState::RolledBack | ItemState::Invalid
-                ) {
-                    view.skip(
-                        item,
-                        format!(
-                            "not validated (state {}); run `mediaforce validate --index {}` first",
-                            it.state, item.index
-                        ),
-                    );
-                    continue;
-                }
+                );
                 match self.catalog.last_validation(it.id)? {
-                    Some((true, _)) => {}
-                    Some((false, _)) => {
+                    Some((true, _)) if judged => {}
+                    Some((false, _)) if judged => {
                         view.skip(item, "failed validation; it cannot be approved");
-                        continue;
+                        return Ok(());
                     }
-                    None => {
+                    _ => {
                         view.skip(
                             item,
                             format!(
@@ -402,7 +404,7 @@ impl App {
                                 it.state, item.index
                             ),
                         );
-                        continue;
+                        return Ok(());
                     }
                 }
             }
@@ -417,70 +419,62 @@ impl App {
                 decision,
                 damage_accepted,
             });
-        }
-        Ok(view)
+            Ok(())
+        })
     }
 
     /// Promote the selected items (validated and approved) into the library, archiving the
     /// originals. With `--all`, items not approved or already promoted are listed, not failed;
     /// an approved item that cannot be promoted is a failure.
     pub fn promote(&self, sel: &Selection) -> Result<BatchView<Moved>> {
-        let mpath = self.plan_path(sel.manifest.as_deref())?;
-        let m = manifest::load(&mpath)?;
-        let items = self.selection(&m, sel, &mpath)?;
-        let mut view = BatchView::new(items.len());
-        for item in items {
-            let Some(it) = self.record(&mpath, item)? else {
-                view.skip(item, "not encoded yet");
-                continue;
-            };
-            if sel.all && it.state == mediaforce::domain::ItemState::Promoted {
-                view.skip(item, "already promoted");
-                continue;
-            }
-            if sel.all && it.decision != Some(Decision::Approved) {
-                view.skip(
-                    item,
-                    format!(
-                        "not approved ({})",
-                        it.decision
-                            .map_or_else(|| it.state.to_string(), |d| d.to_string())
-                    ),
-                );
-                continue;
-            }
-            match mediaforce::promote::promote(&self.catalog, &self.settings, &it) {
-                Ok(outcome) => view.done.push(Moved {
-                    index: item.index,
-                    outcome,
-                }),
-                Err(e) => view.fail(item, e),
-            }
-        }
-        Ok(view)
+        self.over_selection(
+            sel,
+            |_| "not encoded yet".into(),
+            |item, it, view| {
+                if sel.all && it.state == mediaforce::domain::ItemState::Promoted {
+                    view.skip(item, "already promoted");
+                    return Ok(());
+                }
+                if sel.all && it.decision != Some(Decision::Approved) {
+                    view.skip(
+                        item,
+                        format!(
+                            "not approved ({})",
+                            it.decision
+                                .map_or_else(|| it.state.to_string(), |d| d.to_string())
+                        ),
+                    );
+                    return Ok(());
+                }
+                match mediaforce::promote::promote(&self.catalog, &self.settings, &it) {
+                    Ok(outcome) => view.done.push(Moved {
+                        index: item.index,
+                        outcome,
+                    }),
+                    Err(e) => view.fail(item, e),
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Undo the selected items' promotions: originals back in place, encodes back in staging.
     pub fn rollback(&self, sel: &Selection) -> Result<BatchView<Moved>> {
-        let mpath = self.plan_path(sel.manifest.as_deref())?;
-        let m = manifest::load(&mpath)?;
-        let items = self.selection(&m, sel, &mpath)?;
-        let mut view = BatchView::new(items.len());
-        for item in items {
-            let Some(it) = self.record(&mpath, item)? else {
-                view.skip(item, "not encoded yet");
-                continue;
-            };
-            match mediaforce::promote::rollback(&self.catalog, &it) {
-                Ok(outcome) => view.done.push(Moved {
-                    index: item.index,
-                    outcome,
-                }),
-                Err(e @ PromoteError::Refused { .. }) if sel.all => view.skip(item, e),
-                Err(e) => view.fail(item, e),
-            }
-        }
-        Ok(view)
+        self.over_selection(
+            sel,
+            |_| "not encoded yet".into(),
+            |item, it, view| {
+                match mediaforce::promote::rollback(&self.catalog, &it) {
+                    Ok(outcome) => view.done.push(Moved {
+                        index: item.index,
+                        outcome,
+                    }),
+                    Err(e @ PromoteError::Refused { .. }) if sel.all => view.skip(item, e),
+                    Err(e) => view.fail(item, e),
+                }
+                Ok(())
+            },
+        )
     }
 }
 
