@@ -131,7 +131,7 @@ pub fn run(
                 let worker = format!("{host}:{}:{w}", std::process::id());
                 let run = || -> Result<(), BatchError> {
                     let mut store = crate::store::open(queue)?;
-                    let catalog = Catalog::open(&options.data_dir)?;
+                    let catalog = Catalog::open_in(&options.data_dir, options.database.as_deref())?;
                     while !cancel.load(Ordering::Relaxed) {
                         while crate::stage::pause_file(&options.data_dir).exists()
                             && !cancel.load(Ordering::Relaxed)

@@ -6,11 +6,13 @@
 //! STRICT, foreign keys are enforced, and the database runs in WAL mode with a busy timeout so a
 //! `status` during an `encode --all` waits instead of failing.
 
-use crate::db::{self, DbError};
+use crate::db;
 use crate::domain::{Decision, ItemState};
-use rusqlite::{params, Connection, OptionalExtension};
+use mediaforce_store::params;
+use mediaforce_store::sql::{Backend, Db, Row, Schema, SqlError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 /// Schema migrations, in order. Never edit one that has shipped; append a new one.
 pub const MIGRATIONS: &[&str] = &["
@@ -118,24 +120,158 @@ WHEN NEW.state NOT IN ('planned', 'encoding', 'interrupted', 'failed', 'no_resul
                        'validated', 'invalid', 'promoting', 'promoted', 'rolling_back', 'rolled_back')
   OR NEW.decision IS NOT NULL AND NEW.decision NOT IN ('approved', 'rejected')
 BEGIN SELECT RAISE(ABORT, 'item: unknown state or decision'); END;
+", "
+CREATE TABLE plan (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE artifact (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('clip', 'still', 'plot', 'frame_scores', 'report')),
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL CHECK (bytes >= 0),
+    created_at INTEGER NOT NULL,
+    detail TEXT
+) STRICT;
+CREATE INDEX artifact_item ON artifact (item_id, id);
 "];
+
+/// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
+pub const PG_MIGRATIONS: &[&str] = &["
+CREATE TABLE setting (
+    seq BIGSERIAL,
+    key TEXT NOT NULL CHECK (key IN ('root', 'ignore', 'transcode_root')),
+    value TEXT NOT NULL,
+    added_at BIGINT NOT NULL,
+    PRIMARY KEY (key, value)
+);
+
+CREATE TABLE file (
+    id BIGSERIAL PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    dev BIGINT NOT NULL,
+    inode BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'gone')),
+    error TEXT,
+    probe TEXT,
+    ours BIGINT NOT NULL DEFAULT 0,
+    first_seen BIGINT NOT NULL,
+    scanned_at BIGINT NOT NULL,
+    probed_at BIGINT
+);
+CREATE INDEX file_fingerprint ON file (fingerprint);
+
+CREATE TABLE file_event (
+    id BIGSERIAL PRIMARY KEY,
+    file_id BIGINT NOT NULL REFERENCES file (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX file_event_file ON file_event (file_id, id);
+
+CREATE TABLE item (
+    id BIGSERIAL PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    idx BIGINT NOT NULL,
+    file_id BIGINT REFERENCES file (id),
+    source TEXT NOT NULL,
+    staging TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'encoding', 'interrupted', 'failed', 'no_result',
+        'staged', 'validated', 'invalid', 'promoting', 'promoted', 'rolling_back', 'rolled_back')),
+    decision TEXT CHECK (decision IN ('approved', 'rejected')),
+    updated_at BIGINT NOT NULL,
+    source_damage BIGINT NOT NULL DEFAULT 0 CHECK (source_damage >= 0),
+    damage_accepted BIGINT NOT NULL DEFAULT 0 CHECK (damage_accepted IN (0, 1)),
+    UNIQUE (manifest, idx)
+);
+
+CREATE TABLE item_event (
+    id BIGSERIAL PRIMARY KEY,
+    item_id BIGINT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX item_event_item ON item_event (item_id, id);
+
+CREATE TABLE encode (
+    id BIGSERIAL PRIMARY KEY,
+    item_id BIGINT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_bytes BIGINT NOT NULL,
+    source_codec TEXT NOT NULL,
+    encoder TEXT NOT NULL,
+    encoder_fingerprint TEXT NOT NULL,
+    knob DOUBLE PRECISION NOT NULL,
+    predicted_vmaf DOUBLE PRECISION,
+    measured_vmaf DOUBLE PRECISION,
+    output_bytes BIGINT NOT NULL,
+    wall_seconds DOUBLE PRECISION NOT NULL,
+    fps DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE validation (
+    id BIGSERIAL PRIMARY KEY,
+    item_id BIGINT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    passed BIGINT NOT NULL CHECK (passed IN (0, 1)),
+    report TEXT NOT NULL
+);
+
+CREATE TABLE journal (
+    id BIGSERIAL PRIMARY KEY,
+    item_id BIGINT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
+    step TEXT NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('begin', 'done')),
+    detail TEXT
+);
+
+CREATE TABLE plan (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
+
+CREATE TABLE artifact (
+    id BIGSERIAL PRIMARY KEY,
+    item_id BIGINT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('clip', 'still', 'plot', 'frame_scores', 'report')),
+    path TEXT NOT NULL,
+    bytes BIGINT NOT NULL CHECK (bytes >= 0),
+    created_at BIGINT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX artifact_item ON artifact (item_id, id);
+"];
+
+/// The catalog's schema on both backends.
+pub const SCHEMA: Schema<'static> = Schema {
+    name: "catalog",
+    sqlite: MIGRATIONS,
+    postgres: PG_MIGRATIONS,
+};
 
 /// Errors of the catalog.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogError {
-    /// Opening or migrating failed.
+    /// The database failed (cannot be opened, is locked, is too new, refused a statement).
     #[error(transparent)]
-    Db(#[from] DbError),
-    /// A query failed.
-    #[error("{}: {}", path.display(), describe(source))]
-    Sqlite {
-        /// Database path.
-        path: PathBuf,
-        /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
-    },
+    Sql(#[from] SqlError),
     /// A request the catalog cannot satisfy (unknown item, bad setting...).
     #[error("{0}")]
     Invalid(String),
@@ -160,25 +296,7 @@ pub enum CatalogError {
 impl CatalogError {
     /// Whether another process held the database for longer than the busy timeout.
     pub fn is_busy(&self) -> bool {
-        let code = match self {
-            CatalogError::Sqlite { source, .. } => source.sqlite_error_code(),
-            CatalogError::Db(DbError::Sqlite { source, .. }) => source.sqlite_error_code(),
-            _ => None,
-        };
-        matches!(
-            code,
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
-    }
-}
-
-fn describe(e: &rusqlite::Error) -> String {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(
-            "database is locked by another mediaforce process (waited {:.1} s); retry when it finishes",
-            db::busy_timeout().as_secs_f64()
-        ),
-        _ => e.to_string(),
+        matches!(self, CatalogError::Sql(e) if e.busy)
     }
 }
 
@@ -281,74 +399,114 @@ pub struct EncodeRow {
     pub fps: f64,
 }
 
-/// The catalog database.
+/// The catalog database: SQLite (`<data dir>/catalog.db`) or a PostgreSQL database hosts
+/// share. One connection behind a lock, so one value serves every thread of a process.
 #[derive(Debug)]
 pub struct Catalog {
-    conn: Connection,
-    path: PathBuf,
+    db: Mutex<Db>,
 }
 
 const FILE_COLUMNS: &str =
     "id, path, root, size, mtime_ns, dev, inode, fingerprint, status, error, probe, ours, scanned_at";
 
-fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
-    Ok(FileRecord {
-        id: r.get(0)?,
-        path: PathBuf::from(r.get::<_, String>(1)?),
-        root: PathBuf::from(r.get::<_, String>(2)?),
-        size: r.get::<_, i64>(3)? as u64,
-        mtime_ns: r.get(4)?,
-        dev: r.get::<_, i64>(5)? as u64,
-        inode: r.get::<_, i64>(6)? as u64,
-        fingerprint: r.get(7)?,
-        status: r.get(8)?,
-        error: r.get(9)?,
-        probe_json: r.get(10)?,
-        ours: r.get::<_, i64>(11)? != 0,
-        scanned_at: r.get(12)?,
-    })
+fn file_from_row(r: &Row) -> FileRecord {
+    FileRecord {
+        id: r.int(0),
+        path: PathBuf::from(r.text(1)),
+        root: PathBuf::from(r.text(2)),
+        size: r.int(3) as u64,
+        mtime_ns: r.int(4),
+        dev: r.int(5) as u64,
+        inode: r.int(6) as u64,
+        fingerprint: r.text(7),
+        status: r.text(8),
+        error: r.opt_text(9),
+        probe_json: r.opt_text(10),
+        ours: r.flag(11),
+        scanned_at: r.int(12),
+    }
 }
 
 const ITEM_COLUMNS: &str =
     "id, manifest, idx, file_id, source, staging, state, decision, updated_at,
      source_damage, damage_accepted";
 
-fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRecord> {
+fn item_from_row(r: &Row) -> Result<ItemRecord, CatalogError> {
+    let source = r.text(4);
+    let bad = |e: String| CatalogError::Invalid(format!("{source}: {e}"));
     Ok(ItemRecord {
-        id: r.get(0)?,
-        manifest: PathBuf::from(r.get::<_, String>(1)?),
-        index: r.get::<_, i64>(2)? as usize,
-        file_id: r.get(3)?,
-        source: PathBuf::from(r.get::<_, String>(4)?),
-        staging: PathBuf::from(r.get::<_, String>(5)?),
-        state: parse_column(r, 6)?,
+        id: r.int(0),
+        manifest: PathBuf::from(r.text(1)),
+        index: r.int(2) as usize,
+        file_id: r.opt_int(3),
+        state: r.text(6).parse().map_err(bad)?,
         decision: r
-            .get::<_, Option<String>>(7)?
+            .opt_text(7)
             .map(|d| d.parse::<Decision>())
             .transpose()
-            .map_err(|e| column_error(7, e))?,
-        updated_at: r.get(8)?,
-        source_damage: r.get::<_, i64>(9)? as u64,
-        damage_accepted: r.get::<_, i64>(10)? != 0,
+            .map_err(bad)?,
+        source: PathBuf::from(&source),
+        staging: PathBuf::from(r.text(5)),
+        updated_at: r.int(8),
+        source_damage: r.int(9) as u64,
+        damage_accepted: r.flag(10),
     })
 }
 
-fn column_error(i: usize, e: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-}
-
-fn parse_column<T: std::str::FromStr<Err = String>>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-) -> rusqlite::Result<T> {
-    r.get::<_, String>(i)?
-        .parse()
-        .map_err(|e| column_error(i, e))
+fn encode_from_row(r: &Row) -> EncodeRow {
+    EncodeRow {
+        item_id: r.int(0),
+        host: r.text(1),
+        source: r.text(2),
+        source_bytes: r.int(3) as u64,
+        source_codec: r.text(4),
+        encoder: r.text(5),
+        encoder_fingerprint: r.text(6),
+        knob: r.real(7),
+        predicted_vmaf: r.opt_real(8),
+        measured_vmaf: r.opt_real(9),
+        output_bytes: r.int(10) as u64,
+        wall_seconds: r.real(11),
+        fps: r.real(12),
+    }
 }
 
 /// Paths are stored as UTF-8 text; non-UTF-8 names are stored lossily and flagged by the scan.
 pub fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
+}
+
+/// A file a review or validation produced, recorded so another process can find it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Artifact {
+    /// Row id: the name front ends use for it (never a path from a request).
+    pub id: i64,
+    /// The item it belongs to.
+    pub item_id: i64,
+    /// `clip`, `still`, `plot`, `frame_scores` or `report`.
+    pub kind: String,
+    /// Where it is, on the host that wrote it.
+    pub path: PathBuf,
+    /// Its size when recorded.
+    pub bytes: u64,
+    /// When (epoch seconds).
+    pub created_at: i64,
+    /// What it shows (a timestamp, a side).
+    pub detail: Option<String>,
+}
+
+/// A stored plan: its key (the path of its JSON export, which its items are filed under) and
+/// its body.
+#[derive(Debug, Clone)]
+pub struct PlanRow {
+    /// Row id (newer plans have larger ids).
+    pub id: i64,
+    /// The key: the path of the JSON export.
+    pub key: PathBuf,
+    /// When it was made (epoch seconds).
+    pub created_at: i64,
+    /// The manifest, as JSON.
+    pub body: String,
 }
 
 impl Catalog {
@@ -359,78 +517,116 @@ impl Catalog {
 
     /// Open (creating and migrating) the catalog in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, CatalogError> {
-        let path = Self::path_in(data_dir);
-        Ok(Self {
-            conn: db::open(&path, MIGRATIONS)?,
-            path,
-        })
+        Self::open_location(&path_text(&Self::path_in(data_dir)))
     }
 
-    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
-        move |source| CatalogError::Sqlite {
-            path: self.path.clone(),
-            source,
+    /// Open the catalog in the shared database `database` (`postgres://...`) when given, else
+    /// in `data_dir`.
+    pub fn open_in(data_dir: &Path, database: Option<&str>) -> Result<Self, CatalogError> {
+        match database {
+            Some(url) => Self::open_location(url),
+            None => Self::open(data_dir),
         }
     }
 
-    /// Run a query and collect its rows.
-    fn rows<T>(
+    /// Open the catalog at `location`: a `postgres://` URL or a SQLite file path.
+    pub fn open_location(location: &str) -> Result<Self, CatalogError> {
+        Ok(Self {
+            db: Mutex::new(Db::open(location, &SCHEMA)?),
+        })
+    }
+
+    /// Which backend holds the catalog.
+    pub fn backend(&self) -> Backend {
+        self.lock().backend()
+    }
+
+    /// The database, as shown in messages.
+    pub fn location(&self) -> String {
+        self.lock().location().to_string()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Db> {
+        // A panic while holding the lock leaves the connection usable: SQL state is in the
+        // database, and an open transaction was rolled back by `Db::transaction`.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn execute(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, CatalogError> {
-        let mut st = self.conn.prepare_cached(sql).map_err(self.err())?;
-        let rows = st.query_map(params, row).map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        params: &[mediaforce_store::sql::Value],
+    ) -> Result<u64, CatalogError> {
+        Ok(self.lock().execute(sql, params)?)
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[mediaforce_store::sql::Value],
+    ) -> Result<Vec<Row>, CatalogError> {
+        Ok(self.lock().query(sql, params)?)
+    }
+
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[mediaforce_store::sql::Value],
+    ) -> Result<Option<Row>, CatalogError> {
+        Ok(self.lock().query_opt(sql, params)?)
+    }
+
+    /// Run `f` in one write transaction (the scan batches its writes in one).
+    pub(crate) fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut Db) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        self.lock().transaction(f)
     }
 
     // ----- settings -----
 
     /// Runtime values of a multi-valued setting, in the order they were added.
     pub fn setting_values(&self, key: &str) -> Result<Vec<String>, CatalogError> {
-        self.rows(
-            "SELECT value FROM setting WHERE key = ?1 ORDER BY added_at, rowid",
-            params![key],
-            |r| r.get(0),
-        )
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT value FROM setting WHERE key = ?1 ORDER BY added_at, rowid",
+            Backend::Postgres => "SELECT value FROM setting WHERE key = ?1 ORDER BY added_at, seq",
+        };
+        Ok(self
+            .query(sql, params![key])?
+            .iter()
+            .map(|r| r.text(0))
+            .collect())
     }
 
     /// Add a value to a multi-valued setting; returns false when it was already there.
     pub fn add_setting(&self, key: &str, value: &str) -> Result<bool, CatalogError> {
-        let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO setting (key, value, added_at) VALUES (?1, ?2, ?3)",
-                params![key, value, db::now()],
-            )
-            .map_err(self.err())?;
+        let n = self.execute(
+            "INSERT INTO setting (key, value, added_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![key, value, db::now()],
+        )?;
         Ok(n > 0)
     }
 
     /// Remove a value; returns false when it was not there.
     pub fn remove_setting(&self, key: &str, value: &str) -> Result<bool, CatalogError> {
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM setting WHERE key = ?1 AND value = ?2",
-                params![key, value],
-            )
-            .map_err(self.err())?;
+        let n = self.execute(
+            "DELETE FROM setting WHERE key = ?1 AND value = ?2",
+            params![key, value],
+        )?;
         Ok(n > 0)
     }
 
     /// Replace a single-valued setting.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), CatalogError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
-        tx.execute("DELETE FROM setting WHERE key = ?1", params![key])
-            .map_err(self.err())?;
-        tx.execute(
-            "INSERT INTO setting (key, value, added_at) VALUES (?1, ?2, ?3)",
-            params![key, value, db::now()],
-        )
-        .map_err(self.err())?;
-        tx.commit().map_err(self.err())
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM setting WHERE key = ?1", params![key])?;
+            tx.execute(
+                "INSERT INTO setting (key, value, added_at) VALUES (?1, ?2, ?3)",
+                params![key, value, db::now()],
+            )?;
+            Ok(())
+        })
     }
 
     // ----- files -----
@@ -438,7 +634,7 @@ impl Catalog {
     /// Every file row (any status).
     pub fn files(&self) -> Result<Vec<FileRecord>, CatalogError> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file ORDER BY path");
-        self.rows(&sql, [], file_from_row)
+        Ok(self.query(&sql, &[])?.iter().map(file_from_row).collect())
     }
 
     /// Files whose path starts with `prefix` (whole folder names), any status.
@@ -453,33 +649,64 @@ impl Catalog {
     /// One file by id.
     pub fn file(&self, id: i64) -> Result<Option<FileRecord>, CatalogError> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file WHERE id = ?1");
-        self.conn
-            .query_row(&sql, params![id], file_from_row)
-            .optional()
-            .map_err(self.err())
+        Ok(self
+            .query_opt(&sql, params![id])?
+            .as_ref()
+            .map(file_from_row))
     }
 
     /// One file by path.
     pub fn file_by_path(&self, path: &Path) -> Result<Option<FileRecord>, CatalogError> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file WHERE path = ?1");
-        self.conn
-            .query_row(&sql, params![path_text(path)], file_from_row)
-            .optional()
-            .map_err(self.err())
+        Ok(self
+            .query_opt(&sql, params![path_text(path)])?
+            .as_ref()
+            .map(file_from_row))
     }
 
     /// The history of a file (scan events: found, changed, moved, gone, back).
     pub fn file_events(&self, id: i64) -> Result<Vec<(i64, String, Option<String>)>, CatalogError> {
-        self.rows(
-            "SELECT at, kind, detail FROM file_event WHERE file_id = ?1 ORDER BY id",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        Ok(self
+            .query(
+                "SELECT at, kind, detail FROM file_event WHERE file_id = ?1 ORDER BY id",
+                params![id],
+            )?
+            .iter()
+            .map(|r| (r.int(0), r.text(1), r.opt_text(2)))
+            .collect())
     }
 
-    /// Start a write transaction (the scan batches its writes in one).
-    pub(crate) fn begin(&self) -> Result<rusqlite::Transaction<'_>, CatalogError> {
-        self.conn.unchecked_transaction().map_err(self.err())
+    // ----- plans -----
+
+    /// Store a plan under `key` (the path of its JSON export); returns its row id.
+    pub fn save_plan(&self, key: &Path, body: &str) -> Result<i64, CatalogError> {
+        let row = self.query_opt(
+            "INSERT INTO plan (key, created_at, body) VALUES (?1, ?2, ?3) RETURNING id",
+            params![path_text(key), db::now(), body],
+        )?;
+        Ok(row.map_or(0, |r| r.int(0)))
+    }
+
+    /// The newest plan.
+    pub fn latest_plan(&self) -> Result<Option<PlanRow>, CatalogError> {
+        Ok(self
+            .query_opt(
+                "SELECT id, key, created_at, body FROM plan ORDER BY id DESC LIMIT 1",
+                &[],
+            )?
+            .as_ref()
+            .map(plan_from_row))
+    }
+
+    /// The plan stored under `key`.
+    pub fn plan(&self, key: &Path) -> Result<Option<PlanRow>, CatalogError> {
+        Ok(self
+            .query_opt(
+                "SELECT id, key, created_at, body FROM plan WHERE key = ?1",
+                params![path_text(key)],
+            )?
+            .as_ref()
+            .map(plan_from_row))
     }
 
     // ----- items -----
@@ -493,20 +720,18 @@ impl Catalog {
         source: &Path,
         staging: &Path,
     ) -> Result<ItemRecord, CatalogError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO item (manifest, idx, file_id, source, staging, state, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6)",
-                params![
-                    path_text(manifest),
-                    index as i64,
-                    file_id,
-                    path_text(source),
-                    path_text(staging),
-                    db::now()
-                ],
-            )
-            .map_err(self.err())?;
+        self.execute(
+            "INSERT INTO item (manifest, idx, file_id, source, staging, state, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6) ON CONFLICT DO NOTHING",
+            params![
+                path_text(manifest),
+                index,
+                file_id,
+                path_text(source),
+                path_text(staging),
+                db::now()
+            ],
+        )?;
         self.item(manifest, index)?
             .ok_or_else(|| CatalogError::Invalid(format!("item {index} vanished")))
     }
@@ -514,33 +739,34 @@ impl Catalog {
     /// The item for `index` of `manifest`, if work on it has started.
     pub fn item(&self, manifest: &Path, index: usize) -> Result<Option<ItemRecord>, CatalogError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM item WHERE manifest = ?1 AND idx = ?2");
-        self.conn
-            .query_row(
-                &sql,
-                params![path_text(manifest), index as i64],
-                item_from_row,
-            )
-            .optional()
-            .map_err(self.err())
+        self.query_opt(&sql, params![path_text(manifest), index])?
+            .as_ref()
+            .map(item_from_row)
+            .transpose()
     }
 
     /// Every item of a manifest, by index.
     pub fn items(&self, manifest: &Path) -> Result<Vec<ItemRecord>, CatalogError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM item WHERE manifest = ?1 ORDER BY idx");
-        self.rows(&sql, params![path_text(manifest)], item_from_row)
+        self.query(&sql, params![path_text(manifest)])?
+            .iter()
+            .map(item_from_row)
+            .collect()
     }
 
     /// The state of the newest item of each file: file id → state.
     pub fn latest_item_states(
         &self,
     ) -> Result<std::collections::HashMap<i64, String>, CatalogError> {
-        self.rows(
-            "SELECT file_id, state FROM item WHERE id IN
+        Ok(self
+            .query(
+                "SELECT file_id, state FROM item WHERE id IN
                    (SELECT MAX(id) FROM item WHERE file_id IS NOT NULL GROUP BY file_id)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map(|v| v.into_iter().collect())
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.int(0), r.text(1)))
+            .collect())
     }
 
     /// Move an item to `state` and append an event, in one transaction: the change must be
@@ -553,80 +779,57 @@ impl Catalog {
         state: ItemState,
         detail: Option<&str>,
     ) -> Result<(), CatalogError> {
-        // Immediate: the read and the write hold the write lock together, and a concurrent
-        // writer (a scan) is waited for (busy timeout) instead of failing the upgrade from a
-        // read to a write.
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(self.err())?;
-        let outcome = self.set_state_locked(item, state, detail);
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        let ended = self.conn.execute_batch(end).map_err(self.err());
-        // A failed COMMIT leaves the transaction open (and the write lock held): end it.
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        outcome.and(ended)
-    }
-
-    fn set_state_locked(
-        &self,
-        item: i64,
-        state: ItemState,
-        detail: Option<&str>,
-    ) -> Result<(), CatalogError> {
-        let tx = &self.conn;
-        let (source, now): (String, String) = tx
-            .query_row(
-                "SELECT source, state FROM item WHERE id = ?1",
-                params![item],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(self.err())?;
-        let from: ItemState = now
-            .parse()
-            .map_err(|e| CatalogError::Invalid(format!("{source}: {e}")))?;
-        crate::domain::transition(from, state).map_err(|refusal| CatalogError::Refused {
-            path: PathBuf::from(&source),
-            refusal,
-        })?;
-        // A new encode replaces the one the operator reviewed: its decision goes with it.
-        let sql = if state == ItemState::Encoding {
-            "UPDATE item SET state = ?3, updated_at = ?4, decision = NULL, damage_accepted = 0
-             WHERE id = ?1 AND state = ?2"
-        } else {
-            "UPDATE item SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2"
-        };
-        let changed = tx
-            .execute(sql, params![item, from.as_str(), state.as_str(), db::now()])
-            .map_err(self.err())?;
-        if changed == 0 {
-            return Err(CatalogError::Conflict {
-                path: PathBuf::from(source),
-                now,
-            });
-        }
-        tx.execute(
-            "INSERT INTO item_event (item_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![item, db::now(), state.as_str(), detail],
-        )
-        .map_err(self.err())?;
-        Ok(())
+        // SQLite: immediate, so the read and the write hold the write lock together and a
+        // concurrent writer is waited for. PostgreSQL: the row is locked by the read.
+        self.transaction(|tx| {
+            let lock = match tx.backend() {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE",
+            };
+            let row = tx
+                .query_opt(
+                    &format!("SELECT source, state FROM item WHERE id = ?1{lock}"),
+                    params![item],
+                )?
+                .ok_or_else(|| CatalogError::Invalid(format!("item {item}: no such item")))?;
+            let (source, now) = (row.text(0), row.text(1));
+            let from: ItemState = now
+                .parse()
+                .map_err(|e| CatalogError::Invalid(format!("{source}: {e}")))?;
+            crate::domain::transition(from, state).map_err(|refusal| CatalogError::Refused {
+                path: PathBuf::from(&source),
+                refusal,
+            })?;
+            // A new encode replaces the one the operator reviewed: its decision goes with it.
+            let sql = if state == ItemState::Encoding {
+                "UPDATE item SET state = ?3, updated_at = ?4, decision = NULL, damage_accepted = 0
+                 WHERE id = ?1 AND state = ?2"
+            } else {
+                "UPDATE item SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2"
+            };
+            let changed =
+                tx.execute(sql, params![item, from.as_str(), state.as_str(), db::now()])?;
+            if changed == 0 {
+                return Err(CatalogError::Conflict {
+                    path: PathBuf::from(source),
+                    now,
+                });
+            }
+            tx.execute(
+                "INSERT INTO item_event (item_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![item, db::now(), state.as_str(), detail],
+            )?;
+            Ok(())
+        })
     }
 
     /// Append an event without changing the state (progress checkpoints, retries).
     pub fn event(&self, item: i64, kind: &str, detail: Option<&str>) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "INSERT INTO item_event (item_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-                params![item, db::now(), kind, detail],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO item_event (item_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![item, db::now(), kind, detail],
+        )
+        .map(|_| ())
     }
 
     /// An item's events, oldest first.
@@ -634,21 +837,22 @@ impl Catalog {
         &self,
         item: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>, CatalogError> {
-        self.rows(
-            "SELECT at, kind, detail FROM item_event WHERE item_id = ?1 ORDER BY id",
-            params![item],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        Ok(self
+            .query(
+                "SELECT at, kind, detail FROM item_event WHERE item_id = ?1 ORDER BY id",
+                params![item],
+            )?
+            .iter()
+            .map(|r| (r.int(0), r.text(1), r.opt_text(2)))
+            .collect())
     }
 
     /// Record the review decision.
     pub fn set_decision(&self, item: i64, decision: Decision) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "UPDATE item SET decision = ?2, updated_at = ?3 WHERE id = ?1",
-                params![item, decision.as_str(), db::now()],
-            )
-            .map_err(self.err())?;
+        self.execute(
+            "UPDATE item SET decision = ?2, updated_at = ?3 WHERE id = ?1",
+            params![item, decision.as_str(), db::now()],
+        )?;
         self.event(item, decision.as_str(), None)
     }
 
@@ -660,15 +864,13 @@ impl Catalog {
         errors: u64,
         detail: Option<&str>,
     ) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "UPDATE item SET source_damage = ?2,
-                        damage_accepted = CASE WHEN source_damage = ?2 THEN damage_accepted ELSE 0 END,
-                        updated_at = ?3
-                 WHERE id = ?1",
-                params![item, errors as i64, db::now()],
-            )
-            .map_err(self.err())?;
+        self.execute(
+            "UPDATE item SET source_damage = ?2,
+                    damage_accepted = CASE WHEN source_damage = ?2 THEN damage_accepted ELSE 0 END,
+                    updated_at = ?3
+             WHERE id = ?1",
+            params![item, errors, db::now()],
+        )?;
         if errors > 0 {
             self.event(item, "source_damaged", detail)?;
         }
@@ -677,12 +879,10 @@ impl Catalog {
 
     /// The operator accepts promoting an encode of a damaged source.
     pub fn accept_damage(&self, item: i64) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "UPDATE item SET damage_accepted = 1, updated_at = ?2 WHERE id = ?1",
-                params![item, db::now()],
-            )
-            .map_err(self.err())?;
+        self.execute(
+            "UPDATE item SET damage_accepted = 1, updated_at = ?2 WHERE id = ?1",
+            params![item, db::now()],
+        )?;
         self.event(item, "damage_accepted", None)
     }
 
@@ -690,61 +890,42 @@ impl Catalog {
 
     /// Store one encode's telemetry.
     pub fn record_encode(&self, e: &EncodeRow) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "INSERT INTO encode (item_id, at, host, source, source_bytes, source_codec, encoder,
-                    encoder_fingerprint, knob, predicted_vmaf, measured_vmaf, output_bytes,
-                    wall_seconds, fps)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    e.item_id,
-                    db::now(),
-                    e.host,
-                    e.source,
-                    e.source_bytes as i64,
-                    e.source_codec,
-                    e.encoder,
-                    e.encoder_fingerprint,
-                    e.knob,
-                    e.predicted_vmaf,
-                    e.measured_vmaf,
-                    e.output_bytes as i64,
-                    e.wall_seconds,
-                    e.fps
-                ],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO encode (item_id, at, host, source, source_bytes, source_codec, encoder,
+                encoder_fingerprint, knob, predicted_vmaf, measured_vmaf, output_bytes,
+                wall_seconds, fps)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                e.item_id,
+                db::now(),
+                &e.host,
+                &e.source,
+                e.source_bytes,
+                &e.source_codec,
+                &e.encoder,
+                &e.encoder_fingerprint,
+                e.knob,
+                e.predicted_vmaf,
+                e.measured_vmaf,
+                e.output_bytes,
+                e.wall_seconds,
+                e.fps
+            ],
+        )
+        .map(|_| ())
     }
 
     /// The latest encode of an item.
     pub fn last_encode(&self, item: i64) -> Result<Option<EncodeRow>, CatalogError> {
-        self.conn
-            .query_row(
+        Ok(self
+            .query_opt(
                 "SELECT item_id, host, source, source_bytes, source_codec, encoder, encoder_fingerprint,
                         knob, predicted_vmaf, measured_vmaf, output_bytes, wall_seconds, fps
                  FROM encode WHERE item_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![item],
-                |r| {
-                    Ok(EncodeRow {
-                        item_id: r.get(0)?,
-                        host: r.get(1)?,
-                        source: r.get(2)?,
-                        source_bytes: r.get::<_, i64>(3)? as u64,
-                        source_codec: r.get(4)?,
-                        encoder: r.get(5)?,
-                        encoder_fingerprint: r.get(6)?,
-                        knob: r.get(7)?,
-                        predicted_vmaf: r.get(8)?,
-                        measured_vmaf: r.get(9)?,
-                        output_bytes: r.get::<_, i64>(10)? as u64,
-                        wall_seconds: r.get(11)?,
-                        fps: r.get(12)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err())
+            )?
+            .as_ref()
+            .map(encode_from_row))
     }
 
     /// Output/source size ratios of finished, validated encodes from `source_codec` with
@@ -754,11 +935,17 @@ impl Catalog {
         source_codec: &str,
         encoder: &str,
     ) -> Result<Vec<f64>, CatalogError> {
-        self.rows(
-                "SELECT CAST(e.output_bytes AS REAL) / e.source_bytes FROM encode e
+        Ok(self
+            .query(
+                "SELECT CAST(e.output_bytes AS DOUBLE PRECISION) / e.source_bytes FROM encode e
                  WHERE e.source_codec = ?1 AND e.encoder = ?2 AND e.source_bytes > 0
                    AND e.id = (SELECT MAX(id) FROM encode WHERE item_id = e.item_id)
-                   AND EXISTS (SELECT 1 FROM validation v WHERE v.item_id = e.item_id AND v.passed = 1)", params![source_codec, encoder], |r| r.get(0))
+                   AND EXISTS (SELECT 1 FROM validation v WHERE v.item_id = e.item_id AND v.passed = 1)",
+                params![source_codec, encoder],
+            )?
+            .iter()
+            .map(|r| r.real(0))
+            .collect())
     }
 
     /// Store a validation verdict (report as JSON).
@@ -768,25 +955,91 @@ impl Catalog {
         passed: bool,
         report: &str,
     ) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "INSERT INTO validation (item_id, at, passed, report) VALUES (?1, ?2, ?3, ?4)",
-                params![item, db::now(), passed as i64, report],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO validation (item_id, at, passed, report) VALUES (?1, ?2, ?3, ?4)",
+            params![item, db::now(), passed, report],
+        )
+        .map(|_| ())
     }
 
     /// The latest validation of an item: (passed, report JSON).
     pub fn last_validation(&self, item: i64) -> Result<Option<(bool, String)>, CatalogError> {
-        self.conn
-            .query_row(
+        Ok(self
+            .query_opt(
                 "SELECT passed, report FROM validation WHERE item_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![item],
-                |r| Ok((r.get::<_, i64>(0)? != 0, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err())
+            )?
+            .map(|r| (r.flag(0), r.text(1))))
+    }
+
+    // ----- artifacts -----
+
+    /// Record the files a review or validation of `item` wrote, replacing the earlier ones of
+    /// the same kinds (a new compare supersedes the last); returns them with their ids.
+    pub fn record_artifacts(
+        &self,
+        item: i64,
+        files: &[(&str, &Path, Option<String>)],
+    ) -> Result<Vec<Artifact>, CatalogError> {
+        let now = db::now();
+        self.transaction(|tx| {
+            let mut kinds: Vec<&str> = files.iter().map(|f| f.0).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                tx.execute(
+                    "DELETE FROM artifact WHERE item_id = ?1 AND kind = ?2",
+                    params![item, k],
+                )?;
+            }
+            let mut out = Vec::with_capacity(files.len());
+            for (kind, path, detail) in files {
+                let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                let row = tx
+                    .query_opt(
+                        "INSERT INTO artifact (item_id, kind, path, bytes, created_at, detail)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                        params![item, *kind, path_text(path), bytes, now, detail.clone()],
+                    )?
+                    .ok_or_else(|| {
+                        CatalogError::Invalid("artifact insert returned no id".into())
+                    })?;
+                out.push(Artifact {
+                    id: row.int(0),
+                    item_id: item,
+                    kind: kind.to_string(),
+                    path: path.to_path_buf(),
+                    bytes,
+                    created_at: now,
+                    detail: detail.clone(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// An item's recorded artifacts, oldest first.
+    pub fn artifacts(&self, item: i64) -> Result<Vec<Artifact>, CatalogError> {
+        Ok(self
+            .query(
+                "SELECT id, item_id, kind, path, bytes, created_at, detail FROM artifact
+                 WHERE item_id = ?1 ORDER BY id",
+                params![item],
+            )?
+            .iter()
+            .map(artifact_from_row)
+            .collect())
+    }
+
+    /// One artifact by id.
+    pub fn artifact(&self, id: i64) -> Result<Option<Artifact>, CatalogError> {
+        Ok(self
+            .query_opt(
+                "SELECT id, item_id, kind, path, bytes, created_at, detail FROM artifact WHERE id = ?1",
+                params![id],
+            )?
+            .as_ref()
+            .map(artifact_from_row))
     }
 
     // ----- promotion journal -----
@@ -800,13 +1053,11 @@ impl Catalog {
         phase: &str,
         detail: Option<&str>,
     ) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "INSERT INTO journal (item_id, at, action, step, phase, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![item, db::now(), action, step, phase, detail],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO journal (item_id, at, action, step, phase, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![item, db::now(), action, step, phase, detail],
+        )
+        .map(|_| ())
     }
 
     /// An item's journal steps with their details: (step, detail), oldest first.
@@ -814,19 +1065,46 @@ impl Catalog {
         &self,
         item: i64,
     ) -> Result<Vec<(String, Option<String>)>, CatalogError> {
-        self.rows(
-            "SELECT step, detail FROM journal WHERE item_id = ?1 ORDER BY id",
-            params![item],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        Ok(self
+            .query(
+                "SELECT step, detail FROM journal WHERE item_id = ?1 ORDER BY id",
+                params![item],
+            )?
+            .iter()
+            .map(|r| (r.text(0), r.opt_text(1)))
+            .collect())
     }
 
     /// An item's journal: (action, step, phase), oldest first.
     pub fn journal_rows(&self, item: i64) -> Result<Vec<(String, String, String)>, CatalogError> {
-        self.rows(
-            "SELECT action, step, phase FROM journal WHERE item_id = ?1 ORDER BY id",
-            params![item],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        Ok(self
+            .query(
+                "SELECT action, step, phase FROM journal WHERE item_id = ?1 ORDER BY id",
+                params![item],
+            )?
+            .iter()
+            .map(|r| (r.text(0), r.text(1), r.text(2)))
+            .collect())
+    }
+}
+
+fn plan_from_row(r: &Row) -> PlanRow {
+    PlanRow {
+        id: r.int(0),
+        key: PathBuf::from(r.text(1)),
+        created_at: r.int(2),
+        body: r.text(3),
+    }
+}
+
+fn artifact_from_row(r: &Row) -> Artifact {
+    Artifact {
+        id: r.int(0),
+        item_id: r.int(1),
+        kind: r.text(2),
+        path: PathBuf::from(r.text(3)),
+        bytes: r.int(4) as u64,
+        created_at: r.int(5),
+        detail: r.opt_text(6),
     }
 }

@@ -1,6 +1,8 @@
-//! Run manifests: the reviewable plan, a versioned JSON file in `<data dir>/manifests/`, items
-//! in priority order with everything later commands need (source, resolved policy, staging
-//! path, stream summaries). Later commands use the newest manifest unless told otherwise.
+//! Run manifests: the reviewable plan, items in priority order with everything later commands
+//! need (source, resolved policy, staging path, stream summaries). A plan is a row of the
+//! catalog (so every host sharing the catalog sees it) and a versioned JSON export in
+//! `<data dir>/manifests/`, whose path is the plan's key. Later commands use the newest plan
+//! (the newest row, not the newest file) unless told otherwise.
 
 use crate::catalog::{Catalog, CatalogError, FileRecord};
 use crate::core::probe::StreamKind;
@@ -299,8 +301,9 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join("manifests")
 }
 
-/// Write `m` as `<data dir>/manifests/plan-<timestamp>.json` (atomically) and return the path.
-pub fn write(m: &Manifest, data_dir: &Path) -> Result<PathBuf, ManifestError> {
+/// Store `m` in the catalog and export it as `<data dir>/manifests/plan-<timestamp>.json`
+/// (atomically); returns the export's path, the plan's key.
+pub fn write(m: &Manifest, data_dir: &Path, catalog: &Catalog) -> Result<PathBuf, ManifestError> {
     let d = dir(data_dir);
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -323,13 +326,18 @@ pub fn write(m: &Manifest, data_dir: &Path) -> Result<PathBuf, ManifestError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::write(&tmp, &text).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    catalog.save_plan(&path, &text)?;
     Ok(path)
 }
 
-/// The newest manifest in the data directory.
-pub fn latest(data_dir: &Path) -> Result<PathBuf, ManifestError> {
+/// The newest plan's key. A data directory from before plans were rows has only export
+/// files: the newest of them is taken into the catalog.
+pub fn latest(catalog: &Catalog, data_dir: &Path) -> Result<PathBuf, ManifestError> {
+    if let Some(p) = catalog.latest_plan()? {
+        return Ok(p.key);
+    }
     let d = dir(data_dir);
     let mut plans: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&d)
         .map(|rd| {
@@ -343,19 +351,22 @@ pub fn latest(data_dir: &Path) -> Result<PathBuf, ManifestError> {
         })
         .unwrap_or_default();
     plans.sort();
-    plans
-        .pop()
-        .map(|(_, p)| p)
-        .ok_or(ManifestError::NoneYet { dir: d })
+    let (_, path) = plans.pop().ok_or(ManifestError::NoneYet { dir: d })?;
+    let text = read_export(&path)?;
+    parse(&path, &text)?;
+    catalog.save_plan(&path, &text)?;
+    Ok(path)
 }
 
-/// Read a manifest.
-pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+fn read_export(path: &Path) -> Result<String, ManifestError> {
+    std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Invalid {
+    })
+}
+
+fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+    let m: Manifest = serde_json::from_str(text).map_err(|e| ManifestError::Invalid {
         path: path.to_path_buf(),
         message: format!("not a mediaforce plan: {e}"),
     })?;
@@ -369,6 +380,15 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         });
     }
     Ok(m)
+}
+
+/// The plan stored under `key`; a plan file the catalog does not hold (one written elsewhere
+/// and named with `--manifest`) is read from disk.
+pub fn load(catalog: &Catalog, key: &Path) -> Result<Manifest, ManifestError> {
+    match catalog.plan(key)? {
+        Some(row) => parse(key, &row.body),
+        None => parse(key, &read_export(key)?),
+    }
 }
 
 /// Bucket counts and sizes for reports.

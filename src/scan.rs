@@ -11,8 +11,9 @@
 use crate::catalog::{path_text, Catalog, CatalogError, FileRecord};
 use crate::db;
 use crate::settings::Settings;
+use mediaforce_store::params;
+use mediaforce_store::sql::{Db, Value};
 use rayon::prelude::*;
-use rusqlite::params;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -415,20 +416,14 @@ pub fn scan(
 
     // Write everything in one transaction: a scan is all or nothing.
     let now = db::now();
-    let tx = catalog.begin()?;
-    let err = catalog.err();
-    {
-        let mut touch_seen = tx
-            .prepare_cached("UPDATE file SET scanned_at = ?2 WHERE id = ?1")
-            .map_err(&err)?;
-        for w in &work {
-            if let Work::Unchanged(r) = w {
-                touch_seen.execute(params![r.id, now]).map_err(&err)?;
-                report.unchanged += 1;
-            }
+    catalog.transaction(|tx| {
+    for w in &work {
+        if let Work::Unchanged(r) = w {
+            tx.execute("UPDATE file SET scanned_at = ?2 WHERE id = ?1", params![r.id, now])?;
+            report.unchanged += 1;
         }
     }
-    let event = |id: i64, kind: &str, detail: Option<String>| {
+    let event = |tx: &mut Db, id: i64, kind: &str, detail: Option<String>| {
         tx.execute(
             "INSERT INTO file_event (file_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
             params![id, now, kind, detail],
@@ -440,10 +435,10 @@ pub fn scan(
             Plan::Touch(f, id) => {
                 tx.execute(
                     "UPDATE file SET mtime_ns = ?2, dev = ?3, inode = ?4, scanned_at = ?5 WHERE id = ?1",
-                    params![id, f.mtime_ns, f.dev as i64, f.inode as i64, now],
+                    params![*id, f.mtime_ns, f.dev, f.inode, now],
                 )
-                .map_err(&err)?;
-                event(*id, "touched", None).map_err(&err)?;
+                ?;
+                event(tx, *id, "touched", None)?;
                 report.touched += 1;
             }
             Plan::Move(f, old) => {
@@ -456,18 +451,19 @@ pub fn scan(
                         path_text(&f.path),
                         path_text(&f.root),
                         f.mtime_ns,
-                        f.dev as i64,
-                        f.inode as i64,
+                        f.dev,
+                        f.inode,
                         now
                     ],
                 )
-                .map_err(&err)?;
+                ?;
                 event(
+                    tx,
                     old.id,
                     "moved",
                     Some(format!("from {}", old.path.display())),
                 )
-                .map_err(&err)?;
+                ?;
                 report.moved += 1;
                 if old.status == "error" {
                     report.errors += 1;
@@ -488,15 +484,15 @@ pub fn scan(
                 let row = params![
                     path_text(&f.path),
                     path_text(&f.root),
-                    f.size as i64,
+                    f.size,
                     f.mtime_ns,
-                    f.dev as i64,
-                    f.inode as i64,
-                    p.fingerprint,
+                    f.dev,
+                    f.inode,
+                    &p.fingerprint,
                     status,
-                    p.error,
-                    p.probe,
-                    p.ours as i64,
+                    p.error.clone(),
+                    p.probe.clone(),
+                    p.ours,
                     now
                 ];
                 match plan {
@@ -506,24 +502,23 @@ pub fn scan(
                                 inode = ?6, fingerprint = ?7, status = ?8, error = ?9, probe = ?10,
                                 ours = ?11, scanned_at = ?12, probed_at = ?12
                              WHERE id = ?13",
-                            rusqlite::params_from_iter(
-                                row.iter().copied().chain([id as &dyn rusqlite::ToSql]),
-                            ),
+                            &row.iter().cloned().chain([Value::from(*id)]).collect::<Vec<_>>(),
                         )
-                        .map_err(&err)?;
-                        event(*id, "changed", p.error.clone()).map_err(&err)?;
+                        ?;
+                        event(tx, *id, "changed", p.error.clone())?;
                         report.changed += 1;
                     }
                     _ => {
-                        tx.execute(
-                            "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint, status,
-                                error, probe, ours, first_seen, scanned_at, probed_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12)",
-                            row,
-                        )
-                        .map_err(&err)?;
-                        let id = tx.last_insert_rowid();
-                        event(id, "found", p.error.clone()).map_err(&err)?;
+                        let id = tx
+                            .query_opt(
+                                "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint,
+                                    status, error, probe, ours, first_seen, scanned_at, probed_at)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12)
+                                 RETURNING id",
+                                row,
+                            )?
+                            .map_or(0, |r| r.int(0));
+                        event(tx, id, "found", p.error.clone())?;
                         report.new += 1;
                     }
                 }
@@ -552,8 +547,8 @@ pub fn scan(
                     "UPDATE file SET status = 'gone', scanned_at = ?2 WHERE id = ?1",
                     params![r.id, now],
                 )
-                .map_err(&err)?;
-                event(r.id, "gone", None).map_err(&err)?;
+                ?;
+                event(tx, r.id, "gone", None)?;
                 report.gone += 1;
             }
         }
@@ -565,7 +560,8 @@ pub fn scan(
             report.errors += usize::from(r.status == "error");
         }
     }
-    tx.commit().map_err(&err)?;
+    Ok(())
+    })?;
     report.seconds = started.elapsed().as_secs_f64();
     report.files_per_second = report.files as f64 / report.seconds.max(1e-9);
     Ok(report)

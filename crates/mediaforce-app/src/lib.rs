@@ -59,8 +59,13 @@ fn catalog_kind(e: &CatalogError) -> ErrorKind {
         CatalogError::Refused { .. } => ErrorKind::Refused,
         CatalogError::Conflict { .. } => ErrorKind::Conflict,
         CatalogError::Invalid(_) => ErrorKind::Invalid,
-        CatalogError::Db(mediaforce::db::DbError::TooNew { .. }) => ErrorKind::Unavailable,
-        e if e.is_busy() => ErrorKind::Unavailable,
+        CatalogError::Sql(e) => match e.kind {
+            mediaforce::store::ErrorKind::NotFound => ErrorKind::NotFound,
+            mediaforce::store::ErrorKind::Conflict => ErrorKind::Conflict,
+            mediaforce::store::ErrorKind::Invalid => ErrorKind::Invalid,
+            mediaforce::store::ErrorKind::Unavailable => ErrorKind::Unavailable,
+            mediaforce::store::ErrorKind::Internal => ErrorKind::Internal,
+        },
         _ => ErrorKind::Internal,
     }
 }
@@ -264,7 +269,7 @@ pub struct Moved {
 impl App {
     /// Open the state in `paths` (creating and migrating the catalog).
     pub fn open(paths: &Paths) -> Result<Self> {
-        let catalog = Catalog::open(&paths.data_dir)?;
+        let catalog = Catalog::open_in(&paths.data_dir, paths.database.as_deref())?;
         let policies = PolicySet::load_from_env(paths.config_dir.as_deref(), &paths.data_dir)?;
         let settings = Settings::resolve(&catalog, &policies.global(), &paths.data_dir)?;
         Ok(Self {
@@ -301,7 +306,7 @@ impl App {
     pub fn plan_path(&self, manifest: Option<&Path>) -> Result<PathBuf> {
         match manifest {
             Some(m) => Ok(std::path::absolute(m).unwrap_or_else(|_| m.to_path_buf())),
-            None => Ok(manifest::latest(&self.paths.data_dir)?),
+            None => Ok(manifest::latest(&self.catalog, &self.paths.data_dir)?),
         }
     }
 
@@ -347,7 +352,7 @@ impl App {
         mut each: impl FnMut(&ManifestItem, ItemRecord, &mut BatchView<T>) -> Result<()>,
     ) -> Result<BatchView<T>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
-        let m = manifest::load(&mpath)?;
+        let m = manifest::load(&self.catalog, &mpath)?;
         let items = self.selection(&m, sel, &mpath)?;
         let mut view = BatchView::new(items.len());
         for item in items {

@@ -4,7 +4,6 @@ use crate::commands::human_bytes;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mediaforce::catalog::Catalog;
 use mediaforce::manifest::{self, Manifest, Ranked};
 use mediaforce::scan::{scan, ScanOptions, ScanProgress};
 use mediaforce::settings::canonical_dir;
@@ -193,7 +192,7 @@ fn need_roots(lib: &Library) -> Result<()> {
 #[derive(Serialize)]
 struct SettingsView<'a> {
     data_dir: &'a Path,
-    catalog: PathBuf,
+    catalog: String,
     roots: Vec<RootView<'a>>,
     transcode_root: &'a Path,
     transcode_root_source: &'a str,
@@ -214,7 +213,7 @@ fn cmd_settings(lib: &mut Library, action: SettingsAction) -> Result<()> {
             let s = &lib.settings;
             let view = SettingsView {
                 data_dir: &s.data_dir,
-                catalog: Catalog::path_in(&s.data_dir),
+                catalog: lib.catalog.location(),
                 roots: s
                     .roots
                     .iter()
@@ -237,7 +236,7 @@ fn cmd_settings(lib: &mut Library, action: SettingsAction) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {
                 println!("data dir:        {}", view.data_dir.display());
-                println!("catalog:         {}", view.catalog.display());
+                println!("catalog:         {}", view.catalog);
                 if view.roots.is_empty() {
                     println!(
                         "roots:           (none; add one with `mediaforce settings add-root DIR`)"
@@ -759,7 +758,7 @@ pub fn write_plan(
     limit: Option<usize>,
 ) -> Result<(Manifest, PathBuf)> {
     let m = manifest::plan(&lib.catalog, &lib.settings, &lib.policies, prefix, limit)?;
-    let path = manifest::write(&m, &lib.paths.data_dir)?;
+    let path = manifest::write(&m, &lib.paths.data_dir, &lib.catalog)?;
     Ok((m, path))
 }
 

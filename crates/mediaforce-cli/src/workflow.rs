@@ -148,7 +148,7 @@ pub enum WorkflowCommand {
 fn plan_path(lib: &Library, manifest: Option<&Path>) -> Result<PathBuf> {
     match manifest {
         Some(m) => Ok(absolute(m)),
-        None => Ok(manifest::latest(&lib.paths.data_dir)?),
+        None => Ok(manifest::latest(&lib.catalog, &lib.paths.data_dir)?),
     }
 }
 
@@ -212,7 +212,7 @@ pub fn encode_batch(
 ) -> Result<()> {
     let lib = Library::open(paths)?;
     let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-    let m = manifest::load(&mpath)?;
+    let m = manifest::load(&lib.catalog, &mpath)?;
     let items: Vec<ManifestItem> = selected(&m, sel, &mpath)?.into_iter().cloned().collect();
     install_ctrlc();
     let mut options = StageOptions::new(&paths.data_dir);
@@ -348,7 +348,7 @@ pub struct StagedRow {
 
 /// Items of the newest plan that work has started on, under `prefix`.
 pub fn staged_rows(lib: &Library, prefix: Option<&Path>) -> Result<Vec<StagedRow>> {
-    let Ok(mpath) = manifest::latest(&lib.paths.data_dir) else {
+    let Ok(mpath) = manifest::latest(&lib.catalog, &lib.paths.data_dir) else {
         return Ok(Vec::new());
     };
     let mut rows = Vec::new();
@@ -709,7 +709,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
     match cmd {
         WorkflowCommand::Status { manifest, json } => {
             let mpath = plan_path(&lib, manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
+            let m = manifest::load(&lib.catalog, &mpath)?;
             let mut rows = Vec::new();
             for item in &m.items {
                 match lib.catalog.item(&mpath, item.index)? {
@@ -782,7 +782,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         }
         WorkflowCommand::Validate { sel, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
+            let m = manifest::load(&lib.catalog, &mpath)?;
             let mut reports = Vec::new();
             let items = selected(&m, &sel, &mpath)?;
             let mut left = mediaforce_app::BatchView::<()>::new(items.len());
@@ -834,7 +834,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             json,
         } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
+            let m = manifest::load(&lib.catalog, &mpath)?;
             let mut out = Vec::new();
             let items = selected(&m, &sel, &mpath)?;
             let mut left = mediaforce_app::BatchView::<()>::new(items.len());
@@ -872,7 +872,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         }
         WorkflowCommand::Review { sel, play, json } => {
             let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&mpath)?;
+            let m = manifest::load(&lib.catalog, &mpath)?;
             let mut sel = sel.clone();
             if sel.index.is_empty() && !sel.all {
                 sel.index.push(0);
@@ -958,7 +958,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         WorkflowCommand::Run { prefix, play } => {
             let prefix = lib.folder(&prefix)?;
             let mpath = campaign(&lib, &prefix, None, false)?;
-            let m = manifest::load(&mpath)?;
+            let m = manifest::load(&lib.catalog, &mpath)?;
             let Some(first) = m.items.first() else {
                 return Ok(());
             };

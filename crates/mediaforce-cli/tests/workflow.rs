@@ -12,6 +12,17 @@ struct Env {
     root: PathBuf,
     troot: PathBuf,
     data: PathBuf,
+    /// The shared database every command is given (`MEDIAFORCE_DATABASE_URL`), if any.
+    database: Option<String>,
+}
+
+/// A fresh PostgreSQL database in the cluster `scripts/test.sh` starts.
+fn pg_database(name: &str) -> String {
+    let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
+        "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
+    );
+    mediaforce::store::create_database(&admin, &format!("{name}_{}", std::process::id()))
+        .unwrap_or_else(|e| panic!("cannot make a test database: {e}"))
 }
 
 /// Fast policy for tests: x264 ultrafast, a reachable target, no size floor.
@@ -36,7 +47,19 @@ impl Env {
             root,
             troot,
             data,
+            database: None,
         }
+    }
+
+    /// Every command of this environment keeps its state in PostgreSQL database `url`.
+    fn on(mut self, url: &str) -> Self {
+        self.database = Some(url.to_string());
+        self
+    }
+
+    /// The catalog these commands use.
+    fn catalog(&self) -> mediaforce::catalog::Catalog {
+        mediaforce::catalog::Catalog::open_in(&self.data, self.database.as_deref()).unwrap()
     }
 
     fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
@@ -45,7 +68,11 @@ impl Env {
             .env("MEDIAFORCE_DATA_DIR", &self.data)
             .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
             .env_remove("MEDIAFORCE_FAULT")
-            .env_remove("MEDIAFORCE_FORCE_COPY");
+            .env_remove("MEDIAFORCE_FORCE_COPY")
+            .env_remove("MEDIAFORCE_DATABASE_URL");
+        if let Some(url) = &self.database {
+            c.env("MEDIAFORCE_DATABASE_URL", url);
+        }
         for (k, v) in POLICY.iter().chain(env) {
             c.env(k, v);
         }
@@ -59,14 +86,17 @@ impl Env {
 
     /// Run from another working directory (folder names relative to it or to a root).
     fn run_in(&self, cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
-            .args(args)
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mediaforce"));
+        c.args(args)
             .current_dir(cwd)
             .env("MEDIAFORCE_DATA_DIR", &self.data)
             .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
-            .envs(POLICY.iter().copied())
-            .output()
-            .expect("run mediaforce");
+            .env_remove("MEDIAFORCE_DATABASE_URL")
+            .envs(POLICY.iter().copied());
+        if let Some(url) = &self.database {
+            c.env("MEDIAFORCE_DATABASE_URL", url);
+        }
+        let out = c.output().expect("run mediaforce");
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -85,16 +115,14 @@ impl Env {
         self
     }
 
-    /// The newest plan's items as written.
+    /// The newest plan's items, as the catalog holds them (and as exported).
     fn plan_items(&self) -> Vec<Value> {
-        let dir = self.data.join("manifests");
-        let newest = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
-            .unwrap();
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+        let catalog = self.catalog();
+        let plan = catalog.latest_plan().unwrap().expect("a plan");
+        let v: Value = serde_json::from_str(&plan.body).unwrap();
+        let export: Value =
+            serde_json::from_str(&std::fs::read_to_string(&plan.key).unwrap()).unwrap();
+        assert_eq!(v, export, "the export is the stored plan");
         v["items"].as_array().unwrap().clone()
     }
 
@@ -111,7 +139,12 @@ impl Env {
 
     /// A library of `names`, planned and encoded.
     fn staged(names: &[&str]) -> (Self, Value) {
-        let env = Self::new();
+        Self::new().staged_with(names)
+    }
+
+    /// This environment with a library of `names`, planned and encoded.
+    fn staged_with(self, names: &[&str]) -> (Self, Value) {
+        let env = self;
         for (i, n) in names.iter().enumerate() {
             source(&env.root.join(n), 8 + i as u16 * 8);
         }
@@ -153,8 +186,48 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn plan_encode_validate_compare_review_promote_rollback() {
+    whole_workflow(Env::new());
+}
+
+/// The same plan-to-library run with all state (catalog, plans, queue, artifacts) in
+/// PostgreSQL: nothing but the probe cache is written to the data directory's databases.
+#[test]
+fn plan_encode_validate_compare_review_promote_rollback_on_postgresql() {
+    let url = pg_database("mf_workflow");
+    let env = whole_workflow(Env::new().on(&url));
+    assert!(!env.data.join("catalog.db").exists());
+    assert!(!env.data.join("jobs.db").exists());
+    // The PostgreSQL catalog holds what the run did: the plan, both items' histories, the
+    // promotion journal, the review artifacts.
+    let c = mediaforce::catalog::Catalog::open_location(&url).unwrap();
+    assert_eq!(c.backend(), mediaforce::store::sql::Backend::Postgres);
+    let plan = c.latest_plan().unwrap().unwrap();
+    let item = c.item(&plan.key, 0).unwrap().unwrap();
+    let kinds: Vec<String> = c
+        .item_events(item.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.1)
+        .collect();
+    for k in [
+        "encoding",
+        "staged",
+        "validated",
+        "approved",
+        "promoting",
+        "promoted",
+        "rolled_back",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    assert!(!c.journal_rows(item.id).unwrap().is_empty());
+}
+
+/// Plan, encode, validate, compare, review, approve, promote, roll back and catch damaged
+/// outputs, in `env`; returns it for backend-specific checks.
+fn whole_workflow(env: Env) -> Env {
     // Sizes order the plan: the movie (more texture, bigger) is item 0.
-    let (env, enc) = Env::staged(&["TV/show.mkv", "Films/movie.mp4"]);
+    let (env, enc) = env.staged_with(&["TV/show.mkv", "Films/movie.mp4"]);
     let staged0 = PathBuf::from(enc[0]["staging"].as_str().unwrap());
     assert!(staged0.starts_with(&env.troot) && staged0.extension().unwrap() == "mkv");
     for r in enc.as_array().unwrap() {
@@ -307,6 +380,7 @@ fn plan_encode_validate_compare_review_promote_rollback() {
     let report = env.json(&["report", "--json"]);
     assert_eq!(report["staged"].as_array().unwrap().len(), 2, "{report}");
     assert!(report["staged"][0]["saving_percent"].as_f64().unwrap() > 5.0);
+    env
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -425,8 +499,8 @@ fn promotion_killed_at_every_step_then_completed_or_undone() {
     }
     assert_eq!(runs, 20);
     // The journal recorded every step it began.
-    let catalog = mediaforce::catalog::Catalog::open(&env.data).unwrap();
-    let m = mediaforce::manifest::latest(&env.data).unwrap();
+    let catalog = env.catalog();
+    let m = mediaforce::manifest::latest(&catalog, &env.data).unwrap();
     let item = catalog.item(&m, 0).unwrap().unwrap();
     let journal = catalog.journal_rows(item.id).unwrap();
     for step in ["archive", "install", "uninstall", "restore"] {
@@ -761,18 +835,12 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
 #[test]
 fn the_job_queue_can_live_in_postgresql() {
     use mediaforce::store::{JobState, JobStore, PgStore};
-    let admin = std::env::var("MEDIAFORCE_TEST_DATABASE_URL").expect(
-        "MEDIAFORCE_TEST_DATABASE_URL must name the test PostgreSQL cluster (scripts/test.sh starts one)",
-    );
-    let url =
-        mediaforce::store::create_database(&admin, &format!("mf_cli_queue_{}", std::process::id()))
-            .unwrap_or_else(|e| panic!("cannot make a test database: {e}"));
-    let env = Env::new().configured();
+    let url = pg_database("mf_cli_queue");
+    let env = Env::new().on(&url).configured();
     source(&env.root.join("a.mkv"), 8);
     source(&env.root.join("b.mkv"), 24);
     env.ok(&["campaign", env.root.to_str().unwrap()]);
-    let pg = [("MEDIAFORCE_DATABASE_URL", url.as_str())];
-    let (code, out, err) = env.run_env(&["encode", "--all", "--jobs", "2", "--json"], &pg);
+    let (code, out, err) = env.run_env(&["encode", "--all", "--jobs", "2", "--json"], &[]);
     assert_eq!(code, Some(0), "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();
     assert!(
@@ -806,7 +874,7 @@ fn the_job_queue_can_live_in_postgresql() {
         Err(mediaforce::store::StoreError::NotFound(3))
     ));
     // A rerun finds both staged, through the same queue.
-    let (code, out, err) = env.run_env(&["encode", "--all", "--json"], &pg);
+    let (code, out, err) = env.run_env(&["encode", "--all", "--json"], &[]);
     assert_eq!(code, Some(0), "{err}");
     let again: Value = serde_json::from_str(&out).unwrap();
     assert!(

@@ -15,6 +15,7 @@
 //! contract test suite (`tests/contract.rs`) runs against both.
 
 mod pg;
+pub mod sql;
 mod sqlite;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,704 @@
+//! One SQL connection over either backend, for state whose queries are the same on both (the
+//! catalog, plans): statements are written once with numbered parameters (`?1`, `?2`...),
+//! which become `$1`, `$2`... on PostgreSQL; values and rows are owned ([`Value`], [`Row`]) so
+//! nothing of either client leaks to callers. Schemas are per backend ([`Schema`]), versioned,
+//! applied in one transaction and refused when newer than the build.
+//!
+//! What differs between the two is kept small and explicit: SQLite tracks a file's schema
+//! version in `PRAGMA user_version`, PostgreSQL in `schema_version` (one row per component, so
+//! several components share a database); a transaction on SQLite is `BEGIN IMMEDIATE` (the
+//! write lock is taken up front, so a read-then-write never fails to upgrade), on PostgreSQL a
+//! plain `BEGIN` (statements that must not race use compare-and-set or row locks).
+
+use crate::{redact, ErrorKind};
+use postgres::types::{IsNull, ToSql, Type};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL database shared by hosts.
+    Postgres,
+}
+
+/// A component's migrations for each backend: `sqlite[i]` and `postgres[i]` move version `i`
+/// to `i + 1`. Never edit one that has shipped; append.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema<'a> {
+    /// The component's name (the key of its row in PostgreSQL's `schema_version`).
+    pub name: &'a str,
+    /// SQLite migrations.
+    pub sqlite: &'a [&'a str],
+    /// PostgreSQL migrations.
+    pub postgres: &'a [&'a str],
+}
+
+/// A failure of the database.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct SqlError {
+    /// The database (a file path, or a URL without its password).
+    pub location: String,
+    /// What went wrong, in the database's words (or ours for a held lock).
+    pub message: String,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// Another writer held the database past the busy timeout.
+    pub busy: bool,
+}
+
+impl SqlError {
+    fn sqlite(location: &str, e: &rusqlite::Error) -> Self {
+        let code = e.sqlite_error_code();
+        let busy = matches!(
+            code,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        let message = if busy {
+            format!(
+                "database is locked by another mediaforce process (waited {:.1} s); retry when it finishes",
+                busy_timeout().as_secs_f64()
+            )
+        } else {
+            e.to_string()
+        };
+        let kind = match code {
+            _ if busy => ErrorKind::Unavailable,
+            Some(rusqlite::ErrorCode::ConstraintViolation) => ErrorKind::Conflict,
+            Some(rusqlite::ErrorCode::CannotOpen) => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        Self {
+            location: location.to_string(),
+            message,
+            kind,
+            busy,
+        }
+    }
+
+    fn postgres(location: &str, e: &postgres::Error) -> Self {
+        let kind = match e.code() {
+            Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => ErrorKind::Conflict,
+            Some(c) if *c == postgres::error::SqlState::RAISE_EXCEPTION => ErrorKind::Invalid,
+            Some(c) if *c == postgres::error::SqlState::CHECK_VIOLATION => ErrorKind::Invalid,
+            Some(_) => ErrorKind::Internal,
+            None => ErrorKind::Unavailable,
+        };
+        // The client's Display hides the server's message behind "db error"; show it.
+        let message = match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        };
+        Self {
+            location: location.to_string(),
+            message,
+            kind,
+            busy: false,
+        }
+    }
+
+    fn other(location: &str, kind: ErrorKind, message: String) -> Self {
+        Self {
+            location: location.to_string(),
+            message,
+            kind,
+            busy: false,
+        }
+    }
+}
+
+/// Result alias of this module.
+pub type SqlResult<T> = std::result::Result<T, SqlError>;
+
+/// How long SQLite waits for another writer before giving up: `MEDIAFORCE_BUSY_TIMEOUT_MS`,
+/// 10 s by default.
+pub fn busy_timeout() -> Duration {
+    std::env::var("MEDIAFORCE_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
+
+/// A parameter or column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer (booleans are 0 and 1).
+    Int(i64),
+    /// A floating-point number.
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<usize> for Value {
+    fn from(v: usize) -> Self {
+        Value::Int(v as i64)
+    }
+}
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(v as i64)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Build a parameter list: `params![a, b, c]`.
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => {
+        &[$($crate::sql::Value::from($v)),*][..]
+    };
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => Err(format!("an integer cannot be stored as {ty}").into()),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                _ => f.to_sql(ty, out),
+            },
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// One result row, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, i: usize) -> &Value {
+        self.0.get(i).unwrap_or(&Value::Null)
+    }
+
+    /// Column `i` as an integer (NULL and non-integers read as 0).
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+
+    /// Column `i` as an integer, or `None` for NULL.
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.at(i) {
+            Value::Int(v) => Some(*v),
+            Value::Real(v) => Some(*v as i64),
+            _ => None,
+        }
+    }
+
+    /// Column `i` as a number (NULL reads as 0).
+    pub fn real(&self, i: usize) -> f64 {
+        self.opt_real(i).unwrap_or(0.0)
+    }
+
+    /// Column `i` as a number, or `None` for NULL.
+    pub fn opt_real(&self, i: usize) -> Option<f64> {
+        match self.at(i) {
+            Value::Real(v) => Some(*v),
+            Value::Int(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// Column `i` as text (NULL reads as empty).
+    pub fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+
+    /// Column `i` as text, or `None` for NULL.
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.at(i) {
+            Value::Text(v) => Some(v.clone()),
+            Value::Int(v) => Some(v.to_string()),
+            Value::Real(v) => Some(v.to_string()),
+            Value::Null => None,
+        }
+    }
+
+    /// Column `i` as a flag (non-zero integer).
+    pub fn flag(&self, i: usize) -> bool {
+        self.int(i) != 0
+    }
+}
+
+enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres {
+        client: Box<postgres::Client>,
+        statements: HashMap<String, postgres::Statement>,
+    },
+}
+
+/// A connection to the catalog's database on either backend.
+pub struct Db {
+    conn: Conn,
+    location: String,
+    depth: u32,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend())
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Whether `location` names a PostgreSQL database (a `postgres://` or `postgresql://` URL).
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Rewrite `?N` parameters as `$N`, leaving quoted text alone.
+fn dollar_params(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Value, postgres::Error> {
+    let ty = row.columns()[i].type_().clone();
+    Ok(match ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Value::Null, Value::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Value::Null, Value::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map_or(Value::Null, |v| Value::Real(v.into())),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Value::Null, Value::Text),
+    })
+}
+
+fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into()),
+    }
+}
+
+impl Db {
+    /// Open `location` (a `postgres://` URL, or a SQLite file path whose directory is created
+    /// as needed) and bring `schema` up to date, refusing a database newer than this build.
+    pub fn open(location: &str, schema: &Schema<'_>) -> SqlResult<Self> {
+        let mut db = if is_postgres(location) {
+            let shown = redact(location);
+            let client = postgres::Client::connect(location, postgres::NoTls)
+                .map_err(|e| SqlError::postgres(&shown, &e))?;
+            Db {
+                conn: Conn::Postgres {
+                    client: Box::new(client),
+                    statements: HashMap::new(),
+                },
+                location: shown,
+                depth: 0,
+            }
+        } else {
+            let path = PathBuf::from(location);
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    SqlError::other(
+                        &dir.display().to_string(),
+                        ErrorKind::Unavailable,
+                        e.to_string(),
+                    )
+                })?;
+            }
+            let err = |e: rusqlite::Error| SqlError::sqlite(location, &e);
+            let conn = rusqlite::Connection::open(&path).map_err(err)?;
+            conn.busy_timeout(busy_timeout()).map_err(err)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(err)?;
+            // NORMAL is durable across application crashes in WAL mode; a power cut may lose
+            // the last commits but never corrupts the file.
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
+            Db {
+                conn: Conn::Sqlite(conn),
+                location: location.to_string(),
+                depth: 0,
+            }
+        };
+        db.migrate(schema)?;
+        Ok(db)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The database, as shown in messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The schema version of `name` in this database (0 when new).
+    pub fn schema_version(&mut self, name: &str) -> SqlResult<i64> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => c
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(|e| SqlError::sqlite(&self.location, &e)),
+            Conn::Postgres { .. } => {
+                self.batch(
+                    "CREATE TABLE IF NOT EXISTS schema_version
+                     (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+                )?;
+                Ok(self
+                    .query_opt(
+                        "SELECT version FROM schema_version WHERE component = ?1",
+                        params![name],
+                    )?
+                    .map_or(0, |r| r.int(0)))
+            }
+        }
+    }
+
+    fn migrate(&mut self, schema: &Schema<'_>) -> SqlResult<()> {
+        let steps = match self.backend() {
+            Backend::Sqlite => schema.sqlite,
+            Backend::Postgres => schema.postgres,
+        };
+        let known = steps.len() as i64;
+        let too_new = |db: &Db, found: i64| {
+            SqlError::other(
+                &db.location,
+                ErrorKind::Unavailable,
+                format!(
+                    "{} schema version {found} is newer than this build knows ({known}); upgrade mediaforce",
+                    schema.name
+                ),
+            )
+        };
+        if self.backend() == Backend::Sqlite {
+            // Reading the version takes no lock: the usual case (up to date) writes nothing.
+            let found = self.schema_version(schema.name)?;
+            if found > known {
+                return Err(too_new(self, found));
+            }
+            if found == known {
+                return Ok(());
+            }
+        }
+        self.transaction(|db| {
+            if db.backend() == Backend::Postgres {
+                // One migrator at a time across hosts, before even the version table exists.
+                db.execute("SELECT pg_advisory_xact_lock(7236054)", &[])?;
+            }
+            // Another process may have migrated while we waited for the lock.
+            let now = db.schema_version(schema.name)?;
+            if now > known {
+                return Err(too_new(db, now));
+            }
+            for m in &steps[now as usize..] {
+                db.batch(m)?;
+            }
+            match &mut db.conn {
+                Conn::Sqlite(c) => c
+                    .pragma_update(None, "user_version", known)
+                    .map_err(|e| SqlError::sqlite(&db.location, &e))?,
+                Conn::Postgres { .. } => {
+                    db.execute(
+                        "INSERT INTO schema_version (component, version) VALUES (?1, ?2)
+                         ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+                        params![schema.name, known],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Run statements without parameters (schema changes).
+    pub fn batch(&mut self, sql: &str) -> SqlResult<()> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => c
+                .execute_batch(sql)
+                .map_err(|e| SqlError::sqlite(&self.location, &e)),
+            Conn::Postgres { client, .. } => client
+                .batch_execute(sql)
+                .map_err(|e| SqlError::postgres(&self.location, &e)),
+        }
+    }
+
+    fn pg_statement(
+        client: &mut postgres::Client,
+        statements: &mut HashMap<String, postgres::Statement>,
+        sql: &str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = client.prepare(&dollar_params(sql))?;
+        statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Run one statement; returns the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> SqlResult<u64> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => c
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute(rusqlite::params_from_iter(params)))
+                .map(|n| n as u64)
+                .map_err(|e| SqlError::sqlite(&self.location, &e)),
+            Conn::Postgres { client, statements } => {
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                Self::pg_statement(client, statements, sql)
+                    .and_then(|s| client.execute(&s, &refs))
+                    .map_err(|e| SqlError::postgres(&self.location, &e))
+            }
+        }
+    }
+
+    /// Run a query and collect its rows.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> SqlResult<Vec<Row>> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let run = || -> rusqlite::Result<Vec<Row>> {
+                    let mut st = c.prepare_cached(sql)?;
+                    let n = st.column_count();
+                    let mut rows = st.query(rusqlite::params_from_iter(params))?;
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        out.push(Row((0..n)
+                            .map(|i| r.get_ref(i).map(sqlite_value))
+                            .collect::<rusqlite::Result<_>>()?));
+                    }
+                    Ok(out)
+                };
+                run().map_err(|e| SqlError::sqlite(&self.location, &e))
+            }
+            Conn::Postgres { client, statements } => {
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                let mut run = || -> std::result::Result<Vec<Row>, postgres::Error> {
+                    let s = Self::pg_statement(client, statements, sql)?;
+                    client
+                        .query(&s, &refs)?
+                        .iter()
+                        .map(|r| {
+                            (0..r.len())
+                                .map(|i| pg_value(r, i))
+                                .collect::<std::result::Result<_, _>>()
+                                .map(Row)
+                        })
+                        .collect()
+                };
+                run().map_err(|e| SqlError::postgres(&self.location, &e))
+            }
+        }
+    }
+
+    /// Run a query expected to return at most one row.
+    pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> SqlResult<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Run `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// Nested calls join the outer transaction.
+    pub fn transaction<T, E: From<SqlError>>(
+        &mut self,
+        f: impl FnOnce(&mut Db) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if self.depth > 0 {
+            self.depth += 1;
+            let r = f(self);
+            self.depth -= 1;
+            return r;
+        }
+        let begin = match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.batch(begin)?;
+        self.depth = 1;
+        let outcome = f(self);
+        self.depth = 0;
+        match outcome {
+            Ok(v) => match self.batch("COMMIT") {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    // A failed COMMIT can leave the transaction (and SQLite's write lock) open.
+                    let _ = self.batch("ROLLBACK");
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The SQLite file path of a location that is not a PostgreSQL URL.
+pub fn sqlite_path(location: &str) -> Option<&Path> {
+    (!is_postgres(location)).then(|| Path::new(location))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_dollars_outside_quotes() {
+        let cases = [
+            ("SELECT ?1, ?2", "SELECT $1, $2"),
+            ("WHERE a = '?1' AND b = ?12", "WHERE a = '?1' AND b = $12"),
+            ("x ? y", "x ? y"),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(dollar_params(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn rows_read_back_what_was_written_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let schema = Schema {
+            name: "t",
+            sqlite: &["CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, s TEXT) STRICT"],
+            postgres: &[],
+        };
+        let mut db = Db::open(path.to_str().unwrap(), &schema).unwrap();
+        db.execute(
+            "INSERT INTO t (n, r, s) VALUES (?1, ?2, ?3)",
+            params![7i64, 1.5, Some("x")],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO t (n, r, s) VALUES (?1, ?2, ?3)",
+            params![None::<i64>, None::<f64>, None::<String>],
+        )
+        .unwrap();
+        let rows = db.query("SELECT n, r, s FROM t ORDER BY id", &[]).unwrap();
+        assert_eq!(rows[0].int(0), 7);
+        assert_eq!(rows[0].real(1), 1.5);
+        assert_eq!(rows[0].opt_text(2).as_deref(), Some("x"));
+        assert_eq!(rows[1].opt_int(0), None);
+        assert_eq!(rows[1].opt_text(2), None);
+        // A failed transaction leaves nothing behind.
+        let r: SqlResult<()> = db.transaction(|db| {
+            db.execute("INSERT INTO t (n) VALUES (?1)", params![1i64])?;
+            Err(SqlError::other("t", ErrorKind::Invalid, "no".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(db.query("SELECT id FROM t", &[]).unwrap().len(), 2);
+        drop(db);
+        // A newer schema is refused.
+        let newer = Schema {
+            name: "t",
+            sqlite: &[],
+            postgres: &[],
+        };
+        let e = Db::open(path.to_str().unwrap(), &newer).unwrap_err();
+        assert!(e.message.contains("newer than this build"), "{e}");
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+    }
+}
