@@ -3,8 +3,18 @@
 //! a status code. Front ends (the CLI today; a web server and workers next) parse, call and
 //! render; the rules live here.
 //!
-//! This crate is being filled use case by use case. Today: opening the state, naming folders,
-//! choosing plan items, and the review decisions, promotion and rollback over a selection.
+//! Use cases: settings, scan, policy, report, ls, folder inspection, plan and campaign
+//! ([`library`]); encode through the job queue, status, validate, compare, review, pause
+//! ([`review`]); approve/reject, promote and rollback over a selection (here).
+
+pub mod files;
+pub mod library;
+pub mod review;
+
+pub use library::{
+    explain, CampaignView, FolderSummary, LsRow, PlanView, PolicyView, ReportView, SettingsView,
+};
+pub use review::{review_text, EncodeResult, ReviewView, StagedRow, StatusView};
 
 use mediaforce::catalog::{Catalog, CatalogError, ItemRecord};
 use mediaforce::domain::Decision;
@@ -96,6 +106,26 @@ impl From<manifest::ManifestError> for AppError {
 impl From<mediaforce::policy::PolicyError> for AppError {
     fn from(e: mediaforce::policy::PolicyError) -> Self {
         Self::new(ErrorKind::Invalid, e.to_string())
+    }
+}
+
+impl From<mediaforce::store::sql::SqlError> for AppError {
+    fn from(e: mediaforce::store::sql::SqlError) -> Self {
+        CatalogError::from(e).into()
+    }
+}
+
+/// A size for people: `1.2 MB`, `3.40 GB`.
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
     }
 }
 

@@ -1,6 +1,7 @@
 //! Subcommands and their output.
 
 use crate::progress::{warn_damage, Bar};
+use crate::render::human_bytes;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mediaforce::search::{
@@ -377,7 +378,7 @@ pub fn run(cli: Cli) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(mediaforce::cache::default_data_dir);
-    let paths = crate::library::Paths {
+    let paths = mediaforce_app::Paths {
         data_dir: data_dir.clone(),
         config_dir: cli.config_dir.clone(),
         database: cli.database.clone(),
@@ -796,14 +797,6 @@ fn cmd_encoders(json: bool) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct KnobEncode {
-    transcode: mediaforce_core::transcode::TranscodeReport,
-    knob_name: &'static str,
-    knob: f64,
-    vmaf: Option<mediaforce_metrics::Pooled>,
-}
-
 /// `encode --crf X`: one encode at a knob value through the adapter, scored unless told not to.
 #[allow(clippy::too_many_arguments)]
 fn encode_at_knob(
@@ -812,65 +805,48 @@ fn encode_at_knob(
     encoder: &str,
     knob: f64,
     search: &SearchArgs,
-    mut opts: TranscodeOptions,
+    opts: TranscodeOptions,
     verify: bool,
     json: bool,
 ) -> Result<()> {
-    let adapter = mediaforce::codecs::find(encoder)?;
-    let preset = search
-        .preset
-        .clone()
-        .unwrap_or_else(|| adapter.default_preset().to_string());
-    let extra = std::mem::take(&mut opts.encoder_options);
-    opts.encoder_options = adapter.options_with(&preset, knob, &extra)?;
-    let info = mediaforce_core::probe::probe_headers(input)?;
-    opts.pixel_format = info
-        .primary_video()
-        .and_then(|s| s.video.as_ref())
-        .and_then(|v| v.pixel_format.as_deref())
-        .and_then(|n| n.parse().ok())
-        .map(|f| adapter.pick_pixel_format(f));
-    let report = transcode(input, output, &opts, &mut Bar::new(!json))?;
+    let scale = verify.then(|| search.config(encoder, 0.0, std::path::Path::new(".")).scale);
+    let r = mediaforce_app::files::encode_at_knob(
+        input,
+        output,
+        mediaforce_app::files::KnobSetting {
+            encoder,
+            preset: search.preset.as_deref(),
+            knob,
+        },
+        opts,
+        scale,
+        &mut || Box::new(Bar::new(!json)),
+    )?;
     warn_damage(
         input,
         "the whole file",
-        report.decode_errors,
-        &report.decode_error_seconds,
+        r.transcode.decode_errors,
+        &r.transcode.decode_error_seconds,
     );
-    let vmaf = if verify {
-        let so = ScoreOptions {
-            scale: search.config(encoder, 0.0, std::path::Path::new(".")).scale,
-            ..ScoreOptions::default()
-        };
-        Some(score_files(input, output, &so, &mut Bar::new(!json))?.vmaf)
-    } else {
-        None
-    };
-    let knob_name = adapter.knob().name;
     if json {
-        let r = KnobEncode {
-            transcode: report,
-            knob_name,
-            knob,
-            vmaf,
-        };
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        println!(
-            "{} -> {}: {} {knob_name} {knob}, {} frames, {} -> {} ({:.1}% of source){}",
-            input.display(),
-            output.display(),
-            adapter.id(),
-            report.frames,
-            human_bytes(report.input_bytes),
-            human_bytes(report.output_bytes),
-            100.0 * report.output_bytes as f64 / report.input_bytes.max(1) as f64,
-            vmaf.map_or(String::new(), |v| format!(
-                ", VMAF {:.2} (p5 {:.2}, min {:.2})",
-                v.mean, v.p5, v.min
-            ))
-        );
+        return crate::render::print_json(&r);
     }
+    let t = &r.transcode;
+    println!(
+        "{} -> {}: {} {} {knob}, {} frames, {} -> {} ({:.1}% of source){}",
+        input.display(),
+        output.display(),
+        r.encoder,
+        r.knob_name,
+        t.frames,
+        human_bytes(t.input_bytes),
+        human_bytes(t.output_bytes),
+        100.0 * t.output_bytes as f64 / t.input_bytes.max(1) as f64,
+        r.vmaf.map_or(String::new(), |v| format!(
+            ", VMAF {:.2} (p5 {:.2}, min {:.2})",
+            v.mean, v.p5, v.min
+        ))
+    );
     Ok(())
 }
 
@@ -913,19 +889,6 @@ fn cmd_probe(files: &[PathBuf], json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn human_bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1e9 {
-        format!("{:.2} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.1} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1} kB", b / 1e3)
-    } else {
-        format!("{b} B")
-    }
 }
 
 fn print_info(info: &MediaInfo) {

@@ -7,6 +7,7 @@
 mod commands;
 mod library;
 mod progress;
+mod render;
 mod workflow;
 
 use clap::Parser;

@@ -55,6 +55,51 @@ impl ProgressSink for Bar {
     }
 }
 
+/// The scan's bar (files probed of those to probe, files/s, ETA) on a terminal.
+pub struct ScanBar {
+    bar: Option<ProgressBar>,
+}
+
+impl ScanBar {
+    pub fn new(enabled: bool) -> Self {
+        let on = enabled && std::io::stderr().is_terminal();
+        Self {
+            bar: on.then(|| {
+                let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "    scan [{bar:40}] {pos}/{len} files  {per_sec}  eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                b
+            }),
+        }
+    }
+
+    pub fn update(&self, p: mediaforce::scan::ScanProgress) {
+        use mediaforce::scan::ScanProgress;
+        if let Some(b) = &self.bar {
+            match p {
+                ScanProgress::Walking { found } => b.set_message(format!("{found} found")),
+                ScanProgress::Probing { done, total } => {
+                    b.set_length(total as u64);
+                    b.set_position(done as u64);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ScanBar {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// Search events on stderr: while a probe runs, a bar naming it (knob, frames scored of the
 /// samples', fps, ETA) on a terminal; one line per scored probe; nothing when disabled
 /// (`--json`) but damage warnings. The bar is gone once its probe is scored, so the full

@@ -1,19 +1,18 @@
 //! Workflow commands over a plan: encode items, status, validate, compare, review, approve,
-//! reject, promote, rollback, run, pause, resume.
+//! reject, promote, rollback, run, pause, resume. Each parses, calls the application layer and
+//! renders its view (text or `--json`).
 
-use crate::commands::human_bytes;
-use crate::library::{absolute, campaign, Library, Paths};
 use crate::progress::Bar;
-use anyhow::{bail, Context, Result};
+use crate::render::{human_bytes, print_json, print_staged};
+use anyhow::{bail, Result};
 use clap::Subcommand;
-use mediaforce::catalog::ItemRecord;
-use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
-use mediaforce::domain::{Decision, ItemState};
-use mediaforce::manifest::{self, Manifest, ManifestItem};
+use mediaforce::compare::CompareReport;
+use mediaforce::domain::Decision;
+use mediaforce::manifest::ManifestItem;
 use mediaforce::search::{Quiet, SearchObserver};
-use mediaforce::stage::{pause_file, StageOptions, StageOutcome};
-use mediaforce::validate::{validate, ValidationReport};
-use serde::Serialize;
+use mediaforce::stage::StageOutcome;
+use mediaforce::validate::ValidationReport;
+use mediaforce_app::{App, Paths};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -145,64 +144,8 @@ pub enum WorkflowCommand {
     Resume,
 }
 
-fn plan_path(lib: &Library, manifest: Option<&Path>) -> Result<PathBuf> {
-    match manifest {
-        Some(m) => Ok(absolute(m)),
-        None => Ok(manifest::latest(&lib.catalog, &lib.paths.data_dir)?),
-    }
-}
-
-fn selected<'a>(m: &'a Manifest, sel: &Selection, path: &Path) -> Result<Vec<&'a ManifestItem>> {
-    if sel.all {
-        return Ok(m.items.iter().collect());
-    }
-    if sel.index.is_empty() {
-        bail!("say which items: --index I (repeatable) or --all");
-    }
-    sel.index
-        .iter()
-        .map(|&i| {
-            m.items.get(i).with_context(|| {
-                format!(
-                    "{}: no item {i} (the plan has {})",
-                    path.display(),
-                    m.items.len()
-                )
-            })
-        })
-        .collect()
-}
-
-/// Why an item has no staged encode to work on (its state), or `None` when it has one.
-fn not_staged(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<Option<String>> {
-    let state = lib.catalog.item(manifest, item.index)?.map(|i| i.state);
-    let staged = state.is_some_and(|s| s.has_encode() && item.staging.is_file());
-    Ok((!staged).then(|| match state {
-        Some(s) => format!("no staged encode (state {s})"),
-        None => format!("not encoded yet (mediaforce encode --index {})", item.index),
-    }))
-}
-
-fn item_record(lib: &Library, manifest: &Path, item: &ManifestItem) -> Result<ItemRecord> {
-    lib.catalog.item(manifest, item.index)?.with_context(|| {
-        format!(
-            "{}: item {} has not been encoded yet (mediaforce encode --index {})",
-            item.source.display(),
-            item.index,
-            item.index
-        )
-    })
-}
-
-#[derive(Serialize)]
-struct EncodeResult<'a> {
-    index: usize,
-    source: &'a Path,
-    #[serde(flatten)]
-    outcome: StageOutcome,
-}
-
-/// `encode --index I | --all`: stage the selected items, `jobs` at a time.
+/// `encode --index I | --all`: stage the selected items, `jobs` at a time, through the job
+/// queue (as workers on other hosts will).
 pub fn encode_batch(
     paths: &Paths,
     sel: &Selection,
@@ -210,33 +153,12 @@ pub fn encode_batch(
     retries: Option<u32>,
     json: bool,
 ) -> Result<()> {
-    let lib = Library::open(paths)?;
-    let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-    let m = manifest::load(&lib.catalog, &mpath)?;
-    let items: Vec<ManifestItem> = selected(&m, sel, &mpath)?.into_iter().cloned().collect();
+    let app = App::open(paths)?;
     install_ctrlc();
-    let mut options = StageOptions::new(&paths.data_dir);
-    options.retries = retries;
-    options.database = paths.database.clone();
-    let jobs = jobs.max(1).min(items.len().max(1));
     let ui = BatchLines { json, jobs };
-    // Through the job queue (<data dir>/jobs.db), as workers on other hosts will.
-    let outcomes = mediaforce::batch::run(&mpath, &m.items, &items, &options, jobs, &CANCEL, &ui)?;
-    let results: Vec<EncodeResult<'_>> = outcomes
-        .into_iter()
-        .filter_map(|(index, outcome)| {
-            let item = m.items.iter().find(|i| i.index == index)?;
-            Some(EncodeResult {
-                index,
-                source: &item.source,
-                outcome,
-            })
-        })
-        .collect();
-    let mut results = results;
-    results.sort_by_key(|r| r.index);
+    let results = app.encode(&sel.to_app(), jobs, retries, &CANCEL, &ui)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        print_json(&results)?;
     }
     if CANCEL.load(Ordering::Relaxed) {
         bail!("stopped by Ctrl-C; run the same command again to resume");
@@ -325,163 +247,6 @@ fn describe_outcome(o: &StageOutcome) -> String {
     }
 }
 
-/// A staged item as report/status show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StagedRow {
-    pub index: usize,
-    pub source: PathBuf,
-    pub staging: PathBuf,
-    pub state: String,
-    pub decision: Option<String>,
-    pub source_bytes: Option<u64>,
-    pub staged_bytes: Option<u64>,
-    pub saving_percent: Option<f64>,
-    pub predicted_vmaf: Option<f64>,
-    pub measured_vmaf: Option<f64>,
-    pub validation: Option<String>,
-    pub last_event: Option<String>,
-    /// Damaged packets or frames of the source concealed in the encode.
-    pub source_damage: u64,
-    /// The operator accepted promoting despite the damage.
-    pub damage_accepted: bool,
-}
-
-/// Items of the newest plan that work has started on, under `prefix`.
-pub fn staged_rows(lib: &Library, prefix: Option<&Path>) -> Result<Vec<StagedRow>> {
-    let Ok(mpath) = manifest::latest(&lib.catalog, &lib.paths.data_dir) else {
-        return Ok(Vec::new());
-    };
-    let mut rows = Vec::new();
-    for it in lib.catalog.items(&mpath)? {
-        if prefix.is_some_and(|p| !it.source.starts_with(p)) {
-            continue;
-        }
-        rows.push(staged_row(lib, &it)?);
-    }
-    Ok(rows)
-}
-
-fn staged_row(lib: &Library, it: &ItemRecord) -> Result<StagedRow> {
-    let enc = lib.catalog.last_encode(it.id)?;
-    let val = lib.catalog.last_validation(it.id)?;
-    let events = lib.catalog.item_events(it.id)?;
-    let (source_bytes, staged_bytes) = match &enc {
-        Some(e) => (Some(e.source_bytes), Some(e.output_bytes)),
-        None => (None, None),
-    };
-    Ok(StagedRow {
-        index: it.index,
-        source: it.source.clone(),
-        staging: it.staging.clone(),
-        state: it.state.to_string(),
-        decision: it.decision.map(|d| d.to_string()),
-        source_bytes,
-        staged_bytes,
-        saving_percent: source_bytes
-            .zip(staged_bytes)
-            .map(|(s, o)| 100.0 * (s as f64 - o as f64) / s.max(1) as f64),
-        predicted_vmaf: enc.as_ref().and_then(|e| e.predicted_vmaf),
-        measured_vmaf: enc.as_ref().and_then(|e| e.measured_vmaf),
-        validation: val.map(|(ok, _)| if ok { "passed".into() } else { "failed".into() }),
-        source_damage: it.source_damage,
-        damage_accepted: it.damage_accepted,
-        last_event: events.last().map(|(_, k, d)| match d {
-            Some(d) => format!("{k}: {d}"),
-            None => k.clone(),
-        }),
-    })
-}
-
-pub fn print_staged(rows: &[StagedRow]) {
-    if rows.is_empty() {
-        return;
-    }
-    println!("staged work (newest plan):");
-    for r in rows {
-        println!(
-            "  {:>3}. {:<12} {}  {} -> {} ({}), VMAF {} / {}{}{}",
-            r.index,
-            r.state,
-            r.source.display(),
-            r.source_bytes.map_or("-".into(), human_bytes),
-            r.staged_bytes.map_or("-".into(), human_bytes),
-            r.saving_percent.map_or("-".into(), |s| format!("-{s:.1}%")),
-            r.predicted_vmaf
-                .map_or("-".into(), |v| format!("{v:.2} predicted")),
-            r.measured_vmaf
-                .map_or("-".into(), |v| format!("{v:.2} measured")),
-            r.validation
-                .as_ref()
-                .map_or(String::new(), |v| format!(", validation {v}")),
-            r.decision
-                .as_ref()
-                .map_or(String::new(), |d| format!(", {d}")),
-        );
-    }
-}
-
-fn scores_path(data_dir: &Path, item: i64) -> PathBuf {
-    data_dir.join("scores").join(format!("item-{item}.json"))
-}
-
-fn compare_dir(item: i64) -> PathBuf {
-    default_cache_dir().join(format!("item-{item}"))
-}
-
-fn load_validation(lib: &Library, it: &ItemRecord) -> Result<Option<ValidationReport>> {
-    let Some((_, json)) = lib.catalog.last_validation(it.id)? else {
-        return Ok(None);
-    };
-    let mut r: ValidationReport = serde_json::from_str(&json)?;
-    if let Ok(text) = std::fs::read_to_string(scores_path(&lib.paths.data_dir, it.id)) {
-        r.per_frame = serde_json::from_str(&text).unwrap_or_default();
-    }
-    Ok(Some(r))
-}
-
-fn run_validate(
-    lib: &Library,
-    mpath: &Path,
-    item: &ManifestItem,
-    quiet: bool,
-) -> Result<ValidationReport> {
-    let it = item_record(lib, mpath, item)?;
-    let mut bar = Bar::new(!quiet);
-    let report = validate(&item.source, &item.staging, &item.policy, &mut bar);
-    let scores = scores_path(&lib.paths.data_dir, it.id);
-    if !report.per_frame.is_empty() {
-        std::fs::create_dir_all(scores.parent().expect("has parent"))?;
-        std::fs::write(&scores, serde_json::to_string(&report.per_frame)?)?;
-    }
-    let mut stored = report.clone();
-    stored.per_frame.clear();
-    lib.catalog
-        .record_validation(it.id, report.passed, &serde_json::to_string(&stored)?)?;
-    if !it.state.moving() {
-        let failed: Vec<&str> = report
-            .checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.name.as_str())
-            .collect();
-        let detail = if failed.is_empty() {
-            format!("saving {:.1}%", report.saving_percent)
-        } else {
-            format!("failed: {}", failed.join(", "))
-        };
-        lib.catalog.set_state(
-            it.id,
-            if report.passed {
-                ItemState::Validated
-            } else {
-                ItemState::Invalid
-            },
-            Some(&detail),
-        )?;
-    }
-    Ok(report)
-}
-
 fn print_validation(item: &ManifestItem, r: &ValidationReport) {
     println!(
         "[{}] {}: {}  ({} -> {}, {:+.1}%)",
@@ -519,55 +284,6 @@ fn open_player(path: &Path) {
     eprintln!("no video player found; open {} yourself", path.display());
 }
 
-fn run_compare(
-    lib: &Library,
-    mpath: &Path,
-    item: &ManifestItem,
-    timestamps: &[f64],
-    clip_seconds: f64,
-) -> Result<CompareReport> {
-    let it = item_record(lib, mpath, item)?;
-    if !item.staging.is_file() {
-        bail!(
-            "{}: not staged (state {})",
-            item.staging.display(),
-            it.state
-        );
-    }
-    let val = load_validation(lib, &it)?;
-    let (per_frame, worst) = val
-        .as_ref()
-        .map(|v| (v.per_frame.clone(), v.worst_frames.clone()))
-        .unwrap_or_default();
-    let enc = lib.catalog.last_encode(it.id)?;
-    let label_b = match &enc {
-        Some(e) => format!("ENCODE {} {}", e.encoder, e.knob),
-        None => "ENCODE".into(),
-    };
-    let opts = CompareOptions {
-        timestamps: timestamps.to_vec(),
-        clip_seconds,
-        ..CompareOptions::default()
-    };
-    let report = compare(
-        &item.source,
-        &item.staging,
-        &compare_dir(it.id),
-        ("SOURCE", &label_b),
-        &per_frame,
-        &worst,
-        Some(item.policy.encode.target_vmaf),
-        &opts,
-    )?;
-    std::fs::write(
-        report.dir.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    lib.catalog
-        .event(it.id, "compared", Some(&report.dir.to_string_lossy()))?;
-    Ok(report)
-}
-
 fn print_compare(item: &ManifestItem, r: &CompareReport) {
     println!(
         "[{}] review material in {} (clips at {}):",
@@ -593,184 +309,36 @@ fn print_compare(item: &ManifestItem, r: &CompareReport) {
     }
 }
 
-#[derive(Serialize)]
-struct ReviewView {
-    #[serde(flatten)]
-    row: StagedRow,
-    validation: Option<ValidationReport>,
-    review_material: Option<serde_json::Value>,
-    text: String,
-}
-
-fn review_text(
-    item: &ManifestItem,
-    row: &StagedRow,
-    val: Option<&ValidationReport>,
-    material: Option<&serde_json::Value>,
-) -> String {
-    let mut s = format!("Item {}: {}\n", item.index, item.source.display());
-    match (row.source_bytes, row.staged_bytes) {
-        (Some(a), Some(b)) => {
-            s += &format!(
-                "The encode at {} is {} against {} for the original: {} {}.\n",
-                item.staging.display(),
-                human_bytes(b),
-                human_bytes(a),
-                if b < a { "it saves" } else { "it is LARGER by" },
-                human_bytes(a.abs_diff(b))
-            );
-        }
-        _ => s += &format!("Not encoded yet (state {}).\n", row.state),
-    }
-    if row.source_damage > 0 {
-        s += &format!(
-            "The SOURCE IS DAMAGED: {} damaged packet(s) or frame(s) were concealed while encoding it{}; the encode carries the concealment. Promote it only if the clips look right: mediaforce approve --index {} --accept-damaged-source\n",
-            row.source_damage,
-            if row.damage_accepted { " (accepted)" } else { "" },
-            item.index
-        );
-    }
-    if let Some(v) = val {
-        if let Some(p) = &v.vmaf {
-            s += &format!(
-                "Against the original it scores VMAF {:.2} on average; 5% of frames score below {:.2} and the worst frame {:.2} (target: {} {}).\n",
-                p.mean, p.p5, p.min, item.policy.encode.target_stat, item.policy.encode.target_vmaf
-            );
-        }
-        if !v.worst_frames.is_empty() {
-            let w: Vec<String> = v
-                .worst_frames
-                .iter()
-                .take(3)
-                .map(|w| format!("{:.1} s ({:.1})", w.seconds, w.vmaf))
-                .collect();
-            s += &format!("Worst moments: {}.\n", w.join(", "));
-        }
-        if v.passed {
-            s += "Machine validation passed: every frame decodes, duration, frame count and streams match, and the saving meets the policy.\n";
-        } else {
-            let failed: Vec<String> = v
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{} ({})", c.name, c.detail))
-                .collect();
-            s += &format!("Machine validation FAILED: {}.\n", failed.join("; "));
-        }
-    } else {
-        s += &format!(
-            "Not validated yet: mediaforce validate --index {}\n",
-            item.index
-        );
-    }
-    match material {
-        Some(m) => {
-            let clips: Vec<String> = m["clips"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c["path"].as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            s += &format!("Look at the side-by-side clips: {}.\n", clips.join(", "));
-            if let Some(p) = m["plot"].as_str() {
-                s += &format!("Per-frame VMAF plot: {p}\n");
-            }
-        }
-        None => {
-            s += &format!(
-                "No review clips yet: mediaforce compare --index {}\n",
-                item.index
-            )
-        }
-    }
-    s += &match (row.decision.as_deref(), row.state.as_str()) {
-        (_, "promoted") => format!(
-            "It is promoted; undo with: mediaforce rollback --index {}\n",
-            item.index
-        ),
-        (Some("approved"), _) => format!(
-            "Approved. Next: mediaforce promote --index {}\n",
-            item.index
-        ),
-        (Some("rejected"), _) => "Rejected: it will not be promoted.\n".to_string(),
-        _ if val.is_some_and(|v| v.passed) => format!(
-            "Decide: mediaforce approve --index {i}  or  mediaforce reject --index {i}\n",
-            i = item.index
-        ),
-        _ => String::new(),
-    };
-    s
-}
-
 pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
-    let lib = Library::open(paths)?;
+    let app = App::open(paths)?;
     match cmd {
         WorkflowCommand::Status { manifest, json } => {
-            let mpath = plan_path(&lib, manifest.as_deref())?;
-            let m = manifest::load(&lib.catalog, &mpath)?;
-            let mut rows = Vec::new();
-            for item in &m.items {
-                match lib.catalog.item(&mpath, item.index)? {
-                    Some(it) => rows.push(staged_row(&lib, &it)?),
-                    None => rows.push(StagedRow {
-                        index: item.index,
-                        source: item.source.clone(),
-                        staging: item.staging.clone(),
-                        state: "queued".into(),
-                        decision: None,
-                        source_bytes: Some(item.source_bytes),
-                        staged_bytes: None,
-                        saving_percent: None,
-                        predicted_vmaf: None,
-                        measured_vmaf: None,
-                        validation: None,
-                        last_event: None,
-                        source_damage: 0,
-                        damage_accepted: false,
-                    }),
-                }
-            }
-            let paused = pause_file(&paths.data_dir).exists();
+            let v = app.status(manifest.as_deref())?;
             if json {
-                #[derive(Serialize)]
-                struct V<'a> {
-                    manifest: &'a Path,
-                    paused: bool,
-                    items: &'a [StagedRow],
-                }
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&V {
-                        manifest: &mpath,
-                        paused,
-                        items: &rows
-                    })?
-                );
-                return Ok(());
+                return print_json(&v);
             }
             let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-            for r in &rows {
+            for r in &v.items {
                 *counts.entry(r.state.as_str()).or_default() += 1;
             }
             println!(
                 "plan {}: {} items ({}){}",
-                mpath.display(),
-                rows.len(),
+                v.manifest.display(),
+                v.items.len(),
                 counts
                     .iter()
                     .map(|(k, v)| format!("{v} {k}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                if paused {
+                if v.paused {
                     "; PAUSED (mediaforce resume)"
                 } else {
                     ""
                 }
             );
-            print_staged(&rows);
-            for r in rows
+            print_staged(&v.items);
+            for r in v
+                .items
                 .iter()
                 .filter(|r| r.state == "encoding" || r.state == "failed")
             {
@@ -781,35 +349,18 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         WorkflowCommand::Validate { sel, json } => {
-            let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&lib.catalog, &mpath)?;
-            let mut reports = Vec::new();
-            let items = selected(&m, &sel, &mpath)?;
-            let mut left = mediaforce_app::BatchView::<()>::new(items.len());
-            for item in &items {
-                // What has no encode is listed with its state, and the others still run.
-                if let Some(reason) = not_staged(&lib, &mpath, item)? {
-                    left.skip(item, reason);
-                    continue;
-                }
-                match run_validate(&lib, &mpath, item, json) {
-                    Ok(r) => {
-                        if !json {
-                            print_validation(item, &r);
-                        }
-                        reports.push(r);
+            let view = app.validate(
+                &sel.to_app(),
+                &mut |_| Box::new(Bar::new(!json)),
+                &mut |item, r| {
+                    if !json {
+                        print_validation(item, r);
                     }
-                    Err(e) => left.fail(
-                        item,
-                        mediaforce_app::AppError::new(
-                            mediaforce_app::ErrorKind::Internal,
-                            format!("{e:#}"),
-                        ),
-                    ),
-                }
-            }
+                },
+            )?;
             if json {
-                let stored: Vec<ValidationReport> = reports
+                let stored: Vec<ValidationReport> = view
+                    .done
                     .iter()
                     .cloned()
                     .map(|mut r| {
@@ -817,14 +368,14 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                         r
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&stored)?);
+                print_json(&stored)?;
             }
-            let failed = reports.iter().filter(|r| !r.passed).count();
+            let failed = view.done.iter().filter(|r| !r.passed).count();
             if failed > 0 {
-                bail!("{failed} of {} items failed validation", reports.len());
+                bail!("{failed} of {} items failed validation", view.done.len());
             }
-            print_notes(&left);
-            Ok(left.verdict(&sel.to_app(), "validated")?)
+            print_notes(&view);
+            Ok(view.verdict(&sel.to_app(), "validated")?)
         }
         WorkflowCommand::Compare {
             sel,
@@ -833,93 +384,50 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             play,
             json,
         } => {
-            let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&lib.catalog, &mpath)?;
-            let mut out = Vec::new();
-            let items = selected(&m, &sel, &mpath)?;
-            let mut left = mediaforce_app::BatchView::<()>::new(items.len());
-            for item in &items {
-                if let Some(reason) = not_staged(&lib, &mpath, item)? {
-                    left.skip(item, reason);
-                    continue;
+            let view = app.compare(&sel.to_app(), &timestamps, clip_seconds, &mut |item, r| {
+                if !json {
+                    print_compare(item, r);
                 }
-                match run_compare(&lib, &mpath, item, &timestamps, clip_seconds) {
-                    Ok(r) => {
-                        if !json {
-                            print_compare(item, &r);
-                        }
-                        out.push(r);
-                    }
-                    Err(e) => left.fail(
-                        item,
-                        mediaforce_app::AppError::new(
-                            mediaforce_app::ErrorKind::Internal,
-                            format!("{e:#}"),
-                        ),
-                    ),
-                }
-            }
+            })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                print_json(&view.done)?;
             }
             if play {
-                if let Some(c) = out.first().and_then(|r| r.clips.first()) {
+                if let Some(c) = view.done.first().and_then(|r| r.clips.first()) {
                     open_player(&c.path);
                 }
             }
-            print_notes(&left);
-            Ok(left.verdict(&sel.to_app(), "compared")?)
+            print_notes(&view);
+            Ok(view.verdict(&sel.to_app(), "compared")?)
         }
         WorkflowCommand::Review { sel, play, json } => {
-            let mpath = plan_path(&lib, sel.manifest.as_deref())?;
-            let m = manifest::load(&lib.catalog, &mpath)?;
-            let mut sel = sel.clone();
-            if sel.index.is_empty() && !sel.all {
-                sel.index.push(0);
-            }
-            let mut views = Vec::new();
-            for item in selected(&m, &sel, &mpath)? {
-                let it = item_record(&lib, &mpath, item)?;
-                let row = staged_row(&lib, &it)?;
-                let mut val = load_validation(&lib, &it)?;
-                let material: Option<serde_json::Value> =
-                    std::fs::read_to_string(compare_dir(it.id).join("report.json"))
-                        .ok()
-                        .and_then(|t| serde_json::from_str(&t).ok());
-                let text = review_text(item, &row, val.as_ref(), material.as_ref());
-                if let Some(v) = val.as_mut() {
-                    v.per_frame.clear();
-                }
+            let views = app.review(&sel.to_app())?;
+            for v in &views {
                 if !json {
-                    print!("{text}");
+                    print!("{}", v.text);
                 }
                 if play {
-                    if let Some(p) = material
+                    if let Some(p) = v
+                        .review_material
                         .as_ref()
                         .and_then(|m| m["clips"][0]["path"].as_str())
                     {
                         open_player(Path::new(p));
                     }
                 }
-                views.push(ReviewView {
-                    row,
-                    validation: val,
-                    review_material: material,
-                    text,
-                });
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&views)?);
+                print_json(&views)?;
             }
             Ok(())
         }
         WorkflowCommand::Approve {
             sel,
             accept_damaged_source,
-        } => decide(&lib, &sel, Decision::Approved, accept_damaged_source),
-        WorkflowCommand::Reject { sel } => decide(&lib, &sel, Decision::Rejected, false),
+        } => decide(&app, &sel, Decision::Approved, accept_damaged_source),
+        WorkflowCommand::Reject { sel } => decide(&app, &sel, Decision::Rejected, false),
         WorkflowCommand::Promote { sel, json } => {
-            let view = lib.promote(&sel.to_app())?;
+            let view = app.promote(&sel.to_app())?;
             for o in &view.done {
                 if !json {
                     println!(
@@ -932,13 +440,13 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&view.done)?);
+                print_json(&view.done)?;
             }
             print_notes(&view);
             Ok(view.verdict(&sel.to_app(), "promoted")?)
         }
         WorkflowCommand::Rollback { sel, json } => {
-            let view = lib.rollback(&sel.to_app())?;
+            let view = app.rollback(&sel.to_app())?;
             for o in &view.done {
                 if !json {
                     println!(
@@ -950,15 +458,15 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&view.done)?);
+                print_json(&view.done)?;
             }
             print_notes(&view);
             Ok(view.verdict(&sel.to_app(), "rolled back")?)
         }
         WorkflowCommand::Run { prefix, play } => {
-            let prefix = lib.folder(&prefix)?;
-            let mpath = campaign(&lib, &prefix, None, false)?;
-            let m = manifest::load(&lib.catalog, &mpath)?;
+            let prefix = app.folder(&prefix)?;
+            let mpath = crate::library::campaign(&app, &prefix, None, false)?;
+            let m = mediaforce::manifest::load(&app.catalog, &mpath)?;
             let Some(first) = m.items.first() else {
                 return Ok(());
             };
@@ -968,12 +476,12 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                 all: false,
                 manifest: Some(mpath.clone()),
             };
-            drop(lib);
+            drop(app);
             encode_batch(paths, &sel, 1, None, false)?;
-            let lib = Library::open(paths)?;
-            let r = run_validate(&lib, &mpath, first, false)?;
+            let app = App::open(paths)?;
+            let r = app.validate_item(&mpath, first, &mut Bar::new(true))?;
             print_validation(first, &r);
-            let c = run_compare(&lib, &mpath, first, &[], 4.0)?;
+            let c = app.compare_item(&mpath, first, &[], 4.0)?;
             print_compare(first, &c);
             if play {
                 if let Some(clip) = c.clips.first() {
@@ -992,26 +500,26 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         WorkflowCommand::Pause => {
-            std::fs::create_dir_all(&paths.data_dir)?;
-            std::fs::write(
-                pause_file(&paths.data_dir),
-                b"paused by `mediaforce pause`\n",
-            )?;
+            app.pause()?;
             println!("paused: running encodes wait until `mediaforce resume`");
             Ok(())
         }
         WorkflowCommand::Resume => {
-            match std::fs::remove_file(pause_file(&paths.data_dir)) {
-                Ok(()) => println!("resumed"),
-                Err(_) => println!("not paused"),
-            }
+            println!(
+                "{}",
+                if app.resume() {
+                    "resumed"
+                } else {
+                    "not paused"
+                }
+            );
             Ok(())
         }
     }
 }
 
-fn decide(lib: &Library, sel: &Selection, decision: Decision, accept_damage: bool) -> Result<()> {
-    let view = lib.decide(&sel.to_app(), decision, accept_damage)?;
+fn decide(app: &App, sel: &Selection, decision: Decision, accept_damage: bool) -> Result<()> {
+    let view = app.decide(&sel.to_app(), decision, accept_damage)?;
     for d in &view.done {
         println!("[{}] {}: {}", d.index, d.decision, d.source.display());
     }

@@ -295,6 +295,36 @@ fn whole_workflow(env: Env) -> Env {
     );
 
     let review = env.json(&["review", "--index", "0", "--json"]);
+    // Everything validate and compare wrote is recorded in the catalog by id, with its path
+    // and size, so another process finds it without knowing where files go.
+    let artifacts = review[0]["artifacts"].as_array().unwrap();
+    for kind in ["frame_scores", "clip", "still", "plot", "report"] {
+        let a = artifacts
+            .iter()
+            .find(|a| a["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} artifact: {artifacts:?}"));
+        let path = PathBuf::from(a["path"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            a["bytes"].as_u64().unwrap(),
+            "{a}"
+        );
+        assert!(a["id"].as_i64().unwrap() > 0);
+    }
+    assert_eq!(artifacts.iter().filter(|a| a["kind"] == "still").count(), 3);
+    let scores: Vec<f64> = serde_json::from_str(
+        &std::fs::read_to_string(
+            artifacts
+                .iter()
+                .find(|a| a["kind"] == "frame_scores")
+                .unwrap()["path"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(scores.len(), 48, "one VMAF per frame");
     let text = review[0]["text"].as_str().unwrap();
     assert!(
         text.contains("it saves") && text.contains("validation passed") && text.contains(".mp4"),

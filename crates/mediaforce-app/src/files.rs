@@ -1,0 +1,92 @@
+//! Use cases on single files, outside any library: one encode at a knob value through the
+//! encoder's adapter, scored against its source unless told not to.
+
+use crate::{AppError, ErrorKind, Result};
+use mediaforce::core::transcode::{transcode, TranscodeOptions, TranscodeReport};
+use mediaforce::core::ProgressSink;
+use mediaforce::metrics::{score_files, Pooled, Scale, ScoreOptions};
+use serde::Serialize;
+use std::path::Path;
+
+/// An encode at a knob value, and its score.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnobEncode {
+    /// What the transcode did.
+    pub transcode: TranscodeReport,
+    /// The knob's name (`crf`, `qp`...).
+    pub knob_name: &'static str,
+    /// Its value.
+    pub knob: f64,
+    /// VMAF of the output against the input, when scored.
+    pub vmaf: Option<Pooled>,
+    /// The adapter used.
+    pub encoder: &'static str,
+}
+
+fn failed(e: impl std::fmt::Display) -> AppError {
+    AppError::new(ErrorKind::Invalid, e.to_string())
+}
+
+/// Which encoder, preset and knob value.
+#[derive(Debug, Clone, Copy)]
+pub struct KnobSetting<'a> {
+    /// The adapter's id.
+    pub encoder: &'a str,
+    /// The preset; the adapter's default when `None`.
+    pub preset: Option<&'a str>,
+    /// The knob's value.
+    pub knob: f64,
+}
+
+/// Encode `input` to `output` as `setting` says, every other stream carried as `opts` says;
+/// score the result at `score` scale unless `None`. `progress` is given to the encode, then
+/// to the score.
+pub fn encode_at_knob(
+    input: &Path,
+    output: &Path,
+    setting: KnobSetting<'_>,
+    mut opts: TranscodeOptions,
+    score: Option<Scale>,
+    progress: &mut dyn FnMut() -> Box<dyn ProgressSink>,
+) -> Result<KnobEncode> {
+    let KnobSetting {
+        encoder,
+        preset,
+        knob,
+    } = setting;
+    let adapter = mediaforce::codecs::find(encoder).map_err(failed)?;
+    let preset = preset.map_or_else(|| adapter.default_preset().to_string(), str::to_string);
+    let extra = std::mem::take(&mut opts.encoder_options);
+    opts.encoder_options = adapter
+        .options_with(&preset, knob, &extra)
+        .map_err(failed)?;
+    let info = mediaforce::core::probe::probe_headers(input).map_err(failed)?;
+    opts.pixel_format = info
+        .primary_video()
+        .and_then(|s| s.video.as_ref())
+        .and_then(|v| v.pixel_format.as_deref())
+        .and_then(|n| n.parse().ok())
+        .map(|f| adapter.pick_pixel_format(f));
+    let report = transcode(input, output, &opts, progress().as_mut()).map_err(failed)?;
+    let vmaf = match score {
+        Some(scale) => {
+            let so = ScoreOptions {
+                scale,
+                ..ScoreOptions::default()
+            };
+            Some(
+                score_files(input, output, &so, progress().as_mut())
+                    .map_err(failed)?
+                    .vmaf,
+            )
+        }
+        None => None,
+    };
+    Ok(KnobEncode {
+        transcode: report,
+        knob_name: adapter.knob().name,
+        knob,
+        vmaf,
+        encoder: adapter.id(),
+    })
+}
