@@ -4,10 +4,14 @@
 //!
 //! A worker holds its job under a lease it renews every few seconds from a thread of its own;
 //! when the lease is lost (the job was re-claimed after this process stalled) or the operator
-//! cancels the job, the encode is stopped and nothing it would still write is accepted. The
-//! queue lives in `<data dir>/jobs.db`.
+//! cancels the job, the encode is stopped and nothing it would still write is accepted: the
+//! job's catalog writes and the rename of its staged file are fenced by the lease's epoch, in
+//! the same database (the queue lives beside the catalog: `<data dir>/catalog.db`, or the
+//! shared PostgreSQL database). Cancel and pause reach the encode through one
+//! [`JobControl`].
 
 use crate::catalog::Catalog;
+use crate::control::{Fence, JobControl, Stop};
 use crate::core::ProgressSink;
 use crate::events::Event;
 use crate::manifest::ManifestItem;
@@ -17,7 +21,7 @@ use crate::store::{JobStore, Lease, NewJob, StoreError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+
 use std::time::{Duration, Instant};
 
 /// The job kind of a staged encode of an item of the plan at `manifest`: workers of one plan
@@ -71,9 +75,10 @@ pub trait BatchUi: Sync {
     fn progress(&self, item: &ManifestItem) -> Box<dyn ProgressSink + '_>;
 }
 
-/// The queue file in a data directory.
+/// The queue file in a data directory: the catalog's own file, so a job's catalog writes can
+/// be fenced by its lease in one transaction.
 pub fn queue_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("jobs.db")
+    Catalog::path_in(data_dir)
 }
 
 /// Where the queue lives: `database` (a `postgres://` URL shared by hosts, from `--database`
@@ -120,22 +125,24 @@ pub fn run(
         mine.push(store.enqueue(&job)?);
     }
     let results = std::sync::Mutex::new(Vec::new());
+    // Jobs of this run given back because another run holds their item: not waited for.
+    let busy = std::sync::Mutex::new(std::collections::HashSet::<i64>::new());
     let failure = std::sync::Mutex::new(None::<BatchError>);
     let host = crate::stage::host_name();
     let kind = stage_kind(manifest);
     let mine = &mine;
     std::thread::scope(|s| {
         for w in 0..jobs.max(1) {
-            let (results, failure, queue, host, kind) = (&results, &failure, &queue, &host, &kind);
+            let (results, failure, queue, host, kind, busy) =
+                (&results, &failure, &queue, &host, &kind, &busy);
             s.spawn(move || {
                 let worker = format!("{host}:{}:{w}", std::process::id());
                 let run = || -> Result<(), BatchError> {
                     let mut store = crate::store::open(queue)?;
                     let catalog = Catalog::open_in(&options.data_dir, options.database.as_deref())?;
                     while !cancel.load(Ordering::Relaxed) {
-                        while crate::stage::pause_file(&options.data_dir).exists()
-                            && !cancel.load(Ordering::Relaxed)
-                        {
+                        // The operator's pause holds the whole queue: nothing new is claimed.
+                        while store.queue_paused()? && !cancel.load(Ordering::Relaxed) {
                             std::thread::sleep(Duration::from_millis(250));
                         }
                         store.requeue_expired()?;
@@ -144,7 +151,8 @@ pub fn run(
                             // Nothing to claim now. This run is done when none of its jobs is
                             // waiting out a backoff or held by a worker that may still finish
                             // or lose its lease.
-                            let pending = mine.iter().any(|id| {
+                            let busy = busy.lock().expect("busy lock").clone();
+                            let pending = mine.iter().filter(|id| !busy.contains(id)).any(|id| {
                                 store.job(*id).is_ok_and(|j| {
                                     matches!(
                                         j.state,
@@ -170,6 +178,9 @@ pub fn run(
                             ui,
                         )?;
                         if let Some(o) = outcome {
+                            if matches!(o.1, StageOutcome::Busy { .. }) {
+                                busy.lock().expect("busy lock").insert(lease.job);
+                            }
                             results.lock().expect("results lock").push(o);
                         }
                     }
@@ -216,13 +227,17 @@ pub fn run(
     Ok(results)
 }
 
-/// Why a job's encode was told to stop.
-const STOP_NONE: u8 = 0;
-const STOP_CANCELLED: u8 = 1;
-const STOP_LOST: u8 = 2;
-const STOP_INTERRUPTED: u8 = 3;
+/// How long a job whose item another run holds waits in the queue before it is tried again.
+const BUSY_RETRY: Duration = Duration::from_secs(30);
 
-/// Run one claimed job under its lease; `None` when it names no item of the plan (it fails).
+/// How often a running job's lease is renewed and its cancel and pause flags read: six times
+/// a lease, and at least every 2 s so a pause or cancel reaches the encode quickly.
+fn heartbeat_period() -> Duration {
+    (lease_length() / 6).min(Duration::from_secs(2))
+}
+
+/// Run one claimed job under its lease; `None` when it names no item of the plan (it fails),
+/// or when the lease was lost (the job is another worker's now).
 #[allow(clippy::too_many_arguments)]
 fn run_job(
     store: &mut dyn JobStore,
@@ -242,63 +257,51 @@ fn run_job(
         let _ = store.fail(lease, "names no item of the plan");
         return Ok(None);
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let why = Arc::new(std::sync::atomic::AtomicU8::new(STOP_NONE));
-    let done = Arc::new(AtomicBool::new(false));
+    let control = JobControl::fenced(Fence {
+        job: lease.job,
+        epoch: lease.epoch,
+    });
+    let done = AtomicBool::new(false);
     let queue = queue_location(&options.data_dir, options.database.as_deref());
+    catalog.set_fence(control.fence());
     let outcome = std::thread::scope(|s| {
-        // The lease's keeper: renews it, and stops the encode when the job is cancelled, the
-        // lease is lost, or the operator presses Ctrl-C.
-        let keeper = {
-            let (stop, why, done, queue) = (
-                Arc::clone(&stop),
-                Arc::clone(&why),
-                Arc::clone(&done),
-                queue.clone(),
-            );
-            let lease = lease.clone();
-            s.spawn(move || {
-                let halt = |reason: u8| {
-                    let _ = why.compare_exchange(
-                        STOP_NONE,
-                        reason,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
-                    stop.store(true, Ordering::Relaxed);
-                };
-                let mut store: Option<Box<dyn JobStore>> = None;
-                let mut last = Instant::now();
-                let period = lease_length() / 6;
-                while !done.load(Ordering::Relaxed) {
-                    if cancel.load(Ordering::Relaxed) {
-                        halt(STOP_INTERRUPTED);
-                    }
-                    if last.elapsed() >= period {
-                        last = Instant::now();
-                        // A database blip is retried at the next period; only a lost lease or
-                        // the operator's cancel stops the encode.
-                        if store.is_none() {
-                            store = crate::store::open(&queue).ok();
-                        }
-                        if let Some(st) = store.as_mut() {
-                            match st.heartbeat(&lease, lease_length()) {
-                                Ok(c) if c.cancel => halt(STOP_CANCELLED),
-                                Ok(_) => {}
-                                Err(StoreError::Fenced { .. }) => halt(STOP_LOST),
-                                Err(_) => store = None,
-                            }
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
+        // The lease's keeper: renews it, carries the operator's pause and cancel to the
+        // encode, and stops it when the lease is lost or the process is interrupted.
+        let keeper = s.spawn(|| {
+            let mut store: Option<Box<dyn JobStore>> = None;
+            let mut last = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) {
+                    control.stop(Stop::Interrupted);
                 }
-            })
-        };
+                if last.elapsed() >= heartbeat_period() {
+                    last = Instant::now();
+                    // A database blip is retried at the next period; only a lost lease or
+                    // the operator's cancel stops the encode.
+                    if store.is_none() {
+                        store = crate::store::open(&queue).ok();
+                    }
+                    if let Some(st) = store.as_mut() {
+                        match st.heartbeat(lease, lease_length()) {
+                            Ok(c) => {
+                                if c.cancel {
+                                    control.stop(Stop::Cancelled);
+                                }
+                                control.set_paused(c.pause);
+                            }
+                            Err(StoreError::Fenced { .. }) => control.stop(Stop::LeaseLost),
+                            Err(_) => store = None,
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
         ui.started(item);
         let log = JobLog {
             store: std::cell::RefCell::new(&mut *store),
             lease,
-            lost: &stop,
+            control: &control,
             last: std::cell::Cell::new(None),
         };
         let mut observer = Logged {
@@ -314,7 +317,7 @@ fn run_job(
             manifest,
             item,
             options,
-            &stop,
+            &control,
             &mut observer,
             &mut progress,
         );
@@ -322,6 +325,22 @@ fn run_job(
         let _ = keeper.join();
         staged
     });
+    catalog.set_fence(None);
+    let lost = control.stopped() == Some(Stop::LeaseLost)
+        || matches!(
+            &outcome,
+            Err(StageError::Catalog(
+                crate::catalog::CatalogError::Fenced { .. }
+            ))
+        );
+    if lost {
+        // Another worker holds the job now; nothing of this run's is recorded.
+        let outcome = StageOutcome::Busy {
+            holder: format!("another worker (job {} lost its lease here)", lease.job),
+        };
+        ui.finished(item, &outcome);
+        return Ok(Some((item.index, outcome)));
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -329,19 +348,20 @@ fn run_job(
             return Err(e.into());
         }
     };
-    ui.finished(item, &outcome);
     let result = serde_json::to_value(&outcome).unwrap_or(serde_json::Value::Null);
-    let recorded = match (&outcome, why.load(Ordering::Relaxed)) {
-        (StageOutcome::Cancelled, STOP_CANCELLED) => store.finish_cancelled(lease),
+    let recorded = match (&outcome, control.stopped()) {
+        (StageOutcome::Cancelled, Some(Stop::Cancelled)) => store.finish_cancelled(lease),
         // Ctrl-C: the job goes back to the queue as it was, for the next run.
-        (StageOutcome::Cancelled, STOP_INTERRUPTED) => store.release(lease),
-        // Lost: another worker holds it now; nothing of this run's is recorded.
-        (_, STOP_LOST) => Ok(()),
+        (StageOutcome::Cancelled, Some(Stop::Interrupted)) => store.release(lease, Duration::ZERO),
+        // Another run holds the item's file: the job goes back to the queue, claimable again
+        // later (this run reports the item busy and does not wait for it).
+        (StageOutcome::Busy { .. }, _) => store.release(lease, BUSY_RETRY),
         _ => store.complete(lease, &result),
     };
+    ui.finished(item, &outcome);
     match recorded {
         Ok(()) => {}
-        // The lease was lost while the encode ran; another worker has (or will) run it again.
+        // The lease was lost as the job ended; another worker has (or will) run it again.
         Err(StoreError::Fenced { .. }) => {}
         Err(e) => return Err(e.into()),
     }
@@ -354,7 +374,7 @@ fn run_job(
 struct JobLog<'a> {
     store: std::cell::RefCell<&'a mut dyn JobStore>,
     lease: &'a Lease,
-    lost: &'a AtomicBool,
+    control: &'a JobControl,
     /// When a progress event was last stored (they are stored every few seconds).
     last: std::cell::Cell<Option<Instant>>,
 }
@@ -381,7 +401,7 @@ impl JobLog<'_> {
             .borrow_mut()
             .event(self.lease, event.kind(), &detail);
         if let Err(StoreError::Fenced { .. }) = written {
-            self.lost.store(true, Ordering::Relaxed);
+            self.control.stop(Stop::LeaseLost);
         }
     }
 }

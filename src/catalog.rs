@@ -6,6 +6,7 @@
 //! STRICT, foreign keys are enforced, and the database runs in WAL mode with a busy timeout so a
 //! `status` during an `encode --all` waits instead of failing.
 
+use crate::control::Fence;
 use crate::db;
 use crate::domain::{Decision, ItemState};
 use mediaforce_store::params;
@@ -283,6 +284,15 @@ pub enum CatalogError {
         /// Why, and what to do.
         refusal: crate::domain::Refusal,
     },
+    /// The job this write belongs to lost its lease (another worker holds it now): the write
+    /// did not happen.
+    #[error("job {job}: lease lost (epoch {epoch} is no longer current); the write was refused")]
+    Fenced {
+        /// The job.
+        job: i64,
+        /// The stale epoch.
+        epoch: i64,
+    },
     /// The item changed under us (another run moved it on): compare-and-set failed.
     #[error("{}: changed by another run (now {now}); try again", path.display())]
     Conflict {
@@ -404,6 +414,8 @@ pub struct EncodeRow {
 #[derive(Debug)]
 pub struct Catalog {
     db: Mutex<Db>,
+    /// The lease the writes through this value belong to, when a queued job makes them.
+    fence: Mutex<Option<Fence>>,
 }
 
 const FILE_COLUMNS: &str =
@@ -533,7 +545,67 @@ impl Catalog {
     pub fn open_location(location: &str) -> Result<Self, CatalogError> {
         Ok(Self {
             db: Mutex::new(Db::open(location, &SCHEMA)?),
+            fence: Mutex::new(None),
         })
+    }
+
+    /// Make every later write through this value conditional on `fence`'s lease (a worker
+    /// sets it for the job it runs, and clears it after): a write after the lease was lost is
+    /// refused as [`CatalogError::Fenced`], in the same transaction that would have made it.
+    /// The job queue must live in the same database (it does: both follow `--database`).
+    pub fn set_fence(&self, fence: Option<Fence>) {
+        *self.fence.lock().unwrap_or_else(|p| p.into_inner()) = fence;
+    }
+
+    /// The lease writes are fenced by.
+    pub fn fence(&self) -> Option<Fence> {
+        *self.fence.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Inside a transaction: refuse when `fence`'s lease is no longer current. On PostgreSQL
+    /// the job's row stays locked until the transaction ends, so no other worker can claim the
+    /// job in between; on SQLite the transaction holds the write lock.
+    fn check_fence(tx: &mut Db, fence: Fence) -> Result<(), CatalogError> {
+        let lock = match tx.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let live = tx.query_opt(
+            &format!("SELECT 1 FROM job WHERE id = ?1 AND epoch = ?2 AND state = 'running'{lock}"),
+            params![fence.job, fence.epoch],
+        )?;
+        if live.is_none() {
+            return Err(CatalogError::Fenced {
+                job: fence.job,
+                epoch: fence.epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Move the file `from` to `to` (a rename in one directory, made durable) only while the
+    /// fence's lease is current, holding the job's row while it happens: a worker that lost
+    /// its lease can never put a file in place. Without a fence it is a plain rename.
+    pub fn fenced_rename(&self, from: &Path, to: &Path) -> Result<(), CatalogError> {
+        let io = |e: std::io::Error| {
+            CatalogError::Invalid(format!("{} -> {}: {e}", from.display(), to.display()))
+        };
+        let rename = || -> Result<(), CatalogError> {
+            std::fs::rename(from, to).map_err(io)?;
+            if let Some(dir) = to.parent() {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        };
+        match self.fence() {
+            None => rename(),
+            Some(fence) => self.lock().transaction(|tx| {
+                Self::check_fence(tx, fence)?;
+                rename()
+            }),
+        }
     }
 
     /// Which backend holds the catalog.
@@ -557,7 +629,13 @@ impl Catalog {
         sql: &str,
         params: &[mediaforce_store::sql::Value],
     ) -> Result<u64, CatalogError> {
-        Ok(self.lock().execute(sql, params)?)
+        match self.fence() {
+            None => Ok(self.lock().execute(sql, params)?),
+            Some(fence) => self.lock().transaction(|tx| {
+                Self::check_fence(tx, fence)?;
+                Ok(tx.execute(sql, params)?)
+            }),
+        }
     }
 
     fn query(
@@ -581,7 +659,13 @@ impl Catalog {
         &self,
         f: impl FnOnce(&mut Db) -> Result<T, CatalogError>,
     ) -> Result<T, CatalogError> {
-        self.lock().transaction(f)
+        let fence = self.fence();
+        self.lock().transaction(|tx| {
+            if let Some(fence) = fence {
+                Self::check_fence(tx, fence)?;
+            }
+            f(tx)
+        })
     }
 
     // ----- settings -----

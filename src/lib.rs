@@ -21,6 +21,7 @@ pub mod batch;
 pub mod cache;
 pub mod catalog;
 pub mod compare;
+pub mod control;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -4,17 +4,19 @@
 //! Resumable by construction: the encoder writes `.name.partial-<pid>` beside the staging path,
 //! fsyncs and renames it only when complete, so a killed run leaves nothing that looks finished;
 //! a rerun removes stale partials and skips items whose staged file is there and matches the
-//! recorded encode. Failures are retried with exponential backoff. A cancel flag (Ctrl-C) and a
-//! pause file (`<data dir>/pause`, see [`pause_file`]) are honoured between probes and frames.
+//! recorded encode. Failures are retried with exponential backoff. The job's control
+//! ([`JobControl`]: cancel and pause) is honoured between probes and frames; a queued job's
+//! writes are fenced by its lease.
 
 use crate::catalog::{Catalog, CatalogError, EncodeRow};
+use crate::control::{Fence, JobControl};
 use crate::core::{Progress, ProgressSink};
 use crate::domain::ItemState;
 use crate::manifest::ManifestItem;
 use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::{Duration, Instant};
 
 /// How to run staged encodes.
@@ -182,19 +184,13 @@ pub enum StageError {
     Catalog(#[from] CatalogError),
 }
 
-/// The pause file: while it exists, running encodes wait (between frames and between items).
-pub fn pause_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("pause")
-}
-
 /// Wraps the caller's progress sink: records checkpoints as item events, waits while paused,
 /// and reports cancellation.
 struct ItemSink<'a> {
     inner: &'a mut dyn ProgressSink,
     catalog: &'a Catalog,
     item: i64,
-    cancel: &'a AtomicBool,
-    pause: PathBuf,
+    control: &'a JobControl,
     next_checkpoint: f64,
 }
 
@@ -222,15 +218,9 @@ impl ProgressSink for ItemSink<'_> {
                 self.next_checkpoint = (done * 10.0).floor() / 10.0 + 0.1;
             }
         }
-        let mut noted = false;
-        while self.pause.exists() && !self.cancel.load(Ordering::Relaxed) {
-            if !noted {
-                let _ = self.catalog.event(self.item, "paused", None);
-                noted = true;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        if noted {
+        if self.control.is_paused() && !self.control.is_stopped() {
+            let _ = self.catalog.event(self.item, "paused", None);
+            self.control.wait_while_paused();
             let _ = self.catalog.event(self.item, "resumed", None);
         }
     }
@@ -240,22 +230,23 @@ impl ProgressSink for ItemSink<'_> {
     }
 
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.control.is_stopped()
     }
 }
 
-/// Passes search events on and reports cancellation.
+/// Passes search events on, holds while paused and reports cancellation.
 struct CancelObserver<'a> {
     inner: &'a mut dyn SearchObserver,
-    cancel: &'a AtomicBool,
+    control: &'a JobControl,
 }
 
 impl SearchObserver for CancelObserver<'_> {
     fn event(&mut self, e: &SearchEvent<'_>) {
         self.inner.event(e);
+        self.control.wait_while_paused();
     }
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.control.is_stopped()
     }
 }
 
@@ -264,10 +255,14 @@ pub fn remove_stale_partials(staging: &Path) {
     let (Some(dir), Some(name)) = (staging.parent(), staging.file_name()) else {
         return;
     };
+    // `.name.partial-<pid>` of a direct encode; `.name.partial-lease-<job>-<epoch>.ext` of a
+    // queued one, and that file's own `..name.partial-lease-...partial-<pid>`.
     let prefix = format!(".{}.partial-", name.to_string_lossy());
+    let nested = format!(".{prefix}");
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) || n.starts_with(&nested) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -290,7 +285,7 @@ pub fn stage_item(
     manifest: &Path,
     item: &ManifestItem,
     options: &StageOptions,
-    cancel: &AtomicBool,
+    control: &JobControl,
     observer: &mut dyn SearchObserver,
     progress: &mut dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
@@ -403,22 +398,20 @@ pub fn stage_item(
             inner: &mut *progress,
             catalog,
             item: rec.id,
-            cancel,
-            pause: pause_file(&options.data_dir),
+            control,
             next_checkpoint: 0.1,
         };
         let mut obs = CancelObserver {
             inner: &mut *observer,
-            cancel,
+            control,
         };
-        let result = encode_to_target(
-            &item.source,
-            &item.staging,
-            &cfg,
-            &base,
-            &mut obs,
-            &mut sink,
-        );
+        // A queued job encodes to a name of its own lease and puts it in place with a fenced
+        // rename: a worker that lost its lease never replaces the staged file.
+        let output = match control.fence() {
+            Some(f) => private_output(&item.staging, f),
+            None => item.staging.clone(),
+        };
+        let result = encode_to_target(&item.source, &output, &cfg, &base, &mut obs, &mut sink);
         match result {
             Ok(report) => {
                 let Some(chosen) = report.search.chosen().cloned() else {
@@ -450,6 +443,12 @@ pub fn stage_item(
                     catalog.set_state(rec.id, ItemState::NoResult, Some(&reason))?;
                     return Ok(StageOutcome::NoResult { reason });
                 };
+                if output != item.staging {
+                    if let Err(e) = catalog.fenced_rename(&output, &item.staging) {
+                        let _ = std::fs::remove_file(&output);
+                        return Err(e.into());
+                    }
+                }
                 let seconds = started.elapsed().as_secs_f64();
                 let adapter = crate::codecs::find(&cfg.encoder).ok();
                 let source_codec = crate::core::probe::probe_headers(&item.source)
@@ -541,7 +540,7 @@ pub fn stage_item(
                 )?;
                 let until = Instant::now() + delay;
                 while Instant::now() < until {
-                    if cancel.load(Ordering::Relaxed) {
+                    if control.is_stopped() {
                         catalog.set_state(
                             rec.id,
                             ItemState::Interrupted,
@@ -554,6 +553,23 @@ pub fn stage_item(
             }
         }
     }
+}
+
+/// Where a queued job writes its encode before the fenced rename: beside the staging path,
+/// named after the lease, with the staging path's extension (the container follows it).
+fn private_output(staging: &Path, fence: Fence) -> PathBuf {
+    let name = staging
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = staging
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    staging.with_file_name(format!(
+        ".{name}.partial-lease-{}-{}{ext}",
+        fence.job, fence.epoch
+    ))
 }
 
 /// Encode frames per second: the source's frame count over encode seconds.

@@ -9,7 +9,7 @@ use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareRep
 use mediaforce::core::ProgressSink;
 use mediaforce::domain::ItemState;
 use mediaforce::manifest::{self, ManifestItem};
-use mediaforce::stage::{pause_file, StageOptions, StageOutcome};
+use mediaforce::stage::{StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -239,7 +239,7 @@ impl App {
         }
         Ok(StatusView {
             manifest: mpath,
-            paused: pause_file(&self.paths.data_dir).exists(),
+            paused: self.queue()?.queue_paused().map_err(store_error)?,
             items,
         })
     }
@@ -495,26 +495,39 @@ impl App {
         Ok(views)
     }
 
-    /// Hold running encodes between frames until [`resume`](Self::resume).
-    pub fn pause(&self) -> Result<()> {
-        let io = |e: std::io::Error| {
-            AppError::new(
-                ErrorKind::Internal,
-                format!("{}: {e}", self.paths.data_dir.display()),
-            )
-        };
-        std::fs::create_dir_all(&self.paths.data_dir).map_err(io)?;
-        std::fs::write(
-            pause_file(&self.paths.data_dir),
-            b"paused by `mediaforce pause`\n",
-        )
-        .map_err(io)
+    /// The job queue: beside the catalog (its SQLite file, or the shared PostgreSQL).
+    pub fn queue(&self) -> Result<Box<dyn mediaforce::store::JobStore>> {
+        let location =
+            mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
+        mediaforce::store::open(&location).map_err(store_error)
     }
 
-    /// Let paused encodes go on; returns whether they were paused.
-    pub fn resume(&self) -> bool {
-        std::fs::remove_file(pause_file(&self.paths.data_dir)).is_ok()
+    /// Pause the queue: running encodes hold between frames (within a heartbeat, 2 s) and
+    /// nothing new is claimed, on every host, until [`resume`](Self::resume).
+    pub fn pause(&self) -> Result<()> {
+        self.queue()?.set_queue_paused(true).map_err(store_error)
     }
+
+    /// Let the queue go on; returns whether it was paused.
+    pub fn resume(&self) -> Result<bool> {
+        let mut q = self.queue()?;
+        let was = q.queue_paused().map_err(store_error)?;
+        q.set_queue_paused(false).map_err(store_error)?;
+        Ok(was)
+    }
+}
+
+/// The application's error for a job-queue failure.
+pub(crate) fn store_error(e: mediaforce::store::StoreError) -> AppError {
+    use mediaforce::store::ErrorKind as K;
+    let kind = match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::Conflict => ErrorKind::Conflict,
+        K::Invalid => ErrorKind::Invalid,
+        K::Unavailable => ErrorKind::Unavailable,
+        K::Internal => ErrorKind::Internal,
+    };
+    AppError::new(kind, e.to_string())
 }
 
 /// An item's review in plain English: sizes, damage, scores, validation, material and the

@@ -501,13 +501,13 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         }
         WorkflowCommand::Pause => {
             app.pause()?;
-            println!("paused: running encodes wait until `mediaforce resume`");
+            println!("paused: running encodes hold between frames and no new one starts, until `mediaforce resume`");
             Ok(())
         }
         WorkflowCommand::Resume => {
             println!(
                 "{}",
-                if app.resume() {
+                if app.resume()? {
                     "resumed"
                 } else {
                     "not paused"

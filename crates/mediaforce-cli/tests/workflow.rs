@@ -795,7 +795,8 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
             .spawn()
             .unwrap()
     };
-    let queue = env.data.join("jobs.db");
+    // The queue lives in the catalog's file, so a job's catalog writes are fenced with it.
+    let queue = env.data.join("catalog.db");
     let mut first = spawn();
     // Wait until its worker holds the job, then kill it as a crash would.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -856,6 +857,52 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
         s.job(1).unwrap().result,
         Some(serde_json::json!({"late": true}))
     );
+    // Its catalog writes and its file moves are fenced by the same epoch: refused, nothing
+    // changed, nothing moved over the staged encode.
+    let catalog = env.catalog();
+    let m = mediaforce::manifest::latest(&catalog, &env.data).unwrap();
+    let item = catalog.item(&m, 0).unwrap().unwrap();
+    let events_before = catalog.item_events(item.id).unwrap().len();
+    catalog.set_fence(Some(mediaforce::control::Fence { job: 1, epoch: 1 }));
+    assert!(matches!(
+        catalog.event(item.id, "late", None),
+        Err(mediaforce::catalog::CatalogError::Fenced { job: 1, epoch: 1 })
+    ));
+    assert!(matches!(
+        catalog.set_state(item.id, mediaforce::domain::ItemState::Failed, Some("late")),
+        Err(mediaforce::catalog::CatalogError::Fenced { .. })
+    ));
+    let staged = PathBuf::from(r[0]["staging"].as_str().unwrap());
+    let good = std::fs::read(&staged).unwrap();
+    let late = staged.with_file_name(".late-encode.mkv");
+    std::fs::write(&late, b"a late encode").unwrap();
+    assert!(matches!(
+        catalog.fenced_rename(&late, &staged),
+        Err(mediaforce::catalog::CatalogError::Fenced { .. })
+    ));
+    assert_eq!(
+        std::fs::read(&staged).unwrap(),
+        good,
+        "the staged encode is untouched"
+    );
+    assert!(late.exists());
+    // Under the current epoch the same writes go through.
+    catalog.set_fence(Some(mediaforce::control::Fence { job: 1, epoch: 2 }));
+    assert!(
+        matches!(
+            catalog.event(item.id, "late", None),
+            Err(mediaforce::catalog::CatalogError::Fenced { .. })
+        ),
+        "the job is done: no lease is current any more"
+    );
+    catalog.set_fence(None);
+    assert_eq!(catalog.item_events(item.id).unwrap().len(), events_before);
+    // No lease-named partial of either run is left beside the staged file.
+    let leftovers: Vec<_> = walk(staged.parent().unwrap())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let status = env.json(&["status", "--json"]);
     assert_eq!(status["items"][0]["state"], "staged", "{status}");
 }

@@ -285,9 +285,10 @@ pub trait JobStore: Send {
     /// [`JobStore::backoff`]) while attempts remain, else failed. Returns the state it is in.
     /// Fenced when lost.
     fn fail(&mut self, lease: &Lease, error: &str) -> Result<JobState>;
-    /// Give the job back to the queue without using an attempt (the worker is stopping for a
-    /// reason of its own: Ctrl-C, shutting down). Fenced when lost.
-    fn release(&mut self, lease: &Lease) -> Result<()>;
+    /// Give the job back to the queue without using an attempt, claimable again `after` from
+    /// now (the worker is stopping for a reason of its own: Ctrl-C, shutting down, or the
+    /// item is held by another run). Fenced when lost.
+    fn release(&mut self, lease: &Lease, after: Duration) -> Result<()>;
     /// The job was cancelled while running (its worker saw the flag): it ends as cancelled.
     fn finish_cancelled(&mut self, lease: &Lease) -> Result<()>;
     /// Return every job whose lease has expired to the queue (or fail it when out of
@@ -297,6 +298,11 @@ pub trait JobStore: Send {
     fn cancel(&mut self, job: i64) -> Result<()>;
     /// Set or clear the pause flag of a job.
     fn set_pause(&mut self, job: i64, pause: bool) -> Result<()>;
+    /// Pause or resume the whole queue: while paused, workers claim nothing and running jobs
+    /// hear `pause` at their next heartbeat (the operator's `mediaforce pause`).
+    fn set_queue_paused(&mut self, paused: bool) -> Result<()>;
+    /// Whether the whole queue is paused.
+    fn queue_paused(&mut self) -> Result<bool>;
     /// Put a failed or cancelled job back in the queue, with its attempts reset.
     fn retry(&mut self, job: i64) -> Result<()>;
     /// One job.

@@ -50,6 +50,13 @@ CREATE INDEX job_event_job ON job_event (job, id);
 ALTER TABLE job ADD COLUMN key TEXT;
 CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'running');
 ",
+    "
+CREATE TABLE queue_state (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    paused BOOLEAN NOT NULL DEFAULT FALSE
+);
+INSERT INTO queue_state (id, paused) VALUES (1, FALSE);
+",
 ];
 
 /// The database's clock in milliseconds.
@@ -274,7 +281,9 @@ impl JobStore for PgStore {
             .query_opt(
                 &format!(
                     "UPDATE job SET lease_until_ms = {NOW} + $3, updated_ms = {NOW}
-                     WHERE id = $1 AND epoch = $2 AND state = 'running' RETURNING cancel, pause"
+                     WHERE id = $1 AND epoch = $2 AND state = 'running'
+                     RETURNING cancel,
+                         pause OR COALESCE((SELECT paused FROM queue_state WHERE id = 1), FALSE)"
                 ),
                 &[&lease.job, &lease.epoch, &ms(extend)],
             )
@@ -372,7 +381,7 @@ impl JobStore for PgStore {
         Ok(state)
     }
 
-    fn release(&mut self, lease: &Lease) -> Result<()> {
+    fn release(&mut self, lease: &Lease, after: Duration) -> Result<()> {
         let location = self.location.clone();
         let n = self
             .client
@@ -380,10 +389,10 @@ impl JobStore for PgStore {
                 &format!(
                     "UPDATE job SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END,
                          attempts = GREATEST(attempts - 1, 0), lease_until_ms = NULL,
-                         not_before_ms = 0, updated_ms = {NOW}
+                         not_before_ms = {NOW} + $3, updated_ms = {NOW}
                      WHERE id = $1 AND epoch = $2 AND state = 'running'"
                 ),
-                &[&lease.job, &lease.epoch],
+                &[&lease.job, &lease.epoch, &ms(after)],
             )
             .map_err(|source| StoreError::Postgres { location, source })?;
         if n == 0 {
@@ -500,6 +509,24 @@ impl JobStore for PgStore {
             return Err(StoreError::NotFound(job));
         }
         Ok(())
+    }
+
+    fn set_queue_paused(&mut self, paused: bool) -> Result<()> {
+        self.client
+            .execute(
+                "UPDATE queue_state SET paused = $1 WHERE id = 1",
+                &[&paused],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn queue_paused(&mut self) -> Result<bool> {
+        Ok(self
+            .client
+            .query_opt("SELECT paused FROM queue_state WHERE id = 1", &[])
+            .map_err(self.err())?
+            .is_some_and(|r| r.get(0)))
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {

@@ -9,7 +9,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// `migrations[i]` moves the schema from version `i` to `i + 1` (`PRAGMA user_version`).
+/// `migrations[i]` moves the schema from version `i` to `i + 1` (table `store_schema`, so the
+/// queue can share a file with the catalog, which keeps `PRAGMA user_version`).
 const MIGRATIONS: &[&str] = &[
     "
 CREATE TABLE job (
@@ -46,6 +47,13 @@ CREATE INDEX job_event_job ON job_event (job, id);
 ALTER TABLE job ADD COLUMN key TEXT;
 CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'running');
 ",
+    "
+CREATE TABLE queue_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))
+) STRICT;
+INSERT INTO queue_state (id, paused) VALUES (1, 0);
+",
 ];
 
 /// The database's clock in milliseconds.
@@ -76,29 +84,39 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
+        let read_version = |c: &Connection| -> rusqlite::Result<i64> {
+            c.execute_batch("CREATE TABLE IF NOT EXISTS store_schema (version INTEGER NOT NULL)")?;
+            Ok(
+                c.query_row("SELECT version FROM store_schema", [], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0),
+            )
+        };
         let known = MIGRATIONS.len() as i64;
+        let too_new = |found| StoreError::TooNew {
+            location: location.clone(),
+            found,
+            known,
+        };
+        let version = read_version(&conn).map_err(err)?;
         if version > known {
-            return Err(StoreError::TooNew {
-                location,
-                found: version,
-                known,
-            });
+            return Err(too_new(version));
         }
         if version < known {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
             // Another process may have migrated while this one waited for the lock.
-            let now: i64 = tx
-                .pragma_query_value(None, "user_version", |r| r.get(0))
-                .map_err(err)?;
+            let now = read_version(&tx).map_err(err)?;
+            if now > known {
+                return Err(too_new(now));
+            }
             for m in &MIGRATIONS[now.clamp(0, known) as usize..] {
                 tx.execute_batch(m).map_err(err)?;
             }
-            tx.pragma_update(None, "user_version", known).map_err(err)?;
+            tx.execute("DELETE FROM store_schema", []).map_err(err)?;
+            tx.execute("INSERT INTO store_schema (version) VALUES (?1)", [known])
+                .map_err(err)?;
             tx.commit().map_err(err)?;
         }
         Ok(Self {
@@ -267,7 +285,8 @@ impl JobStore for SqliteStore {
     fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control> {
         let sql = format!(
             "UPDATE job SET lease_until_ms = {NOW} + ?3, updated_ms = {NOW}
-             WHERE id = ?1 AND epoch = ?2 AND state = 'running' RETURNING cancel, pause"
+             WHERE id = ?1 AND epoch = ?2 AND state = 'running'
+             RETURNING cancel, pause OR COALESCE((SELECT paused FROM queue_state WHERE id = 1), 0)"
         );
         let flags: Option<(i64, i64)> = self
             .conn
@@ -357,16 +376,19 @@ impl JobStore for SqliteStore {
         Ok(state)
     }
 
-    fn release(&mut self, lease: &Lease) -> Result<()> {
+    fn release(&mut self, lease: &Lease, after: Duration) -> Result<()> {
         let sql = format!(
             "UPDATE job SET state = CASE WHEN cancel = 1 THEN 'cancelled' ELSE 'queued' END,
-                 attempts = MAX(attempts - 1, 0), lease_until_ms = NULL, not_before_ms = 0,
-                 updated_ms = {NOW}
+                 attempts = MAX(attempts - 1, 0), lease_until_ms = NULL,
+                 not_before_ms = {NOW} + ?3, updated_ms = {NOW}
              WHERE id = ?1 AND epoch = ?2 AND state = 'running'"
         );
         let n = self
             .conn
-            .execute(&sql, params![lease.job, lease.epoch])
+            .execute(
+                &sql,
+                params![lease.job, lease.epoch, after.as_millis() as i64],
+            )
             .map_err(self.err())?;
         if n == 0 {
             return Err(Self::fenced(lease));
@@ -483,6 +505,26 @@ impl JobStore for SqliteStore {
             return Err(StoreError::NotFound(job));
         }
         Ok(())
+    }
+
+    fn set_queue_paused(&mut self, paused: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE queue_state SET paused = ?1 WHERE id = 1",
+                [i64::from(paused)],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn queue_paused(&mut self) -> Result<bool> {
+        self.conn
+            .query_row("SELECT paused FROM queue_state WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.unwrap_or(0) != 0)
+            .map_err(self.err())
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {

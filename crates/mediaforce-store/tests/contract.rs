@@ -180,6 +180,13 @@ fn cancel_and_pause_reach_the_worker_through_its_heartbeat() {
         s.set_pause(running, true).unwrap();
         assert!(s.heartbeat(&l, LEASE).unwrap().pause);
         s.set_pause(running, false).unwrap();
+        // Pausing the whole queue reaches running jobs too, and is kept until resumed.
+        assert!(!s.queue_paused().unwrap());
+        s.set_queue_paused(true).unwrap();
+        assert!(open().queue_paused().unwrap(), "another connection sees it");
+        assert!(s.heartbeat(&l, LEASE).unwrap().pause);
+        s.set_queue_paused(false).unwrap();
+        assert!(!s.heartbeat(&l, LEASE).unwrap().pause);
         s.cancel(running).unwrap();
         assert_eq!(s.job(running).unwrap().state, JobState::Running);
         assert!(s.heartbeat(&l, LEASE).unwrap().cancel);
@@ -252,7 +259,8 @@ fn a_schema_newer_than_the_build_is_refused() {
 
 fn rusqlite_version(path: &std::path::Path, v: i64) {
     let c = rusqlite::Connection::open(path).unwrap();
-    c.pragma_update(None, "user_version", v).unwrap();
+    c.execute("UPDATE store_schema SET version = ?1", [v])
+        .unwrap();
 }
 
 #[test]
@@ -294,10 +302,24 @@ fn a_released_job_keeps_its_attempts_and_a_cancelled_one_stays_cancelled_when_it
         let id = s.enqueue(&NewJob::new("encode", json!({}))).unwrap();
         // Ctrl-C: given back as it was, no attempt used.
         let l = s.claim("w", &[], LEASE).unwrap().unwrap();
-        s.release(&l).unwrap();
+        s.release(&l, Duration::ZERO).unwrap();
         let row = s.job(id).unwrap();
         assert_eq!((row.state, row.attempts), (JobState::Queued, 0));
-        assert!(matches!(s.release(&l), Err(StoreError::Fenced { .. })));
+        assert!(matches!(
+            s.release(&l, Duration::ZERO),
+            Err(StoreError::Fenced { .. })
+        ));
+        // Given back for later (its item is held elsewhere): not claimable until then.
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        s.release(&l, Duration::from_millis(400)).unwrap();
+        assert!(
+            s.claim("w", &[], LEASE).unwrap().is_none(),
+            "waits out its delay"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        s.release(&l, Duration::ZERO).unwrap();
+        assert_eq!(s.job(id).unwrap().attempts, 0);
         // Cancelled while running, then its worker died: it ends cancelled, not re-run.
         let l = s
             .claim("w", &[], Duration::from_millis(150))

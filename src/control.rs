@@ -1,0 +1,134 @@
+//! One job-control value: what a running job is told from outside (cancel, pause) and the
+//! lease it runs under. The media jobs read it between probes and frames; whoever holds the
+//! job's lease (a keeper thread renewing it, the CLI's Ctrl-C handler, a worker's heartbeat)
+//! writes it. Replaces the separate cancel flags, pause file and progress-sink checks.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
+
+/// Why a job was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The operator cancelled the job (it ends cancelled).
+    Cancelled,
+    /// The process is stopping (Ctrl-C): the job goes back to the queue as it was.
+    Interrupted,
+    /// The lease was lost: another worker holds the job now; nothing more may be written.
+    LeaseLost,
+}
+
+impl Stop {
+    fn code(self) -> u8 {
+        match self {
+            Stop::Cancelled => 1,
+            Stop::Interrupted => 2,
+            Stop::LeaseLost => 3,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        match c {
+            1 => Some(Stop::Cancelled),
+            2 => Some(Stop::Interrupted),
+            3 => Some(Stop::LeaseLost),
+            _ => None,
+        }
+    }
+}
+
+/// The lease a job runs under: every write that makes its result visible (the staged file's
+/// rename, the item's state) is conditional on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    /// The job.
+    pub job: i64,
+    /// Its lease epoch.
+    pub epoch: i64,
+}
+
+/// Cancel and pause for one running job, and its fence.
+#[derive(Debug, Default)]
+pub struct JobControl {
+    stop: AtomicU8,
+    pause: AtomicBool,
+    fence: Option<Fence>,
+}
+
+impl JobControl {
+    /// A control for a job run outside the queue (no fence).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A control for a job holding `fence`'s lease.
+    pub fn fenced(fence: Fence) -> Self {
+        Self {
+            fence: Some(fence),
+            ..Self::default()
+        }
+    }
+
+    /// The lease this job runs under, if it came from the queue.
+    pub fn fence(&self) -> Option<Fence> {
+        self.fence
+    }
+
+    /// Tell the job to stop; the first reason given is kept.
+    pub fn stop(&self, why: Stop) {
+        let _ = self
+            .stop
+            .compare_exchange(0, why.code(), Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Why the job was told to stop, if it was.
+    pub fn stopped(&self) -> Option<Stop> {
+        Stop::from_code(self.stop.load(Ordering::SeqCst))
+    }
+
+    /// Whether the job should stop now.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped().is_some()
+    }
+
+    /// Hold (or release) the job between frames.
+    pub fn set_paused(&self, paused: bool) {
+        self.pause.store(paused, Ordering::SeqCst);
+    }
+
+    /// Whether the job is held.
+    pub fn is_paused(&self) -> bool {
+        self.pause.load(Ordering::SeqCst)
+    }
+
+    /// Wait while paused (and not stopped); returns whether it waited.
+    pub fn wait_while_paused(&self) -> bool {
+        let mut waited = false;
+        while self.is_paused() && !self.is_stopped() {
+            waited = true;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        waited
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_stop_reason_wins_and_a_stop_ends_a_pause() {
+        let c = JobControl::fenced(Fence { job: 3, epoch: 2 });
+        assert_eq!(c.fence(), Some(Fence { job: 3, epoch: 2 }));
+        assert!(!c.is_stopped() && !c.is_paused());
+        c.set_paused(true);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| c.wait_while_paused());
+            std::thread::sleep(Duration::from_millis(150));
+            c.stop(Stop::LeaseLost);
+            c.stop(Stop::Cancelled);
+            assert!(waiter.join().unwrap(), "it waited");
+        });
+        assert_eq!(c.stopped(), Some(Stop::LeaseLost));
+        assert!(!JobControl::new().wait_while_paused());
+    }
+}
