@@ -325,6 +325,37 @@ fn run_job(
         let _ = keeper.join();
         staged
     });
+    // What the job did to its item, in the job's log: the state it left the item in, and a
+    // failure with the host and the cause.
+    let state = catalog.item(manifest, item.index).ok().flatten();
+    let failure = match &outcome {
+        Err(e) => Some(e.to_string()),
+        Ok(StageOutcome::Failed { error, .. }) => Some(error.clone()),
+        Ok(_) => None,
+    };
+    let mut log_event = |e: Event| {
+        let detail = serde_json::to_string(&e).unwrap_or_default();
+        let _ = store.event(lease, e.kind(), &detail);
+    };
+    if let Some(it) = state {
+        let events = catalog.item_events(it.id).unwrap_or_default();
+        log_event(Event::StateChanged {
+            index: item.index,
+            source: item.source.clone(),
+            state: it.state.to_string(),
+            detail: events
+                .iter()
+                .rev()
+                .find(|(_, k, _)| *k == it.state.as_str())
+                .and_then(|(_, _, d)| d.clone()),
+        });
+    }
+    if let Some(cause) = failure {
+        log_event(Event::JobFailed {
+            host: crate::stage::host_name(),
+            cause,
+        });
+    }
     catalog.set_fence(None);
     let lost = control.stopped() == Some(Stop::LeaseLost)
         || matches!(

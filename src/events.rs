@@ -58,6 +58,24 @@ pub enum Event {
         /// Seconds left, when the total is known.
         eta_seconds: Option<f64>,
     },
+    /// A plan item moved to a new workflow state.
+    StateChanged {
+        /// Index in the plan.
+        index: usize,
+        /// The source file.
+        source: std::path::PathBuf,
+        /// The state it is in now.
+        state: String,
+        /// What the move said (knob and scores, the failure).
+        detail: Option<String>,
+    },
+    /// A job failed on a host.
+    JobFailed {
+        /// The host it ran on.
+        host: String,
+        /// Why, naming the file.
+        cause: String,
+    },
 }
 
 impl Event {
@@ -70,6 +88,8 @@ impl Event {
             Event::ProbeScored { .. } => "probe_scored",
             Event::SourceDamaged { .. } => "source_damaged",
             Event::FramesDone { .. } => "frames_done",
+            Event::StateChanged { .. } => "state_changed",
+            Event::JobFailed { .. } => "job_failed",
         }
     }
 }

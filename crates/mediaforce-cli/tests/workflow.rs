@@ -945,6 +945,11 @@ fn the_job_queue_can_live_in_postgresql() {
         let e: Value = serde_json::from_str(&scored.detail).unwrap();
         assert_eq!(e["event"], "probe_scored");
         assert!(e["score"].as_f64().unwrap() > 50.0, "{e}");
+        // The state the job left its item in is an event too.
+        let changed = events.iter().find(|e| e.kind == "state_changed").unwrap();
+        let e: Value = serde_json::from_str(&changed.detail).unwrap();
+        assert_eq!(e["state"], "staged", "{e}");
+        assert!(e["detail"].as_str().unwrap().contains("predicted"), "{e}");
     }
     assert!(matches!(
         store.job(3),
@@ -962,4 +967,46 @@ fn the_job_queue_can_live_in_postgresql() {
             .all(|x| x["outcome"] == "already_staged"),
         "{again}"
     );
+    // A job that fails says where and why in its log: a source changed after planning.
+    source(&env.root.join("c.mkv"), 40);
+    env.ok(&["scan"]);
+    env.ok(&["plan"]);
+    let items = env.plan_items();
+    let c = items
+        .iter()
+        .find(|i| i["source"].as_str().unwrap().ends_with("c.mkv"))
+        .expect("c.mkv planned");
+    let mut bytes = std::fs::read(env.root.join("c.mkv")).unwrap();
+    bytes.extend_from_slice(&[0u8; 4096]);
+    std::fs::write(env.root.join("c.mkv"), bytes).unwrap();
+    let index = c["index"].as_u64().unwrap().to_string();
+    let (code, _, err) = env.run_env(&["encode", "--index", &index], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    let id = (1..10)
+        .find(|id| {
+            store.job(*id).is_ok_and(|j| {
+                j.state == JobState::Done
+                    && j.payload["index"].to_string() == index
+                    && j.kind.contains("plan-")
+            }) && store
+                .events(*id, 0)
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == "job_failed")
+        })
+        .expect("the failed encode's job");
+    let events = store.events(id, 0).unwrap();
+    let failed = events.iter().find(|e| e.kind == "job_failed").unwrap();
+    let e: Value = serde_json::from_str(&failed.detail).unwrap();
+    assert!(!e["host"].as_str().unwrap().is_empty(), "{e}");
+    assert!(
+        e["cause"]
+            .as_str()
+            .unwrap()
+            .contains("changed since planning"),
+        "{e}"
+    );
+    let changed = events.iter().find(|e| e.kind == "state_changed").unwrap();
+    let e: Value = serde_json::from_str(&changed.detail).unwrap();
+    assert_eq!(e["state"], "failed", "{e}");
 }
