@@ -986,7 +986,11 @@ fn the_job_queue_can_live_in_postgresql() {
         .find(|id| {
             store.job(*id).is_ok_and(|j| {
                 j.state == JobState::Done
-                    && j.payload["index"].to_string() == index
+                    && j.payload["index"]
+                        .as_u64()
+                        .map(|i| i.to_string())
+                        .as_deref()
+                        == Some(index.as_str())
                     && j.kind.contains("plan-")
             }) && store
                 .events(*id, 0)
