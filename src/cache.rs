@@ -1,37 +1,40 @@
-//! The probe cache: measured (knob → scores, sizes) results of the target search, in SQLite, so a
-//! rerun of the same search is instant.
+//! The probe cache: measured (knob → scores, sizes) results of the target search, in the
+//! store (the catalog's SQLite file, or the shared PostgreSQL database hosts use), so a rerun
+//! of the same search is instant, on any host that shares the store.
 //!
 //! A key covers everything a result depends on: the source (size, mtime and a hash of sampled
 //! bytes), the sample placement, the scoring scale, the encoder fingerprint (library version and
 //! every option, knob included), the pixel format, the VMAF model and libvmaf's version. Any
 //! change to one of them is a different key, so stale entries are never read.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use mediaforce_store::params;
+use mediaforce_store::sql::{Db, Schema, SqlError};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE probe_cache (
+/// The cache's schema on both backends.
+pub const SCHEMA: Schema<'static> = Schema {
+    name: "probe_cache",
+    sqlite: &["CREATE TABLE probe_cache (
         key TEXT PRIMARY KEY,
         created_at INTEGER NOT NULL,
         value TEXT NOT NULL
-    ) STRICT;"];
+    ) STRICT;"],
+    postgres: &["CREATE TABLE probe_cache (
+        key TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        value TEXT NOT NULL
+    );"],
+    legacy_user_version: false,
+};
 
 /// Errors of the cache.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CacheError {
-    /// SQLite failed.
-    #[error("{}: {source}", path.display())]
-    Sqlite {
-        /// Database path.
-        path: PathBuf,
-        /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The database could not be opened or migrated.
+    /// The database failed.
     #[error(transparent)]
-    Db(#[from] crate::db::DbError),
+    Sql(#[from] SqlError),
 }
 
 /// The data directory: `MEDIAFORCE_DATA_DIR`, else `$XDG_DATA_HOME/mediaforce`, else
@@ -47,52 +50,50 @@ pub fn default_data_dir() -> PathBuf {
     home.join(".local/share/mediaforce")
 }
 
-/// A probe cache database.
+/// A probe cache in a store.
 #[derive(Debug)]
 pub struct ProbeCache {
-    conn: Connection,
-    path: PathBuf,
+    db: Mutex<Db>,
 }
 
 impl ProbeCache {
-    /// Open (creating and migrating as needed) the cache database at `path`.
-    pub fn open(path: &Path) -> Result<Self, CacheError> {
+    /// Open (creating and migrating as needed) the cache at `location`: a SQLite file path
+    /// or a `postgres://` URL.
+    pub fn open(location: &str) -> Result<Self, CacheError> {
         Ok(Self {
-            conn: crate::db::open(path, MIGRATIONS)?,
-            path: path.to_path_buf(),
+            db: Mutex::new(Db::open(location, &SCHEMA)?),
         })
+    }
+
+    /// The cache in a data directory (the catalog's file) or in the shared database.
+    pub fn location(data_dir: &Path, database: Option<&str>) -> String {
+        database.map_or_else(
+            || crate::catalog::path_text(&crate::catalog::Catalog::path_in(data_dir)),
+            str::to_string,
+        )
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The stored value for `key`.
     pub fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
-        self.conn
-            .query_row(
-                "SELECT value FROM probe_cache WHERE key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|source| CacheError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+        Ok(self
+            .db()
+            .query_opt("SELECT value FROM probe_cache WHERE key = ?1", params![key])?
+            .map(|r| r.text(0)))
     }
 
     /// Store `value` under `key`, replacing any previous value.
     pub fn put(&self, key: &str, value: &str) -> Result<(), CacheError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO probe_cache (key, created_at, value) VALUES (?1, ?2, ?3)",
-                params![key, now, value],
-            )
-            .map(|_| ())
-            .map_err(|source| CacheError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+        self.db().execute(
+            "INSERT INTO probe_cache (key, created_at, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at,
+                                             value = excluded.value",
+            params![key, crate::db::now(), value],
+        )?;
+        Ok(())
     }
 
     /// The value stored under `key`, parsed as JSON; `None` when absent or when it no longer
@@ -116,15 +117,10 @@ impl ProbeCache {
 
     /// Number of cached probes.
     pub fn len(&self) -> Result<u64, CacheError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM probe_cache", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(|source| CacheError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+        Ok(self
+            .db()
+            .query_opt("SELECT COUNT(*) FROM probe_cache", &[])?
+            .map_or(0, |r| r.int(0) as u64))
     }
 
     /// Whether the cache holds nothing.
@@ -152,20 +148,18 @@ mod tests {
     fn migrates_once_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("sub/cache.db");
-        let c = ProbeCache::open(&db).unwrap();
+        let db = db.to_str().unwrap();
+        let c = ProbeCache::open(db).unwrap();
         assert!(c.is_empty().unwrap());
         c.put("k", "v1").unwrap();
         c.put("k", "v2").unwrap();
         drop(c);
-        let c = ProbeCache::open(&db).unwrap();
+        let c = ProbeCache::open(db).unwrap();
         assert_eq!(c.get("k").unwrap().as_deref(), Some("v2"));
         assert_eq!(c.get("other").unwrap(), None);
         assert_eq!(c.len().unwrap(), 1);
-        let v: i64 = c
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, MIGRATIONS.len() as i64);
+        let v = c.db().schema_version(&SCHEMA).unwrap();
+        assert_eq!(v, SCHEMA.sqlite.len() as i64);
     }
 
     #[test]

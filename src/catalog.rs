@@ -264,6 +264,7 @@ pub const SCHEMA: Schema<'static> = Schema {
     name: "catalog",
     sqlite: MIGRATIONS,
     postgres: PG_MIGRATIONS,
+    legacy_user_version: true,
 };
 
 /// Errors of the catalog.

@@ -114,8 +114,8 @@ pub struct SearchConfig {
     pub memory_budget: u64,
     /// libvmaf threads (0: one per core).
     pub threads: u32,
-    /// Probe cache database; `None` disables caching.
-    pub cache: Option<PathBuf>,
+    /// Probe cache location (a SQLite file or a `postgres://` URL); `None` disables caching.
+    pub cache: Option<String>,
     /// After the full encode, score the whole output and correct the knob if it missed
     /// ([`encode_to_target`] only).
     pub verify: bool,

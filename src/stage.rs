@@ -26,8 +26,8 @@ pub struct StageOptions {
     pub retries: Option<u32>,
     /// First backoff delay; doubles on each retry.
     pub backoff: Duration,
-    /// Probe cache database.
-    pub cache: Option<PathBuf>,
+    /// Probe cache location (the catalog's file, or the shared database).
+    pub cache: Option<String>,
     /// Data directory (pause file).
     pub data_dir: PathBuf,
     /// Score the whole output after encoding (closed loop).
@@ -43,7 +43,7 @@ impl StageOptions {
         Self {
             retries: None,
             backoff: Duration::from_secs(2),
-            cache: Some(data_dir.join("mediaforce.db")),
+            cache: Some(crate::cache::ProbeCache::location(data_dir, None)),
             data_dir: data_dir.to_path_buf(),
             verify: true,
             database: None,

@@ -279,7 +279,13 @@ enum StatArg {
 }
 
 impl SearchArgs {
-    fn config(&self, encoder: &str, target: f64, data_dir: &std::path::Path) -> SearchConfig {
+    fn config(
+        &self,
+        encoder: &str,
+        target: f64,
+        data_dir: &std::path::Path,
+        database: Option<&str>,
+    ) -> SearchConfig {
         let mut c = SearchConfig::new(encoder, target);
         c.preset = self.preset.clone();
         c.stat = match self.target_stat {
@@ -300,7 +306,7 @@ impl SearchArgs {
             ScaleArg::Native => Scale::Native,
         };
         if !self.no_cache {
-            c.cache = Some(data_dir.join("mediaforce.db"));
+            c.cache = Some(mediaforce::cache::ProbeCache::location(data_dir, database));
         }
         c.verify_every = self.verify_every.max(1);
         c.memory_budget = self.memory_budget.max(16) << 20;
@@ -439,7 +445,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
             }
             if let Some(target) = target_vmaf {
-                let mut cfg = search.config(&encoder, target, &data_dir);
+                let mut cfg = search.config(&encoder, target, &data_dir, cli.database.as_deref());
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
@@ -600,7 +606,7 @@ pub fn run(cli: Cli) -> Result<()> {
             search,
             json,
         } => {
-            let cfg = search.config(&encoder, target_vmaf, &data_dir);
+            let cfg = search.config(&encoder, target_vmaf, &data_dir, cli.database.as_deref());
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
             let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
             let r = crf_search(&input, &cfg, &mut log)?;
@@ -809,7 +815,11 @@ fn encode_at_knob(
     verify: bool,
     json: bool,
 ) -> Result<()> {
-    let scale = verify.then(|| search.config(encoder, 0.0, std::path::Path::new(".")).scale);
+    let scale = verify.then(|| {
+        search
+            .config(encoder, 0.0, std::path::Path::new("."), None)
+            .scale
+    });
     let r = mediaforce_app::files::encode_at_knob(
         input,
         output,

@@ -47,7 +47,10 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     assert_eq!(v["outcome"]["result"], "found");
     let chosen = v["outcome"]["chosen"]["knob"].as_f64().unwrap();
     assert!(v["outcome"]["chosen"]["score"].as_f64().unwrap() >= 90.0);
-    assert!(data.join("mediaforce.db").exists());
+    assert!(
+        data.join("catalog.db").exists(),
+        "the probe cache is in the data directory's one database"
+    );
     let (_, out2, _) = run(&args);
     let v2: serde_json::Value = serde_json::from_str(&out2).unwrap();
     assert!(v2["probes"]

@@ -189,14 +189,23 @@ fn plan_encode_validate_compare_review_promote_rollback() {
     whole_workflow(Env::new());
 }
 
-/// The same plan-to-library run with all state (catalog, plans, queue, artifacts) in
-/// PostgreSQL: nothing but the probe cache is written to the data directory's databases.
+/// The same plan-to-library run with all state (catalog, plans, queue, probe cache, artifacts)
+/// in PostgreSQL: no database is made in the data directory.
 #[test]
 fn plan_encode_validate_compare_review_promote_rollback_on_postgresql() {
     let url = pg_database("mf_workflow");
     let env = whole_workflow(Env::new().on(&url));
     assert!(!env.data.join("catalog.db").exists());
     assert!(!env.data.join("jobs.db").exists());
+    assert!(!env.data.join("mediaforce.db").exists());
+    assert!(
+        mediaforce::cache::ProbeCache::open(&url)
+            .unwrap()
+            .len()
+            .unwrap()
+            >= 2,
+        "the searches' probes are cached in PostgreSQL"
+    );
     // The PostgreSQL catalog holds what the run did: the plan, both items' histories, the
     // promotion journal, the review artifacts.
     let c = mediaforce::catalog::Catalog::open_location(&url).unwrap();

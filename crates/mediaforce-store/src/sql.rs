@@ -4,9 +4,10 @@
 //! nothing of either client leaks to callers. Schemas are per backend ([`Schema`]), versioned,
 //! applied in one transaction and refused when newer than the build.
 //!
-//! What differs between the two is kept small and explicit: SQLite tracks a file's schema
-//! version in `PRAGMA user_version`, PostgreSQL in `schema_version` (one row per component, so
-//! several components share a database); a transaction on SQLite is `BEGIN IMMEDIATE` (the
+//! What differs between the two is kept small and explicit: both track each component's schema
+//! version in `schema_version` (one row per component, so several share a database; the SQLite
+//! catalog of earlier builds kept its version in `PRAGMA user_version`, which is read once and
+//! carried over); a transaction on SQLite is `BEGIN IMMEDIATE` (the
 //! write lock is taken up front, so a read-then-write never fails to upgrade), on PostgreSQL a
 //! plain `BEGIN` (statements that must not race use compare-and-set or row locks).
 
@@ -35,6 +36,9 @@ pub struct Schema<'a> {
     pub sqlite: &'a [&'a str],
     /// PostgreSQL migrations.
     pub postgres: &'a [&'a str],
+    /// On SQLite, a file without a row for this component takes its version from
+    /// `PRAGMA user_version` (the one component of a file before components shared files).
+    pub legacy_user_version: bool,
 }
 
 /// A failure of the database.
@@ -436,24 +440,22 @@ impl Db {
         &self.location
     }
 
-    /// The schema version of `name` in this database (0 when new).
-    pub fn schema_version(&mut self, name: &str) -> SqlResult<i64> {
-        match &mut self.conn {
-            Conn::Sqlite(c) => c
+    /// The schema version of `schema` in this database (0 when new).
+    pub fn schema_version(&mut self, schema: &Schema<'_>) -> SqlResult<i64> {
+        self.batch(
+            "CREATE TABLE IF NOT EXISTS schema_version
+             (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+        )?;
+        let row = self.query_opt(
+            "SELECT version FROM schema_version WHERE component = ?1",
+            params![schema.name],
+        )?;
+        match (row, &mut self.conn) {
+            (Some(r), _) => Ok(r.int(0)),
+            (None, Conn::Sqlite(c)) if schema.legacy_user_version => c
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(|e| SqlError::sqlite(&self.location, &e)),
-            Conn::Postgres { .. } => {
-                self.batch(
-                    "CREATE TABLE IF NOT EXISTS schema_version
-                     (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
-                )?;
-                Ok(self
-                    .query_opt(
-                        "SELECT version FROM schema_version WHERE component = ?1",
-                        params![name],
-                    )?
-                    .map_or(0, |r| r.int(0)))
-            }
+            (None, _) => Ok(0),
         }
     }
 
@@ -475,7 +477,7 @@ impl Db {
         };
         if self.backend() == Backend::Sqlite {
             // Reading the version takes no lock: the usual case (up to date) writes nothing.
-            let found = self.schema_version(schema.name)?;
+            let found = self.schema_version(schema)?;
             if found > known {
                 return Err(too_new(self, found));
             }
@@ -489,25 +491,18 @@ impl Db {
                 db.execute("SELECT pg_advisory_xact_lock(7236054)", &[])?;
             }
             // Another process may have migrated while we waited for the lock.
-            let now = db.schema_version(schema.name)?;
+            let now = db.schema_version(schema)?;
             if now > known {
                 return Err(too_new(db, now));
             }
             for m in &steps[now as usize..] {
                 db.batch(m)?;
             }
-            match &mut db.conn {
-                Conn::Sqlite(c) => c
-                    .pragma_update(None, "user_version", known)
-                    .map_err(|e| SqlError::sqlite(&db.location, &e))?,
-                Conn::Postgres { .. } => {
-                    db.execute(
-                        "INSERT INTO schema_version (component, version) VALUES (?1, ?2)
-                         ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
-                        params![schema.name, known],
-                    )?;
-                }
-            }
+            db.execute(
+                "INSERT INTO schema_version (component, version) VALUES (?1, ?2)
+                 ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                params![schema.name, known],
+            )?;
             Ok(())
         })
     }
@@ -665,6 +660,7 @@ mod tests {
             name: "t",
             sqlite: &["CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, s TEXT) STRICT"],
             postgres: &[],
+            legacy_user_version: false,
         };
         let mut db = Db::open(path.to_str().unwrap(), &schema).unwrap();
         db.execute(
@@ -696,9 +692,41 @@ mod tests {
             name: "t",
             sqlite: &[],
             postgres: &[],
+            legacy_user_version: false,
         };
         let e = Db::open(path.to_str().unwrap(), &newer).unwrap_err();
         assert!(e.message.contains("newer than this build"), "{e}");
         assert_eq!(e.kind, ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn a_file_versioned_by_user_version_carries_its_version_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE a (x INTEGER); PRAGMA user_version = 1;")
+            .unwrap();
+        drop(c);
+        let schema = Schema {
+            name: "old",
+            sqlite: &["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"],
+            postgres: &[],
+            legacy_user_version: true,
+        };
+        // Step 1 is not run again (it would fail: `a` exists); step 2 is.
+        let mut db = Db::open(path.to_str().unwrap(), &schema).unwrap();
+        assert_eq!(db.schema_version(&schema).unwrap(), 2);
+        db.execute("INSERT INTO b (y) VALUES (?1)", params![1i64])
+            .unwrap();
+        // Another component in the same file starts from 0.
+        let other = Schema {
+            name: "other",
+            sqlite: &["CREATE TABLE c (z INTEGER)"],
+            postgres: &[],
+            legacy_user_version: false,
+        };
+        let mut db = Db::open(path.to_str().unwrap(), &other).unwrap();
+        assert_eq!(db.schema_version(&other).unwrap(), 1);
+        assert_eq!(db.schema_version(&schema).unwrap(), 2);
     }
 }
