@@ -68,7 +68,7 @@ pub struct EncodePolicy {
     /// Target VMAF.
     pub target_vmaf: f64,
     /// Statistic the target applies to: mean, harmonic, p5, p1, min.
-    pub target_stat: String,
+    pub target_stat: crate::search::TargetStat,
     /// Extra gates like `p5>=90`.
     pub gates: Vec<String>,
     /// Accepted overshoot of the target.
@@ -80,7 +80,7 @@ pub struct EncodePolicy {
     /// Output container extension.
     pub container: String,
     /// Validation scoring: `full` or `sample`.
-    pub validate_vmaf: String,
+    pub validate_vmaf: VmafCoverage,
     /// Retries after a failed encode.
     pub retries: u32,
     /// Closed loop after the full encode: score every N-th frame (1 = all).
@@ -92,7 +92,7 @@ pub struct EncodePolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct AudioPolicy {
     /// `copy` or `opus`.
-    pub mode: String,
+    pub mode: AudioMode,
     /// Opus kbit/s by channel count (keys are channel counts).
     pub opus_kbps: BTreeMap<String, u32>,
 }
@@ -102,7 +102,7 @@ pub struct AudioPolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct SubtitlePolicy {
     /// `copy` or `drop`.
-    pub mode: String,
+    pub mode: SubtitleMode,
 }
 
 /// HDR handling.
@@ -110,11 +110,55 @@ pub struct SubtitlePolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct HdrPolicy {
     /// HDR10: `encode` or `skip`.
-    pub hdr10: String,
+    pub hdr10: HdrAction,
     /// HLG: `encode` or `skip`.
-    pub hlg: String,
+    pub hlg: HdrAction,
     /// Dolby Vision: `encode` or `skip` (profile 5 always skipped).
-    pub dolby_vision: String,
+    pub dolby_vision: HdrAction,
+}
+
+/// How much of the encode validation scores.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VmafCoverage {
+    /// Every frame.
+    #[default]
+    Full,
+    /// Every few frames.
+    Sample,
+}
+
+/// What to do with audio streams.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioMode {
+    /// Copy them as they are.
+    #[default]
+    Copy,
+    /// Re-encode to Opus.
+    Opus,
+}
+
+/// What to do with subtitle streams.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SubtitleMode {
+    /// Copy them.
+    #[default]
+    Copy,
+    /// Leave them out.
+    Drop,
+}
+
+/// What to do with a kind of HDR source.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HdrAction {
+    /// Encode it (keeping its metadata).
+    #[default]
+    Encode,
+    /// Leave the file alone.
+    Skip,
 }
 
 /// Ranking thresholds.
@@ -287,9 +331,9 @@ fn one_line(e: &toml::de::Error, text: &str) -> String {
 /// Parse `text` as a policy file: validated against the schema (unknown keys and wrong types are
 /// errors naming the line), returned as a table holding only the keys it sets.
 fn parse_policy_layer(file: &Path, text: &str) -> Result<Table, PolicyError> {
-    toml::from_str::<Policy>(text).map_err(|e| invalid(file, one_line(&e, text)))?;
     let table: Table = toml::from_str(text).map_err(|e| invalid(file, one_line(&e, text)))?;
     check_values(file, text, &table)?;
+    toml::from_str::<Policy>(text).map_err(|e| invalid(file, one_line(&e, text)))?;
     Ok(table)
 }
 
@@ -684,7 +728,7 @@ impl Policy {
         let mut cfg =
             crate::search::SearchConfig::new(&self.encode.encoder, self.encode.target_vmaf);
         cfg.preset = Some(self.encode.preset.clone()).filter(|p| !p.is_empty());
-        cfg.stat = self.encode.target_stat.parse().unwrap_or_default();
+        cfg.stat = self.encode.target_stat;
         cfg.gates = self
             .encode
             .gates
@@ -701,13 +745,13 @@ impl Policy {
     /// The transcode options (audio, subtitles) this policy asks for.
     pub fn transcode_options(&self) -> crate::core::transcode::TranscodeOptions {
         let mut t = crate::core::transcode::TranscodeOptions::new(&self.encode.encoder);
-        t.audio = if self.audio.mode == "opus" {
+        t.audio = if self.audio.mode == AudioMode::Opus {
             crate::core::transcode::AudioMode::Opus
         } else {
             crate::core::transcode::AudioMode::Copy
         };
         t.opus_bitrates = self.opus_bitrates();
-        t.subtitles = self.subtitles.mode != "drop";
+        t.subtitles = self.subtitles.mode != SubtitleMode::Drop;
         t
     }
 }
@@ -763,7 +807,7 @@ mod tests {
         let r = set.resolve(Path::new("/lib/tv/Show/S01E01.mkv"));
         assert_eq!(r.policy.encode.target_vmaf, 94.0);
         assert_eq!(r.policy.encode.preset, "6");
-        assert_eq!(r.policy.audio.mode, "opus");
+        assert_eq!(r.policy.audio.mode, AudioMode::Opus);
         assert_eq!(r.policy.encode.tolerance, 0.5);
         assert_eq!(r.policy.encode.encoder, "libsvtav1");
         assert!(r.sources["encode.target_vmaf"].ends_with("policy.toml"));
@@ -821,6 +865,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("expected a float"), "{e}");
+        // Modes are typed once, when loaded: a good value is its variant, a bad one an error
+        // naming where it came from.
+        let set = load(dir.path(), &[("MEDIAFORCE_POLICY_HDR_HLG", "skip")]).unwrap();
+        let p = set.resolve(Path::new("/x/y.mkv")).policy;
+        assert_eq!(p.hdr.hlg, HdrAction::Skip);
+        assert_eq!(p.hdr.hdr10, HdrAction::Encode);
+        let e = load(dir.path(), &[("MEDIAFORCE_POLICY_HDR_HLG", "maybe")]).unwrap_err();
+        assert!(
+            e.to_string().contains("MEDIAFORCE_POLICY_HDR_HLG")
+                && e.to_string().contains("encode, skip"),
+            "{e}"
+        );
     }
 
     #[test]

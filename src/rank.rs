@@ -169,7 +169,7 @@ pub fn rank(
                 "Dolby Vision profile 5 (colours need the RPU, which an encode would lose)".into(),
             );
         }
-        if policy.hdr.dolby_vision == "skip" {
+        if policy.hdr.dolby_vision == crate::policy::HdrAction::Skip {
             return skip(
                 Bucket::Policy,
                 format!(
@@ -180,10 +180,10 @@ pub fn rank(
         }
     }
     match v.hdr {
-        Some(HdrKind::Pq) if policy.hdr.hdr10 == "skip" => {
+        Some(HdrKind::Pq) if policy.hdr.hdr10 == crate::policy::HdrAction::Skip => {
             return skip(Bucket::Policy, "HDR10 (policy hdr.hdr10 = skip)".into())
         }
-        Some(HdrKind::Hlg) if policy.hdr.hlg == "skip" => {
+        Some(HdrKind::Hlg) if policy.hdr.hlg == crate::policy::HdrAction::Skip => {
             return skip(Bucket::Policy, "HLG (policy hdr.hlg = skip)".into())
         }
         _ => {}
@@ -301,7 +301,7 @@ fn estimate_output(
             ),
         )
     };
-    let audio_out = if policy.audio.mode == "opus" {
+    let audio_out = if policy.audio.mode == crate::policy::AudioMode::Opus {
         let opus: f64 = info
             .streams_of(StreamKind::Audio)
             .map(|a| {

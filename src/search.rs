@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Which pooled statistic must meet the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetStat {
     /// Arithmetic mean (default).
@@ -44,6 +44,18 @@ impl TargetStat {
             TargetStat::P1 => p.p1,
             TargetStat::Min => p.min,
         }
+    }
+}
+
+impl std::fmt::Display for TargetStat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TargetStat::Mean => "mean",
+            TargetStat::Harmonic => "harmonic",
+            TargetStat::P5 => "p5",
+            TargetStat::P1 => "p1",
+            TargetStat::Min => "min",
+        })
     }
 }
 

@@ -104,7 +104,7 @@ pub fn validate(
         staged_frames: None,
         source_frames: None,
         vmaf: None,
-        target_stat: policy.encode.target_stat.clone(),
+        target_stat: policy.encode.target_stat.to_string(),
         achieved: None,
         worst_frames: Vec::new(),
         per_frame: Vec::new(),
@@ -144,7 +144,7 @@ pub fn validate(
                 stream_langs(s, StreamKind::Subtitle),
                 stream_langs(o, StreamKind::Subtitle),
             );
-            let expect_subs = if policy.subtitles.mode == "drop" {
+            let expect_subs = if policy.subtitles.mode == crate::policy::SubtitleMode::Drop {
                 Vec::new()
             } else {
                 ss.clone()
@@ -159,7 +159,7 @@ pub fn validate(
                     oa.join(", "),
                     ss.join(", "),
                     os.join(", "),
-                    if policy.subtitles.mode == "drop" {
+                    if policy.subtitles.mode == crate::policy::SubtitleMode::Drop {
                         " (policy drops subtitles)"
                     } else {
                         ""
@@ -212,7 +212,7 @@ pub fn validate(
 
     // VMAF, which also pairs every frame with the source.
     let options = ScoreOptions {
-        subsample: if policy.encode.validate_vmaf == "sample" {
+        subsample: if policy.encode.validate_vmaf == crate::policy::VmafCoverage::Sample {
             4
         } else {
             1
@@ -230,8 +230,7 @@ pub fn validate(
             report.source_frames = Some(r.frames);
             let mut cfg = policy.search_config(1080);
             cfg.tolerance = policy.encode.tolerance;
-            let stat: crate::search::TargetStat =
-                policy.encode.target_stat.parse().unwrap_or_default();
+            let stat = policy.encode.target_stat;
             let achieved = stat.of(&r.vmaf);
             let gates_ok = cfg.gates.iter().all(|(s, v)| s.of(&r.vmaf) >= *v);
             // The search aims inside [target, target + tolerance]; validation accepts anything

@@ -491,7 +491,7 @@ impl App {
             out += &encode.join("\n");
             out += "\n";
         }
-        if lossless_audio > 0 && current.audio.mode == "copy" {
+        if lossless_audio > 0 && current.audio.mode == mediaforce::policy::AudioMode::Copy {
             out += &format!(
                 "[folder.audio]\n# {lossless_audio} lossless audio streams: Opus at 96-320 kb/s is transparent and far smaller\nmode = \"opus\"\n"
             );
@@ -570,7 +570,7 @@ pub fn explain(i: &ManifestItem) -> String {
     let audio = streams(
         "audio",
         &i.audio,
-        if p.audio.mode == "opus" {
+        if p.audio.mode == mediaforce::policy::AudioMode::Opus {
             "re-encoded to Opus"
         } else {
             "copied"
@@ -579,7 +579,7 @@ pub fn explain(i: &ManifestItem) -> String {
     let subs = streams(
         "subtitles",
         &i.subtitles,
-        if p.subtitles.mode == "drop" {
+        if p.subtitles.mode == mediaforce::policy::SubtitleMode::Drop {
             "dropped"
         } else {
             "copied"
