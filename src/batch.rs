@@ -32,7 +32,7 @@ pub fn stage_kind(manifest: &Path) -> String {
 
 /// How long a lease lasts without a heartbeat: 60 s, or `MEDIAFORCE_LEASE_MS` (tests make it
 /// short to see a killed worker's job come back quickly). Renewed six times a lease.
-fn lease_length() -> Duration {
+pub(crate) fn lease_length() -> Duration {
     std::env::var("MEDIAFORCE_LEASE_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -236,6 +236,55 @@ fn heartbeat_period() -> Duration {
     (lease_length() / 6).min(Duration::from_secs(2))
 }
 
+/// Run `work` while a keeper thread holds `lease`: it renews the lease every heartbeat period,
+/// carries the operator's pause and cancel (from the store) and Ctrl-C (`cancel`) into
+/// `control`, and stops the work when the lease is lost.
+pub fn hold_lease<T>(
+    queue: &str,
+    lease: &Lease,
+    cancel: &AtomicBool,
+    control: &JobControl,
+    work: impl FnOnce() -> T,
+) -> T {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let keeper = s.spawn(|| {
+            let mut store: Option<Box<dyn JobStore>> = None;
+            let mut last = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) {
+                    control.stop(Stop::Interrupted);
+                }
+                if last.elapsed() >= heartbeat_period() {
+                    last = Instant::now();
+                    // A database blip is retried at the next period; only a lost lease or
+                    // the operator's cancel stops the work.
+                    if store.is_none() {
+                        store = crate::store::open(queue).ok();
+                    }
+                    if let Some(st) = store.as_mut() {
+                        match st.heartbeat(lease, lease_length()) {
+                            Ok(c) => {
+                                if c.cancel {
+                                    control.stop(Stop::Cancelled);
+                                }
+                                control.set_paused(c.pause);
+                            }
+                            Err(StoreError::Fenced { .. }) => control.stop(Stop::LeaseLost),
+                            Err(_) => store = None,
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let out = work();
+        done.store(true, Ordering::Relaxed);
+        let _ = keeper.join();
+        out
+    })
+}
+
 /// Run one claimed job under its lease; `None` when it names no item of the plan (it fails),
 /// or when the lease was lost (the job is another worker's now).
 #[allow(clippy::too_many_arguments)]
@@ -261,42 +310,9 @@ fn run_job(
         job: lease.job,
         epoch: lease.epoch,
     });
-    let done = AtomicBool::new(false);
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     catalog.set_fence(control.fence());
-    let outcome = std::thread::scope(|s| {
-        // The lease's keeper: renews it, carries the operator's pause and cancel to the
-        // encode, and stops it when the lease is lost or the process is interrupted.
-        let keeper = s.spawn(|| {
-            let mut store: Option<Box<dyn JobStore>> = None;
-            let mut last = Instant::now();
-            while !done.load(Ordering::Relaxed) {
-                if cancel.load(Ordering::Relaxed) {
-                    control.stop(Stop::Interrupted);
-                }
-                if last.elapsed() >= heartbeat_period() {
-                    last = Instant::now();
-                    // A database blip is retried at the next period; only a lost lease or
-                    // the operator's cancel stops the encode.
-                    if store.is_none() {
-                        store = crate::store::open(&queue).ok();
-                    }
-                    if let Some(st) = store.as_mut() {
-                        match st.heartbeat(lease, lease_length()) {
-                            Ok(c) => {
-                                if c.cancel {
-                                    control.stop(Stop::Cancelled);
-                                }
-                                control.set_paused(c.pause);
-                            }
-                            Err(StoreError::Fenced { .. }) => control.stop(Stop::LeaseLost),
-                            Err(_) => store = None,
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
+    let outcome = hold_lease(&queue, lease, cancel, &control, || {
         ui.started(item);
         let log = JobLog {
             store: std::cell::RefCell::new(&mut *store),
@@ -312,7 +328,7 @@ fn run_job(
             inner: ui.progress(item),
             log: &log,
         };
-        let staged = stage_item(
+        stage_item(
             catalog,
             manifest,
             item,
@@ -320,10 +336,7 @@ fn run_job(
             &control,
             &mut observer,
             &mut progress,
-        );
-        done.store(true, Ordering::Relaxed);
-        let _ = keeper.join();
-        staged
+        )
     });
     // What the job did to its item, in the job's log: the state it left the item in, and a
     // failure with the host and the cause.

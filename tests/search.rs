@@ -205,7 +205,12 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
     let mut cfg = SearchConfig::new("libx264", 90.0);
     cfg.preset = Some("ultrafast".into());
     cfg.scale = Scale::Native;
-    cfg.cache = Some(dir.path().join("data/catalog.db").to_string_lossy().into_owned());
+    cfg.cache = Some(
+        dir.path()
+            .join("data/catalog.db")
+            .to_string_lossy()
+            .into_owned(),
+    );
     let first = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
     assert!(first.probes.iter().all(|p| !p.cached));
     let second = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();

@@ -51,6 +51,10 @@ pub struct AppError {
     pub kind: ErrorKind,
     /// The message.
     pub message: String,
+    /// A write of a queued job was refused because its lease was lost (the job is another
+    /// worker's now; a conflict).
+    #[serde(skip)]
+    pub lease_lost: bool,
 }
 
 impl AppError {
@@ -59,6 +63,7 @@ impl AppError {
         Self {
             kind,
             message: message.into(),
+            lease_lost: false,
         }
     }
 }
@@ -67,7 +72,7 @@ impl AppError {
 fn catalog_kind(e: &CatalogError) -> ErrorKind {
     match e {
         CatalogError::Refused { .. } => ErrorKind::Refused,
-        CatalogError::Conflict { .. } => ErrorKind::Conflict,
+        CatalogError::Conflict { .. } | CatalogError::Fenced { .. } => ErrorKind::Conflict,
         CatalogError::Invalid(_) => ErrorKind::Invalid,
         CatalogError::Sql(e) => match e.kind {
             mediaforce::store::ErrorKind::NotFound => ErrorKind::NotFound,
@@ -82,7 +87,9 @@ fn catalog_kind(e: &CatalogError) -> ErrorKind {
 
 impl From<CatalogError> for AppError {
     fn from(e: CatalogError) -> Self {
-        Self::new(catalog_kind(&e), e.to_string())
+        let mut a = Self::new(catalog_kind(&e), e.to_string());
+        a.lease_lost = matches!(e, CatalogError::Fenced { .. });
+        a
     }
 }
 

@@ -8,6 +8,7 @@ use mediaforce::catalog::ItemRecord;
 use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
 use mediaforce::core::ProgressSink;
 use mediaforce::domain::ItemState;
+use mediaforce::jobs::JobFailure;
 use mediaforce::manifest::{self, ManifestItem};
 use mediaforce::stage::{StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
@@ -332,39 +333,99 @@ impl App {
         Ok(report)
     }
 
-    /// Validate the selected items; items without a staged encode are listed, not failed.
+    /// Validate the selected items, each as a job in the queue (leased, fenced, cancellable
+    /// from the store); items without a staged encode are listed, not failed. `cancel`
+    /// (Ctrl-C) gives the running job back and stops.
     pub fn validate(
         &self,
         sel: &Selection,
+        cancel: &AtomicBool,
         progress: &mut dyn FnMut(&ManifestItem) -> Box<dyn ProgressSink>,
         each: &mut dyn FnMut(&ManifestItem, &ValidationReport),
     ) -> Result<BatchView<ValidationReport>> {
-        self.over_staged(sel, |app, mpath, item| {
-            let r = app.validate_item(mpath, item, progress(item).as_mut())?;
-            each(item, &r);
-            Ok(r)
-        })
+        self.over_staged_queued(
+            sel,
+            "validate",
+            serde_json::Value::Null,
+            cancel,
+            &mut |app, mpath, item, _| {
+                let r = app.validate_item(mpath, item, progress(item).as_mut())?;
+                each(item, &r);
+                Ok(r)
+            },
+        )
     }
 
-    /// Run `f` on every selected item with a staged encode; the others are skipped with their
-    /// state, failures are noted and the rest still run.
-    fn over_staged<T>(
+    /// Run `f` on every selected item with a staged encode, each as a job of kind
+    /// `<verb>:<plan>` in the queue, here, under its lease (`args` travel in the payload);
+    /// the others are skipped with their state, failures are noted and the rest still run.
+    fn over_staged_queued<T: Serialize>(
         &self,
         sel: &Selection,
-        mut f: impl FnMut(&App, &Path, &ManifestItem) -> Result<T>,
+        verb: &str,
+        args: serde_json::Value,
+        cancel: &AtomicBool,
+        f: &mut dyn FnMut(&App, &Path, &ManifestItem, &serde_json::Value) -> Result<T>,
     ) -> Result<BatchView<T>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
         let m = manifest::load(&self.catalog, &mpath)?;
         let items = self.selection(&m, sel, &mpath)?;
         let mut view = BatchView::new(items.len());
-        for item in items {
+        let kind = format!("{verb}:{}", mpath.display());
+        let mut jobs = Vec::new();
+        for item in &items {
             if let Some(reason) = self.not_staged(&mpath, item)? {
                 view.skip(item, reason);
                 continue;
             }
-            match f(self, &mpath, item) {
-                Ok(r) => view.done.push(r),
-                Err(e) => view.fail(item, e),
+            let mut job = mediaforce::store::NewJob::new(
+                &kind,
+                serde_json::json!({"manifest": mpath, "index": item.index, "args": args}),
+            );
+            job.key = Some(format!("{kind}:{}", item.index));
+            jobs.push(job);
+        }
+        let queue =
+            mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
+        let mut failed: Vec<(usize, AppError)> = Vec::new();
+        let mut done = Vec::new();
+        mediaforce::jobs::run_here(
+            &queue,
+            &self.catalog,
+            &kind,
+            &jobs,
+            cancel,
+            &mut |lease, _control| {
+                let index = lease.payload["index"].as_u64().map(|i| i as usize);
+                let Some(item) = index.and_then(|i| m.items.iter().find(|it| it.index == i)) else {
+                    return Err(JobFailure::new(format!(
+                        "{}: job {} names no item of the plan",
+                        mpath.display(),
+                        lease.job
+                    )));
+                };
+                match f(self, &mpath, item, &lease.payload["args"]) {
+                    Ok(r) => {
+                        let v = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
+                        done.push(r);
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let failure = JobFailure {
+                            message: e.message.clone(),
+                            fenced: e.lease_lost,
+                        };
+                        failed.push((item.index, e));
+                        Err(failure)
+                    }
+                }
+            },
+        )
+        .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+        view.done = done;
+        for (index, e) in failed {
+            if let Some(item) = m.items.iter().find(|it| it.index == index) {
+                view.fail(item, e);
             }
         }
         Ok(view)
@@ -444,19 +505,31 @@ impl App {
         Ok(report)
     }
 
-    /// Make review material for the selected items.
+    /// Make review material for the selected items, each as a job in the queue.
     pub fn compare(
         &self,
         sel: &Selection,
         timestamps: &[f64],
         clip_seconds: f64,
+        cancel: &AtomicBool,
         each: &mut dyn FnMut(&ManifestItem, &CompareReport),
     ) -> Result<BatchView<CompareReport>> {
-        self.over_staged(sel, |app, mpath, item| {
-            let r = app.compare_item(mpath, item, timestamps, clip_seconds)?;
-            each(item, &r);
-            Ok(r)
-        })
+        self.over_staged_queued(
+            sel,
+            "compare",
+            serde_json::json!({"timestamps": timestamps, "clip_seconds": clip_seconds}),
+            cancel,
+            &mut |app, mpath, item, args| {
+                let timestamps: Vec<f64> = args["timestamps"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+                    .unwrap_or_default();
+                let clip_seconds = args["clip_seconds"].as_f64().unwrap_or(clip_seconds);
+                let r = app.compare_item(mpath, item, &timestamps, clip_seconds)?;
+                each(item, &r);
+                Ok(r)
+            },
+        )
     }
 
     /// The selected items (item 0 when none is named) in plain English, with their material.

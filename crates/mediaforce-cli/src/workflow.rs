@@ -349,8 +349,10 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         WorkflowCommand::Validate { sel, json } => {
+            install_ctrlc();
             let view = app.validate(
                 &sel.to_app(),
+                &CANCEL,
                 &mut |_| Box::new(Bar::new(!json)),
                 &mut |item, r| {
                     if !json {
@@ -384,11 +386,18 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             play,
             json,
         } => {
-            let view = app.compare(&sel.to_app(), &timestamps, clip_seconds, &mut |item, r| {
-                if !json {
-                    print_compare(item, r);
-                }
-            })?;
+            install_ctrlc();
+            let view = app.compare(
+                &sel.to_app(),
+                &timestamps,
+                clip_seconds,
+                &CANCEL,
+                &mut |item, r| {
+                    if !json {
+                        print_compare(item, r);
+                    }
+                },
+            )?;
             if json {
                 print_json(&view.done)?;
             }

@@ -57,6 +57,13 @@ impl Env {
         self
     }
 
+    /// Every job in the queue these commands use.
+    fn jobs(&self) -> Vec<mediaforce::store::JobRow> {
+        let location = mediaforce::batch::queue_location(&self.data, self.database.as_deref());
+        let mut q = mediaforce::store::open(&location).unwrap();
+        (1..100).map_while(|id| q.job(id).ok()).collect()
+    }
+
     /// The catalog these commands use.
     fn catalog(&self) -> mediaforce::catalog::Catalog {
         mediaforce::catalog::Catalog::open_in(&self.data, self.database.as_deref()).unwrap()
@@ -280,7 +287,26 @@ fn whole_workflow(env: Env) -> Env {
         assert!(r["vmaf"]["mean"].as_f64().unwrap() >= 92.0 - 1.5);
     }
 
+    // Validation ran as queued jobs, one per item, each done with its report as the result.
+    let jobs = env.jobs();
+    let validated: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind.starts_with("validate:"))
+        .collect();
+    assert_eq!(validated.len(), 2, "{jobs:?}");
+    for j in &validated {
+        assert_eq!(j.state, mediaforce::store::JobState::Done, "{j:?}");
+        assert_eq!(j.result.as_ref().unwrap()["passed"], true, "{j:?}");
+    }
     let c = env.json(&["compare", "--index", "0", "--json"]);
+    let jobs = env.jobs();
+    let compared: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind.starts_with("compare:"))
+        .collect();
+    assert_eq!(compared.len(), 1, "{jobs:?}");
+    assert_eq!(compared[0].state, mediaforce::store::JobState::Done);
+    assert_eq!(compared[0].payload["index"], 0);
     let c = &c[0];
     let clips = c["clips"].as_array().unwrap();
     assert_eq!(clips.len(), 1, "a 2 s source gets one clip: {c}");

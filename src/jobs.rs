@@ -1,0 +1,134 @@
+//! Queued jobs run in this process, one at a time: validation and review material go through
+//! the same queue as encodes (leases, heartbeats, fenced writes, cancel and pause from the
+//! store), so a page or another host sees them, can cancel or pause them, and a killed run's
+//! job is taken over by the next.
+
+use crate::batch::{hold_lease, lease_length, BatchError};
+use crate::catalog::{Catalog, CatalogError};
+use crate::control::{Fence, JobControl, Stop};
+use crate::events::Event;
+use crate::store::{JobState, Lease, NewJob, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What came of one job of a run.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    /// The job.
+    pub job: i64,
+    /// What it was asked to do.
+    pub payload: serde_json::Value,
+    /// Its result, or why it failed (naming the file).
+    pub result: Result<serde_json::Value, JobFailure>,
+}
+
+/// Why a job's work failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// Why, naming the file.
+    pub message: String,
+    /// A write was refused because the lease was lost: the job is another worker's now.
+    pub fenced: bool,
+}
+
+impl From<CatalogError> for JobFailure {
+    fn from(e: CatalogError) -> Self {
+        Self {
+            fenced: matches!(e, CatalogError::Fenced { .. }),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl JobFailure {
+    /// A failure that is not a lost lease.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fenced: false,
+        }
+    }
+}
+
+/// Enqueue `jobs` (all of kind `kind`) in the queue at `queue` and run them, and any job of
+/// that kind an interrupted run left queued, here, each under its lease: `handle` does the
+/// work (its catalog writes fenced by the lease through `catalog`) and returns the job's
+/// result. Ctrl-C (`cancel`) gives the job back to the queue and ends the run. Returns what
+/// came of this run's jobs, in the order they ended.
+pub fn run_here(
+    queue: &str,
+    catalog: &Catalog,
+    kind: &str,
+    jobs: &[NewJob],
+    cancel: &AtomicBool,
+    handle: &mut dyn FnMut(&Lease, &JobControl) -> Result<serde_json::Value, JobFailure>,
+) -> Result<Vec<JobOutcome>, BatchError> {
+    let mut store = crate::store::open(queue)?;
+    let mut mine = Vec::new();
+    for j in jobs {
+        mine.push(store.enqueue(j)?);
+    }
+    let worker = format!(
+        "{}:{}:{kind}",
+        crate::stage::host_name(),
+        std::process::id()
+    );
+    let mut out = Vec::new();
+    while !cancel.load(Ordering::Relaxed) {
+        while store.queue_paused()? && !cancel.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        store.requeue_expired()?;
+        let Some(lease) = store.claim(&worker, &[kind], lease_length())? else {
+            let pending = mine.iter().any(|id| {
+                store
+                    .job(*id)
+                    .is_ok_and(|j| matches!(j.state, JobState::Queued | JobState::Running))
+            });
+            if !pending {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+            continue;
+        };
+        let control = JobControl::fenced(Fence {
+            job: lease.job,
+            epoch: lease.epoch,
+        });
+        catalog.set_fence(control.fence());
+        let result = hold_lease(queue, &lease, cancel, &control, || handle(&lease, &control));
+        catalog.set_fence(None);
+        match (control.stopped(), &result) {
+            (Some(Stop::LeaseLost), _) => {}
+            (_, Err(e)) if e.fenced => {}
+            (Some(Stop::Interrupted), _) => {
+                ignore_fenced(store.release(&lease, Duration::ZERO))?;
+                break;
+            }
+            (Some(Stop::Cancelled), _) => ignore_fenced(store.finish_cancelled(&lease))?,
+            (None, Ok(v)) => ignore_fenced(store.complete(&lease, v))?,
+            (None, Err(e)) => {
+                let event = Event::JobFailed {
+                    host: crate::stage::host_name(),
+                    cause: e.message.clone(),
+                };
+                let detail = serde_json::to_string(&event).unwrap_or_default();
+                let _ = store.event(&lease, event.kind(), &detail);
+                ignore_fenced(store.fail(&lease, &e.message).map(|_| ()))?;
+            }
+        }
+        out.push(JobOutcome {
+            job: lease.job,
+            payload: lease.payload.clone(),
+            result,
+        });
+    }
+    Ok(out)
+}
+
+fn ignore_fenced(r: Result<(), StoreError>) -> Result<(), BatchError> {
+    match r {
+        Ok(()) | Err(StoreError::Fenced { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
