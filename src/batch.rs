@@ -246,12 +246,25 @@ pub fn hold_lease<T>(
     control: &JobControl,
     work: impl FnOnce() -> T,
 ) -> T {
+    /// Ends the keeper however `work` ends, a panic included (else the scope would wait for
+    /// the keeper forever while it kept the lease alive).
+    struct Done<'a>(&'a AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let keeper = s.spawn(|| {
             let mut store: Option<Box<dyn JobStore>> = None;
             let mut last = Instant::now();
+            let mut renewed = Instant::now();
             while !done.load(Ordering::Relaxed) {
+                // No renewal for a whole lease: it has expired and may be another worker's.
+                if renewed.elapsed() >= lease_length() {
+                    control.stop(Stop::LeaseLost);
+                }
                 if cancel.load(Ordering::Relaxed) {
                     control.stop(Stop::Interrupted);
                 }
@@ -265,6 +278,7 @@ pub fn hold_lease<T>(
                     if let Some(st) = store.as_mut() {
                         match st.heartbeat(lease, lease_length()) {
                             Ok(c) => {
+                                renewed = Instant::now();
                                 if c.cancel {
                                     control.stop(Stop::Cancelled);
                                 }
@@ -278,8 +292,10 @@ pub fn hold_lease<T>(
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        let out = work();
-        done.store(true, Ordering::Relaxed);
+        let out = {
+            let _done = Done(&done);
+            work()
+        };
         let _ = keeper.join();
         out
     })

@@ -67,10 +67,7 @@ impl ProbeCache {
 
     /// The cache in a data directory (the catalog's file) or in the shared database.
     pub fn location(data_dir: &Path, database: Option<&str>) -> String {
-        database.map_or_else(
-            || crate::catalog::path_text(&crate::catalog::Catalog::path_in(data_dir)),
-            str::to_string,
-        )
+        crate::batch::queue_location(data_dir, database)
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Db> {

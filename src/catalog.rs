@@ -765,11 +765,13 @@ impl Catalog {
 
     /// Store a plan under `key` (the path of its JSON export); returns its row id.
     pub fn save_plan(&self, key: &Path, body: &str) -> Result<i64, CatalogError> {
-        let row = self.query_opt(
-            "INSERT INTO plan (key, created_at, body) VALUES (?1, ?2, ?3) RETURNING id",
+        // Two processes may take the same export into the catalog at once: the first wins.
+        self.lock().execute(
+            "INSERT INTO plan (key, created_at, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO NOTHING",
             params![path_text(key), db::now(), body],
         )?;
-        Ok(row.map_or(0, |r| r.int(0)))
+        Ok(self.plan(key)?.map_or(0, |p| p.id))
     }
 
     /// The newest plan.

@@ -28,12 +28,12 @@ pub struct StageOptions {
     pub backoff: Duration,
     /// Probe cache location (the catalog's file, or the shared database).
     pub cache: Option<String>,
-    /// Data directory (pause file).
+    /// Data directory (per-file locks; the store's SQLite file unless `database` is set).
     pub data_dir: PathBuf,
     /// Score the whole output after encoding (closed loop).
     pub verify: bool,
-    /// The shared database holding the job queue (`postgres://...`); `None` keeps it in
-    /// `<data dir>/jobs.db`.
+    /// The shared store (`postgres://...`) holding the catalog and the job queue; `None`
+    /// keeps them in `<data dir>/catalog.db`.
     pub database: Option<String>,
 }
 
@@ -269,6 +269,22 @@ pub fn remove_stale_partials(staging: &Path) {
     }
 }
 
+/// Remove a job's own private output and the partial file its encoder writes beside it.
+fn remove_own_partials(output: &Path) {
+    let _ = std::fs::remove_file(output);
+    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// This machine's host name.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -387,12 +403,13 @@ pub fn stage_item(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        remove_stale_partials(&item.staging);
+        // The state change is fenced: only the lease's holder clears what earlier runs left.
         catalog.set_state(
             rec.id,
             ItemState::Encoding,
             Some(&format!("attempt {attempt}")),
         )?;
+        remove_stale_partials(&item.staging);
         let started = Instant::now();
         let mut sink = ItemSink {
             inner: &mut *progress,
@@ -512,7 +529,12 @@ pub fn stage_item(
             }
             Err(SearchError::Cancelled { .. })
             | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
-                remove_stale_partials(&item.staging);
+                // A queued job removes only its own files: the job may be another worker's
+                // now (a lost lease), writing its own beside them.
+                match control.fence() {
+                    Some(_) => remove_own_partials(&output),
+                    None => remove_stale_partials(&item.staging),
+                }
                 catalog.set_state(
                     rec.id,
                     ItemState::Interrupted,

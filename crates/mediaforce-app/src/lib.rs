@@ -146,7 +146,8 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// A directory with `defaults.toml` / `folder-defaults.toml` replacing the built-in ones.
     pub config_dir: Option<PathBuf>,
-    /// The shared database (`postgres://...`) for the job queue, when hosts share one.
+    /// The shared store (`postgres://...`: catalog, plans, queue, probe cache, artifacts),
+    /// when hosts share one; `None` keeps it all in `<data dir>/catalog.db`.
     pub database: Option<String>,
 }
 

@@ -16,6 +16,17 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+/// The work of a queued job on one item: the app, the plan's key, the item, the job's
+/// control and the job's arguments.
+type ItemJob<'a, T> = dyn FnMut(
+        &App,
+        &Path,
+        &ManifestItem,
+        &mediaforce::control::JobControl,
+        &serde_json::Value,
+    ) -> Result<T>
+    + 'a;
+
 /// An item of a plan as status, report and review show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct StagedRow {
@@ -88,9 +99,38 @@ pub struct ReviewView {
     pub text: String,
 }
 
-/// The compare folder of an item (in the review cache).
-fn compare_dir(item: i64) -> PathBuf {
-    default_cache_dir().join(format!("item-{item}"))
+/// The compare folder of an item (in the review cache); a queued job's is named after its
+/// lease, so a worker that lost the lease never writes into the current holder's folder.
+fn compare_dir(item: i64, fence: Option<mediaforce::control::Fence>) -> PathBuf {
+    default_cache_dir().join(match fence {
+        Some(f) => format!("item-{item}-job{}-e{}", f.job, f.epoch),
+        None => format!("item-{item}"),
+    })
+}
+
+/// A progress sink that holds while the job is paused and reports its cancellation.
+struct Controlled<'a> {
+    inner: &'a mut dyn ProgressSink,
+    control: &'a mediaforce::control::JobControl,
+}
+
+impl ProgressSink for Controlled<'_> {
+    fn start(&mut self, label: &str, total: Option<u64>) {
+        self.inner.start(label, total);
+    }
+
+    fn update(&mut self, p: &mediaforce::core::Progress) {
+        self.inner.update(p);
+        self.control.wait_while_paused();
+    }
+
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+
+    fn cancelled(&self) -> bool {
+        self.control.is_stopped() || self.inner.cancelled()
+    }
 }
 
 impl App {
@@ -291,7 +331,13 @@ impl App {
             let dir = scores.parent().expect("has parent");
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
             let text = serde_json::to_string(&report.per_frame).expect("numbers serialise");
-            std::fs::write(&scores, text).map_err(|e| io(&scores, e))?;
+            // Written beside it and put in place by a rename that a lost lease cannot make.
+            let tmp = scores.with_extension(format!("json.partial-{}", std::process::id()));
+            std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+            if let Err(e) = self.catalog.fenced_rename(&tmp, &scores) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
             self.catalog.record_artifacts(
                 it.id,
                 &[(
@@ -348,8 +394,13 @@ impl App {
             "validate",
             serde_json::Value::Null,
             cancel,
-            &mut |app, mpath, item, _| {
-                let r = app.validate_item(mpath, item, progress(item).as_mut())?;
+            &mut |app, mpath, item, control, _| {
+                let mut sink = progress(item);
+                let mut controlled = Controlled {
+                    inner: sink.as_mut(),
+                    control,
+                };
+                let r = app.validate_item(mpath, item, &mut controlled)?;
                 each(item, &r);
                 Ok(r)
             },
@@ -365,7 +416,7 @@ impl App {
         verb: &str,
         args: serde_json::Value,
         cancel: &AtomicBool,
-        f: &mut dyn FnMut(&App, &Path, &ManifestItem, &serde_json::Value) -> Result<T>,
+        f: &mut ItemJob<'_, T>,
     ) -> Result<BatchView<T>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
         let m = manifest::load(&self.catalog, &mpath)?;
@@ -383,19 +434,27 @@ impl App {
                 serde_json::json!({"manifest": mpath, "index": item.index, "args": args}),
             );
             job.key = Some(format!("{kind}:{}", item.index));
+            // A failed check is a result; a failure to run is reported, not retried blindly.
+            job.max_attempts = 1;
             jobs.push(job);
         }
         let queue =
             mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
         let mut failed: Vec<(usize, AppError)> = Vec::new();
         let mut done = Vec::new();
+        // Results for the items asked for, once each (the run also finishes jobs of the same
+        // kind an interrupted run left queued).
+        let mut wanted: std::collections::HashSet<usize> = jobs
+            .iter()
+            .filter_map(|j| j.payload["index"].as_u64().map(|i| i as usize))
+            .collect();
         mediaforce::jobs::run_here(
             &queue,
             &self.catalog,
             &kind,
             &jobs,
             cancel,
-            &mut |lease, _control| {
+            &mut |lease, control| {
                 let index = lease.payload["index"].as_u64().map(|i| i as usize);
                 let Some(item) = index.and_then(|i| m.items.iter().find(|it| it.index == i)) else {
                     return Err(JobFailure::new(format!(
@@ -404,10 +463,13 @@ impl App {
                         lease.job
                     )));
                 };
-                match f(self, &mpath, item, &lease.payload["args"]) {
+                let asked = wanted.remove(&item.index);
+                match f(self, &mpath, item, control, &lease.payload["args"]) {
                     Ok(r) => {
                         let v = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
-                        done.push(r);
+                        if asked {
+                            done.push(r);
+                        }
                         Ok(v)
                     }
                     Err(e) => {
@@ -415,7 +477,9 @@ impl App {
                             message: e.message.clone(),
                             fenced: e.lease_lost,
                         };
-                        failed.push((item.index, e));
+                        if asked {
+                            failed.push((item.index, e));
+                        }
                         Err(failure)
                     }
                 }
@@ -469,7 +533,7 @@ impl App {
         let report = compare(
             &item.source,
             &item.staging,
-            &compare_dir(it.id),
+            &compare_dir(it.id, self.catalog.fence()),
             ("SOURCE", &label_b),
             &per_frame,
             &worst,
@@ -519,7 +583,7 @@ impl App {
             "compare",
             serde_json::json!({"timestamps": timestamps, "clip_seconds": clip_seconds}),
             cancel,
-            &mut |app, mpath, item, args| {
+            &mut |app, mpath, item, _control, args| {
                 let timestamps: Vec<f64> = args["timestamps"]
                     .as_array()
                     .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
@@ -551,7 +615,7 @@ impl App {
                 .rev()
                 .find(|a| a.kind == "report")
                 .map_or_else(
-                    || compare_dir(it.id).join("report.json"),
+                    || compare_dir(it.id, None).join("report.json"),
                     |a| a.path.clone(),
                 );
             let material: Option<serde_json::Value> = std::fs::read_to_string(report)

@@ -27,8 +27,9 @@ pub struct Cli {
     /// copies.
     #[arg(long, global = true, env = "MEDIAFORCE_CONFIG_DIR")]
     config_dir: Option<PathBuf>,
-    /// Shared database for the job queue (postgres://user:password@host/db), so several
-    /// hosts work one queue; default: DATA_DIR/jobs.db (SQLite).
+    /// Shared store (postgres://user:password@host/db) holding the catalog, plans, job queue,
+    /// probe cache and artifact records, so several hosts work one library; default:
+    /// DATA_DIR/catalog.db (SQLite).
     #[arg(
         long,
         global = true,

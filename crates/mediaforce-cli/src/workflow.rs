@@ -349,7 +349,8 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         WorkflowCommand::Validate { sel, json } => {
-            install_ctrlc();
+            // No Ctrl-C handler: validation stops where it is (its job's lease then expires
+            // and the job returns to the queue).
             let view = app.validate(
                 &sel.to_app(),
                 &CANCEL,
@@ -386,7 +387,6 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             play,
             json,
         } => {
-            install_ctrlc();
             let view = app.compare(
                 &sel.to_app(),
                 &timestamps,

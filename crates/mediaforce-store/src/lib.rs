@@ -318,7 +318,7 @@ pub trait JobStore: Send {
 /// Open the store at `location`: a `postgres://` or `postgresql://` URL, or a SQLite file
 /// path; the schema is created or migrated, and refused when newer than this build.
 pub fn open(location: &str) -> Result<Box<dyn JobStore>> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+    if sql::is_postgres(location) {
         Ok(Box::new(PgStore::connect(location)?))
     } else {
         Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))

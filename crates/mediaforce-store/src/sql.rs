@@ -224,9 +224,15 @@ impl ToSql for Value {
             },
             Value::Real(f) => match *ty {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
-                _ => f.to_sql(ty, out),
+                Type::FLOAT8 => f.to_sql(ty, out),
+                _ => Err(format!("a number with a fraction cannot be stored as {ty}").into()),
             },
-            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Text(s) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    s.as_str().to_sql(ty, out)
+                }
+                _ => Err(format!("text cannot be stored as {ty}").into()),
+            },
         }
     }
 
@@ -363,6 +369,8 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Value, postgre
         Type::FLOAT4 => row
             .try_get::<_, Option<f32>>(i)?
             .map_or(Value::Null, |v| Value::Real(v.into())),
+        // Text-like columns; anything else (NUMERIC from SUM, timestamps) is an error naming
+        // the column's type: cast it in the statement.
         _ => row
             .try_get::<_, Option<String>>(i)?
             .map_or(Value::Null, Value::Text),
@@ -503,6 +511,12 @@ impl Db {
                  ON CONFLICT (component) DO UPDATE SET version = excluded.version",
                 params![schema.name, known],
             )?;
+            // A build from before `schema_version` reads only `user_version`: keep it current,
+            // so that build refuses the newer schema instead of running on it.
+            if let (Conn::Sqlite(c), true) = (&db.conn, schema.legacy_user_version) {
+                c.pragma_update(None, "user_version", known)
+                    .map_err(|e| SqlError::sqlite(&db.location, &e))?;
+            }
             Ok(())
         })
     }
@@ -612,7 +626,16 @@ impl Db {
         };
         self.batch(begin)?;
         self.depth = 1;
-        let outcome = f(self);
+        // A panic inside must not leave the transaction (and SQLite's write lock, or
+        // PostgreSQL's row locks) open for every later call on this connection.
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(o) => o,
+            Err(panic) => {
+                self.depth = 0;
+                let _ = self.batch("ROLLBACK");
+                std::panic::resume_unwind(panic);
+            }
+        };
         self.depth = 0;
         match outcome {
             Ok(v) => match self.batch("COMMIT") {
