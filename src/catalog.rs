@@ -130,7 +130,9 @@ CREATE TABLE plan (
 ) STRICT;
 
 CREATE TABLE artifact (
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so a link to a replaced artifact cannot serve
+    -- another file.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id INTEGER NOT NULL REFERENCES item (id) ON DELETE CASCADE,
     kind TEXT NOT NULL CHECK (kind IN ('clip', 'still', 'plot', 'frame_scores', 'report')),
     path TEXT NOT NULL,

@@ -126,8 +126,8 @@ pub struct SearchConfig {
     pub memory_budget: u64,
     /// libvmaf threads (0: one per core).
     pub threads: u32,
-    /// Probe cache location (a SQLite file or a `postgres://` URL); `None` disables caching.
-    pub cache: Option<String>,
+    /// The probe cache (opened by the caller on the store); `None` disables caching.
+    pub cache: Option<std::sync::Arc<crate::cache::ProbeCache>>,
     /// After the full encode, score the whole output and correct the knob if it missed
     /// ([`encode_to_target`] only).
     pub verify: bool,
@@ -714,11 +714,7 @@ pub fn crf_search(
     let snap = |x: f64| axis.snap(x);
     let to_u = |knob: f64| axis.to_u(knob);
 
-    let cache = cfg
-        .cache
-        .as_deref()
-        .map(crate::cache::ProbeCache::open)
-        .transpose()?;
+    let cache = cfg.cache.clone();
     // Keyed by the planned windows, not the decoded frames, so that a rerun answered from the
     // cache does not decode anything.
     // The decoder's version is in the key: the samples' frames come from it.

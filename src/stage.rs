@@ -26,8 +26,8 @@ pub struct StageOptions {
     pub retries: Option<u32>,
     /// First backoff delay; doubles on each retry.
     pub backoff: Duration,
-    /// Probe cache location (the catalog's file, or the shared database).
-    pub cache: Option<String>,
+    /// The probe cache (in the store); `None` disables caching.
+    pub cache: Option<std::sync::Arc<crate::cache::ProbeCache>>,
     /// Data directory (per-file locks; the store's SQLite file unless `database` is set).
     pub data_dir: PathBuf,
     /// Score the whole output after encoding (closed loop).
@@ -43,7 +43,7 @@ impl StageOptions {
         Self {
             retries: None,
             backoff: Duration::from_secs(2),
-            cache: Some(crate::cache::ProbeCache::location(data_dir, None)),
+            cache: None,
             data_dir: data_dir.to_path_buf(),
             verify: true,
             database: None,

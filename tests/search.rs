@@ -205,12 +205,10 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
     let mut cfg = SearchConfig::new("libx264", 90.0);
     cfg.preset = Some("ultrafast".into());
     cfg.scale = Scale::Native;
-    cfg.cache = Some(
-        dir.path()
-            .join("data/catalog.db")
-            .to_string_lossy()
-            .into_owned(),
-    );
+    cfg.cache = Some(std::sync::Arc::new(
+        mediaforce::cache::ProbeCache::open(dir.path().join("data/catalog.db").to_str().unwrap())
+            .unwrap(),
+    ));
     let first = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
     assert!(first.probes.iter().all(|p| !p.cached));
     let second = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
@@ -233,7 +231,7 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
     assert_eq!(spans(&first), vec![(0.0, 24)]);
     assert_eq!(first.placement, second.placement);
     // One row a probe, and one for the decoded sample spans.
-    let cache = mediaforce::cache::ProbeCache::open(cfg.cache.as_ref().unwrap()).unwrap();
+    let cache = cfg.cache.clone().unwrap();
     assert_eq!(cache.len().unwrap(), first.probes.len() as u64 + 1);
 
     // A different preset is a different encoder fingerprint: nothing cached.

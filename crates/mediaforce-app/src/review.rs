@@ -188,9 +188,13 @@ impl App {
         let mut options = StageOptions::new(&self.paths.data_dir);
         options.retries = retries;
         options.database = self.paths.database.clone();
-        options.cache = Some(mediaforce::cache::ProbeCache::location(
+        let location = mediaforce::cache::ProbeCache::location(
             &self.paths.data_dir,
             self.paths.database.as_deref(),
+        );
+        options.cache = Some(std::sync::Arc::new(
+            mediaforce::cache::ProbeCache::open(&location)
+                .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
         ));
         let jobs = jobs.max(1).min(items.len().max(1));
         let outcomes = mediaforce::batch::run(&mpath, &m.items, &items, &options, jobs, cancel, ui)

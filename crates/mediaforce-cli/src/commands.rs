@@ -286,7 +286,7 @@ impl SearchArgs {
         target: f64,
         data_dir: &std::path::Path,
         database: Option<&str>,
-    ) -> SearchConfig {
+    ) -> Result<SearchConfig> {
         let mut c = SearchConfig::new(encoder, target);
         c.preset = self.preset.clone();
         c.stat = match self.target_stat {
@@ -302,16 +302,24 @@ impl SearchArgs {
         c.max_encoded_percent = self.max_encoded_percent;
         c.min_knob = self.min_crf;
         c.max_knob = self.max_crf;
-        c.scale = match self.scale {
-            ScaleArg::Auto => Scale::Auto,
-            ScaleArg::Native => Scale::Native,
-        };
+        c.scale = self.scale();
         if !self.no_cache {
-            c.cache = Some(mediaforce::cache::ProbeCache::location(data_dir, database));
+            let location = mediaforce::cache::ProbeCache::location(data_dir, database);
+            c.cache = Some(std::sync::Arc::new(
+                mediaforce::cache::ProbeCache::open(&location)
+                    .with_context(|| "cannot open the probe cache".to_string())?,
+            ));
         }
         c.verify_every = self.verify_every.max(1);
         c.memory_budget = self.memory_budget.max(16) << 20;
-        c
+        Ok(c)
+    }
+
+    fn scale(&self) -> Scale {
+        match self.scale {
+            ScaleArg::Auto => Scale::Auto,
+            ScaleArg::Native => Scale::Native,
+        }
     }
 }
 
@@ -446,7 +454,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
             }
             if let Some(target) = target_vmaf {
-                let mut cfg = search.config(&encoder, target, &data_dir, cli.database.as_deref());
+                let mut cfg =
+                    search.config(&encoder, target, &data_dir, cli.database.as_deref())?;
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
@@ -607,7 +616,7 @@ pub fn run(cli: Cli) -> Result<()> {
             search,
             json,
         } => {
-            let cfg = search.config(&encoder, target_vmaf, &data_dir, cli.database.as_deref());
+            let cfg = search.config(&encoder, target_vmaf, &data_dir, cli.database.as_deref())?;
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
             let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
             let r = crf_search(&input, &cfg, &mut log)?;
@@ -816,11 +825,7 @@ fn encode_at_knob(
     verify: bool,
     json: bool,
 ) -> Result<()> {
-    let scale = verify.then(|| {
-        search
-            .config(encoder, 0.0, std::path::Path::new("."), None)
-            .scale
-    });
+    let scale = verify.then(|| search.scale());
     let r = mediaforce_app::files::encode_at_knob(
         input,
         output,
