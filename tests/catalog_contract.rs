@@ -5,7 +5,7 @@
 use mediaforce::catalog::{Catalog, CatalogError, EncodeRow};
 use mediaforce::control::Fence;
 use mediaforce::domain::{Decision, ItemState};
-use mediaforce::store::{JobStore, NewJob};
+use mediaforce::store::NewJob;
 use std::path::Path;
 use std::time::Duration;
 
