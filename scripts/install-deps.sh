@@ -11,6 +11,8 @@ PACKAGES=(
   meson ninja-build nasm xxd build-essential
   # A font for the labels burnt into side-by-side review clips.
   fonts-dejavu-core
+  # `ip netns` and veth pairs: the many-hosts tests run each worker in a namespace of its own.
+  iproute2
 )
 
 missing=()

@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh: a throwaway PostgreSQL 15 cluster for the test suite, owned by
-# the `postgres` user (the current user when not root), listening on a private port on
-# loopback only, removed when the shell exits.
+# the `postgres` user (the current user when not root), listening on a private port and
+# admitting only loopback and the tests' private namespace range, removed when the shell exits.
 #
 #   pg_cluster_start   installs Debian's postgresql when missing, starts the cluster, creates
 #                      the database mediaforce_test and exports MEDIAFORCE_TEST_DATABASE_URL
@@ -23,8 +23,12 @@ pg_cluster_start() {
   fi
   "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres --no-sync >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log"; echo "test.sh: PostgreSQL initdb failed" >&2; return 1; }
+  # The many-hosts tests run workers in network namespaces the tests create, on veth pairs
+  # in 10.213.0.0/16: the server listens on every address (the veths appear later) and
+  # admits loopback and that private range only.
+  echo "host all all 10.213.0.0/16 trust" >>"$PG_DIR/data/pg_hba.conf"
   "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=* -c fsync=off -c max_connections=200" start >/dev/null \
     || { cat "$PG_DIR/server.log"; echo "test.sh: PostgreSQL did not start" >&2; return 1; }
   PG_AS=("${as[@]}")
   trap pg_cluster_stop EXIT

@@ -32,7 +32,7 @@ pub fn stage_kind(manifest: &Path) -> String {
 
 /// How long a lease lasts without a heartbeat: 60 s, or `MEDIAFORCE_LEASE_MS` (tests make it
 /// short to see a killed worker's job come back quickly). Renewed six times a lease.
-pub(crate) fn lease_length() -> Duration {
+pub fn lease_length() -> Duration {
     std::env::var("MEDIAFORCE_LEASE_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -225,6 +225,39 @@ pub fn run(
         ));
     }
     Ok(results)
+}
+
+/// Run a `stage` job claimed by a worker that did not plan it (another host's `mediaforce
+/// worker`): its plan is read from the catalog by the key in the payload. `None` when the job
+/// names no plan item (it fails) or its lease was lost.
+pub fn run_claimed(
+    store: &mut dyn JobStore,
+    catalog: &Catalog,
+    lease: &Lease,
+    options: &StageOptions,
+    cancel: &AtomicBool,
+    ui: &dyn BatchUi,
+) -> Result<Option<(usize, StageOutcome)>, BatchError> {
+    let payload: Option<StagePayload> = serde_json::from_value(lease.payload.clone()).ok();
+    let plan = payload.as_ref().and_then(|p| {
+        crate::manifest::load(catalog, &p.manifest)
+            .ok()
+            .map(|m| (p, m))
+    });
+    let Some((payload, plan)) = plan else {
+        let _ = store.fail(lease, "names no plan this store holds");
+        return Ok(None);
+    };
+    run_job(
+        store,
+        catalog,
+        lease,
+        &plan.items,
+        &payload.manifest,
+        options,
+        cancel,
+        ui,
+    )
 }
 
 /// How long a job whose item another run holds waits in the queue before it is tried again.

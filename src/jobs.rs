@@ -7,7 +7,7 @@ use crate::batch::{hold_lease, lease_length, BatchError};
 use crate::catalog::{Catalog, CatalogError};
 use crate::control::{Fence, JobControl, Stop};
 use crate::events::Event;
-use crate::store::{JobState, Lease, NewJob, StoreError};
+use crate::store::{JobState, JobStore, Lease, NewJob, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -91,39 +91,65 @@ pub fn run_here(
             std::thread::sleep(Duration::from_millis(250));
             continue;
         };
-        let control = JobControl::fenced(Fence {
-            job: lease.job,
-            epoch: lease.epoch,
-        });
-        catalog.set_fence(control.fence());
-        let result = hold_lease(queue, &lease, cancel, &control, || handle(&lease, &control));
-        catalog.set_fence(None);
-        match (control.stopped(), &result) {
-            (Some(Stop::LeaseLost), _) => {}
-            (_, Err(e)) if e.fenced => {}
-            (Some(Stop::Interrupted), _) => {
-                ignore_fenced(store.release(&lease, Duration::ZERO))?;
-                break;
-            }
-            (Some(Stop::Cancelled), _) => ignore_fenced(store.finish_cancelled(&lease))?,
-            (None, Ok(v)) => ignore_fenced(store.complete(&lease, v))?,
-            (None, Err(e)) => {
-                let event = Event::JobFailed {
-                    host: crate::stage::host_name(),
-                    cause: e.message.clone(),
-                };
-                let detail = serde_json::to_string(&event).unwrap_or_default();
-                let _ = store.event(&lease, event.kind(), &detail);
-                ignore_fenced(store.fail(&lease, &e.message).map(|_| ()))?;
-            }
-        }
+        let stopped = run_claimed(store.as_mut(), queue, catalog, &lease, cancel, handle)?;
+        let interrupted = stopped.1;
+        let result = stopped.0;
         out.push(JobOutcome {
             job: lease.job,
             payload: lease.payload.clone(),
             result,
         });
+        if interrupted {
+            break;
+        }
     }
     Ok(out)
+}
+
+/// Run one claimed job here under its lease (see [`run_here`]) and record how it ended:
+/// its result, its failure (with host and cause in its events), a cancel, or, on Ctrl-C, the
+/// job given back. Returns the work's result and whether the process is stopping.
+pub fn run_claimed(
+    store: &mut dyn JobStore,
+    queue: &str,
+    catalog: &Catalog,
+    lease: &Lease,
+    cancel: &AtomicBool,
+    handle: &mut dyn FnMut(&Lease, &JobControl) -> Result<serde_json::Value, JobFailure>,
+) -> Result<(Result<serde_json::Value, JobFailure>, bool), BatchError> {
+    let control = JobControl::fenced(Fence {
+        job: lease.job,
+        epoch: lease.epoch,
+    });
+    catalog.set_fence(control.fence());
+    let result = hold_lease(queue, lease, cancel, &control, || handle(lease, &control));
+    catalog.set_fence(None);
+    let mut interrupted = false;
+    match (control.stopped(), &result) {
+        (Some(Stop::LeaseLost), _) => {}
+        (_, Err(e)) if e.fenced => {}
+        // The work finished before the interruption took effect: its result stands.
+        (Some(Stop::Interrupted), Ok(v)) => {
+            interrupted = true;
+            ignore_fenced(store.complete(lease, v))?;
+        }
+        (Some(Stop::Interrupted), Err(_)) => {
+            interrupted = true;
+            ignore_fenced(store.release(lease, Duration::ZERO))?;
+        }
+        (Some(Stop::Cancelled), _) => ignore_fenced(store.finish_cancelled(lease))?,
+        (None, Ok(v)) => ignore_fenced(store.complete(lease, v))?,
+        (None, Err(e)) => {
+            let event = Event::JobFailed {
+                host: crate::stage::host_name(),
+                cause: e.message.clone(),
+            };
+            let detail = serde_json::to_string(&event).unwrap_or_default();
+            let _ = store.event(lease, event.kind(), &detail);
+            ignore_fenced(store.fail(lease, &e.message).map(|_| ()))?;
+        }
+    }
+    Ok((result, interrupted))
 }
 
 fn ignore_fenced(r: Result<(), StoreError>) -> Result<(), BatchError> {

@@ -25,6 +25,7 @@ pub mod control;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod hosts;
 pub mod jobs;
 pub mod manifest;
 pub mod policy;

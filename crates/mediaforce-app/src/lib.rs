@@ -10,6 +10,7 @@
 pub mod files;
 pub mod library;
 pub mod review;
+pub mod worker;
 
 pub use library::{
     explain, CampaignView, FolderSummary, LsRow, PlanView, PolicyView, ReportView, SettingsView,

@@ -109,9 +109,9 @@ fn compare_dir(item: i64, fence: Option<mediaforce::control::Fence>) -> PathBuf 
 }
 
 /// A progress sink that holds while the job is paused and reports its cancellation.
-struct Controlled<'a> {
-    inner: &'a mut dyn ProgressSink,
-    control: &'a mediaforce::control::JobControl,
+pub(crate) struct Controlled<'a> {
+    pub(crate) inner: &'a mut dyn ProgressSink,
+    pub(crate) control: &'a mediaforce::control::JobControl,
 }
 
 impl ProgressSink for Controlled<'_> {

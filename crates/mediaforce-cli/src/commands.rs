@@ -45,6 +45,8 @@ enum Command {
     Library(crate::library::LibraryCommand),
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),
+    #[command(flatten)]
+    Hosts(crate::hosts::HostsCommand),
     /// Show what media files contain: container, streams, colour, HDR, chapters, attachments.
     Probe {
         /// Files to probe.
@@ -401,6 +403,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Library(cmd) => crate::library::run(cmd, &paths),
         Command::Workflow(cmd) => crate::workflow::run(cmd, &paths),
+        Command::Hosts(cmd) => crate::hosts::run(cmd, &paths),
         Command::Probe { files, json } => cmd_probe(&files, json),
         Command::Verify {
             files,

@@ -44,7 +44,7 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn to_app(&self) -> mediaforce_app::Selection {
+    pub fn to_app(&self) -> mediaforce_app::Selection {
         mediaforce_app::Selection {
             index: self.index.clone(),
             all: self.all,
@@ -214,7 +214,7 @@ impl mediaforce::batch::BatchUi for BatchLines {
     }
 }
 
-fn describe_outcome(o: &StageOutcome) -> String {
+pub fn describe_outcome(o: &StageOutcome) -> String {
     match o {
         StageOutcome::AlreadyStaged { staging } => format!("already staged: {}", staging.display()),
         StageOutcome::Staged {

@@ -303,6 +303,8 @@ pub trait JobStore: Send {
     fn set_queue_paused(&mut self, paused: bool) -> Result<()>;
     /// Whether the whole queue is paused.
     fn queue_paused(&mut self) -> Result<bool>;
+    /// Jobs queued (waiting out a backoff included) or running, on any host.
+    fn live_jobs(&mut self) -> Result<u64>;
     /// Put a failed or cancelled job back in the queue, with its attempts reset.
     fn retry(&mut self, job: i64) -> Result<()>;
     /// One job.

@@ -529,6 +529,18 @@ impl JobStore for PgStore {
             .is_some_and(|r| r.get(0)))
     }
 
+    fn live_jobs(&mut self) -> Result<u64> {
+        let n: i64 = self
+            .client
+            .query_one(
+                "SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')",
+                &[],
+            )
+            .map_err(self.err())?
+            .get(0);
+        Ok(n as u64)
+    }
+
     fn retry(&mut self, job: i64) -> Result<()> {
         let location = self.location.clone();
         let n = self

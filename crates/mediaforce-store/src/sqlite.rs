@@ -527,6 +527,17 @@ impl JobStore for SqliteStore {
             .map_err(self.err())
     }
 
+    fn live_jobs(&mut self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
     fn retry(&mut self, job: i64) -> Result<()> {
         let n = self
             .conn

@@ -1,0 +1,227 @@
+//! Many hosts: `enqueue` (queue a plan's encodes for workers anywhere), `worker` (run jobs from
+//! the shared store on this host) and `hosts` (see and steer the hosts). Each parses, calls the
+//! application layer and renders.
+
+use crate::progress::Bar;
+use crate::render::{human_bytes, print_json};
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use mediaforce::hosts::HostState;
+use mediaforce::manifest::ManifestItem;
+use mediaforce::search::{Quiet, SearchObserver};
+use mediaforce::stage::StageOutcome;
+use mediaforce_app::worker::{WorkerOptions, WorkerUi};
+use mediaforce_app::{App, Paths};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// Queue the selected items' encodes for workers on any host (`mediaforce worker`).
+    Enqueue {
+        #[command(flatten)]
+        sel: crate::workflow::Selection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run jobs from the shared store on this host (encodes, validations, review material)
+    /// until stopped (Ctrl-C gives the running jobs back), drained, or idle.
+    Worker {
+        /// This host's name in the store (default: the machine's host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Jobs at once (at most the host's max-jobs setting).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Stop after this many seconds with nothing to claim.
+        #[arg(long)]
+        exit_when_idle: Option<f64>,
+        /// Print a JSON summary at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// See and steer the hosts that run jobs.
+    Hosts {
+        #[command(subcommand)]
+        action: HostsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsAction {
+    /// Every registered host.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One host.
+    Show {
+        /// Its name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a host's state (active, paused: claims nothing, draining: finishes and stops)
+    /// or how many jobs it runs at once.
+    Set {
+        /// Its name.
+        name: String,
+        /// active, paused or draining.
+        #[arg(long)]
+        state: Option<String>,
+        /// Jobs at once.
+        #[arg(long)]
+        max_jobs: Option<u64>,
+    },
+    /// Forget a host.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
+struct WorkerLines {
+    json: bool,
+}
+
+impl mediaforce::batch::BatchUi for WorkerLines {
+    fn started(&self, item: &ManifestItem) {
+        if !self.json {
+            eprintln!("[{}] {}", item.index, item.source.display());
+        }
+    }
+
+    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome) {
+        if !self.json {
+            println!(
+                "[{}] {}",
+                item.index,
+                crate::workflow::describe_outcome(outcome)
+            );
+        }
+    }
+
+    fn observer(&self, _item: &ManifestItem) -> Box<dyn SearchObserver + '_> {
+        Box::new(Quiet)
+    }
+
+    fn progress(&self, _item: &ManifestItem) -> Box<dyn mediaforce_core::ProgressSink + '_> {
+        Box::new(Bar::new(false))
+    }
+}
+
+impl WorkerUi for WorkerLines {
+    fn job_ended(
+        &self,
+        job: i64,
+        kind: &str,
+        result: &std::result::Result<serde_json::Value, String>,
+    ) {
+        if self.json {
+            return;
+        }
+        match result {
+            Ok(_) => println!("job {job} ({kind}) done"),
+            Err(e) => println!("job {job} ({kind}) failed: {e}"),
+        }
+    }
+}
+
+fn print_host(h: &mediaforce::hosts::HostRow) {
+    println!(
+        "{:<16} {:<9} {:>2} jobs  {:<5} {} cores, {}, {}; encoders: {}",
+        h.name,
+        h.state.as_str(),
+        h.max_jobs,
+        if h.alive { "live" } else { "gone" },
+        h.cores,
+        human_bytes(h.memory_bytes),
+        h.os,
+        h.encoders.join(" ")
+    );
+}
+
+pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
+    let app = App::open(paths)?;
+    match cmd {
+        HostsCommand::Enqueue { sel, json } => {
+            let ids = app.enqueue(&sel.to_app())?;
+            if json {
+                return print_json(&ids);
+            }
+            println!(
+                "queued {} encode jobs; run `mediaforce worker` on any host sharing the store",
+                ids.len()
+            );
+        }
+        HostsCommand::Worker {
+            name,
+            jobs,
+            exit_when_idle,
+            json,
+        } => {
+            let _ = ctrlc::set_handler(|| {
+                if STOP.swap(true, Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                eprintln!("\nmediaforce worker: giving the running jobs back (Ctrl-C again to quit at once)");
+            });
+            let opts = WorkerOptions {
+                name: name.unwrap_or_else(mediaforce::stage::host_name),
+                jobs,
+                exit_when_idle: exit_when_idle
+                    .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+            };
+            let summary = app.run_worker(&opts, &STOP, &WorkerLines { json })?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!(
+                    "worker {}: {} done, {} failed, {} given back or lost",
+                    summary.host, summary.done, summary.failed, summary.left
+                );
+            }
+            if summary.failed > 0 {
+                bail!("{} jobs failed on this host", summary.failed);
+            }
+        }
+        HostsCommand::Hosts { action } => match action {
+            HostsAction::List { json } => {
+                let hosts = app.hosts_list()?;
+                if json {
+                    return print_json(&hosts);
+                }
+                for h in &hosts {
+                    print_host(h);
+                }
+            }
+            HostsAction::Show { name, json } => {
+                let h = app.host(&name)?;
+                if json {
+                    return print_json(&h);
+                }
+                print_host(&h);
+            }
+            HostsAction::Set {
+                name,
+                state,
+                max_jobs,
+            } => {
+                let state = state
+                    .map(|s| s.parse::<HostState>())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?;
+                print_host(&app.host_set(&name, state, max_jobs)?);
+            }
+            HostsAction::Remove { name } => {
+                app.host_remove(&name)?;
+                println!("removed host {name}");
+            }
+        },
+    }
+    Ok(())
+}

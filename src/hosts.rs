@@ -1,0 +1,358 @@
+//! The hosts that run jobs: each `mediaforce worker` registers its host in the store (name,
+//! OS, cores, memory, the encoders its adapters find), heartbeats, and reads back the
+//! operator's settings for it (state: active, paused or draining; how many jobs at once). A
+//! name is held by one live worker process at a time: a second live worker with the same name
+//! is refused; a restarted one (its predecessor silent for longer than the stale window) takes
+//! the name over.
+
+use mediaforce_store::params;
+use mediaforce_store::sql::{Backend, Db, Row, Schema, SqlError};
+use serde::Serialize;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The hosts' schema on both backends.
+pub const SCHEMA: Schema<'static> = Schema {
+    name: "hosts",
+    sqlite: &["CREATE TABLE host (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        os TEXT NOT NULL,
+        cores INTEGER NOT NULL,
+        memory_bytes INTEGER NOT NULL,
+        encoders TEXT NOT NULL,
+        max_jobs INTEGER NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
+        started_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    ) STRICT;"],
+    postgres: &["CREATE TABLE host (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        os TEXT NOT NULL,
+        cores BIGINT NOT NULL,
+        memory_bytes BIGINT NOT NULL,
+        encoders TEXT NOT NULL,
+        max_jobs BIGINT NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
+        started_ms BIGINT NOT NULL,
+        last_seen_ms BIGINT NOT NULL
+    );"],
+    legacy_user_version: false,
+};
+
+/// What the operator set for a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Claims jobs.
+    Active,
+    /// Claims nothing; running jobs go on.
+    Paused,
+    /// Finishes its running jobs, claims nothing more, and its worker exits.
+    Draining,
+}
+
+impl HostState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostState::Active => "active",
+            HostState::Paused => "paused",
+            HostState::Draining => "draining",
+        }
+    }
+}
+
+impl std::str::FromStr for HostState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(HostState::Active),
+            "paused" => Ok(HostState::Paused),
+            "draining" => Ok(HostState::Draining),
+            other => Err(format!(
+                "unknown host state '{other}' (active, paused, draining)"
+            )),
+        }
+    }
+}
+
+/// A host as its worker describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    /// The name the operator knows it by.
+    pub name: String,
+    /// This worker process (`pid@machine:start`), so two live workers cannot share a name.
+    pub instance: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// CPU cores.
+    pub cores: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+    /// Encoders its adapters find available.
+    pub encoders: Vec<String>,
+}
+
+impl HostInfo {
+    /// This machine, named `name`.
+    pub fn this_machine(name: &str) -> Self {
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024);
+        Self {
+            name: name.to_string(),
+            instance: format!(
+                "{}@{}:{}",
+                std::process::id(),
+                crate::stage::host_name(),
+                now_ms()
+            ),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            memory_bytes,
+            encoders: crate::codecs::all()
+                .iter()
+                .filter(|a| a.availability().is_ok())
+                .map(|a| a.id().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A registered host with the operator's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRow {
+    /// Name.
+    pub name: String,
+    /// The worker process holding the name.
+    pub instance: String,
+    /// Operating system.
+    pub os: String,
+    /// Cores.
+    pub cores: u64,
+    /// Memory.
+    pub memory_bytes: u64,
+    /// Available encoders.
+    pub encoders: Vec<String>,
+    /// Jobs at once.
+    pub max_jobs: u64,
+    /// Active, paused or draining.
+    pub state: HostState,
+    /// When its worker started (epoch ms).
+    pub started_ms: i64,
+    /// Its last heartbeat (epoch ms).
+    pub last_seen_ms: i64,
+    /// Whether it heartbeat within the stale window.
+    pub alive: bool,
+}
+
+/// Errors of the host registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The database failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// Another live worker holds the name.
+    #[error("host name {name} is held by a live worker ({instance}, seen {seconds:.0} s ago); stop it or choose another --name")]
+    Taken {
+        /// The name.
+        name: String,
+        /// The worker holding it.
+        instance: String,
+        /// Since its last heartbeat.
+        seconds: f64,
+    },
+    /// No such host.
+    #[error("no host named {0}")]
+    NotFound(String),
+    /// This worker no longer holds its name (another took it over).
+    #[error("host name {0} was taken over by another worker")]
+    Lost(String),
+    /// A bad setting.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How long a worker may be silent before its name is free again.
+pub const STALE: Duration = Duration::from_secs(30);
+
+/// The registry in a store.
+#[derive(Debug)]
+pub struct Hosts {
+    db: Mutex<Db>,
+}
+
+fn host_from_row(r: &Row) -> HostRow {
+    let last_seen_ms = r.int(9);
+    HostRow {
+        name: r.text(0),
+        instance: r.text(1),
+        os: r.text(2),
+        cores: r.int(3) as u64,
+        memory_bytes: r.int(4) as u64,
+        encoders: serde_json::from_str(&r.text(5)).unwrap_or_default(),
+        max_jobs: r.int(6) as u64,
+        state: r.text(7).parse().unwrap_or(HostState::Paused),
+        started_ms: r.int(8),
+        last_seen_ms,
+        alive: now_ms() - last_seen_ms < STALE.as_millis() as i64,
+    }
+}
+
+const COLUMNS: &str =
+    "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, started_ms, last_seen_ms";
+
+impl Hosts {
+    /// Open the registry at `location` (the store: a SQLite file or a `postgres://` URL).
+    pub fn open(location: &str) -> Result<Self, HostError> {
+        Ok(Self {
+            db: Mutex::new(Db::open(location, &SCHEMA)?),
+        })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register `info` (a new host, or this host's restarted worker), keeping the operator's
+    /// settings of a known host; refused while another live worker holds the name.
+    pub fn register(&self, info: &HostInfo) -> Result<HostRow, HostError> {
+        let now = now_ms();
+        self.db().transaction(|db| {
+            let lock = match db.backend() {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE",
+            };
+            let held = db.query_opt(
+                &format!("SELECT instance, last_seen_ms FROM host WHERE name = ?1{lock}"),
+                params![info.name.as_str()],
+            )?;
+            if let Some(r) = held {
+                let (instance, seen) = (r.text(0), r.int(1));
+                if instance != info.instance && now - seen < STALE.as_millis() as i64 {
+                    return Err(HostError::Taken {
+                        name: info.name.clone(),
+                        instance,
+                        seconds: (now - seen) as f64 / 1000.0,
+                    });
+                }
+            }
+            let encoders = serde_json::to_string(&info.encoders).expect("strings serialise");
+            db.execute(
+                "INSERT INTO host (name, instance, os, cores, memory_bytes, encoders,
+                                   started_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT (name) DO UPDATE SET instance = excluded.instance,
+                     os = excluded.os, cores = excluded.cores,
+                     memory_bytes = excluded.memory_bytes, encoders = excluded.encoders,
+                     started_ms = excluded.started_ms, last_seen_ms = excluded.last_seen_ms",
+                params![
+                    info.name.as_str(),
+                    info.instance.as_str(),
+                    info.os.as_str(),
+                    info.cores,
+                    info.memory_bytes,
+                    encoders,
+                    now
+                ],
+            )?;
+            Ok(())
+        })?;
+        self.get(&info.name)
+    }
+
+    /// A worker's heartbeat: returns the operator's settings, or [`HostError::Lost`] when
+    /// another worker took the name over.
+    pub fn heartbeat(&self, info: &HostInfo) -> Result<HostRow, HostError> {
+        let n = self.db().execute(
+            "UPDATE host SET last_seen_ms = ?3 WHERE name = ?1 AND instance = ?2",
+            params![info.name.as_str(), info.instance.as_str(), now_ms()],
+        )?;
+        if n == 0 {
+            return Err(HostError::Lost(info.name.clone()));
+        }
+        self.get(&info.name)
+    }
+
+    /// One host.
+    pub fn get(&self, name: &str) -> Result<HostRow, HostError> {
+        self.db()
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM host WHERE name = ?1"),
+                params![name],
+            )?
+            .as_ref()
+            .map(host_from_row)
+            .ok_or_else(|| HostError::NotFound(name.to_string()))
+    }
+
+    /// Every host, by name.
+    pub fn list(&self) -> Result<Vec<HostRow>, HostError> {
+        Ok(self
+            .db()
+            .query(&format!("SELECT {COLUMNS} FROM host ORDER BY name"), &[])?
+            .iter()
+            .map(host_from_row)
+            .collect())
+    }
+
+    /// Change a host's settings.
+    pub fn set(
+        &self,
+        name: &str,
+        state: Option<HostState>,
+        max_jobs: Option<u64>,
+    ) -> Result<HostRow, HostError> {
+        if max_jobs == Some(0) {
+            return Err(HostError::Invalid(format!(
+                "host {name}: max jobs must be at least 1"
+            )));
+        }
+        let mut db = self.db();
+        let mut changed = 0;
+        if let Some(s) = state {
+            changed += db.execute(
+                "UPDATE host SET state = ?2 WHERE name = ?1",
+                params![name, s.as_str()],
+            )?;
+        }
+        if let Some(m) = max_jobs {
+            changed += db.execute(
+                "UPDATE host SET max_jobs = ?2 WHERE name = ?1",
+                params![name, m],
+            )?;
+        }
+        drop(db);
+        if changed == 0 && (state.is_some() || max_jobs.is_some()) {
+            return Err(HostError::NotFound(name.to_string()));
+        }
+        self.get(name)
+    }
+
+    /// Forget a host (its worker, if it still runs, re-registers at its next start).
+    pub fn remove(&self, name: &str) -> Result<(), HostError> {
+        let n = self
+            .db()
+            .execute("DELETE FROM host WHERE name = ?1", params![name])?;
+        if n == 0 {
+            return Err(HostError::NotFound(name.to_string()));
+        }
+        Ok(())
+    }
+}
