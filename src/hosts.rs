@@ -356,3 +356,60 @@ impl Hosts {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, instance: &str) -> HostInfo {
+        HostInfo {
+            name: name.into(),
+            instance: instance.into(),
+            os: "linux x86_64".into(),
+            cores: 2,
+            memory_bytes: 1 << 30,
+            encoders: vec!["libx264".into()],
+        }
+    }
+
+    #[test]
+    fn a_live_name_is_held_by_one_worker_and_settings_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = Hosts::open(dir.path().join("s.db").to_str().unwrap()).unwrap();
+        let first = info("nas", "1@nas:1");
+        let row = hosts.register(&first).unwrap();
+        assert_eq!(
+            (row.state, row.max_jobs, row.alive),
+            (HostState::Active, 1, true)
+        );
+        // A second live worker with the same name is refused, naming the holder.
+        let e = hosts.register(&info("nas", "2@nas:2")).unwrap_err();
+        assert!(matches!(e, HostError::Taken { .. }), "{e}");
+        assert!(e.to_string().contains("1@nas:1"), "{e}");
+        // The operator's settings are read back by the heartbeat...
+        hosts
+            .set("nas", Some(HostState::Draining), Some(3))
+            .unwrap();
+        let hb = hosts.heartbeat(&first).unwrap();
+        assert_eq!((hb.state, hb.max_jobs), (HostState::Draining, 3));
+        assert!(hosts.set("nas", None, Some(0)).is_err());
+        assert!(matches!(
+            hosts.set("nowhere", Some(HostState::Paused), None),
+            Err(HostError::NotFound(_))
+        ));
+        // ...and survive the worker's restart once the old one is silent past the window.
+        let mut db = hosts.db();
+        db.execute(
+            "UPDATE host SET last_seen_ms = ?1 WHERE name = 'nas'",
+            params![now_ms() - STALE.as_millis() as i64 - 1000],
+        )
+        .unwrap();
+        drop(db);
+        let second = info("nas", "3@nas:3");
+        let row = hosts.register(&second).unwrap();
+        assert_eq!((row.instance.as_str(), row.max_jobs), ("3@nas:3", 3));
+        assert!(matches!(hosts.heartbeat(&first), Err(HostError::Lost(_))));
+        hosts.remove("nas").unwrap();
+        assert!(hosts.list().unwrap().is_empty());
+    }
+}
