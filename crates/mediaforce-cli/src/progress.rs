@@ -9,21 +9,26 @@ pub struct Bar {
     bar: Option<ProgressBar>,
 }
 
+/// A bar on stderr drawn with `template`, when `enabled` and stderr is a terminal.
+fn stderr_bar(enabled: bool, template: &str) -> Option<ProgressBar> {
+    (enabled && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        b
+    })
+}
+
 impl Bar {
     pub fn new(enabled: bool) -> Self {
-        let on = enabled && std::io::stderr().is_terminal();
         Self {
-            bar: on.then(|| {
-                let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "{prefix:>8} [{bar:40}] {pos}/{len} frames  {msg}  eta {eta}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
-                b
-            }),
+            bar: stderr_bar(
+                enabled,
+                "{prefix:>8} [{bar:40}] {pos}/{len} frames  {msg}  eta {eta}",
+            ),
         }
     }
 }
@@ -62,19 +67,11 @@ pub struct ScanBar {
 
 impl ScanBar {
     pub fn new(enabled: bool) -> Self {
-        let on = enabled && std::io::stderr().is_terminal();
         Self {
-            bar: on.then(|| {
-                let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "    scan [{bar:40}] {pos}/{len} files  {per_sec}  eta {eta}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
-                b
-            }),
+            bar: stderr_bar(
+                enabled,
+                "    scan [{bar:40}] {pos}/{len} files  {per_sec}  eta {eta}",
+            ),
         }
     }
 
