@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let admin = args.next().expect("usage: queue_bench ADMIN_URL [WORKERS...]");
+    let admin = args
+        .next()
+        .expect("usage: queue_bench ADMIN_URL [WORKERS...]");
     let mut counts: Vec<usize> = args.filter_map(|a| a.parse().ok()).collect();
     if counts.is_empty() {
         counts = vec![1, 8, 32, 64];

@@ -23,6 +23,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         encoders TEXT NOT NULL,
         max_jobs INTEGER NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
         state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
+        schedule TEXT NOT NULL DEFAULT 'always',
         started_ms INTEGER NOT NULL,
         last_seen_ms INTEGER NOT NULL
     ) STRICT;"],
@@ -35,6 +36,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         encoders TEXT NOT NULL,
         max_jobs BIGINT NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
         state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
+        schedule TEXT NOT NULL DEFAULT 'always',
         started_ms BIGINT NOT NULL,
         last_seen_ms BIGINT NOT NULL
     );"],
@@ -146,6 +148,8 @@ pub struct HostRow {
     pub max_jobs: u64,
     /// Active, paused or draining.
     pub state: HostState,
+    /// When it may start jobs (see [`crate::schedule::Schedule`]).
+    pub schedule: String,
     /// When its worker started (epoch ms).
     pub started_ms: i64,
     /// Its last heartbeat (epoch ms).
@@ -199,7 +203,7 @@ pub struct Hosts {
 }
 
 fn host_from_row(r: &Row) -> HostRow {
-    let last_seen_ms = r.int(9);
+    let last_seen_ms = r.int(10);
     HostRow {
         name: r.text(0),
         instance: r.text(1),
@@ -209,14 +213,16 @@ fn host_from_row(r: &Row) -> HostRow {
         encoders: serde_json::from_str(&r.text(5)).unwrap_or_default(),
         max_jobs: r.int(6) as u64,
         state: r.text(7).parse().unwrap_or(HostState::Paused),
-        started_ms: r.int(8),
+        schedule: r.text(8),
+        started_ms: r.int(9),
         last_seen_ms,
         alive: now_ms() - last_seen_ms < STALE.as_millis() as i64,
     }
 }
 
 const COLUMNS: &str =
-    "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, started_ms, last_seen_ms";
+    "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, schedule,
+     started_ms, last_seen_ms";
 
 impl Hosts {
     /// Open the registry at `location` (the store: a SQLite file or a `postgres://` URL).
@@ -290,6 +296,16 @@ impl Hosts {
         self.get(&info.name)
     }
 
+    /// A worker stopping cleanly gives its name back at once (a restart need not wait out the
+    /// stale window).
+    pub fn release(&self, info: &HostInfo) -> Result<(), HostError> {
+        self.db().execute(
+            "UPDATE host SET last_seen_ms = 0 WHERE name = ?1 AND instance = ?2",
+            params![info.name.as_str(), info.instance.as_str()],
+        )?;
+        Ok(())
+    }
+
     /// One host.
     pub fn get(&self, name: &str) -> Result<HostRow, HostError> {
         self.db()
@@ -312,13 +328,21 @@ impl Hosts {
             .collect())
     }
 
-    /// Change a host's settings.
+    /// Change a host's settings (a schedule is checked before it is stored).
     pub fn set(
         &self,
         name: &str,
         state: Option<HostState>,
         max_jobs: Option<u64>,
+        schedule: Option<&str>,
     ) -> Result<HostRow, HostError> {
+        let schedule = schedule
+            .map(|s| {
+                s.parse::<crate::schedule::Schedule>()
+                    .map(|s| s.to_string())
+                    .map_err(|e| HostError::Invalid(format!("host {name}: schedule {e}")))
+            })
+            .transpose()?;
         if max_jobs == Some(0) {
             return Err(HostError::Invalid(format!(
                 "host {name}: max jobs must be at least 1"
@@ -338,8 +362,14 @@ impl Hosts {
                 params![name, m],
             )?;
         }
+        if let Some(sc) = &schedule {
+            changed += db.execute(
+                "UPDATE host SET schedule = ?2 WHERE name = ?1",
+                params![name, sc.as_str()],
+            )?;
+        }
         drop(db);
-        if changed == 0 && (state.is_some() || max_jobs.is_some()) {
+        if changed == 0 && (state.is_some() || max_jobs.is_some() || schedule.is_some()) {
             return Err(HostError::NotFound(name.to_string()));
         }
         self.get(name)
@@ -388,13 +418,19 @@ mod tests {
         assert!(e.to_string().contains("1@nas:1"), "{e}");
         // The operator's settings are read back by the heartbeat...
         hosts
-            .set("nas", Some(HostState::Draining), Some(3))
+            .set("nas", Some(HostState::Draining), Some(3), None)
             .unwrap();
+        let e = hosts.set("nas", None, None, Some("moon 1-2")).unwrap_err();
+        assert!(e.to_string().contains("unknown day"), "{e}");
+        let row = hosts
+            .set("nas", None, None, Some("Mon-Fri 22:00-07:00"))
+            .unwrap();
+        assert_eq!(row.schedule, "mon,tue,wed,thu,fri 22:00-07:00");
         let hb = hosts.heartbeat(&first).unwrap();
         assert_eq!((hb.state, hb.max_jobs), (HostState::Draining, 3));
-        assert!(hosts.set("nas", None, Some(0)).is_err());
+        assert!(hosts.set("nas", None, Some(0), None).is_err());
         assert!(matches!(
-            hosts.set("nowhere", Some(HostState::Paused), None),
+            hosts.set("nowhere", Some(HostState::Paused), None, None),
             Err(HostError::NotFound(_))
         ));
         // ...and survive the worker's restart once the old one is silent past the window.

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod promote;
 pub mod rank;
 pub mod scan;
+pub mod schedule;
 pub mod search;
 pub mod settings;
 pub mod stage;

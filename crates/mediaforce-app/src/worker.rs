@@ -114,14 +114,15 @@ impl App {
         Ok(self.hosts()?.get(name)?)
     }
 
-    /// Change a host's state (active, paused, draining) or jobs at once.
+    /// Change a host's state (active, paused, draining), jobs at once or schedule.
     pub fn host_set(
         &self,
         name: &str,
         state: Option<HostState>,
         max_jobs: Option<u64>,
+        schedule: Option<&str>,
     ) -> Result<HostRow> {
-        Ok(self.hosts()?.set(name, state, max_jobs)?)
+        Ok(self.hosts()?.set(name, state, max_jobs, schedule)?)
     }
 
     /// Forget a host.
@@ -131,7 +132,8 @@ impl App {
 
     /// Run as a worker: register the host, then claim and run jobs of every kind from the
     /// store with `opts.jobs` slots, honouring the host's state (paused: claim nothing;
-    /// draining: finish and stop) and the queue's pause, until `cancel`, a drain, or (with
+    /// draining: finish and stop), its schedule (outside its windows: claim nothing) and the
+    /// queue's pause, until `cancel`, a drain, or (with
     /// `exit_when_idle`) an empty queue.
     pub fn run_worker(
         &self,
@@ -172,7 +174,12 @@ impl App {
                             if host.state == HostState::Draining {
                                 return Ok(());
                             }
+                            let in_window = host
+                                .schedule
+                                .parse::<mediaforce::schedule::Schedule>()
+                                .map_or(true, |s| s.allows_now());
                             let held = host.state == HostState::Paused
+                                || !in_window
                                 || slot as u64 >= host.max_jobs
                                 || store.queue_paused().map_err(store_error)?;
                             let lease = if held {
@@ -249,6 +256,7 @@ impl App {
                 });
             }
         });
+        let _ = hosts.release(&info);
         if let Some(e) = failure.into_inner().expect("failure lock") {
             return Err(e);
         }

@@ -76,6 +76,10 @@ pub enum HostsAction {
         /// Jobs at once.
         #[arg(long)]
         max_jobs: Option<u64>,
+        /// When it may start jobs, in its local time: always, never, or windows like
+        /// "mon-fri 22:00-07:00; sat,sun 00:00-24:00".
+        #[arg(long)]
+        schedule: Option<String>,
     },
     /// Forget a host.
     Remove {
@@ -133,11 +137,12 @@ impl WorkerUi for WorkerLines {
 
 fn print_host(h: &mediaforce::hosts::HostRow) {
     println!(
-        "{:<16} {:<9} {:>2} jobs  {:<5} {} cores, {}, {}; encoders: {}",
+        "{:<16} {:<9} {:>2} jobs  {:<5} schedule {}; {} cores, {}, {}; encoders: {}",
         h.name,
         h.state.as_str(),
         h.max_jobs,
         if h.alive { "live" } else { "gone" },
+        h.schedule,
         h.cores,
         human_bytes(h.memory_bytes),
         h.os,
@@ -210,12 +215,13 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 name,
                 state,
                 max_jobs,
+                schedule,
             } => {
                 let state = state
                     .map(|s| s.parse::<HostState>())
                     .transpose()
                     .map_err(anyhow::Error::msg)?;
-                print_host(&app.host_set(&name, state, max_jobs)?);
+                print_host(&app.host_set(&name, state, max_jobs, schedule.as_deref())?);
             }
             HostsAction::Remove { name } => {
                 app.host_remove(&name)?;

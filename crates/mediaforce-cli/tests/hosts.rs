@@ -306,3 +306,47 @@ fn a_worker_killed_mid_encode_loses_its_job_to_another_host() {
     let h: Value = serde_json::from_str(&env.ok(&["hosts", "show", "beta", "--json"])).unwrap();
     assert_eq!(h["state"], "draining");
 }
+
+#[test]
+fn a_host_outside_its_window_or_draining_claims_nothing() {
+    let env = Env::new("hold");
+    env.source("a.mkv", 8, 48);
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let tag = format!("{}", (std::process::id() + 7000) % 10000);
+    let (a, b) = (Host::new(&tag, 20, &env.url), Host::new(&tag, 21, &env.url));
+    // Both hosts register on an empty queue and stop.
+    for (h, name) in [(&a, "night"), (&b, "drain")] {
+        let out = h.worker(&env, name, &[]).wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env.ok(&["hosts", "set", "night", "--schedule", "never"]);
+    env.ok(&["hosts", "set", "drain", "--state", "draining"]);
+    env.ok(&["enqueue", "--all"]);
+    // A drained host stops at once and takes nothing.
+    let out = b.worker(&env, "drain", &[]).wait_with_output().unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["done"].as_u64(), s["left"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    // A host outside its window waits without claiming.
+    let mut night = a.worker(&env, "night", &[]);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(
+        night.try_wait().unwrap().is_none(),
+        "it waits for its window"
+    );
+    assert_eq!(env.jobs()[0].state, JobState::Queued);
+    assert_eq!(env.jobs()[0].attempts, 0);
+    // Inside its window it takes the job.
+    env.ok(&["hosts", "set", "night", "--schedule", "daily 00:00-24:00"]);
+    let out = night.wait_with_output().unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["done"], 1, "{s}");
+    assert_eq!(env.jobs()[0].worker.as_deref(), Some("night/0"));
+}
