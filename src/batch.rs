@@ -90,6 +90,12 @@ pub fn queue_location(data_dir: &Path, database: Option<&str>) -> String {
     )
 }
 
+/// The capability an encode job requires of the host that claims it: the adapter id of the
+/// policy's encoder (what workers report), or the name as given when no adapter knows it.
+pub fn encoder_requirement(encoder: &str) -> String {
+    crate::codecs::find(encoder).map_or_else(|_| encoder.to_string(), |a| a.id().to_string())
+}
+
 /// The stable key of an item's stage job: at most one is queued or running.
 fn key(manifest: &Path, index: usize) -> String {
     format!("{}:{index}", stage_kind(manifest))
@@ -122,6 +128,7 @@ pub fn run(
             serde_json::to_value(&payload).expect("payload serialises"),
         );
         job.key = Some(key(manifest, item.index));
+        job.requires = Some(encoder_requirement(&item.policy.encode.encoder));
         mine.push(store.enqueue(&job)?);
     }
     let results = std::sync::Mutex::new(Vec::new());

@@ -41,6 +41,8 @@ pub struct WorkerOptions {
     /// Stop once nothing has been claimable for this long (a drained queue); `None` runs
     /// until stopped.
     pub exit_when_idle: Option<Duration>,
+    /// Offer only these encoders (of those available here); `None`: every available one.
+    pub encoders: Option<Vec<String>>,
 }
 
 /// What a worker did.
@@ -80,8 +82,8 @@ impl App {
         ))?)
     }
 
-    /// Queue the selected items' encodes (one `stage` job each, at most one live per item)
-    /// for workers on any host to run; returns the job ids.
+    /// Queue the selected items' encodes (one `stage` job each, at most one live per item,
+    /// requiring the item's encoder) for workers on any host to run; returns the job ids.
     pub fn enqueue(&self, sel: &Selection) -> Result<Vec<i64>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
         let m = manifest::load(&self.catalog, &mpath)?;
@@ -99,6 +101,10 @@ impl App {
                 serde_json::to_value(&payload).expect("payload serialises"),
             );
             job.key = Some(format!("{kind}:{}", item.index));
+            // Only hosts whose adapters have the item's encoder take it.
+            job.requires = Some(mediaforce::batch::encoder_requirement(
+                &item.policy.encode.encoder,
+            ));
             ids.push(q.enqueue(&job).map_err(store_error)?);
         }
         Ok(ids)
@@ -142,7 +148,10 @@ impl App {
         ui: &dyn WorkerUi,
     ) -> Result<WorkerSummary> {
         let hosts = self.hosts()?;
-        let info = HostInfo::this_machine(&opts.name);
+        let mut info = HostInfo::this_machine(&opts.name);
+        if let Some(only) = &opts.encoders {
+            info.encoders.retain(|e| only.contains(e));
+        }
         hosts.register(&info)?;
         let queue = queue_location(&self.paths.data_dir, self.paths.database.as_deref());
         let mut options = StageOptions::new(&self.paths.data_dir);
@@ -186,8 +195,15 @@ impl App {
                                 None
                             } else {
                                 store.requeue_expired().map_err(store_error)?;
+                                let caps: Vec<&str> =
+                                    info.encoders.iter().map(String::as_str).collect();
                                 store
-                                    .claim(&me, &[], mediaforce::batch::lease_length())
+                                    .claim_capable(
+                                        &me,
+                                        &[],
+                                        Some(&caps),
+                                        mediaforce::batch::lease_length(),
+                                    )
                                     .map_err(store_error)?
                             };
                             let Some(lease) = lease else {

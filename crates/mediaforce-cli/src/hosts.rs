@@ -38,6 +38,10 @@ pub enum HostsCommand {
         /// Stop after this many seconds with nothing to claim.
         #[arg(long)]
         exit_when_idle: Option<f64>,
+        /// Offer only these encoders (comma-separated adapter ids) of those available here:
+        /// encode jobs needing another are left to other hosts.
+        #[arg(long, value_delimiter = ',')]
+        encoders: Option<Vec<String>>,
         /// Print a JSON summary at the end.
         #[arg(long)]
         json: bool,
@@ -167,6 +171,7 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             name,
             jobs,
             exit_when_idle,
+            encoders,
             json,
         } => {
             let _ = ctrlc::set_handler(|| {
@@ -180,6 +185,7 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 jobs,
                 exit_when_idle: exit_when_idle
                     .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+                encoders,
             };
             let summary = app.run_worker(&opts, &STOP, &WorkerLines { json })?;
             if json {

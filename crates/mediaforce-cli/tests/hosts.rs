@@ -334,6 +334,24 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
         (Some(0), Some(0)),
         "{s}"
     );
+    // A host without the job's encoder never claims it.
+    let mut svt_only = Command::new("ip")
+        .args(["netns", "exec", &b.ns, env!("CARGO_BIN_EXE_mediaforce")])
+        .args([
+            "worker",
+            "--name",
+            "svt",
+            "--encoders",
+            "libsvtav1",
+            "--json",
+        ])
+        .env("MEDIAFORCE_DATA_DIR", &env.data)
+        .env("MEDIAFORCE_DATABASE_URL", &b.url)
+        .envs(POLICY.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // A host outside its window waits without claiming.
     let mut night = a.worker(&env, "night", &[]);
     std::thread::sleep(std::time::Duration::from_secs(4));
@@ -343,6 +361,10 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
     );
     assert_eq!(env.jobs()[0].state, JobState::Queued);
     assert_eq!(env.jobs()[0].attempts, 0);
+    let svt: Value = serde_json::from_str(&env.ok(&["hosts", "show", "svt", "--json"])).unwrap();
+    assert_eq!(svt["encoders"], serde_json::json!(["libsvtav1"]));
+    svt_only.kill().unwrap();
+    svt_only.wait().unwrap();
     // Inside its window it takes the job.
     env.ok(&["hosts", "set", "night", "--schedule", "daily 00:00-24:00"]);
     let out = night.wait_with_output().unwrap();

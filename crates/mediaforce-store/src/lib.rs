@@ -178,6 +178,9 @@ pub struct NewJob {
     /// At most one queued or running job has a given key (`"stage:<plan>:<index>"`):
     /// enqueueing it again returns the job already there.
     pub key: Option<String>,
+    /// A capability a host must have to run it (an encoder id): hosts without it never claim
+    /// it.
+    pub requires: Option<String>,
 }
 
 impl NewJob {
@@ -189,6 +192,7 @@ impl NewJob {
             priority: 0,
             max_attempts: 3,
             key: None,
+            requires: None,
         }
     }
 }
@@ -274,7 +278,18 @@ pub trait JobStore: Send {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64>;
     /// Claim the next runnable job of one of `kinds` (all kinds when empty): highest priority,
     /// then oldest; none until its backoff has passed. The lease lasts `lease`.
-    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>>;
+    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
+        self.claim_capable(worker, kinds, None, lease)
+    }
+    /// [`claim`](Self::claim) for a host with `capabilities` (`None`: any): a job that
+    /// requires one the host lacks is skipped inside the claim, never taken and given back.
+    fn claim_capable(
+        &mut self,
+        worker: &str,
+        kinds: &[&str],
+        capabilities: Option<&[&str]>,
+        lease: Duration,
+    ) -> Result<Option<Lease>>;
     /// Extend the lease by `lease` from now; returns the operator's flags. Fenced when lost.
     fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control>;
     /// Record an event under the lease. Fenced when lost.

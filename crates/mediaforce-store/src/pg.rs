@@ -57,6 +57,9 @@ CREATE TABLE queue_state (
 );
 INSERT INTO queue_state (id, paused) VALUES (1, FALSE);
 ",
+    "
+ALTER TABLE job ADD COLUMN requires TEXT;
+",
 ];
 
 /// The database's clock in milliseconds.
@@ -205,8 +208,9 @@ impl JobStore for PgStore {
             .query_opt(
                 &format!(
                     "INSERT INTO job
-                         (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
-                     VALUES ($1, $2, 'queued', $3, $4, $5, {NOW}, {NOW})
+                         (kind, payload, state, priority, max_attempts, key, requires,
+                          created_ms, updated_ms)
+                     VALUES ($1, $2, 'queued', $3, $4, $5, $6, {NOW}, {NOW})
                      ON CONFLICT (key) WHERE state IN ('queued', 'running')
                      DO UPDATE SET key = EXCLUDED.key
                      RETURNING id"
@@ -217,6 +221,7 @@ impl JobStore for PgStore {
                     &job.priority,
                     &job.max_attempts.max(1),
                     &job.key,
+                    &job.requires,
                 ],
             )
             .map_err(err)?;
@@ -227,13 +232,21 @@ impl JobStore for PgStore {
         })
     }
 
-    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
+    fn claim_capable(
+        &mut self,
+        worker: &str,
+        kinds: &[&str],
+        capabilities: Option<&[&str]>,
+        lease: Duration,
+    ) -> Result<Option<Lease>> {
         let location = self.location.clone();
         let err = |source| StoreError::Postgres {
             location: location.clone(),
             source,
         };
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_string()).collect();
+        let caps: Option<Vec<String>> =
+            capabilities.map(|c| c.iter().map(|k| (*k).to_string()).collect());
         let mut tx = self.client.transaction().map_err(err)?;
         let take = format!(
             "UPDATE job SET state = 'running', epoch = epoch + 1, attempts = attempts + 1,
@@ -242,13 +255,14 @@ impl JobStore for PgStore {
                  SELECT id FROM job
                  WHERE state = 'queued' AND not_before_ms <= {NOW}
                    AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
+                   AND ($4::text[] IS NULL OR requires IS NULL OR requires = ANY($4))
                  ORDER BY priority DESC, id
                  FOR UPDATE SKIP LOCKED
                  LIMIT 1)
              RETURNING id, epoch, kind, payload, attempts"
         );
         let Some(row) = tx
-            .query_opt(&take, &[&worker, &ms(lease), &kinds])
+            .query_opt(&take, &[&worker, &ms(lease), &kinds, &caps])
             .map_err(err)?
         else {
             return Ok(None);

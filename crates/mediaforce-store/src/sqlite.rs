@@ -54,6 +54,9 @@ CREATE TABLE queue_state (
 ) STRICT;
 INSERT INTO queue_state (id, paused) VALUES (1, 0);
 ",
+    "
+ALTER TABLE job ADD COLUMN requires TEXT;
+",
 ];
 
 /// The database's clock in milliseconds.
@@ -191,8 +194,9 @@ impl JobStore for SqliteStore {
             .map_err(err)?;
         let sql = format!(
             "INSERT OR IGNORE INTO job
-                 (kind, payload, state, priority, max_attempts, key, created_ms, updated_ms)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, {NOW}, {NOW})"
+                 (kind, payload, state, priority, max_attempts, key, requires, created_ms,
+                  updated_ms)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, {NOW}, {NOW})"
         );
         let n = tx
             .execute(
@@ -202,7 +206,8 @@ impl JobStore for SqliteStore {
                     job.payload.to_string(),
                     job.priority,
                     job.max_attempts.max(1),
-                    job.key
+                    job.key,
+                    job.requires
                 ],
             )
             .map_err(err)?;
@@ -221,7 +226,13 @@ impl JobStore for SqliteStore {
         Ok(id)
     }
 
-    fn claim(&mut self, worker: &str, kinds: &[&str], lease: Duration) -> Result<Option<Lease>> {
+    fn claim_capable(
+        &mut self,
+        worker: &str,
+        kinds: &[&str],
+        capabilities: Option<&[&str]>,
+        lease: Duration,
+    ) -> Result<Option<Lease>> {
         let location = self.path.display().to_string();
         let err = |source| StoreError::Sqlite {
             location: location.clone(),
@@ -242,12 +253,22 @@ impl JobStore for SqliteStore {
                     .join(", ")
             )
         };
+        let caps = capabilities.map(|c| serde_json::to_string(c).expect("strings serialise"));
+        let capable = if caps.is_some() {
+            format!(
+                " AND (requires IS NULL OR requires IN (SELECT value FROM json_each(?{})))",
+                kinds.len() + 1
+            )
+        } else {
+            String::new()
+        };
         let pick = format!(
-            "SELECT id FROM job WHERE state = 'queued' AND not_before_ms <= {NOW}{filter}
+            "SELECT id FROM job WHERE state = 'queued' AND not_before_ms <= {NOW}{filter}{capable}
              ORDER BY priority DESC, id LIMIT 1"
         );
+        let values: Vec<String> = kinds.iter().map(|k| (*k).to_string()).chain(caps).collect();
         let id: Option<i64> = tx
-            .query_row(&pick, params_from_iter(kinds.iter()), |r| r.get(0))
+            .query_row(&pick, params_from_iter(values.iter()), |r| r.get(0))
             .optional()
             .map_err(err)?;
         let Some(id) = id else {

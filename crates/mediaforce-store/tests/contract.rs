@@ -339,3 +339,31 @@ fn a_released_job_keeps_its_attempts_and_a_cancelled_one_stays_cancelled_when_it
         assert!(s.claim("w", &[], LEASE).unwrap().is_none());
     });
 }
+
+#[test]
+fn a_host_never_claims_a_job_that_needs_what_it_lacks() {
+    both("capable", |open| {
+        let mut s = open();
+        let job = |requires: Option<&str>| {
+            let mut j = NewJob::new("stage", json!({}));
+            j.requires = requires.map(str::to_string);
+            j
+        };
+        let svt = s.enqueue(&job(Some("libsvtav1"))).unwrap();
+        let any = s.enqueue(&job(None)).unwrap();
+        let x264 = s.enqueue(&job(Some("libx264"))).unwrap();
+        let caps: &[&str] = &["libx264", "libx265"];
+        let mut got = Vec::new();
+        while let Some(l) = s.claim_capable("w", &[], Some(caps), LEASE).unwrap() {
+            got.push(l.job);
+        }
+        assert_eq!(got, [any, x264], "in order, and never the SVT-AV1 job");
+        assert_eq!(s.job(svt).unwrap().state, JobState::Queued);
+        // A host with it takes it.
+        let l = s
+            .claim_capable("gpu", &[], Some(&["libsvtav1"]), LEASE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.job, svt);
+    });
+}
