@@ -110,6 +110,54 @@ impl App {
         Ok(ids)
     }
 
+    /// Jobs in the queue (in `state`, or all), newest first.
+    pub fn jobs_list(
+        &self,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<mediaforce::store::JobRow>> {
+        let state = state
+            .map(|s| {
+                mediaforce::store::JobState::parse(s).ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Invalid,
+                        format!(
+                            "unknown job state '{s}' (queued, running, done, failed, cancelled)"
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        self.queue()?.list(state, limit).map_err(store_error)
+    }
+
+    /// A job's events, oldest first.
+    pub fn job_events(&self, job: i64) -> Result<Vec<mediaforce::store::JobEvent>> {
+        let mut q = self.queue()?;
+        q.job(job).map_err(store_error)?;
+        q.events(job, 0).map_err(store_error)
+    }
+
+    /// Put a failed or cancelled job back in the queue.
+    pub fn job_retry(&self, job: i64) -> Result<()> {
+        self.queue()?.retry(job).map_err(store_error)
+    }
+
+    /// Cancel a job (a running one stops at its next heartbeat).
+    pub fn job_cancel(&self, job: i64) -> Result<()> {
+        self.queue()?.cancel(job).map_err(store_error)
+    }
+
+    /// Put every failed job back in the queue; returns how many.
+    pub fn jobs_retry_failed(&self) -> Result<usize> {
+        self.queue()?.retry_failed().map_err(store_error)
+    }
+
+    /// Delete every failed job; returns how many.
+    pub fn jobs_clear_failed(&self) -> Result<usize> {
+        self.queue()?.clear_failed().map_err(store_error)
+    }
+
     /// The registered hosts.
     pub fn hosts_list(&self) -> Result<Vec<HostRow>> {
         Ok(self.hosts()?.list()?)

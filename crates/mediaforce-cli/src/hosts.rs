@@ -51,6 +51,49 @@ pub enum HostsCommand {
         #[command(subcommand)]
         action: HostsAction,
     },
+    /// See and steer the queue's jobs.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, done, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A job's events (which host claimed it, lost it, what it did, why it failed).
+    Events {
+        /// The job.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a failed or cancelled job back in the queue.
+    Retry {
+        /// The job.
+        id: i64,
+    },
+    /// Cancel a job; a running one stops at its next heartbeat.
+    Cancel {
+        /// The job.
+        id: i64,
+    },
+    /// Put every failed job back in the queue.
+    RetryFailed,
+    /// Delete every failed job.
+    ClearFailed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +243,53 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 bail!("{} jobs failed on this host", summary.failed);
             }
         }
+        HostsCommand::Jobs { action } => match action {
+            JobsAction::List { state, limit, json } => {
+                let jobs = app.jobs_list(state.as_deref(), limit)?;
+                if json {
+                    return print_json(&jobs);
+                }
+                for j in &jobs {
+                    println!(
+                        "{:>6} {:<9} {} attempt {}/{}{}{}",
+                        j.id,
+                        j.state.as_str(),
+                        j.kind,
+                        j.attempts,
+                        j.max_attempts,
+                        j.worker
+                            .as_deref()
+                            .map_or(String::new(), |w| format!(", on {w}")),
+                        j.last_error
+                            .as_deref()
+                            .map_or(String::new(), |e| format!(": {e}"))
+                    );
+                }
+            }
+            JobsAction::Events { id, json } => {
+                let events = app.job_events(id)?;
+                if json {
+                    return print_json(&events);
+                }
+                for e in &events {
+                    println!("{} epoch {} {}: {}", e.at_ms, e.epoch, e.kind, e.detail);
+                }
+            }
+            JobsAction::Retry { id } => {
+                app.job_retry(id)?;
+                println!("job {id} queued again");
+            }
+            JobsAction::Cancel { id } => {
+                app.job_cancel(id)?;
+                println!("job {id} cancelled");
+            }
+            JobsAction::RetryFailed => {
+                println!("{} failed jobs queued again", app.jobs_retry_failed()?);
+            }
+            JobsAction::ClearFailed => {
+                println!("{} failed jobs cleared", app.jobs_clear_failed()?);
+            }
+        },
         HostsCommand::Hosts { action } => match action {
             HostsAction::List { json } => {
                 let hosts = app.hosts_list()?;

@@ -187,6 +187,22 @@ fn three_workers_on_three_hosts_drain_the_queue_and_run_every_job_once() {
     env.ok(&["campaign", env.root.to_str().unwrap()]);
     let queued: Value = serde_json::from_str(&env.ok(&["enqueue", "--all", "--json"])).unwrap();
     assert_eq!(queued.as_array().unwrap().len(), 5);
+    // The queue from the CLI: listed, one cancelled and queued again.
+    let listed: Value =
+        serde_json::from_str(&env.ok(&["jobs", "list", "--state", "queued", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 5, "{listed}");
+    let first = queued[0].as_i64().unwrap().to_string();
+    env.ok(&["jobs", "cancel", &first]);
+    let cancelled: Value =
+        serde_json::from_str(&env.ok(&["jobs", "list", "--state", "cancelled", "--json"])).unwrap();
+    assert_eq!(cancelled[0]["id"].as_i64().unwrap().to_string(), first);
+    env.ok(&["jobs", "retry", &first]);
+    let events: Value =
+        serde_json::from_str(&env.ok(&["jobs", "events", &first, "--json"])).unwrap();
+    assert!(
+        events.as_array().unwrap().is_empty(),
+        "never claimed yet: {events}"
+    );
     let tag = format!("{}", std::process::id() % 10000);
     let hosts: Vec<Host> = (0..3).map(|n| Host::new(&tag, n, &env.url)).collect();
     let workers: Vec<Child> = hosts

@@ -151,7 +151,8 @@ impl JobState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// The state named `s` (`queued`, `running`, `done`, `failed`, `cancelled`).
+    pub fn parse(s: &str) -> Option<Self> {
         [
             JobState::Queued,
             JobState::Running,
@@ -320,6 +321,12 @@ pub trait JobStore: Send {
     fn queue_paused(&mut self) -> Result<bool>;
     /// Jobs queued (waiting out a backoff included) or running, on any host.
     fn live_jobs(&mut self) -> Result<u64>;
+    /// Jobs in `state` (every state when `None`), newest first, at most `limit`.
+    fn list(&mut self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRow>>;
+    /// Put every failed job back in the queue with fresh attempts; returns how many.
+    fn retry_failed(&mut self) -> Result<usize>;
+    /// Delete every failed job and its events; returns how many.
+    fn clear_failed(&mut self) -> Result<usize>;
     /// Put a failed or cancelled job back in the queue, with its attempts reset.
     fn retry(&mut self, job: i64) -> Result<()>;
     /// One job.

@@ -543,6 +543,46 @@ impl JobStore for PgStore {
             .is_some_and(|r| r.get(0)))
     }
 
+    fn list(&mut self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRow>> {
+        let state = state.map(JobState::as_str);
+        Ok(self
+            .client
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM job WHERE $1::text IS NULL OR state = $1
+                     ORDER BY id DESC LIMIT $2"
+                ),
+                &[&state, &(limit as i64)],
+            )
+            .map_err(self.err())?
+            .iter()
+            .map(row_to_job)
+            .collect())
+    }
+
+    fn retry_failed(&mut self) -> Result<usize> {
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET state = 'queued', attempts = 0, cancel = FALSE, pause = FALSE,
+                         not_before_ms = 0, lease_until_ms = NULL, updated_ms = {NOW}
+                     WHERE state = 'failed'"
+                ),
+                &[],
+            )
+            .map_err(self.err())?;
+        Ok(n as usize)
+    }
+
+    fn clear_failed(&mut self) -> Result<usize> {
+        let n = self
+            .client
+            .execute("DELETE FROM job WHERE state = 'failed'", &[])
+            .map_err(self.err())?;
+        Ok(n as usize)
+    }
+
     fn live_jobs(&mut self) -> Result<u64> {
         let n: i64 = self
             .client

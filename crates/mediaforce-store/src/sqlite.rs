@@ -57,6 +57,42 @@ INSERT INTO queue_state (id, paused) VALUES (1, 0);
     "
 ALTER TABLE job ADD COLUMN requires TEXT;
 ",
+    // Job ids are never reused (a cleared job's id could otherwise come back with epoch 1,
+    // and a stale worker's fence would match it): the table is rebuilt with AUTOINCREMENT.
+    // Foreign keys are off while it runs (see `SqliteStore::open`), so the events stay.
+    "
+CREATE TABLE job_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    priority INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+    epoch INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    lease_until_ms INTEGER,
+    not_before_ms INTEGER NOT NULL DEFAULT 0,
+    cancel INTEGER NOT NULL DEFAULT 0 CHECK (cancel IN (0, 1)),
+    pause INTEGER NOT NULL DEFAULT 0 CHECK (pause IN (0, 1)),
+    last_error TEXT,
+    result TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    key TEXT,
+    requires TEXT
+) STRICT;
+INSERT INTO job_new (id, kind, payload, state, priority, attempts, max_attempts, epoch, worker,
+    lease_until_ms, not_before_ms, cancel, pause, last_error, result, created_ms, updated_ms,
+    key, requires)
+SELECT id, kind, payload, state, priority, attempts, max_attempts, epoch, worker,
+    lease_until_ms, not_before_ms, cancel, pause, last_error, result, created_ms, updated_ms,
+    key, requires FROM job;
+DROP TABLE job;
+ALTER TABLE job_new RENAME TO job;
+CREATE INDEX job_runnable ON job (state, priority DESC, id);
+CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'running');
+",
 ];
 
 /// The database's clock in milliseconds.
@@ -106,6 +142,10 @@ impl SqliteStore {
             return Err(too_new(version));
         }
         if version < known {
+            // A migration may rebuild a table that others reference; foreign keys can only be
+            // switched off outside a transaction, and are checked again after it.
+            conn.pragma_update(None, "foreign_keys", "OFF")
+                .map_err(err)?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
@@ -120,7 +160,19 @@ impl SqliteStore {
             tx.execute("DELETE FROM store_schema", []).map_err(err)?;
             tx.execute("INSERT INTO store_schema (version) VALUES (?1)", [known])
                 .map_err(err)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if let Some(table) = broken {
+                return Err(StoreError::Invalid {
+                    job: 0,
+                    reason: format!("{location}: migration left dangling references in {table}"),
+                });
+            }
             tx.commit().map_err(err)?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(err)?;
         }
         Ok(Self {
             conn,
@@ -545,6 +597,43 @@ impl JobStore for SqliteStore {
             })
             .optional()
             .map(|v| v.unwrap_or(0) != 0)
+            .map_err(self.err())
+    }
+
+    fn list(&mut self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM job WHERE ?1 IS NULL OR state = ?1
+                 ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(
+                params![state.map(JobState::as_str), limit as i64],
+                row_to_job,
+            )
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>();
+        rows.map_err(self.err())
+    }
+
+    fn retry_failed(&mut self) -> Result<usize> {
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE job SET state = 'queued', attempts = 0, cancel = 0, pause = 0,
+                         not_before_ms = 0, lease_until_ms = NULL, updated_ms = {NOW}
+                     WHERE state = 'failed'"
+                ),
+                [],
+            )
+            .map_err(self.err())
+    }
+
+    fn clear_failed(&mut self) -> Result<usize> {
+        self.conn
+            .execute("DELETE FROM job WHERE state = 'failed'", [])
             .map_err(self.err())
     }
 

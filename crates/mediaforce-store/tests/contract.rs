@@ -367,3 +367,38 @@ fn a_host_never_claims_a_job_that_needs_what_it_lacks() {
         assert_eq!(l.job, svt);
     });
 }
+
+#[test]
+fn failed_jobs_are_listed_retried_in_bulk_and_cleared_and_ids_never_come_back() {
+    both("bulk", |open| {
+        let mut s = open();
+        let once = |s: &mut Box<dyn JobStore>| {
+            let mut j = NewJob::new("encode", json!({}));
+            j.max_attempts = 1;
+            s.enqueue(&j).unwrap()
+        };
+        let ok = once(&mut s);
+        let bad = once(&mut s);
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        s.complete(&l, &json!({})).unwrap();
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l.job, bad);
+        assert_eq!(s.fail(&l, "broken").unwrap(), JobState::Failed);
+        let failed = s.list(Some(JobState::Failed), 10).unwrap();
+        assert_eq!(failed.iter().map(|j| j.id).collect::<Vec<_>>(), [bad]);
+        assert_eq!(s.list(None, 10).unwrap().len(), 2);
+        // Retried in bulk: queued again with fresh attempts.
+        assert_eq!(s.retry_failed().unwrap(), 1);
+        let row = s.job(bad).unwrap();
+        assert_eq!((row.state, row.attempts), (JobState::Queued, 0));
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        s.fail(&l, "broken again").unwrap();
+        // Cleared: gone with its events; the done one stays; a new job gets a new id.
+        assert_eq!(s.clear_failed().unwrap(), 1);
+        assert!(matches!(s.job(bad), Err(StoreError::NotFound(_))));
+        assert!(s.events(bad, 0).unwrap().is_empty());
+        assert_eq!(s.job(ok).unwrap().state, JobState::Done);
+        let next = once(&mut s);
+        assert!(next > bad, "id {next} reuses a cleared job's");
+    });
+}
