@@ -255,6 +255,25 @@ pub fn run_claimed(
         let _ = store.fail(lease, "names no plan this store holds");
         return Ok(None);
     };
+    // A mapped root that is not mounted here: the job goes back for another host (or for
+    // this one once the disk is up), with an event saying why; it is not a failure.
+    let source = plan
+        .items
+        .iter()
+        .find(|i| i.index == payload.index)
+        .map(|i| i.source.clone());
+    if let Some(root) = source.and_then(|s| options.paths.missing_root(&s)) {
+        let detail = format!(
+            "{}: {} is not mounted on this host; the job goes back to the queue",
+            lease.worker,
+            root.display()
+        );
+        let _ = store.event(lease, "refused", &detail);
+        match store.release(lease, UNMOUNTED_RETRY) {
+            Ok(()) | Err(StoreError::Fenced { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
     run_job(
         store,
         catalog,
@@ -266,6 +285,9 @@ pub fn run_claimed(
         ui,
     )
 }
+
+/// How long a job refused by a host without its library mounted waits in the queue.
+const UNMOUNTED_RETRY: Duration = Duration::from_secs(60);
 
 /// How long a job whose item another run holds waits in the queue before it is tried again.
 const BUSY_RETRY: Duration = Duration::from_secs(30);

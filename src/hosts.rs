@@ -24,6 +24,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         max_jobs INTEGER NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
         state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
         schedule TEXT NOT NULL DEFAULT 'always',
+        mappings TEXT NOT NULL DEFAULT '[]',
         started_ms INTEGER NOT NULL,
         last_seen_ms INTEGER NOT NULL
     ) STRICT;"],
@@ -37,6 +38,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         max_jobs BIGINT NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
         state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'paused', 'draining')),
         schedule TEXT NOT NULL DEFAULT 'always',
+        mappings TEXT NOT NULL DEFAULT '[]',
         started_ms BIGINT NOT NULL,
         last_seen_ms BIGINT NOT NULL
     );"],
@@ -129,6 +131,19 @@ impl HostInfo {
     }
 }
 
+/// Settings the operator changes on a host; `None` leaves one as it is.
+#[derive(Debug, Clone, Default)]
+pub struct HostSettings {
+    /// Active, paused or draining.
+    pub state: Option<HostState>,
+    /// Jobs at once.
+    pub max_jobs: Option<u64>,
+    /// When it may start jobs.
+    pub schedule: Option<String>,
+    /// Where the library is mounted on it.
+    pub mappings: Option<PathMap>,
+}
+
 /// A registered host with the operator's settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRow {
@@ -150,6 +165,8 @@ pub struct HostRow {
     pub state: HostState,
     /// When it may start jobs (see [`crate::schedule::Schedule`]).
     pub schedule: String,
+    /// Where the library's paths are mounted on it.
+    pub mappings: PathMap,
     /// When its worker started (epoch ms).
     pub started_ms: i64,
     /// Its last heartbeat (epoch ms).
@@ -203,7 +220,7 @@ pub struct Hosts {
 }
 
 fn host_from_row(r: &Row) -> HostRow {
-    let last_seen_ms = r.int(10);
+    let last_seen_ms = r.int(11);
     HostRow {
         name: r.text(0),
         instance: r.text(1),
@@ -214,14 +231,15 @@ fn host_from_row(r: &Row) -> HostRow {
         max_jobs: r.int(6) as u64,
         state: r.text(7).parse().unwrap_or(HostState::Paused),
         schedule: r.text(8),
-        started_ms: r.int(9),
+        mappings: serde_json::from_str(&r.text(9)).unwrap_or_default(),
+        started_ms: r.int(10),
         last_seen_ms,
         alive: now_ms() - last_seen_ms < STALE.as_millis() as i64,
     }
 }
 
 const COLUMNS: &str =
-    "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, schedule,
+    "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, schedule, mappings,
      started_ms, last_seen_ms";
 
 impl Hosts {
@@ -329,49 +347,43 @@ impl Hosts {
     }
 
     /// Change a host's settings (a schedule is checked before it is stored).
-    pub fn set(
-        &self,
-        name: &str,
-        state: Option<HostState>,
-        max_jobs: Option<u64>,
-        schedule: Option<&str>,
-    ) -> Result<HostRow, HostError> {
-        let schedule = schedule
+    pub fn set(&self, name: &str, change: &HostSettings) -> Result<HostRow, HostError> {
+        if change.max_jobs == Some(0) {
+            return Err(HostError::Invalid(format!(
+                "host {name}: max jobs must be at least 1"
+            )));
+        }
+        let schedule = change
+            .schedule
+            .as_deref()
             .map(|s| {
                 s.parse::<crate::schedule::Schedule>()
                     .map(|s| s.to_string())
                     .map_err(|e| HostError::Invalid(format!("host {name}: schedule {e}")))
             })
             .transpose()?;
-        if max_jobs == Some(0) {
-            return Err(HostError::Invalid(format!(
-                "host {name}: max jobs must be at least 1"
-            )));
-        }
+        let mappings = change
+            .mappings
+            .as_ref()
+            .map(|m| serde_json::to_string(m).expect("paths serialise"));
+        let updates: [(&str, Option<mediaforce_store::sql::Value>); 4] = [
+            ("state", change.state.map(|s| s.as_str().into())),
+            ("max_jobs", change.max_jobs.map(Into::into)),
+            ("schedule", schedule.map(Into::into)),
+            ("mappings", mappings.map(Into::into)),
+        ];
         let mut db = self.db();
-        let mut changed = 0;
-        if let Some(s) = state {
-            changed += db.execute(
-                "UPDATE host SET state = ?2 WHERE name = ?1",
-                params![name, s.as_str()],
+        for (column, value) in updates {
+            let Some(value) = value else { continue };
+            let n = db.execute(
+                &format!("UPDATE host SET {column} = ?2 WHERE name = ?1"),
+                &[name.into(), value],
             )?;
-        }
-        if let Some(m) = max_jobs {
-            changed += db.execute(
-                "UPDATE host SET max_jobs = ?2 WHERE name = ?1",
-                params![name, m],
-            )?;
-        }
-        if let Some(sc) = &schedule {
-            changed += db.execute(
-                "UPDATE host SET schedule = ?2 WHERE name = ?1",
-                params![name, sc.as_str()],
-            )?;
+            if n == 0 {
+                return Err(HostError::NotFound(name.to_string()));
+            }
         }
         drop(db);
-        if changed == 0 && (state.is_some() || max_jobs.is_some() || schedule.is_some()) {
-            return Err(HostError::NotFound(name.to_string()));
-        }
         self.get(name)
     }
 
@@ -417,20 +429,39 @@ mod tests {
         assert!(matches!(e, HostError::Taken { .. }), "{e}");
         assert!(e.to_string().contains("1@nas:1"), "{e}");
         // The operator's settings are read back by the heartbeat...
+        let change = |state, max_jobs, schedule: Option<&str>| HostSettings {
+            state,
+            max_jobs,
+            schedule: schedule.map(str::to_string),
+            mappings: None,
+        };
         hosts
-            .set("nas", Some(HostState::Draining), Some(3), None)
+            .set("nas", &change(Some(HostState::Draining), Some(3), None))
             .unwrap();
-        let e = hosts.set("nas", None, None, Some("moon 1-2")).unwrap_err();
+        let e = hosts
+            .set("nas", &change(None, None, Some("moon 1-2")))
+            .unwrap_err();
         assert!(e.to_string().contains("unknown day"), "{e}");
         let row = hosts
-            .set("nas", None, None, Some("Mon-Fri 22:00-07:00"))
+            .set("nas", &change(None, None, Some("Mon-Fri 22:00-07:00")))
             .unwrap();
         assert_eq!(row.schedule, "mon,tue,wed,thu,fri 22:00-07:00");
+        let map = PathMap::parse(&["/srv/media=/mnt/media".into()]).unwrap();
+        let row = hosts
+            .set(
+                "nas",
+                &HostSettings {
+                    mappings: Some(map.clone()),
+                    ..HostSettings::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(row.mappings, map);
         let hb = hosts.heartbeat(&first).unwrap();
         assert_eq!((hb.state, hb.max_jobs), (HostState::Draining, 3));
-        assert!(hosts.set("nas", None, Some(0), None).is_err());
+        assert!(hosts.set("nas", &change(None, Some(0), None)).is_err());
         assert!(matches!(
-            hosts.set("nowhere", Some(HostState::Paused), None, None),
+            hosts.set("nowhere", &change(Some(HostState::Paused), None, None)),
             Err(HostError::NotFound(_))
         ));
         // ...and survive the worker's restart once the old one is silent past the window.
@@ -447,5 +478,83 @@ mod tests {
         assert!(matches!(hosts.heartbeat(&first), Err(HostError::Lost(_))));
         hosts.remove("nas").unwrap();
         assert!(hosts.list().unwrap().is_empty());
+    }
+}
+
+/// How a host reaches the library: path prefixes as the store knows them (the planning
+/// host's) mapped to where they are mounted here. Files are read and written through the
+/// mapping; the store keeps the original paths, so every host names a file the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PathMap(pub Vec<(std::path::PathBuf, std::path::PathBuf)>);
+
+impl PathMap {
+    /// Parse `FROM=TO` mappings (absolute paths).
+    pub fn parse(specs: &[String]) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for s in specs {
+            let (a, b) = s
+                .split_once('=')
+                .ok_or_else(|| format!("mapping '{s}': expected FROM=TO"))?;
+            let (a, b) = (std::path::PathBuf::from(a), std::path::PathBuf::from(b));
+            if !a.is_absolute() || !b.is_absolute() {
+                return Err(format!("mapping '{s}': both sides must be absolute paths"));
+            }
+            out.push((a, b));
+        }
+        Ok(Self(out))
+    }
+
+    /// Where `path` is on this host: the longest matching prefix replaced; unmapped paths
+    /// are the same here.
+    pub fn local(&self, path: &std::path::Path) -> std::path::PathBuf {
+        self.0
+            .iter()
+            .filter(|(from, _)| path.starts_with(from))
+            .max_by_key(|(from, _)| from.components().count())
+            .map_or_else(
+                || path.to_path_buf(),
+                |(from, to)| to.join(path.strip_prefix(from).expect("matched prefix")),
+            )
+    }
+
+    /// The mapped root `path` falls under when it is not there (an unmounted disk).
+    pub fn missing_root(&self, path: &std::path::Path) -> Option<std::path::PathBuf> {
+        self.0
+            .iter()
+            .filter(|(from, _)| path.starts_with(from))
+            .max_by_key(|(from, _)| from.components().count())
+            .map(|(_, to)| to.clone())
+            .filter(|to| !to.is_dir())
+    }
+}
+
+#[cfg(test)]
+mod map_tests {
+    use super::PathMap;
+    use std::path::Path;
+
+    #[test]
+    fn the_longest_prefix_maps_and_whole_components_only() {
+        let m = PathMap::parse(&["/srv/media=/mnt/nas".into(), "/srv/media/tv=/mnt/tv".into()])
+            .unwrap();
+        let cases = [
+            ("/srv/media/films/a.mkv", "/mnt/nas/films/a.mkv"),
+            ("/srv/media/tv/s1/e1.mkv", "/mnt/tv/s1/e1.mkv"),
+            ("/srv/mediaX/a.mkv", "/srv/mediaX/a.mkv"),
+            ("/elsewhere/a.mkv", "/elsewhere/a.mkv"),
+        ];
+        for (from, to) in cases {
+            assert_eq!(m.local(Path::new(from)), Path::new(to), "{from}");
+        }
+        assert!(PathMap::parse(&["relative=/x".into()]).is_err());
+        assert!(PathMap::parse(&["/x".into()]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let here = format!("/lib={}", dir.path().display());
+        let m = PathMap::parse(&[here, "/gone=/no/such/mount".into()]).unwrap();
+        assert_eq!(m.missing_root(Path::new("/lib/a.mkv")), None);
+        assert_eq!(
+            m.missing_root(Path::new("/gone/a.mkv")).as_deref(),
+            Some(Path::new("/no/such/mount"))
+        );
     }
 }

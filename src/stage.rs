@@ -32,6 +32,9 @@ pub struct StageOptions {
     pub data_dir: PathBuf,
     /// Score the whole output after encoding (closed loop).
     pub verify: bool,
+    /// Where this host reaches the library's paths (files are read and written through it;
+    /// the catalog keeps the paths as planned).
+    pub paths: crate::hosts::PathMap,
     /// The shared store (`postgres://...`) holding the catalog and the job queue; `None`
     /// keeps them in `<data dir>/catalog.db`.
     pub database: Option<String>,
@@ -47,6 +50,7 @@ impl StageOptions {
             data_dir: data_dir.to_path_buf(),
             verify: true,
             database: None,
+            paths: crate::hosts::PathMap::default(),
         }
     }
 }
@@ -305,6 +309,12 @@ pub fn stage_item(
     observer: &mut dyn SearchObserver,
     progress: &mut dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
+    // Files through this host's mapping; the catalog keeps the planned paths.
+    let planned = item;
+    let mut mapped = item.clone();
+    mapped.source = options.paths.local(&item.source);
+    mapped.staging = options.paths.local(&item.staging);
+    let item = &mapped;
     // Until the job queue with leases exists, a per-file lock keeps a second run off an
     // item this one holds (and off one the second run holds).
     let _hold = match ItemLock::try_take(&ItemLock::path(
@@ -329,8 +339,8 @@ pub fn stage_item(
         manifest,
         item.index,
         Some(item.file_id),
-        &item.source,
-        &item.staging,
+        &planned.source,
+        &planned.staging,
     )?;
     if rec.state.has_encode() || rec.state == ItemState::Promoting {
         let intact = catalog
@@ -477,7 +487,7 @@ pub fn stage_item(
                 let row = EncodeRow {
                     item_id: rec.id,
                     host: host_name(),
-                    source: item.source.to_string_lossy().into_owned(),
+                    source: planned.source.to_string_lossy().into_owned(),
                     source_bytes: item.source_bytes,
                     source_codec,
                     encoder: cfg.encoder.clone(),

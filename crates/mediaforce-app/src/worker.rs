@@ -168,15 +168,14 @@ impl App {
         Ok(self.hosts()?.get(name)?)
     }
 
-    /// Change a host's state (active, paused, draining), jobs at once or schedule.
+    /// Change a host's state (active, paused, draining), jobs at once, schedule or path
+    /// mappings.
     pub fn host_set(
         &self,
         name: &str,
-        state: Option<HostState>,
-        max_jobs: Option<u64>,
-        schedule: Option<&str>,
+        change: &mediaforce::hosts::HostSettings,
     ) -> Result<HostRow> {
-        Ok(self.hosts()?.set(name, state, max_jobs, schedule)?)
+        Ok(self.hosts()?.set(name, change)?)
     }
 
     /// Forget a host.
@@ -272,11 +271,13 @@ impl App {
                             };
                             let verb = lease.kind.split(':').next().unwrap_or("").to_string();
                             let outcome = if verb == "stage" {
+                                let mut options = options.clone();
+                                options.paths = host.mappings.clone();
                                 let r = mediaforce::batch::run_claimed(
                                     store.as_mut(),
                                     &catalog,
                                     &lease,
-                                    options,
+                                    &options,
                                     cancel,
                                     ui,
                                 )

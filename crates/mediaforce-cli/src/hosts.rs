@@ -127,6 +127,13 @@ pub enum HostsAction {
         /// "mon-fri 22:00-07:00; sat,sun 00:00-24:00".
         #[arg(long)]
         schedule: Option<String>,
+        /// Where a library path is mounted on it, FROM=TO (repeatable; replaces the
+        /// mappings it had).
+        #[arg(long = "map")]
+        maps: Vec<String>,
+        /// Remove its path mappings.
+        #[arg(long)]
+        clear_maps: bool,
     },
     /// Forget a host.
     Remove {
@@ -312,12 +319,27 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 state,
                 max_jobs,
                 schedule,
+                maps,
+                clear_maps,
             } => {
                 let state = state
                     .map(|s| s.parse::<HostState>())
                     .transpose()
                     .map_err(anyhow::Error::msg)?;
-                print_host(&app.host_set(&name, state, max_jobs, schedule.as_deref())?);
+                let mappings = if clear_maps {
+                    Some(mediaforce::hosts::PathMap::default())
+                } else if maps.is_empty() {
+                    None
+                } else {
+                    Some(mediaforce::hosts::PathMap::parse(&maps).map_err(anyhow::Error::msg)?)
+                };
+                let change = mediaforce::hosts::HostSettings {
+                    state,
+                    max_jobs,
+                    schedule,
+                    mappings,
+                };
+                print_host(&app.host_set(&name, &change)?);
             }
             HostsAction::Remove { name } => {
                 app.host_remove(&name)?;

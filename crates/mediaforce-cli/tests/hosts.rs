@@ -388,3 +388,92 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
     assert_eq!(s["done"], 1, "{s}");
     assert_eq!(env.jobs()[0].worker.as_deref(), Some("night/0"));
 }
+
+#[test]
+fn a_host_reaches_the_library_through_its_mapping_or_gives_the_job_back() {
+    let env = Env::new("map");
+    env.source("a.mkv", 8, 48);
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    let tag = format!("{}", (std::process::id() + 3000) % 10000);
+    let (a, b) = (Host::new(&tag, 30, &env.url), Host::new(&tag, 31, &env.url));
+    // Both register on an empty queue, then the operator says where the library is mounted:
+    // on "mounted" at another path (a symbolic link stands for the mount), on "unmounted" at
+    // a path where nothing is.
+    let (x, y) = (
+        a.worker(&env, "mounted", &[]),
+        b.worker(&env, "unmounted", &[]),
+    );
+    for w in [x, y] {
+        assert!(w.wait_with_output().unwrap().status.success());
+    }
+    let mount = env.dir.path().join("mnt-library");
+    std::os::unix::fs::symlink(&env.root, &mount).unwrap();
+    let root = env.root.to_str().unwrap();
+    env.ok(&[
+        "hosts",
+        "set",
+        "mounted",
+        "--map",
+        &format!("{root}={}", mount.display()),
+    ]);
+    env.ok(&[
+        "hosts",
+        "set",
+        "unmounted",
+        "--map",
+        &format!("{root}=/nonexistent/media"),
+    ]);
+    let shown: Value =
+        serde_json::from_str(&env.ok(&["hosts", "show", "unmounted", "--json"])).unwrap();
+    assert_eq!(shown["mappings"][0][1], "/nonexistent/media", "{shown}");
+    env.ok(&["enqueue", "--all"]);
+    // The host without the mount gives the job back with an event saying why.
+    let mut unmounted = b.worker(&env, "unmounted", &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refusal = loop {
+        let events: Value =
+            serde_json::from_str(&env.ok(&["jobs", "events", "1", "--json"])).unwrap();
+        if let Some(e) = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "refused")
+        {
+            break e.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never refused: {events}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    unmounted.kill().unwrap();
+    unmounted.wait().unwrap();
+    assert!(
+        refusal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/media is not mounted on this host"),
+        "{refusal}"
+    );
+    let job = &env.jobs()[0];
+    assert_eq!(
+        (job.state, job.attempts),
+        (JobState::Queued, 0),
+        "not a failure"
+    );
+    // The operator sends it on at once (it would wait a minute), and the mounted host runs it
+    // through its mapping; the catalog keeps the planned paths.
+    env.ok(&["jobs", "cancel", "1"]);
+    env.ok(&["jobs", "retry", "1"]);
+    let out = a.worker(&env, "mounted", &[]).wait_with_output().unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["done"], 1, "{s} {}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["items"][0]["state"], "staged", "{status}");
+    assert_eq!(
+        status["items"][0]["source"],
+        env.root.join("a.mkv").to_str().unwrap()
+    );
+    assert_eq!(env.staged_files().len(), 1);
+}
