@@ -262,11 +262,22 @@ pub fn run_claimed(
         .iter()
         .find(|i| i.index == payload.index)
         .map(|i| i.source.clone());
-    if let Some(root) = source.and_then(|s| options.paths.missing_root(&s)) {
+    // Under a mapped root, the file itself must be there: an unmounted mount point is
+    // usually an empty directory.
+    let unreachable = source.filter(|s| {
+        let local = options.paths.local(s);
+        local != *s && !local.is_file()
+    });
+    if let Some(s) = unreachable {
+        let root = options
+            .paths
+            .missing_root(&s)
+            .unwrap_or_else(|| options.paths.local(&s));
         let detail = format!(
-            "{}: {} is not mounted on this host; the job goes back to the queue",
+            "{}: {} is not mounted on this host ({} not found); the job goes back to the queue",
             lease.worker,
-            root.display()
+            root.display(),
+            options.paths.local(&s).display()
         );
         let _ = store.event(lease, "refused", &detail);
         match store.release(lease, UNMOUNTED_RETRY) {

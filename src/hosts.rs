@@ -278,14 +278,18 @@ impl Hosts {
                 }
             }
             let encoders = serde_json::to_string(&info.encoders).expect("strings serialise");
-            db.execute(
+            // The takeover is conditional in the statement itself, so two workers registering
+            // a new name at once cannot both win (PostgreSQL locks no row that is not there).
+            let won = db.query_opt(
                 "INSERT INTO host (name, instance, os, cores, memory_bytes, encoders,
                                    started_ms, last_seen_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
                  ON CONFLICT (name) DO UPDATE SET instance = excluded.instance,
                      os = excluded.os, cores = excluded.cores,
                      memory_bytes = excluded.memory_bytes, encoders = excluded.encoders,
-                     started_ms = excluded.started_ms, last_seen_ms = excluded.last_seen_ms",
+                     started_ms = excluded.started_ms, last_seen_ms = excluded.last_seen_ms
+                 WHERE host.instance = excluded.instance OR host.last_seen_ms < ?8
+                 RETURNING instance",
                 params![
                     info.name.as_str(),
                     info.instance.as_str(),
@@ -293,9 +297,17 @@ impl Hosts {
                     info.cores,
                     info.memory_bytes,
                     encoders,
-                    now
+                    now,
+                    now - STALE.as_millis() as i64
                 ],
             )?;
+            if won.is_none() {
+                return Err(HostError::Taken {
+                    name: info.name.clone(),
+                    instance: "another worker".into(),
+                    seconds: 0.0,
+                });
+            }
             Ok(())
         })?;
         self.get(&info.name)

@@ -349,7 +349,7 @@ pub fn stage_item(
             .is_some_and(|(e, m)| e.output_bytes == m.len());
         if intact || rec.state == ItemState::Promoted || rec.state == ItemState::Promoting {
             return Ok(StageOutcome::AlreadyStaged {
-                staging: item.staging.clone(),
+                staging: planned.staging.clone(),
             });
         }
         catalog.event(rec.id, "restaged", Some("staged file missing or changed"))?;
@@ -527,7 +527,7 @@ pub fn stage_item(
                     )),
                 )?;
                 return Ok(StageOutcome::Staged {
-                    staging: item.staging.clone(),
+                    staging: planned.staging.clone(),
                     knob: last.knob,
                     predicted_vmaf: chosen.score,
                     measured_vmaf: last.achieved,

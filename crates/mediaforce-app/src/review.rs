@@ -440,6 +440,13 @@ impl App {
             job.key = Some(format!("{kind}:{}", item.index));
             // A failed check is a result; a failure to run is reported, not retried blindly.
             job.max_attempts = 1;
+            // Run here (where the files and the review cache are), never by another host's
+            // worker: no worker offers this capability.
+            job.requires = Some(format!(
+                "local:{}:{}",
+                mediaforce::stage::host_name(),
+                std::process::id()
+            ));
             jobs.push(job);
         }
         let queue =

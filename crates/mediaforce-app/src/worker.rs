@@ -3,11 +3,10 @@
 //! sees and steers hosts (`hosts list|show|set|remove`) through the same store. The database's
 //! row locks and transactions are the only coordinator.
 
-use crate::review::{store_error, Controlled};
+use crate::review::store_error;
 use crate::{App, AppError, ErrorKind, Result, Selection};
 use mediaforce::batch::{queue_location, BatchUi, StagePayload};
 use mediaforce::hosts::{HostError, HostInfo, HostRow, HostState, Hosts};
-use mediaforce::jobs::JobFailure;
 use mediaforce::manifest;
 use mediaforce::stage::{StageOptions, StageOutcome};
 use mediaforce::store::NewJob;
@@ -60,13 +59,8 @@ pub struct WorkerSummary {
 
 /// What a worker tells its front end, from its job threads.
 pub trait WorkerUi: BatchUi {
-    /// A job of another kind than `stage` ended (`kind`: `validate` or `compare`).
-    fn job_ended(
-        &self,
-        job: i64,
-        kind: &str,
-        result: &std::result::Result<serde_json::Value, String>,
-    );
+    /// A job could not be run here (the error is recorded on the job; the worker goes on).
+    fn job_error(&self, job: i64, error: &str);
 }
 
 /// A worker's thread name in leases and events: the host and the slot.
@@ -197,6 +191,23 @@ impl App {
         let hosts = self.hosts()?;
         let mut info = HostInfo::this_machine(&opts.name);
         if let Some(only) = &opts.encoders {
+            let unknown: Vec<&String> =
+                only.iter().filter(|e| !info.encoders.contains(e)).collect();
+            if !unknown.is_empty() {
+                return Err(AppError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "host {}: --encoders names {} not available here (available: {})",
+                        opts.name,
+                        unknown
+                            .iter()
+                            .map(|e| e.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        info.encoders.join(", ")
+                    ),
+                ));
+            }
             info.encoders.retain(|e| only.contains(e));
         }
         hosts.register(&info)?;
@@ -215,62 +226,94 @@ impl App {
         let stop = AtomicBool::new(false);
         let failure = std::sync::Mutex::new(None::<AppError>);
         let slots = opts.jobs.max(1);
+        // The host's row as of its last heartbeat: one thread keeps it fresh (every 5 s, so a
+        // host busy for hours stays live and keeps its name) and reads back the operator's
+        // settings; losing the name stops the worker.
+        let latest = std::sync::Mutex::new(hosts.heartbeat(&info)?);
+        let finished = AtomicBool::new(false);
         std::thread::scope(|s| {
-            for slot in 0..slots {
-                let (hosts, info, queue, options) = (&hosts, &info, &queue, &options);
-                let (done, failed, left, stop, failure) = (&done, &failed, &left, &stop, &failure);
-                s.spawn(move || {
-                    let run = || -> Result<()> {
-                        let mut store = mediaforce::store::open(queue).map_err(store_error)?;
-                        let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
-                        let me = slot_name(&info.name, slot);
-                        let mut idle_since = Instant::now();
-                        while !cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
-                            let host = hosts.heartbeat(info)?;
-                            if host.state == HostState::Draining {
-                                return Ok(());
+            s.spawn(|| {
+                let mut last = Instant::now();
+                while !finished.load(Ordering::Relaxed) {
+                    if last.elapsed() >= Duration::from_secs(5) {
+                        last = Instant::now();
+                        match hosts.heartbeat(&info) {
+                            Ok(row) => *latest.lock().expect("host lock") = row,
+                            Err(e @ (HostError::Lost(_) | HostError::NotFound(_))) => {
+                                stop.store(true, Ordering::Relaxed);
+                                *failure.lock().expect("failure lock") = Some(e.into());
                             }
-                            let in_window = host
-                                .schedule
-                                .parse::<mediaforce::schedule::Schedule>()
-                                .map_or(true, |s| s.allows_now());
-                            let held = host.state == HostState::Paused
-                                || !in_window
-                                || slot as u64 >= host.max_jobs
-                                || store.queue_paused().map_err(store_error)?;
-                            let lease = if held {
-                                None
-                            } else {
-                                store.requeue_expired().map_err(store_error)?;
-                                let caps: Vec<&str> =
-                                    info.encoders.iter().map(String::as_str).collect();
-                                store
-                                    .claim_capable(
-                                        &me,
-                                        &[],
-                                        Some(&caps),
-                                        mediaforce::batch::lease_length(),
-                                    )
-                                    .map_err(store_error)?
-                            };
-                            let Some(lease) = lease else {
-                                // Idle: nothing claimable, and nothing queued or running on
-                                // any host (a job waiting out a backoff, or held by a host
-                                // that may still lose it, keeps the worker waiting).
-                                if store.live_jobs().map_err(store_error)? > 0 {
-                                    idle_since = Instant::now();
-                                }
-                                if opts
-                                    .exit_when_idle
-                                    .is_some_and(|d| !held && idle_since.elapsed() >= d)
-                                {
+                            // A database blip: the next beat tries again.
+                            Err(_) => {}
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            std::thread::scope(|slots_scope| {
+                for slot in 0..slots {
+                    let (info, queue, options, latest) = (&info, &queue, &options, &latest);
+                    let (done, failed, left, stop, failure) =
+                        (&done, &failed, &left, &stop, &failure);
+                    slots_scope.spawn(move || {
+                        let run = || -> Result<()> {
+                            let mut store = mediaforce::store::open(queue).map_err(store_error)?;
+                            let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
+                            let me = slot_name(&info.name, slot);
+                            let mut idle_since = Instant::now();
+                            while !cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                                let host = latest.lock().expect("host lock").clone();
+                                if host.state == HostState::Draining {
                                     return Ok(());
                                 }
-                                std::thread::sleep(Duration::from_millis(250));
-                                continue;
-                            };
-                            let verb = lease.kind.split(':').next().unwrap_or("").to_string();
-                            let outcome = if verb == "stage" {
+                                // A schedule that does not parse holds the host (it was checked
+                                // when set; a newer build's syntax is not guessed at).
+                                let in_window = host
+                                    .schedule
+                                    .parse::<mediaforce::schedule::Schedule>()
+                                    .is_ok_and(|s| s.allows_now());
+                                let held = host.state == HostState::Paused
+                                    || !in_window
+                                    || store.queue_paused().map_err(store_error)?;
+                                let lease = if held || slot as u64 >= host.max_jobs {
+                                    None
+                                } else {
+                                    store.requeue_expired().map_err(store_error)?;
+                                    let caps: Vec<&str> =
+                                        info.encoders.iter().map(String::as_str).collect();
+                                    store
+                                        .claim_capable(
+                                            &me,
+                                            &[],
+                                            Some(&caps),
+                                            mediaforce::batch::lease_length(),
+                                        )
+                                        .map_err(store_error)?
+                                };
+                                let Some(lease) = lease else {
+                                    // Idle: nothing claimable, and nothing queued or running on
+                                    // any host (a job waiting out a backoff, or held by a host
+                                    // that may still lose it, keeps the worker waiting).
+                                    if store.live_jobs().map_err(store_error)? > 0 {
+                                        idle_since = Instant::now();
+                                    }
+                                    if opts
+                                        .exit_when_idle
+                                        .is_some_and(|d| !held && idle_since.elapsed() >= d)
+                                    {
+                                        return Ok(());
+                                    }
+                                    std::thread::sleep(Duration::from_millis(250));
+                                    continue;
+                                };
+                                idle_since = Instant::now();
+                                if !lease.kind.starts_with("stage:") {
+                                    // Only encodes are queued for any host; give anything else
+                                    // back to the process that queued it.
+                                    let _ = store.release(&lease, Duration::from_secs(5));
+                                    left.fetch_add(1, Ordering::Relaxed);
+                                    continue;
+                                }
                                 let mut options = options.clone();
                                 options.paths = host.mappings.clone();
                                 let r = mediaforce::batch::run_claimed(
@@ -280,46 +323,30 @@ impl App {
                                     &options,
                                     cancel,
                                     ui,
-                                )
-                                .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
-                                match r {
-                                    Some((_, StageOutcome::Failed { .. })) => Err(()),
-                                    Some((_, StageOutcome::Busy { .. })) | None => Ok(false),
-                                    Some(_) => Ok(true),
-                                }
-                            } else {
-                                let (r, _) = mediaforce::jobs::run_claimed(
-                                    store.as_mut(),
-                                    queue,
-                                    &catalog,
-                                    &lease,
-                                    cancel,
-                                    &mut |lease, control| self.run_item_job(&verb, lease, control),
-                                )
-                                .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
-                                let shown = r.as_ref().map_err(|e| e.message.clone()).cloned();
-                                ui.job_ended(lease.job, &verb, &shown);
-                                match r {
-                                    Ok(_) => Ok(true),
-                                    Err(e) if e.fenced => Ok(false),
-                                    Err(_) => Err(()),
-                                }
-                            };
-                            match outcome {
-                                Ok(true) => done.fetch_add(1, Ordering::Relaxed),
-                                Ok(false) => left.fetch_add(1, Ordering::Relaxed),
-                                Err(()) => failed.fetch_add(1, Ordering::Relaxed),
-                            };
-                            idle_since = Instant::now();
+                                );
+                                let counter = match r {
+                                    Ok(Some((_, StageOutcome::Failed { .. }))) => failed,
+                                    Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => left,
+                                    Ok(Some(_)) => done,
+                                    // One job's error (recorded on the job) does not stop the
+                                    // host: it is counted and reported, and the worker goes on.
+                                    Err(e) => {
+                                        ui.job_error(lease.job, &e.to_string());
+                                        failed
+                                    }
+                                };
+                                counter.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(())
+                        };
+                        if let Err(e) = run() {
+                            stop.store(true, Ordering::Relaxed);
+                            *failure.lock().expect("failure lock") = Some(e);
                         }
-                        Ok(())
-                    };
-                    if let Err(e) = run() {
-                        stop.store(true, Ordering::Relaxed);
-                        *failure.lock().expect("failure lock") = Some(e);
-                    }
-                });
-            }
+                    });
+                }
+            });
+            finished.store(true, Ordering::Relaxed);
         });
         let _ = hosts.release(&info);
         if let Some(e) = failure.into_inner().expect("failure lock") {
@@ -331,56 +358,5 @@ impl App {
             failed: failed.into_inner(),
             left: left.into_inner(),
         })
-    }
-
-    /// Run a claimed `validate` or `compare` job (payload: the plan's key, the item's index
-    /// and the arguments it was queued with).
-    pub(crate) fn run_item_job(
-        &self,
-        verb: &str,
-        lease: &mediaforce::store::Lease,
-        control: &mediaforce::control::JobControl,
-    ) -> std::result::Result<serde_json::Value, JobFailure> {
-        let fail = |e: AppError| JobFailure {
-            message: e.message.clone(),
-            fenced: e.lease_lost,
-        };
-        let mpath = std::path::PathBuf::from(lease.payload["manifest"].as_str().unwrap_or(""));
-        let m = manifest::load(&self.catalog, &mpath).map_err(|e| fail(e.into()))?;
-        let item = lease.payload["index"]
-            .as_u64()
-            .and_then(|i| m.items.iter().find(|it| it.index as u64 == i))
-            .ok_or_else(|| {
-                JobFailure::new(format!(
-                    "{}: job {} names no item of the plan",
-                    mpath.display(),
-                    lease.job
-                ))
-            })?;
-        let args = &lease.payload["args"];
-        let value = match verb {
-            "validate" => {
-                let mut quiet = mediaforce::core::progress::NoProgress;
-                let mut sink = Controlled {
-                    inner: &mut quiet,
-                    control,
-                };
-                let r = self.validate_item(&mpath, item, &mut sink).map_err(fail)?;
-                serde_json::to_value(&r)
-            }
-            "compare" => {
-                let timestamps: Vec<f64> = args["timestamps"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
-                    .unwrap_or_default();
-                let clip_seconds = args["clip_seconds"].as_f64().unwrap_or(4.0);
-                let r = self
-                    .compare_item(&mpath, item, &timestamps, clip_seconds)
-                    .map_err(fail)?;
-                serde_json::to_value(&r)
-            }
-            other => return Err(JobFailure::new(format!("unknown job kind {other}"))),
-        };
-        Ok(value.unwrap_or(serde_json::Value::Null))
     }
 }

@@ -173,19 +173,8 @@ impl mediaforce::batch::BatchUi for WorkerLines {
 }
 
 impl WorkerUi for WorkerLines {
-    fn job_ended(
-        &self,
-        job: i64,
-        kind: &str,
-        result: &std::result::Result<serde_json::Value, String>,
-    ) {
-        if self.json {
-            return;
-        }
-        match result {
-            Ok(_) => println!("job {job} ({kind}) done"),
-            Err(e) => println!("job {job} ({kind}) failed: {e}"),
-        }
+    fn job_error(&self, job: i64, error: &str) {
+        eprintln!("job {job}: {error}");
     }
 }
 

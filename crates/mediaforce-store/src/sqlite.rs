@@ -161,13 +161,15 @@ impl SqliteStore {
             tx.execute("INSERT INTO store_schema (version) VALUES (?1)", [known])
                 .map_err(err)?;
             let broken: Option<String> = tx
-                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .query_row("PRAGMA foreign_key_check(job_event)", [], |r| r.get(0))
                 .optional()
                 .map_err(err)?;
             if let Some(table) = broken {
                 return Err(StoreError::Invalid {
                     job: 0,
-                    reason: format!("{location}: migration left dangling references in {table}"),
+                    reason: format!(
+                        "{location}: rebuilding the job table left dangling references in {table}"
+                    ),
                 });
             }
             tx.commit().map_err(err)?;
