@@ -323,7 +323,9 @@ pub trait JobStore: Send {
     fn live_jobs(&mut self) -> Result<u64>;
     /// Jobs in `state` (every state when `None`), newest first, at most `limit`.
     fn list(&mut self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRow>>;
-    /// Put every failed job back in the queue with fresh attempts; returns how many.
+    /// Put failed jobs back in the queue with fresh attempts; returns how many. Of several
+    /// failed jobs with one key only the newest is retried, and none whose key has a live job
+    /// (at most one live job per key).
     fn retry_failed(&mut self) -> Result<usize>;
     /// Delete every failed job and its events; returns how many.
     fn clear_failed(&mut self) -> Result<usize>;

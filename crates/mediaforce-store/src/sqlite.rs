@@ -626,7 +626,11 @@ impl JobStore for SqliteStore {
                 &format!(
                     "UPDATE job SET state = 'queued', attempts = 0, cancel = 0, pause = 0,
                          not_before_ms = 0, lease_until_ms = NULL, updated_ms = {NOW}
-                     WHERE state = 'failed'"
+                     WHERE state = 'failed' AND (key IS NULL OR (
+                         NOT EXISTS (SELECT 1 FROM job j
+                                     WHERE j.key = job.key AND j.state IN ('queued', 'running'))
+                         AND id = (SELECT MAX(j.id) FROM job j
+                                   WHERE j.key = job.key AND j.state = 'failed')))"
                 ),
                 [],
             )

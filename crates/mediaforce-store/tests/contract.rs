@@ -400,5 +400,27 @@ fn failed_jobs_are_listed_retried_in_bulk_and_cleared_and_ids_never_come_back() 
         assert_eq!(s.job(ok).unwrap().state, JobState::Done);
         let next = once(&mut s);
         assert!(next > bad, "id {next} reuses a cleared job's");
+        // Two failed jobs of one key, and a failed one whose key is live again: only the
+        // newest failed one of a key without a live job comes back.
+        let keyed = |s: &mut Box<dyn JobStore>, key: &str| {
+            let mut j = NewJob::new("keyed", json!({}));
+            j.max_attempts = 1;
+            j.key = Some(key.into());
+            let id = s.enqueue(&j).unwrap();
+            let l = s.claim("w", &["keyed"], LEASE).unwrap().unwrap();
+            assert_eq!(l.job, id);
+            s.fail(&l, "broken").unwrap();
+            id
+        };
+        let (k1, k2) = (keyed(&mut s, "k"), keyed(&mut s, "k"));
+        let other = keyed(&mut s, "live");
+        let mut live = NewJob::new("keyed", json!({}));
+        live.key = Some("live".into());
+        let live = s.enqueue(&live).unwrap();
+        assert_eq!(s.retry_failed().unwrap(), 1);
+        assert_eq!(s.job(k2).unwrap().state, JobState::Queued);
+        assert_eq!(s.job(k1).unwrap().state, JobState::Failed);
+        assert_eq!(s.job(other).unwrap().state, JobState::Failed);
+        assert_eq!(s.job(live).unwrap().state, JobState::Queued);
     });
 }
