@@ -198,6 +198,11 @@ pub enum HostError {
     /// This worker no longer holds its name (another took it over).
     #[error("host name {0} was taken over by another worker")]
     Lost(String),
+    /// The operator removed this host while its worker ran.
+    #[error(
+        "host {0} was removed (mediaforce hosts remove); start the worker again to register it"
+    )]
+    Removed(String),
     /// A bad setting.
     #[error("{0}")]
     Invalid(String),
@@ -321,7 +326,11 @@ impl Hosts {
             params![info.name.as_str(), info.instance.as_str(), now_ms()],
         )?;
         if n == 0 {
-            return Err(HostError::Lost(info.name.clone()));
+            // Removed by the operator, or taken over by another worker: say which.
+            return Err(match self.get(&info.name) {
+                Err(HostError::NotFound(_)) => HostError::Removed(info.name.clone()),
+                _ => HostError::Lost(info.name.clone()),
+            });
         }
         self.get(&info.name)
     }
@@ -490,6 +499,8 @@ mod tests {
         assert!(matches!(hosts.heartbeat(&first), Err(HostError::Lost(_))));
         hosts.remove("nas").unwrap();
         assert!(hosts.list().unwrap().is_empty());
+        let e = hosts.heartbeat(&second).unwrap_err();
+        assert!(matches!(e, HostError::Removed(_)), "{e}");
     }
 }
 

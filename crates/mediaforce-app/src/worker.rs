@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 impl From<HostError> for AppError {
     fn from(e: HostError) -> Self {
         let kind = match &e {
-            HostError::Taken { .. } | HostError::Lost(_) => ErrorKind::Conflict,
+            HostError::Taken { .. } | HostError::Lost(_) | HostError::Removed(_) => {
+                ErrorKind::Conflict
+            }
             HostError::NotFound(_) => ErrorKind::NotFound,
             HostError::Invalid(_) => ErrorKind::Invalid,
             HostError::Sql(s) => match s.kind {
@@ -239,7 +241,11 @@ impl App {
                         last = Instant::now();
                         match hosts.heartbeat(&info) {
                             Ok(row) => *latest.lock().expect("host lock") = row,
-                            Err(e @ (HostError::Lost(_) | HostError::NotFound(_))) => {
+                            Err(
+                                e @ (HostError::Lost(_)
+                                | HostError::Removed(_)
+                                | HostError::NotFound(_)),
+                            ) => {
                                 stop.store(true, Ordering::Relaxed);
                                 *failure.lock().expect("failure lock") = Some(e.into());
                             }
