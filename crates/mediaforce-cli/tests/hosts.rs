@@ -3,10 +3,12 @@
 //! `scripts/test.sh` starts, listening for that range) over its own address. The library and
 //! the data directory are shared storage (one file system). Needs root (`ip netns`).
 
+mod common;
+
+use common::walk;
 use mediaforce::store::{JobState, JobStore, PgStore};
-use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 const POLICY: &[(&str, &str)] = &[
@@ -141,13 +143,7 @@ impl Env {
     }
 
     fn source(&self, name: &str, texture: u16, frames: u32) {
-        let path = self.root.join(name);
-        let mut v = SyntheticVideo::new(320, 180, frames)
-            .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
-        v.texture = texture;
-        let mut c = SyntheticClip::new(v);
-        c.audio.push(SyntheticAudio::new("aac", "eng"));
-        c.write(&path).unwrap();
+        common::lossless_source(&self.root.join(name), texture, frames);
     }
 
     fn jobs(&self) -> Vec<mediaforce::store::JobRow> {
@@ -158,21 +154,6 @@ impl Env {
     fn staged_files(&self) -> Vec<PathBuf> {
         walk(&self.dir.path().join("transcode"))
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -336,7 +336,7 @@ fn policy_files_and_locks_fail_clearly() {
 
     // Another writer holds the database: a clear error after the busy timeout, not a hang.
     env.ok(&["settings", "add-root", env.root.to_str().unwrap()]);
-    let conn = rusqlite_lock(&env.data);
+    let conn = hold_write_lock(&env.data);
     let (code, _, err) = env.run_env(
         &["settings", "add-ignore", "extras"],
         &[("MEDIAFORCE_BUSY_TIMEOUT_MS", "300")],
@@ -350,11 +350,17 @@ fn policy_files_and_locks_fail_clearly() {
     env.ok(&["settings", "add-ignore", "extras"]);
 }
 
+/// The catalog's database, through the store's own SQL layer.
+fn catalog_db(data: &Path) -> mediaforce::store::sql::Db {
+    let path = mediaforce::catalog::Catalog::path_in(data);
+    mediaforce::store::sql::Db::open(path.to_str().unwrap(), &mediaforce::catalog::SCHEMA).unwrap()
+}
+
 /// Hold the catalog's write lock like a long-running writer would.
-fn rusqlite_lock(data: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(data.join("catalog.db")).unwrap();
-    c.execute_batch("BEGIN EXCLUSIVE;").unwrap();
-    c
+fn hold_write_lock(data: &Path) -> mediaforce::store::sql::Db {
+    let mut db = catalog_db(data);
+    db.batch("BEGIN EXCLUSIVE;").unwrap();
+    db
 }
 
 /// Fingerprints read less than they did (point 9 of the real-files issue); rows fingerprinted
@@ -371,13 +377,13 @@ fn fingerprints_of_an_earlier_version_are_still_recognised() {
     let first = env.scan();
     assert_eq!(first["new"], 2, "{first}");
     // Rewrite both rows as the first version recorded them.
-    let db = rusqlite::Connection::open(env.data.join("catalog.db")).unwrap();
+    let mut db = catalog_db(&env.data);
     for p in [&a, &b] {
         let old = mediaforce::db::content_hash_as(p, "0:0").unwrap();
         assert!(!old.starts_with("q2:"), "{old}");
         db.execute(
             "UPDATE file SET fingerprint = ?2 WHERE path = ?1",
-            rusqlite::params![p.to_str().unwrap(), old],
+            mediaforce::store::params![p.to_str().unwrap(), old],
         )
         .unwrap();
     }

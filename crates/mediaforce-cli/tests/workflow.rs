@@ -2,7 +2,10 @@
 //! (catching truncated, audio-less and bigger outputs), compare, review, approve, promote and
 //! rollback, and promotion killed at every step then completed or undone with no file lost.
 
-use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+mod common;
+
+use common::walk;
+use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -173,13 +176,7 @@ impl Env {
 
 /// A big (lossless) source with an English AAC track.
 fn source(path: &Path, texture: u16) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut v = SyntheticVideo::new(320, 180, 48)
-        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
-    v.texture = texture;
-    let mut c = SyntheticClip::new(v);
-    c.audio.push(SyntheticAudio::new("aac", "eng"));
-    c.write(path).unwrap();
+    common::lossless_source(path, texture, 48);
 }
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -446,21 +443,6 @@ fn whole_workflow(env: Env) -> Env {
     assert_eq!(report["staged"].as_array().unwrap().len(), 2, "{report}");
     assert!(report["staged"][0]["saving_percent"].as_f64().unwrap() > 5.0);
     env
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Every place a file of the item can be, and how many hold `bytes`.
