@@ -590,6 +590,15 @@ impl Catalog {
     /// fence's lease is current, holding the job's row while it happens: a worker that lost
     /// its lease can never put a file in place. Without a fence it is a plain rename.
     pub fn fenced_rename(&self, from: &Path, to: &Path) -> Result<(), CatalogError> {
+        self.rename_fenced_by(self.fence(), from, to)
+    }
+
+    fn rename_fenced_by(
+        &self,
+        fence: Option<Fence>,
+        from: &Path,
+        to: &Path,
+    ) -> Result<(), CatalogError> {
         let io = |e: std::io::Error| {
             CatalogError::Invalid(format!("{} -> {}: {e}", from.display(), to.display()))
         };
@@ -602,13 +611,20 @@ impl Catalog {
             }
             Ok(())
         };
-        match self.fence() {
+        match fence {
             None => rename(),
             Some(fence) => self.lock().transaction(|tx| {
                 Self::check_fence(tx, fence)?;
                 rename()
             }),
         }
+    }
+
+    /// [`Catalog::fenced_rename`] under `fence` rather than this catalog's own: the
+    /// receiving side of a transfer puts a remote host's upload in place only while that
+    /// host's lease is current.
+    pub fn rename_under(&self, fence: Fence, from: &Path, to: &Path) -> Result<(), CatalogError> {
+        self.rename_fenced_by(Some(fence), from, to)
     }
 
     /// Which backend holds the catalog.

@@ -27,6 +27,12 @@ pub const SCHEMA: Schema<'static> = Schema {
         mappings TEXT NOT NULL DEFAULT '[]',
         started_ms INTEGER NOT NULL,
         last_seen_ms INTEGER NOT NULL
+    ) STRICT;",
+        // Tokens for the file endpoint (transfer mode), stored hashed; one per host.
+        "CREATE TABLE host_token (
+        host TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
     ) STRICT;"],
     postgres: &["CREATE TABLE host (
         name TEXT PRIMARY KEY,
@@ -41,6 +47,11 @@ pub const SCHEMA: Schema<'static> = Schema {
         mappings TEXT NOT NULL DEFAULT '[]',
         started_ms BIGINT NOT NULL,
         last_seen_ms BIGINT NOT NULL
+    );",
+        "CREATE TABLE host_token (
+        host TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        created_ms BIGINT NOT NULL
     );"],
     legacy_user_version: false,
 };
@@ -408,8 +419,47 @@ impl Hosts {
         self.get(name)
     }
 
-    /// Forget a host (its worker, if it still runs, re-registers at its next start).
+    /// Issue a new token for the host `name` (it need not have registered yet), replacing
+    /// its previous one; only the token's hash is stored, so it is shown once, here.
+    pub fn issue_token(&self, name: &str) -> Result<String, HostError> {
+        if name.trim().is_empty() || name.contains('/') {
+            return Err(HostError::Invalid(format!(
+                "host name {name:?}: empty or with a '/'"
+            )));
+        }
+        let token = crate::transfer::new_token();
+        self.db().execute(
+            "INSERT INTO host_token (host, hash, created_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (host) DO UPDATE SET hash = excluded.hash,
+                 created_ms = excluded.created_ms",
+            params![name, crate::transfer::token_hash(&token), now_ms()],
+        )?;
+        Ok(token)
+    }
+
+    /// The host a token belongs to, if any.
+    pub fn token_host(&self, token: &str) -> Result<Option<String>, HostError> {
+        Ok(self
+            .db()
+            .query_opt(
+                "SELECT host FROM host_token WHERE hash = ?1",
+                params![crate::transfer::token_hash(token)],
+            )?
+            .map(|r| r.text(0)))
+    }
+
+    /// Revoke the host's token; whether it had one.
+    pub fn revoke_token(&self, name: &str) -> Result<bool, HostError> {
+        Ok(self
+            .db()
+            .execute("DELETE FROM host_token WHERE host = ?1", params![name])?
+            > 0)
+    }
+
+    /// Forget a host and revoke its token (its worker, if it still runs, re-registers at its
+    /// next start).
     pub fn remove(&self, name: &str) -> Result<(), HostError> {
+        let _ = self.revoke_token(name)?;
         let n = self
             .db()
             .execute("DELETE FROM host WHERE name = ?1", params![name])?;
@@ -433,6 +483,27 @@ mod tests {
             memory_bytes: 1 << 30,
             encoders: vec!["libx264".into()],
         }
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed_and_a_new_one_replaces_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let hosts = Hosts::open(path.to_str().unwrap()).unwrap();
+        let first = hosts.issue_token("desk").unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(hosts.token_host(&first).unwrap().as_deref(), Some("desk"));
+        assert_eq!(hosts.token_host("not-a-token").unwrap(), None);
+        // The database holds the hash, never the token.
+        let raw = std::fs::read(&path).unwrap();
+        assert!(!raw.windows(first.len()).any(|w| w == first.as_bytes()));
+        let second = hosts.issue_token("desk").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(hosts.token_host(&first).unwrap(), None);
+        assert_eq!(hosts.token_host(&second).unwrap().as_deref(), Some("desk"));
+        assert!(hosts.revoke_token("desk").unwrap());
+        assert_eq!(hosts.token_host(&second).unwrap(), None);
+        assert!(hosts.issue_token("a/b").is_err());
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod schedule;
 pub mod search;
 pub mod settings;
 pub mod stage;
+pub mod transfer;
 pub mod validate;
 
 pub use mediaforce_codecs as codecs;

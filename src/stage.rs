@@ -38,6 +38,10 @@ pub struct StageOptions {
     /// The shared store (`postgres://...`) holding the catalog and the job queue; `None`
     /// keeps them in `<data dir>/catalog.db`.
     pub database: Option<String>,
+    /// Transfer mode: this host has no access to the library; a queued job downloads its
+    /// source from (and uploads its result to) the file endpoint of the host that holds it,
+    /// working in `<data dir>/transfer/`.
+    pub transfer: Option<crate::transfer::TransferClient>,
 }
 
 impl StageOptions {
@@ -51,6 +55,7 @@ impl StageOptions {
             verify: true,
             database: None,
             paths: crate::hosts::PathMap::default(),
+            transfer: None,
         }
     }
 }
@@ -309,11 +314,40 @@ pub fn stage_item(
     observer: &mut dyn SearchObserver,
     progress: &mut dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
-    // Files through this host's mapping; the catalog keeps the planned paths.
+    // Files through this host's mapping, or (transfer mode) copies in a scratch directory of
+    // the job's; the catalog keeps the planned paths.
     let planned = item;
     let mut mapped = item.clone();
-    mapped.source = options.paths.local(&item.source);
-    mapped.staging = options.paths.local(&item.staging);
+    let transfer = match (&options.transfer, control.fence()) {
+        (Some(client), Some(fence)) => Some((client, fence)),
+        (Some(_), None) => {
+            return Ok(StageOutcome::Failed {
+                error: format!(
+                    "{}: transfer mode runs queued jobs only",
+                    item.source.display()
+                ),
+                attempts: 0,
+            })
+        }
+        _ => None,
+    };
+    let _scratch = match transfer {
+        Some((_, fence)) => {
+            let dir = options
+                .data_dir
+                .join("transfer")
+                .join(format!("job-{}-e{}", fence.job, fence.epoch));
+            let name = |p: &Path| p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            mapped.source = dir.join("source").join(name(&item.source));
+            mapped.staging = dir.join("staged").join(name(&item.staging));
+            Some(Scratch(dir))
+        }
+        None => {
+            mapped.source = options.paths.local(&item.source);
+            mapped.staging = options.paths.local(&item.staging);
+            None
+        }
+    };
     let item = &mapped;
     // Until the job queue with leases exists, a per-file lock keeps a second run off an
     // item this one holds (and off one the second run holds).
@@ -343,10 +377,14 @@ pub fn stage_item(
         &planned.staging,
     )?;
     if rec.state.has_encode() || rec.state == ItemState::Promoting {
+        let staged_len = match transfer {
+            Some((client, fence)) => client.result_state(fence).ok().and_then(|(_, n)| n),
+            None => std::fs::metadata(&item.staging).ok().map(|m| m.len()),
+        };
         let intact = catalog
             .last_encode(rec.id)?
-            .zip(std::fs::metadata(&item.staging).ok())
-            .is_some_and(|(e, m)| e.output_bytes == m.len());
+            .zip(staged_len)
+            .is_some_and(|(e, n)| e.output_bytes == n);
         if intact || rec.state == ItemState::Promoted || rec.state == ItemState::Promoting {
             return Ok(StageOutcome::AlreadyStaged {
                 staging: planned.staging.clone(),
@@ -360,6 +398,25 @@ pub fn stage_item(
         return Ok(StageOutcome::Refused {
             reason: refusal.to_string(),
         });
+    }
+    if let Some((client, fence)) = transfer {
+        let fetched = item
+            .source
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| crate::transfer::TransferError::Io {
+                path: item.source.clone(),
+                source: e,
+            })
+            .and_then(|()| client.download(fence, &item.source, &|| control.is_stopped()));
+        match fetched {
+            Ok(t) => catalog.event(
+                rec.id,
+                "downloaded",
+                Some(&t.describe(&format!("source from {}:", client.base()))),
+            )?,
+            Err(e) => return transfer_failed(catalog, rec.id, fence, e),
+        }
     }
     // The plan is a snapshot: refuse to encode a source that changed since.
     match std::fs::metadata(&item.source) {
@@ -476,6 +533,16 @@ pub fn stage_item(
                         return Err(e.into());
                     }
                 }
+                if let Some((client, fence)) = transfer {
+                    match client.upload(fence, &item.staging, &|| control.is_stopped()) {
+                        Ok(t) => catalog.event(
+                            rec.id,
+                            "uploaded",
+                            Some(&t.describe(&format!("result to {}:", client.base()))),
+                        )?,
+                        Err(e) => return transfer_failed(catalog, rec.id, fence, e),
+                    }
+                }
                 let seconds = started.elapsed().as_secs_f64();
                 let adapter = crate::codecs::find(&cfg.encoder).ok();
                 let source_codec = crate::core::probe::probe_headers(&item.source)
@@ -583,6 +650,48 @@ pub fn stage_item(
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+        }
+    }
+}
+
+/// A transfer-mode job's scratch directory, removed however the job ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How a transfer that did not complete ends the job: a lost lease as a fenced write (the job
+/// is another worker's), a stop as an interruption, anything else as the item's failure.
+fn transfer_failed(
+    catalog: &Catalog,
+    item: i64,
+    fence: Fence,
+    e: crate::transfer::TransferError,
+) -> Result<StageOutcome, StageError> {
+    use crate::transfer::TransferError;
+    match e {
+        TransferError::Fenced(_) => Err(CatalogError::Fenced {
+            job: fence.job,
+            epoch: fence.epoch,
+        }
+        .into()),
+        // Stopped while downloading, before the encode began, the item keeps its state.
+        TransferError::Stopped => {
+            match catalog.set_state(item, ItemState::Interrupted, Some("stopped by the operator")) {
+                Ok(()) | Err(CatalogError::Refused { .. }) => Ok(StageOutcome::Cancelled),
+                Err(e) => Err(e.into()),
+            }
+        }
+        e => {
+            let reason = e.to_string();
+            catalog.set_state(item, ItemState::Failed, Some(&reason))?;
+            Ok(StageOutcome::Failed {
+                error: reason,
+                attempts: 1,
+            })
         }
     }
 }

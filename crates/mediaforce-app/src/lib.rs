@@ -10,6 +10,7 @@
 pub mod files;
 pub mod library;
 pub mod review;
+pub mod transfer;
 pub mod worker;
 
 pub use library::{
@@ -42,6 +43,8 @@ pub enum ErrorKind {
     Unavailable,
     /// A failure the user cannot act on.
     Internal,
+    /// The request carries no valid credentials (a host token, later a session).
+    Unauthenticated,
 }
 
 /// An error of a use case: its kind and a one-line message naming the file and the cause.

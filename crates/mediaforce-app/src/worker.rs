@@ -44,6 +44,9 @@ pub struct WorkerOptions {
     pub exit_when_idle: Option<Duration>,
     /// Offer only these encoders (of those available here); `None`: every available one.
     pub encoders: Option<Vec<String>>,
+    /// Transfer mode: no library access here; sources and results move through this
+    /// client of the library host's file endpoint (path mappings are not used).
+    pub transfer: Option<mediaforce::transfer::TransferClient>,
 }
 
 /// What a worker did.
@@ -71,7 +74,7 @@ fn slot_name(host: &str, slot: usize) -> String {
 }
 
 impl App {
-    fn hosts(&self) -> Result<Hosts> {
+    pub(crate) fn hosts(&self) -> Result<Hosts> {
         Ok(Hosts::open(&queue_location(
             &self.paths.data_dir,
             self.paths.database.as_deref(),
@@ -216,6 +219,7 @@ impl App {
         let queue = queue_location(&self.paths.data_dir, self.paths.database.as_deref());
         let mut options = StageOptions::new(&self.paths.data_dir);
         options.database = self.paths.database.clone();
+        options.transfer = opts.transfer.clone();
         options.cache = Some(std::sync::Arc::new(
             mediaforce::cache::ProbeCache::open(&queue)
                 .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
@@ -321,7 +325,9 @@ impl App {
                                     continue;
                                 }
                                 let mut options = options.clone();
-                                options.paths = host.mappings.clone();
+                                if options.transfer.is_none() {
+                                    options.paths = host.mappings.clone();
+                                }
                                 let r = mediaforce::batch::run_claimed(
                                     store.as_mut(),
                                     &catalog,

@@ -42,9 +42,25 @@ pub enum HostsCommand {
         /// encode jobs needing another are left to other hosts.
         #[arg(long, value_delimiter = ',')]
         encoders: Option<Vec<String>>,
+        /// Transfer mode, for a host without the library mounted: download each job's source
+        /// from (and upload its result to) the file endpoint of `mediaforce serve` on the host
+        /// that holds the library, e.g. http://nas:8777. The host's token (from `mediaforce
+        /// hosts token NAME`) is read from MEDIAFORCE_TOKEN or --token-file.
+        #[arg(long, value_name = "URL")]
+        transfer: Option<String>,
+        /// A file holding this host's token for --transfer.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
         /// Print a JSON summary at the end.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the file endpoint that transfer-mode workers use (`worker --transfer`), on the
+    /// host that holds the library. Every request needs a host token.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8777")]
+        bind: String,
     },
     /// See and steer the hosts that run jobs.
     Hosts {
@@ -135,6 +151,15 @@ pub enum HostsAction {
         #[arg(long)]
         clear_maps: bool,
     },
+    /// Issue a token for a host's transfer-mode worker (shown once; stored hashed; replaces
+    /// its previous one), or revoke it.
+    Token {
+        /// Its name.
+        name: String,
+        /// Revoke its token instead.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Forget a host.
     Remove {
         /// Its name.
@@ -211,8 +236,27 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             jobs,
             exit_when_idle,
             encoders,
+            transfer,
+            token_file,
             json,
         } => {
+            let transfer = match transfer {
+                None => None,
+                Some(url) => {
+                    let token = match &token_file {
+                        Some(f) => std::fs::read_to_string(f)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?,
+                        None => std::env::var("MEDIAFORCE_TOKEN").unwrap_or_default(),
+                    };
+                    if token.trim().is_empty() {
+                        bail!("--transfer needs this host's token in MEDIAFORCE_TOKEN or --token-file (issue one with: mediaforce hosts token NAME)");
+                    }
+                    if !url.starts_with("http://") {
+                        bail!("--transfer {url}: expected an http:// address of `mediaforce serve`");
+                    }
+                    Some(mediaforce::transfer::TransferClient::new(&url, &token))
+                }
+            };
             let _ = ctrlc::set_handler(|| {
                 if STOP.swap(true, Ordering::SeqCst) {
                     std::process::exit(130);
@@ -225,6 +269,7 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 exit_when_idle: exit_when_idle
                     .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
                 encoders,
+                transfer,
             };
             let summary = app.run_worker(&opts, &STOP, &WorkerLines { json })?;
             if json {
@@ -238,6 +283,21 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             if summary.failed > 0 {
                 bail!("{} jobs failed on this host", summary.failed);
             }
+        }
+        HostsCommand::Serve { bind } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let app = std::sync::Arc::new(app);
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+                let addr = listener.local_addr()?;
+                eprintln!("mediaforce serve: file endpoint for transfer-mode workers on http://{addr}");
+                mediaforce_server::serve(listener, app).await?;
+                anyhow::Ok(())
+            })?;
         }
         HostsCommand::Jobs { action } => match action {
             JobsAction::List { state, limit, json } => {
@@ -329,6 +389,16 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                     mappings,
                 };
                 print_host(&app.host_set(&name, &change)?);
+            }
+            HostsAction::Token { name, revoke } => {
+                if revoke {
+                    app.host_token_revoke(&name)?;
+                    println!("revoked host {name}'s token");
+                } else {
+                    let token = app.host_token(&name)?;
+                    eprintln!("token for host {name} (shown once; give it to its worker as MEDIAFORCE_TOKEN or --token-file):");
+                    println!("{token}");
+                }
             }
             HostsAction::Remove { name } => {
                 app.host_remove(&name)?;

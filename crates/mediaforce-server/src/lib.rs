@@ -1,0 +1,330 @@
+//! `mediaforce serve`: an HTTP server over the application layer. Today it carries the file
+//! endpoint that transfer-mode workers use (hosts without the library mounted download a
+//! job's source and upload its result; see [`mediaforce::transfer`] for the protocol); the
+//! web page and its JSON API come next.
+//!
+//! Handlers hold no rules: they read the request, call [`App`] on a blocking thread (the
+//! store's clients are synchronous) and map its errors' kinds to status codes. Files are
+//! reached by job id only, never by a path from the request.
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use futures_util::StreamExt;
+use mediaforce::transfer::{EPOCH, HASH, LENGTH, OFFSET, RECEIVED, STAGED};
+use mediaforce_app::transfer::{staged_len, TransferTarget};
+use mediaforce_app::{App, AppError, ErrorKind};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+/// The buffer a file is read or written with.
+const CHUNK: usize = 1 << 20;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct Server {
+    app: Arc<App>,
+    /// Source hashes by (path, length, modification time): a resumed download does not hash
+    /// the file again.
+    hashes: Arc<Mutex<HashMap<(PathBuf, u64, SystemTime), String>>>,
+}
+
+/// An [`AppError`] as a response: its kind as the status, `{kind, message}` as the body.
+struct Failure(AppError);
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = match self.0.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Refused => StatusCode::FORBIDDEN,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = serde_json::json!({"kind": self.0.kind, "message": self.0.message});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> Failure {
+    Failure(AppError::new(ErrorKind::Invalid, message))
+}
+
+fn internal(message: impl std::fmt::Display) -> Failure {
+    Failure(AppError::new(ErrorKind::Internal, message.to_string()))
+}
+
+/// Run `f` on a blocking thread (the store's clients must not run on the runtime's threads).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(internal)?
+        .map_err(Failure)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn header_num(headers: &HeaderMap, name: &str) -> Result<u64, Failure> {
+    header_str(headers, name)
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| bad_request(format!("missing or malformed {name} header")))
+}
+
+impl Server {
+    /// A server over `app`.
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            hashes: Arc::default(),
+        }
+    }
+
+    /// The job's files as the request's host may reach them (token and epoch from headers).
+    async fn target(&self, headers: &HeaderMap, job: i64) -> Result<TransferTarget, Failure> {
+        let token = header_str(headers, header::AUTHORIZATION.as_str())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_string();
+        let epoch = header_num(headers, EPOCH)? as i64;
+        let app = self.app.clone();
+        blocking(move || app.transfer_target(&token, job, epoch)).await
+    }
+}
+
+/// The router: the transfer endpoints under `/transfer/v1`.
+pub fn router(server: Server) -> Router {
+    Router::new()
+        .route("/transfer/v1/jobs/{job}/source", get(source))
+        .route(
+            "/transfer/v1/jobs/{job}/result",
+            put(result_put).head(result_head),
+        )
+        .route("/transfer/v1/jobs/{job}/result/commit", post(result_commit))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(server)
+}
+
+/// Serve `app` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    axum::serve(listener, router(Server::new(app))).await
+}
+
+/// `bytes=N-` or `bytes=N-M` of a file of `len` bytes: the first and last byte; `None` for a
+/// range this server does not serve (several ranges, suffix ranges).
+fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = v.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end = match b.trim() {
+        "" => len.checked_sub(1)?,
+        e => e.parse::<u64>().ok()?.min(len.checked_sub(1)?),
+    };
+    (start <= end).then_some((start, end))
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: impl ToString) {
+    if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+        headers.insert(name, v);
+    }
+}
+
+async fn source(
+    State(server): State<Server>,
+    Path(job): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let target = server.target(&headers, job).await?;
+    let path = target.source.clone();
+    let meta = tokio::fs::metadata(&path).await.map_err(|e| {
+        Failure(AppError::new(
+            ErrorKind::NotFound,
+            format!("{}: {e}", path.display()),
+        ))
+    })?;
+    let len = meta.len();
+    let key = (path.clone(), len, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+    let known = server.hashes.lock().expect("hash cache").get(&key).cloned();
+    let hash = match known {
+        Some(h) => h,
+        None => {
+            let p = path.clone();
+            let h = blocking(move || {
+                mediaforce::transfer::hash_file(&p).map_err(|e| {
+                    AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
+                })
+            })
+            .await?;
+            server
+                .hashes
+                .lock()
+                .expect("hash cache")
+                .insert(key, h.clone());
+            h
+        }
+    };
+    let range = header_str(&headers, header::RANGE.as_str());
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Some(r) => match parse_range(r, len) {
+            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            None => {
+                let mut h = HeaderMap::new();
+                set(&mut h, "content-range", format!("bytes */{len}"));
+                set(&mut h, HASH, &hash);
+                set(&mut h, LENGTH, len);
+                return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h).into_response());
+            }
+        },
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| internal(format!("{}: {e}", path.display())))?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(internal)?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(
+        tokio::io::AsyncReadExt::take(file, count),
+        CHUNK,
+    );
+    let mut h = HeaderMap::new();
+    set(&mut h, "content-type", "application/octet-stream");
+    set(&mut h, "content-length", count);
+    set(&mut h, "accept-ranges", "bytes");
+    set(&mut h, HASH, &hash);
+    set(&mut h, LENGTH, len);
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(&mut h, "content-range", format!("bytes {start}-{end}/{len}"));
+    }
+    Ok((status, h, Body::from_stream(stream)).into_response())
+}
+
+async fn result_head(
+    State(server): State<Server>,
+    Path(job): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let target = server.target(&headers, job).await?;
+    let received = tokio::fs::metadata(target.upload_path())
+        .await
+        .map_or(0, |m| m.len());
+    let mut h = HeaderMap::new();
+    set(&mut h, RECEIVED, received);
+    if let Some(n) = staged_len(&target.staging) {
+        set(&mut h, STAGED, n);
+    }
+    Ok((StatusCode::OK, h).into_response())
+}
+
+async fn result_put(
+    State(server): State<Server>,
+    Path(job): Path<i64>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
+    let target = server.target(&headers, job).await?;
+    let offset = header_num(&headers, OFFSET)?;
+    let app = server.app.clone();
+    let t = target.clone();
+    let path = blocking(move || app.transfer_prepare_upload(&t)).await?;
+    let have = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+    if offset > have {
+        let mut h = HeaderMap::new();
+        set(&mut h, RECEIVED, have);
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            h,
+            format!("job {job}: the upload holds {have} bytes; send from there"),
+        )
+            .into_response());
+    }
+    let io = |e: std::io::Error| internal(format!("{}: {e}", path.display()));
+    let file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .await
+        .map_err(io)?;
+    file.set_len(offset).await.map_err(io)?;
+    let mut file = tokio::io::BufWriter::with_capacity(CHUNK, file);
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(io)?;
+    let mut stream = body.into_data_stream();
+    let mut cut = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => file.write_all(&bytes).await.map_err(io)?,
+            Err(e) => {
+                cut = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    // What arrived is kept, cut or not: the sender resumes from it.
+    file.flush().await.map_err(io)?;
+    let received = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+    let mut h = HeaderMap::new();
+    set(&mut h, RECEIVED, received);
+    Ok(match cut {
+        None => (StatusCode::OK, h).into_response(),
+        Some(e) => (StatusCode::BAD_REQUEST, h, format!("upload cut: {e}")).into_response(),
+    })
+}
+
+async fn result_commit(
+    State(server): State<Server>,
+    Path(job): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let target = server.target(&headers, job).await?;
+    let hash = header_str(&headers, HASH)
+        .ok_or_else(|| bad_request(format!("missing {HASH} header")))?
+        .to_string();
+    let len = header_num(&headers, LENGTH)?;
+    let app = server.app.clone();
+    blocking(move || app.transfer_commit(&target, &hash, len)).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        let cases: &[(&str, u64, Option<(u64, u64)>)] = &[
+            ("bytes=0-", 10, Some((0, 9))),
+            ("bytes=4-", 10, Some((4, 9))),
+            ("bytes=4-6", 10, Some((4, 6))),
+            ("bytes=4-60", 10, Some((4, 9))),
+            ("bytes=10-", 10, None),
+            ("bytes=-5", 10, None),
+            ("bytes=0-1,4-5", 10, None),
+            ("items=0-", 10, None),
+            ("bytes=0-", 0, None),
+        ];
+        for (v, len, want) in cases {
+            assert_eq!(parse_range(v, *len), *want, "{v} of {len}");
+        }
+    }
+}

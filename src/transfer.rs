@@ -1,0 +1,522 @@
+//! Transfer mode: a host without access to the library downloads a job's source from the
+//! host that holds it and uploads the staged result back, over HTTP (`mediaforce serve`'s file
+//! endpoint).
+//!
+//! Both directions resume where a cut connection left off and are verified by a BLAKE3 hash of
+//! the whole file before use: a download with `Range: bytes=N-`; an upload by asking the
+//! receiver how much it holds and sending the rest. The receiver writes uploads under a
+//! temporary name and renames them into place itself, fenced by the job's lease, so a host
+//! that lost its lease can never deliver a result. Every request carries the host's token
+//! (`Authorization: Bearer`) and the lease epoch it acts under.
+//!
+//! The protocol, under `/transfer/v1/jobs/{job}`:
+//! - `GET source`: the job item's source file; `Range` honoured; headers [`HASH`] (the whole
+//!   file's hash) and [`LENGTH`] (the whole file's length).
+//! - `HEAD result`: [`RECEIVED`], the bytes of this lease's upload held so far, and
+//!   [`STAGED`], the length of the staged file in place (when there is one).
+//! - `PUT result` with [`OFFSET`]: the body is written from that offset (at most what the
+//!   receiver holds: a smaller one restarts there).
+//! - `POST result/commit` with [`HASH`] and [`LENGTH`]: checks them against what was received
+//!   and renames it into the staging path under the lease's fence. `422` on a mismatch (the
+//!   upload is discarded), `409` when the lease is no longer the caller's.
+
+use crate::control::Fence;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The lease epoch a request acts under.
+pub const EPOCH: &str = "x-mediaforce-epoch";
+/// A whole file's BLAKE3 hash, lowercase hex.
+pub const HASH: &str = "x-mediaforce-blake3";
+/// A whole file's length in bytes.
+pub const LENGTH: &str = "x-mediaforce-length";
+/// Bytes of an upload the receiver holds.
+pub const RECEIVED: &str = "x-mediaforce-received";
+/// Length of the staged file in place.
+pub const STAGED: &str = "x-mediaforce-staged";
+/// Where an upload's body starts.
+pub const OFFSET: &str = "x-mediaforce-offset";
+
+/// The buffer one read or write of a transfer moves.
+const CHUNK: usize = 1 << 20;
+
+/// The BLAKE3 hash of a file, lowercase hex.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// A new random token (256 bits, hex): what a host presents to the file endpoint.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a token is stored: its BLAKE3 hash (tokens are random, so no slow hash is needed).
+pub fn token_hash(token: &str) -> String {
+    blake3::hash(token.trim().as_bytes()).to_hex().to_string()
+}
+
+/// A transfer that did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// The job's lease is no longer this host's: nothing is delivered.
+    #[error("{0}")]
+    Fenced(String),
+    /// The endpoint refused the request (a bad token, a job of another host, no such job).
+    #[error("{0}")]
+    Refused(String),
+    /// The connection kept failing, or the file kept arriving damaged.
+    #[error("{0}")]
+    Failed(String),
+    /// The job was stopped while transferring.
+    #[error("stopped while transferring")]
+    Stopped,
+    /// A local file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What a completed transfer took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transferred {
+    /// The file's length.
+    pub bytes: u64,
+    /// Bytes sent or received over the network (more than `bytes` after a retry).
+    pub moved: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Times it resumed after a cut connection.
+    pub resumed: u32,
+    /// Times the whole file failed its hash check and was sent again.
+    pub hash_mismatches: u32,
+    /// The file's hash.
+    pub hash: String,
+}
+
+impl Transferred {
+    /// One line for the item's history.
+    pub fn describe(&self, what: &str) -> String {
+        let mut s = format!(
+            "{what} {} bytes in {:.1} s ({:.1} MB/s), BLAKE3 {}",
+            self.bytes,
+            self.seconds,
+            self.bytes as f64 / self.seconds.max(1e-9) / 1e6,
+            &self.hash[..self.hash.len().min(16)]
+        );
+        if self.resumed > 0 {
+            s.push_str(&format!(
+                "; resumed {} time(s) after a cut connection",
+                self.resumed
+            ));
+        }
+        if self.hash_mismatches > 0 {
+            s.push_str(&format!(
+                "; {} hash mismatch(es) caught, sent again",
+                self.hash_mismatches
+            ));
+        }
+        s
+    }
+}
+
+/// A host's client of another host's file endpoint.
+#[derive(Debug, Clone)]
+pub struct TransferClient {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+    /// How long it keeps retrying without making progress before giving up.
+    pub patience: Duration,
+}
+
+/// A response's status as an error of the transfer.
+fn status_error(what: &str, code: u16, resp: ureq::Response) -> TransferError {
+    let body = resp.into_string().unwrap_or_default();
+    let msg = format!("{what}: HTTP {code}: {}", body.trim());
+    match code {
+        409 => TransferError::Fenced(msg),
+        _ => TransferError::Refused(msg),
+    }
+}
+
+impl TransferClient {
+    /// A client of the endpoint at `base` (`http://host:port`) presenting `token`.
+    pub fn new(base: &str, token: &str) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout_read(Duration::from_secs(20))
+            .timeout_write(Duration::from_secs(20))
+            .build();
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.trim().to_string(),
+            agent,
+            patience: Duration::from_secs(120),
+        }
+    }
+
+    /// The endpoint.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, fence: Fence, tail: &str) -> String {
+        format!("{}/transfer/v1/jobs/{}/{tail}", self.base, fence.job)
+    }
+
+    fn request(&self, method: &str, fence: Fence, tail: &str) -> ureq::Request {
+        self.agent
+            .request(method, &self.url(fence, tail))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .set(EPOCH, &fence.epoch.to_string())
+    }
+
+    /// Wait before the next try after a failure; gives up once nothing has moved for the
+    /// client's patience, or when `stopped`.
+    fn backoff(
+        &self,
+        tries: &mut u32,
+        progress_at: Instant,
+        what: &str,
+        cause: &str,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<(), TransferError> {
+        if progress_at.elapsed() >= self.patience {
+            return Err(TransferError::Failed(format!(
+                "{what}: no progress for {:.0} s, the last error: {cause}",
+                self.patience.as_secs_f64()
+            )));
+        }
+        *tries += 1;
+        let delay = Duration::from_millis(250 * 2u64.pow((*tries).min(4)));
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if stopped() {
+                return Err(TransferError::Stopped);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Download the source of the job `fence` names into `dest`, resuming a cut connection
+    /// from the bytes already written and checking the whole file's hash; `stopped` is polled
+    /// between chunks.
+    pub fn download(
+        &self,
+        fence: Fence,
+        dest: &Path,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<Transferred, TransferError> {
+        let started = Instant::now();
+        let what = format!("download of job {}'s source from {}", fence.job, self.base);
+        let part = PathBuf::from(format!("{}.part", dest.display()));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| TransferError::Io { path, source }
+        };
+        let mut out = Transferred::default();
+        let mut tries = 0;
+        let mut progress_at = Instant::now();
+        // The hash of what `part` holds, kept across resumed requests.
+        let mut hasher = blake3::Hasher::new();
+        let mut hashed = 0u64;
+        let mut whole: Option<(String, u64)> = None;
+        let mut connections = 0u32;
+        loop {
+            if stopped() {
+                return Err(TransferError::Stopped);
+            }
+            let have = std::fs::metadata(&part).map_or(0, |m| m.len());
+            if have != hashed {
+                // A file left by an earlier attempt: hash what it holds before going on.
+                hasher = blake3::Hasher::new();
+                hashed = 0;
+                if have > 0 {
+                    let mut f = std::fs::File::open(&part).map_err(io(&part))?;
+                    let mut buf = vec![0u8; CHUNK];
+                    loop {
+                        let n = f.read(&mut buf).map_err(io(&part))?;
+                        if n == 0 {
+                            break;
+                        }
+                        hasher.update(&buf[..n]);
+                        hashed += n as u64;
+                    }
+                }
+            }
+            let mut req = self.request("GET", fence, "source");
+            if have > 0 {
+                req = req.set("range", &format!("bytes={have}-"));
+            }
+            connections += 1;
+            let resp = match req.call() {
+                Ok(r) => r,
+                Err(ureq::Error::Status(416, _)) => {
+                    // More than the file holds: start again.
+                    let _ = std::fs::remove_file(&part);
+                    hashed = u64::MAX;
+                    continue;
+                }
+                Err(ureq::Error::Status(code, r)) if code >= 500 => {
+                    let cause = status_error(&what, code, r).to_string();
+                    self.backoff(&mut tries, progress_at, &what, &cause, stopped)?;
+                    continue;
+                }
+                Err(ureq::Error::Status(code, r)) => return Err(status_error(&what, code, r)),
+                Err(e) => {
+                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                    continue;
+                }
+            };
+            if connections > 1 && have > 0 {
+                out.resumed += 1;
+            }
+            let hash = resp.header(HASH).unwrap_or_default().to_string();
+            let len: u64 = resp
+                .header(LENGTH)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            if hash.is_empty() || len == u64::MAX {
+                return Err(TransferError::Refused(format!(
+                    "{what}: the endpoint sent no {HASH} / {LENGTH}"
+                )));
+            }
+            // The file changed on the server since the part was written: start again.
+            if whole.as_ref().is_some_and(|w| *w != (hash.clone(), len)) {
+                let _ = std::fs::remove_file(&part);
+                hashed = u64::MAX;
+                whole = None;
+                continue;
+            }
+            whole = Some((hash.clone(), len));
+            let start = if resp.status() == 206 { have } else { 0 };
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .open(&part)
+                .map_err(io(&part))?;
+            file.set_len(start).map_err(io(&part))?;
+            file.seek(SeekFrom::Start(start)).map_err(io(&part))?;
+            if start == 0 && hashed != 0 {
+                hasher = blake3::Hasher::new();
+                hashed = 0;
+            }
+            let mut body = resp.into_reader();
+            let mut buf = vec![0u8; CHUNK];
+            let mut cut = None;
+            loop {
+                if stopped() {
+                    return Err(TransferError::Stopped);
+                }
+                match body.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        file.write_all(&buf[..n]).map_err(io(&part))?;
+                        hasher.update(&buf[..n]);
+                        hashed += n as u64;
+                        out.moved += n as u64;
+                        progress_at = Instant::now();
+                        tries = 0;
+                    }
+                    Err(e) => {
+                        cut = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            file.flush().map_err(io(&part))?;
+            drop(file);
+            if hashed < len {
+                let cause = cut.unwrap_or_else(|| "the connection closed early".into());
+                self.backoff(&mut tries, progress_at, &what, &cause, stopped)?;
+                continue;
+            }
+            let got = hasher.finalize().to_hex().to_string();
+            if hashed != len || got != hash {
+                // A damaged or overlong file: never used; fetched once more from the start.
+                let _ = std::fs::remove_file(&part);
+                hashed = u64::MAX;
+                out.hash_mismatches += 1;
+                if out.hash_mismatches > 2 {
+                    return Err(TransferError::Failed(format!(
+                        "{what}: the file failed its hash check {} times (expected {hash}, got {got})",
+                        out.hash_mismatches
+                    )));
+                }
+                continue;
+            }
+            std::fs::File::open(&part)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&part))?;
+            std::fs::rename(&part, dest).map_err(io(dest))?;
+            out.bytes = len;
+            out.hash = hash;
+            out.seconds = started.elapsed().as_secs_f64();
+            return Ok(out);
+        }
+    }
+
+    /// What the receiver holds for the job: this lease's upload so far, and the staged
+    /// file's length when one is in place.
+    pub fn result_state(&self, fence: Fence) -> Result<(u64, Option<u64>), TransferError> {
+        let what = format!("state of job {}'s result at {}", fence.job, self.base);
+        match self.request("HEAD", fence, "result").call() {
+            Ok(r) => Ok((
+                r.header(RECEIVED).and_then(|v| v.parse().ok()).unwrap_or(0),
+                r.header(STAGED).and_then(|v| v.parse().ok()),
+            )),
+            Err(ureq::Error::Status(code, r)) => Err(status_error(&what, code, r)),
+            Err(e) => Err(TransferError::Failed(format!("{what}: {e}"))),
+        }
+    }
+
+    /// Upload `file` as the staged result of the job `fence` names: resumes from what the
+    /// receiver holds after a cut connection, and has the receiver check the hash and put the
+    /// file in place under the lease's fence.
+    pub fn upload(
+        &self,
+        fence: Fence,
+        file: &Path,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<Transferred, TransferError> {
+        let started = Instant::now();
+        let what = format!("upload of job {}'s result to {}", fence.job, self.base);
+        let io = |source| TransferError::Io {
+            path: file.to_path_buf(),
+            source,
+        };
+        let len = std::fs::metadata(file).map_err(io)?.len();
+        let hash = hash_file(file).map_err(io)?;
+        let mut out = Transferred {
+            bytes: len,
+            hash: hash.clone(),
+            ..Default::default()
+        };
+        let mut tries = 0;
+        let mut progress_at = Instant::now();
+        let mut restart = false;
+        let mut puts = 0u32;
+        loop {
+            if stopped() {
+                return Err(TransferError::Stopped);
+            }
+            let received = if restart {
+                0
+            } else {
+                match self.request("HEAD", fence, "result").call() {
+                    Ok(r) => r.header(RECEIVED).and_then(|v| v.parse().ok()).unwrap_or(0),
+                    Err(ureq::Error::Status(code, r)) if code < 500 => {
+                        return Err(status_error(&what, code, r))
+                    }
+                    Err(e) => {
+                        self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                        continue;
+                    }
+                }
+            };
+            let offset = if received > len { 0 } else { received };
+            if offset < len || restart {
+                restart = false;
+                let mut f = std::fs::File::open(file).map_err(io)?;
+                f.seek(SeekFrom::Start(offset)).map_err(io)?;
+                puts += 1;
+                if puts > 1 && offset > 0 {
+                    out.resumed += 1;
+                }
+                let sent = std::cell::Cell::new(0u64);
+                let r = self
+                    .request("PUT", fence, "result")
+                    .set(OFFSET, &offset.to_string())
+                    .set("content-length", &(len - offset).to_string())
+                    .send(Body {
+                        file: f,
+                        sent: &sent,
+                        stopped,
+                    });
+                out.moved += sent.get();
+                if sent.get() > 0 {
+                    progress_at = Instant::now();
+                }
+                match r {
+                    Ok(_) => tries = 0,
+                    Err(ureq::Error::Status(code, r)) if code < 500 => {
+                        return Err(status_error(&what, code, r))
+                    }
+                    Err(e) => {
+                        if stopped() {
+                            return Err(TransferError::Stopped);
+                        }
+                        self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                        continue;
+                    }
+                }
+            }
+            match self
+                .request("POST", fence, "result/commit")
+                .set(HASH, &hash)
+                .set(LENGTH, &len.to_string())
+                .call()
+            {
+                Ok(_) => {
+                    out.seconds = started.elapsed().as_secs_f64();
+                    return Ok(out);
+                }
+                Err(ureq::Error::Status(422, _)) => {
+                    out.hash_mismatches += 1;
+                    if out.hash_mismatches > 2 {
+                        return Err(TransferError::Failed(format!(
+                            "{what}: the receiver's copy failed its hash check {} times",
+                            out.hash_mismatches
+                        )));
+                    }
+                    restart = true;
+                }
+                Err(ureq::Error::Status(code, r)) if code < 500 => {
+                    return Err(status_error(&what, code, r))
+                }
+                Err(e) => {
+                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                }
+            }
+        }
+    }
+}
+
+/// An upload's body: the file from its offset, counting what was handed over and failing
+/// the request once the job is stopped.
+struct Body<'a> {
+    file: std::fs::File,
+    sent: &'a std::cell::Cell<u64>,
+    stopped: &'a dyn Fn() -> bool,
+}
+
+impl Read for Body<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if (self.stopped)() {
+            return Err(std::io::Error::other("stopped"));
+        }
+        let n = self.file.read(buf)?;
+        self.sent.set(self.sent.get() + n as u64);
+        Ok(n)
+    }
+}
