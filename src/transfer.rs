@@ -164,6 +164,8 @@ impl TransferClient {
             .timeout_connect(Duration::from_secs(5))
             .timeout_read(Duration::from_secs(20))
             .timeout_write(Duration::from_secs(20))
+            // A connection per request: after a cut link nothing half-dead is reused.
+            .max_idle_connections(0)
             .build();
         Self {
             base: base.trim_end_matches('/').to_string(),
