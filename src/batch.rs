@@ -468,8 +468,15 @@ fn run_job(
         );
     if lost {
         // Another worker holds the job now; nothing of this run's is recorded.
+        let refused = match &outcome {
+            Err(e) => format!("; refused: {e}"),
+            Ok(_) => String::new(),
+        };
         let outcome = StageOutcome::Busy {
-            holder: format!("another worker (job {} lost its lease here)", lease.job),
+            holder: format!(
+                "another worker (job {} lost its lease here{refused})",
+                lease.job
+            ),
         };
         ui.finished(item, &outcome);
         return Ok(Some((item.index, outcome)));

@@ -14,7 +14,8 @@ use std::time::Duration;
 /// The hosts' schema on both backends.
 pub const SCHEMA: Schema<'static> = Schema {
     name: "hosts",
-    sqlite: &["CREATE TABLE host (
+    sqlite: &[
+        "CREATE TABLE host (
         name TEXT PRIMARY KEY,
         instance TEXT NOT NULL,
         os TEXT NOT NULL,
@@ -33,8 +34,10 @@ pub const SCHEMA: Schema<'static> = Schema {
         host TEXT PRIMARY KEY,
         hash TEXT NOT NULL UNIQUE,
         created_ms INTEGER NOT NULL
-    ) STRICT;"],
-    postgres: &["CREATE TABLE host (
+    ) STRICT;",
+    ],
+    postgres: &[
+        "CREATE TABLE host (
         name TEXT PRIMARY KEY,
         instance TEXT NOT NULL,
         os TEXT NOT NULL,
@@ -52,7 +55,8 @@ pub const SCHEMA: Schema<'static> = Schema {
         host TEXT PRIMARY KEY,
         hash TEXT NOT NULL UNIQUE,
         created_ms BIGINT NOT NULL
-    );"],
+    );",
+    ],
     legacy_user_version: false,
 };
 

@@ -680,7 +680,11 @@ fn transfer_failed(
         .into()),
         // Stopped while downloading, before the encode began, the item keeps its state.
         TransferError::Stopped => {
-            match catalog.set_state(item, ItemState::Interrupted, Some("stopped by the operator")) {
+            match catalog.set_state(
+                item,
+                ItemState::Interrupted,
+                Some("stopped by the operator"),
+            ) {
                 Ok(()) | Err(CatalogError::Refused { .. }) => Ok(StageOutcome::Cancelled),
                 Err(e) => Err(e.into()),
             }

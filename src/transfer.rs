@@ -378,6 +378,26 @@ impl TransferClient {
         }
     }
 
+    /// The host the endpoint knows this client's token as; a refusal when it knows none.
+    pub fn whoami(&self) -> Result<String, TransferError> {
+        let what = format!("token check at {}", self.base);
+        let resp = self
+            .agent
+            .get(&format!("{}/transfer/v1/whoami", self.base))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .call();
+        match resp {
+            Ok(r) => {
+                let v: serde_json::Value = r
+                    .into_json()
+                    .map_err(|e| TransferError::Failed(format!("{what}: {e}")))?;
+                Ok(v["host"].as_str().unwrap_or_default().to_string())
+            }
+            Err(ureq::Error::Status(code, r)) => Err(status_error(&what, code, r)),
+            Err(e) => Err(TransferError::Failed(format!("{what}: {e}"))),
+        }
+    }
+
     /// What the receiver holds for the job: this lease's upload so far, and the staged
     /// file's length when one is in place.
     pub fn result_state(&self, fence: Fence) -> Result<(u64, Option<u64>), TransferError> {

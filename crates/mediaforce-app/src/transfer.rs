@@ -42,10 +42,8 @@ impl TransferTarget {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.staging.with_file_name(format!(
-            ".{name}.upload-{}-e{}",
-            self.job, self.epoch
-        ))
+        self.staging
+            .with_file_name(format!(".{name}.upload-{}-e{}", self.job, self.epoch))
     }
 
     /// Uploads of this job under other leases (a host that lost its lease mid-upload).
@@ -88,9 +86,7 @@ impl App {
         if token.trim().is_empty() {
             return Err(unauthenticated());
         }
-        self.hosts()?
-            .token_host(token)?
-            .ok_or_else(unauthenticated)
+        self.hosts()?.token_host(token)?.ok_or_else(unauthenticated)
     }
 
     /// Issue a new file-endpoint token for `host`, replacing its previous one; shown once.
@@ -177,10 +173,7 @@ impl App {
             e
         };
         let io = |e: std::io::Error| {
-            AppError::new(
-                ErrorKind::NotFound,
-                format!("{}: {e}", upload.display()),
-            )
+            AppError::new(ErrorKind::NotFound, format!("{}: {e}", upload.display()))
         };
         // A commit repeated after its answer was lost: the file is already in place.
         if !upload.exists()

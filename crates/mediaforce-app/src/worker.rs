@@ -215,6 +215,25 @@ impl App {
             }
             info.encoders.retain(|e| only.contains(e));
         }
+        if let Some(client) = &opts.transfer {
+            // The token is checked before anything is claimed: a host the endpoint does not
+            // know (or knows by another name) would fail every job it took.
+            let known = client.whoami().map_err(|e| {
+                AppError::new(
+                    ErrorKind::Unauthenticated,
+                    format!("host {}: {e}", opts.name),
+                )
+            })?;
+            if known != opts.name {
+                return Err(AppError::new(
+                    ErrorKind::Refused,
+                    format!(
+                        "host {}: the token given is host {known}'s; run this worker as --name {known} or issue one with: mediaforce hosts token {}",
+                        opts.name, opts.name
+                    ),
+                ));
+            }
+        }
         hosts.register(&info)?;
         let queue = queue_location(&self.paths.data_dir, self.paths.database.as_deref());
         let mut options = StageOptions::new(&self.paths.data_dir);

@@ -179,12 +179,16 @@ impl mediaforce::batch::BatchUi for WorkerLines {
     }
 
     fn finished(&self, item: &ManifestItem, outcome: &StageOutcome) {
-        if !self.json {
-            println!(
-                "[{}] {}",
-                item.index,
-                crate::workflow::describe_outcome(outcome)
-            );
+        let line = format!(
+            "[{}] {}",
+            item.index,
+            crate::workflow::describe_outcome(outcome)
+        );
+        // With --json, stdout carries the summary only; the log goes to stderr.
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -252,7 +256,9 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                         bail!("--transfer needs this host's token in MEDIAFORCE_TOKEN or --token-file (issue one with: mediaforce hosts token NAME)");
                     }
                     if !url.starts_with("http://") {
-                        bail!("--transfer {url}: expected an http:// address of `mediaforce serve`");
+                        bail!(
+                            "--transfer {url}: expected an http:// address of `mediaforce serve`"
+                        );
                     }
                     Some(mediaforce::transfer::TransferClient::new(&url, &token))
                 }
@@ -294,7 +300,9 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
                 let addr = listener.local_addr()?;
-                eprintln!("mediaforce serve: file endpoint for transfer-mode workers on http://{addr}");
+                eprintln!(
+                    "mediaforce serve: file endpoint for transfer-mode workers on http://{addr}"
+                );
                 mediaforce_server::serve(listener, app).await?;
                 anyhow::Ok(())
             })?;

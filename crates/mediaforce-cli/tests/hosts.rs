@@ -458,3 +458,293 @@ fn a_host_reaches_the_library_through_its_mapping_or_gives_the_job_back() {
     );
     assert_eq!(env.staged_files().len(), 1);
 }
+
+/// A TCP relay between a transfer-mode worker and the file endpoint that damages what it
+/// carries, once each: it cuts the first download of the source a third of the way in, flips
+/// a byte of the second (the resumed one), and does the same to the first two uploads. The
+/// worker opens a connection per request, so each connection carries one request.
+struct Relay {
+    addr: std::net::SocketAddr,
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    puts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Read an HTTP head (through the blank line) byte by byte, so nothing of the body is taken.
+fn read_head(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// Copy `n` bytes from `from` to `to`; `cut`: stop after that many; `flip`: invert the low
+/// bit of the byte at that offset. Whether all `n` went through.
+fn relay_body(
+    from: &mut std::net::TcpStream,
+    to: &mut std::net::TcpStream,
+    n: usize,
+    cut: Option<usize>,
+    flip: Option<usize>,
+) -> bool {
+    use std::io::{Read, Write};
+    let limit = cut.unwrap_or(n).min(n);
+    let mut done = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while done < limit {
+        let want = buf.len().min(limit - done);
+        let k = match from.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => return false,
+            Ok(k) => k,
+        };
+        if let Some(at) = flip.filter(|&at| at >= done && at < done + k) {
+            buf[at - done] ^= 1;
+        }
+        if to.write_all(&buf[..k]).is_err() {
+            return false;
+        }
+        done += k;
+    }
+    done == n
+}
+
+impl Relay {
+    fn start(listen: &str, upstream: std::net::SocketAddr, source_len: usize) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(listen).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let puts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (g, p) = (gets.clone(), puts.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut client) = conn else { continue };
+                let (g, p) = (g.clone(), p.clone());
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+                        return;
+                    };
+                    let head = read_head(&mut client);
+                    let method = String::from_utf8_lossy(&head)
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = server.write_all(&head);
+                    let shut = |a: &std::net::TcpStream, b: &std::net::TcpStream| {
+                        let _ = a.shutdown(std::net::Shutdown::Both);
+                        let _ = b.shutdown(std::net::Shutdown::Both);
+                    };
+                    let request_body = content_length(&head);
+                    if method == "PUT" {
+                        let n = p.fetch_add(1, Ordering::SeqCst) + 1;
+                        let (cut, flip) = match n {
+                            1 => (Some(request_body / 3), None),
+                            2 => (None, Some(100)),
+                            _ => (None, None),
+                        };
+                        if !relay_body(&mut client, &mut server, request_body, cut, flip) {
+                            return shut(&client, &server);
+                        }
+                    } else if !relay_body(&mut client, &mut server, request_body, None, None) {
+                        return shut(&client, &server);
+                    }
+                    let request = head;
+                    let head = read_head(&mut server);
+                    let _ = client.write_all(&head);
+                    let body = if method == "HEAD" {
+                        0
+                    } else {
+                        content_length(&head)
+                    };
+                    let source = String::from_utf8_lossy(&request)
+                        .lines()
+                        .next()
+                        .is_some_and(|l| l.contains("/source "));
+                    let (cut, flip) = if method == "GET" && source {
+                        match g.fetch_add(1, Ordering::SeqCst) + 1 {
+                            1 => (Some(source_len / 3), None),
+                            2 => (None, Some(1000)),
+                            _ => (None, None),
+                        }
+                    } else {
+                        (None, None)
+                    };
+                    relay_body(&mut server, &mut client, body, cut, flip);
+                    shut(&client, &server);
+                });
+            }
+        });
+        Self { addr, gets, puts }
+    }
+}
+
+/// `mediaforce serve` on loopback; its address from the line it prints.
+fn serve(env: &Env) -> (Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MEDIAFORCE_DATA_DIR", &env.data)
+        .env("MEDIAFORCE_DATABASE_URL", &env.url)
+        .envs(POLICY.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("serve prints its address").unwrap();
+    let addr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+impl Host {
+    /// A transfer-mode worker in this namespace, in a mount namespace of its own where the
+    /// library, the transcode root and the library host's data directory are hidden under
+    /// empty file systems (it checks the source is out of its reach before it starts).
+    fn transfer_worker(
+        &self,
+        env: &Env,
+        name: &str,
+        endpoint: &str,
+        token: &str,
+        state: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Child {
+        let hidden = [
+            env.root.clone(),
+            env.dir.path().join("transcode"),
+            env.data.clone(),
+        ];
+        let mut script = String::new();
+        for p in &hidden {
+            script.push_str(&format!("mount -t tmpfs none '{}' && ", p.display()));
+        }
+        script.push_str(&format!(
+            "test -z \"$(ls -A '{}')\" && exec '{}' worker --name {name} --exit-when-idle 3 --json --transfer {endpoint}",
+            env.root.display(),
+            env!("CARGO_BIN_EXE_mediaforce"),
+        ));
+        Command::new("ip")
+            .args([
+                "netns", "exec", &self.ns, "unshare", "-m", "sh", "-c", &script,
+            ])
+            .env("MEDIAFORCE_DATA_DIR", state)
+            .env("MEDIAFORCE_CACHE_DIR", state.join("cache"))
+            .env("MEDIAFORCE_DATABASE_URL", &self.url)
+            .env("MEDIAFORCE_TOKEN", token)
+            .envs(POLICY.iter().copied())
+            .envs(extra.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a transfer-mode worker")
+    }
+}
+
+#[test]
+fn a_host_without_the_library_moves_files_over_cut_and_damaged_connections() {
+    let env = Env::new("xfer");
+    env.source("a.mkv", 12, 48);
+    let source = env.root.join("a.mkv");
+    let source_len = std::fs::metadata(&source).unwrap().len() as usize;
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    env.ok(&["enqueue", "--all"]);
+    let token = env.ok(&["hosts", "token", "remote"]).trim().to_string();
+    assert_eq!(token.len(), 64, "{token}");
+    let (mut server, addr) = serve(&env);
+    let tag = format!("{}", (std::process::id() + 1000) % 10000);
+    let host = Host::new(&tag, 40, &env.url);
+    let relay = Relay::start("10.213.40.1:0", addr, source_len);
+    let endpoint = format!("http://{}", relay.addr);
+    let state = env.dir.path().join("remote-state");
+    // A wrong token, or a token of another host, is refused before any job is claimed.
+    let other = env.ok(&["hosts", "token", "elsewhere"]).trim().to_string();
+    for (bad, says) in [
+        ("not-the-token", "401"),
+        (other.as_str(), "host elsewhere's"),
+    ] {
+        let out = host
+            .transfer_worker(&env, "remote", &endpoint, bad, &state, &[])
+            .wait_with_output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(
+            (env.jobs()[0].state, env.jobs()[0].attempts),
+            (JobState::Queued, 0)
+        );
+    }
+    let out = host
+        .transfer_worker(&env, "remote", &endpoint, &token, &state, &[])
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["done"], 1, "{s} {stderr}");
+    // Cut once and damaged once in each direction: three requests carried each file.
+    use std::sync::atomic::Ordering;
+    assert_eq!(relay.gets.load(Ordering::SeqCst), 3);
+    assert_eq!(relay.puts.load(Ordering::SeqCst), 3);
+    let c = mediaforce::catalog::Catalog::open_location(&env.url).unwrap();
+    let plan = c.latest_plan().unwrap().unwrap();
+    let item = c.item(&plan.key, 0).unwrap().unwrap();
+    assert_eq!(item.state.as_str(), "staged");
+    let events = c.item_events(item.id).unwrap();
+    let detail = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e.1 == kind)
+            .and_then(|e| e.2.clone())
+            .unwrap_or_else(|| panic!("no {kind} event in {events:?}"))
+    };
+    let (down, up) = (detail("downloaded"), detail("uploaded"));
+    eprintln!("{down}\n{up}");
+    for d in [&down, &up] {
+        assert!(d.contains("resumed 1 time(s)"), "{d}");
+        assert!(d.contains("1 hash mismatch(es) caught"), "{d}");
+    }
+    assert!(
+        down.contains(&mediaforce::transfer::hash_file(&source).unwrap()[..16]),
+        "{down}"
+    );
+    // The staged file at the planned path is what the worker sent, whole, and plays.
+    let staged = env.staged_files();
+    assert_eq!(staged.len(), 1, "{staged:?} (no upload left behind)");
+    assert_eq!(staged[0], item.staging);
+    assert!(
+        up.contains(&mediaforce::transfer::hash_file(&staged[0]).unwrap()[..16]),
+        "{up}"
+    );
+    let probe: Value =
+        serde_json::from_str(&env.ok(&["probe", "--json", staged[0].to_str().unwrap()])).unwrap();
+    assert_eq!(probe[0]["streams"][0]["kind"], "video", "{probe}");
+    // Nothing left in the worker's scratch space.
+    assert!(walk(&state.join("transfer")).is_empty());
+    let _ = server.kill();
+    let _ = server.wait();
+}

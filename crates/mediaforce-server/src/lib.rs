@@ -78,6 +78,13 @@ async fn blocking<T: Send + 'static>(
         .map_err(Failure)
 }
 
+fn bearer(headers: &HeaderMap) -> String {
+    header_str(headers, header::AUTHORIZATION.as_str())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -99,10 +106,7 @@ impl Server {
 
     /// The job's files as the request's host may reach them (token and epoch from headers).
     async fn target(&self, headers: &HeaderMap, job: i64) -> Result<TransferTarget, Failure> {
-        let token = header_str(headers, header::AUTHORIZATION.as_str())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default()
-            .to_string();
+        let token = bearer(headers);
         let epoch = header_num(headers, EPOCH)? as i64;
         let app = self.app.clone();
         blocking(move || app.transfer_target(&token, job, epoch)).await
@@ -112,6 +116,7 @@ impl Server {
 /// The router: the transfer endpoints under `/transfer/v1`.
 pub fn router(server: Server) -> Router {
     Router::new()
+        .route("/transfer/v1/whoami", get(whoami))
         .route("/transfer/v1/jobs/{job}/source", get(source))
         .route(
             "/transfer/v1/jobs/{job}/result",
@@ -146,6 +151,14 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: impl ToString) {
     }
 }
 
+/// The host a token belongs to: a worker checks its token before it claims anything.
+async fn whoami(State(server): State<Server>, headers: HeaderMap) -> Result<Response, Failure> {
+    let token = bearer(&headers);
+    let app = server.app.clone();
+    let host = blocking(move || app.token_host(&token)).await?;
+    Ok(axum::Json(serde_json::json!({ "host": host })).into_response())
+}
+
 async fn source(
     State(server): State<Server>,
     Path(job): Path<i64>,
@@ -160,7 +173,11 @@ async fn source(
         ))
     })?;
     let len = meta.len();
-    let key = (path.clone(), len, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+    let key = (
+        path.clone(),
+        len,
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    );
     let known = server.hashes.lock().expect("hash cache").get(&key).cloned();
     let hash = match known {
         Some(h) => h,
@@ -212,7 +229,11 @@ async fn source(
     set(&mut h, HASH, &hash);
     set(&mut h, LENGTH, len);
     if status == StatusCode::PARTIAL_CONTENT {
-        set(&mut h, "content-range", format!("bytes {start}-{end}/{len}"));
+        set(
+            &mut h,
+            "content-range",
+            format!("bytes {start}-{end}/{len}"),
+        );
     }
     Ok((status, h, Body::from_stream(stream)).into_response())
 }

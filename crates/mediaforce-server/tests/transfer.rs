@@ -44,7 +44,12 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
     app.add_root(&root).unwrap();
     app.set_transcode_root(&troot).unwrap();
     let plan = app.campaign(&root, None, &|_| {}).unwrap();
-    let staging = plan.first.as_ref().expect("one item planned").staging.clone();
+    let staging = plan
+        .first
+        .as_ref()
+        .expect("one item planned")
+        .staging
+        .clone();
     let ids = app
         .enqueue(&Selection {
             all: true,
