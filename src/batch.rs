@@ -470,7 +470,7 @@ fn run_job(
         // Another worker holds the job now; nothing of this run's is recorded.
         let refused = match &outcome {
             Err(e) => format!("; refused: {e}"),
-            Ok(_) => String::new(),
+            Ok(_) => "; its heartbeat was refused".into(),
         };
         let outcome = StageOutcome::Busy {
             holder: format!(

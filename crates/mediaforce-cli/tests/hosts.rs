@@ -748,3 +748,79 @@ fn a_host_without_the_library_moves_files_over_cut_and_damaged_connections() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn a_worker_cut_off_mid_job_loses_it_and_delivers_nothing_when_its_link_returns() {
+    let env = Env::new("link");
+    env.source("long.mkv", 16, 144);
+    env.ok(&["campaign", env.root.to_str().unwrap()]);
+    env.ok(&["enqueue", "--all"]);
+    let token = env.ok(&["hosts", "token", "cutoff"]).trim().to_string();
+    let (mut server, addr) = serve(&env);
+    let tag = format!("{}", (std::process::id() + 9000) % 10000);
+    let (a, b) = (Host::new(&tag, 50, &env.url), Host::new(&tag, 51, &env.url));
+    // The endpoint as host a reaches it: over its own link (the relay only forwards here).
+    let relay = Relay::start("10.213.50.1:0", addr, usize::MAX);
+    relay.gets.store(100, std::sync::atomic::Ordering::SeqCst);
+    relay.puts.store(100, std::sync::atomic::Ordering::SeqCst);
+    let endpoint = format!("http://{}", relay.addr);
+    let state = env.dir.path().join("cutoff-state");
+    let lease = [("MEDIAFORCE_LEASE_MS", "2000")];
+    let cutoff = a.transfer_worker(&env, "cutoff", &endpoint, &token, &state, &lease);
+    // Once it has the source and is encoding, its link goes down.
+    let c = mediaforce::catalog::Catalog::open_location(&env.url).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let item = loop {
+        let item = c
+            .latest_plan()
+            .unwrap()
+            .and_then(|p| c.item(&p.key, 0).unwrap());
+        if let Some(it) = item.filter(|i| i.state.as_str() == "encoding") {
+            break it;
+        }
+        assert!(std::time::Instant::now() < deadline, "never encoding");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    ip(&["link", "set", &a.link, "down"]);
+    // Its lease runs out; another host takes the job and finishes it.
+    let out = b.worker(&env, "steady", &lease).wait_with_output().unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["done"], 1, "{s} {}", String::from_utf8_lossy(&out.stderr));
+    // The link returns: the cut-off worker's writes under its old lease are refused.
+    ip(&["link", "set", &a.link, "up"]);
+    let out = cutoff.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["done"].as_u64(), s["left"].as_u64()),
+        (Some(0), Some(1)),
+        "{s} {stderr}"
+    );
+    assert!(stderr.contains("job 1 lost its lease here"), "{stderr}");
+    eprintln!("cut-off worker: {stderr}");
+    let job = &env.jobs()[0];
+    assert_eq!((job.state, job.epoch), (JobState::Done, 2));
+    assert_eq!(job.worker.as_deref(), Some("steady/0"));
+    // One staged file, the other host's: nothing was uploaded, nothing half-written is left.
+    let files = env.staged_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let events = c.item_events(item.id).unwrap();
+    assert!(!events.iter().any(|e| e.1 == "uploaded"), "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "staged").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        c.item(&c.latest_plan().unwrap().unwrap().key, 0)
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "staged"
+    );
+    assert!(walk(&state.join("transfer")).is_empty());
+    let _ = server.kill();
+    let _ = server.wait();
+}
