@@ -43,17 +43,23 @@ const CHUNK: usize = 1 << 20;
 
 /// The BLAKE3 hash of a file, lowercase hex.
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    Ok(hash_prefix(path, u64::MAX)?.finalize().to_hex().to_string())
+}
+
+/// A BLAKE3 hasher fed the first `n` bytes of a file (all of it when shorter), to go on with
+/// the rest as it is sent or received.
+pub fn hash_prefix(path: &Path, n: u64) -> std::io::Result<blake3::Hasher> {
     let mut hasher = blake3::Hasher::new();
-    let mut f = std::fs::File::open(path)?;
+    let mut f = std::fs::File::open(path)?.take(n);
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        hasher.update(&buf[..k]);
     }
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(hasher)
 }
 
 /// A new random token (256 bits, hex): what a host presents to the file endpoint.
@@ -250,20 +256,12 @@ impl TransferClient {
             let have = std::fs::metadata(&part).map_or(0, |m| m.len());
             if have != hashed {
                 // A file left by an earlier attempt: hash what it holds before going on.
-                hasher = blake3::Hasher::new();
-                hashed = 0;
-                if have > 0 {
-                    let mut f = std::fs::File::open(&part).map_err(io(&part))?;
-                    let mut buf = vec![0u8; CHUNK];
-                    loop {
-                        let n = f.read(&mut buf).map_err(io(&part))?;
-                        if n == 0 {
-                            break;
-                        }
-                        hasher.update(&buf[..n]);
-                        hashed += n as u64;
-                    }
-                }
+                hasher = if have > 0 {
+                    hash_prefix(&part, have).map_err(io(&part))?
+                } else {
+                    blake3::Hasher::new()
+                };
+                hashed = have;
             }
             let mut req = self.request("GET", fence, "source");
             if have > 0 {
@@ -367,9 +365,8 @@ impl TransferClient {
                 }
                 continue;
             }
-            std::fs::File::open(&part)
-                .and_then(|f| f.sync_all())
-                .map_err(io(&part))?;
+            // Not synced: a copy lost in a crash is fetched again (the job starts over), and a
+            // damaged one fails its hash check on the way back in.
             std::fs::rename(&part, dest).map_err(io(dest))?;
             out.bytes = len;
             out.hash = hash;
@@ -428,10 +425,10 @@ impl TransferClient {
             source,
         };
         let len = std::fs::metadata(file).map_err(io)?.len();
-        let hash = hash_file(file).map_err(io)?;
+        // Hashed as it is sent (the part a cut upload already delivered is read once more).
+        let mut hash: Option<String> = None;
         let mut out = Transferred {
             bytes: len,
-            hash: hash.clone(),
             ..Default::default()
         };
         let mut tries = 0;
@@ -466,6 +463,11 @@ impl TransferClient {
                     out.resumed += 1;
                 }
                 let sent = std::cell::Cell::new(0u64);
+                let hasher = std::cell::RefCell::new(match (&hash, offset) {
+                    (None, 0) => Some(blake3::Hasher::new()),
+                    (None, n) => Some(hash_prefix(file, n).map_err(io)?),
+                    (Some(_), _) => None,
+                });
                 let r = self
                     .request("PUT", fence, "result")
                     .set(OFFSET, &offset.to_string())
@@ -473,8 +475,14 @@ impl TransferClient {
                     .send(Body {
                         file: f,
                         sent: &sent,
+                        hasher: &hasher,
                         stopped,
                     });
+                if r.is_ok() && sent.get() == len - offset {
+                    if let Some(h) = hasher.into_inner() {
+                        hash = Some(h.finalize().to_hex().to_string());
+                    }
+                }
                 out.moved += sent.get();
                 if sent.get() > 0 {
                     progress_at = Instant::now();
@@ -493,9 +501,18 @@ impl TransferClient {
                     }
                 }
             }
+            let whole = match &hash {
+                Some(h) => h.clone(),
+                None => {
+                    let h = hash_file(file).map_err(io)?;
+                    hash = Some(h.clone());
+                    h
+                }
+            };
+            out.hash = whole.clone();
             match self
                 .request("POST", fence, "result/commit")
-                .set(HASH, &hash)
+                .set(HASH, &whole)
                 .set(LENGTH, &len.to_string())
                 .call()
             {
@@ -529,6 +546,8 @@ impl TransferClient {
 struct Body<'a> {
     file: std::fs::File,
     sent: &'a std::cell::Cell<u64>,
+    /// Fed what is sent, while the whole file's hash is not known yet.
+    hasher: &'a std::cell::RefCell<Option<blake3::Hasher>>,
     stopped: &'a dyn Fn() -> bool,
 }
 
@@ -538,6 +557,9 @@ impl Read for Body<'_> {
             return Err(std::io::Error::other("stopped"));
         }
         let n = self.file.read(buf)?;
+        if let Some(h) = self.hasher.borrow_mut().as_mut() {
+            h.update(&buf[..n]);
+        }
         self.sent.set(self.sent.get() + n as u64);
         Ok(n)
     }

@@ -165,8 +165,16 @@ impl App {
 
     /// Put a received upload in place: its length and BLAKE3 hash must be `len` and `hash`
     /// (else it is discarded: invalid), and the rename into the staging path happens only
-    /// while the lease is current (else a conflict, and it is discarded too).
-    pub fn transfer_commit(&self, target: &TransferTarget, hash: &str, len: u64) -> Result<()> {
+    /// while the lease is current (else a conflict, and it is discarded too). `received`: the
+    /// upload's hash as computed while it arrived, when the receiver knows the file has not
+    /// changed since (else the file is hashed here).
+    pub fn transfer_commit(
+        &self,
+        target: &TransferTarget,
+        hash: &str,
+        len: u64,
+        received: Option<&str>,
+    ) -> Result<()> {
         let upload = target.upload_path();
         let discard = |e: AppError| {
             let _ = std::fs::remove_file(&upload);
@@ -193,7 +201,10 @@ impl App {
                 ),
             )));
         }
-        let got = mediaforce::transfer::hash_file(&upload).map_err(io)?;
+        let got = match received {
+            Some(h) => h.to_string(),
+            None => mediaforce::transfer::hash_file(&upload).map_err(io)?,
+        };
         if !got.eq_ignore_ascii_case(hash.trim()) {
             return Err(discard(AppError::new(
                 ErrorKind::Invalid,

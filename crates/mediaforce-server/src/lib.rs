@@ -26,13 +26,28 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 /// The buffer a file is read or written with.
 const CHUNK: usize = 1 << 20;
 
+/// A file as of one length and modification time.
+type FileKey = (PathBuf, u64, SystemTime);
+
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct Server {
     app: Arc<App>,
     /// Source hashes by (path, length, modification time): a resumed download does not hash
     /// the file again.
-    hashes: Arc<Mutex<HashMap<(PathBuf, u64, SystemTime), String>>>,
+    hashes: Arc<Mutex<HashMap<FileKey, String>>>,
+    /// Uploads hashed as they arrive, by path: the bytes hashed, the file's modification
+    /// time after the last write, and the hasher. A commit uses it only when the file still
+    /// has that length and time (else it hashes the file).
+    uploads: Arc<Mutex<HashMap<PathBuf, Received>>>,
+}
+
+/// An upload's hash so far.
+#[derive(Debug)]
+struct Received {
+    len: u64,
+    modified: SystemTime,
+    hasher: blake3::Hasher,
 }
 
 /// An [`AppError`] as a response: its kind as the status, `{kind, message}` as the body.
@@ -101,6 +116,7 @@ impl Server {
         Self {
             app,
             hashes: Arc::default(),
+            uploads: Arc::default(),
         }
     }
 
@@ -286,6 +302,19 @@ async fn result_put(
         .await
         .map_err(io)?;
     file.set_len(offset).await.map_err(io)?;
+    let prior = server.uploads.lock().expect("uploads").remove(&path);
+    let mut hasher = match prior {
+        Some(r) if r.len == offset => r.hasher,
+        _ => {
+            let p = path.clone();
+            blocking(move || {
+                mediaforce::transfer::hash_prefix(&p, offset).map_err(|e| {
+                    AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
+                })
+            })
+            .await?
+        }
+    };
     let mut file = tokio::io::BufWriter::with_capacity(CHUNK, file);
     file.seek(std::io::SeekFrom::Start(offset))
         .await
@@ -294,7 +323,10 @@ async fn result_put(
     let mut cut = None;
     while let Some(chunk) = stream.next().await {
         match chunk {
-            Ok(bytes) => file.write_all(&bytes).await.map_err(io)?,
+            Ok(bytes) => {
+                file.write_all(&bytes).await.map_err(io)?;
+                hasher.update(&bytes);
+            }
             Err(e) => {
                 cut = Some(e.to_string());
                 break;
@@ -303,7 +335,18 @@ async fn result_put(
     }
     // What arrived is kept, cut or not: the sender resumes from it.
     file.flush().await.map_err(io)?;
-    let received = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+    let meta = tokio::fs::metadata(&path).await.map_err(io)?;
+    let received = meta.len();
+    if let Ok(modified) = meta.modified() {
+        server.uploads.lock().expect("uploads").insert(
+            path.clone(),
+            Received {
+                len: received,
+                modified,
+                hasher,
+            },
+        );
+    }
     let mut h = HeaderMap::new();
     set(&mut h, RECEIVED, received);
     Ok(match cut {
@@ -322,8 +365,18 @@ async fn result_commit(
         .ok_or_else(|| bad_request(format!("missing {HASH} header")))?
         .to_string();
     let len = header_num(&headers, LENGTH)?;
+    // What was hashed as it arrived, if the file is still exactly what was hashed.
+    let upload = target.upload_path();
+    let kept = server.uploads.lock().expect("uploads").remove(&upload);
+    let now = tokio::fs::metadata(&upload).await.ok();
+    let known = kept
+        .filter(|r| {
+            now.as_ref()
+                .is_some_and(|m| m.len() == r.len && m.modified().ok() == Some(r.modified))
+        })
+        .map(|r| r.hasher.finalize().to_hex().to_string());
     let app = server.app.clone();
-    blocking(move || app.transfer_commit(&target, &hash, len)).await?;
+    blocking(move || app.transfer_commit(&target, &hash, len, known.as_deref())).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -333,7 +386,8 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let cases: &[(&str, u64, Option<(u64, u64)>)] = &[
+        type Case<'a> = (&'a str, u64, Option<(u64, u64)>);
+        let cases: &[Case<'_>] = &[
             ("bytes=0-", 10, Some((0, 9))),
             ("bytes=4-", 10, Some((4, 9))),
             ("bytes=4-6", 10, Some((4, 6))),

@@ -115,19 +115,21 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
     // Who may not: no token, another host's token, a stale epoch, a job that is not there,
     // a path-like job id.
     let req = |token: &str, epoch: i64, job: &str| {
-        ureq::get(&format!("{base}/transfer/v1/jobs/{job}/source"))
-            .set("authorization", &format!("Bearer {token}"))
-            .set(EPOCH, &epoch.to_string())
-            .call()
+        status(
+            ureq::get(&format!("{base}/transfer/v1/jobs/{job}/source"))
+                .set("authorization", &format!("Bearer {token}"))
+                .set(EPOCH, &epoch.to_string())
+                .call(),
+        )
     };
     let job = fence.job.to_string();
-    assert_eq!(status(req("", fence.epoch, &job)), 401);
-    assert_eq!(status(req("0123", fence.epoch, &job)), 401);
-    assert_eq!(status(req(&other, fence.epoch, &job)), 403);
-    assert_eq!(status(req(&token, fence.epoch + 1, &job)), 409);
-    assert_eq!(status(req(&token, fence.epoch, "9999")), 404);
+    assert_eq!(req("", fence.epoch, &job), 401);
+    assert_eq!(req("0123", fence.epoch, &job), 401);
+    assert_eq!(req(&other, fence.epoch, &job), 403);
+    assert_eq!(req(&token, fence.epoch + 1, &job), 409);
+    assert_eq!(req(&token, fence.epoch, "9999"), 404);
     for bad in ["..%2F..%2Fetc%2Fpasswd", "..", "1%2F..%2F2"] {
-        let code = status(req(&token, fence.epoch, bad));
+        let code = req(&token, fence.epoch, bad);
         assert!(code == 400 || code == 404, "{bad}: {code}");
     }
     let stranger = TransferClient::new(&base, &other);
@@ -164,15 +166,17 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
     // A damaged upload is caught by the receiver's hash check and discarded; the staged file
     // stays as it was.
     let commit = |hash: &str, len: usize| {
-        ureq::post(&format!(
-            "{base}/transfer/v1/jobs/{}/result/commit",
-            fence.job
-        ))
-        .set("authorization", &format!("Bearer {token}"))
-        .set(EPOCH, &fence.epoch.to_string())
-        .set(mediaforce::transfer::HASH, hash)
-        .set(mediaforce::transfer::LENGTH, &len.to_string())
-        .call()
+        status(
+            ureq::post(&format!(
+                "{base}/transfer/v1/jobs/{}/result/commit",
+                fence.job
+            ))
+            .set("authorization", &format!("Bearer {token}"))
+            .set(EPOCH, &fence.epoch.to_string())
+            .set(mediaforce::transfer::HASH, hash)
+            .set(mediaforce::transfer::LENGTH, &len.to_string())
+            .call(),
+        )
     };
     let mut damaged = payload.clone();
     damaged[5000] ^= 1;
@@ -183,7 +187,7 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
         .send_bytes(&damaged)
         .unwrap();
     let honest = hash_file(&result).unwrap();
-    assert_eq!(status(commit(&honest, payload.len())), 422);
+    assert_eq!(commit(&honest, payload.len()), 422);
     assert_eq!(client.result_state(fence).unwrap().0, 0, "discarded");
     assert_eq!(std::fs::read(&staging).unwrap(), payload);
 
