@@ -239,7 +239,8 @@ pub struct Hosts {
     db: Mutex<Db>,
 }
 
-fn host_from_row(r: &Row) -> HostRow {
+/// A host as stored; `now`: the database's clock, which liveness is judged by.
+fn host_from_row(r: &Row, now: i64) -> HostRow {
     let last_seen_ms = r.int(11);
     HostRow {
         name: r.text(0),
@@ -254,7 +255,7 @@ fn host_from_row(r: &Row) -> HostRow {
         mappings: serde_json::from_str(&r.text(9)).unwrap_or_default(),
         started_ms: r.int(10),
         last_seen_ms,
-        alive: now_ms() - last_seen_ms < STALE.as_millis() as i64,
+        alive: now - last_seen_ms < STALE.as_millis() as i64,
     }
 }
 
@@ -277,8 +278,8 @@ impl Hosts {
     /// Register `info` (a new host, or this host's restarted worker), keeping the operator's
     /// settings of a known host; refused while another live worker holds the name.
     pub fn register(&self, info: &HostInfo) -> Result<HostRow, HostError> {
-        let now = now_ms();
         self.db().transaction(|db| {
+            let now = db.now_ms()?;
             let lock = match db.backend() {
                 Backend::Sqlite => "",
                 Backend::Postgres => " FOR UPDATE",
@@ -336,10 +337,13 @@ impl Hosts {
     /// A worker's heartbeat: returns the operator's settings, or [`HostError::Lost`] when
     /// another worker took the name over.
     pub fn heartbeat(&self, info: &HostInfo) -> Result<HostRow, HostError> {
-        let n = self.db().execute(
-            "UPDATE host SET last_seen_ms = ?3 WHERE name = ?1 AND instance = ?2",
-            params![info.name.as_str(), info.instance.as_str(), now_ms()],
-        )?;
+        let mut db = self.db();
+        let sql = format!(
+            "UPDATE host SET last_seen_ms = {} WHERE name = ?1 AND instance = ?2",
+            db.now_sql()
+        );
+        let n = db.execute(&sql, params![info.name.as_str(), info.instance.as_str()])?;
+        drop(db);
         if n == 0 {
             // Removed by the operator, or taken over by another worker: say which.
             return Err(match self.get(&info.name) {
@@ -362,23 +366,25 @@ impl Hosts {
 
     /// One host.
     pub fn get(&self, name: &str) -> Result<HostRow, HostError> {
-        self.db()
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM host WHERE name = ?1"),
-                params![name],
-            )?
-            .as_ref()
-            .map(host_from_row)
-            .ok_or_else(|| HostError::NotFound(name.to_string()))
+        let mut db = self.db();
+        let now = db.now_ms()?;
+        db.query_opt(
+            &format!("SELECT {COLUMNS} FROM host WHERE name = ?1"),
+            params![name],
+        )?
+        .as_ref()
+        .map(|r| host_from_row(r, now))
+        .ok_or_else(|| HostError::NotFound(name.to_string()))
     }
 
     /// Every host, by name.
     pub fn list(&self) -> Result<Vec<HostRow>, HostError> {
-        Ok(self
-            .db()
+        let mut db = self.db();
+        let now = db.now_ms()?;
+        Ok(db
             .query(&format!("SELECT {COLUMNS} FROM host ORDER BY name"), &[])?
             .iter()
-            .map(host_from_row)
+            .map(|r| host_from_row(r, now))
             .collect())
     }
 

@@ -323,7 +323,9 @@ impl App {
                                     // Idle: nothing claimable, and nothing queued or running on
                                     // any host (a job waiting out a backoff, or held by a host
                                     // that may still lose it, keeps the worker waiting).
-                                    if store.live_jobs().map_err(store_error)? > 0 {
+                                    let caps: Vec<&str> =
+                                        info.encoders.iter().map(String::as_str).collect();
+                                    if store.live_jobs(Some(&caps)).map_err(store_error)? > 0 {
                                         idle_since = Instant::now();
                                     }
                                     if opts

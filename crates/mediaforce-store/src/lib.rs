@@ -64,6 +64,14 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// Another job stands in the way (a live job of the same key).
+    #[error("job {job}: {reason}")]
+    Conflict {
+        /// The job.
+        job: i64,
+        /// Why.
+        reason: String,
+    },
     /// The database's schema is newer than this build.
     #[error("{location}: schema version {found} is newer than this build knows ({known}); upgrade mediaforce")]
     TooNew {
@@ -101,6 +109,7 @@ impl StoreError {
             StoreError::Fenced { .. } => ErrorKind::Conflict,
             StoreError::NotFound(_) => ErrorKind::NotFound,
             StoreError::Invalid { .. } => ErrorKind::Invalid,
+            StoreError::Conflict { .. } => ErrorKind::Conflict,
             StoreError::TooNew { .. } => ErrorKind::Unavailable,
             StoreError::Sqlite { source, .. } => match source.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
@@ -319,8 +328,10 @@ pub trait JobStore: Send {
     fn set_queue_paused(&mut self, paused: bool) -> Result<()>;
     /// Whether the whole queue is paused.
     fn queue_paused(&mut self) -> Result<bool>;
-    /// Jobs queued (waiting out a backoff included) or running, on any host.
-    fn live_jobs(&mut self) -> Result<u64>;
+    /// Jobs running on any host, plus those queued (waiting out a backoff included) that a
+    /// host with `capabilities` could claim (`None`: any queued job): what a worker that exits
+    /// when idle still waits for.
+    fn live_jobs(&mut self, capabilities: Option<&[&str]>) -> Result<u64>;
     /// Jobs in `state` (every state when `None`), newest first, at most `limit`.
     fn list(&mut self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRow>>;
     /// Put failed jobs back in the queue with fresh attempts; returns how many. Of several
@@ -329,7 +340,8 @@ pub trait JobStore: Send {
     fn retry_failed(&mut self) -> Result<usize>;
     /// Delete every failed job and its events; returns how many.
     fn clear_failed(&mut self) -> Result<usize>;
-    /// Put a failed or cancelled job back in the queue, with its attempts reset.
+    /// Put a failed or cancelled job back in the queue, with its attempts reset; refused
+    /// while another job with its key is queued or running.
     fn retry(&mut self, job: i64) -> Result<()>;
     /// One job.
     fn job(&mut self, job: i64) -> Result<JobRow>;

@@ -587,12 +587,16 @@ impl JobStore for PgStore {
         Ok(n as usize)
     }
 
-    fn live_jobs(&mut self) -> Result<u64> {
+    fn live_jobs(&mut self, capabilities: Option<&[&str]>) -> Result<u64> {
+        let caps: Option<Vec<String>> =
+            capabilities.map(|c| c.iter().map(|k| (*k).to_string()).collect());
         let n: i64 = self
             .client
             .query_one(
-                "SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')",
-                &[],
+                "SELECT COUNT(*) FROM job WHERE state = 'running'
+                     OR (state = 'queued' AND ($1::text[] IS NULL OR requires IS NULL
+                         OR requires = ANY($1)))",
+                &[&caps],
             )
             .map_err(self.err())?
             .get(0);
@@ -600,6 +604,24 @@ impl JobStore for PgStore {
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {
+        let live = self
+            .client
+            .query_opt(
+                "SELECT o.id, o.state FROM job o JOIN job j ON o.key = j.key
+                 WHERE j.id = $1 AND o.id <> j.id AND o.state IN ('queued', 'running')
+                 LIMIT 1",
+                &[&job],
+            )
+            .map_err(self.err())?;
+        if let Some(r) = live {
+            let (other, state): (i64, String) = (r.get(0), r.get(1));
+            return Err(StoreError::Conflict {
+                job,
+                reason: format!(
+                    "job {other} for the same work is {state}; cancel it first or let it run"
+                ),
+            });
+        }
         let location = self.location.clone();
         let n = self
             .client

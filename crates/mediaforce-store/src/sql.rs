@@ -435,6 +435,21 @@ impl Db {
         Ok(db)
     }
 
+    /// An SQL expression for the database server's clock in milliseconds since the epoch:
+    /// what times that several hosts compare are taken from (their own clocks may disagree).
+    pub fn now_sql(&self) -> &'static str {
+        match self.conn {
+            Conn::Sqlite(_) => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+            Conn::Postgres { .. } => "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+        }
+    }
+
+    /// The database server's clock, in milliseconds since the epoch.
+    pub fn now_ms(&mut self) -> SqlResult<i64> {
+        let sql = format!("SELECT {}", self.now_sql());
+        Ok(self.query(&sql, &[])?.first().map_or(0, |r| r.int(0)))
+    }
+
     /// The backend.
     pub fn backend(&self) -> Backend {
         match self.conn {

@@ -643,11 +643,14 @@ impl JobStore for SqliteStore {
             .map_err(self.err())
     }
 
-    fn live_jobs(&mut self) -> Result<u64> {
+    fn live_jobs(&mut self, capabilities: Option<&[&str]>) -> Result<u64> {
+        let caps = capabilities.map(|c| serde_json::to_string(c).expect("strings serialise"));
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')",
-                [],
+                "SELECT COUNT(*) FROM job WHERE state = 'running'
+                     OR (state = 'queued' AND (?1 IS NULL OR requires IS NULL
+                         OR requires IN (SELECT value FROM json_each(?1))))",
+                params![caps],
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n as u64)
@@ -655,6 +658,24 @@ impl JobStore for SqliteStore {
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {
+        let live: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT o.id, o.state FROM job o JOIN job j ON o.key = j.key
+                 WHERE j.id = ?1 AND o.id <> j.id AND o.state IN ('queued', 'running')",
+                params![job],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        if let Some((other, state)) = live {
+            return Err(StoreError::Conflict {
+                job,
+                reason: format!(
+                    "job {other} for the same work is {state}; cancel it first or let it run"
+                ),
+            });
+        }
         let n = self
             .conn
             .execute(

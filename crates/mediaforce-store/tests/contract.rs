@@ -288,6 +288,11 @@ fn a_key_names_at_most_one_live_job() {
         assert_ne!(newer, old);
         let err = s.retry(old).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("job {newer} for the same work is queued")),
+            "named: {err}"
+        );
         // Jobs without a key never collide.
         let x = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
         let y = s.enqueue(&NewJob::new("stage", json!({}))).unwrap();
@@ -359,6 +364,10 @@ fn a_host_never_claims_a_job_that_needs_what_it_lacks() {
         }
         assert_eq!(got, [any, x264], "in order, and never the SVT-AV1 job");
         assert_eq!(s.job(svt).unwrap().state, JobState::Queued);
+        // What an idle host still waits for: running jobs, and queued ones it could take.
+        assert_eq!(s.live_jobs(Some(caps)).unwrap(), 2, "the two it runs");
+        assert_eq!(s.live_jobs(None).unwrap(), 3, "and the SVT-AV1 job");
+        assert_eq!(s.live_jobs(Some(&["libsvtav1"])).unwrap(), 3);
         // A host with it takes it.
         let l = s
             .claim_capable("gpu", &[], Some(&["libsvtav1"]), LEASE)
