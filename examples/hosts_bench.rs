@@ -46,7 +46,7 @@ fn main() {
                     job: lease.job,
                     epoch: lease.epoch,
                 });
-                mediaforce::batch::hold_lease(&url, &lease, &cancel, &control, || {
+                mediaforce::batch::hold_lease(&url, &lease, &cancel, &control, None, || {
                     std::thread::sleep(hold)
                 });
                 store

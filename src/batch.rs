@@ -312,11 +312,17 @@ fn heartbeat_period() -> Duration {
 /// Run `work` while a keeper thread holds `lease`: it renews the lease every heartbeat period,
 /// carries the operator's pause and cancel (from the store) and Ctrl-C (`cancel`) into
 /// `control`, and stops the work when the lease is lost.
+///
+/// With `stuck_after`, a job that makes no progress (see [`JobControl::touch`]) for that long
+/// is stopped as [`Stop::Stuck`] and failed back to the queue by the keeper itself, with the
+/// host and the cause, so it is retried (after its backoff) even if the work never returns;
+/// whatever the work writes after that is refused by its fence. A paused job is not stuck.
 pub fn hold_lease<T>(
     queue: &str,
     lease: &Lease,
     cancel: &AtomicBool,
     control: &JobControl,
+    stuck_after: Option<Duration>,
     work: impl FnOnce() -> T,
 ) -> T {
     /// Ends the keeper however `work` ends, a panic included (else the scope would wait for
@@ -328,12 +334,38 @@ pub fn hold_lease<T>(
         }
     }
     let done = AtomicBool::new(false);
+    control.touch();
     std::thread::scope(|s| {
         let keeper = s.spawn(|| {
             let mut store: Option<Box<dyn JobStore>> = None;
             let mut last = Instant::now();
             let mut renewed = Instant::now();
             while !done.load(Ordering::Relaxed) {
+                if control.is_paused() {
+                    control.touch();
+                }
+                if let Some(limit) = stuck_after.filter(|l| control.idle() >= *l) {
+                    control.stop(Stop::Stuck);
+                    let reason = format!(
+                        "stuck: no progress for {:.0} s on {}",
+                        limit.as_secs_f64(),
+                        lease.worker
+                    );
+                    // Failed back now, not when the work returns: it may never.
+                    for _ in 0..3 {
+                        if store.is_none() {
+                            store = crate::store::open(queue).ok();
+                        }
+                        match store.as_mut().map(|st| st.fail(lease, &reason)) {
+                            Some(Ok(_)) | Some(Err(StoreError::Fenced { .. })) => break,
+                            _ => {
+                                store = None;
+                                std::thread::sleep(Duration::from_millis(500));
+                            }
+                        }
+                    }
+                    break;
+                }
                 // No renewal for a whole lease: it has expired and may be another worker's.
                 if renewed.elapsed() >= lease_length() {
                     control.stop(Stop::LeaseLost);
@@ -401,7 +433,7 @@ fn run_job(
     });
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     catalog.set_fence(control.fence());
-    let outcome = hold_lease(&queue, lease, cancel, &control, || {
+    let outcome = hold_lease(&queue, lease, cancel, &control, options.stuck_after, || {
         ui.started(item);
         let log = JobLog {
             store: std::cell::RefCell::new(&mut *store),
@@ -459,6 +491,19 @@ fn run_job(
         });
     }
     catalog.set_fence(None);
+    if control.stopped() == Some(Stop::Stuck) {
+        // The keeper failed the job back to the queue; nothing of this run is recorded.
+        let outcome = StageOutcome::Failed {
+            error: format!(
+                "{}: stuck (no progress for {:.0} s); the job goes back to the queue",
+                item.source.display(),
+                options.stuck_after.unwrap_or_default().as_secs_f64()
+            ),
+            attempts: lease.attempt as u32,
+        };
+        ui.finished(item, &outcome);
+        return Ok(Some((item.index, outcome)));
+    }
     let lost = control.stopped() == Some(Stop::LeaseLost)
         || matches!(
             &outcome,
@@ -521,6 +566,7 @@ struct JobLog<'a> {
 
 impl JobLog<'_> {
     fn record(&self, event: &Event) {
+        self.control.touch();
         let frequent = matches!(
             event,
             Event::ProbeProgress { .. } | Event::FramesDone { .. }
@@ -579,5 +625,73 @@ impl ProgressSink for Logged<'_, dyn ProgressSink + '_> {
 
     fn cancelled(&self) -> bool {
         self.inner.cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::JobState;
+
+    #[test]
+    fn a_job_without_progress_is_failed_back_and_one_making_progress_or_paused_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().join("queue.db").to_string_lossy().into_owned();
+        let mut store = crate::store::open(&location).unwrap();
+        for _ in 0..3 {
+            store
+                .enqueue(&NewJob::new("stage", serde_json::json!({})))
+                .unwrap();
+        }
+        let cancel = AtomicBool::new(false);
+        let limit = Some(Duration::from_millis(400));
+        let claim = |store: &mut Box<dyn JobStore>| {
+            let lease = store
+                .claim("host/0", &[], Duration::from_secs(30))
+                .unwrap()
+                .unwrap();
+            let control = JobControl::fenced(Fence {
+                job: lease.job,
+                epoch: lease.epoch,
+            });
+            (lease, control)
+        };
+        // Hung: no progress, so the keeper stops it and fails it back to the queue.
+        let (lease, control) = claim(&mut store);
+        hold_lease(&location, &lease, &cancel, &control, limit, || {
+            while !control.is_stopped() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        assert_eq!(control.stopped(), Some(Stop::Stuck));
+        let row = store.job(lease.job).unwrap();
+        assert_eq!(row.state, JobState::Queued, "{row:?}");
+        let error = row.last_error.unwrap_or_default();
+        assert!(
+            error.contains("stuck: no progress for 0 s on host/0"),
+            "{error}"
+        );
+        assert!(matches!(
+            store.complete(&lease, &serde_json::json!({})),
+            Err(StoreError::Fenced { .. })
+        ));
+        // Making progress for longer than the limit: it keeps its lease.
+        let (lease, control) = claim(&mut store);
+        hold_lease(&location, &lease, &cancel, &control, limit, || {
+            for _ in 0..40 {
+                control.touch();
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        });
+        assert_eq!(control.stopped(), None);
+        store.complete(&lease, &serde_json::json!({})).unwrap();
+        // Paused by the operator for longer than the limit: not stuck either.
+        let (lease, control) = claim(&mut store);
+        control.set_paused(true);
+        hold_lease(&location, &lease, &cancel, &control, limit, || {
+            std::thread::sleep(Duration::from_millis(1000));
+        });
+        assert_eq!(control.stopped(), None);
+        store.complete(&lease, &serde_json::json!({})).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 //! job's lease (a keeper thread renewing it, the CLI's Ctrl-C handler, a worker's heartbeat)
 //! writes it. Replaces the separate cancel flags, pause file and progress-sink checks.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 /// Why a job was told to stop.
@@ -15,6 +15,8 @@ pub enum Stop {
     Interrupted,
     /// The lease was lost: another worker holds the job now; nothing more may be written.
     LeaseLost,
+    /// No progress for longer than the stuck limit: the job was failed back to the queue.
+    Stuck,
 }
 
 impl Stop {
@@ -23,6 +25,7 @@ impl Stop {
             Stop::Cancelled => 1,
             Stop::Interrupted => 2,
             Stop::LeaseLost => 3,
+            Stop::Stuck => 4,
         }
     }
 
@@ -31,6 +34,7 @@ impl Stop {
             1 => Some(Stop::Cancelled),
             2 => Some(Stop::Interrupted),
             3 => Some(Stop::LeaseLost),
+            4 => Some(Stop::Stuck),
             _ => None,
         }
     }
@@ -52,6 +56,14 @@ pub struct JobControl {
     stop: AtomicU8,
     pause: AtomicBool,
     fence: Option<Fence>,
+    /// When the job last made progress (ms since the Unix epoch; 0: not yet watched).
+    progress_ms: AtomicU64,
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl JobControl {
@@ -98,6 +110,19 @@ impl JobControl {
     /// Whether the job is held.
     pub fn is_paused(&self) -> bool {
         self.pause.load(Ordering::SeqCst)
+    }
+
+    /// The job made progress (a frame, a probe, a chunk moved).
+    pub fn touch(&self) {
+        self.progress_ms.store(epoch_ms(), Ordering::Relaxed);
+    }
+
+    /// How long since the job last made progress (zero before it is first touched).
+    pub fn idle(&self) -> Duration {
+        match self.progress_ms.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            t => Duration::from_millis(epoch_ms().saturating_sub(t)),
+        }
     }
 
     /// Wait while paused (and not stopped); returns whether it waited.

@@ -122,11 +122,14 @@ pub fn run_claimed(
         epoch: lease.epoch,
     });
     catalog.set_fence(control.fence());
-    let result = hold_lease(queue, lease, cancel, &control, || handle(lease, &control));
+    let result = hold_lease(queue, lease, cancel, &control, None, || {
+        handle(lease, &control)
+    });
     catalog.set_fence(None);
     let mut interrupted = false;
     match (control.stopped(), &result) {
-        (Some(Stop::LeaseLost), _) => {}
+        // Lost, or failed back to the queue by the keeper: nothing more is recorded here.
+        (Some(Stop::LeaseLost | Stop::Stuck), _) => {}
         (_, Err(e)) if e.fenced => {}
         // The work finished before the interruption took effect: its result stands.
         (Some(Stop::Interrupted), Ok(v)) => {

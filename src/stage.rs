@@ -38,6 +38,9 @@ pub struct StageOptions {
     /// The shared store (`postgres://...`) holding the catalog and the job queue; `None`
     /// keeps them in `<data dir>/catalog.db`.
     pub database: Option<String>,
+    /// A queued job that makes no progress for this long is failed back to the queue
+    /// (`None`: never); see [`crate::batch::hold_lease`].
+    pub stuck_after: Option<Duration>,
     /// Transfer mode: this host has no access to the library; a queued job downloads its
     /// source from (and uploads its result to) the file endpoint of the host that holds it,
     /// working in `<data dir>/transfer/`.
@@ -56,6 +59,7 @@ impl StageOptions {
             database: None,
             paths: crate::hosts::PathMap::default(),
             transfer: None,
+            stuck_after: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -408,7 +412,12 @@ pub fn stage_item(
                 path: item.source.clone(),
                 source: e,
             })
-            .and_then(|()| client.download(fence, &item.source, &|| control.is_stopped()));
+            .and_then(|()| {
+                client.download(fence, &item.source, &|| {
+                    control.touch();
+                    control.is_stopped()
+                })
+            });
         match fetched {
             Ok(t) => catalog.event(
                 rec.id,
@@ -534,7 +543,11 @@ pub fn stage_item(
                     }
                 }
                 if let Some((client, fence)) = transfer {
-                    match client.upload(fence, &item.staging, &|| control.is_stopped()) {
+                    let stopped = || {
+                        control.touch();
+                        control.is_stopped()
+                    };
+                    match client.upload(fence, &item.staging, &stopped) {
                         Ok(t) => catalog.event(
                             rec.id,
                             "uploaded",

@@ -47,6 +47,8 @@ pub struct WorkerOptions {
     /// Transfer mode: no library access here; sources and results move through this
     /// client of the library host's file endpoint (path mappings are not used).
     pub transfer: Option<mediaforce::transfer::TransferClient>,
+    /// Fail a job back to the queue after this long without progress (`None`: never).
+    pub stuck_after: Option<Duration>,
 }
 
 /// What a worker did.
@@ -239,6 +241,7 @@ impl App {
         let mut options = StageOptions::new(&self.paths.data_dir);
         options.database = self.paths.database.clone();
         options.transfer = opts.transfer.clone();
+        options.stuck_after = opts.stuck_after;
         options.cache = Some(std::sync::Arc::new(
             mediaforce::cache::ProbeCache::open(&queue)
                 .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,

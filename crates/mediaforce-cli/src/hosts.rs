@@ -42,6 +42,10 @@ pub enum HostsCommand {
         /// encode jobs needing another are left to other hosts.
         #[arg(long, value_delimiter = ',')]
         encoders: Option<Vec<String>>,
+        /// Fail a job back to the queue when it makes no progress (no frame, probe or
+        /// transferred chunk) for this many seconds; 0 never does.
+        #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+        stuck_after: f64,
         /// Transfer mode, for a host without the library mounted: download each job's source
         /// from (and upload its result to) the file endpoint of `mediaforce serve` on the host
         /// that holds the library, e.g. http://nas:8777. The host's token (from `mediaforce
@@ -242,6 +246,7 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             encoders,
             transfer,
             token_file,
+            stuck_after,
             json,
         } => {
             let transfer = match transfer {
@@ -276,6 +281,8 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                     .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
                 encoders,
                 transfer,
+                stuck_after: (stuck_after > 0.0)
+                    .then(|| std::time::Duration::from_secs_f64(stuck_after)),
             };
             let summary = app.run_worker(&opts, &STOP, &WorkerLines { json })?;
             if json {
