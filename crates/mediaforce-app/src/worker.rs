@@ -149,6 +149,19 @@ impl App {
         self.queue()?.cancel(job).map_err(store_error)
     }
 
+    /// Change a queued or running job's priority (higher runs first).
+    pub fn job_priority(&self, job: i64, priority: i64) -> Result<()> {
+        self.queue()?
+            .set_priority(job, priority)
+            .map_err(store_error)
+    }
+
+    /// Run a job as soon as any capable host is free, its schedule window or not: it goes
+    /// ahead of the queue at the urgent priority.
+    pub fn job_run_now(&self, job: i64) -> Result<()> {
+        self.job_priority(job, mediaforce::store::URGENT)
+    }
+
     /// Put every failed job back in the queue; returns how many.
     pub fn jobs_retry_failed(&self) -> Result<usize> {
         self.queue()?.retry_failed().map_err(store_error)
@@ -304,20 +317,25 @@ impl App {
                                     .schedule
                                     .parse::<mediaforce::schedule::Schedule>()
                                     .is_ok_and(|s| s.allows_now());
-                                let held = host.state == HostState::Paused
-                                    || !in_window
+                                let paused = host.state == HostState::Paused
                                     || store.queue_paused().map_err(store_error)?;
-                                let lease = if held || slot as u64 >= host.max_jobs {
+                                // Outside its window a host still takes what the operator
+                                // runs now (urgent jobs).
+                                let held = paused || !in_window;
+                                let min_priority =
+                                    (!in_window).then_some(mediaforce::store::URGENT);
+                                let lease = if paused || slot as u64 >= host.max_jobs {
                                     None
                                 } else {
                                     store.requeue_expired().map_err(store_error)?;
                                     let caps: Vec<&str> =
                                         info.encoders.iter().map(String::as_str).collect();
                                     store
-                                        .claim_capable(
+                                        .claim_filtered(
                                             &me,
                                             &[],
                                             Some(&caps),
+                                            min_priority,
                                             mediaforce::batch::lease_length(),
                                         )
                                         .map_err(store_error)?

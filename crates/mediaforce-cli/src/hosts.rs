@@ -110,6 +110,20 @@ pub enum JobsAction {
         /// The job.
         id: i64,
     },
+    /// Change a queued or running job's priority (higher runs first; among equals, the
+    /// oldest).
+    Priority {
+        /// The job.
+        id: i64,
+        /// The new priority.
+        #[arg(allow_negative_numbers = true)]
+        priority: i64,
+    },
+    /// Run a job on the next free capable host, even one outside its schedule window.
+    RunNow {
+        /// The job.
+        id: i64,
+    },
     /// Put every failed job back in the queue.
     RetryFailed,
     /// Delete every failed job.
@@ -353,6 +367,17 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             JobsAction::Cancel { id } => {
                 app.job_cancel(id)?;
                 println!("job {id} cancelled");
+            }
+            JobsAction::Priority { id, priority } => {
+                app.job_priority(id, priority)?;
+                println!("job {id}: priority {priority}");
+            }
+            JobsAction::RunNow { id } => {
+                app.job_run_now(id)?;
+                println!(
+                    "job {id} runs next, on any capable host, schedule windows or not (priority {})",
+                    mediaforce::store::URGENT
+                );
             }
             JobsAction::RetryFailed => {
                 println!("{} failed jobs queued again", app.jobs_retry_failed()?);

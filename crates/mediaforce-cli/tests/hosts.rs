@@ -308,6 +308,7 @@ fn a_worker_killed_mid_encode_loses_its_job_to_another_host() {
 fn a_host_outside_its_window_or_draining_claims_nothing() {
     let env = Env::new("hold");
     env.source("a.mkv", 8, 48);
+    env.source("b.mkv", 12, 48);
     env.ok(&["campaign", env.root.to_str().unwrap()]);
     let tag = format!("{}", (std::process::id() + 7000) % 10000);
     let (a, b) = (Host::new(&tag, 20, &env.url), Host::new(&tag, 21, &env.url));
@@ -356,17 +357,30 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
         night.try_wait().unwrap().is_none(),
         "it waits for its window"
     );
-    assert_eq!(env.jobs()[0].state, JobState::Queued);
-    assert_eq!(env.jobs()[0].attempts, 0);
+    for j in env.jobs() {
+        assert_eq!((j.state, j.attempts), (JobState::Queued, 0), "{j:?}");
+    }
     let svt: Value = serde_json::from_str(&env.ok(&["hosts", "show", "svt", "--json"])).unwrap();
     assert_eq!(svt["encoders"], serde_json::json!(["libsvtav1"]));
     svt_only.kill().unwrap();
     svt_only.wait().unwrap();
-    // Inside its window it takes the job.
+    // The operator runs the second job now: the host takes it outside its window, and
+    // only it.
+    env.ok(&["jobs", "run-now", "2"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while env.jobs()[1].state != JobState::Done {
+        assert!(std::time::Instant::now() < deadline, "{:?}", env.jobs());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(env.jobs()[1].worker.as_deref(), Some("night/0"));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(env.jobs()[0].state, JobState::Queued, "not the other one");
+    assert!(night.try_wait().unwrap().is_none(), "still waiting");
+    // Inside its window it takes the rest.
     env.ok(&["hosts", "set", "night", "--schedule", "daily 00:00-24:00"]);
     let out = night.wait_with_output().unwrap();
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(s["done"], 1, "{s}");
+    assert_eq!(s["done"], 2, "{s}");
     assert_eq!(env.jobs()[0].worker.as_deref(), Some("night/0"));
 }
 

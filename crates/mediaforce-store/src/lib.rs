@@ -281,6 +281,9 @@ pub struct JobEvent {
     pub detail: String,
 }
 
+/// The priority from which a job bypasses hosts' schedules: the operator's "run now".
+pub const URGENT: i64 = 1000;
+
 /// The job queue: one interface, one implementation per backend.
 pub trait JobStore: Send {
     /// Add a job to the queue; returns its id (the id of the queued or running job with the
@@ -299,7 +302,22 @@ pub trait JobStore: Send {
         kinds: &[&str],
         capabilities: Option<&[&str]>,
         lease: Duration,
+    ) -> Result<Option<Lease>> {
+        self.claim_filtered(worker, kinds, capabilities, None, lease)
+    }
+    /// [`claim_capable`](Self::claim_capable) taking only jobs of at least `min_priority`
+    /// (`None`: any): a host outside its schedule claims only [`URGENT`] jobs.
+    fn claim_filtered(
+        &mut self,
+        worker: &str,
+        kinds: &[&str],
+        capabilities: Option<&[&str]>,
+        min_priority: Option<i64>,
+        lease: Duration,
     ) -> Result<Option<Lease>>;
+    /// Change a queued or running job's priority (higher is claimed first; [`URGENT`] and
+    /// above bypass hosts' schedules).
+    fn set_priority(&mut self, job: i64, priority: i64) -> Result<()>;
     /// Extend the lease by `lease` from now; returns the operator's flags. Fenced when lost.
     fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control>;
     /// Record an event under the lease. Fenced when lost.

@@ -232,11 +232,12 @@ impl JobStore for PgStore {
         })
     }
 
-    fn claim_capable(
+    fn claim_filtered(
         &mut self,
         worker: &str,
         kinds: &[&str],
         capabilities: Option<&[&str]>,
+        min_priority: Option<i64>,
         lease: Duration,
     ) -> Result<Option<Lease>> {
         let location = self.location.clone();
@@ -256,13 +257,14 @@ impl JobStore for PgStore {
                  WHERE state = 'queued' AND not_before_ms <= {NOW}
                    AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
                    AND ($4::text[] IS NULL OR requires IS NULL OR requires = ANY($4))
+                   AND ($5::bigint IS NULL OR priority >= $5)
                  ORDER BY priority DESC, id
                  FOR UPDATE SKIP LOCKED
                  LIMIT 1)
              RETURNING id, epoch, kind, payload, attempts"
         );
         let Some(row) = tx
-            .query_opt(&take, &[&worker, &ms(lease), &kinds, &caps])
+            .query_opt(&take, &[&worker, &ms(lease), &kinds, &caps, &min_priority])
             .map_err(err)?
         else {
             return Ok(None);
@@ -601,6 +603,30 @@ impl JobStore for PgStore {
             .map_err(self.err())?
             .get(0);
         Ok(n as u64)
+    }
+
+    fn set_priority(&mut self, job: i64, priority: i64) -> Result<()> {
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE job SET priority = $2, updated_ms = {NOW}
+                     WHERE id = $1 AND state IN ('queued', 'running')"
+                ),
+                &[&job, &priority],
+            )
+            .map_err(self.err())?;
+        if n == 0 {
+            let row = self.job(job)?;
+            return Err(StoreError::Invalid {
+                job,
+                reason: format!(
+                    "it is {}; only a queued or running job's priority changes",
+                    row.state.as_str()
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {

@@ -280,11 +280,12 @@ impl JobStore for SqliteStore {
         Ok(id)
     }
 
-    fn claim_capable(
+    fn claim_filtered(
         &mut self,
         worker: &str,
         kinds: &[&str],
         capabilities: Option<&[&str]>,
+        min_priority: Option<i64>,
         lease: Duration,
     ) -> Result<Option<Lease>> {
         let location = self.path.display().to_string();
@@ -316,8 +317,10 @@ impl JobStore for SqliteStore {
         } else {
             String::new()
         };
+        // An integer, not a parameter: the numbered parameters above are positional.
+        let urgent = min_priority.map_or(String::new(), |p| format!(" AND priority >= {p}"));
         let pick = format!(
-            "SELECT id FROM job WHERE state = 'queued' AND not_before_ms <= {NOW}{filter}{capable}
+            "SELECT id FROM job WHERE state = 'queued' AND not_before_ms <= {NOW}{filter}{capable}{urgent}
              ORDER BY priority DESC, id LIMIT 1"
         );
         let values: Vec<String> = kinds.iter().map(|k| (*k).to_string()).chain(caps).collect();
@@ -655,6 +658,30 @@ impl JobStore for SqliteStore {
             )
             .map(|n| n as u64)
             .map_err(self.err())
+    }
+
+    fn set_priority(&mut self, job: i64, priority: i64) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                &format!(
+                    "UPDATE job SET priority = ?2, updated_ms = {NOW}
+                     WHERE id = ?1 AND state IN ('queued', 'running')"
+                ),
+                params![job, priority],
+            )
+            .map_err(self.err())?;
+        if n == 0 {
+            let row = self.job(job)?;
+            return Err(StoreError::Invalid {
+                job,
+                reason: format!(
+                    "it is {}; only a queued or running job's priority changes",
+                    row.state.as_str()
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn retry(&mut self, job: i64) -> Result<()> {

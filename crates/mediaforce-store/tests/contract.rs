@@ -3,7 +3,9 @@
 //! `MEDIAFORCE_TEST_DATABASE_URL`). Without that variable the PostgreSQL half fails: it never
 //! skips.
 
-use mediaforce_store::{ErrorKind, JobState, JobStore, NewJob, PgStore, SqliteStore, StoreError};
+use mediaforce_store::{
+    ErrorKind, JobState, JobStore, NewJob, PgStore, SqliteStore, StoreError, URGENT,
+};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -431,5 +433,38 @@ fn failed_jobs_are_listed_retried_in_bulk_and_cleared_and_ids_never_come_back() 
         assert_eq!(s.job(k1).unwrap().state, JobState::Failed);
         assert_eq!(s.job(other).unwrap().state, JobState::Failed);
         assert_eq!(s.job(live).unwrap().state, JobState::Queued);
+    });
+}
+
+#[test]
+fn priority_reorders_the_queue_and_only_urgent_jobs_pass_a_closed_schedule() {
+    both("urgent", |open| {
+        let mut s = open();
+        let a = s.enqueue(&NewJob::new("stage", json!({"n": 1}))).unwrap();
+        let b = s.enqueue(&NewJob::new("stage", json!({"n": 2}))).unwrap();
+        // A host outside its window takes nothing ordinary...
+        let urgent_only = |s: &mut Box<dyn JobStore>| {
+            s.claim_filtered("night/0", &[], None, Some(URGENT), LEASE)
+                .unwrap()
+        };
+        assert!(urgent_only(&mut s).is_none());
+        // ...but a job the operator runs now.
+        s.set_priority(b, URGENT).unwrap();
+        let l = urgent_only(&mut s).unwrap();
+        assert_eq!(l.job, b);
+        assert!(urgent_only(&mut s).is_none());
+        s.complete(&l, &json!({})).unwrap();
+        let err = s.set_priority(b, 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+        assert!(err.to_string().contains("it is done"), "{err}");
+        // A raised priority goes ahead of older jobs.
+        let c = s.enqueue(&NewJob::new("stage", json!({"n": 3}))).unwrap();
+        s.set_priority(c, 10).unwrap();
+        s.set_priority(a, 5).unwrap();
+        let order: Vec<i64> = std::iter::from_fn(|| s.claim("w", &[], LEASE).unwrap())
+            .map(|l| l.job)
+            .collect();
+        assert_eq!(order, [c, a]);
+        assert_eq!(s.job(c).unwrap().priority, 10);
     });
 }
