@@ -35,6 +35,10 @@ pub const SCHEMA: Schema<'static> = Schema {
         hash TEXT NOT NULL UNIQUE,
         created_ms INTEGER NOT NULL
     ) STRICT;",
+        // CPU and I/O priority of the host's encodes.
+        "ALTER TABLE host ADD COLUMN nice INTEGER NOT NULL DEFAULT 0
+            CHECK (nice BETWEEN -20 AND 19);
+         ALTER TABLE host ADD COLUMN ionice TEXT NOT NULL DEFAULT 'none';",
     ],
     postgres: &[
         "CREATE TABLE host (
@@ -56,6 +60,9 @@ pub const SCHEMA: Schema<'static> = Schema {
         hash TEXT NOT NULL UNIQUE,
         created_ms BIGINT NOT NULL
     );",
+        "ALTER TABLE host ADD COLUMN nice BIGINT NOT NULL DEFAULT 0
+            CHECK (nice BETWEEN -20 AND 19);
+         ALTER TABLE host ADD COLUMN ionice TEXT NOT NULL DEFAULT 'none';",
     ],
     legacy_user_version: false,
 };
@@ -157,6 +164,10 @@ pub struct HostSettings {
     pub schedule: Option<String>,
     /// Where the library is mounted on it.
     pub mappings: Option<PathMap>,
+    /// Nice level of its encodes (-20..19).
+    pub nice: Option<i32>,
+    /// I/O class of its encodes.
+    pub ionice: Option<crate::priority::IoPriority>,
 }
 
 /// A registered host with the operator's settings.
@@ -182,6 +193,10 @@ pub struct HostRow {
     pub schedule: String,
     /// Where the library's paths are mounted on it.
     pub mappings: PathMap,
+    /// Nice level of its encodes.
+    pub nice: i32,
+    /// I/O class of its encodes.
+    pub ionice: crate::priority::IoPriority,
     /// When its worker started (epoch ms).
     pub started_ms: i64,
     /// Its last heartbeat (epoch ms).
@@ -256,12 +271,14 @@ fn host_from_row(r: &Row, now: i64) -> HostRow {
         started_ms: r.int(10),
         last_seen_ms,
         alive: now - last_seen_ms < STALE.as_millis() as i64,
+        nice: r.int(12) as i32,
+        ionice: r.text(13).parse().unwrap_or_default(),
     }
 }
 
 const COLUMNS: &str =
     "name, instance, os, cores, memory_bytes, encoders, max_jobs, state, schedule, mappings,
-     started_ms, last_seen_ms";
+     started_ms, last_seen_ms, nice, ionice";
 
 impl Hosts {
     /// Open the registry at `location` (the store: a SQLite file or a `postgres://` URL).
@@ -408,11 +425,18 @@ impl Hosts {
             .mappings
             .as_ref()
             .map(|m| serde_json::to_string(m).expect("paths serialise"));
-        let updates: [(&str, Option<mediaforce_store::sql::Value>); 4] = [
+        if let Some(n) = change.nice.filter(|n| !(-20..=19).contains(n)) {
+            return Err(HostError::Invalid(format!(
+                "host {name}: nice {n} is outside -20..19"
+            )));
+        }
+        let updates: [(&str, Option<mediaforce_store::sql::Value>); 6] = [
             ("state", change.state.map(|s| s.as_str().into())),
             ("max_jobs", change.max_jobs.map(Into::into)),
             ("schedule", schedule.map(Into::into)),
             ("mappings", mappings.map(Into::into)),
+            ("nice", change.nice.map(|n| i64::from(n).into())),
+            ("ionice", change.ionice.map(|p| p.to_string().into())),
         ];
         let mut db = self.db();
         for (column, value) in updates {
@@ -536,6 +560,8 @@ mod tests {
             max_jobs,
             schedule: schedule.map(str::to_string),
             mappings: None,
+            nice: None,
+            ionice: None,
         };
         hosts
             .set("nas", &change(Some(HostState::Draining), Some(3), None))

@@ -29,6 +29,7 @@ pub mod hosts;
 pub mod jobs;
 pub mod manifest;
 pub mod policy;
+pub mod priority;
 pub mod promote;
 pub mod rank;
 pub mod scan;

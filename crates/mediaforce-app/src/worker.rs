@@ -306,6 +306,7 @@ impl App {
                             let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
                             let me = slot_name(&info.name, slot);
                             let mut idle_since = Instant::now();
+                            let mut applied = None;
                             while !cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                                 let host = latest.lock().expect("host lock").clone();
                                 if host.state == HostState::Draining {
@@ -365,6 +366,22 @@ impl App {
                                     let _ = store.release(&lease, Duration::from_secs(5));
                                     left.fetch_add(1, Ordering::Relaxed);
                                     continue;
+                                }
+                                // The host's CPU and I/O priority, on this job thread (the
+                                // encoder's threads, started during the job, inherit them).
+                                let wanted = (host.nice, host.ionice);
+                                if applied != Some(wanted) {
+                                    applied = Some(wanted);
+                                    if let Err(e) = mediaforce::priority::apply_to_this_thread(
+                                        host.nice,
+                                        host.ionice,
+                                    ) {
+                                        let _ = store.event(
+                                            &lease,
+                                            "priority",
+                                            &format!("{me}: cannot apply {e}"),
+                                        );
+                                    }
                                 }
                                 let mut options = options.clone();
                                 if options.transfer.is_none() {

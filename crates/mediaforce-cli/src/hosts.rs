@@ -168,6 +168,12 @@ pub enum HostsAction {
         /// Remove its path mappings.
         #[arg(long)]
         clear_maps: bool,
+        /// Nice level of its encodes (0 to 19 lowers their CPU priority; below 0 needs root).
+        #[arg(long, allow_negative_numbers = true)]
+        nice: Option<i32>,
+        /// I/O class of its encodes: none, idle, or best-effort[:0-7].
+        #[arg(long)]
+        ionice: Option<String>,
     },
     /// Issue a token for a host's transfer-mode worker (shown once; stored hashed; replaces
     /// its previous one), or revoke it.
@@ -227,12 +233,14 @@ impl WorkerUi for WorkerLines {
 
 fn print_host(h: &mediaforce::hosts::HostRow) {
     println!(
-        "{:<16} {:<9} {:>2} jobs  {:<5} schedule {}; {} cores, {}, {}; encoders: {}",
+        "{:<16} {:<9} {:>2} jobs  {:<5} schedule {}; nice {}, ionice {}; {} cores, {}, {}; encoders: {}",
         h.name,
         h.state.as_str(),
         h.max_jobs,
         if h.alive { "live" } else { "gone" },
         h.schedule,
+        h.nice,
+        h.ionice,
         h.cores,
         human_bytes(h.memory_bytes),
         h.os,
@@ -410,6 +418,8 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 schedule,
                 maps,
                 clear_maps,
+                nice,
+                ionice,
             } => {
                 let state = state
                     .map(|s| s.parse::<HostState>())
@@ -422,11 +432,17 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 } else {
                     Some(mediaforce::hosts::PathMap::parse(&maps).map_err(anyhow::Error::msg)?)
                 };
+                let ionice = ionice
+                    .map(|s| s.parse::<mediaforce::priority::IoPriority>())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?;
                 let change = mediaforce::hosts::HostSettings {
                     state,
                     max_jobs,
                     schedule,
                     mappings,
+                    nice,
+                    ionice,
                 };
                 print_host(&app.host_set(&name, &change)?);
             }

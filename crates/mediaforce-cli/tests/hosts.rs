@@ -28,6 +28,21 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// The nice value of each thread of process `pid` (field 19 of its tasks' `stat`).
+fn walk_threads(pid: u32) -> Vec<i64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+                .filter_map(|stat| {
+                    let rest = stat.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(16)?.parse().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A network namespace with a veth pair to this one; removed on drop.
 struct Host {
     ns: String,
@@ -322,6 +337,7 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
         );
     }
     env.ok(&["hosts", "set", "night", "--schedule", "never"]);
+    env.ok(&["hosts", "set", "night", "--nice", "6", "--ionice", "idle"]);
     env.ok(&["hosts", "set", "drain", "--state", "draining"]);
     env.ok(&["enqueue", "--all"]);
     // A drained host stops at once and takes nothing.
@@ -365,8 +381,25 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
     svt_only.kill().unwrap();
     svt_only.wait().unwrap();
     // The operator runs the second job now: the host takes it outside its window, and
-    // only it.
+    // only it, at the CPU and I/O priority set for the host.
     env.ok(&["jobs", "run-now", "2"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let niced = loop {
+        let threads = walk_threads(night.id());
+        if env.jobs()[1].state == JobState::Running && threads.iter().any(|&n| n == 6) {
+            break threads;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no thread at nice 6: {threads:?} {:?}",
+            env.jobs()[1]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        niced.contains(&0),
+        "the worker's other threads keep theirs: {niced:?}"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while env.jobs()[1].state != JobState::Done {
         assert!(std::time::Instant::now() < deadline, "{:?}", env.jobs());
