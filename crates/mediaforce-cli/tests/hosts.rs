@@ -386,7 +386,7 @@ fn a_host_outside_its_window_or_draining_claims_nothing() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let niced = loop {
         let threads = walk_threads(night.id());
-        if env.jobs()[1].state == JobState::Running && threads.iter().any(|&n| n == 6) {
+        if env.jobs()[1].state == JobState::Running && threads.contains(&6) {
             break threads;
         }
         assert!(
