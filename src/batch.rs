@@ -61,6 +61,9 @@ pub enum BatchError {
     /// The catalog could not be opened.
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    /// The job's thread panicked.
+    #[error("job {0}: its thread panicked (a bug; the job's lease runs out and it is retried)")]
+    Panicked(i64),
 }
 
 /// What the front end shows while a batch runs; called from the worker threads.
@@ -344,12 +347,17 @@ pub fn hold_lease<T>(
                 if control.is_paused() {
                     control.touch();
                 }
-                if let Some(limit) = stuck_after.filter(|l| control.idle() >= *l) {
+                let stuck = stuck_after.filter(|l| {
+                    control.idle() >= *l
+                        && control.stopped().is_none()
+                        && !done.load(Ordering::Relaxed)
+                });
+                if let Some(limit) = stuck {
                     control.stop(Stop::Stuck);
                     let reason = format!(
-                        "stuck: no progress for {:.0} s on {}",
-                        limit.as_secs_f64(),
-                        lease.worker
+                        "job {} stuck: no progress for {:.1} s",
+                        lease.job,
+                        limit.as_secs_f64()
                     );
                     // Failed back now, not when the work returns: it may never.
                     for _ in 0..3 {
@@ -441,6 +449,17 @@ fn run_job(
             control: &control,
             last: std::cell::Cell::new(None),
         };
+        // The host's priorities, on this thread only once its keeper runs (heartbeats are
+        // not starved by an idle I/O class).
+        if let Some((nice, io)) = options.priority {
+            if let Err(e) = crate::priority::apply_to_this_thread(nice, io) {
+                let _ = log.store.borrow_mut().event(
+                    lease,
+                    "priority",
+                    &format!("{}: cannot apply {e}", lease.worker),
+                );
+            }
+        }
         let mut observer = Logged {
             inner: ui.observer(item),
             log: &log,
@@ -668,7 +687,7 @@ mod tests {
         assert_eq!(row.state, JobState::Queued, "{row:?}");
         let error = row.last_error.unwrap_or_default();
         assert!(
-            error.contains("stuck: no progress for 0 s on host/0"),
+            error.contains("stuck: no progress for 0.4 s") && error.contains("host/0"),
             "{error}"
         );
         assert!(matches!(

@@ -56,14 +56,18 @@ pub struct JobControl {
     stop: AtomicU8,
     pause: AtomicBool,
     fence: Option<Fence>,
-    /// When the job last made progress (ms since the Unix epoch; 0: not yet watched).
+    /// When the job last made progress (on [`mono_ms`]'s clock; 0: not yet watched).
     progress_ms: AtomicU64,
 }
 
-fn epoch_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// Milliseconds on a monotonic clock (since the first call in this process, plus one so that
+/// zero stays "not watched"): a clock step or a suspend does not look like a stuck job.
+fn mono_ms() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
 }
 
 impl JobControl {
@@ -114,14 +118,14 @@ impl JobControl {
 
     /// The job made progress (a frame, a probe, a chunk moved).
     pub fn touch(&self) {
-        self.progress_ms.store(epoch_ms(), Ordering::Relaxed);
+        self.progress_ms.store(mono_ms(), Ordering::Relaxed);
     }
 
     /// How long since the job last made progress (zero before it is first touched).
     pub fn idle(&self) -> Duration {
         match self.progress_ms.load(Ordering::Relaxed) {
             0 => Duration::ZERO,
-            t => Duration::from_millis(epoch_ms().saturating_sub(t)),
+            t => Duration::from_millis(mono_ms().saturating_sub(t)),
         }
     }
 

@@ -529,8 +529,13 @@ mod tests {
         assert_eq!(hosts.token_host(&first).unwrap().as_deref(), Some("desk"));
         assert_eq!(hosts.token_host("not-a-token").unwrap(), None);
         // The database holds the hash, never the token.
-        let raw = std::fs::read(&path).unwrap();
-        assert!(!raw.windows(first.len()).any(|w| w == first.as_bytes()));
+        let stored = hosts
+            .db()
+            .query("SELECT hash FROM host_token WHERE host = 'desk'", &[])
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_ne!(stored[0].text(0), first);
+        assert_eq!(stored[0].text(0), crate::transfer::token_hash(&first));
         let second = hosts.issue_token("desk").unwrap();
         assert_ne!(first, second);
         assert_eq!(hosts.token_host(&first).unwrap(), None);

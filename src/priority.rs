@@ -47,13 +47,14 @@ impl std::str::FromStr for IoPriority {
     }
 }
 
-/// The raw `ioprio` value of a class and level (the kernel's IOPRIO_PRIO_VALUE).
-fn ioprio_value(p: IoPriority) -> Option<i32> {
+/// The raw `ioprio` value of a class and level (the kernel's IOPRIO_PRIO_VALUE); none is the
+/// kernel's default class (the level follows the nice value).
+fn ioprio_value(p: IoPriority) -> i32 {
     const CLASS_SHIFT: i32 = 13;
     match p {
-        IoPriority::None => None,
-        IoPriority::BestEffort(n) => Some((2 << CLASS_SHIFT) | i32::from(n.min(7))),
-        IoPriority::Idle => Some(3 << CLASS_SHIFT),
+        IoPriority::None => 0,
+        IoPriority::BestEffort(n) => (2 << CLASS_SHIFT) | i32::from(n.min(7)),
+        IoPriority::Idle => 3 << CLASS_SHIFT,
     }
 }
 
@@ -87,9 +88,8 @@ pub fn apply_to_this_thread(nice: i32, io: IoPriority) -> Result<(), String> {
     let tid = rustix::thread::gettid();
     rustix::process::setpriority_process(Some(tid), nice)
         .map_err(|e| format!("nice {nice}: {e}"))?;
-    if let Some(v) = ioprio_value(io) {
-        ioprio(Some(v), tid.as_raw_nonzero().get()).map_err(|e| format!("ionice {io}: {e}"))?;
-    }
+    ioprio(Some(ioprio_value(io)), tid.as_raw_nonzero().get())
+        .map_err(|e| format!("ionice {io}: {e}"))?;
     Ok(())
 }
 

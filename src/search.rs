@@ -1397,11 +1397,13 @@ pub fn encode_to_target(
         let opts = make_opts(knob)?;
         let report = crate::core::transcode::transcode(input, output, &opts, progress)?;
         let scored = if cfg.verify {
+            // The verification reports to the same sink: a long one is progress (not a
+            // stuck job), shows on the bar, and is stopped by a cancel.
             Some(crate::metrics::score_files(
                 input,
                 output,
                 &score_opts,
-                &mut crate::core::NoProgress,
+                progress,
             )?)
         } else {
             None

@@ -38,6 +38,9 @@ pub struct StageOptions {
     /// The shared store (`postgres://...`) holding the catalog and the job queue; `None`
     /// keeps them in `<data dir>/catalog.db`.
     pub database: Option<String>,
+    /// CPU (nice) and I/O priority for a queued job's work, set on its thread when the job
+    /// starts (the encoder's threads inherit them; the lease keeper keeps its own).
+    pub priority: Option<(i32, crate::priority::IoPriority)>,
     /// A queued job that makes no progress for this long is failed back to the queue
     /// (`None`: never); see [`crate::batch::hold_lease`].
     pub stuck_after: Option<Duration>,
@@ -60,6 +63,7 @@ impl StageOptions {
             paths: crate::hosts::PathMap::default(),
             transfer: None,
             stuck_after: Some(Duration::from_secs(600)),
+            priority: None,
         }
     }
 }
@@ -195,6 +199,9 @@ pub enum StageError {
     /// Catalog error.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// A transfer-mode download or upload did not complete (the job is retried).
+    #[error("{0}")]
+    Transfer(String),
 }
 
 /// Wraps the caller's progress sink: records checkpoints as item events, waits while paused,
@@ -215,6 +222,7 @@ impl ProgressSink for ItemSink<'_> {
 
     fn update(&mut self, p: &Progress) {
         self.inner.update(p);
+        self.control.touch();
         if let Some(total) = p.frames_total.filter(|t| *t > 0) {
             let done = p.frames_done as f64 / total as f64;
             if done >= self.next_checkpoint {
@@ -412,12 +420,7 @@ pub fn stage_item(
                 path: item.source.clone(),
                 source: e,
             })
-            .and_then(|()| {
-                client.download(fence, &item.source, &|| {
-                    control.touch();
-                    control.is_stopped()
-                })
-            });
+            .and_then(|()| client.download(fence, &item.source, control));
         match fetched {
             Ok(t) => catalog.event(
                 rec.id,
@@ -543,11 +546,7 @@ pub fn stage_item(
                     }
                 }
                 if let Some((client, fence)) = transfer {
-                    let stopped = || {
-                        control.touch();
-                        control.is_stopped()
-                    };
-                    match client.upload(fence, &item.staging, &stopped) {
+                    match client.upload(fence, &item.staging, control) {
                         Ok(t) => catalog.event(
                             rec.id,
                             "uploaded",
@@ -677,7 +676,10 @@ impl Drop for Scratch {
 }
 
 /// How a transfer that did not complete ends the job: a lost lease as a fenced write (the job
-/// is another worker's), a stop as an interruption, anything else as the item's failure.
+/// is another worker's), a stop as an interruption, anything else (the network, the endpoint,
+/// this host's disk) as a failure of this attempt, not of the item: the job goes back to the
+/// queue with a backoff, for this host or another, and the item keeps its state (an encode
+/// whose upload failed is marked interrupted).
 fn transfer_failed(
     catalog: &Catalog,
     item: i64,
@@ -685,6 +687,10 @@ fn transfer_failed(
     e: crate::transfer::TransferError,
 ) -> Result<StageOutcome, StageError> {
     use crate::transfer::TransferError;
+    let interrupt = |why: &str| match catalog.set_state(item, ItemState::Interrupted, Some(why)) {
+        Ok(()) | Err(CatalogError::Refused { .. }) => Ok(()),
+        Err(e) => Err(StageError::from(e)),
+    };
     match e {
         TransferError::Fenced(_) => Err(CatalogError::Fenced {
             job: fence.job,
@@ -693,22 +699,13 @@ fn transfer_failed(
         .into()),
         // Stopped while downloading, before the encode began, the item keeps its state.
         TransferError::Stopped => {
-            match catalog.set_state(
-                item,
-                ItemState::Interrupted,
-                Some("stopped by the operator"),
-            ) {
-                Ok(()) | Err(CatalogError::Refused { .. }) => Ok(StageOutcome::Cancelled),
-                Err(e) => Err(e.into()),
-            }
+            interrupt("stopped by the operator")?;
+            Ok(StageOutcome::Cancelled)
         }
         e => {
-            let reason = e.to_string();
-            catalog.set_state(item, ItemState::Failed, Some(&reason))?;
-            Ok(StageOutcome::Failed {
-                error: reason,
-                attempts: 1,
-            })
+            let cause = format!("job {}: {e}", fence.job);
+            interrupt(&cause)?;
+            Err(StageError::Transfer(cause))
         }
     }
 }

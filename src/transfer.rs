@@ -10,15 +10,19 @@
 //! (`Authorization: Bearer`) and the lease epoch it acts under.
 //!
 //! The protocol, under `/transfer/v1/jobs/{job}`:
-//! - `GET source`: the job item's source file; `Range` honoured; headers [`HASH`] (the whole
-//!   file's hash) and [`LENGTH`] (the whole file's length).
+//! - `GET source`: the job item's source file; `Range` honoured; header [`LENGTH`] (the whole
+//!   file's length) and, once the endpoint has hashed the file, [`HASH`] (the whole file's
+//!   hash). A large file is hashed while it is sent.
+//! - `GET source/hash`: `200` with [`HASH`] and [`LENGTH`] once the hash is known, `202`
+//!   while it is being computed.
 //! - `HEAD result`: [`RECEIVED`], the bytes of this lease's upload held so far, and
 //!   [`STAGED`], the length of the staged file in place (when there is one).
 //! - `PUT result` with [`OFFSET`]: the body is written from that offset (at most what the
 //!   receiver holds: a smaller one restarts there).
 //! - `POST result/commit` with [`HASH`] and [`LENGTH`]: checks them against what was received
 //!   and renames it into the staging path under the lease's fence. `422` on a mismatch (the
-//!   upload is discarded), `409` when the lease is no longer the caller's.
+//!   upload is discarded), `409` when the lease is no longer the caller's. A commit repeated
+//!   after its answer was lost succeeds when the staged file already matches.
 
 use crate::control::Fence;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -153,15 +157,53 @@ pub struct TransferClient {
     pub patience: Duration,
 }
 
-/// A response's status as an error of the transfer.
+/// What a transfer reports to and asks whether to stop: bytes moving are progress (a job's
+/// stuck clock), and a stop ends the transfer between chunks. A plain `Fn() -> bool` is a
+/// watch that only answers the stop.
+pub trait Watch {
+    /// Whether to stop now.
+    fn stopped(&self) -> bool;
+    /// `bytes` moved.
+    fn moved(&self, _bytes: u64) {}
+}
+
+impl<F: Fn() -> bool> Watch for F {
+    fn stopped(&self) -> bool {
+        self()
+    }
+}
+
+impl Watch for crate::control::JobControl {
+    fn stopped(&self) -> bool {
+        self.is_stopped()
+    }
+
+    fn moved(&self, _bytes: u64) {
+        self.touch();
+    }
+}
+
+/// A response's status as an error of the transfer, with the endpoint's own message.
 fn status_error(what: &str, code: u16, resp: ureq::Response) -> TransferError {
     let body = resp.into_string().unwrap_or_default();
-    let msg = format!("{what}: HTTP {code}: {}", body.trim());
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.trim().to_string());
+    let msg = format!("{what}: HTTP {code}: {message}");
     match code {
         409 => TransferError::Fenced(msg),
         _ => TransferError::Refused(msg),
     }
 }
+
+/// Statuses worth another try: the endpoint is busy or restarting, or the request timed out.
+fn retryable(code: u16) -> bool {
+    code == 408 || code == 429 || code >= 500
+}
+
+/// How long a download waits for the endpoint to finish hashing a large source.
+const HASH_WAIT: Duration = Duration::from_secs(3600);
 
 impl TransferClient {
     /// A client of the endpoint at `base` (`http://host:port`) presenting `token`.
@@ -198,14 +240,14 @@ impl TransferClient {
     }
 
     /// Wait before the next try after a failure; gives up once nothing has moved for the
-    /// client's patience, or when `stopped`.
+    /// client's patience, or when stopped.
     fn backoff(
         &self,
         tries: &mut u32,
         progress_at: Instant,
         what: &str,
         cause: &str,
-        stopped: &dyn Fn() -> bool,
+        watch: &dyn Watch,
     ) -> Result<(), TransferError> {
         if progress_at.elapsed() >= self.patience {
             return Err(TransferError::Failed(format!(
@@ -215,24 +257,57 @@ impl TransferClient {
         }
         *tries += 1;
         let delay = Duration::from_millis(250 * 2u64.pow((*tries).min(4)));
-        let until = Instant::now() + delay;
-        while Instant::now() < until {
-            if stopped() {
-                return Err(TransferError::Stopped);
+        sleep_unless_stopped(delay, watch)
+    }
+
+    /// The whole source's hash, once the endpoint has it (it hashes a large file while the
+    /// download runs).
+    fn source_hash(
+        &self,
+        fence: Fence,
+        what: &str,
+        watch: &dyn Watch,
+    ) -> Result<String, TransferError> {
+        let started = Instant::now();
+        let mut tries = 0;
+        let mut progress_at = Instant::now();
+        loop {
+            match self.request("GET", fence, "source/hash").call() {
+                Ok(r) if r.status() == 200 => {
+                    if let Some(h) = r.header(HASH) {
+                        return Ok(h.to_string());
+                    }
+                    return Err(TransferError::Refused(format!(
+                        "{what}: the endpoint sent no {HASH}"
+                    )));
+                }
+                // Still hashing.
+                Ok(_) => {
+                    progress_at = Instant::now();
+                    if started.elapsed() >= HASH_WAIT {
+                        return Err(TransferError::Failed(format!(
+                            "{what}: the endpoint was still hashing the source after {:.0} s",
+                            HASH_WAIT.as_secs_f64()
+                        )));
+                    }
+                    sleep_unless_stopped(Duration::from_millis(500), watch)?;
+                }
+                Err(ureq::Error::Status(code, r)) if !retryable(code) => {
+                    return Err(status_error(what, code, r))
+                }
+                Err(e) => self.backoff(&mut tries, progress_at, what, &e.to_string(), watch)?,
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(())
     }
 
     /// Download the source of the job `fence` names into `dest`, resuming a cut connection
-    /// from the bytes already written and checking the whole file's hash; `stopped` is polled
-    /// between chunks.
+    /// from the bytes already written and checking the whole file's hash before it is put at
+    /// `dest`; `watch` hears of bytes moving and is asked between chunks whether to stop.
     pub fn download(
         &self,
         fence: Fence,
         dest: &Path,
-        stopped: &dyn Fn() -> bool,
+        watch: &dyn Watch,
     ) -> Result<Transferred, TransferError> {
         let started = Instant::now();
         let what = format!("download of job {}'s source from {}", fence.job, self.base);
@@ -247,19 +322,18 @@ impl TransferClient {
         // The hash of what `part` holds, kept across resumed requests.
         let mut hasher = blake3::Hasher::new();
         let mut hashed = 0u64;
-        let mut whole: Option<(String, u64)> = None;
-        let mut connections = 0u32;
+        let mut requests = 0u32;
         loop {
-            if stopped() {
+            if watch.stopped() {
                 return Err(TransferError::Stopped);
             }
             let have = std::fs::metadata(&part).map_or(0, |m| m.len());
             if have != hashed {
                 // A file left by an earlier attempt: hash what it holds before going on.
-                hasher = if have > 0 {
-                    hash_prefix(&part, have).map_err(io(&part))?
-                } else {
+                hasher = if have == 0 {
                     blake3::Hasher::new()
+                } else {
+                    hash_prefix(&part, have).map_err(io(&part))?
                 };
                 hashed = have;
             }
@@ -267,95 +341,102 @@ impl TransferClient {
             if have > 0 {
                 req = req.set("range", &format!("bytes={have}-"));
             }
-            connections += 1;
-            let resp = match req.call() {
-                Ok(r) => r,
-                Err(ureq::Error::Status(416, _)) => {
-                    // More than the file holds: start again.
-                    let _ = std::fs::remove_file(&part);
-                    hashed = u64::MAX;
-                    continue;
+            requests += 1;
+            let (resp, len) = match req.call() {
+                Ok(r) => {
+                    let len: Option<u64> = r.header(LENGTH).and_then(|v| v.parse().ok());
+                    let Some(len) = len else {
+                        return Err(TransferError::Refused(format!(
+                            "{what}: the endpoint sent no {LENGTH}"
+                        )));
+                    };
+                    (Some(r), len)
                 }
-                Err(ureq::Error::Status(code, r)) if code >= 500 => {
+                // Nothing past what we hold: complete (checked below) or overlong.
+                Err(ureq::Error::Status(416, r)) => {
+                    match r.header(LENGTH).and_then(|v| v.parse::<u64>().ok()) {
+                        Some(len) if len == have => (None, len),
+                        _ => {
+                            let _ = std::fs::remove_file(&part);
+                            continue;
+                        }
+                    }
+                }
+                Err(ureq::Error::Status(code, r)) if retryable(code) => {
                     let cause = status_error(&what, code, r).to_string();
-                    self.backoff(&mut tries, progress_at, &what, &cause, stopped)?;
+                    self.backoff(&mut tries, progress_at, &what, &cause, watch)?;
                     continue;
                 }
                 Err(ureq::Error::Status(code, r)) => return Err(status_error(&what, code, r)),
                 Err(e) => {
-                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), watch)?;
                     continue;
                 }
             };
-            if connections > 1 && have > 0 {
-                out.resumed += 1;
-            }
-            let hash = resp.header(HASH).unwrap_or_default().to_string();
-            let len: u64 = resp
-                .header(LENGTH)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(u64::MAX);
-            if hash.is_empty() || len == u64::MAX {
-                return Err(TransferError::Refused(format!(
-                    "{what}: the endpoint sent no {HASH} / {LENGTH}"
-                )));
-            }
-            // The file changed on the server since the part was written: start again.
-            if whole.as_ref().is_some_and(|w| *w != (hash.clone(), len)) {
-                let _ = std::fs::remove_file(&part);
-                hashed = u64::MAX;
-                whole = None;
-                continue;
-            }
-            whole = Some((hash.clone(), len));
-            let start = if resp.status() == 206 { have } else { 0 };
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(false)
-                .open(&part)
-                .map_err(io(&part))?;
-            file.set_len(start).map_err(io(&part))?;
-            file.seek(SeekFrom::Start(start)).map_err(io(&part))?;
-            if start == 0 && hashed != 0 {
-                hasher = blake3::Hasher::new();
-                hashed = 0;
-            }
-            let mut body = resp.into_reader();
-            let mut buf = vec![0u8; CHUNK];
-            let mut cut = None;
-            loop {
-                if stopped() {
-                    return Err(TransferError::Stopped);
+            let mut known = None;
+            if let Some(resp) = resp {
+                // A 206 must continue exactly where the part ends; anything else starts over.
+                let continues = resp.status() == 206
+                    && resp
+                        .header("content-range")
+                        .is_some_and(|v| v.starts_with(&format!("bytes {have}-")));
+                let start = if continues { have } else { 0 };
+                if continues && requests > 1 {
+                    out.resumed += 1;
                 }
-                match body.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        file.write_all(&buf[..n]).map_err(io(&part))?;
-                        hasher.update(&buf[..n]);
-                        hashed += n as u64;
-                        out.moved += n as u64;
-                        progress_at = Instant::now();
-                        tries = 0;
+                known = resp.header(HASH).map(str::to_string);
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .truncate(false)
+                    .open(&part)
+                    .map_err(io(&part))?;
+                file.set_len(start).map_err(io(&part))?;
+                file.seek(SeekFrom::Start(start)).map_err(io(&part))?;
+                if start != hashed {
+                    hasher = blake3::Hasher::new();
+                    hashed = 0;
+                }
+                let mut body = resp.into_reader();
+                let mut buf = vec![0u8; CHUNK];
+                let mut cut = None;
+                loop {
+                    if watch.stopped() {
+                        return Err(TransferError::Stopped);
                     }
-                    Err(e) => {
-                        cut = Some(e.to_string());
-                        break;
+                    match body.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            file.write_all(&buf[..n]).map_err(io(&part))?;
+                            hasher.update(&buf[..n]);
+                            hashed += n as u64;
+                            out.moved += n as u64;
+                            watch.moved(n as u64);
+                            progress_at = Instant::now();
+                            tries = 0;
+                        }
+                        Err(e) => {
+                            cut = Some(e.to_string());
+                            break;
+                        }
                     }
                 }
+                file.flush().map_err(io(&part))?;
+                drop(file);
+                if hashed < len {
+                    let cause = cut.unwrap_or_else(|| "the connection closed early".into());
+                    self.backoff(&mut tries, progress_at, &what, &cause, watch)?;
+                    continue;
+                }
             }
-            file.flush().map_err(io(&part))?;
-            drop(file);
-            if hashed < len {
-                let cause = cut.unwrap_or_else(|| "the connection closed early".into());
-                self.backoff(&mut tries, progress_at, &what, &cause, stopped)?;
-                continue;
-            }
+            let hash = match known {
+                Some(h) => h,
+                None => self.source_hash(fence, &what, watch)?,
+            };
             let got = hasher.finalize().to_hex().to_string();
             if hashed != len || got != hash {
                 // A damaged or overlong file: never used; fetched once more from the start.
                 let _ = std::fs::remove_file(&part);
-                hashed = u64::MAX;
                 out.hash_mismatches += 1;
                 if out.hash_mismatches > 2 {
                     return Err(TransferError::Failed(format!(
@@ -416,7 +497,7 @@ impl TransferClient {
         &self,
         fence: Fence,
         file: &Path,
-        stopped: &dyn Fn() -> bool,
+        watch: &dyn Watch,
     ) -> Result<Transferred, TransferError> {
         let started = Instant::now();
         let what = format!("upload of job {}'s result to {}", fence.job, self.base);
@@ -436,25 +517,25 @@ impl TransferClient {
         let mut restart = false;
         let mut puts = 0u32;
         loop {
-            if stopped() {
+            if watch.stopped() {
                 return Err(TransferError::Stopped);
             }
-            let received = if restart {
-                0
+            let (received, staged) = if restart {
+                (0, None)
             } else {
-                match self.request("HEAD", fence, "result").call() {
-                    Ok(r) => r.header(RECEIVED).and_then(|v| v.parse().ok()).unwrap_or(0),
-                    Err(ureq::Error::Status(code, r)) if code < 500 => {
-                        return Err(status_error(&what, code, r))
-                    }
-                    Err(e) => {
-                        self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                match self.result_state(fence) {
+                    Ok(state) => state,
+                    Err(TransferError::Failed(cause)) => {
+                        self.backoff(&mut tries, progress_at, &what, &cause, watch)?;
                         continue;
                     }
+                    Err(e) => return Err(e),
                 }
             };
+            // Already in place (a commit whose answer was lost): the commit below says so.
+            let placed = received == 0 && staged == Some(len) && !restart;
             let offset = if received > len { 0 } else { received };
-            if offset < len || restart {
+            if !placed && (offset < len || restart) {
                 restart = false;
                 let mut f = std::fs::File::open(file).map_err(io)?;
                 f.seek(SeekFrom::Start(offset)).map_err(io)?;
@@ -476,27 +557,32 @@ impl TransferClient {
                         file: f,
                         sent: &sent,
                         hasher: &hasher,
-                        stopped,
+                        watch,
                     });
-                if r.is_ok() && sent.get() == len - offset {
-                    if let Some(h) = hasher.into_inner() {
-                        hash = Some(h.finalize().to_hex().to_string());
-                    }
-                }
                 out.moved += sent.get();
                 if sent.get() > 0 {
                     progress_at = Instant::now();
                 }
                 match r {
-                    Ok(_) => tries = 0,
-                    Err(ureq::Error::Status(code, r)) if code < 500 => {
+                    Ok(_) => {
+                        tries = 0;
+                        if sent.get() == len - offset {
+                            if let Some(h) = hasher.into_inner() {
+                                hash = Some(h.finalize().to_hex().to_string());
+                            }
+                        }
+                    }
+                    // Cut, busy, or out of step with the receiver: ask again where it stands.
+                    Err(ureq::Error::Status(code, r))
+                        if !(retryable(code) || code == 400 || code == 416) =>
+                    {
                         return Err(status_error(&what, code, r))
                     }
                     Err(e) => {
-                        if stopped() {
+                        if watch.stopped() {
                             return Err(TransferError::Stopped);
                         }
-                        self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                        self.backoff(&mut tries, progress_at, &what, &e.to_string(), watch)?;
                         continue;
                     }
                 }
@@ -510,8 +596,10 @@ impl TransferClient {
                 }
             };
             out.hash = whole.clone();
+            // The receiver hashes the whole file before it answers: a long wait for a large one.
             match self
                 .request("POST", fence, "result/commit")
+                .timeout(HASH_WAIT)
                 .set(HASH, &whole)
                 .set(LENGTH, &len.to_string())
                 .call()
@@ -520,25 +608,38 @@ impl TransferClient {
                     out.seconds = started.elapsed().as_secs_f64();
                     return Ok(out);
                 }
-                Err(ureq::Error::Status(422, _)) => {
+                Err(ureq::Error::Status(422, r)) => {
                     out.hash_mismatches += 1;
                     if out.hash_mismatches > 2 {
+                        let e = status_error(&what, 422, r);
                         return Err(TransferError::Failed(format!(
-                            "{what}: the receiver's copy failed its hash check {} times",
+                            "{e} ({} times)",
                             out.hash_mismatches
                         )));
                     }
                     restart = true;
                 }
-                Err(ureq::Error::Status(code, r)) if code < 500 => {
+                Err(ureq::Error::Status(code, r)) if !retryable(code) => {
                     return Err(status_error(&what, code, r))
                 }
                 Err(e) => {
-                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), stopped)?;
+                    self.backoff(&mut tries, progress_at, &what, &e.to_string(), watch)?;
                 }
             }
         }
     }
+}
+
+/// Sleep `delay`, returning early (as stopped) when the watch says stop.
+fn sleep_unless_stopped(delay: Duration, watch: &dyn Watch) -> Result<(), TransferError> {
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if watch.stopped() {
+            return Err(TransferError::Stopped);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// An upload's body: the file from its offset, counting what was handed over and failing
@@ -548,12 +649,12 @@ struct Body<'a> {
     sent: &'a std::cell::Cell<u64>,
     /// Fed what is sent, while the whole file's hash is not known yet.
     hasher: &'a std::cell::RefCell<Option<blake3::Hasher>>,
-    stopped: &'a dyn Fn() -> bool,
+    watch: &'a dyn Watch,
 }
 
 impl Read for Body<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if (self.stopped)() {
+        if self.watch.stopped() {
             return Err(std::io::Error::other("stopped"));
         }
         let n = self.file.read(buf)?;
@@ -561,6 +662,7 @@ impl Read for Body<'_> {
             h.update(&buf[..n]);
         }
         self.sent.set(self.sent.get() + n as u64);
+        self.watch.moved(n as u64);
         Ok(n)
     }
 }

@@ -46,9 +46,9 @@ impl TransferTarget {
             .with_file_name(format!(".{name}.upload-{}-e{}", self.job, self.epoch))
     }
 
-    /// Uploads of this job under other leases (a host that lost its lease mid-upload).
+    /// Uploads of this job under earlier leases (a host that lost its lease mid-upload);
+    /// never a later lease's.
     fn stale_uploads(&self) -> Vec<PathBuf> {
-        let own = self.upload_path();
         let name = self
             .staging
             .file_name()
@@ -63,14 +63,26 @@ impl TransferTarget {
                 rd.filter_map(|e| e.ok())
                     .map(|e| e.path())
                     .filter(|p| {
-                        *p != own
-                            && p.file_name()
-                                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                        p.file_name()
+                            .and_then(|n| {
+                                n.to_string_lossy()
+                                    .strip_prefix(&prefix)
+                                    .and_then(|e| e.parse::<i64>().ok())
+                            })
+                            .is_some_and(|epoch| epoch < self.epoch)
                     })
                     .collect()
             })
             .unwrap_or_default()
     }
+}
+
+/// Whether `path` lies under `root`, with no `..` on the way.
+fn inside(path: &Path, root: &Path) -> bool {
+    !path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+        && path.starts_with(root)
 }
 
 fn unauthenticated() -> AppError {
@@ -154,6 +166,27 @@ impl App {
                     ),
                 )
             })?;
+        // The plan is read from the database every worker can write: its paths are trusted
+        // only inside the library's roots and the transcode root.
+        if !self.settings.roots.iter().any(|r| inside(&item.source, r)) {
+            return Err(AppError::new(
+                ErrorKind::Refused,
+                format!(
+                    "job {job}: {} is not under a library root; not served",
+                    item.source.display()
+                ),
+            ));
+        }
+        if !inside(&item.staging, &self.settings.transcode_root) {
+            return Err(AppError::new(
+                ErrorKind::Refused,
+                format!(
+                    "job {job}: {} is not under the transcode root {}; not received",
+                    item.staging.display(),
+                    self.settings.transcode_root.display()
+                ),
+            ));
+        }
         Ok(TransferTarget {
             host,
             job,
@@ -163,25 +196,21 @@ impl App {
         })
     }
 
-    /// Put a received upload in place: its length and BLAKE3 hash must be `len` and `hash`
-    /// (else it is discarded: invalid), and the rename into the staging path happens only
-    /// while the lease is current (else a conflict, and it is discarded too). `received`: the
-    /// upload's hash as computed while it arrived, when the receiver knows the file has not
-    /// changed since (else the file is hashed here).
-    pub fn transfer_commit(
-        &self,
-        target: &TransferTarget,
-        hash: &str,
-        len: u64,
-        received: Option<&str>,
-    ) -> Result<()> {
+    /// Put a received upload in place: its length and BLAKE3 hash (read back from the disk)
+    /// must be `len` and `hash` (else it is discarded: invalid), and the rename into the
+    /// staging path happens only while the lease is current (else a conflict, and it is
+    /// discarded too; any other failure keeps it for another try).
+    pub fn transfer_commit(&self, target: &TransferTarget, hash: &str, len: u64) -> Result<()> {
         let upload = target.upload_path();
         let discard = |e: AppError| {
             let _ = std::fs::remove_file(&upload);
             e
         };
         let io = |e: std::io::Error| {
-            AppError::new(ErrorKind::NotFound, format!("{}: {e}", upload.display()))
+            AppError::new(
+                ErrorKind::NotFound,
+                format!("job {}: {}: {e}", target.job, upload.display()),
+            )
         };
         // A commit repeated after its answer was lost: the file is already in place.
         if !upload.exists()
@@ -201,10 +230,7 @@ impl App {
                 ),
             )));
         }
-        let got = match received {
-            Some(h) => h.to_string(),
-            None => mediaforce::transfer::hash_file(&upload).map_err(io)?,
-        };
+        let got = mediaforce::transfer::hash_file(&upload).map_err(io)?;
         if !got.eq_ignore_ascii_case(hash.trim()) {
             return Err(discard(AppError::new(
                 ErrorKind::Invalid,
@@ -217,11 +243,15 @@ impl App {
         std::fs::File::open(&upload)
             .and_then(|f| f.sync_all())
             .map_err(io)?;
-        if let Err(e) = self
+        match self
             .catalog
             .rename_under(target.fence(), &upload, &target.staging)
         {
-            return Err(discard(e.into()));
+            Ok(()) => {}
+            Err(e @ mediaforce::catalog::CatalogError::Fenced { .. }) => {
+                return Err(discard(e.into()))
+            }
+            Err(e) => return Err(e.into()),
         }
         for stale in target.stale_uploads() {
             let _ = std::fs::remove_file(stale);

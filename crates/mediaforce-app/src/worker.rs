@@ -197,6 +197,34 @@ impl App {
         Ok(self.hosts()?.remove(name)?)
     }
 
+    /// Remove what transfer-mode jobs of this host left in `<data dir>/transfer` when its
+    /// worker died (a job's copy of its source can be large); another host's running jobs
+    /// sharing the data directory keep theirs.
+    fn sweep_transfer_scratch(&self, host: &str) {
+        let dir = self.paths.data_dir.join("transfer");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let Ok(mut queue) = self.queue() else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let job = name
+                .strip_prefix("job-")
+                .and_then(|r| r.split_once("-e"))
+                .and_then(|(j, _)| j.parse::<i64>().ok());
+            let elsewhere = job.and_then(|j| queue.job(j).ok()).is_some_and(|row| {
+                row.state == mediaforce::store::JobState::Running
+                    && row
+                        .worker
+                        .as_deref()
+                        .is_some_and(|w| w.split('/').next() != Some(host))
+            });
+            if !elsewhere {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Run as a worker: register the host, then claim and run jobs of every kind from the
     /// store with `opts.jobs` slots, honouring the host's state (paused: claim nothing;
     /// draining: finish and stop), its schedule (outside its windows: claim nothing) and the
@@ -250,6 +278,9 @@ impl App {
             }
         }
         hosts.register(&info)?;
+        if opts.transfer.is_some() {
+            self.sweep_transfer_scratch(&opts.name);
+        }
         let queue = queue_location(&self.paths.data_dir, self.paths.database.as_deref());
         let mut options = StageOptions::new(&self.paths.data_dir);
         options.database = self.paths.database.clone();
@@ -306,7 +337,6 @@ impl App {
                             let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
                             let me = slot_name(&info.name, slot);
                             let mut idle_since = Instant::now();
-                            let mut applied = None;
                             while !cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                                 let host = latest.lock().expect("host lock").clone();
                                 if host.state == HostState::Draining {
@@ -367,34 +397,30 @@ impl App {
                                     left.fetch_add(1, Ordering::Relaxed);
                                     continue;
                                 }
-                                // The host's CPU and I/O priority, on this job thread (the
-                                // encoder's threads, started during the job, inherit them).
-                                let wanted = (host.nice, host.ionice);
-                                if applied != Some(wanted) {
-                                    applied = Some(wanted);
-                                    if let Err(e) = mediaforce::priority::apply_to_this_thread(
-                                        host.nice,
-                                        host.ionice,
-                                    ) {
-                                        let _ = store.event(
-                                            &lease,
-                                            "priority",
-                                            &format!("{me}: cannot apply {e}"),
-                                        );
-                                    }
-                                }
                                 let mut options = options.clone();
                                 if options.transfer.is_none() {
                                     options.paths = host.mappings.clone();
                                 }
-                                let r = mediaforce::batch::run_claimed(
-                                    store.as_mut(),
-                                    &catalog,
-                                    &lease,
-                                    &options,
-                                    cancel,
-                                    ui,
-                                );
+                                options.priority = Some((host.nice, host.ionice));
+                                // Each job on a thread of its own: the host's priorities are
+                                // set on it, and a later, higher priority (which an
+                                // unprivileged thread cannot take back) starts fresh.
+                                let r = std::thread::scope(|job| {
+                                    job.spawn(|| {
+                                        mediaforce::batch::run_claimed(
+                                            store.as_mut(),
+                                            &catalog,
+                                            &lease,
+                                            &options,
+                                            cancel,
+                                            ui,
+                                        )
+                                    })
+                                    .join()
+                                    .unwrap_or_else(|_| {
+                                        Err(mediaforce::batch::BatchError::Panicked(lease.job))
+                                    })
+                                });
                                 let counter = match r {
                                     Ok(Some((_, StageOutcome::Failed { .. }))) => failed,
                                     Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => left,

@@ -29,25 +29,20 @@ const CHUNK: usize = 1 << 20;
 /// A file as of one length and modification time.
 type FileKey = (PathBuf, u64, SystemTime);
 
+/// One file's hash: computed once, by one task, however many requests want it.
+#[derive(Debug, Default)]
+struct HashSlot {
+    hash: tokio::sync::OnceCell<String>,
+    started: std::sync::atomic::AtomicBool,
+}
+
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct Server {
     app: Arc<App>,
     /// Source hashes by (path, length, modification time): a resumed download does not hash
-    /// the file again.
-    hashes: Arc<Mutex<HashMap<FileKey, String>>>,
-    /// Uploads hashed as they arrive, by path: the bytes hashed, the file's modification
-    /// time after the last write, and the hasher. A commit uses it only when the file still
-    /// has that length and time (else it hashes the file).
-    uploads: Arc<Mutex<HashMap<PathBuf, Received>>>,
-}
-
-/// An upload's hash so far.
-#[derive(Debug)]
-struct Received {
-    len: u64,
-    modified: SystemTime,
-    hasher: blake3::Hasher,
+    /// the file again, and a large file is hashed while it is sent.
+    hashes: Arc<Mutex<HashMap<FileKey, Arc<HashSlot>>>>,
 }
 
 /// An [`AppError`] as a response: its kind as the status, `{kind, message}` as the body.
@@ -75,8 +70,12 @@ impl IntoResponse for Failure {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> Failure {
-    Failure(AppError::new(ErrorKind::Invalid, message))
+/// A malformed request: `400`, unlike an invalid upload (`422`).
+fn bad_request(message: impl Into<String>) -> Refusal {
+    let body = serde_json::json!({"kind": "bad_request", "message": message.into()});
+    Refusal::Bad(Box::new(
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response(),
+    ))
 }
 
 fn internal(message: impl std::fmt::Display) -> Failure {
@@ -104,10 +103,31 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn header_num(headers: &HeaderMap, name: &str) -> Result<u64, Failure> {
+fn header_num(headers: &HeaderMap, name: &str) -> Result<u64, Refusal> {
     header_str(headers, name)
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| bad_request(format!("missing or malformed {name} header")))
+}
+
+/// A handler's failure: an [`AppError`] or a malformed request.
+enum Refusal {
+    App(Failure),
+    Bad(Box<Response>),
+}
+
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        Refusal::App(f)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::App(f) => f.into_response(),
+            Refusal::Bad(r) => *r,
+        }
+    }
 }
 
 impl Server {
@@ -116,16 +136,54 @@ impl Server {
         Self {
             app,
             hashes: Arc::default(),
-            uploads: Arc::default(),
         }
     }
 
     /// The job's files as the request's host may reach them (token and epoch from headers).
-    async fn target(&self, headers: &HeaderMap, job: i64) -> Result<TransferTarget, Failure> {
+    async fn target(&self, headers: &HeaderMap, job: i64) -> Result<TransferTarget, Refusal> {
         let token = bearer(headers);
         let epoch = header_num(headers, EPOCH)? as i64;
         let app = self.app.clone();
-        blocking(move || app.transfer_target(&token, job, epoch)).await
+        Ok(blocking(move || app.transfer_target(&token, job, epoch)).await?)
+    }
+
+    /// The hash slot of `path` as it is now, and its length; the hash is started in the
+    /// background if nobody has started it.
+    async fn hash_slot(&self, path: &std::path::Path) -> Result<(Arc<HashSlot>, u64), Failure> {
+        let meta = tokio::fs::metadata(path).await.map_err(|e| {
+            Failure(AppError::new(
+                ErrorKind::NotFound,
+                format!("{}: {e}", path.display()),
+            ))
+        })?;
+        let key = (
+            path.to_path_buf(),
+            meta.len(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        let slot = {
+            let mut map = self.hashes.lock().expect("hash cache");
+            // Earlier versions of the same file are forgotten.
+            map.retain(|k, _| k.0 != key.0 || *k == key);
+            map.entry(key).or_default().clone()
+        };
+        if slot.hash.get().is_none()
+            && !slot.started.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let (s, p) = (slot.clone(), path.to_path_buf());
+            tokio::spawn(async move {
+                let hashed =
+                    tokio::task::spawn_blocking(move || mediaforce::transfer::hash_file(&p)).await;
+                match hashed {
+                    Ok(Ok(h)) => {
+                        let _ = s.hash.set(h);
+                    }
+                    // Tried again by the next request.
+                    _ => s.started.store(false, std::sync::atomic::Ordering::SeqCst),
+                }
+            });
+        }
+        Ok((slot, meta.len()))
     }
 }
 
@@ -134,6 +192,7 @@ pub fn router(server: Server) -> Router {
     Router::new()
         .route("/transfer/v1/whoami", get(whoami))
         .route("/transfer/v1/jobs/{job}/source", get(source))
+        .route("/transfer/v1/jobs/{job}/source/hash", get(source_hash))
         .route(
             "/transfer/v1/jobs/{job}/result",
             put(result_put).head(result_head),
@@ -168,51 +227,43 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: impl ToString) {
 }
 
 /// The host a token belongs to: a worker checks its token before it claims anything.
-async fn whoami(State(server): State<Server>, headers: HeaderMap) -> Result<Response, Failure> {
+async fn whoami(State(server): State<Server>, headers: HeaderMap) -> Result<Response, Refusal> {
     let token = bearer(&headers);
     let app = server.app.clone();
     let host = blocking(move || app.token_host(&token)).await?;
     Ok(axum::Json(serde_json::json!({ "host": host })).into_response())
 }
 
+async fn source_hash(
+    State(server): State<Server>,
+    Path(job): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let target = server.target(&headers, job).await?;
+    let (slot, len) = server.hash_slot(&target.source).await?;
+    let mut h = HeaderMap::new();
+    set(&mut h, LENGTH, len);
+    Ok(match slot.hash.get() {
+        Some(hash) => {
+            set(&mut h, HASH, hash);
+            (StatusCode::OK, h).into_response()
+        }
+        None => {
+            set(&mut h, "retry-after", 1);
+            (StatusCode::ACCEPTED, h).into_response()
+        }
+    })
+}
+
 async fn source(
     State(server): State<Server>,
     Path(job): Path<i64>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, Refusal> {
     let target = server.target(&headers, job).await?;
     let path = target.source.clone();
-    let meta = tokio::fs::metadata(&path).await.map_err(|e| {
-        Failure(AppError::new(
-            ErrorKind::NotFound,
-            format!("{}: {e}", path.display()),
-        ))
-    })?;
-    let len = meta.len();
-    let key = (
-        path.clone(),
-        len,
-        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-    );
-    let known = server.hashes.lock().expect("hash cache").get(&key).cloned();
-    let hash = match known {
-        Some(h) => h,
-        None => {
-            let p = path.clone();
-            let h = blocking(move || {
-                mediaforce::transfer::hash_file(&p).map_err(|e| {
-                    AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
-                })
-            })
-            .await?;
-            server
-                .hashes
-                .lock()
-                .expect("hash cache")
-                .insert(key, h.clone());
-            h
-        }
-    };
+    let (slot, len) = server.hash_slot(&path).await?;
+    let hash = slot.hash.get().cloned();
     let range = header_str(&headers, header::RANGE.as_str());
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
@@ -221,7 +272,6 @@ async fn source(
             None => {
                 let mut h = HeaderMap::new();
                 set(&mut h, "content-range", format!("bytes */{len}"));
-                set(&mut h, HASH, &hash);
                 set(&mut h, LENGTH, len);
                 return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h).into_response());
             }
@@ -242,7 +292,9 @@ async fn source(
     set(&mut h, "content-type", "application/octet-stream");
     set(&mut h, "content-length", count);
     set(&mut h, "accept-ranges", "bytes");
-    set(&mut h, HASH, &hash);
+    if let Some(hash) = &hash {
+        set(&mut h, HASH, hash);
+    }
     set(&mut h, LENGTH, len);
     if status == StatusCode::PARTIAL_CONTENT {
         set(
@@ -258,7 +310,7 @@ async fn result_head(
     State(server): State<Server>,
     Path(job): Path<i64>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, Refusal> {
     let target = server.target(&headers, job).await?;
     let received = tokio::fs::metadata(target.upload_path())
         .await
@@ -276,7 +328,7 @@ async fn result_put(
     Path(job): Path<i64>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Failure> {
+) -> Result<Response, Refusal> {
     let target = server.target(&headers, job).await?;
     let offset = header_num(&headers, OFFSET)?;
     let app = server.app.clone();
@@ -302,19 +354,6 @@ async fn result_put(
         .await
         .map_err(io)?;
     file.set_len(offset).await.map_err(io)?;
-    let prior = server.uploads.lock().expect("uploads").remove(&path);
-    let mut hasher = match prior {
-        Some(r) if r.len == offset => r.hasher,
-        _ => {
-            let p = path.clone();
-            blocking(move || {
-                mediaforce::transfer::hash_prefix(&p, offset).map_err(|e| {
-                    AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
-                })
-            })
-            .await?
-        }
-    };
     let mut file = tokio::io::BufWriter::with_capacity(CHUNK, file);
     file.seek(std::io::SeekFrom::Start(offset))
         .await
@@ -323,10 +362,7 @@ async fn result_put(
     let mut cut = None;
     while let Some(chunk) = stream.next().await {
         match chunk {
-            Ok(bytes) => {
-                file.write_all(&bytes).await.map_err(io)?;
-                hasher.update(&bytes);
-            }
+            Ok(bytes) => file.write_all(&bytes).await.map_err(io)?,
             Err(e) => {
                 cut = Some(e.to_string());
                 break;
@@ -335,18 +371,7 @@ async fn result_put(
     }
     // What arrived is kept, cut or not: the sender resumes from it.
     file.flush().await.map_err(io)?;
-    let meta = tokio::fs::metadata(&path).await.map_err(io)?;
-    let received = meta.len();
-    if let Ok(modified) = meta.modified() {
-        server.uploads.lock().expect("uploads").insert(
-            path.clone(),
-            Received {
-                len: received,
-                modified,
-                hasher,
-            },
-        );
-    }
+    let received = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
     let mut h = HeaderMap::new();
     set(&mut h, RECEIVED, received);
     Ok(match cut {
@@ -359,24 +384,14 @@ async fn result_commit(
     State(server): State<Server>,
     Path(job): Path<i64>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, Refusal> {
     let target = server.target(&headers, job).await?;
-    let hash = header_str(&headers, HASH)
-        .ok_or_else(|| bad_request(format!("missing {HASH} header")))?
-        .to_string();
+    let Some(hash) = header_str(&headers, HASH).map(str::to_string) else {
+        return Err(bad_request(format!("missing {HASH} header")));
+    };
     let len = header_num(&headers, LENGTH)?;
-    // What was hashed as it arrived, if the file is still exactly what was hashed.
-    let upload = target.upload_path();
-    let kept = server.uploads.lock().expect("uploads").remove(&upload);
-    let now = tokio::fs::metadata(&upload).await.ok();
-    let known = kept
-        .filter(|r| {
-            now.as_ref()
-                .is_some_and(|m| m.len() == r.len && m.modified().ok() == Some(r.modified))
-        })
-        .map(|r| r.hasher.finalize().to_hex().to_string());
     let app = server.app.clone();
-    blocking(move || app.transfer_commit(&target, &hash, len, known.as_deref())).await?;
+    blocking(move || app.transfer_commit(&target, &hash, len)).await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -191,10 +191,52 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
     assert_eq!(client.result_state(fence).unwrap().0, 0, "discarded");
     assert_eq!(std::fs::read(&staging).unwrap(), payload);
 
-    // Once the lease is lost, nothing of this host's is put in place.
+    // The source's hash, from its own endpoint.
+    let r = ureq::get(&format!("{url}/hash"))
+        .set("authorization", &format!("Bearer {token}"))
+        .set(EPOCH, &fence.epoch.to_string())
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.header(mediaforce::transfer::HASH).unwrap(),
+        hash_file(&source).unwrap()
+    );
+    // A plan forged in the database (every worker can write it) to name a file outside the
+    // library is not served.
+    let catalog_db = paths.data_dir.join("catalog.db");
+    let mut db = mediaforce::store::sql::Db::open(
+        catalog_db.to_str().unwrap(),
+        &mediaforce::catalog::SCHEMA,
+    )
+    .unwrap();
+    let swap = |db: &mut mediaforce::store::sql::Db, from: &str, to: &str| {
+        let n = db
+            .execute(
+                "UPDATE plan SET body = replace(body, ?1, ?2)",
+                &[from.into(), to.into()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    let secret = catalog_db.to_str().unwrap().to_string();
+    swap(&mut db, source.to_str().unwrap(), &secret);
+    assert_eq!(req(&token, fence.epoch, &job), 403);
+    swap(&mut db, &secret, source.to_str().unwrap());
+    assert_eq!(req(&token, fence.epoch, &job), 200);
+
+    // Once the lease is lost, nothing of this host's is put in place: not by a request that
+    // arrives afterwards, nor by a commit that was let in just before.
     let other_result = dir.path().join("late.mkv");
     std::fs::write(&other_result, b"a late result").unwrap();
+    let in_flight = app.transfer_target(&token, fence.job, fence.epoch).unwrap();
+    let upload = app.transfer_prepare_upload(&in_flight).unwrap();
+    std::fs::write(&upload, b"a late result").unwrap();
     store.release(&lease, Duration::ZERO).unwrap();
+    let late_hash = hash_file(&upload).unwrap();
+    let e = app.transfer_commit(&in_flight, &late_hash, 13).unwrap_err();
+    assert_eq!(e.kind, mediaforce_app::ErrorKind::Conflict, "{e}");
+    assert!(!upload.exists(), "a fenced upload is discarded");
     let late = client.upload(fence, &other_result, &|| false);
     assert!(matches!(late, Err(TransferError::Fenced(_))), "{late:?}");
     assert_eq!(std::fs::read(&staging).unwrap(), payload);

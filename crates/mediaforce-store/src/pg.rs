@@ -8,7 +8,7 @@
 
 use crate::{
     after_failure, redact, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result,
-    StoreError,
+    StoreError, URGENT,
 };
 use postgres::{Client, NoTls, Row};
 use std::time::Duration;
@@ -610,7 +610,9 @@ impl JobStore for PgStore {
             .client
             .execute(
                 &format!(
-                    "UPDATE job SET priority = $2, updated_ms = {NOW}
+                    // An urgent job is also let off the rest of its backoff.
+                    "UPDATE job SET priority = $2::bigint, updated_ms = {NOW},
+                         not_before_ms = CASE WHEN $2::bigint >= {URGENT} THEN 0 ELSE not_before_ms END
                      WHERE id = $1 AND state IN ('queued', 'running')"
                 ),
                 &[&job, &priority],

@@ -3,7 +3,8 @@
 //! timeout so concurrent workers wait instead of failing, WAL so readers never block.
 
 use crate::{
-    after_failure, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result, StoreError,
+    after_failure, Control, JobEvent, JobRow, JobState, JobStore, Lease, NewJob, Result,
+    StoreError, URGENT,
 };
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -665,7 +666,9 @@ impl JobStore for SqliteStore {
             .conn
             .execute(
                 &format!(
-                    "UPDATE job SET priority = ?2, updated_ms = {NOW}
+                    // An urgent job is also let off the rest of its backoff.
+                    "UPDATE job SET priority = ?2, updated_ms = {NOW},
+                         not_before_ms = CASE WHEN ?2 >= {URGENT} THEN 0 ELSE not_before_ms END
                      WHERE id = ?1 AND state IN ('queued', 'running')"
                 ),
                 params![job, priority],

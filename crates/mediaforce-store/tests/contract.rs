@@ -457,14 +457,30 @@ fn priority_reorders_the_queue_and_only_urgent_jobs_pass_a_closed_schedule() {
         let err = s.set_priority(b, 1).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
         assert!(err.to_string().contains("it is done"), "{err}");
+        // Run now also lets a job off the rest of its backoff.
+        let waiting = s.enqueue(&NewJob::new("stage", json!({"n": 4}))).unwrap();
+        s.set_backoff(Duration::from_secs(3600));
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l.job, a, "the oldest");
+        s.fail(&l, "broke").unwrap();
+        let l = s.claim("w", &[], LEASE).unwrap().unwrap();
+        assert_eq!(l.job, waiting);
+        s.fail(&l, "broke").unwrap();
+        assert!(
+            s.claim("w", &[], LEASE).unwrap().is_none(),
+            "both wait an hour"
+        );
+        s.set_priority(waiting, URGENT).unwrap();
+        assert_eq!(urgent_only(&mut s).unwrap().job, waiting);
         // A raised priority goes ahead of older jobs.
         let c = s.enqueue(&NewJob::new("stage", json!({"n": 3}))).unwrap();
         s.set_priority(c, 10).unwrap();
         s.set_priority(a, 5).unwrap();
+        assert_eq!(s.job(a).unwrap().priority, 5);
         let order: Vec<i64> = std::iter::from_fn(|| s.claim("w", &[], LEASE).unwrap())
             .map(|l| l.job)
             .collect();
-        assert_eq!(order, [c, a]);
+        assert_eq!(order, [c], "a still waits out its backoff");
         assert_eq!(s.job(c).unwrap().priority, 10);
     });
 }
