@@ -141,6 +141,18 @@ CREATE TABLE artifact (
     detail TEXT
 ) STRICT;
 CREATE INDEX artifact_item ON artifact (item_id, id);
+", "
+-- What the library page filters and sorts on, taken out of the probe record when it is
+-- written (and once, for files probed before).
+ALTER TABLE file ADD COLUMN video_codec TEXT;
+ALTER TABLE file ADD COLUMN width INTEGER;
+ALTER TABLE file ADD COLUMN height INTEGER;
+ALTER TABLE file ADD COLUMN hdr TEXT;
+ALTER TABLE file ADD COLUMN bit_rate INTEGER;
+ALTER TABLE file ADD COLUMN audio TEXT;
+CREATE INDEX file_codec ON file (video_codec);
+CREATE INDEX file_height ON file (height);
+CREATE INDEX file_size ON file (size);
 "];
 
 /// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
@@ -259,6 +271,16 @@ CREATE TABLE artifact (
     detail TEXT
 );
 CREATE INDEX artifact_item ON artifact (item_id, id);
+", "
+ALTER TABLE file ADD COLUMN video_codec TEXT;
+ALTER TABLE file ADD COLUMN width BIGINT;
+ALTER TABLE file ADD COLUMN height BIGINT;
+ALTER TABLE file ADD COLUMN hdr TEXT;
+ALTER TABLE file ADD COLUMN bit_rate BIGINT;
+ALTER TABLE file ADD COLUMN audio TEXT;
+CREATE INDEX file_codec ON file (video_codec);
+CREATE INDEX file_height ON file (height);
+CREATE INDEX file_size ON file (size);
 "];
 
 /// The catalog's schema on both backends.
@@ -546,10 +568,12 @@ impl Catalog {
 
     /// Open the catalog at `location`: a `postgres://` URL or a SQLite file path.
     pub fn open_location(location: &str) -> Result<Self, CatalogError> {
-        Ok(Self {
+        let catalog = Self {
             db: Mutex::new(Db::open(location, &SCHEMA)?),
             fence: Mutex::new(None),
-        })
+        };
+        catalog.backfill_media_columns()?;
+        Ok(catalog)
     }
 
     /// Make every later write through this value conditional on `fence`'s lease (a worker
@@ -1211,5 +1235,242 @@ fn artifact_from_row(r: &Row) -> Artifact {
         bytes: r.int(4) as u64,
         created_at: r.int(5),
         detail: r.opt_text(6),
+    }
+}
+
+/// What the library page shows, filters and sorts on, taken out of a file's probe record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MediaColumns {
+    /// Primary video codec.
+    pub video_codec: Option<String>,
+    /// Its width.
+    pub width: Option<i64>,
+    /// Its height.
+    pub height: Option<i64>,
+    /// `pq` or `hlg` when HDR.
+    pub hdr: Option<String>,
+    /// Container bit rate (bits per second).
+    pub bit_rate: Option<i64>,
+    /// Audio tracks, e.g. `eng aac 2 ch, fra ac3 6 ch`.
+    pub audio: Option<String>,
+}
+
+impl MediaColumns {
+    /// The columns of a probe record (JSON of [`crate::core::MediaInfo`]).
+    pub fn of(probe_json: &str) -> Self {
+        let Ok(info) = serde_json::from_str::<crate::core::MediaInfo>(probe_json) else {
+            return Self::default();
+        };
+        let video = info
+            .primary_video()
+            .and_then(|s| s.video.as_ref().map(|v| (s, v)));
+        let audio: Vec<String> = info
+            .streams_of(crate::core::probe::StreamKind::Audio)
+            .map(|s| {
+                format!(
+                    "{} {} {} ch",
+                    s.language.as_deref().unwrap_or("und"),
+                    s.codec,
+                    s.audio.as_ref().map_or(0, |a| a.channels)
+                )
+            })
+            .collect();
+        Self {
+            video_codec: video.map(|(s, _)| s.codec.clone()),
+            width: video.map(|(_, v)| i64::from(v.width)),
+            height: video.map(|(_, v)| i64::from(v.height)),
+            hdr: video
+                .and_then(|(_, v)| v.hdr)
+                .map(|h| format!("{h:?}").to_lowercase()),
+            bit_rate: info.bit_rate.map(|b| b as i64),
+            audio: (!audio.is_empty()).then(|| audio.join(", ")),
+        }
+    }
+
+    fn values(&self) -> [mediaforce_store::sql::Value; 6] {
+        [
+            self.video_codec.clone().into(),
+            self.width.into(),
+            self.height.into(),
+            self.hdr.clone().into(),
+            self.bit_rate.into(),
+            self.audio.clone().into(),
+        ]
+    }
+}
+
+/// Set a file row's media columns (inside the scan's transaction).
+pub(crate) fn set_media_columns(
+    db: &mut Db,
+    id: i64,
+    probe_json: Option<&str>,
+) -> Result<(), SqlError> {
+    let cols = probe_json.map(MediaColumns::of).unwrap_or_default();
+    let mut values = vec![mediaforce_store::sql::Value::from(id)];
+    values.extend(cols.values());
+    db.execute(
+        "UPDATE file SET video_codec = ?2, width = ?3, height = ?4, hdr = ?5, bit_rate = ?6,
+             audio = ?7 WHERE id = ?1",
+        &values,
+    )?;
+    Ok(())
+}
+
+/// How the library page asks for files: filters, one sort key and a page.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
+#[serde(default)]
+pub struct LibraryQuery {
+    /// Only files under this folder.
+    pub folder: Option<String>,
+    /// Only this video codec.
+    pub codec: Option<String>,
+    /// Only files at least this tall.
+    pub min_height: Option<i64>,
+    /// Only files at most this tall.
+    pub max_height: Option<i64>,
+    /// `hdr`: only HDR; `sdr`: only SDR.
+    pub dynamic_range: Option<String>,
+    /// Only files whose newest plan item is in this state (`none`: never planned).
+    pub state: Option<String>,
+    /// Only files of at least this many bytes.
+    pub min_bytes: Option<i64>,
+    /// Only files of at most this many bytes.
+    pub max_bytes: Option<i64>,
+    /// `path` (default), `size`, `codec`, `height`, `bit_rate` or `state`.
+    pub sort: Option<String>,
+    /// Largest first.
+    pub desc: Option<bool>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+    /// Rows to return (at most 1000; default 100).
+    pub limit: Option<u64>,
+}
+
+/// A catalogued file as the library page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryFile {
+    /// The file's record.
+    pub file: FileRecord,
+    /// What its probe says.
+    pub media: MediaColumns,
+    /// The state of its newest plan item.
+    pub state: Option<String>,
+}
+
+impl Catalog {
+    /// Fill the media columns of files probed before they existed (once; cheap after).
+    fn backfill_media_columns(&self) -> Result<(), CatalogError> {
+        let rows = self.query(
+            "SELECT id, probe FROM file WHERE probe IS NOT NULL AND video_codec IS NULL
+                 AND audio IS NULL AND bit_rate IS NULL",
+            &[],
+        )?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.lock().transaction(|db| {
+            for r in &rows {
+                set_media_columns(db, r.int(0), r.opt_text(1).as_deref())?;
+            }
+            Ok::<_, SqlError>(())
+        })?;
+        Ok(())
+    }
+
+    /// One page of the library as `q` filters and sorts it, done by the database, and how
+    /// many files match in all. Files no longer on disk are left out.
+    pub fn library_page(&self, q: &LibraryQuery) -> Result<(Vec<LibraryFile>, u64), CatalogError> {
+        use mediaforce_store::sql::Value;
+        let state_expr =
+            "(SELECT i.state FROM item i WHERE i.file_id = file.id ORDER BY i.id DESC LIMIT 1)";
+        let mut clauses = vec!["status <> 'gone'".to_string()];
+        let mut values: Vec<Value> = Vec::new();
+        let mut bind = |v: Value| {
+            values.push(v);
+            format!("?{}", values.len())
+        };
+        if let Some(f) = q.folder.as_deref().filter(|f| !f.is_empty()) {
+            let f = f.trim_end_matches('/').to_string();
+            let n = bind((f.chars().count() as i64 + 1).into());
+            let p = bind(format!("{f}/").into());
+            clauses.push(format!("substr(path, 1, {n}) = {p}"));
+        }
+        if let Some(c) = q.codec.as_deref().filter(|c| !c.is_empty()) {
+            clauses.push(format!("video_codec = {}", bind(c.to_string().into())));
+        }
+        if let Some(h) = q.min_height {
+            clauses.push(format!("height >= {}", bind(h.into())));
+        }
+        if let Some(h) = q.max_height {
+            clauses.push(format!("height <= {}", bind(h.into())));
+        }
+        match q.dynamic_range.as_deref() {
+            Some("hdr") => clauses.push("hdr IS NOT NULL".into()),
+            Some("sdr") => clauses.push("hdr IS NULL".into()),
+            _ => {}
+        }
+        match q.state.as_deref().filter(|s| !s.is_empty()) {
+            Some("none") => clauses.push(format!("{state_expr} IS NULL")),
+            Some(s) => clauses.push(format!("{state_expr} = {}", bind(s.to_string().into()))),
+            None => {}
+        }
+        if let Some(b) = q.min_bytes {
+            clauses.push(format!("size >= {}", bind(b.into())));
+        }
+        if let Some(b) = q.max_bytes {
+            clauses.push(format!("size <= {}", bind(b.into())));
+        }
+        let filter = clauses.join(" AND ");
+        let key = match q.sort.as_deref() {
+            Some("size") => "size",
+            Some("codec") => "video_codec",
+            Some("height") => "height",
+            Some("bit_rate") => "bit_rate",
+            Some("state") => "state",
+            _ => "path",
+        };
+        let dir = if q.desc.unwrap_or(false) {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000) as i64;
+        let offset = q.offset.unwrap_or(0) as i64;
+        let total = self
+            .query_opt(
+                &format!("SELECT COUNT(*) FROM file WHERE {filter}"),
+                &values,
+            )?
+            .map_or(0, |r| r.int(0)) as u64;
+        let mut page_values = values.clone();
+        page_values.push(limit.into());
+        page_values.push(offset.into());
+        let (l, o) = (page_values.len() - 1, page_values.len());
+        let sql = format!(
+            "SELECT {FILE_COLUMNS}, video_codec, width, height, hdr, bit_rate, audio,
+                 {state_expr} AS state
+             FROM file WHERE {filter}
+             ORDER BY {key} {dir} NULLS LAST, path ASC LIMIT ?{l} OFFSET ?{o}"
+        );
+        let rows = self.query(&sql, &page_values)?;
+        let n = FILE_COLUMNS.split(',').count();
+        let opt_int = |r: &Row, i: usize| r.opt_int(i);
+        Ok((
+            rows.iter()
+                .map(|r| LibraryFile {
+                    file: file_from_row(r),
+                    media: MediaColumns {
+                        video_codec: r.opt_text(n),
+                        width: opt_int(r, n + 1),
+                        height: opt_int(r, n + 2),
+                        hdr: r.opt_text(n + 3),
+                        bit_rate: opt_int(r, n + 4),
+                        audio: r.opt_text(n + 5),
+                    },
+                    state: r.opt_text(n + 6),
+                })
+                .collect(),
+            total,
+        ))
     }
 }

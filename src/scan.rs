@@ -505,6 +505,7 @@ pub fn scan(
                             &row.iter().cloned().chain([Value::from(*id)]).collect::<Vec<_>>(),
                         )
                         ?;
+                        crate::catalog::set_media_columns(tx, *id, p.probe.as_deref())?;
                         event(tx, *id, "changed", p.error.clone())?;
                         report.changed += 1;
                     }
@@ -518,6 +519,7 @@ pub fn scan(
                                 row,
                             )?
                             .map_or(0, |r| r.int(0));
+                        crate::catalog::set_media_columns(tx, id, p.probe.as_deref())?;
                         event(tx, id, "found", p.error.clone())?;
                         report.new += 1;
                     }

@@ -62,10 +62,18 @@ pub enum HostsCommand {
     /// Serve the file endpoint that transfer-mode workers use (`worker --transfer`), on the
     /// host that holds the library. Every request needs a host token.
     Serve {
-        /// Address to listen on.
+        /// Address to listen on. Anything but loopback needs a password set first
+        /// (`mediaforce web-password`).
         #[arg(long, default_value = "127.0.0.1:8777")]
         bind: String,
+        /// Another `host:port` the page is opened by (a DNS name of this machine); requests
+        /// naming any other host are refused (DNS rebinding).
+        #[arg(long = "public-host", value_name = "HOST:PORT")]
+        public_hosts: Vec<String>,
     },
+    /// Set the web page's password (read from standard input, or MEDIAFORCE_WEB_PASSWORD);
+    /// signs every session out.
+    WebPassword,
     /// See and steer the hosts that run jobs.
     Hosts {
         #[command(subcommand)]
@@ -319,20 +327,38 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 bail!("{} jobs failed on this host", summary.failed);
             }
         }
-        HostsCommand::Serve { bind } => {
+        HostsCommand::WebPassword => {
+            let password = match std::env::var("MEDIAFORCE_WEB_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    eprintln!("new password for the web page (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            app.web_set_password(&password)?;
+            println!("web password set; every session was signed out");
+        }
+        HostsCommand::Serve { bind, public_hosts } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
+            let password_set = app.web_password_set()?;
             let app = std::sync::Arc::new(app);
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&bind)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
                 let addr = listener.local_addr()?;
-                eprintln!(
-                    "mediaforce serve: file endpoint for transfer-mode workers on http://{addr}"
-                );
-                mediaforce_server::serve(listener, app).await?;
+                if !addr.ip().is_loopback() && !password_set {
+                    bail!("refusing to serve on {addr} (not loopback) without a web password: set one with `mediaforce web-password`");
+                }
+                eprintln!("mediaforce serve: http://{addr} (web page; file endpoint for transfer-mode workers)");
+                if !password_set {
+                    eprintln!("no web password yet: set one with `mediaforce web-password` to sign in");
+                }
+                mediaforce_server::serve(listener, app, &public_hosts).await?;
                 anyhow::Ok(())
             })?;
         }

@@ -661,6 +661,7 @@ fn serve(env: &Env) -> (Child, std::net::SocketAddr) {
     let addr = line
         .rsplit("http://")
         .next()
+        .and_then(|a| a.split_whitespace().next())
         .and_then(|a| a.trim().parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     std::thread::spawn(move || for _ in lines {});

@@ -90,10 +90,8 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(mediaforce_server::serve(
-        listener,
-        Arc::new(App::open(&paths).unwrap()),
-    ));
+    let served = Arc::new(App::open(&paths).unwrap());
+    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
     let client = TransferClient::new(&base, &token);
     let url = format!("{base}/transfer/v1/jobs/{}/source", fence.job);
     let put = format!("{base}/transfer/v1/jobs/{}/result", fence.job);

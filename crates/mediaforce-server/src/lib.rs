@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+pub mod pages;
+
 /// The buffer a file is read or written with.
 const CHUNK: usize = 1 << 20;
 
@@ -40,13 +42,15 @@ struct HashSlot {
 #[derive(Clone, Debug)]
 pub struct Server {
     app: Arc<App>,
+    /// The `Host` values the pages answer to (this server's addresses).
+    allowed_hosts: Arc<Vec<String>>,
     /// Source hashes by (path, length, modification time): a resumed download does not hash
     /// the file again, and a large file is hashed while it is sent.
     hashes: Arc<Mutex<HashMap<FileKey, Arc<HashSlot>>>>,
 }
 
 /// An [`AppError`] as a response: its kind as the status, `{kind, message}` as the body.
-struct Failure(AppError);
+pub(crate) struct Failure(pub(crate) AppError);
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
@@ -83,7 +87,7 @@ fn internal(message: impl std::fmt::Display) -> Failure {
 }
 
 /// Run `f` on a blocking thread (the store's clients must not run on the runtime's threads).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, Failure> {
     tokio::task::spawn_blocking(f)
@@ -133,8 +137,14 @@ impl IntoResponse for Refusal {
 impl Server {
     /// A server over `app`.
     pub fn new(app: Arc<App>) -> Self {
+        Self::with_hosts(app, Vec::new())
+    }
+
+    /// A server over `app` whose pages answer to the `Host` values `hosts` (`name:port`).
+    pub fn with_hosts(app: Arc<App>, hosts: Vec<String>) -> Self {
         Self {
             app,
+            allowed_hosts: Arc::new(hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect()),
             hashes: Arc::default(),
         }
     }
@@ -187,8 +197,24 @@ impl Server {
     }
 }
 
-/// The router: the transfer endpoints under `/transfer/v1`.
+/// The router: the web page and its API (signed-in sessions, `Host` and `Origin` checked),
+/// and the transfer endpoints under `/transfer/v1` (host tokens).
 pub fn router(server: Server) -> Router {
+    let pages = Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/library") }),
+        )
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/library", get(pages::library))
+        .route("/library.csv", get(pages::library_csv))
+        .route("/api/library", get(pages::library_json))
+        .route("/assets/app.css", get(pages::css))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            pages::guard,
+        ));
     Router::new()
         .route("/transfer/v1/whoami", get(whoami))
         .route("/transfer/v1/jobs/{job}/source", get(source))
@@ -199,12 +225,35 @@ pub fn router(server: Server) -> Router {
         )
         .route("/transfer/v1/jobs/{job}/result/commit", post(result_commit))
         .layer(DefaultBodyLimit::disable())
+        .merge(pages)
         .with_state(server)
 }
 
-/// Serve `app` on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> std::io::Result<()> {
-    axum::serve(listener, router(Server::new(app))).await
+/// The `Host` values a server bound to `addr` answers to: the address itself, and `localhost`
+/// at its port when it is a loopback or unspecified address; plus `extra` (`--public-host`).
+pub fn hosts_for(addr: std::net::SocketAddr, extra: &[String]) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    hosts.extend(extra.iter().cloned());
+    hosts
+}
+
+/// Serve `app` on `listener` until the process ends; the pages answer to the listener's
+/// addresses and `public_hosts`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    public_hosts: &[String],
+) -> std::io::Result<()> {
+    let hosts = hosts_for(listener.local_addr()?, public_hosts);
+    axum::serve(listener, router(Server::with_hosts(app, hosts))).await
 }
 
 /// `bytes=N-` or `bytes=N-M` of a file of `len` bytes: the first and last byte; `None` for a

@@ -75,7 +75,7 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let served = Arc::new(App::open(&paths).unwrap());
-    runtime.spawn(mediaforce_server::serve(listener, served));
+    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
 
     // The lease holder downloads the source, hash-checked.
     let client = TransferClient::new(&base, &token);

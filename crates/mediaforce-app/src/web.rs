@@ -1,0 +1,226 @@
+//! What the web page needs of the application layer: the library as pages the database
+//! filters and sorts, and the page's sign-in (one password, stored as an argon2 hash; sessions
+//! stored hashed, each with its CSRF token).
+
+use crate::{App, AppError, ErrorKind, Result};
+use mediaforce::catalog::{LibraryQuery, MediaColumns};
+use mediaforce::store::params;
+use mediaforce::store::sql::{Db, Schema};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The web page's own tables: the password and the sessions.
+pub const SCHEMA: Schema<'static> = Schema {
+    name: "web",
+    sqlite: &["CREATE TABLE web_password (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        hash TEXT NOT NULL,
+        set_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE web_session (
+        token_hash TEXT PRIMARY KEY,
+        csrf TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    ) STRICT;"],
+    postgres: &["CREATE TABLE web_password (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        hash TEXT NOT NULL,
+        set_ms BIGINT NOT NULL
+    );
+    CREATE TABLE web_session (
+        token_hash TEXT PRIMARY KEY,
+        csrf TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    );"],
+    legacy_user_version: false,
+};
+
+/// How long a session lasts.
+pub const SESSION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// One file on the library page.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryRow {
+    /// The file's catalog id.
+    pub id: i64,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Codec, resolution, HDR, bit rate and audio from its probe.
+    #[serde(flatten)]
+    pub media: MediaColumns,
+    /// The ranking's bucket (`candidate`, `efficient`, `policy`, ...).
+    pub bucket: &'static str,
+    /// The ranking's expected saving.
+    pub expected_saving_bytes: u64,
+    /// The state of its newest plan item (`None`: never planned).
+    pub state: Option<String>,
+}
+
+/// A page of the library.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryPage {
+    /// The files on this page.
+    pub rows: Vec<LibraryRow>,
+    /// Files matching the filters in all.
+    pub total: u64,
+    /// Where this page starts.
+    pub offset: u64,
+    /// Rows a page holds.
+    pub limit: u64,
+    /// The query, as understood.
+    pub query: LibraryQuery,
+}
+
+/// A signed-in session: its cookie value (shown once) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The cookie value.
+    pub token: String,
+    /// What every state-changing request of the session must carry.
+    pub csrf: String,
+}
+
+fn now_ms() -> i64 {
+    mediaforce::hosts::now_ms()
+}
+
+fn salt() -> argon2::password_hash::SaltString {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    argon2::password_hash::SaltString::encode_b64(&bytes).expect("16 bytes make a salt")
+}
+
+impl App {
+    fn web_db(&self) -> Result<Db> {
+        let location =
+            mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
+        Ok(Db::open(&location, &SCHEMA)?)
+    }
+
+    /// One page of the library, filtered and sorted by the database; buckets and expected
+    /// savings are ranked for the page's rows only.
+    pub fn library(&self, q: &LibraryQuery) -> Result<LibraryPage> {
+        let (files, total) = self.catalog.library_page(q)?;
+        let learned =
+            |src: &str, enc: &str| self.catalog.learned_ratios(src, enc).unwrap_or_default();
+        let rows = files
+            .into_iter()
+            .map(|f| {
+                let policy = self.policies.resolve(&f.file.path).policy;
+                let ranking = mediaforce::rank::rank(&f.file, &policy, &learned);
+                LibraryRow {
+                    id: f.file.id,
+                    path: f.file.path.clone(),
+                    size_bytes: f.file.size,
+                    media: f.media,
+                    bucket: ranking.bucket.label(),
+                    expected_saving_bytes: ranking.expected_saving_bytes,
+                    state: f.state,
+                }
+            })
+            .collect();
+        Ok(LibraryPage {
+            rows,
+            total,
+            offset: q.offset.unwrap_or(0),
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+            query: q.clone(),
+        })
+    }
+
+    /// Set the web page's password (at least 8 characters); every session ends.
+    pub fn web_set_password(&self, password: &str) -> Result<()> {
+        use argon2::PasswordHasher;
+        if password.chars().count() < 8 {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "the password needs at least 8 characters",
+            ));
+        }
+        let hash = argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt())
+            .map_err(|e| AppError::new(ErrorKind::Internal, format!("argon2: {e}")))?
+            .to_string();
+        let mut db = self.web_db()?;
+        db.transaction(|db| {
+            db.execute(
+                "INSERT INTO web_password (id, hash, set_ms) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_ms = excluded.set_ms",
+                params![hash, now_ms()],
+            )?;
+            db.execute("DELETE FROM web_session", &[])?;
+            Ok::<_, mediaforce::store::sql::SqlError>(())
+        })?;
+        Ok(())
+    }
+
+    /// Whether a password is set (without one, nobody can sign in).
+    pub fn web_password_set(&self) -> Result<bool> {
+        Ok(self
+            .web_db()?
+            .query_opt("SELECT 1 FROM web_password WHERE id = 1", &[])?
+            .is_some())
+    }
+
+    /// Sign in with `password`: a new session, or unauthenticated.
+    pub fn web_login(&self, password: &str) -> Result<Session> {
+        use argon2::PasswordVerifier;
+        let mut db = self.web_db()?;
+        let refused = || AppError::new(ErrorKind::Unauthenticated, "wrong password");
+        let Some(row) = db.query_opt("SELECT hash FROM web_password WHERE id = 1", &[])? else {
+            return Err(AppError::new(
+                ErrorKind::Unauthenticated,
+                "no password is set: run `mediaforce web-password` on the server",
+            ));
+        };
+        let hash = row.text(0);
+        let parsed = argon2::PasswordHash::new(&hash)
+            .map_err(|e| AppError::new(ErrorKind::Internal, format!("stored hash: {e}")))?;
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .map_err(|_| refused())?;
+        let session = Session {
+            token: mediaforce::transfer::new_token(),
+            csrf: mediaforce::transfer::new_token(),
+        };
+        let now = now_ms();
+        db.execute(
+            "DELETE FROM web_session WHERE expires_ms < ?1",
+            params![now],
+        )?;
+        db.execute(
+            "INSERT INTO web_session (token_hash, csrf, created_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                mediaforce::transfer::token_hash(&session.token),
+                session.csrf.as_str(),
+                now,
+                now + SESSION_MS
+            ],
+        )?;
+        Ok(session)
+    }
+
+    /// The CSRF token of the live session `token` names; unauthenticated when none.
+    pub fn web_session(&self, token: &str) -> Result<String> {
+        let row = self.web_db()?.query_opt(
+            "SELECT csrf FROM web_session WHERE token_hash = ?1 AND expires_ms > ?2",
+            params![mediaforce::transfer::token_hash(token), now_ms()],
+        )?;
+        row.map(|r| r.text(0))
+            .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "not signed in"))
+    }
+
+    /// End the session `token` names.
+    pub fn web_logout(&self, token: &str) -> Result<()> {
+        self.web_db()?.execute(
+            "DELETE FROM web_session WHERE token_hash = ?1",
+            params![mediaforce::transfer::token_hash(token)],
+        )?;
+        Ok(())
+    }
+}

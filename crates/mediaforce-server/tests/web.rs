@@ -1,0 +1,278 @@
+//! The web page through its router on a real listener: sign-in, the session cookie, CSRF,
+//! `Host` and `Origin` checks, and the library page filtered, sorted and exported by the store.
+
+use mediaforce_app::{App, Paths};
+use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
+use std::sync::Arc;
+
+struct Site {
+    base: String,
+    host: String,
+    agent: ureq::Agent,
+    _dir: tempfile::TempDir,
+    library: std::path::PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn code(r: Result<ureq::Response, ureq::Error>) -> (u16, ureq::Response) {
+    match r {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(c, r)) => (c, r),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn site() -> Site {
+    // The only test in this binary: nothing else reads the environment meanwhile.
+    std::env::set_var("MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB", "0");
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    for (name, w, h, enc) in [
+        ("Films/a.mkv", 320, 180, "libx264"),
+        ("Films/b.mkv", 640, 360, "mpeg4"),
+        ("Shows/c.mkv", 320, 240, "libx264"),
+    ] {
+        let path = library.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        SyntheticClip::new(SyntheticVideo::new(w, h, 6).encoder(enc, &[]))
+            .write(&path)
+            .unwrap();
+    }
+    let paths = Paths {
+        data_dir: dir.path().join("state"),
+        config_dir: None,
+        database: None,
+    };
+    let mut app = App::open(&paths).unwrap();
+    app.add_root(&library).unwrap();
+    app.set_transcode_root(&dir.path().join("transcode"))
+        .unwrap();
+    app.scan(None, None, &|_| {}).unwrap();
+    app.web_set_password("correct horse").unwrap();
+    assert!(app.web_set_password("short").is_err());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = Arc::new(app);
+    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+    Site {
+        base: format!("http://{addr}"),
+        host: addr.to_string(),
+        agent: ureq::AgentBuilder::new().redirects(0).build(),
+        _dir: dir,
+        library,
+        _runtime: runtime,
+    }
+}
+
+impl Site {
+    fn get(&self, path: &str, cookie: Option<&str>) -> (u16, ureq::Response) {
+        let mut r = self.agent.get(&format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            r = r.set("cookie", &format!("mf_session={c}"));
+        }
+        code(r.call())
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (u16, ureq::Response) {
+        let mut r = self.agent.post(&format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            r = r.set("cookie", &format!("mf_session={c}"));
+        }
+        if let Some(o) = origin {
+            r = r.set("origin", o);
+        }
+        code(r.send_form(form))
+    }
+
+    fn sign_in(&self) -> String {
+        let origin = format!("http://{}", self.host);
+        let (status, r) = self.post(
+            "/login",
+            None,
+            Some(&origin),
+            &[("password", "correct horse")],
+        );
+        assert_eq!(status, 303);
+        assert_eq!(r.header("location"), Some("/library"));
+        let cookie = r.header("set-cookie").unwrap().to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+        cookie
+            .split(';')
+            .next()
+            .and_then(|kv| kv.strip_prefix("mf_session="))
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn body(r: ureq::Response) -> String {
+    r.into_string().unwrap()
+}
+
+#[test]
+fn the_library_page_is_signed_in_filtered_by_the_store_and_refuses_forged_requests() {
+    let site = site();
+    // Nothing without a session: pages send to the sign-in, the API says 401.
+    let (status, r) = site.get("/library", None);
+    assert_eq!(status, 303);
+    assert_eq!(r.header("location"), Some("/login"));
+    assert_eq!(site.get("/api/library", None).0, 401);
+    assert_eq!(site.get("/library.csv", None).0, 401);
+    assert_eq!(site.get("/api/library", Some("forged")).0, 401);
+    let (status, r) = site.get("/login", None);
+    assert_eq!(status, 200);
+    assert!(body(r).contains("name=\"password\""));
+    // A wrong password is refused with the form again.
+    let origin = format!("http://{}", site.host);
+    let (status, r) = site.post(
+        "/login",
+        None,
+        Some(&origin),
+        &[("password", "wrong horse")],
+    );
+    assert_eq!(status, 401);
+    assert!(body(r).contains("wrong password"));
+    let session = site.sign_in();
+
+    // The page lists the library, with what the probe said, and security headers.
+    let (status, r) = site.get("/library", Some(&session));
+    assert_eq!(status, 200);
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'self'"));
+    let html = body(r);
+    assert!(html.contains("3 files"), "{html}");
+    for f in ["Films/a.mkv", "Films/b.mkv", "Shows/c.mkv"] {
+        assert!(
+            html.contains(&site.library.join(f).display().to_string()),
+            "{f}"
+        );
+    }
+    assert!(html.contains("640×360") && html.contains("mpeg4"), "{html}");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(csrf.len(), 64);
+
+    // Filters narrow it, in the database.
+    let json = |q: &str| -> serde_json::Value {
+        let (status, r) = site.get(&format!("/api/library?{q}"), Some(&session));
+        assert_eq!(status, 200, "{q}");
+        serde_json::from_str(&body(r)).unwrap()
+    };
+    let paths = |v: &serde_json::Value| -> Vec<String> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let p = r["path"].as_str().unwrap();
+                p.rsplit('/')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect()
+    };
+    let h264 = json("codec=h264");
+    assert_eq!(h264["total"], 2);
+    assert_eq!(paths(&h264), ["Films/a.mkv", "Shows/c.mkv"]);
+    assert_eq!(h264["rows"][0]["video_codec"], "h264");
+    assert_eq!(h264["rows"][0]["height"], 180);
+    let films = json(&format!("folder={}", site.library.join("Films").display()));
+    assert_eq!(paths(&films), ["Films/a.mkv", "Films/b.mkv"]);
+    assert_eq!(
+        paths(&json("min_height=200&max_height=300")),
+        ["Shows/c.mkv"]
+    );
+    assert_eq!(json("dynamic_range=hdr")["total"], 0);
+    assert_eq!(json("state=none")["total"], 3, "never planned");
+    let by_size = json("sort=height&desc=true");
+    assert_eq!(paths(&by_size)[0], "Films/b.mkv");
+    let paged = json("limit=2");
+    assert_eq!(
+        (
+            paged["total"].as_u64(),
+            paged["rows"].as_array().unwrap().len()
+        ),
+        (Some(3), 2)
+    );
+    assert_eq!(paths(&json("limit=2&offset=2")), ["Shows/c.mkv"]);
+    // The HTML page filters the same way and links the next page.
+    let (_, r) = site.get("/library?codec=mpeg4", Some(&session));
+    let html = body(r);
+    assert!(
+        html.contains("1 files") && html.contains("Films/b.mkv") && !html.contains("Films/a.mkv")
+    );
+    let (_, r) = site.get("/library?limit=2", Some(&session));
+    assert!(body(r).contains("id=\"next\""));
+    // CSV export of the filtered view.
+    let (status, r) = site.get("/library.csv?codec=h264", Some(&session));
+    assert_eq!(status, 200);
+    let csv = body(r);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("path,codec,width,height"));
+    assert!(lines[1].contains(",h264,320,180,"), "{csv}");
+
+    // A request naming another host (DNS rebinding) is refused.
+    let (status, _) = code(
+        site.agent
+            .get(&format!("{}/library", site.base))
+            .set("host", "attacker.example:80")
+            .set("cookie", &format!("mf_session={session}"))
+            .call(),
+    );
+    assert_eq!(status, 421);
+    // A state-changing request from another origin, or without the session's CSRF token, is
+    // refused; with both it goes through.
+    let (status, _) = site.post(
+        "/logout",
+        Some(&session),
+        Some("http://attacker.example"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(status, 403);
+    let (status, _) = site.post(
+        "/logout",
+        Some(&session),
+        Some(&origin),
+        &[("csrf", "forged")],
+    );
+    assert_eq!(status, 403);
+    assert_eq!(
+        site.get("/api/library", Some(&session)).0,
+        200,
+        "still signed in"
+    );
+    let (status, r) = site.post("/logout", Some(&session), Some(&origin), &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        site.get("/api/library", Some(&session)).0,
+        401,
+        "signed out"
+    );
+    // The style sheet is built in.
+    let (status, r) = site.get("/assets/app.css", None);
+    assert_eq!(status, 200);
+    assert!(body(r).contains("table.files"));
+}
