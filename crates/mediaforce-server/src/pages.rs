@@ -28,7 +28,7 @@ pub async fn guard(State(server): State<Server>, req: Request, next: Next) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if !server.allowed_hosts.iter().any(|h| *h == host) {
+    if !server.allowed_hosts.contains(&host) {
         return (
             StatusCode::MISDIRECTED_REQUEST,
             format!("Host {host:?} is not this server's; open it by an address it serves"),
