@@ -1325,25 +1325,45 @@ pub struct LibraryQuery {
     /// Only this video codec.
     pub codec: Option<String>,
     /// Only files at least this tall.
+    #[serde(deserialize_with = "blank_is_none")]
     pub min_height: Option<i64>,
     /// Only files at most this tall.
+    #[serde(deserialize_with = "blank_is_none")]
     pub max_height: Option<i64>,
     /// `hdr`: only HDR; `sdr`: only SDR.
     pub dynamic_range: Option<String>,
     /// Only files whose newest plan item is in this state (`none`: never planned).
     pub state: Option<String>,
     /// Only files of at least this many bytes.
+    #[serde(deserialize_with = "blank_is_none")]
     pub min_bytes: Option<i64>,
     /// Only files of at most this many bytes.
+    #[serde(deserialize_with = "blank_is_none")]
     pub max_bytes: Option<i64>,
     /// `path` (default), `size`, `codec`, `height`, `bit_rate` or `state`.
     pub sort: Option<String>,
     /// Largest first.
     pub desc: Option<bool>,
     /// Rows to skip.
+    #[serde(deserialize_with = "blank_is_none")]
     pub offset: Option<u64>,
     /// Rows to return (at most 1000; default 100).
+    #[serde(deserialize_with = "blank_is_none")]
     pub limit: Option<u64>,
+}
+
+/// A number from a form field, where an empty field means none.
+fn blank_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let v: Option<String> = serde::Deserialize::deserialize(d)?;
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// A catalogued file as the library page lists it.

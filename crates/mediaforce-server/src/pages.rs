@@ -204,6 +204,7 @@ struct LibraryHtml {
     signed_in: bool,
     csrf: String,
     total: u64,
+    total_label: String,
     f: Filters,
     ranges: Vec<(&'static str, &'static str, bool)>,
     sorts: Vec<(&'static str, &'static str, bool)>,
@@ -314,6 +315,10 @@ pub async fn library(
         signed_in: true,
         csrf,
         total: page.total,
+        total_label: match page.total {
+            1 => "1 file".to_string(),
+            n => format!("{n} files"),
+        },
         f: Filters {
             folder: text(&q.folder),
             codec: text(&q.codec),
