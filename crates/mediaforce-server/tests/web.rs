@@ -220,7 +220,7 @@ fn the_library_page_is_signed_in_filtered_by_the_store_and_refuses_forged_reques
     let (_, r) = site.get("/library?codec=mpeg4", Some(&session));
     let html = body(r);
     assert!(
-        html.contains("1 files") && html.contains("Films/b.mkv") && !html.contains("Films/a.mkv")
+        html.contains(">1 file<") && html.contains("Films/b.mkv") && !html.contains("Films/a.mkv")
     );
     let (_, r) = site.get("/library?limit=2", Some(&session));
     assert!(body(r).contains("id=\"next\""));
