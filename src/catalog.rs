@@ -1494,3 +1494,18 @@ impl Catalog {
         ))
     }
 }
+
+impl Catalog {
+    /// Bytes saved in the library so far: for every promoted item, its source's size less its
+    /// newest encode's.
+    pub fn saved_bytes(&self) -> Result<i64, CatalogError> {
+        Ok(self
+            .query_opt(
+                "SELECT COALESCE(SUM(e.source_bytes - e.output_bytes), 0) FROM item i
+                 JOIN encode e ON e.id = (SELECT MAX(id) FROM encode WHERE item_id = i.id)
+                 WHERE i.state = 'promoted'",
+                &[],
+            )?
+            .map_or(0, |r| r.int(0)))
+    }
+}

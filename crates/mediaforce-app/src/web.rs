@@ -224,3 +224,98 @@ impl App {
         Ok(())
     }
 }
+
+/// A running job as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningJob {
+    /// The job.
+    pub id: i64,
+    /// Its kind.
+    pub kind: String,
+    /// What it works on.
+    pub payload: serde_json::Value,
+    /// The worker holding it (`host/slot`).
+    pub worker: Option<String>,
+    /// Which attempt.
+    pub attempts: i64,
+    /// Its last reported progress (a `frames_done` event), if any.
+    pub progress: Option<serde_json::Value>,
+}
+
+/// What the dashboard shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct DashboardView {
+    /// Jobs by state (`queued`, `running`, `done`, `failed`, `cancelled`).
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// Running jobs with their progress.
+    pub running: Vec<RunningJob>,
+    /// The hosts.
+    pub hosts: Vec<mediaforce::hosts::HostRow>,
+    /// Bytes saved by promoted encodes.
+    pub saved_bytes: i64,
+    /// The newest failed jobs, with cause and host.
+    pub failures: Vec<mediaforce::store::JobRow>,
+    /// The newest event id: a page's live stream starts after it.
+    pub last_event: i64,
+}
+
+impl App {
+    /// The dashboard: queue counts, running jobs with progress, hosts, savings, failures.
+    pub fn dashboard(&self) -> Result<DashboardView> {
+        let mut q = self.queue()?;
+        let jobs = q.list(None, 10_000).map_err(crate::review::store_error)?;
+        let mut counts = std::collections::BTreeMap::new();
+        for s in ["queued", "running", "done", "failed", "cancelled"] {
+            counts.insert(s.to_string(), 0);
+        }
+        for j in &jobs {
+            *counts.entry(j.state.as_str().to_string()).or_default() += 1;
+        }
+        let mut running = Vec::new();
+        for j in jobs
+            .iter()
+            .filter(|j| j.state == mediaforce::store::JobState::Running)
+        {
+            let events = q.events(j.id, 0).map_err(crate::review::store_error)?;
+            let progress = events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "frames_done")
+                .and_then(|e| serde_json::from_str(&e.detail).ok());
+            running.push(RunningJob {
+                id: j.id,
+                kind: j.kind.clone(),
+                payload: j.payload.clone(),
+                worker: j.worker.clone(),
+                attempts: j.attempts,
+                progress,
+            });
+        }
+        let failures = jobs
+            .iter()
+            .filter(|j| j.state == mediaforce::store::JobState::Failed)
+            .take(10)
+            .cloned()
+            .collect();
+        let last_event = q.last_event_id().map_err(crate::review::store_error)?;
+        Ok(DashboardView {
+            counts,
+            running,
+            hosts: self.hosts_list()?,
+            saved_bytes: self.catalog.saved_bytes()?,
+            failures,
+            last_event,
+        })
+    }
+
+    /// Every job's events after `after` (at most `limit`), for a page's live stream.
+    pub fn events_since(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<mediaforce::store::JobEvent>> {
+        self.queue()?
+            .events_since(after, limit)
+            .map_err(crate::review::store_error)
+    }
+}

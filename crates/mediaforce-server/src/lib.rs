@@ -203,8 +203,17 @@ pub fn router(server: Server) -> Router {
     let pages = Router::new()
         .route(
             "/",
-            get(|| async { axum::response::Redirect::to("/library") }),
+            get(|| async { axum::response::Redirect::to("/dashboard") }),
         )
+        .route("/dashboard", get(pages::dashboard))
+        .route("/api/dashboard", get(pages::dashboard_json))
+        .route("/events", get(pages::events))
+        .route("/queue", get(pages::queue))
+        .route("/queue/{id}/{action}", post(pages::job_action))
+        .route("/queue/{action}", post(pages::bulk_action))
+        .route("/hosts", get(pages::hosts))
+        .route("/hosts/{name}/state", post(pages::host_state))
+        .route("/assets/app.js", get(pages::js))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/library", get(pages::library))

@@ -416,3 +416,410 @@ pub async fn library_csv(
     }
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
 }
+
+/// The script of the live pages, built into the binary.
+const JS: &str = include_str!("../assets/app.js");
+
+/// `GET /assets/app.js`.
+pub async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        JS,
+    )
+        .into_response()
+}
+
+/// A running job's row, formatted.
+struct RunningRow {
+    id: i64,
+    what: String,
+    worker: String,
+    frames: u64,
+    total: u64,
+    fps: String,
+    eta: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardHtml {
+    signed_in: bool,
+    csrf: String,
+    counts: Vec<(String, usize)>,
+    saved: String,
+    running: Vec<RunningRow>,
+    hosts: Vec<mediaforce::hosts::HostRow>,
+    failures: Vec<(i64, String)>,
+    last_event: i64,
+}
+
+/// What a job works on, for people: the source file of an encode.
+fn job_what(kind: &str, payload: &serde_json::Value) -> String {
+    let manifest = payload["manifest"].as_str().unwrap_or_default();
+    match payload["index"].as_u64() {
+        Some(i) if kind.starts_with("stage:") => format!("encode of item {i} of {manifest}"),
+        _ => kind.to_string(),
+    }
+}
+
+/// `GET /dashboard`.
+pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Response {
+    let Ok((_, csrf)) = session(&server, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let app = server.app.clone();
+    let view = match blocking(move || app.dashboard()).await {
+        Ok(v) => v,
+        Err(f) => return f.into_response(),
+    };
+    let running = view
+        .running
+        .iter()
+        .map(|j| {
+            let p = j.progress.clone().unwrap_or_default();
+            RunningRow {
+                id: j.id,
+                what: job_what(&j.kind, &j.payload),
+                worker: j.worker.clone().unwrap_or_default(),
+                frames: p["frames"].as_u64().unwrap_or(0),
+                total: p["total"].as_u64().unwrap_or(0),
+                fps: p["fps"]
+                    .as_f64()
+                    .map_or(String::new(), |f| format!("{f:.1}")),
+                eta: p["eta_seconds"]
+                    .as_f64()
+                    .map_or(String::new(), |s| format!("{s:.0} s")),
+            }
+        })
+        .collect();
+    render(&DashboardHtml {
+        signed_in: true,
+        csrf,
+        counts: view.counts.into_iter().collect(),
+        saved: mediaforce_app::human_bytes(view.saved_bytes.max(0) as u64),
+        running,
+        hosts: view.hosts,
+        failures: view
+            .failures
+            .iter()
+            .map(|f| (f.id, f.last_error.clone().unwrap_or_default()))
+            .collect(),
+        last_event: view.last_event,
+    })
+}
+
+/// `GET /api/dashboard`.
+pub async fn dashboard_json(State(server): State<Server>, headers: HeaderMap) -> Response {
+    if let Err(f) = session(&server, &headers).await {
+        return f.into_response();
+    }
+    let app = server.app.clone();
+    match blocking(move || app.dashboard()).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// Where a live stream starts.
+#[derive(Debug, serde::Deserialize)]
+pub struct After {
+    after: Option<i64>,
+}
+
+/// `GET /events`: every job event after `?after=` (or the `Last-Event-ID` a reconnecting
+/// browser sends) as Server-Sent Events, read from the store, so it shows jobs that run on
+/// any host.
+pub async fn events(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Query(after): Query<After>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if let Err(f) = session(&server, &headers).await {
+        return f.into_response();
+    }
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let start = resume.or(after.after).unwrap_or(0);
+    let app = server.app.clone();
+    let stream = futures_util::stream::unfold(
+        (start, std::collections::VecDeque::new()),
+        move |(mut last, mut pending): (
+            i64,
+            std::collections::VecDeque<mediaforce::store::JobEvent>,
+        )| {
+            let app = app.clone();
+            async move {
+                loop {
+                    if let Some(e) = pending.pop_front() {
+                        let sse = Event::default()
+                            .id(e.id.to_string())
+                            .event("job")
+                            .json_data(&e)
+                            .unwrap_or_default();
+                        return Some((Ok::<_, std::convert::Infallible>(sse), (last, pending)));
+                    }
+                    let a = app.clone();
+                    let from = last;
+                    match blocking(move || a.events_since(from, 200)).await {
+                        Ok(batch) if !batch.is_empty() => {
+                            last = batch.last().map_or(last, |e| e.id);
+                            pending.extend(batch);
+                        }
+                        Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+                        Err(_) => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
+                    }
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// A job's row on the queue page, formatted, with the actions its state allows.
+struct JobRowView {
+    id: i64,
+    state: &'static str,
+    what: String,
+    priority: i64,
+    attempts: String,
+    worker: String,
+    error: String,
+    actions: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueueHtml {
+    signed_in: bool,
+    csrf: String,
+    states: Vec<&'static str>,
+    state: String,
+    jobs: Vec<JobRowView>,
+    message: Option<String>,
+}
+
+/// Which jobs the queue page shows, and what the last action said.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct QueueQuery {
+    state: Option<String>,
+    message: Option<String>,
+}
+
+/// `GET /queue`.
+pub async fn queue(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let Ok((_, csrf)) = session(&server, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let app = server.app.clone();
+    let state = q.state.clone().filter(|s| !s.is_empty());
+    let st = state.clone();
+    let jobs = match blocking(move || app.jobs_list(st.as_deref(), 500)).await {
+        Ok(j) => j,
+        Err(f) => return f.into_response(),
+    };
+    use mediaforce::store::JobState as S;
+    let jobs = jobs
+        .iter()
+        .map(|j| JobRowView {
+            id: j.id,
+            state: j.state.as_str(),
+            what: job_what(&j.kind, &j.payload),
+            priority: j.priority,
+            attempts: format!("{}/{}", j.attempts, j.max_attempts),
+            worker: j.worker.clone().unwrap_or_default(),
+            error: j.last_error.clone().unwrap_or_default(),
+            actions: match j.state {
+                S::Queued => vec![("run-now", "run now"), ("cancel", "cancel")],
+                S::Running => vec![("cancel", "cancel")],
+                S::Failed | S::Cancelled => vec![("retry", "retry")],
+                S::Done => vec![],
+            },
+        })
+        .collect();
+    render(&QueueHtml {
+        signed_in: true,
+        csrf,
+        states: vec!["queued", "running", "done", "failed", "cancelled"],
+        state: state.unwrap_or_default(),
+        jobs,
+        message: q.message,
+    })
+}
+
+/// Check a state-changing form's session and CSRF token.
+async fn changing(server: &Server, headers: &HeaderMap, csrf: &str) -> Result<(), Response> {
+    let Ok((_, want)) = session(server, headers).await else {
+        return Err((StatusCode::UNAUTHORIZED, "not signed in").into_response());
+    };
+    if csrf != want {
+        return Err((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    Ok(())
+}
+
+/// Back to a page with what the action said.
+fn back(page: &str, message: &str) -> Response {
+    let q = serde_urlencoded::to_string([("message", message)]).unwrap_or_default();
+    Redirect::to(&format!("{page}?{q}")).into_response()
+}
+
+/// `POST /queue/{id}/{action}`: retry, cancel or run a job now.
+pub async fn job_action(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path((id, action)): axum::extract::Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let app = server.app.clone();
+    let a = action.clone();
+    let done = blocking(move || match a.as_str() {
+        "retry" => app.job_retry(id),
+        "cancel" => app.job_cancel(id),
+        "run-now" => app.job_run_now(id),
+        other => Err(AppError::new(
+            ErrorKind::Invalid,
+            format!("no job action {other:?}"),
+        )),
+    })
+    .await;
+    match done {
+        Ok(()) => back("/queue", &format!("job {id}: {action} done")),
+        Err(Failure(e))
+            if e.kind == ErrorKind::Invalid && e.message.starts_with("no job action") =>
+        {
+            (StatusCode::NOT_FOUND, e.message).into_response()
+        }
+        Err(Failure(e)) => back("/queue", &e.message),
+    }
+}
+
+/// `POST /queue/{retry-failed|clear-failed}`.
+pub async fn bulk_action(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let app = server.app.clone();
+    let a = action.clone();
+    let done = blocking(move || match a.as_str() {
+        "retry-failed" => app.jobs_retry_failed(),
+        "clear-failed" => app.jobs_clear_failed(),
+        other => Err(AppError::new(
+            ErrorKind::NotFound,
+            format!("no action {other:?}"),
+        )),
+    })
+    .await;
+    match done {
+        Ok(n) => back("/queue", &format!("{action}: {n} jobs")),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// A host's row, formatted.
+struct HostView {
+    name: String,
+    state: &'static str,
+    live: &'static str,
+    seen: String,
+    cores: u64,
+    encoders: String,
+    max_jobs: u64,
+    schedule: String,
+    priority: String,
+}
+
+#[derive(Template)]
+#[template(path = "hosts.html")]
+struct HostsHtml {
+    signed_in: bool,
+    csrf: String,
+    hosts: Vec<HostView>,
+    message: Option<String>,
+}
+
+/// `GET /hosts`.
+pub async fn hosts(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let Ok((_, csrf)) = session(&server, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let app = server.app.clone();
+    let hosts = match blocking(move || app.hosts_list()).await {
+        Ok(h) => h,
+        Err(f) => return f.into_response(),
+    };
+    let now = mediaforce::hosts::now_ms();
+    render(&HostsHtml {
+        signed_in: true,
+        csrf,
+        hosts: hosts
+            .iter()
+            .map(|h| HostView {
+                name: h.name.clone(),
+                state: h.state.as_str(),
+                live: if h.alive { "live" } else { "gone" },
+                seen: format!("{:.0} s ago", (now - h.last_seen_ms).max(0) as f64 / 1000.0),
+                cores: h.cores,
+                encoders: h.encoders.join(" "),
+                max_jobs: h.max_jobs,
+                schedule: h.schedule.clone(),
+                priority: format!("{} / {}", h.nice, h.ionice),
+            })
+            .collect(),
+        message: q.message,
+    })
+}
+
+/// The host state form.
+#[derive(Debug, serde::Deserialize)]
+pub struct HostStateForm {
+    csrf: String,
+    state: String,
+}
+
+/// `POST /hosts/{name}/state`: active, paused or draining (the workers read it at their next
+/// heartbeat).
+pub async fn host_state(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Form(form): Form<HostStateForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let state = match form.state.parse::<mediaforce::hosts::HostState>() {
+        Ok(s) => s,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+    };
+    let app = server.app.clone();
+    let n = name.clone();
+    let change = mediaforce::hosts::HostSettings {
+        state: Some(state),
+        ..Default::default()
+    };
+    match blocking(move || app.host_set(&n, &change)).await {
+        Ok(_) => back("/hosts", &format!("host {name}: {}", state.as_str())),
+        Err(f) => f.into_response(),
+    }
+}

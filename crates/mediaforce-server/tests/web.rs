@@ -6,6 +6,7 @@ use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
 use std::sync::Arc;
 
 struct Site {
+    paths: Paths,
     base: String,
     host: String,
     agent: ureq::Agent,
@@ -58,6 +59,7 @@ fn site() -> Site {
     let served = Arc::new(app);
     runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
     Site {
+        paths,
         base: format!("http://{addr}"),
         host: addr.to_string(),
         agent: ureq::AgentBuilder::new().redirects(0).build(),
@@ -498,4 +500,273 @@ fn in_a_real_browser_one_signs_in_and_filters_the_library() {
     assert!(row.as_str().unwrap().contains("640×360"), "{row}");
     let shot = b.screenshot("library-filtered");
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
+}
+
+impl Site {
+    /// The state as another process (a worker, the CLI) sees it.
+    fn app(&self) -> App {
+        App::open(&self.paths).unwrap()
+    }
+
+    /// Plan the library and queue its encodes; the job ids.
+    fn queue_jobs(&self) -> Vec<i64> {
+        let app = self.app();
+        app.campaign(&self.library, None, &|_| {}).unwrap();
+        app.enqueue(&mediaforce_app::Selection {
+            all: true,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+}
+
+/// A job's progress as its worker stores it.
+fn frames(done: u64, total: u64) -> String {
+    serde_json::json!({"event": "frames_done", "label": "encode", "frames": done, "total": total,
+        "fps": 24.0, "eta_seconds": (total - done) as f64 / 24.0})
+    .to_string()
+}
+
+#[test]
+fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
+    use mediaforce::store::JobState;
+    let site = site();
+    let session = site.sign_in();
+    let origin = format!("http://{}", site.host);
+    let jobs = site.queue_jobs();
+    assert_eq!(jobs.len(), 3);
+    let app = site.app();
+    let mut store = app.queue().unwrap();
+    // A worker on another host holds the first job and reports progress.
+    let lease = store
+        .claim("desk/0", &[], std::time::Duration::from_secs(600))
+        .unwrap()
+        .unwrap();
+    store
+        .event(&lease, "frames_done", &frames(10, 100))
+        .unwrap();
+    let hosts =
+        mediaforce::hosts::Hosts::open(site.paths.data_dir.join("catalog.db").to_str().unwrap())
+            .unwrap();
+    hosts
+        .register(&mediaforce::hosts::HostInfo::this_machine("desk"))
+        .unwrap();
+
+    // The dashboard: counts, the running job with its progress and host, the hosts.
+    let (status, r) = site.get("/api/dashboard", Some(&session));
+    assert_eq!(status, 200);
+    let d: serde_json::Value = serde_json::from_str(&body(r)).unwrap();
+    assert_eq!(
+        (
+            d["counts"]["queued"].as_u64(),
+            d["counts"]["running"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(d["running"][0]["worker"], "desk/0");
+    assert_eq!(d["running"][0]["progress"]["frames"], 10);
+    assert_eq!(d["hosts"][0]["name"], "desk");
+    let (status, r) = site.get("/dashboard", Some(&session));
+    assert_eq!(status, 200);
+    let html = body(r);
+    assert!(
+        html.contains(&format!("id=\"job-{}\"", lease.job)),
+        "{html}"
+    );
+    assert!(html.contains("10/100") && html.contains("desk/0"), "{html}");
+
+    // The live stream: events from the store, resumable from the last id.
+    let stream = |after: Option<&str>, last_id: Option<&str>| {
+        let mut r = site.agent.get(&format!(
+            "{}/events{}",
+            site.base,
+            after.map_or(String::new(), |a| format!("?after={a}"))
+        ));
+        r = r.set("cookie", &format!("mf_session={session}"));
+        if let Some(id) = last_id {
+            r = r.set("last-event-id", id);
+        }
+        let resp = r.call().unwrap();
+        assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+        std::io::BufReader::new(resp.into_reader())
+    };
+    let read_event = |lines: &mut dyn std::io::BufRead| -> (i64, serde_json::Value) {
+        let (mut id, mut data) = (0, serde_json::Value::Null);
+        loop {
+            let mut line = String::new();
+            lines.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if let Some(v) = line
+                .strip_prefix("id: ")
+                .or_else(|| line.strip_prefix("id:"))
+            {
+                id = v.trim().parse().unwrap();
+            } else if let Some(v) = line
+                .strip_prefix("data: ")
+                .or_else(|| line.strip_prefix("data:"))
+            {
+                data = serde_json::from_str(v.trim()).unwrap();
+            } else if line.is_empty() && id > 0 {
+                return (id, data);
+            }
+        }
+    };
+    let mut all = stream(None, None);
+    let (first_id, first) = read_event(&mut all);
+    assert_eq!(first["kind"], "claimed", "{first}");
+    let (progress_id, progress) = read_event(&mut all);
+    assert_eq!(progress["kind"], "frames_done");
+    assert_eq!(progress["job"], lease.job);
+    // A new event reaches an open stream.
+    store
+        .event(&lease, "frames_done", &frames(20, 100))
+        .unwrap();
+    let (next_id, next) = read_event(&mut all);
+    assert!(next_id > progress_id);
+    assert!(
+        next["detail"].as_str().unwrap().contains("\"frames\":20"),
+        "{next}"
+    );
+    // A reconnect resumes after the last id it saw (Last-Event-ID wins over ?after=).
+    let mut resumed = stream(Some("0"), Some(&progress_id.to_string()));
+    assert_eq!(read_event(&mut resumed).0, next_id);
+    let mut from_start = stream(Some(&(first_id - 1).to_string()), None);
+    assert_eq!(read_event(&mut from_start).0, first_id);
+    drop((all, resumed, from_start));
+
+    // The queue page lists every job with its actions; the actions need the CSRF token.
+    let (status, r) = site.get("/queue", Some(&session));
+    assert_eq!(status, 200);
+    let html = body(r);
+    for j in &jobs {
+        assert!(html.contains(&format!("id=\"job-{j}\"")), "{html}");
+    }
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let queued = jobs.iter().copied().find(|j| *j != lease.job).unwrap();
+    let path = format!("/queue/{queued}/cancel");
+    assert_eq!(
+        site.post(&path, Some(&session), Some(&origin), &[("csrf", "forged")])
+            .0,
+        403
+    );
+    assert_eq!(
+        site.post(&path, None, Some(&origin), &[("csrf", &csrf)]).0,
+        401
+    );
+    assert_eq!(
+        store.job(queued).unwrap().state,
+        JobState::Queued,
+        "untouched"
+    );
+    let (status, r) = site.post(&path, Some(&session), Some(&origin), &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    assert!(r.header("location").unwrap().starts_with("/queue?message="));
+    assert_eq!(store.job(queued).unwrap().state, JobState::Cancelled);
+    let retry = format!("/queue/{queued}/retry");
+    assert_eq!(
+        site.post(&retry, Some(&session), Some(&origin), &[("csrf", &csrf)])
+            .0,
+        303
+    );
+    assert_eq!(store.job(queued).unwrap().state, JobState::Queued);
+    let now = format!("/queue/{queued}/run-now");
+    assert_eq!(
+        site.post(&now, Some(&session), Some(&origin), &[("csrf", &csrf)])
+            .0,
+        303
+    );
+    assert_eq!(
+        store.job(queued).unwrap().priority,
+        mediaforce::store::URGENT
+    );
+    assert_eq!(
+        site.post(
+            &format!("/queue/{queued}/explode"),
+            Some(&session),
+            Some(&origin),
+            &[("csrf", &csrf)]
+        )
+        .0,
+        404
+    );
+    let (_, r) = site.get("/queue?state=cancelled", Some(&session));
+    assert!(!body(r).contains(&format!("id=\"job-{queued}\"")));
+
+    // The hosts page changes what workers read.
+    let (status, r) = site.get("/hosts", Some(&session));
+    assert_eq!(status, 200);
+    assert!(body(r).contains("id=\"host-desk\""));
+    let (status, _) = site.post(
+        "/hosts/desk/state",
+        Some(&session),
+        Some(&origin),
+        &[("csrf", &csrf), ("state", "draining")],
+    );
+    assert_eq!(status, 303);
+    assert_eq!(
+        hosts.get("desk").unwrap().state,
+        mediaforce::hosts::HostState::Draining
+    );
+    assert_eq!(
+        site.post(
+            "/hosts/desk/state",
+            Some(&session),
+            Some(&origin),
+            &[("csrf", &csrf), ("state", "asleep")],
+        )
+        .0,
+        422
+    );
+}
+
+#[test]
+fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
+    let site = site();
+    site.queue_jobs();
+    let app = site.app();
+    let mut store = app.queue().unwrap();
+    let lease = store
+        .claim("desk/0", &[], std::time::Duration::from_secs(600))
+        .unwrap()
+        .unwrap();
+    store
+        .event(&lease, "frames_done", &frames(10, 100))
+        .unwrap();
+    let b = Browser::start();
+    b.go(&format!("{}/login", site.base));
+    b.type_into("#password", "correct horse");
+    b.click("#sign-in");
+    b.wait_for("return location.pathname", "/library".into());
+    b.go(&format!("{}/dashboard", site.base));
+    let bar = format!(
+        "return document.querySelector('#job-{} progress').value",
+        lease.job
+    );
+    b.wait_for(&bar, 10.into());
+    // Mark the page: a reload would lose the mark.
+    b.eval("window.notReloaded = true; return 1");
+    for done in [35, 70] {
+        store
+            .event(&lease, "frames_done", &frames(done, 100))
+            .unwrap();
+        b.wait_for(&bar, done.into());
+    }
+    assert_eq!(b.eval("return window.notReloaded === true"), true);
+    let fps = b.eval(&format!(
+        "return document.querySelector('#job-{} .fps').textContent",
+        lease.job
+    ));
+    assert_eq!(fps, "24.0");
+    b.screenshot("dashboard");
+    b.go(&format!("{}/queue", site.base));
+    b.wait_for(
+        "return document.querySelectorAll('#jobs tbody tr').length",
+        3.into(),
+    );
+    b.screenshot("queue");
 }

@@ -356,6 +356,11 @@ pub trait JobStore: Send {
     /// failed jobs with one key only the newest is retried, and none whose key has a live job
     /// (at most one live job per key).
     fn retry_failed(&mut self) -> Result<usize>;
+    /// Events of every job after the event id `after`, oldest first, at most `limit`: what a
+    /// page following the whole queue reads (and resumes from the last id it saw).
+    fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>>;
+    /// The newest event's id (0 when there is none): a live stream starts after it.
+    fn last_event_id(&mut self) -> Result<i64>;
     /// Delete every failed job and its events; returns how many.
     fn clear_failed(&mut self) -> Result<usize>;
     /// Put a failed or cancelled job back in the queue, with its attempts reset; refused

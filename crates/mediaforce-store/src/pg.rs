@@ -13,6 +13,18 @@ use crate::{
 use postgres::{Client, NoTls, Row};
 use std::time::Duration;
 
+/// An event row (`id, job, at_ms, epoch, kind, detail`).
+fn event_from_row(r: &postgres::Row) -> JobEvent {
+    JobEvent {
+        id: r.get(0),
+        job: r.get(1),
+        at_ms: r.get(2),
+        epoch: r.get(3),
+        kind: r.get(4),
+        detail: r.get(5),
+    }
+}
+
 /// `MIGRATIONS[i]` moves the schema from version `i` to `i + 1` (table `store_schema`).
 const MIGRATIONS: &[&str] = &[
     "
@@ -696,17 +708,27 @@ impl JobStore for PgStore {
                 &[&job, &after],
             )
             .map_err(self.err())?;
-        Ok(rows
-            .iter()
-            .map(|r| JobEvent {
-                id: r.get(0),
-                job: r.get(1),
-                at_ms: r.get(2),
-                epoch: r.get(3),
-                kind: r.get(4),
-                detail: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    fn last_event_id(&mut self) -> Result<i64> {
+        Ok(self
+            .client
+            .query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM job_event", &[])
+            .map_err(self.err())?
+            .get(0))
+    }
+
+    fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, job, at_ms, epoch, kind, detail FROM job_event
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &(limit as i64)],
+            )
+            .map_err(self.err())?;
+        Ok(rows.iter().map(event_from_row).collect())
     }
 
     fn backoff(&self) -> Duration {

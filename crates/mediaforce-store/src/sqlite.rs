@@ -97,6 +97,18 @@ CREATE UNIQUE INDEX job_active_key ON job (key) WHERE state IN ('queued', 'runni
 ];
 
 /// The database's clock in milliseconds.
+/// An event row (`id, job, at_ms, epoch, kind, detail`).
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobEvent> {
+    Ok(JobEvent {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        at_ms: r.get(2)?,
+        epoch: r.get(3)?,
+        kind: r.get(4)?,
+        detail: r.get(5)?,
+    })
+}
+
 const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
 /// The job queue in a SQLite file.
@@ -751,16 +763,30 @@ impl JobStore for SqliteStore {
             )
             .map_err(self.err())?;
         let rows = st
-            .query_map(params![job, after], |r| {
-                Ok(JobEvent {
-                    id: r.get(0)?,
-                    job: r.get(1)?,
-                    at_ms: r.get(2)?,
-                    epoch: r.get(3)?,
-                    kind: r.get(4)?,
-                    detail: r.get(5)?,
-                })
+            .query_map(params![job, after], event_from_row)
+            .map_err(self.err())?;
+        let out = rows.collect::<rusqlite::Result<Vec<_>>>();
+        out.map_err(self.err())
+    }
+
+    fn last_event_id(&mut self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM job_event", [], |r| {
+                r.get(0)
             })
+            .map_err(self.err())
+    }
+
+    fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, job, at_ms, epoch, kind, detail FROM job_event
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![after, limit as i64], event_from_row)
             .map_err(self.err())?;
         let out = rows.collect::<rusqlite::Result<Vec<_>>>();
         out.map_err(self.err())

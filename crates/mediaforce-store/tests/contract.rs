@@ -482,5 +482,13 @@ fn priority_reorders_the_queue_and_only_urgent_jobs_pass_a_closed_schedule() {
             .collect();
         assert_eq!(order, [c], "a still waits out its backoff");
         assert_eq!(s.job(c).unwrap().priority, 10);
+        // Every job's events in one stream, resumable from the last id seen.
+        let all = s.events_since(0, 1000).unwrap();
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(all.iter().any(|e| e.job == c) && all.iter().any(|e| e.job == waiting));
+        let tail = s.events_since(all[all.len() - 3].id, 1000).unwrap();
+        assert_eq!(tail, all[all.len() - 2..].to_vec());
+        assert_eq!(s.events_since(0, 2).unwrap(), all[..2].to_vec());
+        assert_eq!(s.last_event_id().unwrap(), all.last().unwrap().id);
     });
 }
