@@ -1375,6 +1375,8 @@ pub struct LibraryFile {
     pub media: MediaColumns,
     /// The state of its newest plan item.
     pub state: Option<String>,
+    /// Its newest plan item's id (the item page).
+    pub item_id: Option<i64>,
 }
 
 impl Catalog {
@@ -1468,7 +1470,8 @@ impl Catalog {
         let (l, o) = (page_values.len() - 1, page_values.len());
         let sql = format!(
             "SELECT {FILE_COLUMNS}, video_codec, width, height, hdr, bit_rate, audio,
-                 {state_expr} AS state
+                 {state_expr} AS state,
+                 (SELECT i.id FROM item i WHERE i.file_id = file.id ORDER BY i.id DESC LIMIT 1)
              FROM file WHERE {filter}
              ORDER BY {key} {dir} NULLS LAST, path ASC LIMIT ?{l} OFFSET ?{o}"
         );
@@ -1488,6 +1491,7 @@ impl Catalog {
                         audio: r.opt_text(n + 5),
                     },
                     state: r.opt_text(n + 6),
+                    item_id: r.opt_int(n + 7),
                 })
                 .collect(),
             total,
@@ -1496,6 +1500,15 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// One item by its row id.
+    pub fn item_by_id(&self, id: i64) -> Result<Option<ItemRecord>, CatalogError> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1");
+        self.query_opt(&sql, params![id])?
+            .as_ref()
+            .map(item_from_row)
+            .transpose()
+    }
+
     /// Bytes saved in the library so far: for every promoted item, its source's size less its
     /// newest encode's.
     pub fn saved_bytes(&self) -> Result<i64, CatalogError> {

@@ -58,6 +58,8 @@ pub struct LibraryRow {
     pub expected_saving_bytes: u64,
     /// The state of its newest plan item (`None`: never planned).
     pub state: Option<String>,
+    /// Its newest plan item (the item page), if planned.
+    pub item_id: Option<i64>,
 }
 
 /// A page of the library.
@@ -120,6 +122,7 @@ impl App {
                     bucket: ranking.bucket.label(),
                     expected_saving_bytes: ranking.expected_saving_bytes,
                     state: f.state,
+                    item_id: f.item_id,
                 }
             })
             .collect();
@@ -317,5 +320,147 @@ impl App {
         self.queue()?
             .events_since(after, limit)
             .map_err(crate::review::store_error)
+    }
+}
+
+/// Everything the item page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    /// The item's id.
+    pub id: i64,
+    /// Its plan.
+    pub manifest: PathBuf,
+    /// Its index in the plan.
+    pub index: usize,
+    /// Numbers, validation, review material and artifacts (as `mediaforce review`).
+    pub review: crate::ReviewView,
+    /// Its source's streams: video, audio tracks, subtitles.
+    pub video: String,
+    /// Audio tracks.
+    pub audio: Vec<String>,
+    /// Subtitle tracks.
+    pub subtitles: Vec<String>,
+    /// Its history, oldest first: (epoch seconds, kind, detail).
+    pub events: Vec<(i64, String, Option<String>)>,
+    /// What the operator may do now: `approve`, `reject`, `promote`, `rollback`.
+    pub actions: Vec<&'static str>,
+}
+
+/// An artifact to serve: its file and what it is.
+#[derive(Debug, Clone)]
+pub struct ArtifactFile {
+    /// The file.
+    pub path: PathBuf,
+    /// `clip`, `still`, `plot`, `frame_scores` or `report`.
+    pub kind: String,
+}
+
+impl App {
+    fn item_by_id(&self, id: i64) -> Result<mediaforce::catalog::ItemRecord> {
+        self.catalog
+            .item_by_id(id)?
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, format!("no item {id}")))
+    }
+
+    fn item_selection(it: &mediaforce::catalog::ItemRecord) -> crate::Selection {
+        crate::Selection {
+            index: vec![it.index],
+            all: false,
+            manifest: Some(it.manifest.clone()),
+        }
+    }
+
+    /// The item page's view of item `id`.
+    pub fn item_view(&self, id: i64) -> Result<ItemView> {
+        use mediaforce::domain::ItemState as S;
+        let it = self.item_by_id(id)?;
+        let review = self
+            .review(&Self::item_selection(&it))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, format!("no item {id}")))?;
+        let file = match it.file_id {
+            Some(f) => self.catalog.file(f)?,
+            None => None,
+        };
+        let (video, audio, subtitles) = file
+            .as_ref()
+            .map(mediaforce::manifest::stream_summaries)
+            .unwrap_or_default();
+        let decided = it.decision.map(|d| d.as_str());
+        let actions = match it.state {
+            S::Validated | S::Staged | S::Invalid => match decided {
+                Some("approved") => vec!["reject", "promote"],
+                Some("rejected") => vec!["approve"],
+                _ => vec!["approve", "reject"],
+            },
+            S::Promoted => vec!["rollback"],
+            _ => Vec::new(),
+        };
+        Ok(ItemView {
+            id,
+            manifest: it.manifest.clone(),
+            index: it.index,
+            review,
+            video,
+            audio,
+            subtitles,
+            events: self.catalog.item_events(id)?,
+            actions,
+        })
+    }
+
+    /// Approve, reject, promote or roll back item `id`.
+    pub fn item_action(&self, id: i64, action: &str) -> Result<()> {
+        use mediaforce::domain::Decision;
+        let it = self.item_by_id(id)?;
+        let sel = Self::item_selection(&it);
+        match action {
+            "approve" => self
+                .decide(&sel, Decision::Approved, false)?
+                .verdict(&sel, "approved"),
+            "reject" => self
+                .decide(&sel, Decision::Rejected, false)?
+                .verdict(&sel, "rejected"),
+            "promote" => self.promote(&sel)?.verdict(&sel, "promoted"),
+            "rollback" => self.rollback(&sel)?.verdict(&sel, "rolled back"),
+            other => Err(AppError::new(
+                ErrorKind::NotFound,
+                format!("no item action {other:?}"),
+            )),
+        }
+    }
+
+    /// Artifact `id`'s file, if it lies where review material is written (the review cache
+    /// or the data directory): never a path taken from a request, nor one a forged row names
+    /// elsewhere.
+    pub fn artifact_file(&self, id: i64) -> Result<ArtifactFile> {
+        let a = self
+            .catalog
+            .artifact(id)?
+            .ok_or_else(|| AppError::new(ErrorKind::NotFound, format!("no artifact {id}")))?;
+        let clean = !a
+            .path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+        let under = [
+            mediaforce::compare::default_cache_dir(),
+            self.paths.data_dir.clone(),
+        ]
+        .iter()
+        .any(|root| a.path.starts_with(root));
+        if !clean || !under {
+            return Err(AppError::new(
+                ErrorKind::Refused,
+                format!(
+                    "artifact {id}: {} is not where review material is kept",
+                    a.path.display()
+                ),
+            ));
+        }
+        Ok(ArtifactFile {
+            path: a.path,
+            kind: a.kind,
+        })
     }
 }

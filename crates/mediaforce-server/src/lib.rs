@@ -214,6 +214,10 @@ pub fn router(server: Server) -> Router {
         .route("/hosts", get(pages::hosts))
         .route("/hosts/{name}/state", post(pages::host_state))
         .route("/assets/app.js", get(pages::js))
+        .route("/items/{id}", get(pages::item))
+        .route("/api/items/{id}", get(pages::item_json))
+        .route("/items/{id}/{action}", post(pages::item_action))
+        .route("/artifacts/{id}", get(pages::artifact))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/library", get(pages::library))
@@ -322,21 +326,45 @@ async fn source(
     let path = target.source.clone();
     let (slot, len) = server.hash_slot(&path).await?;
     let hash = slot.hash.get().cloned();
-    let range = header_str(&headers, header::RANGE.as_str());
+    let mut extra = HeaderMap::new();
+    if let Some(hash) = &hash {
+        set(&mut extra, HASH, hash);
+    }
+    set(&mut extra, LENGTH, len);
+    serve_file(&path, &headers, "application/octet-stream", extra).await
+}
+
+/// Serve the file at `path` with `Range` support (one range: `bytes=N-` or `bytes=N-M`),
+/// adding `extra` headers.
+pub(crate) async fn serve_file(
+    path: &std::path::Path,
+    headers: &HeaderMap,
+    content_type: &str,
+    extra: HeaderMap,
+) -> Result<Response, Refusal> {
+    let len = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| {
+            Failure(AppError::new(
+                ErrorKind::NotFound,
+                format!("{}: {e}", path.display()),
+            ))
+        })?
+        .len();
+    let range = header_str(headers, header::RANGE.as_str());
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
         Some(r) => match parse_range(r, len) {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
             None => {
-                let mut h = HeaderMap::new();
+                let mut h = extra;
                 set(&mut h, "content-range", format!("bytes */{len}"));
-                set(&mut h, LENGTH, len);
                 return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h).into_response());
             }
         },
     };
     let count = if len == 0 { 0 } else { end - start + 1 };
-    let mut file = tokio::fs::File::open(&path)
+    let mut file = tokio::fs::File::open(path)
         .await
         .map_err(|e| internal(format!("{}: {e}", path.display())))?;
     file.seek(std::io::SeekFrom::Start(start))
@@ -346,14 +374,10 @@ async fn source(
         tokio::io::AsyncReadExt::take(file, count),
         CHUNK,
     );
-    let mut h = HeaderMap::new();
-    set(&mut h, "content-type", "application/octet-stream");
+    let mut h = extra;
+    set(&mut h, "content-type", content_type);
     set(&mut h, "content-length", count);
     set(&mut h, "accept-ranges", "bytes");
-    if let Some(hash) = &hash {
-        set(&mut h, HASH, hash);
-    }
-    set(&mut h, LENGTH, len);
     if status == StatusCode::PARTIAL_CONTENT {
         set(
             &mut h,

@@ -230,6 +230,7 @@ struct Filters {
 
 /// One table row, formatted.
 struct RowView {
+    href: Option<String>,
     path: String,
     codec: String,
     resolution: String,
@@ -292,6 +293,7 @@ pub async fn library(
         .rows
         .iter()
         .map(|r| RowView {
+            href: r.item_id.map(|i| format!("/items/{i}")),
             path: r.path.display().to_string(),
             codec: r.media.video_codec.clone().unwrap_or_else(|| "-".into()),
             resolution: match (r.media.width, r.media.height) {
@@ -822,4 +824,171 @@ pub async fn host_state(
         Ok(_) => back("/hosts", &format!("host {name}: {}", state.as_str())),
         Err(f) => f.into_response(),
     }
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemHtml {
+    signed_in: bool,
+    csrf: String,
+    id: i64,
+    name: String,
+    source: String,
+    staging: String,
+    state: String,
+    decision: Option<String>,
+    sizes: String,
+    saving: String,
+    vmaf: String,
+    validation: String,
+    actions: Vec<&'static str>,
+    clips: Vec<(i64, String)>,
+    stills: Vec<(i64, String)>,
+    plot: Option<i64>,
+    video: String,
+    audio: Vec<String>,
+    subtitles: Vec<String>,
+    events: Vec<(String, String, String)>,
+    message: Option<String>,
+}
+
+/// `GET /items/{id}`: numbers, review clips, worst frames, the per-frame plot, the history
+/// and the actions the item's state allows.
+pub async fn item(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let Ok((_, csrf)) = session(&server, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let app = server.app.clone();
+    let v = match blocking(move || app.item_view(id)).await {
+        Ok(v) => v,
+        Err(f) => return f.into_response(),
+    };
+    let r = &v.review.row;
+    let of = |kind: &str| -> Vec<(i64, String)> {
+        v.review
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| (a.id, a.detail.clone().unwrap_or_default()))
+            .collect()
+    };
+    let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
+    render(&ItemHtml {
+        signed_in: true,
+        csrf,
+        id,
+        name: r
+            .source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        source: r.source.display().to_string(),
+        staging: r.staging.display().to_string(),
+        state: r.state.clone(),
+        decision: r.decision.clone(),
+        sizes: match (r.source_bytes, r.staged_bytes) {
+            (Some(a), Some(b)) => format!(
+                "{} → {}",
+                mediaforce_app::human_bytes(a),
+                mediaforce_app::human_bytes(b)
+            ),
+            _ => "-".into(),
+        },
+        saving: r.saving_percent.map_or("-".into(), |p| format!("{p:.1}%")),
+        vmaf: format!("{} → {}", opt(r.predicted_vmaf), opt(r.measured_vmaf)),
+        validation: r.validation.clone().unwrap_or_else(|| "-".into()),
+        actions: v.actions.clone(),
+        clips: of("clip"),
+        stills: of("still"),
+        plot: v
+            .review
+            .artifacts
+            .iter()
+            .rev()
+            .find(|a| a.kind == "plot")
+            .map(|a| a.id),
+        video: v.video.clone(),
+        audio: v.audio.clone(),
+        subtitles: v.subtitles.clone(),
+        events: v
+            .events
+            .iter()
+            .map(|(at, kind, detail)| {
+                (
+                    mediaforce::manifest::utc_timestamp(*at),
+                    kind.clone(),
+                    detail.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        message: q.message,
+    })
+}
+
+/// `GET /api/items/{id}`.
+pub async fn item_json(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    if let Err(f) = session(&server, &headers).await {
+        return f.into_response();
+    }
+    let app = server.app.clone();
+    match blocking(move || app.item_view(id)).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `POST /items/{id}/{approve|reject|promote|rollback}`.
+pub async fn item_action(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path((id, action)): axum::extract::Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let app = server.app.clone();
+    let a = action.clone();
+    match blocking(move || app.item_action(id, &a)).await {
+        Ok(()) => back(&format!("/items/{id}"), &format!("{action}: done")),
+        Err(Failure(e)) if e.kind == ErrorKind::NotFound => {
+            (StatusCode::NOT_FOUND, e.message).into_response()
+        }
+        Err(Failure(e)) => back(&format!("/items/{id}"), &e.message),
+    }
+}
+
+/// `GET /artifacts/{id}`: a review clip, still, plot or report by its id, with `Range` (a
+/// video seeks).
+pub async fn artifact(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    if let Err(f) = session(&server, &headers).await {
+        return f.into_response();
+    }
+    let app = server.app.clone();
+    let a = match blocking(move || app.artifact_file(id)).await {
+        Ok(a) => a,
+        Err(f) => return f.into_response(),
+    };
+    let content_type = match a.kind.as_str() {
+        "clip" => "video/mp4",
+        "still" => "image/png",
+        "plot" => "image/svg+xml",
+        _ => "application/json",
+    };
+    crate::serve_file(&a.path, &headers, content_type, HeaderMap::new())
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }

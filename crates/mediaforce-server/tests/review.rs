@@ -1,0 +1,246 @@
+//! The item page end to end: a generated source encoded, validated and given review material
+//! in-process, then reviewed, approved and promoted in a real browser; the library file is
+//! swapped on disk and the original kept.
+
+mod common;
+
+use common::Browser;
+use mediaforce_app::{App, Paths, Selection};
+use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+struct Quiet;
+
+impl mediaforce::batch::BatchUi for Quiet {
+    fn started(&self, _: &mediaforce::manifest::ManifestItem) {}
+    fn finished(
+        &self,
+        _: &mediaforce::manifest::ManifestItem,
+        _: &mediaforce::stage::StageOutcome,
+    ) {
+    }
+    fn observer(
+        &self,
+        _: &mediaforce::manifest::ManifestItem,
+    ) -> Box<dyn mediaforce::search::SearchObserver + '_> {
+        Box::new(mediaforce::search::Quiet)
+    }
+    fn progress(
+        &self,
+        _: &mediaforce::manifest::ManifestItem,
+    ) -> Box<dyn mediaforce_core::ProgressSink + '_> {
+        Box::new(mediaforce_core::NoProgress)
+    }
+}
+
+fn code(r: Result<ureq::Response, ureq::Error>) -> (u16, ureq::Response) {
+    match r {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(c, r)) => (c, r),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
+    // The only test in this binary: nothing else reads the environment meanwhile.
+    for (k, v) in [
+        ("MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB", "0"),
+        ("MEDIAFORCE_POLICY_ENCODE_ENCODER", "libx264"),
+        ("MEDIAFORCE_POLICY_ENCODE_PRESET", "ultrafast"),
+        ("MEDIAFORCE_POLICY_ENCODE_TARGET_VMAF", "92"),
+        ("MEDIAFORCE_POLICY_ENCODE_TOLERANCE", "3"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("MEDIAFORCE_CACHE_DIR", dir.path().join("cache"));
+    let library = dir.path().join("library");
+    std::fs::create_dir_all(&library).unwrap();
+    let source = library.join("film.mkv");
+    let mut v = SyntheticVideo::new(320, 180, 72)
+        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+    v.texture = 12;
+    SyntheticClip::new(v).write(&source).unwrap();
+    let original = std::fs::read(&source).unwrap();
+    let paths = Paths {
+        data_dir: dir.path().join("state"),
+        config_dir: None,
+        database: None,
+    };
+    let mut app = App::open(&paths).unwrap();
+    app.add_root(&library).unwrap();
+    app.set_transcode_root(&dir.path().join("transcode"))
+        .unwrap();
+    app.campaign(&library, None, &|_| {}).unwrap();
+    let all = Selection {
+        all: true,
+        ..Default::default()
+    };
+    let stop = AtomicBool::new(false);
+    let encoded = app.encode(&all, 1, None, &stop, &Quiet).unwrap();
+    assert!(
+        matches!(
+            encoded[0].outcome,
+            mediaforce::stage::StageOutcome::Staged { .. }
+        ),
+        "{:?}",
+        encoded[0].outcome
+    );
+    app.validate(
+        &all,
+        &stop,
+        &mut |_| Box::new(mediaforce_core::NoProgress),
+        &mut |_, _| {},
+    )
+    .unwrap()
+    .verdict(&all, "validated")
+    .unwrap();
+    app.compare(&all, &[0.2, 1.2], 1.0, &stop, &mut |_, _| {})
+        .unwrap()
+        .verdict(&all, "compared")
+        .unwrap();
+    let plan = app.catalog.latest_plan().unwrap().unwrap();
+    let item = app.catalog.item(&plan.key, 0).unwrap().unwrap();
+    let staged = std::fs::read(&item.staging).unwrap();
+    app.web_set_password("correct horse").unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = Arc::new(App::open(&paths).unwrap());
+    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+
+    // Over HTTP: the item's view, and its artifacts by id with ranges.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let (status, r) = code(
+        agent
+            .post(&format!("{base}/login"))
+            .send_form(&[("password", "correct horse")]),
+    );
+    assert_eq!(status, 303);
+    let session = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let get = |path: &str, range: Option<&str>| {
+        let mut req = agent.get(&format!("{base}{path}")).set("cookie", &session);
+        if let Some(r) = range {
+            req = req.set("range", r);
+        }
+        code(req.call())
+    };
+    let (status, r) = get(&format!("/api/items/{}", item.id), None);
+    assert_eq!(status, 200);
+    let view: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(view["review"]["state"], "validated", "{view}");
+    let ids = |kind: &str| -> Vec<i64> {
+        view["review"]["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == kind)
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect()
+    };
+    let clips = ids("clip");
+    assert_eq!(clips.len(), 2, "{view}");
+    assert!(!ids("still").is_empty() && ids("plot").len() == 1, "{view}");
+    let (status, r) = get(&format!("/artifacts/{}", clips[0]), Some("bytes=0-99"));
+    assert_eq!(status, 206);
+    assert_eq!(r.header("content-type"), Some("video/mp4"));
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut head).unwrap();
+    assert_eq!(head.len(), 100);
+    assert_eq!(&head[4..8], b"ftyp", "an MP4 file");
+    assert_eq!(get("/artifacts/999999", None).0, 404);
+    for bad in ["..%2F..%2Fetc%2Fpasswd", "1%2F..", "-1"] {
+        let c = get(&format!("/artifacts/{bad}"), None).0;
+        assert!(c == 400 || c == 404, "{bad}: {c}");
+    }
+    // A row forged to name a file outside the review material is not served.
+    let mut db = mediaforce::store::sql::Db::open(
+        paths.data_dir.join("catalog.db").to_str().unwrap(),
+        &mediaforce::catalog::SCHEMA,
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO artifact (item_id, kind, path, bytes, created_at) VALUES (?1, 'still', '/etc/passwd', 1, 0)",
+        &[item.id.into()],
+    )
+    .unwrap();
+    let forged = db.query("SELECT MAX(id) FROM artifact", &[]).unwrap()[0].int(0);
+    assert_eq!(get(&format!("/artifacts/{forged}"), None).0, 403);
+    db.execute("DELETE FROM artifact WHERE id = ?1", &[forged.into()])
+        .unwrap();
+
+    // In the browser: the clips load and seek, the stills and the plot show, approve and
+    // promote.
+    let b = Browser::start();
+    b.go(&format!("{base}/login"));
+    b.type_into("#password", "correct horse");
+    b.click("#sign-in");
+    b.wait_for("return location.pathname", "/library".into());
+    // The library links the item.
+    b.click(&format!("a[href='/items/{}']", item.id));
+    b.wait_for(
+        "return location.pathname",
+        format!("/items/{}", item.id).into(),
+    );
+    for c in &clips {
+        b.wait_for(
+            &format!("return document.getElementById('clip-{c}').readyState >= 1"),
+            true.into(),
+        );
+    }
+    let first = format!("document.getElementById('clip-{}')", clips[0]);
+    b.eval(&format!("{first}.currentTime = 0.5; return 1"));
+    b.wait_for(
+        &format!("return {first}.seeking === false && Math.abs({first}.currentTime - 0.5) < 0.05"),
+        true.into(),
+    );
+    b.wait_for(
+        "return Array.from(document.querySelectorAll('img.still, #plot')).every(i => i.complete && i.naturalWidth > 0)",
+        true.into(),
+    );
+    b.screenshot("item");
+    b.click("#approve");
+    b.wait_for(
+        "return document.getElementById('state').textContent.trim()",
+        "validated · approved".into(),
+    );
+    b.click("#promote");
+    b.wait_for(
+        "return document.getElementById('state').textContent.trim().startsWith('promoted')",
+        true.into(),
+    );
+    b.screenshot("item-promoted");
+    // On disk: the library file is the encode, and the original is kept.
+    assert_eq!(std::fs::read(&source).unwrap(), staged, "swapped");
+    let kept = walk(dir.path())
+        .into_iter()
+        .filter(|p| *p != source)
+        .any(|p| std::fs::read(&p).is_ok_and(|b| b == original));
+    assert!(kept, "the original is archived");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
