@@ -214,6 +214,7 @@ pub fn router(server: Server) -> Router {
         .route("/hosts", get(pages::hosts))
         .route("/hosts/{name}/state", post(pages::host_state))
         .route("/assets/app.js", get(pages::js))
+        .route("/api/openapi.json", get(pages::openapi))
         .route("/items/{id}", get(pages::item))
         .route("/api/items/{id}", get(pages::item_json))
         .route("/items/{id}/{action}", post(pages::item_action))

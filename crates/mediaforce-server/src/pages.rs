@@ -992,3 +992,11 @@ pub async fn artifact(
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
+
+/// The API's OpenAPI document, built into the binary.
+const OPENAPI: &str = include_str!("../assets/openapi.json");
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
