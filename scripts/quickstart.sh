@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cargo build --release --locked -p mediaforce-cli
-./target/release/mediaforce demo --target-vmaf "${TARGET_VMAF:-93}" "$@"
+./target/release/mediaforce demo --target-vmaf "${TARGET_VMAF:-93}" --serve "$@"

@@ -97,10 +97,21 @@ fn salt() -> argon2::password_hash::SaltString {
 }
 
 impl App {
-    fn web_db(&self) -> Result<Db> {
-        let location =
-            mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
-        Ok(Db::open(&location, &SCHEMA)?)
+    /// Run `f` on the kept connection to the web page's tables.
+    fn with_web_db<R>(&self, f: impl FnOnce(&mut Db) -> Result<R>) -> Result<R> {
+        let mut guard = self.conns.web.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let location = mediaforce::batch::queue_location(
+                &self.paths.data_dir,
+                self.paths.database.as_deref(),
+            );
+            *guard = Some(Db::open(&location, &SCHEMA)?);
+        }
+        let r = f(guard.as_mut().expect("opened"));
+        if r.is_err() {
+            *guard = None;
+        }
+        r
     }
 
     /// One page of the library, filtered and sorted by the database; buckets and expected
@@ -148,33 +159,37 @@ impl App {
             .hash_password(password.as_bytes(), &salt())
             .map_err(|e| AppError::new(ErrorKind::Internal, format!("argon2: {e}")))?
             .to_string();
-        let mut db = self.web_db()?;
-        db.transaction(|db| {
-            db.execute(
-                "INSERT INTO web_password (id, hash, set_ms) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_ms = excluded.set_ms",
-                params![hash, now_ms()],
-            )?;
-            db.execute("DELETE FROM web_session", &[])?;
-            Ok::<_, mediaforce::store::sql::SqlError>(())
-        })?;
-        Ok(())
+        self.with_web_db(|db| {
+            db.transaction(|db| {
+                db.execute(
+                    "INSERT INTO web_password (id, hash, set_ms) VALUES (1, ?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_ms = excluded.set_ms",
+                    params![hash, now_ms()],
+                )?;
+                db.execute("DELETE FROM web_session", &[])?;
+                Ok::<_, mediaforce::store::sql::SqlError>(())
+            })?;
+            Ok(())
+        })
     }
 
     /// Whether a password is set (without one, nobody can sign in).
     pub fn web_password_set(&self) -> Result<bool> {
-        Ok(self
-            .web_db()?
-            .query_opt("SELECT 1 FROM web_password WHERE id = 1", &[])?
-            .is_some())
+        self.with_web_db(|db| {
+            Ok(db
+                .query_opt("SELECT 1 FROM web_password WHERE id = 1", &[])?
+                .is_some())
+        })
     }
 
     /// Sign in with `password`: a new session, or unauthenticated.
     pub fn web_login(&self, password: &str) -> Result<Session> {
         use argon2::PasswordVerifier;
-        let mut db = self.web_db()?;
         let refused = || AppError::new(ErrorKind::Unauthenticated, "wrong password");
-        let Some(row) = db.query_opt("SELECT hash FROM web_password WHERE id = 1", &[])? else {
+        let stored = self.with_web_db(|db| {
+            Ok(db.query_opt("SELECT hash FROM web_password WHERE id = 1", &[])?)
+        })?;
+        let Some(row) = stored else {
             return Err(AppError::new(
                 ErrorKind::Unauthenticated,
                 "no password is set: run `mediaforce web-password` on the server",
@@ -191,40 +206,47 @@ impl App {
             csrf: mediaforce::transfer::new_token(),
         };
         let now = now_ms();
-        db.execute(
-            "DELETE FROM web_session WHERE expires_ms < ?1",
-            params![now],
-        )?;
-        db.execute(
-            "INSERT INTO web_session (token_hash, csrf, created_ms, expires_ms)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                mediaforce::transfer::token_hash(&session.token),
-                session.csrf.as_str(),
-                now,
-                now + SESSION_MS
-            ],
-        )?;
+        self.with_web_db(|db| {
+            db.execute(
+                "DELETE FROM web_session WHERE expires_ms < ?1",
+                params![now],
+            )?;
+            db.execute(
+                "INSERT INTO web_session (token_hash, csrf, created_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    mediaforce::transfer::token_hash(&session.token),
+                    session.csrf.as_str(),
+                    now,
+                    now + SESSION_MS
+                ],
+            )?;
+            Ok(())
+        })?;
         Ok(session)
     }
 
     /// The CSRF token of the live session `token` names; unauthenticated when none.
     pub fn web_session(&self, token: &str) -> Result<String> {
-        let row = self.web_db()?.query_opt(
-            "SELECT csrf FROM web_session WHERE token_hash = ?1 AND expires_ms > ?2",
-            params![mediaforce::transfer::token_hash(token), now_ms()],
-        )?;
+        let row = self.with_web_db(|db| {
+            Ok(db.query_opt(
+                "SELECT csrf FROM web_session WHERE token_hash = ?1 AND expires_ms > ?2",
+                params![mediaforce::transfer::token_hash(token), now_ms()],
+            )?)
+        })?;
         row.map(|r| r.text(0))
             .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "not signed in"))
     }
 
     /// End the session `token` names.
     pub fn web_logout(&self, token: &str) -> Result<()> {
-        self.web_db()?.execute(
-            "DELETE FROM web_session WHERE token_hash = ?1",
-            params![mediaforce::transfer::token_hash(token)],
-        )?;
-        Ok(())
+        self.with_web_db(|db| {
+            db.execute(
+                "DELETE FROM web_session WHERE token_hash = ?1",
+                params![mediaforce::transfer::token_hash(token)],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -265,8 +287,18 @@ pub struct DashboardView {
 impl App {
     /// The dashboard: queue counts, running jobs with progress, hosts, savings, failures.
     pub fn dashboard(&self) -> Result<DashboardView> {
-        let mut q = self.queue()?;
-        let jobs = q.list(None, 10_000).map_err(crate::review::store_error)?;
+        let (jobs, running_events, last_event) = self.with_queue(|q| {
+            let jobs = q.list(None, 10_000).map_err(crate::review::store_error)?;
+            let mut events = std::collections::HashMap::new();
+            for j in jobs
+                .iter()
+                .filter(|j| j.state == mediaforce::store::JobState::Running)
+            {
+                events.insert(j.id, q.events(j.id, 0).map_err(crate::review::store_error)?);
+            }
+            let last = q.last_event_id().map_err(crate::review::store_error)?;
+            Ok((jobs, events, last))
+        })?;
         let mut counts = std::collections::BTreeMap::new();
         for s in ["queued", "running", "done", "failed", "cancelled"] {
             counts.insert(s.to_string(), 0);
@@ -279,9 +311,10 @@ impl App {
             .iter()
             .filter(|j| j.state == mediaforce::store::JobState::Running)
         {
-            let events = q.events(j.id, 0).map_err(crate::review::store_error)?;
-            let progress = events
-                .iter()
+            let progress = running_events
+                .get(&j.id)
+                .into_iter()
+                .flatten()
                 .rev()
                 .find(|e| e.kind == "frames_done")
                 .and_then(|e| serde_json::from_str(&e.detail).ok());
@@ -300,7 +333,6 @@ impl App {
             .take(10)
             .cloned()
             .collect();
-        let last_event = q.last_event_id().map_err(crate::review::store_error)?;
         Ok(DashboardView {
             counts,
             running,
@@ -317,9 +349,10 @@ impl App {
         after: i64,
         limit: usize,
     ) -> Result<Vec<mediaforce::store::JobEvent>> {
-        self.queue()?
-            .events_since(after, limit)
-            .map_err(crate::review::store_error)
+        self.with_queue(|q| {
+            q.events_since(after, limit)
+                .map_err(crate::review::store_error)
+        })
     }
 }
 

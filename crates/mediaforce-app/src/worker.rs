@@ -174,7 +174,16 @@ impl App {
 
     /// The registered hosts.
     pub fn hosts_list(&self) -> Result<Vec<HostRow>> {
-        Ok(self.hosts()?.list()?)
+        // The registry's connection is kept: the web page lists hosts on every refresh.
+        let mut guard = self.conns.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.hosts()?);
+        }
+        let r = guard.as_ref().expect("opened").list();
+        if r.is_err() {
+            *guard = None;
+        }
+        Ok(r?)
     }
 
     /// One host.

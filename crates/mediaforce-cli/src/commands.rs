@@ -206,6 +206,14 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Then serve the web page on a small generated library with one item encoded,
+        /// validated and with review clips, waiting for approval (until Ctrl-C); prints the
+        /// address and a one-time password.
+        #[arg(long)]
+        serve: bool,
+        /// Where the page listens with --serve.
+        #[arg(long, default_value = "127.0.0.1:8777")]
+        bind: String,
     },
     /// Show the linked FFmpeg and libvmaf versions.
     Version {
@@ -636,7 +644,15 @@ pub fn run(cli: Cli) -> Result<()> {
             preset,
             out_dir,
             json,
-        } => cmd_demo(target_vmaf, &encoder, preset, out_dir, json),
+            serve,
+            bind,
+        } => {
+            cmd_demo(target_vmaf, &encoder, preset, out_dir.clone(), json)?;
+            if serve {
+                crate::demo_web::serve(out_dir.as_deref(), &bind)?;
+            }
+            Ok(())
+        }
     }
 }
 

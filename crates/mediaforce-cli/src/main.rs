@@ -5,6 +5,7 @@
 //! (`mediaforce: <file>: <cause>`) with a non-zero exit status.
 
 mod commands;
+mod demo_web;
 mod hosts;
 mod library;
 mod progress;

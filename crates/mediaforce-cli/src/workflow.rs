@@ -178,9 +178,9 @@ pub fn encode_batch(
 
 /// What `encode --all` prints while the queue's workers run: a line as each item starts and
 /// ends; with one worker, the search's probe lines and the encode's progress bar too.
-struct BatchLines {
-    json: bool,
-    jobs: usize,
+pub(crate) struct BatchLines {
+    pub(crate) json: bool,
+    pub(crate) jobs: usize,
 }
 
 impl mediaforce::batch::BatchUi for BatchLines {
