@@ -91,6 +91,30 @@ async fn session(server: &Server, headers: &HeaderMap) -> Result<(String, String
     Ok((token, csrf))
 }
 
+/// A page's session: its CSRF token, or a redirect to the sign-in page.
+async fn page_session(server: &Server, headers: &HeaderMap) -> Result<String, Response> {
+    session(server, headers)
+        .await
+        .map(|(_, csrf)| csrf)
+        .map_err(|_| Redirect::to("/login").into_response())
+}
+
+/// An API answer: `f`'s view as JSON for a signed-in session, else the error as JSON.
+async fn api<T: serde::Serialize + Send + 'static>(
+    server: &Server,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mediaforce_app::App) -> mediaforce_app::Result<T> + Send + 'static,
+) -> Response {
+    if let Err(e) = session(server, headers).await {
+        return e.into_response();
+    }
+    let app = server.app.clone();
+    match blocking(move || f(&app)).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
@@ -272,8 +296,9 @@ pub async fn library(
     headers: HeaderMap,
     Query(q): Query<LibraryQuery>,
 ) -> Response {
-    let Ok((_, csrf)) = session(&server, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let csrf = match page_session(&server, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let page = match library_page(&server, q.clone()).await {
         Ok(p) => p,
@@ -365,13 +390,7 @@ pub async fn library_json(
     headers: HeaderMap,
     Query(q): Query<LibraryQuery>,
 ) -> Response {
-    if let Err(f) = session(&server, &headers).await {
-        return f.into_response();
-    }
-    match library_page(&server, q).await {
-        Ok(p) => axum::Json(p).into_response(),
-        Err(f) => f.into_response(),
-    }
+    api(&server, &headers, move |app| app.library(&q)).await
 }
 
 fn csv_field(s: &str) -> String {
@@ -466,8 +485,9 @@ fn job_what(kind: &str, payload: &serde_json::Value) -> String {
 
 /// `GET /dashboard`.
 pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Response {
-    let Ok((_, csrf)) = session(&server, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let csrf = match page_session(&server, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let app = server.app.clone();
     let view = match blocking(move || app.dashboard()).await {
@@ -512,14 +532,7 @@ pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Resp
 
 /// `GET /api/dashboard`.
 pub async fn dashboard_json(State(server): State<Server>, headers: HeaderMap) -> Response {
-    if let Err(f) = session(&server, &headers).await {
-        return f.into_response();
-    }
-    let app = server.app.clone();
-    match blocking(move || app.dashboard()).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(f) => f.into_response(),
-    }
+    api(&server, &headers, |app| app.dashboard()).await
 }
 
 /// Where a live stream starts.
@@ -618,8 +631,9 @@ pub async fn queue(
     headers: HeaderMap,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let Ok((_, csrf)) = session(&server, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let csrf = match page_session(&server, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let app = server.app.clone();
     let state = q.state.clone().filter(|s| !s.is_empty());
@@ -762,8 +776,9 @@ pub async fn hosts(
     headers: HeaderMap,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let Ok((_, csrf)) = session(&server, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let csrf = match page_session(&server, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let app = server.app.clone();
     let hosts = match blocking(move || app.hosts_list()).await {
@@ -860,8 +875,9 @@ pub async fn item(
     axum::extract::Path(id): axum::extract::Path<i64>,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let Ok((_, csrf)) = session(&server, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let csrf = match page_session(&server, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let app = server.app.clone();
     let v = match blocking(move || app.item_view(id)).await {
@@ -936,14 +952,7 @@ pub async fn item_json(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> Response {
-    if let Err(f) = session(&server, &headers).await {
-        return f.into_response();
-    }
-    let app = server.app.clone();
-    match blocking(move || app.item_view(id)).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(f) => f.into_response(),
-    }
+    api(&server, &headers, move |app| app.item_view(id)).await
 }
 
 /// `POST /items/{id}/{approve|reject|promote|rollback}`.

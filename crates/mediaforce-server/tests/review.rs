@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::Browser;
+use common::{code, walk, Browser};
 use mediaforce_app::{App, Paths, Selection};
 use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 struct Quiet;
 
@@ -31,14 +30,6 @@ impl mediaforce::batch::BatchUi for Quiet {
         _: &mediaforce::manifest::ManifestItem,
     ) -> Box<dyn mediaforce_core::ProgressSink + '_> {
         Box::new(mediaforce_core::NoProgress)
-    }
-}
-
-fn code(r: Result<ureq::Response, ureq::Error>) -> (u16, ureq::Response) {
-    match r {
-        Ok(r) => (r.status(), r),
-        Err(ureq::Error::Status(c, r)) => (c, r),
-        Err(e) => panic!("{e}"),
     }
 }
 
@@ -106,13 +97,8 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
     let staged = std::fs::read(&item.staging).unwrap();
     app.web_set_password("correct horse").unwrap();
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let served = Arc::new(App::open(&paths).unwrap());
-    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+    let (addr, _runtime) = common::serve(&paths);
+    let base = format!("http://{addr}");
 
     // Over HTTP: the item's view, and its artifacts by id with ranges.
     let agent = ureq::AgentBuilder::new().redirects(0).build();
@@ -228,19 +214,4 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         .filter(|p| *p != source)
         .any(|p| std::fs::read(&p).is_ok_and(|b| b == original));
     assert!(kept, "the original is archived");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -1,19 +1,16 @@
 //! The file endpoint through its router, on a real listener: a planned, queued encode of a
 //! generated source; a host's token; the lease held as a worker would hold it.
 
+mod common;
+
 use mediaforce::control::Fence;
 use mediaforce::transfer::{hash_file, TransferClient, TransferError, EPOCH, OFFSET, RECEIVED};
 use mediaforce_app::{App, Paths, Selection};
 use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
-use std::sync::Arc;
 use std::time::Duration;
 
 fn status(r: Result<ureq::Response, ureq::Error>) -> u16 {
-    match r {
-        Ok(r) => r.status(),
-        Err(ureq::Error::Status(code, _)) => code,
-        Err(e) => panic!("{e}"),
-    }
+    common::code(r).0
 }
 
 #[test]
@@ -69,13 +66,8 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
         epoch: lease.epoch,
     };
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let served = Arc::new(App::open(&paths).unwrap());
-    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+    let (addr, _runtime) = common::serve(&paths);
+    let base = format!("http://{addr}");
 
     // The lease holder downloads the source, hash-checked.
     let client = TransferClient::new(&base, &token);

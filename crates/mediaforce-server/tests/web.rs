@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::Browser;
+use common::{code, Browser};
 use mediaforce_app::{App, Paths};
 use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
-use std::sync::Arc;
 
 struct Site {
     paths: Paths,
@@ -16,14 +15,6 @@ struct Site {
     _dir: tempfile::TempDir,
     library: std::path::PathBuf,
     _runtime: tokio::runtime::Runtime,
-}
-
-fn code(r: Result<ureq::Response, ureq::Error>) -> (u16, ureq::Response) {
-    match r {
-        Ok(r) => (r.status(), r),
-        Err(ureq::Error::Status(c, r)) => (c, r),
-        Err(e) => panic!("{e}"),
-    }
 }
 
 fn site() -> Site {
@@ -54,17 +45,12 @@ fn site() -> Site {
     app.scan(None, None, &|_| {}).unwrap();
     app.web_set_password("correct horse").unwrap();
     assert!(app.web_set_password("short").is_err());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let served = Arc::new(app);
-    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+    drop(app);
+    let (addr, runtime) = common::serve(&paths);
     Site {
         paths,
         base: format!("http://{addr}"),
-        host: addr.to_string(),
+        host: addr,
         agent: ureq::AgentBuilder::new().redirects(0).build(),
         _dir: dir,
         library,

@@ -2,6 +2,46 @@
 //! chromedriver.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
+/// A response's status and the response, whether the status is an error or not.
+pub fn code(r: Result<ureq::Response, ureq::Error>) -> (u16, ureq::Response) {
+    match r {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(c, r)) => (c, r),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Every file under `dir`, depth first.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `mediaforce serve` in-process on a loopback port for the state at `paths`: its address
+/// (`127.0.0.1:port`) and the runtime that runs it (dropped, it stops).
+pub fn serve(paths: &mediaforce_app::Paths) -> (String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let served = Arc::new(mediaforce_app::App::open(paths).unwrap());
+    runtime.spawn(async move { mediaforce_server::serve(listener, served, &[]).await });
+    (addr, runtime)
+}
+
 /// A minimal WebDriver client (the W3C protocol over HTTP/JSON) for Debian's chromedriver.
 pub struct Browser {
     base: String,
