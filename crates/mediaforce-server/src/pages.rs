@@ -99,6 +99,21 @@ async fn page_session(server: &Server, headers: &HeaderMap) -> Result<String, Re
         .map_err(|_| Redirect::to("/login").into_response())
 }
 
+/// A page's session and data: its CSRF token and `f`'s view, or the response to send
+/// instead (the sign-in page, or the error).
+async fn page_data<T: Send + 'static>(
+    server: &Server,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mediaforce_app::App) -> mediaforce_app::Result<T> + Send + 'static,
+) -> Result<(String, T), Response> {
+    let csrf = page_session(server, headers).await?;
+    let app = server.app.clone();
+    let v = blocking(move || f(&app))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((csrf, v))
+}
+
 /// An API answer: `f`'s view as JSON for a signed-in session, else the error as JSON.
 async fn api<T: serde::Serialize + Send + 'static>(
     server: &Server,
@@ -485,14 +500,9 @@ fn job_what(kind: &str, payload: &serde_json::Value) -> String {
 
 /// `GET /dashboard`.
 pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Response {
-    let csrf = match page_session(&server, &headers).await {
-        Ok(c) => c,
+    let (csrf, view) = match page_data(&server, &headers, |app| app.dashboard()).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let app = server.app.clone();
-    let view = match blocking(move || app.dashboard()).await {
-        Ok(v) => v,
-        Err(f) => return f.into_response(),
     };
     let running = view
         .running
@@ -631,16 +641,15 @@ pub async fn queue(
     headers: HeaderMap,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let csrf = match page_session(&server, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let app = server.app.clone();
     let state = q.state.clone().filter(|s| !s.is_empty());
     let st = state.clone();
-    let jobs = match blocking(move || app.jobs_list(st.as_deref(), 500)).await {
-        Ok(j) => j,
-        Err(f) => return f.into_response(),
+    let (csrf, jobs) = match page_data(&server, &headers, move |app| {
+        app.jobs_list(st.as_deref(), 500)
+    })
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     use mediaforce::store::JobState as S;
     let jobs = jobs
@@ -776,14 +785,9 @@ pub async fn hosts(
     headers: HeaderMap,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let csrf = match page_session(&server, &headers).await {
-        Ok(c) => c,
+    let (csrf, hosts) = match page_data(&server, &headers, |app| app.hosts_list()).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let app = server.app.clone();
-    let hosts = match blocking(move || app.hosts_list()).await {
-        Ok(h) => h,
-        Err(f) => return f.into_response(),
     };
     let now = mediaforce::hosts::now_ms();
     render(&HostsHtml {
@@ -875,14 +879,9 @@ pub async fn item(
     axum::extract::Path(id): axum::extract::Path<i64>,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let csrf = match page_session(&server, &headers).await {
-        Ok(c) => c,
+    let (csrf, v) = match page_data(&server, &headers, move |app| app.item_view(id)).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let app = server.app.clone();
-    let v = match blocking(move || app.item_view(id)).await {
-        Ok(v) => v,
-        Err(f) => return f.into_response(),
     };
     let r = &v.review.row;
     let of = |kind: &str| -> Vec<(i64, String)> {
