@@ -756,6 +756,32 @@ impl Policy {
     }
 }
 
+/// A resolved policy as rows for people: (dotted key, value, the layer that set it).
+pub fn provenance_rows(
+    policy: &Policy,
+    sources: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    let table = match Value::try_from(policy) {
+        Ok(Value::Table(t)) => t,
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    leaves(&table, "", &mut out);
+    out.into_iter()
+        .map(|(k, v)| {
+            let layer = sources
+                .get(&k)
+                .cloned()
+                .unwrap_or_else(|| "built-in".into());
+            let value = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, value, layer)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

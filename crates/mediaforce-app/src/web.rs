@@ -7,7 +7,7 @@ use mediaforce::catalog::{LibraryQuery, MediaColumns};
 use mediaforce::store::params;
 use mediaforce::store::sql::{Db, Schema};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The web page's own tables: the password and the sessions.
 pub const SCHEMA: Schema<'static> = Schema {
@@ -495,5 +495,76 @@ impl App {
             path: a.path,
             kind: a.kind,
         })
+    }
+}
+
+/// The folder page: the folder's summary and suggested override, and the policy in force
+/// there with the layer of each value.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderView {
+    /// As `inspect-folder`.
+    pub summary: crate::FolderSummary,
+    /// (dotted key, value, layer).
+    pub policy: Vec<(String, String, String)>,
+}
+
+/// The settings page: roots, transcode root, ignore patterns, and the defaults in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsPage {
+    /// As `settings show`.
+    pub settings: crate::SettingsView,
+    /// The policy at the top of the first root (the defaults before folder rules), with
+    /// provenance.
+    pub policy: Vec<(String, String, String)>,
+}
+
+impl App {
+    /// The folder page's view of `folder` (a library folder).
+    pub fn folder_view(&self, folder: &Path) -> Result<FolderView> {
+        let folder = self.folder(folder)?;
+        if !self.settings.roots.iter().any(|r| folder.starts_with(r)) {
+            return Err(AppError::new(
+                ErrorKind::NotFound,
+                format!("{}: not under a library root", folder.display()),
+            ));
+        }
+        let policy = self.policy(&folder);
+        Ok(FolderView {
+            summary: self.inspect_folder(&folder)?,
+            policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
+        })
+    }
+
+    /// Plan `folder` and, with `queue`, queue its encodes for any host; the plan's items.
+    pub fn plan_folder(&self, folder: &Path, queue: bool) -> Result<(usize, usize)> {
+        let folder = self.folder(folder)?;
+        let plan = self.plan(Some(&folder), None)?;
+        let items = plan.plan.items.len();
+        let queued = if queue && items > 0 {
+            self.enqueue(&crate::Selection {
+                all: true,
+                manifest: Some(plan.manifest.clone()),
+                ..Default::default()
+            })?
+            .len()
+        } else {
+            0
+        };
+        Ok((items, queued))
+    }
+
+    /// The settings page's view.
+    pub fn settings_page(&self) -> SettingsPage {
+        let at = self
+            .settings
+            .roots
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.paths.data_dir.clone());
+        let policy = self.policy(&at);
+        SettingsPage {
+            settings: self.settings_view(),
+            policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
+        }
     }
 }

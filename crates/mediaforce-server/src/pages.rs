@@ -1008,3 +1008,177 @@ const OPENAPI: &str = include_str!("../assets/openapi.json");
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
+
+#[derive(Template)]
+#[template(path = "folder.html")]
+struct FolderHtml {
+    signed_in: bool,
+    csrf: String,
+    folder: String,
+    library_href: String,
+    files: String,
+    summary: Vec<(&'static str, String)>,
+    suggested: String,
+    policy: Vec<(String, String, String)>,
+    message: Option<String>,
+}
+
+/// Which folder, and what the last action said.
+#[derive(Debug, serde::Deserialize)]
+pub struct FolderQuery {
+    path: String,
+    message: Option<String>,
+}
+
+/// A folder page's address.
+fn folder_href(path: &str) -> String {
+    format!(
+        "/folders?{}",
+        serde_urlencoded::to_string([("path", path)]).unwrap_or_default()
+    )
+}
+
+fn counts(m: &std::collections::BTreeMap<String, usize>) -> String {
+    m.iter()
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `GET /folders?path=`: a library folder's summary, suggested override and policy.
+pub async fn folder(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Query(q): Query<FolderQuery>,
+) -> Response {
+    let path = std::path::PathBuf::from(&q.path);
+    let (csrf, v) = match page_data(&server, &headers, move |app| app.folder_view(&path)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let s = &v.summary;
+    let mbps = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.1} Mb/s"));
+    render(&FolderHtml {
+        signed_in: true,
+        csrf,
+        folder: s.prefix.display().to_string(),
+        library_href: format!(
+            "/library?{}",
+            serde_urlencoded::to_string([("folder", s.prefix.display().to_string())])
+                .unwrap_or_default()
+        ),
+        files: match s.files {
+            1 => "1 file".into(),
+            n => format!("{n} files"),
+        },
+        summary: vec![
+            ("Size", mediaforce_app::human_bytes(s.bytes)),
+            ("Unreadable", s.errors.to_string()),
+            ("Codecs", counts(&s.codecs)),
+            ("Resolutions", counts(&s.resolutions)),
+            ("Containers", counts(&s.containers)),
+            ("Audio", counts(&s.audio)),
+            ("HDR", counts(&s.hdr)),
+            (
+                "Bit rate (min / median / max)",
+                format!(
+                    "{} / {} / {}",
+                    mbps(s.bitrate_mbps_min),
+                    mbps(s.bitrate_mbps_median),
+                    mbps(s.bitrate_mbps_max)
+                ),
+            ),
+        ],
+        suggested: s.suggested_override.clone(),
+        policy: v.policy.clone(),
+        message: q.message,
+    })
+}
+
+/// The plan-a-folder form.
+#[derive(Debug, serde::Deserialize)]
+pub struct FolderForm {
+    csrf: String,
+    path: String,
+}
+
+/// `POST /folders/{plan|queue}`: plan the folder (and queue its encodes).
+pub async fn folder_action(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    Form(form): Form<FolderForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let queue = match action.as_str() {
+        "plan" => false,
+        "queue" => true,
+        other => {
+            return (StatusCode::NOT_FOUND, format!("no folder action {other:?}")).into_response()
+        }
+    };
+    let app = server.app.clone();
+    let path = std::path::PathBuf::from(&form.path);
+    let page = folder_href(&form.path);
+    match blocking(move || app.plan_folder(&path, queue)).await {
+        Ok((items, queued)) => {
+            let said = if queue {
+                format!("planned {items} items; {queued} encodes queued for any host")
+            } else {
+                format!("planned {items} items")
+            };
+            let q = serde_urlencoded::to_string([("message", said)]).unwrap_or_default();
+            Redirect::to(&format!("{page}&{q}")).into_response()
+        }
+        Err(f) => f.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsHtml {
+    signed_in: bool,
+    csrf: String,
+    data_dir: String,
+    catalog: String,
+    transcode_root: String,
+    transcode_source: String,
+    ignore: String,
+    extensions: String,
+    roots: Vec<(String, String, &'static str, &'static str)>,
+    policy: Vec<(String, String, String)>,
+}
+
+/// `GET /settings`: roots, transcode root, ignore patterns and the defaults in force.
+pub async fn settings(State(server): State<Server>, headers: HeaderMap) -> Response {
+    let (csrf, v) = match page_data(&server, &headers, |app| Ok(app.settings_page())).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let s = &v.settings;
+    render(&SettingsHtml {
+        signed_in: true,
+        csrf,
+        data_dir: s.data_dir.display().to_string(),
+        catalog: s.catalog.clone(),
+        transcode_root: s.transcode_root.display().to_string(),
+        transcode_source: s.transcode_root_source.clone(),
+        ignore: s.ignore.join(", "),
+        extensions: s.extensions.join(" "),
+        roots: s
+            .roots
+            .iter()
+            .map(|r| {
+                (
+                    r.path.display().to_string(),
+                    folder_href(&r.path.display().to_string()),
+                    r.source,
+                    if r.exists { "yes" } else { "no" },
+                )
+            })
+            .collect(),
+        policy: v.policy.clone(),
+    })
+}

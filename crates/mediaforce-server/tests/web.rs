@@ -529,6 +529,55 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
     let (_, r) = site.get("/queue?state=cancelled", Some(&session));
     assert!(!body(r).contains(&format!("id=\"job-{queued}\"")));
 
+    // The folder page: its summary, suggested override and policy; plan it from there.
+    let films = site.library.join("Films").display().to_string();
+    let folder_q = serde_urlencoded_path(&films);
+    let (status, r) = site.get(&format!("/folders?path={folder_q}"), Some(&session));
+    assert_eq!(status, 200);
+    let html = body(r);
+    assert!(html.contains(">2 files<"), "{html}");
+    assert!(
+        html.contains("h264 ×1") && html.contains("mpeg4 ×1"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"override\"") && html.contains("encode.target_vmaf"),
+        "{html}"
+    );
+    let (status, r) = site.post(
+        "/folders/plan",
+        Some(&session),
+        Some(&origin),
+        &[("csrf", &csrf), ("path", &films)],
+    );
+    assert_eq!(status, 303);
+    assert!(
+        r.header("location").unwrap().contains("planned+2+items"),
+        "{:?}",
+        r.header("location")
+    );
+    assert_eq!(
+        site.post(
+            "/folders/plan",
+            Some(&session),
+            Some(&origin),
+            &[("csrf", "x"), ("path", &films)]
+        )
+        .0,
+        403
+    );
+    let (status, _) = site.get(
+        "/folders?path=%2Fnot%2Fa%2Flibrary%2Ffolder",
+        Some(&session),
+    );
+    assert_eq!(status, 404);
+    // The settings page.
+    let (status, r) = site.get("/settings", Some(&session));
+    assert_eq!(status, 200);
+    let html = body(r);
+    assert!(html.contains(&site.library.display().to_string()), "{html}");
+    assert!(html.contains("encode.encoder"), "{html}");
+
     // The hosts page changes what workers read.
     let (status, r) = site.get("/hosts", Some(&session));
     assert_eq!(status, 200);
@@ -601,4 +650,20 @@ fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
         3.into(),
     );
     b.screenshot("queue");
+    b.go(&format!("{}/settings", site.base));
+    b.wait_for("return document.querySelectorAll('#roots tbody tr').length", 1.into());
+    b.screenshot("settings");
+    b.click("#roots a");
+    b.wait_for("return document.querySelector('#files').textContent", "3 files".into());
+    b.screenshot("folder");
+}
+
+/// A path as a query-string value.
+fn serde_urlencoded_path(p: &str) -> String {
+    p.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
