@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 /// The web page's own tables: the password and the sessions.
 pub const SCHEMA: Schema<'static> = Schema {
     name: "web",
-    sqlite: &["CREATE TABLE web_password (
+    sqlite: &[
+        "CREATE TABLE web_password (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         hash TEXT NOT NULL,
         set_ms INTEGER NOT NULL
@@ -22,8 +23,17 @@ pub const SCHEMA: Schema<'static> = Schema {
         csrf TEXT NOT NULL,
         created_ms INTEGER NOT NULL,
         expires_ms INTEGER NOT NULL
-    ) STRICT;"],
-    postgres: &["CREATE TABLE web_password (
+    ) STRICT;",
+        // Tokens for automation: bearer tokens with a scope, stored hashed.
+        "CREATE TABLE api_token (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+        created_ms INTEGER NOT NULL
+    ) STRICT;",
+    ],
+    postgres: &[
+        "CREATE TABLE web_password (
         id BIGINT PRIMARY KEY CHECK (id = 1),
         hash TEXT NOT NULL,
         set_ms BIGINT NOT NULL
@@ -33,7 +43,14 @@ pub const SCHEMA: Schema<'static> = Schema {
         csrf TEXT NOT NULL,
         created_ms BIGINT NOT NULL,
         expires_ms BIGINT NOT NULL
-    );"],
+    );",
+        "CREATE TABLE api_token (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+        created_ms BIGINT NOT NULL
+    );",
+    ],
     legacy_user_version: false,
 };
 
@@ -566,5 +583,122 @@ impl App {
             settings: self.settings_view(),
             policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
         }
+    }
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read every view.
+    Read,
+    /// Read, and change state (approve, promote, queue actions...).
+    Write,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = AppError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "read" => Ok(Scope::Read),
+            "write" => Ok(Scope::Write),
+            other => Err(AppError::new(
+                ErrorKind::Invalid,
+                format!("scope {other:?}: expected read or write"),
+            )),
+        }
+    }
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiTokenRow {
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// When it was made (epoch ms).
+    pub created_ms: i64,
+}
+
+impl App {
+    /// Make an API token named `name` with `scope` (replacing one of that name); the token is
+    /// shown once, here, and stored hashed.
+    pub fn api_token_create(&self, name: &str, scope: Scope) -> Result<String> {
+        if name.trim().is_empty() {
+            return Err(AppError::new(ErrorKind::Invalid, "a token needs a name"));
+        }
+        let token = mediaforce::transfer::new_token();
+        self.with_web_db(|db| {
+            db.execute(
+                "INSERT INTO api_token (name, hash, scope, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, scope = excluded.scope,
+                     created_ms = excluded.created_ms",
+                params![
+                    name,
+                    mediaforce::transfer::token_hash(&token),
+                    scope.as_str(),
+                    now_ms()
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// The scope of API token `token`; unauthenticated when it is not one.
+    pub fn api_token_scope(&self, token: &str) -> Result<Scope> {
+        let row = self.with_web_db(|db| {
+            Ok(db.query_opt(
+                "SELECT scope FROM api_token WHERE hash = ?1",
+                params![mediaforce::transfer::token_hash(token)],
+            )?)
+        })?;
+        row.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "unknown API token"))?
+            .text(0)
+            .parse()
+    }
+
+    /// The API tokens, by name.
+    pub fn api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
+        let rows = self.with_web_db(|db| {
+            Ok(db.query(
+                "SELECT name, scope, created_ms FROM api_token ORDER BY name",
+                &[],
+            )?)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenRow {
+                    name: r.text(0),
+                    scope: r.text(1).parse()?,
+                    created_ms: r.int(2),
+                })
+            })
+            .collect()
+    }
+
+    /// Revoke the API token named `name`.
+    pub fn api_token_revoke(&self, name: &str) -> Result<()> {
+        let n = self.with_web_db(|db| {
+            Ok(db.execute("DELETE FROM api_token WHERE name = ?1", params![name])?)
+        })?;
+        if n == 0 {
+            return Err(AppError::new(
+                ErrorKind::NotFound,
+                format!("no API token named {name}"),
+            ));
+        }
+        Ok(())
     }
 }

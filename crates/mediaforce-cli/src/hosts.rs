@@ -74,6 +74,11 @@ pub enum HostsCommand {
     /// Set the web page's password (read from standard input, or MEDIAFORCE_WEB_PASSWORD);
     /// signs every session out.
     WebPassword,
+    /// Tokens for scripts using the web page's JSON API (`Authorization: Bearer TOKEN`).
+    ApiToken {
+        #[command(subcommand)]
+        action: ApiTokenAction,
+    },
     /// See and steer the hosts that run jobs.
     Hosts {
         #[command(subcommand)]
@@ -83,6 +88,29 @@ pub enum HostsCommand {
     Jobs {
         #[command(subcommand)]
         action: JobsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenAction {
+    /// Make a token (shown once; stored hashed; replaces one of the same name).
+    Create {
+        /// Its name.
+        name: String,
+        /// read (every view) or write (also approve, promote, queue actions...).
+        #[arg(long, default_value = "read")]
+        scope: String,
+    },
+    /// The tokens, by name (never the tokens themselves).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -327,6 +355,26 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 bail!("{} jobs failed on this host", summary.failed);
             }
         }
+        HostsCommand::ApiToken { action } => match action {
+            ApiTokenAction::Create { name, scope } => {
+                let token = app.api_token_create(&name, scope.parse()?)?;
+                eprintln!("API token {name} ({scope}; shown once):");
+                println!("{token}");
+            }
+            ApiTokenAction::List { json } => {
+                let tokens = app.api_tokens()?;
+                if json {
+                    return print_json(&tokens);
+                }
+                for t in &tokens {
+                    println!("{:<20} {:?}", t.name, t.scope);
+                }
+            }
+            ApiTokenAction::Revoke { name } => {
+                app.api_token_revoke(&name)?;
+                println!("revoked API token {name}");
+            }
+        },
         HostsCommand::WebPassword => {
             let password = match std::env::var("MEDIAFORCE_WEB_PASSWORD") {
                 Ok(p) => p,

@@ -96,7 +96,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(Failure)
 }
 
-fn bearer(headers: &HeaderMap) -> String {
+pub(crate) fn bearer(headers: &HeaderMap) -> String {
     header_str(headers, header::AUTHORIZATION.as_str())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default()

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use mediaforce::catalog::LibraryQuery;
-use mediaforce_app::web::LibraryPage;
+use mediaforce_app::web::{LibraryPage, Scope};
 use mediaforce_app::{AppError, ErrorKind};
 
 /// The session cookie's name.
@@ -76,8 +76,23 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The signed-in session's token and CSRF token.
+/// The scope of the API token the request carries (`Authorization: Bearer`), if it carries
+/// one; an unknown token is unauthenticated.
+async fn api_scope(server: &Server, headers: &HeaderMap) -> Option<Result<Scope, Failure>> {
+    let token = crate::bearer(headers);
+    if token.is_empty() {
+        return None;
+    }
+    let app = server.app.clone();
+    Some(blocking(move || app.api_token_scope(&token)).await)
+}
+
+/// The signed-in session's token and CSRF token (both empty for a request carrying an API
+/// token instead, which has no forms to protect).
 async fn session(server: &Server, headers: &HeaderMap) -> Result<(String, String), Failure> {
+    if let Some(scope) = api_scope(server, headers).await {
+        return scope.map(|_| (String::new(), String::new()));
+    }
     let token = cookie(headers).unwrap_or_default();
     if token.is_empty() {
         return Err(Failure(AppError::new(
@@ -207,6 +222,7 @@ pub async fn login(State(server): State<Server>, Form(form): Form<LoginForm>) ->
 /// A form carrying only the CSRF token.
 #[derive(Debug, serde::Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -680,8 +696,16 @@ pub async fn queue(
     })
 }
 
-/// Check a state-changing form's session and CSRF token.
+/// Check a state-changing request: a write-scoped API token, or a session and its CSRF token.
 async fn changing(server: &Server, headers: &HeaderMap, csrf: &str) -> Result<(), Response> {
+    match api_scope(server, headers).await {
+        Some(Ok(Scope::Write)) => return Ok(()),
+        Some(Ok(Scope::Read)) => {
+            return Err((StatusCode::FORBIDDEN, "this API token is read-only").into_response())
+        }
+        Some(Err(f)) => return Err(f.into_response()),
+        None => {}
+    }
     let Ok((_, want)) = session(server, headers).await else {
         return Err((StatusCode::UNAUTHORIZED, "not signed in").into_response());
     };
@@ -814,6 +838,7 @@ pub async fn hosts(
 /// The host state form.
 #[derive(Debug, serde::Deserialize)]
 pub struct HostStateForm {
+    #[serde(default)]
     csrf: String,
     state: String,
 }
@@ -1098,6 +1123,7 @@ pub async fn folder(
 /// The plan-a-folder form.
 #[derive(Debug, serde::Deserialize)]
 pub struct FolderForm {
+    #[serde(default)]
     csrf: String,
     path: String,
 }

@@ -578,6 +578,35 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
     assert!(html.contains(&site.library.display().to_string()), "{html}");
     assert!(html.contains("encode.encoder"), "{html}");
 
+    // API tokens: a read-only one reads and may not change anything; a write one may, with
+    // no session or CSRF token (nothing ambient to forge); an unknown one is refused.
+    let reader = app
+        .api_token_create("dashboards", mediaforce_app::web::Scope::Read)
+        .unwrap();
+    let writer = app
+        .api_token_create("automation", mediaforce_app::web::Scope::Write)
+        .unwrap();
+    let bearer = |token: &str, method: &str, path: &str| {
+        code(
+            site.agent
+                .request(method, &format!("{}{path}", site.base))
+                .set("authorization", &format!("Bearer {token}"))
+                .send_form(&[]),
+        )
+        .0
+    };
+    assert_eq!(bearer(&reader, "GET", "/api/dashboard"), 200);
+    assert_eq!(bearer("0000", "GET", "/api/dashboard"), 401);
+    let cancel = format!("/queue/{queued}/cancel");
+    assert_eq!(bearer(&reader, "POST", &cancel), 403);
+    assert_eq!(store.job(queued).unwrap().state, JobState::Queued);
+    assert_eq!(bearer(&writer, "POST", &cancel), 303);
+    assert_eq!(store.job(queued).unwrap().state, JobState::Cancelled);
+    let listed = app.api_tokens().unwrap();
+    assert_eq!(listed.len(), 2);
+    app.api_token_revoke("automation").unwrap();
+    assert_eq!(bearer(&writer, "GET", "/api/dashboard"), 401);
+
     // The hosts page changes what workers read.
     let (status, r) = site.get("/hosts", Some(&session));
     assert_eq!(status, 200);
@@ -651,10 +680,16 @@ fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
     );
     b.screenshot("queue");
     b.go(&format!("{}/settings", site.base));
-    b.wait_for("return document.querySelectorAll('#roots tbody tr').length", 1.into());
+    b.wait_for(
+        "return document.querySelectorAll('#roots tbody tr').length",
+        1.into(),
+    );
     b.screenshot("settings");
     b.click("#roots a");
-    b.wait_for("return document.querySelector('#files').textContent", "3 files".into());
+    b.wait_for(
+        "return document.querySelector('#files').textContent",
+        "3 files".into(),
+    );
     b.screenshot("folder");
 }
 
