@@ -792,6 +792,8 @@ struct HostView {
     max_jobs: u64,
     schedule: String,
     priority: String,
+    nice: i32,
+    ionice: String,
 }
 
 #[derive(Template)]
@@ -829,6 +831,8 @@ pub async fn hosts(
                 max_jobs: h.max_jobs,
                 schedule: h.schedule.clone(),
                 priority: format!("{} / {}", h.nice, h.ionice),
+                nice: h.nice,
+                ionice: h.ionice.to_string(),
             })
             .collect(),
         message: q.message,
@@ -1207,4 +1211,64 @@ pub async fn settings(State(server): State<Server>, headers: HeaderMap) -> Respo
             .collect(),
         policy: v.policy.clone(),
     })
+}
+
+/// The host settings form: jobs at once, schedule, nice and ionice (empty fields unchanged).
+#[derive(Debug, serde::Deserialize)]
+pub struct HostSettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    max_jobs: String,
+    #[serde(default)]
+    schedule: String,
+    #[serde(default)]
+    nice: String,
+    #[serde(default)]
+    ionice: String,
+}
+
+/// `POST /hosts/{name}/settings`: the same checks as `mediaforce hosts set` (a schedule that
+/// does not parse, zero jobs or a nice level out of range is refused with the cause).
+pub async fn host_settings(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Form(form): Form<HostSettingsForm>,
+) -> Response {
+    if let Err(r) = changing(&server, &headers, &form.csrf).await {
+        return r;
+    }
+    let field = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let parsed = (|| -> Result<mediaforce::hosts::HostSettings, String> {
+        Ok(mediaforce::hosts::HostSettings {
+            max_jobs: field(&form.max_jobs)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("jobs at once {v:?}: not a number"))
+                })
+                .transpose()?,
+            schedule: field(&form.schedule),
+            nice: field(&form.nice)
+                .map(|v| v.parse().map_err(|_| format!("nice {v:?}: not a number")))
+                .transpose()?,
+            ionice: field(&form.ionice)
+                .map(|v| v.parse::<mediaforce::priority::IoPriority>())
+                .transpose()?,
+            ..Default::default()
+        })
+    })();
+    let change = match parsed {
+        Ok(c) => c,
+        Err(e) => return back("/hosts", &format!("host {name}: {e}")),
+    };
+    let app = server.app.clone();
+    let n = name.clone();
+    match blocking(move || app.host_set(&n, &change)).await {
+        Ok(_) => back("/hosts", &format!("host {name}: settings saved")),
+        Err(Failure(e)) if e.kind == ErrorKind::NotFound => {
+            (StatusCode::NOT_FOUND, e.message).into_response()
+        }
+        Err(Failure(e)) => back("/hosts", &e.message),
+    }
 }

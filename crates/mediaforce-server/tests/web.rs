@@ -622,6 +622,49 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
         hosts.get("desk").unwrap().state,
         mediaforce::hosts::HostState::Draining
     );
+    let save = |fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        site.post("/hosts/desk/settings", Some(&session), Some(&origin), &form)
+    };
+    let (status, r) = save(&[
+        ("max_jobs", "3"),
+        ("schedule", "mon-fri 22:00-07:00"),
+        ("nice", "5"),
+        ("ionice", "idle"),
+    ]);
+    assert_eq!(status, 303);
+    assert!(r.header("location").unwrap().contains("settings+saved"));
+    let row = hosts.get("desk").unwrap();
+    assert_eq!(
+        (row.max_jobs, row.nice, row.ionice.to_string()),
+        (3, 5, "idle".to_string())
+    );
+    assert_eq!(row.schedule, "mon,tue,wed,thu,fri 22:00-07:00");
+    // A schedule that does not parse is refused with the cause; nothing changes.
+    let (status, r) = save(&[("schedule", "moon 1-2")]);
+    assert_eq!(status, 303);
+    assert!(
+        r.header("location").unwrap().contains("unknown+day"),
+        "{:?}",
+        r.header("location")
+    );
+    assert_eq!(
+        hosts.get("desk").unwrap().schedule,
+        "mon,tue,wed,thu,fri 22:00-07:00"
+    );
+    assert_eq!(save(&[("max_jobs", "0")]).0, 303);
+    assert_eq!(hosts.get("desk").unwrap().max_jobs, 3);
+    assert_eq!(
+        site.post(
+            "/hosts/nohost/settings",
+            Some(&session),
+            Some(&origin),
+            &[("csrf", &csrf), ("nice", "1")]
+        )
+        .0,
+        404
+    );
     assert_eq!(
         site.post(
             "/hosts/desk/state",
@@ -679,6 +722,16 @@ fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
         3.into(),
     );
     b.screenshot("queue");
+    mediaforce::hosts::Hosts::open(site.paths.data_dir.join("catalog.db").to_str().unwrap())
+        .unwrap()
+        .register(&mediaforce::hosts::HostInfo::this_machine("desk"))
+        .unwrap();
+    b.go(&format!("{}/hosts", site.base));
+    b.wait_for(
+        "return document.querySelectorAll('#host-desk').length",
+        1.into(),
+    );
+    b.screenshot("hosts");
     b.go(&format!("{}/settings", site.base));
     b.wait_for(
         "return document.querySelectorAll('#roots tbody tr').length",
