@@ -212,7 +212,7 @@ pub fn router(server: Server) -> Router {
         .route("/queue/{id}/{action}", post(pages::job_action))
         .route("/queue/{action}", post(pages::bulk_action))
         .route("/hosts", get(pages::hosts))
-        .route("/hosts/{name}/state", post(pages::host_state))
+        .route("/hosts/{name}/state", post(pages::host_settings))
         .route("/hosts/{name}/settings", post(pages::host_settings))
         .route("/assets/app.js", get(pages::js))
         .route("/api/openapi.json", get(pages::openapi))

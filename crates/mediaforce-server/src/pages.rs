@@ -839,41 +839,6 @@ pub async fn hosts(
     })
 }
 
-/// The host state form.
-#[derive(Debug, serde::Deserialize)]
-pub struct HostStateForm {
-    #[serde(default)]
-    csrf: String,
-    state: String,
-}
-
-/// `POST /hosts/{name}/state`: active, paused or draining (the workers read it at their next
-/// heartbeat).
-pub async fn host_state(
-    State(server): State<Server>,
-    headers: HeaderMap,
-    axum::extract::Path(name): axum::extract::Path<String>,
-    Form(form): Form<HostStateForm>,
-) -> Response {
-    if let Err(r) = changing(&server, &headers, &form.csrf).await {
-        return r;
-    }
-    let state = match form.state.parse::<mediaforce::hosts::HostState>() {
-        Ok(s) => s,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
-    };
-    let app = server.app.clone();
-    let n = name.clone();
-    let change = mediaforce::hosts::HostSettings {
-        state: Some(state),
-        ..Default::default()
-    };
-    match blocking(move || app.host_set(&n, &change)).await {
-        Ok(_) => back("/hosts", &format!("host {name}: {}", state.as_str())),
-        Err(f) => f.into_response(),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "item.html")]
 struct ItemHtml {
@@ -1213,11 +1178,14 @@ pub async fn settings(State(server): State<Server>, headers: HeaderMap) -> Respo
     })
 }
 
-/// The host settings form: jobs at once, schedule, nice and ionice (empty fields unchanged).
+/// The host settings form: state, jobs at once, schedule, nice and ionice (absent or empty
+/// fields unchanged).
 #[derive(Debug, serde::Deserialize)]
 pub struct HostSettingsForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    state: String,
     #[serde(default)]
     max_jobs: String,
     #[serde(default)]
@@ -1228,8 +1196,10 @@ pub struct HostSettingsForm {
     ionice: String,
 }
 
-/// `POST /hosts/{name}/settings`: the same checks as `mediaforce hosts set` (a schedule that
-/// does not parse, zero jobs or a nice level out of range is refused with the cause).
+/// `POST /hosts/{name}/settings` (and `/hosts/{name}/state`, the state buttons): the same
+/// checks as `mediaforce hosts set` (a schedule that does not parse, zero jobs or a nice level
+/// out of range is refused with the cause; an unknown state is a 422). Workers read it at
+/// their next heartbeat.
 pub async fn host_settings(
     State(server): State<Server>,
     headers: HeaderMap,
@@ -1240,8 +1210,14 @@ pub async fn host_settings(
         return r;
     }
     let field = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let state = match field(&form.state).map(|v| v.parse::<mediaforce::hosts::HostState>()) {
+        Some(Err(e)) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
     let parsed = (|| -> Result<mediaforce::hosts::HostSettings, String> {
         Ok(mediaforce::hosts::HostSettings {
+            state,
             max_jobs: field(&form.max_jobs)
                 .map(|v| {
                     v.parse()
@@ -1265,7 +1241,10 @@ pub async fn host_settings(
     let app = server.app.clone();
     let n = name.clone();
     match blocking(move || app.host_set(&n, &change)).await {
-        Ok(_) => back("/hosts", &format!("host {name}: settings saved")),
+        Ok(h) => back(
+            "/hosts",
+            &format!("host {name}: settings saved ({})", h.state.as_str()),
+        ),
         Err(Failure(e)) if e.kind == ErrorKind::NotFound => {
             (StatusCode::NOT_FOUND, e.message).into_response()
         }
