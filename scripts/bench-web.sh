@@ -21,7 +21,7 @@ $M campaign "$T/library" >/dev/null
 MEDIAFORCE_WEB_PASSWORD=bench-password $M web-password >/dev/null
 $M serve --bind 127.0.0.1:$PORT 2>/dev/null &
 SERVE=$!
-${ENCODE_NICE:+nice -n $ENCODE_NICE} $M encode --all --jobs 2 >/dev/null 2>&1 &
+${ENCODE_NICE:+nice -n $ENCODE_NICE} ${ENCODE_PREFIX:-} $M encode --all --jobs 2 >/dev/null 2>&1 &
 ENCODE=$!
 # Wait until both encodes run.
 for _ in $(seq 1 120); do

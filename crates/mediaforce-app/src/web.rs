@@ -304,52 +304,40 @@ pub struct DashboardView {
 impl App {
     /// The dashboard: queue counts, running jobs with progress, hosts, savings, failures.
     pub fn dashboard(&self) -> Result<DashboardView> {
-        let (jobs, running_events, last_event) = self.with_queue(|q| {
-            let jobs = q.list(None, 10_000).map_err(crate::review::store_error)?;
-            let mut events = std::collections::HashMap::new();
-            for j in jobs
-                .iter()
-                .filter(|j| j.state == mediaforce::store::JobState::Running)
+        let (counted, running, failures, last_event) = self.with_queue(|q| {
+            let e = crate::review::store_error;
+            let counted = q.counts().map_err(e)?;
+            let mut running = Vec::new();
+            for j in q
+                .list(Some(mediaforce::store::JobState::Running), 1000)
+                .map_err(e)?
             {
-                events.insert(j.id, q.events(j.id, 0).map_err(crate::review::store_error)?);
+                let progress = q
+                    .latest_event(j.id, "frames_done")
+                    .map_err(e)?
+                    .and_then(|ev| serde_json::from_str(&ev.detail).ok());
+                running.push(RunningJob {
+                    id: j.id,
+                    kind: j.kind,
+                    payload: j.payload,
+                    worker: j.worker,
+                    attempts: j.attempts,
+                    progress,
+                });
             }
-            let last = q.last_event_id().map_err(crate::review::store_error)?;
-            Ok((jobs, events, last))
+            let failures = q
+                .list(Some(mediaforce::store::JobState::Failed), 10)
+                .map_err(e)?;
+            let last = q.last_event_id().map_err(e)?;
+            Ok((counted, running, failures, last))
         })?;
         let mut counts = std::collections::BTreeMap::new();
         for s in ["queued", "running", "done", "failed", "cancelled"] {
             counts.insert(s.to_string(), 0);
         }
-        for j in &jobs {
-            *counts.entry(j.state.as_str().to_string()).or_default() += 1;
+        for (state, n) in counted {
+            counts.insert(state.as_str().to_string(), n as usize);
         }
-        let mut running = Vec::new();
-        for j in jobs
-            .iter()
-            .filter(|j| j.state == mediaforce::store::JobState::Running)
-        {
-            let progress = running_events
-                .get(&j.id)
-                .into_iter()
-                .flatten()
-                .rev()
-                .find(|e| e.kind == "frames_done")
-                .and_then(|e| serde_json::from_str(&e.detail).ok());
-            running.push(RunningJob {
-                id: j.id,
-                kind: j.kind.clone(),
-                payload: j.payload.clone(),
-                worker: j.worker.clone(),
-                attempts: j.attempts,
-                progress,
-            });
-        }
-        let failures = jobs
-            .iter()
-            .filter(|j| j.state == mediaforce::store::JobState::Failed)
-            .take(10)
-            .cloned()
-            .collect();
         Ok(DashboardView {
             counts,
             running,

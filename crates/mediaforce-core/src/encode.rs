@@ -396,6 +396,8 @@ impl VideoEncoder {
         let inner = enc
             .open_as_with(codec, dict)
             .map_err(|e| refusal(config, "open", e))?;
+        // SVT-AV1 makes its threads real-time when it may; put them back (see `sched`).
+        crate::sched::demote_realtime_threads();
         let time_base = inner.time_base();
         Ok(Self {
             inner: Backend::Libav(inner),

@@ -13,6 +13,7 @@
 //! - [`synth`]: deterministic test media generated in-process (tests, demos, benchmarks).
 //! - [`progress`]: the trait long operations report through.
 //! - [`version`]: the linked libav versions, for telemetry and cache keys.
+//! - [`sched`]: encoder threads kept off real-time scheduling.
 
 pub mod compose;
 pub mod decode;
@@ -25,6 +26,7 @@ pub mod mux;
 pub mod native;
 pub mod probe;
 pub mod progress;
+pub mod sched;
 pub mod synth;
 pub mod transcode;
 pub mod verify;

@@ -631,3 +631,37 @@ fn quick_probe_matches_the_full_probe() {
         assert_eq!(v.pixel_format.as_deref(), Some("yuv420p"));
     }
 }
+
+/// Counts, at each progress report of an encode, the threads running under a real-time policy.
+#[derive(Default)]
+struct RealTimeWatch {
+    reports: usize,
+    realtime_seen: usize,
+}
+
+impl mediaforce_core::progress::ProgressSink for RealTimeWatch {
+    fn update(&mut self, _: &mediaforce_core::progress::Progress) {
+        self.reports += 1;
+        self.realtime_seen += mediaforce_core::sched::threads()
+            .into_iter()
+            .filter(|&t| mediaforce_core::sched::is_realtime(t))
+            .count();
+    }
+}
+
+/// SVT-AV1 makes its threads `SCHED_FIFO` when it may (as root, which is how CI runs), and
+/// they starved the web page; while an encode runs, no thread of the process is real-time.
+#[test]
+fn svt_av1_threads_run_at_normal_scheduling() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rich.mkv");
+    let out = dir.path().join("out.mkv");
+    rich_clip(&src);
+    let opts = TranscodeOptions::new("libsvtav1")
+        .option("crf", 40)
+        .option("preset", 12);
+    let mut watch = RealTimeWatch::default();
+    transcode(&src, &out, &opts, &mut watch).unwrap();
+    assert!(watch.reports > 0);
+    assert_eq!(watch.realtime_seen, 0);
+}

@@ -361,6 +361,12 @@ pub trait JobStore: Send {
     fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>>;
     /// The newest event's id (0 when there is none): a live stream starts after it.
     fn last_event_id(&mut self) -> Result<i64>;
+    /// How many jobs are in each state (states with none are left out), counted by the
+    /// database: what a dashboard shows without reading every job.
+    fn counts(&mut self) -> Result<Vec<(JobState, u64)>>;
+    /// A job's newest event of `kind`, if any (its latest progress, say), found from the
+    /// newest end without reading the others.
+    fn latest_event(&mut self, job: i64, kind: &str) -> Result<Option<JobEvent>>;
     /// Delete every failed job and its events; returns how many.
     fn clear_failed(&mut self) -> Result<usize>;
     /// Put a failed or cancelled job back in the queue, with its attempts reset; refused

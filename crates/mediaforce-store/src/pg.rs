@@ -719,6 +719,34 @@ impl JobStore for PgStore {
             .get(0))
     }
 
+    fn counts(&mut self) -> Result<Vec<(JobState, u64)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT state, COUNT(*) FROM job GROUP BY state ORDER BY state",
+                &[],
+            )
+            .map_err(self.err())?;
+        // The CHECK constraint admits only the five names.
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((JobState::parse(r.get(0))?, r.get::<_, i64>(1) as u64)))
+            .collect())
+    }
+
+    fn latest_event(&mut self, job: i64, kind: &str) -> Result<Option<JobEvent>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT id, job, at_ms, epoch, kind, detail FROM job_event
+                 WHERE job = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
+                &[&job, &kind],
+            )
+            .map_err(self.err())?
+            .as_ref()
+            .map(event_from_row))
+    }
+
     fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>> {
         let rows = self
             .client

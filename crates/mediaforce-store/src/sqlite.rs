@@ -777,6 +777,35 @@ impl JobStore for SqliteStore {
             .map_err(self.err())
     }
 
+    fn counts(&mut self) -> Result<Vec<(JobState, u64)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT state, COUNT(*) FROM job GROUP BY state ORDER BY state")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        // The CHECK constraint admits only the five names.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, n)| Some((JobState::parse(&s)?, n as u64)))
+            .collect())
+    }
+
+    fn latest_event(&mut self, job: i64, kind: &str) -> Result<Option<JobEvent>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, job, at_ms, epoch, kind, detail FROM job_event
+                 WHERE job = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1",
+            )
+            .map_err(self.err())?
+            .query_row(params![job, kind], event_from_row)
+            .optional()
+            .map_err(self.err())
+    }
+
     fn events_since(&mut self, after: i64, limit: usize) -> Result<Vec<JobEvent>> {
         let mut st = self
             .conn

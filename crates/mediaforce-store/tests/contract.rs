@@ -490,5 +490,24 @@ fn priority_reorders_the_queue_and_only_urgent_jobs_pass_a_closed_schedule() {
         assert_eq!(tail, all[all.len() - 2..].to_vec());
         assert_eq!(s.events_since(0, 2).unwrap(), all[..2].to_vec());
         assert_eq!(s.last_event_id().unwrap(), all.last().unwrap().id);
+        // A job's newest event of one kind, and the jobs counted by state.
+        let newest_c = all.iter().rev().find(|e| e.job == c).unwrap();
+        assert_eq!(
+            s.latest_event(c, &newest_c.kind).unwrap().as_ref(),
+            Some(newest_c)
+        );
+        assert_eq!(s.latest_event(c, "no-such-kind").unwrap(), None);
+        let mut by_state = std::collections::BTreeMap::new();
+        for j in s.list(None, 1000).unwrap() {
+            *by_state.entry(j.state.as_str()).or_insert(0u64) += 1;
+        }
+        let counted: Vec<(&str, u64)> = s
+            .counts()
+            .unwrap()
+            .into_iter()
+            .map(|(st, n)| (st.as_str(), n))
+            .collect();
+        assert_eq!(counted, by_state.into_iter().collect::<Vec<_>>());
+        assert!(counted.len() >= 2, "{counted:?}");
     });
 }
