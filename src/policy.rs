@@ -317,7 +317,7 @@ fn invalid(file: &Path, message: impl Into<String>) -> PolicyError {
 
 /// toml's messages span several lines (the offending line quoted); keep them on one.
 fn one_line(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message().trim().to_string();
+    let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
@@ -469,6 +469,139 @@ fn read_optional(path: &Path) -> Result<Option<String>, PolicyError> {
             source,
         }),
     }
+}
+
+/// The operator's per-folder rules, in the data directory.
+pub const FOLDER_OVERRIDES: &str = "folder-overrides.toml";
+
+/// The policy sections a folder rule may set.
+pub const FOLDER_SECTIONS: [&str; 6] = ["encode", "knob", "audio", "subtitles", "hdr", "ranking"];
+
+/// The sections of the operator's rule for exactly `folder` (the rule in
+/// `<data dir>/folder-overrides.toml` whose `match` is that path), as policy TOML
+/// (`[encode]`, `[audio]`...); `None` when it has none.
+pub fn folder_override(data_dir: &Path, folder: &Path) -> Result<Option<String>, PolicyError> {
+    let file = data_dir.join(FOLDER_OVERRIDES);
+    let Some(text) = read_optional(&file)? else {
+        return Ok(None);
+    };
+    let parsed: FolderFile =
+        toml::from_str(&text).map_err(|e| invalid(&file, one_line(&e, &text)))?;
+    let want = folder.display().to_string();
+    Ok(parsed
+        .folder
+        .into_iter()
+        .rev()
+        .find(|r| r.pattern == want)
+        .map(|r| {
+            let mut t = Table::new();
+            for (name, section) in [
+                ("encode", r.encode),
+                ("knob", r.knob),
+                ("audio", r.audio),
+                ("subtitles", r.subtitles),
+                ("hdr", r.hdr),
+                ("ranking", r.ranking),
+            ] {
+                if let Some(section) = section {
+                    t.insert(name.into(), Value::Table(section));
+                }
+            }
+            toml::to_string(&t).unwrap_or_default()
+        }))
+}
+
+/// Save `sections` (policy TOML: `[encode]`, `[audio]`...) as the operator's rule for exactly
+/// `folder` in `<data dir>/folder-overrides.toml`, replacing the rule it had; text with no
+/// settings removes the rule. `note` says who saved it (a comment above the rule). The text is
+/// checked as the loader checks it (unknown sections and keys, wrong types, values out of
+/// range are refused, naming the line) before anything is written; other rules and their
+/// comments are kept, and the file is replaced atomically. Returns whether a rule is in force.
+pub fn save_folder_override(
+    data_dir: &Path,
+    folder: &Path,
+    sections: &str,
+    note: &str,
+) -> Result<bool, PolicyError> {
+    let label = PathBuf::from(format!("override for {}", folder.display()));
+    let table: Table =
+        toml::from_str(sections).map_err(|e| invalid(&label, one_line(&e, sections)))?;
+    if let Some((key, _)) = table
+        .iter()
+        .find(|(k, v)| !FOLDER_SECTIONS.contains(&k.as_str()) || !v.is_table())
+    {
+        return Err(invalid(
+            &label,
+            format!(
+                "`{key}`: a folder rule sets only the sections [{}]",
+                FOLDER_SECTIONS.join("], [")
+            ),
+        ));
+    }
+    parse_policy_layer(&label, sections)?;
+    let file = data_dir.join(FOLDER_OVERRIDES);
+    let old = read_optional(&file)?.unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = old
+        .parse()
+        .map_err(|e: toml_edit::TomlError| invalid(&file, e.message().to_string()))?;
+    let want = folder.display().to_string();
+    if let Some(rules) = doc
+        .get_mut("folder")
+        .and_then(|i| i.as_array_of_tables_mut())
+    {
+        rules.retain(|t| t.get("match").and_then(|m| m.as_str()) != Some(want.as_str()));
+    }
+    let body: toml_edit::DocumentMut = sections
+        .parse()
+        .map_err(|e: toml_edit::TomlError| invalid(&label, e.message().to_string()))?;
+    let keep = body
+        .iter()
+        .any(|(_, section)| section.as_table().is_some_and(|t| !t.is_empty()));
+    if keep {
+        let mut rule = toml_edit::Table::new();
+        rule.decor_mut()
+            .set_prefix(format!("\n# {}\n", note.replace('\n', " ")));
+        rule.insert("match", toml_edit::value(want.clone()));
+        for (name, section) in body.iter() {
+            let Some(section) = section.as_table() else {
+                continue;
+            };
+            let mut copy = toml_edit::Table::new();
+            for (k, v) in section.iter() {
+                if let Some(v) = v.as_value() {
+                    copy.insert(k, toml_edit::Item::Value(v.clone()));
+                }
+            }
+            rule.insert(name, toml_edit::Item::Table(copy));
+        }
+        if doc.get("folder").is_none() {
+            doc.insert(
+                "folder",
+                toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()),
+            );
+        }
+        doc["folder"]
+            .as_array_of_tables_mut()
+            .ok_or_else(|| invalid(&file, "`folder` is not an array of [[folder]] tables"))?
+            .push(rule);
+    }
+    let text = doc.to_string();
+    // The whole file must still load as the loader reads it.
+    parse_folders(&file, &text, FOLDER_OVERRIDES)?;
+    let io = |source| PolicyError::Io {
+        file: file.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let tmp = data_dir.join(format!(".{FOLDER_OVERRIDES}.tmp"));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, &file).map_err(io)?;
+    Ok(keep)
 }
 
 fn parse_folders(file: &Path, text: &str, label: &str) -> Result<Vec<FolderRule>, PolicyError> {
@@ -792,6 +925,82 @@ mod tests {
             data,
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn a_folder_override_is_validated_saved_replaced_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let file = data.join(FOLDER_OVERRIDES);
+        let shows = Path::new("/lib/Shows");
+        std::fs::write(
+            &file,
+            "# my own rule\n[[folder]]\nmatch = \"/lib/Films\"\n[folder.encode]\ntarget_vmaf = 97.0\n",
+        )
+        .unwrap();
+        // Refused, naming the problem, and nothing written.
+        for (bad, says) in [
+            ("[encode]\ntarget_vmaf = \"high\"", "target_vmaf"),
+            ("[encode]\ntarget_stat = \"median\"", "target_stat"),
+            ("[encode]\nno_such_key = 1", "no_such_key"),
+            ("[library]\nignore = []", "only the sections"),
+            ("[encode\n", "override for /lib/Shows"),
+        ] {
+            let e = save_folder_override(data, shows, bad, "test").unwrap_err();
+            assert!(e.to_string().contains(says), "{bad:?}: {e}");
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("# my own rule"));
+        assert_eq!(folder_override(data, shows).unwrap(), None);
+
+        let saved = "[encode]\ntarget_vmaf = 96.5\n[audio]\nmode = \"opus\"\n";
+        assert!(save_folder_override(data, shows, saved, "saved from the web page").unwrap());
+        let r = load(data, &[]).unwrap().resolve(&shows.join("S01/e1.mkv"));
+        assert_eq!(r.policy.encode.target_vmaf, 96.5);
+        assert_eq!(r.policy.audio.mode, AudioMode::Opus);
+        assert!(r.sources["encode.target_vmaf"].contains("match \"/lib/Shows\""));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("# my own rule"), "{text}");
+        assert!(text.contains("# saved from the web page"), "{text}");
+        let back = folder_override(data, shows).unwrap().unwrap();
+        assert!(back.contains("target_vmaf = 96.5"), "{back}");
+
+        // Saving again replaces the rule; the other folder keeps its own.
+        save_folder_override(data, shows, "[encode]\ntarget_vmaf = 94.0", "again").unwrap();
+        let set = load(data, &[]).unwrap();
+        assert_eq!(
+            set.resolve(&shows.join("e.mkv")).policy.encode.target_vmaf,
+            94.0
+        );
+        assert_eq!(
+            set.resolve(&shows.join("e.mkv")).policy.audio.mode,
+            set.global().audio.mode
+        );
+        assert_eq!(
+            set.resolve(Path::new("/lib/Films/f.mkv"))
+                .policy
+                .encode
+                .target_vmaf,
+            97.0
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .matches("/lib/Shows")
+                .count(),
+            1
+        );
+
+        // No settings: the rule goes.
+        assert!(!save_folder_override(data, shows, "# nothing\n", "cleared").unwrap());
+        assert_eq!(folder_override(data, shows).unwrap(), None);
+        let set = load(data, &[]).unwrap();
+        assert_eq!(
+            set.resolve(&shows.join("e.mkv")).policy.encode.target_vmaf,
+            set.global().encode.target_vmaf
+        );
     }
 
     #[test]

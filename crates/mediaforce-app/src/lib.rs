@@ -163,8 +163,8 @@ pub struct App {
     pub paths: Paths,
     /// The catalog.
     pub catalog: Catalog,
-    /// The policy layers.
-    pub policies: PolicySet,
+    /// The policy layers (read again when a folder override is saved).
+    policies: std::sync::RwLock<std::sync::Arc<PolicySet>>,
     /// Roots, transcode root, ignore patterns.
     pub settings: Settings,
     /// Connections kept open for the web page's frequent reads (a server answers many
@@ -356,7 +356,7 @@ impl App {
         Ok(Self {
             paths: paths.clone(),
             catalog,
-            policies,
+            policies: std::sync::RwLock::new(std::sync::Arc::new(policies)),
             settings,
             conns: Conns::default(),
         })
@@ -364,8 +364,27 @@ impl App {
 
     /// Read the settings again (after a change).
     pub fn reload_settings(&mut self) -> Result<()> {
-        self.settings =
-            Settings::resolve(&self.catalog, &self.policies.global(), &self.paths.data_dir)?;
+        self.settings = Settings::resolve(
+            &self.catalog,
+            &self.policies().global(),
+            &self.paths.data_dir,
+        )?;
+        Ok(())
+    }
+
+    /// The policy layers in force.
+    pub fn policies(&self) -> std::sync::Arc<PolicySet> {
+        self.policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Read the policy files again (after an override was saved).
+    pub fn reload_policies(&self) -> Result<()> {
+        let fresh =
+            PolicySet::load_from_env(self.paths.config_dir.as_deref(), &self.paths.data_dir)?;
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
         Ok(())
     }
 

@@ -311,7 +311,7 @@ impl App {
 
     /// The policy in force for `path`, with the layer of each value.
     pub fn policy(&self, path: &Path) -> PolicyView {
-        let r = self.policies.resolve(path);
+        let r = self.policies().resolve(path);
         PolicyView {
             path: path.to_path_buf(),
             policy: r.policy,
@@ -321,7 +321,7 @@ impl App {
 
     /// What the library holds, the best `limit` candidates and the work started.
     pub fn report(&self, prefix: Option<&Path>, limit: usize) -> Result<ReportView> {
-        let ranked = manifest::rank_files(&self.catalog, &self.policies, prefix)?;
+        let ranked = manifest::rank_files(&self.catalog, &self.policies(), prefix)?;
         let live: Vec<&Ranked> = ranked.iter().filter(|r| r.file.status != "gone").collect();
         let candidates: Vec<&Ranked> = live
             .iter()
@@ -367,7 +367,7 @@ impl App {
 
     /// Every catalogued file under `prefix`, by path, with its bucket and state.
     pub fn ls(&self, prefix: Option<&Path>) -> Result<Vec<LsRow>> {
-        let ranked = manifest::rank_files(&self.catalog, &self.policies, prefix)?;
+        let ranked = manifest::rank_files(&self.catalog, &self.policies(), prefix)?;
         let states = self.catalog.latest_item_states()?;
         let mut rows: Vec<LsRow> = ranked
             .iter()
@@ -453,7 +453,7 @@ impl App {
 
     /// A starting override block derived from the folder's content; every line says why.
     fn suggest(&self, s: &FolderSummary, prefix: &Path, lossless_audio: usize) -> String {
-        let current = self.policies.resolve(&prefix.join("x.mkv")).policy;
+        let current = self.policies().resolve(&prefix.join("x.mkv")).policy;
         let mut out = format!("[[folder]]\nmatch = {:?}\n", prefix.display().to_string());
         let mut encode = Vec::new();
         let n = s.files.max(1);
@@ -508,7 +508,13 @@ impl App {
 
     /// Plan the candidates under `prefix` (at most `limit`), store the plan and export it.
     pub fn plan(&self, prefix: Option<&Path>, limit: Option<usize>) -> Result<PlanView> {
-        let m = manifest::plan(&self.catalog, &self.settings, &self.policies, prefix, limit)?;
+        let m = manifest::plan(
+            &self.catalog,
+            &self.settings,
+            &self.policies(),
+            prefix,
+            limit,
+        )?;
         let path = manifest::write(&m, &self.paths.data_dir, &self.catalog)?;
         Ok(PlanView {
             manifest: path,

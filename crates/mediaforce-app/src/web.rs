@@ -140,7 +140,7 @@ impl App {
         let rows = files
             .into_iter()
             .map(|f| {
-                let policy = self.policies.resolve(&f.file.path).policy;
+                let policy = self.policies().resolve(&f.file.path).policy;
                 let ranking = mediaforce::rank::rank(&f.file, &policy, &learned);
                 LibraryRow {
                     id: f.file.id,
@@ -511,6 +511,8 @@ pub struct FolderView {
     pub summary: crate::FolderSummary,
     /// (dotted key, value, layer).
     pub policy: Vec<(String, String, String)>,
+    /// The operator's own rule for exactly this folder, as policy TOML (`[encode]`...).
+    pub override_text: Option<String>,
 }
 
 /// The settings page: roots, transcode root, ignore patterns, and the defaults in force.
@@ -526,6 +528,17 @@ pub struct SettingsPage {
 impl App {
     /// The folder page's view of `folder` (a library folder).
     pub fn folder_view(&self, folder: &Path) -> Result<FolderView> {
+        let folder = self.library_folder(folder)?;
+        let policy = self.policy(&folder);
+        Ok(FolderView {
+            summary: self.inspect_folder(&folder)?,
+            policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
+            override_text: mediaforce::policy::folder_override(&self.paths.data_dir, &folder)?,
+        })
+    }
+
+    /// A folder the user named, refused unless it lies under a library root.
+    fn library_folder(&self, folder: &Path) -> Result<std::path::PathBuf> {
         let folder = self.folder(folder)?;
         if !self.settings.roots.iter().any(|r| folder.starts_with(r)) {
             return Err(AppError::new(
@@ -533,11 +546,25 @@ impl App {
                 format!("{}: not under a library root", folder.display()),
             ));
         }
-        let policy = self.policy(&folder);
-        Ok(FolderView {
-            summary: self.inspect_folder(&folder)?,
-            policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
-        })
+        Ok(folder)
+    }
+
+    /// Save `sections` (policy TOML: `[encode]`, `[audio]`...) as the override of exactly
+    /// `folder` (under a library root), replacing its earlier one; text with no settings
+    /// removes it. Checked as the loader checks policy files (refused as invalid, naming the
+    /// line and key, with nothing written); the policy in force is read again. `note` is kept
+    /// as a comment above the rule (who saved it, and why). Returns whether an override is in
+    /// force.
+    pub fn set_folder_override(&self, folder: &Path, sections: &str, note: &str) -> Result<bool> {
+        let folder = self.library_folder(folder)?;
+        let kept = mediaforce::policy::save_folder_override(
+            &self.paths.data_dir,
+            &folder,
+            sections,
+            note,
+        )?;
+        self.reload_policies()?;
+        Ok(kept)
     }
 
     /// Plan `folder` and, with `queue`, queue its encodes for any host; the plan's items.

@@ -217,6 +217,7 @@ pub fn router(server: Server) -> Router {
         .route("/assets/app.js", get(pages::js))
         .route("/api/openapi.json", get(pages::openapi))
         .route("/folders", get(pages::folder))
+        .route("/api/folders", get(pages::folder_json))
         .route("/folders/{action}", post(pages::folder_action))
         .route("/settings", get(pages::settings))
         .route("/items/{id}", get(pages::item))

@@ -1015,6 +1015,10 @@ struct FolderHtml {
     suggested: String,
     policy: Vec<(String, String, String)>,
     message: Option<String>,
+    /// The override's text in the editor: the saved one, or what was just refused.
+    override_text: String,
+    /// Why the last save was refused.
+    error: Option<String>,
 }
 
 /// Which folder, and what the last action said.
@@ -1046,10 +1050,30 @@ pub async fn folder(
     Query(q): Query<FolderQuery>,
 ) -> Response {
     let path = std::path::PathBuf::from(&q.path);
-    let (csrf, v) = match page_data(&server, &headers, move |app| app.folder_view(&path)).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    match page_data(&server, &headers, move |app| app.folder_view(&path)).await {
+        Ok((csrf, v)) => folder_page(csrf, &v, q.message, None, None),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/folders?path=`: the folder page's view as JSON.
+pub async fn folder_json(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Query(q): Query<FolderQuery>,
+) -> Response {
+    let path = std::path::PathBuf::from(&q.path);
+    api(&server, &headers, move |app| app.folder_view(&path)).await
+}
+
+/// The folder page; `refused` is a draft override that was not saved, and why.
+fn folder_page(
+    csrf: String,
+    v: &mediaforce_app::web::FolderView,
+    message: Option<String>,
+    draft: Option<String>,
+    error: Option<String>,
+) -> Response {
     let s = &v.summary;
     let mbps = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.1} Mb/s"));
     render(&FolderHtml {
@@ -1085,7 +1109,9 @@ pub async fn folder(
         ],
         suggested: s.suggested_override.clone(),
         policy: v.policy.clone(),
-        message: q.message,
+        message,
+        override_text: draft.unwrap_or_else(|| v.override_text.clone().unwrap_or_default()),
+        error,
     })
 }
 
@@ -1095,6 +1121,9 @@ pub struct FolderForm {
     #[serde(default)]
     csrf: String,
     path: String,
+    /// The override's text (`override`).
+    #[serde(default)]
+    text: String,
 }
 
 /// `POST /folders/{plan|queue}`: plan the folder (and queue its encodes).
@@ -1110,6 +1139,7 @@ pub async fn folder_action(
     let queue = match action.as_str() {
         "plan" => false,
         "queue" => true,
+        "override" => return save_override(server, form).await,
         other => {
             return (StatusCode::NOT_FOUND, format!("no folder action {other:?}")).into_response()
         }
@@ -1126,6 +1156,44 @@ pub async fn folder_action(
             };
             let q = serde_urlencoded::to_string([("message", said)]).unwrap_or_default();
             Redirect::to(&format!("{page}&{q}")).into_response()
+        }
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `POST /folders/override`: save the folder's override; refused text comes back in the editor
+/// with the reason (`422`), and nothing is written.
+async fn save_override(server: Server, form: FolderForm) -> Response {
+    let app = server.app.clone();
+    let path = std::path::PathBuf::from(&form.path);
+    let text = form.text.replace("\r\n", "\n");
+    let draft = text.clone();
+    let page = folder_href(&form.path);
+    let note = format!(
+        "saved from the web page, {}",
+        mediaforce::manifest::utc_timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        )
+    );
+    match blocking(move || app.set_folder_override(&path, &text, &note)).await {
+        Ok(true) => back(
+            &page,
+            "override saved; the policy below is what applies now",
+        ),
+        Ok(false) => back(&page, "override removed; the folder follows the defaults"),
+        Err(f) if f.0.kind == mediaforce_app::ErrorKind::Invalid => {
+            let app = server.app.clone();
+            let path = std::path::PathBuf::from(&form.path);
+            match blocking(move || app.folder_view(&path)).await {
+                Ok(v) => {
+                    let mut r = folder_page(form.csrf, &v, None, Some(draft), Some(f.0.message));
+                    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    r
+                }
+                Err(f) => f.into_response(),
+            }
         }
         Err(f) => f.into_response(),
     }

@@ -571,6 +571,67 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
         Some(&session),
     );
     assert_eq!(status, 404);
+    // The folder's override: refused text comes back with the reason and nothing is written;
+    // saved text is the policy in force, with its provenance; empty text removes it.
+    let overrides = site.paths.data_dir.join("folder-overrides.toml");
+    let save = |text: &str, csrf: &str| {
+        site.post(
+            "/folders/override",
+            Some(&session),
+            Some(&origin),
+            &[("csrf", csrf), ("path", &films), ("text", text)],
+        )
+    };
+    let (status, r) = save("[encode]\r\ntarget_vmaf = 250\r\n", &csrf);
+    assert_eq!(status, 422);
+    let html = body(r);
+    assert!(
+        html.contains("id=\"override-error\"") && html.contains("target_vmaf"),
+        "{html}"
+    );
+    assert!(
+        textarea(&html).contains("target_vmaf = 250"),
+        "the draft is kept: {html}"
+    );
+    assert!(!overrides.exists());
+    assert_eq!(save("[encode]\ntarget_vmaf = 97.5", "x").0, 403);
+    assert!(!overrides.exists());
+    let (status, r) = save("[encode]\r\ntarget_vmaf = 97.5\r\n", &csrf);
+    assert_eq!(status, 303);
+    assert!(r.header("location").unwrap().contains("override+saved"));
+    let (_, r) = site.get(&format!("/folders?path={folder_q}"), Some(&session));
+    let html = body(r);
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains("<td>encode.target_vmaf</td>"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        row.contains("<td>97.5</td>") && row.contains("folder-overrides.toml"),
+        "{row}"
+    );
+    assert!(textarea(&html).contains("target_vmaf = 97.5"), "{html}");
+    let saved = std::fs::read_to_string(&overrides).unwrap();
+    assert!(saved.contains(&format!("match = {films:?}")), "{saved}");
+    assert!(saved.contains("# saved from the web page"), "{saved}");
+    // The policy read from the files now has it.
+    assert_eq!(
+        site.app()
+            .policy(&site.library.join("Films/a.mkv"))
+            .policy
+            .encode
+            .target_vmaf,
+        97.5
+    );
+    let (_, r) = site.get(&format!("/api/folders?path={folder_q}"), Some(&session));
+    let v: serde_json::Value = serde_json::from_str(&body(r)).unwrap();
+    assert!(v["override_text"].as_str().unwrap().contains("97.5"), "{v}");
+    let (status, r) = save("", &csrf);
+    assert_eq!(status, 303);
+    assert!(r.header("location").unwrap().contains("override+removed"));
+    assert!(!std::fs::read_to_string(&overrides)
+        .unwrap()
+        .contains("97.5"));
     // The settings page.
     let (status, r) = site.get("/settings", Some(&session));
     assert_eq!(status, 200);
@@ -754,4 +815,14 @@ fn serde_urlencoded_path(p: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// What a page's override editor holds.
+fn textarea(html: &str) -> String {
+    html.split("id=\"override-text\"")
+        .nth(1)
+        .and_then(|r| r.split_once('>'))
+        .and_then(|(_, r)| r.split_once("</textarea>"))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_default()
 }
