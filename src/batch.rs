@@ -46,6 +46,28 @@ pub struct StagePayload {
     pub manifest: PathBuf,
     /// The item's index in it.
     pub index: usize,
+    /// A re-encode at another VMAF target than the item's policy names (the web page's
+    /// "re-encode at"); `None` keeps the policy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_vmaf: Option<f64>,
+}
+
+/// The queued job that encodes `item` of the plan `manifest` (at `target_vmaf` instead of its
+/// policy's target when given): keyed by plan and index (one live job per item), and claimed
+/// only by hosts whose adapters have the item's encoder.
+pub fn stage_job(manifest: &Path, item: &ManifestItem, target_vmaf: Option<f64>) -> NewJob {
+    let payload = StagePayload {
+        manifest: manifest.to_path_buf(),
+        index: item.index,
+        target_vmaf,
+    };
+    let mut job = NewJob::new(
+        &stage_kind(manifest),
+        serde_json::to_value(&payload).expect("payload serialises"),
+    );
+    job.key = Some(key(manifest, item.index));
+    job.requires = Some(encoder_requirement(&item.policy.encode.encoder));
+    job
 }
 
 /// Errors that stop a batch.
@@ -122,17 +144,7 @@ pub fn run(
     let mut store = crate::store::open(&queue)?;
     let mut mine = Vec::new();
     for item in items {
-        let payload = StagePayload {
-            manifest: manifest.to_path_buf(),
-            index: item.index,
-        };
-        let mut job = NewJob::new(
-            &stage_kind(manifest),
-            serde_json::to_value(&payload).expect("payload serialises"),
-        );
-        job.key = Some(key(manifest, item.index));
-        job.requires = Some(encoder_requirement(&item.policy.encode.encoder));
-        mine.push(store.enqueue(&job)?);
+        mine.push(store.enqueue(&stage_job(manifest, item, None))?);
     }
     let results = std::sync::Mutex::new(Vec::new());
     // Jobs of this run given back because another run holds their item: not waited for.
@@ -428,13 +440,18 @@ fn run_job(
     ui: &dyn BatchUi,
 ) -> Result<Option<(usize, StageOutcome)>, BatchError> {
     let payload: Option<StagePayload> = serde_json::from_value(lease.payload.clone()).ok();
-    let item = payload
-        .filter(|p| p.manifest == manifest)
-        .and_then(|p| plan.iter().find(|i| i.index == p.index));
+    let item = payload.filter(|p| p.manifest == manifest).and_then(|p| {
+        let mut item = plan.iter().find(|i| i.index == p.index)?.clone();
+        if let Some(target) = p.target_vmaf {
+            item.policy.encode.target_vmaf = target;
+        }
+        Some(item)
+    });
     let Some(item) = item else {
         let _ = store.fail(lease, "names no item of the plan");
         return Ok(None);
     };
+    let item = &item;
     let control = JobControl::fenced(Fence {
         job: lease.job,
         epoch: lease.epoch,

@@ -241,7 +241,17 @@ pub fn plan(
     let ranked = rank_files(catalog, policies, prefix)?;
     let mut items = Vec::new();
     let mut skipped = Vec::new();
+    // Files catalogued before a pattern ignored them (a file skipped from the queue, say).
+    let matchers = settings.ignore_matchers();
     for r in ranked {
+        if settings.is_ignored(&r.file.path, &matchers) {
+            skipped.push(SkippedItem {
+                source: r.file.path.clone(),
+                bucket: "skip: ignored".into(),
+                reason: "matches an ignore pattern (settings show)".into(),
+            });
+            continue;
+        }
         let take = r.ranking.bucket.is_candidate() && limit.is_none_or(|l| items.len() < l);
         let staging = settings.staging_path(&r.file.path, &r.policy.encode.container);
         match (take, staging) {

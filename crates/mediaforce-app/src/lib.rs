@@ -165,8 +165,8 @@ pub struct App {
     pub catalog: Catalog,
     /// The policy layers (read again when a folder override is saved).
     policies: std::sync::RwLock<std::sync::Arc<PolicySet>>,
-    /// Roots, transcode root, ignore patterns.
-    pub settings: Settings,
+    /// Roots, transcode root, ignore patterns (read again after a change).
+    settings: std::sync::RwLock<std::sync::Arc<Settings>>,
     /// Connections kept open for the web page's frequent reads (a server answers many
     /// requests; opening the store each time costs more than the query).
     pub(crate) conns: Conns,
@@ -357,19 +357,28 @@ impl App {
             paths: paths.clone(),
             catalog,
             policies: std::sync::RwLock::new(std::sync::Arc::new(policies)),
-            settings,
+            settings: std::sync::RwLock::new(std::sync::Arc::new(settings)),
             conns: Conns::default(),
         })
     }
 
     /// Read the settings again (after a change).
-    pub fn reload_settings(&mut self) -> Result<()> {
-        self.settings = Settings::resolve(
+    pub fn reload_settings(&self) -> Result<()> {
+        let fresh = Settings::resolve(
             &self.catalog,
             &self.policies().global(),
             &self.paths.data_dir,
         )?;
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
         Ok(())
+    }
+
+    /// Roots, transcode root and ignore patterns in force.
+    pub fn settings(&self) -> std::sync::Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The policy layers in force.
@@ -392,7 +401,7 @@ impl App {
     /// library lays it out) or to the current directory; see [`Settings::resolve_name`].
     pub fn folder(&self, given: &Path) -> Result<PathBuf> {
         let cwd = std::env::current_dir().unwrap_or_default();
-        self.settings
+        self.settings()
             .resolve_name(given, &cwd)
             .map(|p| std::path::absolute(&p).unwrap_or(p))
             .map_err(|m| AppError::new(ErrorKind::NotFound, m))
@@ -552,7 +561,7 @@ impl App {
                     );
                     return Ok(());
                 }
-                match mediaforce::promote::promote(&self.catalog, &self.settings, &it) {
+                match mediaforce::promote::promote(&self.catalog, &self.settings(), &it) {
                     Ok(outcome) => view.done.push(Moved {
                         index: item.index,
                         outcome,

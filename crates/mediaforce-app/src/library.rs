@@ -190,7 +190,7 @@ pub struct CampaignView {
 
 impl App {
     fn need_roots(&self) -> Result<()> {
-        if self.settings.roots.is_empty() {
+        if self.settings().roots.is_empty() {
             return Err(AppError::new(
                 ErrorKind::Invalid,
                 format!(
@@ -204,7 +204,7 @@ impl App {
 
     /// The settings in force.
     pub fn settings_view(&self) -> SettingsView {
-        let s = &self.settings;
+        let s = self.settings();
         SettingsView {
             data_dir: s.data_dir.clone(),
             catalog: self.catalog.location(),
@@ -231,13 +231,13 @@ impl App {
     /// Add a library root; returns the folder and whether it was new.
     pub fn add_root(&mut self, dir: &Path) -> Result<(PathBuf, bool)> {
         let d = canonical_dir(dir).map_err(|m| AppError::new(ErrorKind::NotFound, m))?;
-        if d.starts_with(&self.settings.transcode_root) {
+        if d.starts_with(&self.settings().transcode_root) {
             return Err(AppError::new(
                 ErrorKind::Invalid,
                 format!(
                     "{}: lies under the transcode root {}",
                     d.display(),
-                    self.settings.transcode_root.display()
+                    self.settings().transcode_root.display()
                 ),
             ));
         }
@@ -250,7 +250,7 @@ impl App {
     pub fn remove_root(&mut self, dir: &Path) -> Result<PathBuf> {
         let d = std::fs::canonicalize(dir)
             .unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
-        if self.settings.shipped_roots.contains(&d) {
+        if self.settings().shipped_roots.contains(&d) {
             return Err(AppError::new(
                 ErrorKind::Refused,
                 format!(
@@ -286,11 +286,18 @@ impl App {
     }
 
     /// Add an ignore pattern (checked first).
-    pub fn add_ignore(&mut self, pattern: &str) -> Result<()> {
+    pub fn add_ignore(&self, pattern: &str) -> Result<()> {
         mediaforce::policy::PathMatcher::new(pattern)
             .map_err(|m| AppError::new(ErrorKind::Invalid, m))?;
         self.catalog.add_setting("ignore", pattern)?;
         self.reload_settings()
+    }
+
+    /// Remove an ignore pattern; whether it was there.
+    pub fn remove_ignore(&self, pattern: &str) -> Result<bool> {
+        let removed = self.catalog.remove_setting("ignore", pattern)?;
+        self.reload_settings()?;
+        Ok(removed)
     }
 
     /// Scan the roots (or the folder `prefix`) and record what is there; `progress` hears of
@@ -306,7 +313,7 @@ impl App {
             prefix: prefix.map(Path::to_path_buf),
             limit,
         };
-        Ok(scan(&self.catalog, &self.settings, &opts, progress)?)
+        Ok(scan(&self.catalog, &self.settings(), &opts, progress)?)
     }
 
     /// The policy in force for `path`, with the layer of each value.
@@ -510,7 +517,7 @@ impl App {
     pub fn plan(&self, prefix: Option<&Path>, limit: Option<usize>) -> Result<PlanView> {
         let m = manifest::plan(
             &self.catalog,
-            &self.settings,
+            &self.settings(),
             &self.policies(),
             prefix,
             limit,

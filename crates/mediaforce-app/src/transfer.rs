@@ -168,7 +168,12 @@ impl App {
             })?;
         // The plan is read from the database every worker can write: its paths are trusted
         // only inside the library's roots and the transcode root.
-        if !self.settings.roots.iter().any(|r| inside(&item.source, r)) {
+        if !self
+            .settings()
+            .roots
+            .iter()
+            .any(|r| inside(&item.source, r))
+        {
             return Err(AppError::new(
                 ErrorKind::Refused,
                 format!(
@@ -177,13 +182,13 @@ impl App {
                 ),
             ));
         }
-        if !inside(&item.staging, &self.settings.transcode_root) {
+        if !inside(&item.staging, &self.settings().transcode_root) {
             return Err(AppError::new(
                 ErrorKind::Refused,
                 format!(
                     "job {job}: {} is not under the transcode root {}; not received",
                     item.staging.display(),
-                    self.settings.transcode_root.display()
+                    self.settings().transcode_root.display()
                 ),
             ));
         }

@@ -382,6 +382,10 @@ pub struct ItemView {
     pub events: Vec<(i64, String, Option<String>)>,
     /// What the operator may do now: `approve`, `reject`, `promote`, `rollback`.
     pub actions: Vec<&'static str>,
+    /// Whether it may be encoded again now (its encode is not in the library).
+    pub reencode: bool,
+    /// The VMAF target its policy names (a re-encode may name another).
+    pub target_vmaf: f64,
 }
 
 /// An artifact to serve: its file and what it is.
@@ -445,7 +449,34 @@ impl App {
             subtitles,
             events: self.catalog.item_events(id)?,
             actions,
+            reencode: mediaforce::domain::transition(it.state, S::Encoding).is_ok(),
+            target_vmaf: self.plan_item(&it)?.policy.encode.target_vmaf,
         })
+    }
+
+    /// The plan item an item record was made from.
+    fn plan_item(
+        &self,
+        it: &mediaforce::catalog::ItemRecord,
+    ) -> Result<mediaforce::manifest::ManifestItem> {
+        mediaforce::manifest::load(&self.catalog, &it.manifest)?
+            .items
+            .into_iter()
+            .find(|i| i.index == it.index)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::NotFound,
+                    format!("item {}: its plan has no item {}", it.id, it.index),
+                )
+            })
+    }
+
+    /// Encode item `id` again from the start, at `target_vmaf` when given (the item page's
+    /// "re-encode at"); the new job's id. See [`App::reencode_item`].
+    pub fn item_reencode(&self, id: i64, target_vmaf: Option<f64>) -> Result<i64> {
+        let it = self.item_by_id(id)?;
+        let item = self.plan_item(&it)?;
+        self.reencode_item(&it.manifest, &item, target_vmaf)
     }
 
     /// Approve, reject, promote or roll back item `id`.
@@ -540,7 +571,7 @@ impl App {
     /// A folder the user named, refused unless it lies under a library root.
     fn library_folder(&self, folder: &Path) -> Result<std::path::PathBuf> {
         let folder = self.folder(folder)?;
-        if !self.settings.roots.iter().any(|r| folder.starts_with(r)) {
+        if !self.settings().roots.iter().any(|r| folder.starts_with(r)) {
             return Err(AppError::new(
                 ErrorKind::NotFound,
                 format!("{}: not under a library root", folder.display()),
@@ -588,7 +619,7 @@ impl App {
     /// The settings page's view.
     pub fn settings_page(&self) -> SettingsPage {
         let at = self
-            .settings
+            .settings()
             .roots
             .first()
             .cloned()

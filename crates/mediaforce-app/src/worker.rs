@@ -5,12 +5,12 @@
 
 use crate::review::store_error;
 use crate::{App, AppError, ErrorKind, Result, Selection};
-use mediaforce::batch::{queue_location, BatchUi, StagePayload};
+use mediaforce::batch::{queue_location, BatchUi};
 use mediaforce::hosts::{HostError, HostInfo, HostRow, HostState, Hosts};
 use mediaforce::manifest;
 use mediaforce::stage::{StageOptions, StageOutcome};
-use mediaforce::store::NewJob;
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -90,23 +90,12 @@ impl App {
         let m = manifest::load(&self.catalog, &mpath)?;
         let items = self.selection(&m, sel, &mpath)?;
         let mut q = self.queue()?;
-        let kind = mediaforce::batch::stage_kind(&mpath);
         let mut ids = Vec::new();
         for item in items {
-            let payload = StagePayload {
-                manifest: mpath.clone(),
-                index: item.index,
-            };
-            let mut job = NewJob::new(
-                &kind,
-                serde_json::to_value(&payload).expect("payload serialises"),
+            ids.push(
+                q.enqueue(&mediaforce::batch::stage_job(&mpath, item, None))
+                    .map_err(store_error)?,
             );
-            job.key = Some(format!("{kind}:{}", item.index));
-            // Only hosts whose adapters have the item's encoder take it.
-            job.requires = Some(mediaforce::batch::encoder_requirement(
-                &item.policy.encode.encoder,
-            ));
-            ids.push(q.enqueue(&job).map_err(store_error)?);
         }
         Ok(ids)
     }
@@ -160,6 +149,128 @@ impl App {
     /// ahead of the queue at the urgent priority.
     pub fn job_run_now(&self, job: i64) -> Result<()> {
         self.job_priority(job, mediaforce::store::URGENT)
+    }
+
+    /// The plan and item an encode (stage) job works on.
+    fn job_item(&self, job: i64) -> Result<(PathBuf, mediaforce::manifest::ManifestItem)> {
+        let row = self.queue()?.job(job).map_err(store_error)?;
+        let p: mediaforce::batch::StagePayload = serde_json::from_value(row.payload)
+            .map_err(|_| AppError::new(ErrorKind::Invalid, format!("job {job}: not an encode")))?;
+        let m = manifest::load(&self.catalog, &p.manifest)?;
+        let item = m
+            .items
+            .into_iter()
+            .find(|i| i.index == p.index)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::NotFound,
+                    format!("job {job}: its plan has no item {}", p.index),
+                )
+            })?;
+        Ok((p.manifest, item))
+    }
+
+    /// Skip a job's file for good: a queued job is cancelled, and the file's path joins the
+    /// ignore patterns so no later plan takes it (`settings remove-ignore PATH` undoes that).
+    /// Refused while the job runs (cancel it first). Returns the file.
+    pub fn job_skip(&self, job: i64) -> Result<PathBuf> {
+        use mediaforce::store::JobState;
+        let state = self.queue()?.job(job).map_err(store_error)?.state;
+        if state == JobState::Running {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                format!("job {job}: running; cancel it first"),
+            ));
+        }
+        let (_, item) = self.job_item(job)?;
+        if state == JobState::Queued {
+            self.job_cancel(job)?;
+        }
+        self.add_ignore(&item.source.to_string_lossy())?;
+        Ok(item.source)
+    }
+
+    /// Encode a job's file again from the start, as a new job (the queue's "re-encode"); see
+    /// [`App::reencode_item`].
+    pub fn job_reencode(&self, job: i64) -> Result<i64> {
+        let (manifest, item) = self.job_item(job)?;
+        self.reencode_item(&manifest, &item, None)
+    }
+
+    /// Encode a plan item again from the start, at `target_vmaf` instead of its policy's
+    /// target when given: the staged encode (ours, under the transcode root) is discarded
+    /// with an event saying so, and a new job is queued. Refused for an item whose encode is
+    /// in the library (roll it back first), and while a job for the item is live. Returns the
+    /// new job.
+    pub fn reencode_item(
+        &self,
+        manifest: &Path,
+        item: &mediaforce::manifest::ManifestItem,
+        target_vmaf: Option<f64>,
+    ) -> Result<i64> {
+        if let Some(t) = target_vmaf {
+            if !(t.is_finite() && t > 0.0 && t <= 100.0) {
+                return Err(AppError::new(
+                    ErrorKind::Invalid,
+                    format!("target VMAF {t}: must lie in (0, 100]"),
+                ));
+            }
+        }
+        let mut q = self.queue()?;
+        let same_item = |j: &mediaforce::store::JobRow| {
+            serde_json::from_value::<mediaforce::batch::StagePayload>(j.payload.clone())
+                .is_ok_and(|p| p.manifest == manifest && p.index == item.index)
+        };
+        if let Some(live) = q
+            .list(Some(mediaforce::store::JobState::Queued), 10_000)
+            .map_err(store_error)?
+            .into_iter()
+            .chain(
+                q.list(Some(mediaforce::store::JobState::Running), 10_000)
+                    .map_err(store_error)?,
+            )
+            .find(same_item)
+        {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{}: job {} for it is {}",
+                    item.source.display(),
+                    live.id,
+                    live.state.as_str()
+                ),
+            ));
+        }
+        if let Some(rec) = self.catalog.item(manifest, item.index)? {
+            mediaforce::domain::transition(rec.state, mediaforce::domain::ItemState::Encoding)
+                .map_err(|r| {
+                    AppError::new(
+                        ErrorKind::Refused,
+                        format!("{}: {r}", item.source.display()),
+                    )
+                })?;
+            let settings = self.settings();
+            let ours = item.staging.starts_with(&settings.transcode_root)
+                && !item
+                    .staging
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            if ours && item.staging.exists() {
+                std::fs::remove_file(&item.staging).map_err(|e| {
+                    AppError::new(
+                        ErrorKind::Unavailable,
+                        format!("{}: {e}", item.staging.display()),
+                    )
+                })?;
+            }
+            let detail = match target_vmaf {
+                Some(t) => format!("at target VMAF {t}; the staged encode was discarded"),
+                None => "the staged encode was discarded".to_string(),
+            };
+            self.catalog.event(rec.id, "re-encode", Some(&detail))?;
+        }
+        q.enqueue(&mediaforce::batch::stage_job(manifest, item, target_vmaf))
+            .map_err(store_error)
     }
 
     /// Put every failed job back in the queue; returns how many.

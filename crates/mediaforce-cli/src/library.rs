@@ -103,6 +103,8 @@ pub enum SettingsAction {
     SetTranscodeRoot { dir: PathBuf },
     /// Ignore folders by name (any depth) or by glob over the path.
     AddIgnore { pattern: String },
+    /// Stop ignoring a pattern (a file skipped from the queue is ignored by its path).
+    RemoveIgnore { pattern: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +211,13 @@ fn settings(app: &mut App, action: SettingsAction) -> Result<()> {
         SettingsAction::AddIgnore { pattern } => {
             app.add_ignore(&pattern)?;
             println!("ignoring {pattern}");
+        }
+        SettingsAction::RemoveIgnore { pattern } => {
+            if app.remove_ignore(&pattern)? {
+                println!("no longer ignoring {pattern}");
+            } else {
+                println!("{pattern} was not ignored");
+            }
         }
     }
     Ok(())

@@ -226,6 +226,34 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// An item action's form: the CSRF token, and a re-encode's VMAF target.
+#[derive(Debug, serde::Deserialize)]
+pub struct ItemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    target_vmaf: Option<f64>,
+}
+
+/// A job action's form: the CSRF token, and the new priority for `priority`.
+#[derive(Debug, serde::Deserialize)]
+pub struct JobForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    priority: Option<i64>,
+}
+
+/// A form number left empty (or not a number) is absent.
+fn empty_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(s.and_then(|s| s.trim().parse().ok()))
+}
+
 /// `POST /logout`.
 pub async fn logout(
     State(server): State<Server>,
@@ -631,6 +659,8 @@ struct JobRowView {
     worker: String,
     error: String,
     actions: Vec<(&'static str, &'static str)>,
+    /// A queued job's priority can be set.
+    reorder: bool,
 }
 
 #[derive(Template)]
@@ -678,12 +708,23 @@ pub async fn queue(
             attempts: format!("{}/{}", j.attempts, j.max_attempts),
             worker: j.worker.clone().unwrap_or_default(),
             error: j.last_error.clone().unwrap_or_default(),
-            actions: match j.state {
-                S::Queued => vec![("run-now", "run now"), ("cancel", "cancel")],
-                S::Running => vec![("cancel", "cancel")],
-                S::Failed | S::Cancelled => vec![("retry", "retry")],
-                S::Done => vec![],
+            actions: {
+                let encode = j.kind.starts_with("stage");
+                let mut a = match j.state {
+                    S::Queued => vec![("run-now", "run now"), ("cancel", "cancel")],
+                    S::Running => vec![("cancel", "cancel")],
+                    S::Failed | S::Cancelled => vec![("retry", "retry")],
+                    S::Done => vec![],
+                };
+                if encode && j.state != S::Running {
+                    a.push(("skip", "skip file"));
+                }
+                if encode && matches!(j.state, S::Done | S::Failed | S::Cancelled) {
+                    a.push(("re-encode", "re-encode"));
+                }
+                a
             },
+            reorder: j.state == S::Queued,
         })
         .collect();
     render(&QueueHtml {
@@ -726,7 +767,7 @@ pub async fn job_action(
     State(server): State<Server>,
     headers: HeaderMap,
     axum::extract::Path((id, action)): axum::extract::Path<(i64, String)>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<JobForm>,
 ) -> Response {
     if let Err(r) = changing(&server, &headers, &form.csrf).await {
         return r;
@@ -734,9 +775,27 @@ pub async fn job_action(
     let app = server.app.clone();
     let a = action.clone();
     let done = blocking(move || match a.as_str() {
-        "retry" => app.job_retry(id),
-        "cancel" => app.job_cancel(id),
-        "run-now" => app.job_run_now(id),
+        "retry" => app.job_retry(id).map(|()| format!("job {id} queued again")),
+        "cancel" => app.job_cancel(id).map(|()| format!("job {id} cancelled")),
+        "run-now" => app.job_run_now(id).map(|()| format!("job {id} runs next")),
+        "skip" => app.job_skip(id).map(|f| {
+            format!(
+                "job {id}: {} skipped; later plans ignore it (settings remove-ignore to undo)",
+                f.display()
+            )
+        }),
+        "re-encode" => app
+            .job_reencode(id)
+            .map(|new| format!("job {id}: encoded again from the start as job {new}")),
+        "priority" => match form.priority {
+            Some(p) => app
+                .job_priority(id, p)
+                .map(|()| format!("job {id}: priority {p}")),
+            None => Err(AppError::new(
+                ErrorKind::Invalid,
+                "priority: give a whole number (higher runs first)",
+            )),
+        },
         other => Err(AppError::new(
             ErrorKind::Invalid,
             format!("no job action {other:?}"),
@@ -744,7 +803,7 @@ pub async fn job_action(
     })
     .await;
     match done {
-        Ok(()) => back("/queue", &format!("job {id}: {action} done")),
+        Ok(said) => back("/queue", &said),
         Err(Failure(e))
             if e.kind == ErrorKind::Invalid && e.message.starts_with("no job action") =>
         {
@@ -863,6 +922,8 @@ struct ItemHtml {
     subtitles: Vec<String>,
     events: Vec<(String, String, String)>,
     message: Option<String>,
+    reencode: bool,
+    target_vmaf: String,
 }
 
 /// `GET /items/{id}`: numbers, review clips, worst frames, the per-frame plot, the history
@@ -912,6 +973,8 @@ pub async fn item(
         vmaf: format!("{} → {}", opt(r.predicted_vmaf), opt(r.measured_vmaf)),
         validation: r.validation.clone().unwrap_or_else(|| "-".into()),
         actions: v.actions.clone(),
+        reencode: v.reencode,
+        target_vmaf: format!("{}", v.target_vmaf),
         clips: of("clip"),
         stills: of("still"),
         plot: v
@@ -953,12 +1016,25 @@ pub async fn item_action(
     State(server): State<Server>,
     headers: HeaderMap,
     axum::extract::Path((id, action)): axum::extract::Path<(i64, String)>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<ItemForm>,
 ) -> Response {
     if let Err(r) = changing(&server, &headers, &form.csrf).await {
         return r;
     }
     let app = server.app.clone();
+    if action == "re-encode" {
+        let target = form.target_vmaf;
+        return match blocking(move || app.item_reencode(id, target)).await {
+            Ok(job) => back(
+                &format!("/items/{id}"),
+                &format!("queued for a fresh encode as job {job}"),
+            ),
+            Err(Failure(e)) if e.kind == ErrorKind::NotFound => {
+                (StatusCode::NOT_FOUND, e.message).into_response()
+            }
+            Err(Failure(e)) => back(&format!("/items/{id}"), &e.message),
+        };
+    }
     let a = action.clone();
     match blocking(move || app.item_action(id, &a)).await {
         Ok(()) => back(&format!("/items/{id}"), &format!("{action}: done")),

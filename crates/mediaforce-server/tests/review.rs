@@ -214,4 +214,64 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         .filter(|p| *p != source)
         .any(|p| std::fs::read(&p).is_ok_and(|b| b == original));
     assert!(kept, "the original is archived");
+
+    // Roll back, then encode again at another target from the page: the staged encode is
+    // discarded, the job carries the new target, and the encode it makes aims at it.
+    let first = app.catalog.last_encode(item.id).unwrap().unwrap();
+    b.click("#rollback");
+    b.wait_for(
+        "return document.getElementById('state').textContent.trim().startsWith('rolled')",
+        true.into(),
+    );
+    assert_eq!(std::fs::read(&source).unwrap(), original, "rolled back");
+    b.eval("document.getElementById('target-vmaf').value = '80'; return 1");
+    b.click("#re-encode");
+    b.wait_for(
+        "return ((document.getElementById('message') || {}).textContent || '').includes('fresh encode')",
+        true.into(),
+    );
+    b.screenshot("item-reencode");
+    assert!(!item.staging.exists(), "the staged encode is discarded");
+    let mut q = app.queue().unwrap();
+    let job = q
+        .list(Some(mediaforce::store::JobState::Queued), 10)
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a queued job");
+    assert_eq!(job.payload["target_vmaf"], 80.0, "{:?}", job.payload);
+    let events = app.catalog.item_events(item.id).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|(_, k, d)| k == "re-encode" && d.as_deref().unwrap_or("").contains("80")),
+        "{events:?}"
+    );
+    // The same item asked for again is the same live job, run here with its target.
+    let again = app.encode(&all, 1, None, &stop, &Quiet).unwrap();
+    assert!(
+        matches!(
+            again[0].outcome,
+            mediaforce::stage::StageOutcome::Staged { .. }
+        ),
+        "{:?}",
+        again[0].outcome
+    );
+    assert_eq!(
+        q.job(job.id).unwrap().state,
+        mediaforce::store::JobState::Done
+    );
+    let second = app.catalog.last_encode(item.id).unwrap().unwrap();
+    assert!(
+        second.knob > first.knob,
+        "{} then {}",
+        first.knob,
+        second.knob
+    );
+    assert!(second.output_bytes < first.output_bytes);
+    let predicted = second.predicted_vmaf.unwrap();
+    assert!(
+        (76.0..=84.0).contains(&predicted),
+        "aimed at 80: {predicted}"
+    );
 }

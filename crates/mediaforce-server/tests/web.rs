@@ -632,6 +632,77 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
     assert!(!std::fs::read_to_string(&overrides)
         .unwrap()
         .contains("97.5"));
+    // Encodes of the folder's plan in the queue: set a priority, skip a file for good,
+    // encode one again.
+    let jobs = app
+        .enqueue(&mediaforce_app::Selection {
+            all: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let act = |job: i64, action: &str, extra: &[(&str, &str)]| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(extra);
+        let (status, r) = site.post(
+            &format!("/queue/{job}/{action}"),
+            Some(&session),
+            Some(&origin),
+            &form,
+        );
+        assert_eq!(status, 303, "{action}");
+        let said = r.header("location").unwrap_or_default().to_string();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(said.split_once('?').unwrap().1)
+            .unwrap()[0]
+            .1
+            .clone()
+    };
+    let (_, r) = site.get("/queue?state=queued", Some(&session));
+    let html = body(r);
+    assert!(
+        html.contains(&format!("action=\"/queue/{}/priority\"", jobs[0])),
+        "{html}"
+    );
+    assert!(act(jobs[0], "priority", &[("priority", "42")]).contains("priority 42"));
+    assert_eq!(store.job(jobs[0]).unwrap().priority, 42);
+    assert!(act(jobs[0], "priority", &[("priority", "")]).contains("whole number"));
+    assert_eq!(store.job(jobs[0]).unwrap().priority, 42);
+    let skipped = act(jobs[1], "skip", &[]);
+    assert!(skipped.contains("skipped"), "{skipped}");
+    assert_eq!(store.job(jobs[1]).unwrap().state, JobState::Cancelled);
+    let skipped_file = store.job(jobs[1]).unwrap().payload["index"]
+        .as_u64()
+        .unwrap();
+    let plan = site
+        .app()
+        .plan(Some(&site.library.join("Films")), None)
+        .unwrap();
+    assert_eq!(
+        plan.plan.items.len(),
+        1,
+        "the skipped file is not planned again"
+    );
+    assert!(site
+        .app()
+        .settings()
+        .ignore
+        .iter()
+        .any(|p| skipped.contains(p.as_str())));
+    // A cancelled encode runs again from the start as a new job; a live one is not doubled.
+    let again = act(jobs[1], "re-encode", &[]);
+    assert!(again.contains("encoded again"), "{again}");
+    let newest = store.list(Some(JobState::Queued), 10).unwrap();
+    assert!(newest
+        .iter()
+        .any(|j| j.id > jobs[1] && j.payload["index"].as_u64() == Some(skipped_file)));
+    let doubled = act(jobs[0], "skip", &[]);
+    assert!(doubled.contains("skipped"), "{doubled}");
+    let live = newest.iter().find(|j| j.id > jobs[1]).unwrap().id;
+    let refused = act(jobs[1], "re-encode", &[]);
+    assert!(
+        refused.contains(&format!("job {live} for it is queued")),
+        "{refused}"
+    );
     // The settings page.
     let (status, r) = site.get("/settings", Some(&session));
     assert_eq!(status, 200);
