@@ -153,6 +153,16 @@ ALTER TABLE file ADD COLUMN audio TEXT;
 CREATE INDEX file_codec ON file (video_codec);
 CREATE INDEX file_height ON file (height);
 CREATE INDEX file_size ON file (size);
+", "
+-- The library page at 100,000 files: every column it filters and sorts on in one narrow
+-- index, so counts and a page's ids are read from it alone (the rows, with their probe
+-- records, are kilobytes each); items by file for their state.
+DROP INDEX file_codec;
+DROP INDEX file_height;
+DROP INDEX file_size;
+CREATE INDEX file_live ON file (status);
+CREATE INDEX file_page ON file (path, status, size, video_codec, height, hdr, bit_rate);
+CREATE INDEX item_file ON item (file_id, id);
 "];
 
 /// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
@@ -281,6 +291,13 @@ ALTER TABLE file ADD COLUMN audio TEXT;
 CREATE INDEX file_codec ON file (video_codec);
 CREATE INDEX file_height ON file (height);
 CREATE INDEX file_size ON file (size);
+", "
+DROP INDEX file_codec;
+DROP INDEX file_height;
+DROP INDEX file_size;
+CREATE INDEX file_live ON file (status);
+CREATE INDEX file_page ON file (path, status, size, video_codec, height, hdr, bit_rate);
+CREATE INDEX item_file ON item (file_id, id);
 "];
 
 /// The catalog's schema on both backends.
@@ -1403,6 +1420,7 @@ impl Catalog {
     /// many files match in all. Files no longer on disk are left out.
     pub fn library_page(&self, q: &LibraryQuery) -> Result<(Vec<LibraryFile>, u64), CatalogError> {
         use mediaforce_store::sql::Value;
+        let backend = self.backend();
         let state_expr =
             "(SELECT i.state FROM item i WHERE i.file_id = file.id ORDER BY i.id DESC LIMIT 1)";
         let mut clauses = vec!["status <> 'gone'".to_string()];
@@ -1413,9 +1431,18 @@ impl Catalog {
         };
         if let Some(f) = q.folder.as_deref().filter(|f| !f.is_empty()) {
             let f = f.trim_end_matches('/').to_string();
-            let n = bind((f.chars().count() as i64 + 1).into());
-            let p = bind(format!("{f}/").into());
-            clauses.push(format!("substr(path, 1, {n}) = {p}"));
+            if backend == Backend::Sqlite {
+                // Paths under `f/` are those in [`f/`, `f0`) in SQLite's byte order ('0'
+                // follows '/'): a range the path index answers.
+                let lo = bind(format!("{f}/").into());
+                let hi = bind(format!("{f}0").into());
+                clauses.push(format!("path >= {lo} AND path < {hi}"));
+            } else {
+                // PostgreSQL orders text by its collation, where that does not hold.
+                let n = bind((f.chars().count() as i64 + 1).into());
+                let p = bind(format!("{f}/").into());
+                clauses.push(format!("substr(path, 1, {n}) = {p}"));
+            }
         }
         if let Some(c) = q.codec.as_deref().filter(|c| !c.is_empty()) {
             clauses.push(format!("video_codec = {}", bind(c.to_string().into())));
@@ -1448,13 +1475,20 @@ impl Catalog {
             Some("codec") => "video_codec",
             Some("height") => "height",
             Some("bit_rate") => "bit_rate",
-            Some("state") => "state",
+            Some("state") => state_expr,
             _ => "path",
         };
         let dir = if q.desc.unwrap_or(false) {
             "DESC"
         } else {
             "ASC"
+        };
+        // Paths are unique and never NULL: sorted by path alone, the path index gives the
+        // order; any other key ties on path.
+        let order = if key == "path" {
+            format!("path {dir}")
+        } else {
+            format!("{key} {dir} NULLS LAST, path ASC")
         };
         let limit = q.limit.unwrap_or(100).clamp(1, 1000) as i64;
         let offset = q.offset.unwrap_or(0) as i64;
@@ -1464,18 +1498,38 @@ impl Catalog {
                 &values,
             )?
             .map_or(0, |r| r.int(0)) as u64;
+        // First the page's ids, sorted and cut from the narrow indexed columns; then the rows
+        // (probe records are kilobytes each: sorting them would move them all).
         let mut page_values = values.clone();
         page_values.push(limit.into());
         page_values.push(offset.into());
         let (l, o) = (page_values.len() - 1, page_values.len());
+        let ids: Vec<i64> = self
+            .query(
+                &format!(
+                    "SELECT id FROM file WHERE {filter} ORDER BY {order} LIMIT ?{l} OFFSET ?{o}"
+                ),
+                &page_values,
+            )?
+            .iter()
+            .map(|r| r.int(0))
+            .collect();
+        if ids.is_empty() {
+            return Ok((Vec::new(), total));
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+        let id_values: Vec<Value> = ids.iter().map(|&i| i.into()).collect();
         let sql = format!(
             "SELECT {FILE_COLUMNS}, video_codec, width, height, hdr, bit_rate, audio,
                  {state_expr} AS state,
                  (SELECT i.id FROM item i WHERE i.file_id = file.id ORDER BY i.id DESC LIMIT 1)
-             FROM file WHERE {filter}
-             ORDER BY {key} {dir} NULLS LAST, path ASC LIMIT ?{l} OFFSET ?{o}"
+             FROM file WHERE id IN ({})",
+            marks.join(", ")
         );
-        let rows = self.query(&sql, &page_values)?;
+        let mut rows = self.query(&sql, &id_values)?;
+        let rank: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(n, &id)| (id, n)).collect();
+        rows.sort_by_key(|r| rank.get(&r.int(0)).copied().unwrap_or(usize::MAX));
         let n = FILE_COLUMNS.split(',').count();
         let opt_int = |r: &Row, i: usize| r.opt_int(i);
         Ok((

@@ -135,12 +135,19 @@ impl App {
     /// savings are ranked for the page's rows only.
     pub fn library(&self, q: &LibraryQuery) -> Result<LibraryPage> {
         let (files, total) = self.catalog.library_page(q)?;
-        let learned =
-            |src: &str, enc: &str| self.catalog.learned_ratios(src, enc).unwrap_or_default();
+        // Ratios learned per (source codec, encoder), read once per page, not once per row.
+        let seen = std::cell::RefCell::new(std::collections::HashMap::new());
+        let learned = |src: &str, enc: &str| {
+            seen.borrow_mut()
+                .entry((src.to_string(), enc.to_string()))
+                .or_insert_with(|| self.catalog.learned_ratios(src, enc).unwrap_or_default())
+                .clone()
+        };
+        let policies = self.policies();
         let rows = files
             .into_iter()
             .map(|f| {
-                let policy = self.policies().resolve(&f.file.path).policy;
+                let policy = policies.resolve(&f.file.path).policy;
                 let ranking = mediaforce::rank::rank(&f.file, &policy, &learned);
                 LibraryRow {
                     id: f.file.id,
