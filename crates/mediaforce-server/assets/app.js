@@ -39,9 +39,29 @@
       tr.querySelector(".eta").textContent = d.eta_seconds == null ? "" : Math.round(d.eta_seconds) + " s";
     } else if (e.kind === "claimed") {
       row(e.job).cells[2].textContent = e.detail.replace(/^by /, "").replace(/,.*$/, "");
-    } else if (["state_changed", "job_failed", "failed", "lease_expired"].indexOf(e.kind) >= 0) {
+    } else if (["completed", "job_failed", "failed", "lease_expired"].indexOf(e.kind) >= 0) {
       var done = document.getElementById("job-" + e.job);
       if (done) { done.parentNode.removeChild(done); }
     }
+    if (e.kind !== "frames_done") { recount(); }
   });
+  // Queue counts follow the jobs' ends and starts: read again from the API, at most twice a
+  // second however many events arrive.
+  var pending = null;
+  function recount() {
+    if (pending) { return; }
+    pending = setTimeout(function () {
+      pending = null;
+      fetch("/api/dashboard", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) {
+          if (!d) { return; }
+          Object.keys(d.counts).forEach(function (state) {
+            var n = document.getElementById("count-" + state);
+            if (n) { n.textContent = d.counts[state]; }
+          });
+        })
+        .catch(function () {});
+    }, 500);
+  }
 })();

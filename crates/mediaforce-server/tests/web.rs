@@ -848,6 +848,26 @@ fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
     ));
     assert_eq!(fps, "24.0");
     b.screenshot("dashboard");
+    // The job ends: its row goes and the counts follow, still without a reload.
+    let done_before = b.eval("return document.getElementById('count-done').textContent");
+    assert_eq!(done_before, "0");
+    store.complete(&lease, &serde_json::json!({})).unwrap();
+    b.wait_for(
+        &format!(
+            "return document.querySelectorAll('#job-{}').length",
+            lease.job
+        ),
+        0.into(),
+    );
+    b.wait_for(
+        "return document.getElementById('count-done').textContent",
+        "1".into(),
+    );
+    b.wait_for(
+        "return document.getElementById('count-running').textContent",
+        "0".into(),
+    );
+    assert_eq!(b.eval("return window.notReloaded === true"), true);
     b.go(&format!("{}/queue", site.base));
     b.wait_for(
         "return document.querySelectorAll('#jobs tbody tr').length",

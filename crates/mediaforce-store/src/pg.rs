@@ -353,10 +353,23 @@ impl JobStore for PgStore {
                 ),
                 &[&lease.job, &lease.epoch, &result.to_string()],
             )
-            .map_err(|source| StoreError::Postgres { location, source })?;
+            .map_err(|source| StoreError::Postgres {
+                location: location.clone(),
+                source,
+            })?;
         if n == 0 {
             return Err(Self::fenced(lease));
         }
+        // Pages that follow the event stream see the job end.
+        self.client
+            .execute(
+                &format!(
+                    "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                     VALUES ($1, {NOW}, $2, 'completed', $3)"
+                ),
+                &[&lease.job, &lease.epoch, &format!("on {}", lease.worker)],
+            )
+            .map_err(|source| StoreError::Postgres { location, source })?;
         Ok(())
     }
 

@@ -423,6 +423,16 @@ impl JobStore for SqliteStore {
         if n == 0 {
             return Err(Self::fenced(lease));
         }
+        // Pages that follow the event stream see the job end.
+        self.conn
+            .execute(
+                &format!(
+                    "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
+                     VALUES (?1, {NOW}, ?2, 'completed', ?3)"
+                ),
+                params![lease.job, lease.epoch, format!("on {}", lease.worker)],
+            )
+            .map_err(self.err())?;
         Ok(())
     }
 
