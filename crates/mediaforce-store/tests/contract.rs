@@ -79,10 +79,10 @@ fn claims_follow_priority_then_age_and_kinds() {
             .into_iter()
             .map(|e| e.kind)
             .collect();
-        assert_eq!(kinds, ["claimed", "progress"]);
+        assert_eq!(kinds, ["claimed", "progress", "completed"]);
         // Reading on from the last event seen.
         let all = s.events(a, 0).unwrap();
-        assert_eq!(s.events(a, all[0].id).unwrap().len(), 1);
+        assert_eq!(s.events(a, all[0].id).unwrap().len(), 2);
         assert!(matches!(s.job(9999), Err(StoreError::NotFound(9999))));
     });
 }
