@@ -1554,6 +1554,42 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// The knobs the newest encodes of other items in `folder` (files directly in it) settled
+    /// on with `encoder`, newest first (at most `limit`), with each source's height: what a
+    /// folder's measured first guess is made of.
+    pub fn folder_knobs(
+        &self,
+        folder: &Path,
+        encoder: &str,
+        except_item: i64,
+        limit: usize,
+    ) -> Result<Vec<(f64, Option<i64>)>, CatalogError> {
+        let prefix = format!("{}/", folder.display().to_string().trim_end_matches('/'));
+        let rows = self.query(
+            "SELECT e.knob, f.height, i.source FROM encode e
+             JOIN item i ON i.id = e.item_id
+             LEFT JOIN file f ON f.id = i.file_id
+             WHERE e.encoder = ?1 AND i.id <> ?2
+               AND substr(i.source, 1, ?3) = ?4
+               AND e.id = (SELECT MAX(id) FROM encode WHERE item_id = e.item_id)
+             ORDER BY e.id DESC",
+            params![
+                encoder,
+                except_item,
+                prefix.chars().count() as i64,
+                prefix.clone()
+            ],
+        )?;
+        Ok(rows
+            .iter()
+            .filter(|r| !r.text(2)[prefix.len()..].contains('/'))
+            .take(limit)
+            .map(|r| (r.real(0), r.opt_int(1)))
+            .collect())
+    }
+}
+
+impl Catalog {
     /// One item by its row id.
     pub fn item_by_id(&self, id: i64) -> Result<Option<ItemRecord>, CatalogError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1");

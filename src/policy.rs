@@ -471,6 +471,25 @@ fn read_optional(path: &Path) -> Result<Option<String>, PolicyError> {
     }
 }
 
+/// A copy of `t` with no positions from the document it came from (nested tables too), so it
+/// is written where it is inserted.
+fn fresh_table(t: &toml_edit::Table) -> toml_edit::Table {
+    let mut copy = toml_edit::Table::new();
+    for (k, v) in t.iter() {
+        match v {
+            toml_edit::Item::Value(v) => {
+                copy.insert(k, toml_edit::Item::Value(v.clone()));
+            }
+            toml_edit::Item::Table(inner) => {
+                copy.insert(k, toml_edit::Item::Table(fresh_table(inner)));
+            }
+            _ => {}
+        }
+    }
+    copy.set_implicit(true);
+    copy
+}
+
 /// The operator's per-folder rules, in the data directory.
 pub const FOLDER_OVERRIDES: &str = "folder-overrides.toml";
 
@@ -566,13 +585,7 @@ pub fn save_folder_override(
             let Some(section) = section.as_table() else {
                 continue;
             };
-            let mut copy = toml_edit::Table::new();
-            for (k, v) in section.iter() {
-                if let Some(v) = v.as_value() {
-                    copy.insert(k, toml_edit::Item::Value(v.clone()));
-                }
-            }
-            rule.insert(name, toml_edit::Item::Table(copy));
+            rule.insert(name, toml_edit::Item::Table(fresh_table(section)));
         }
         if doc.get("folder").is_none() {
             doc.insert(
@@ -955,12 +968,15 @@ mod tests {
             .starts_with("# my own rule"));
         assert_eq!(folder_override(data, shows).unwrap(), None);
 
-        let saved = "[encode]\ntarget_vmaf = 96.5\n[audio]\nmode = \"opus\"\n";
+        let saved =
+            "[encode]\ntarget_vmaf = 96.5\n[audio]\nmode = \"opus\"\n[knob.libx264]\nsd = 19.0\n";
         assert!(save_folder_override(data, shows, saved, "saved from the web page").unwrap());
         let r = load(data, &[]).unwrap().resolve(&shows.join("S01/e1.mkv"));
         assert_eq!(r.policy.encode.target_vmaf, 96.5);
         assert_eq!(r.policy.audio.mode, AudioMode::Opus);
+        assert_eq!(r.policy.start_knob("libx264", 480), Some(19.0));
         assert!(r.sources["encode.target_vmaf"].contains("match \"/lib/Shows\""));
+        assert!(r.sources["knob.libx264.sd"].contains("match \"/lib/Shows\""));
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.starts_with("# my own rule"), "{text}");
         assert!(text.contains("# saved from the web page"), "{text}");

@@ -316,6 +316,23 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// A folder's first guess from the knobs its encodes settled on: the median and the spread
+/// (largest less smallest), once there are at least two.
+pub fn folder_guess(knobs: &[f64]) -> Option<(f64, f64)> {
+    if knobs.len() < 2 {
+        return None;
+    }
+    let mut k = knobs.to_vec();
+    k.sort_by(f64::total_cmp);
+    let n = k.len();
+    let median = if n % 2 == 1 {
+        k[n / 2]
+    } else {
+        (k[n / 2 - 1] + k[n / 2]) / 2.0
+    };
+    Some((median, k[n - 1] - k[0]))
+}
+
 /// Encode one plan item into its staging path.
 pub fn stage_item(
     catalog: &Catalog,
@@ -464,6 +481,28 @@ pub fn stage_item(
         })
         .unwrap_or(1080);
     let mut cfg = policy.search_config(height);
+    // The folder's measured first guess: once two or more files of this folder have been
+    // encoded with this encoder at this resolution class, the median of their knobs.
+    if let Some(folder) = item.source.parent() {
+        let class = crate::policy::resolution_class(height);
+        let knobs: Vec<f64> = catalog
+            .folder_knobs(folder, &policy.encode.encoder, rec.id, 8)?
+            .into_iter()
+            .filter(|(_, h)| h.is_none_or(|h| crate::policy::resolution_class(h as u32) == class))
+            .map(|(k, _)| k)
+            .collect();
+        if let Some((median, spread)) = folder_guess(&knobs) {
+            catalog.event(
+                rec.id,
+                "first_guess",
+                Some(&format!(
+                    "knob {median} from {} encodes in this folder (spread {spread})",
+                    knobs.len()
+                )),
+            )?;
+            cfg.start_knob = Some(median);
+        }
+    }
     cfg.cache = options.cache.clone();
     cfg.verify = options.verify;
     let base = policy.transcode_options();
@@ -740,4 +779,22 @@ fn report_fps(source: &Path, encode_seconds: f64) -> f64 {
         })
         .unwrap_or(0);
     frames as f64 / encode_seconds.max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_guess;
+
+    #[test]
+    fn a_folder_guess_needs_two_encodes_and_takes_the_median() {
+        for (knobs, want) in [
+            (&[][..], None),
+            (&[30.0][..], None),
+            (&[30.0, 34.0][..], Some((32.0, 4.0))),
+            (&[35.0, 30.0, 31.0][..], Some((31.0, 5.0))),
+            (&[28.0, 28.0, 28.0, 40.0][..], Some((28.0, 12.0))),
+        ] {
+            assert_eq!(folder_guess(knobs), want, "{knobs:?}");
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod files;
 pub mod library;
 pub mod review;
 pub mod transfer;
+pub mod tuning;
 pub mod web;
 pub mod worker;
 

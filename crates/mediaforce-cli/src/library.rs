@@ -62,6 +62,19 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Search a few representative files of a folder (spread over its sizes) on samples and
+    /// save the median knob per resolution class as the folder's first guess (its override,
+    /// shown by `policy show` with its provenance).
+    Calibrate {
+        /// The folder.
+        folder: PathBuf,
+        /// How many files to search.
+        #[arg(long, default_value_t = 3)]
+        files: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a plan (manifest) of the candidates in priority order.
     Plan {
         /// Only files under this folder.
@@ -151,6 +164,46 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
         }
         LibraryCommand::InspectFolder { prefix, json } => {
             render::print_inspect(&app.inspect_folder(&app.folder(&prefix)?)?, json)
+        }
+        LibraryCommand::Calibrate {
+            folder,
+            files,
+            json,
+        } => {
+            let v = app.calibrate(&folder, files, &mut |path, n, of| {
+                if !json {
+                    eprintln!("searching {n}/{of}: {}", path.display());
+                }
+            })?;
+            if json {
+                return print_json(&v);
+            }
+            for f in &v.files {
+                match f.knob {
+                    Some(k) => println!(
+                        "{}: {}p, knob {k} -> VMAF {:.2}, ~{:.0}% of {} ({} probes)",
+                        f.path.display(),
+                        f.height,
+                        f.vmaf.unwrap_or_default(),
+                        f.predicted_percent.unwrap_or_default(),
+                        human_bytes(f.size_bytes),
+                        f.probes
+                    ),
+                    None => println!(
+                        "{}: no knob ({})",
+                        f.path.display(),
+                        f.note.as_deref().unwrap_or("-")
+                    ),
+                }
+            }
+            for (class, knob, spread) in &v.saved {
+                println!(
+                    "saved: {} {class} first guess {knob} (spread {spread}) for {}",
+                    v.encoder,
+                    v.folder.display()
+                );
+            }
+            Ok(())
         }
         LibraryCommand::Plan {
             prefix,

@@ -1037,3 +1037,108 @@ fn the_job_queue_can_live_in_postgresql() {
     let e: Value = serde_json::from_str(&changed.detail).unwrap();
     assert_eq!(e["state"], "failed", "{e}");
 }
+
+/// A season folder: `calibrate` saves its measured first guess as the folder's override
+/// (shown by `policy show` with its source); then, once two of its files are encoded, the
+/// median of their knobs is the first probe of the next.
+#[test]
+fn a_folder_is_calibrated_then_learns_its_first_guess_from_its_encodes() {
+    let env = Env::new().configured();
+    let season = env.root.join("Show").join("Season 01");
+    for i in 0..4u16 {
+        source(&season.join(format!("e{i}.mkv")), 20 + i);
+    }
+    env.ok(&["scan"]);
+    let season_s = season.to_str().unwrap();
+    let v = env.json(&["calibrate", season_s, "--files", "2", "--json"]);
+    assert_eq!(v["files"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["encoder"], "libx264");
+    let saved = &v["saved"][0];
+    assert_eq!(saved[0], "sd", "{v}");
+    let calibrated = saved[1].as_f64().unwrap();
+    let knobs: Vec<f64> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["knob"].as_f64().unwrap())
+        .collect();
+    assert!(knobs.contains(&calibrated) || (knobs[0] + knobs[1]) / 2.0 == calibrated);
+    let rules = std::fs::read_to_string(env.data.join("folder-overrides.toml")).unwrap();
+    assert!(
+        rules.contains("# calibrated by mediaforce calibrate"),
+        "{rules}"
+    );
+    let p = env.json(&[
+        "policy",
+        "show",
+        season.join("e1.mkv").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(p["policy"]["knob"]["libx264"]["sd"], calibrated, "{rules}");
+    assert!(
+        p["sources"]["knob.libx264.sd"]
+            .as_str()
+            .unwrap()
+            .contains("folder-overrides.toml"),
+        "{p}"
+    );
+    // A folder that is not under a root is refused, naming it.
+    let (code, _, err) = env.run_env(&["calibrate", "/nowhere/else"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("/nowhere/else"), "{err}");
+
+    // Encode the season one file at a time: the first two start from the calibrated knob, the
+    // next from the median of what the encodes before them settled on.
+    env.json(&["campaign", season_s, "--json"]);
+    env.json(&["encode", "--all", "--jobs", "1", "--json"]);
+    let catalog = env.catalog();
+    let location = mediaforce::batch::queue_location(&env.data, None);
+    let mut q = mediaforce::store::open(&location).unwrap();
+    let mut jobs = env.jobs();
+    jobs.sort_by_key(|j| j.id);
+    let first_probe = |q: &mut Box<dyn mediaforce::store::JobStore>, job: i64| -> f64 {
+        let e = q
+            .events(job, 0)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == "probe_scored")
+            .unwrap();
+        serde_json::from_str::<Value>(&e.detail).unwrap()["knob"]
+            .as_f64()
+            .unwrap()
+    };
+    let plan = catalog.latest_plan().unwrap().unwrap();
+    // Items in the order their jobs were claimed (event ids only grow).
+    let mut order: Vec<(i64, i64)> = Vec::new(); // (claim event id, item id)
+    for j in &jobs {
+        let claimed = q.events(j.id, 0).unwrap()[0].id;
+        let idx = j.payload["index"].as_u64().unwrap() as usize;
+        order.push((claimed, catalog.item(&plan.key, idx).unwrap().unwrap().id));
+    }
+    order.sort();
+    assert_eq!(order.len(), 4);
+    let mut done_knobs = Vec::new();
+    for (n, (_, item)) in order.iter().enumerate() {
+        let events = catalog.item_events(*item).unwrap();
+        let guess = events.iter().find(|(_, k, _)| k == "first_guess");
+        let idx = catalog.item_by_id(*item).unwrap().unwrap().index;
+        let job = jobs
+            .iter()
+            .find(|j| j.payload["index"].as_u64() == Some(idx as u64))
+            .unwrap()
+            .id;
+        if n < 2 {
+            assert!(guess.is_none(), "{events:?}");
+            assert_eq!(first_probe(&mut q, job), calibrated);
+        } else {
+            let (median, _) = mediaforce::stage::folder_guess(&done_knobs).unwrap();
+            let detail = guess.expect("a measured first guess").2.clone().unwrap();
+            assert!(
+                detail.starts_with(&format!("knob {median} from {n} encodes")),
+                "{detail}"
+            );
+            assert_eq!(first_probe(&mut q, job), median);
+        }
+        done_knobs.push(catalog.last_encode(*item).unwrap().unwrap().knob);
+    }
+}
