@@ -221,6 +221,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the tools (probe, score, crf_search, recommend_knob, encode_to_target) to agents
+    /// as a Model Context Protocol server on standard input and output.
+    Mcp,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
         /// The shell.
@@ -620,6 +623,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Man { out_dir } => cmd_man(out_dir.as_deref()),
+        Command::Mcp => crate::mcp::serve(&paths),
         Command::CrfSearch {
             input,
             encoder,

@@ -8,6 +8,7 @@ mod commands;
 mod demo_web;
 mod hosts;
 mod library;
+mod mcp;
 mod progress;
 mod render;
 mod workflow;
