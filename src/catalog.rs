@@ -163,6 +163,21 @@ DROP INDEX file_size;
 CREATE INDEX file_live ON file (status);
 CREATE INDEX file_page ON file (path, status, size, video_codec, height, hdr, bit_rate);
 CREATE INDEX item_file ON item (file_id, id);
+", "
+-- Measured (source, encoder, knob, VMAF) points: every probe of every search, and the rows of
+-- `mediaforce grid`; what a knob model is fitted on.
+CREATE TABLE tuning_point (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    source_fingerprint TEXT NOT NULL,
+    encoder TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    knob REAL NOT NULL,
+    vmaf_mean REAL NOT NULL,
+    row TEXT NOT NULL
+) STRICT;
+CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, preset, knob);
 "];
 
 /// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
@@ -298,6 +313,19 @@ DROP INDEX file_size;
 CREATE INDEX file_live ON file (status);
 CREATE INDEX file_page ON file (path, status, size, video_codec, height, hdr, bit_rate);
 CREATE INDEX item_file ON item (file_id, id);
+", "
+CREATE TABLE tuning_point (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    origin TEXT NOT NULL,
+    source_fingerprint TEXT NOT NULL,
+    encoder TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    knob DOUBLE PRECISION NOT NULL,
+    vmaf_mean DOUBLE PRECISION NOT NULL,
+    row TEXT NOT NULL
+);
+CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, preset, knob);
 "];
 
 /// The catalog's schema on both backends.
@@ -1585,6 +1613,79 @@ impl Catalog {
             .filter(|r| !r.text(2)[prefix.len()..].contains('/'))
             .take(limit)
             .map(|r| (r.real(0), r.opt_int(1)))
+            .collect())
+    }
+}
+
+impl Catalog {
+    /// Record measured points (a search's probes, a grid's rows), each once: a point already
+    /// held (same source content, encoder and version, preset, knob, whole file or samples)
+    /// is skipped. Returns how many were new.
+    pub fn record_points(
+        &self,
+        points: &[crate::tuning::TuningPoint],
+    ) -> Result<usize, CatalogError> {
+        let held: std::collections::HashSet<_> = self
+            .points_of_sources(
+                &points
+                    .iter()
+                    .map(|p| p.source_fingerprint.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            )?
+            .iter()
+            .map(crate::tuning::TuningPoint::key)
+            .collect();
+        let fresh: Vec<_> = points.iter().filter(|p| !held.contains(&p.key())).collect();
+        self.transaction(|tx| {
+            for p in &fresh {
+                tx.execute(
+                    "INSERT INTO tuning_point
+                         (at, origin, source_fingerprint, encoder, preset, knob, vmaf_mean, row)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        db::now(),
+                        p.origin.clone(),
+                        p.source_fingerprint.clone(),
+                        p.encoder.clone(),
+                        p.preset.clone(),
+                        p.knob,
+                        p.vmaf_mean,
+                        serde_json::to_string(p).unwrap_or_default()
+                    ],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(fresh.len())
+    }
+
+    /// The points measured on sources with these fingerprints, oldest first.
+    pub fn points_of_sources(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<crate::tuning::TuningPoint>, CatalogError> {
+        let mut out = Vec::new();
+        for f in fingerprints {
+            for r in self.query(
+                "SELECT row FROM tuning_point WHERE source_fingerprint = ?1 ORDER BY id",
+                params![f.clone()],
+            )? {
+                if let Ok(p) = serde_json::from_str(&r.text(0)) {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every measured point, oldest first (what a knob model is fitted on).
+    pub fn all_points(&self) -> Result<Vec<crate::tuning::TuningPoint>, CatalogError> {
+        Ok(self
+            .query("SELECT row FROM tuning_point ORDER BY id", &[])?
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.text(0)).ok())
             .collect())
     }
 }

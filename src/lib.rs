@@ -25,6 +25,7 @@ pub mod control;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod features;
 pub mod hosts;
 pub mod jobs;
 pub mod manifest;
@@ -38,6 +39,7 @@ pub mod search;
 pub mod settings;
 pub mod stage;
 pub mod transfer;
+pub mod tuning;
 pub mod validate;
 
 pub use mediaforce_codecs as codecs;

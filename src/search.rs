@@ -134,6 +134,9 @@ pub struct SearchConfig {
     /// Closed loop scoring density: score every N-th frame of the full output (1: every frame;
     /// 4 scores a dense sample at about a quarter of libvmaf's cost).
     pub verify_every: u32,
+    /// Probe exactly these knob values, in order, instead of searching (the corpus grid of
+    /// `mediaforce grid`); empty: search.
+    pub knobs: Vec<f64>,
 }
 
 impl SearchConfig {
@@ -170,6 +173,7 @@ impl SearchConfig {
             cache: None,
             verify: true,
             verify_every: 1,
+            knobs: Vec::new(),
         }
     }
 }
@@ -358,6 +362,8 @@ pub struct SearchReport {
     pub outcome: Outcome,
     /// Wall time of the search in seconds.
     pub seconds: f64,
+    /// The source's features, measured on the samples (SI/TI) and from its headers.
+    pub features: Option<crate::features::SourceFeatures>,
 }
 
 impl SearchReport {
@@ -741,6 +747,55 @@ pub fn crf_search(
         cropped_to,
     );
     let spans_key = format!("{key_base}|spans");
+    let features_key = format!("{key_base}|features");
+    let stream_bits = stream
+        .bit_rate
+        .or(info.bit_rate)
+        .map(|b| b as f64)
+        .or_else(|| (duration > 0.0).then(|| info.size_bytes as f64 * 8.0 / duration));
+    let measure = |samples: &[Sample]| -> crate::features::SourceFeatures {
+        let depth = u32::from(v.bit_depth.unwrap_or(8));
+        let planar = samples
+            .first()
+            .and_then(|s| s.frames.first())
+            .is_some_and(|f| f.planes() >= 2);
+        let runs: Vec<Vec<crate::features::Luma<'_>>> = if planar {
+            samples
+                .iter()
+                .map(|s| {
+                    s.frames
+                        .iter()
+                        .map(|f| crate::features::Luma {
+                            data: f.data(0),
+                            stride: f.stride(0),
+                            width: f.width() as usize,
+                            height: f.height() as usize,
+                            depth,
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (si, si_mean, ti, ti_mean, frames) = crate::features::si_ti(&runs, FEATURE_FRAMES);
+        crate::features::SourceFeatures {
+            si,
+            si_mean,
+            ti,
+            ti_mean,
+            frames,
+            bits_per_pixel: stream_bits.map_or(0.0, |b| {
+                b / (f64::from(v.width) * f64::from(v.height) * fps_f.max(1.0))
+            }),
+            width: v.width,
+            height: v.height,
+            fps: fps_f,
+            duration_seconds: duration,
+            bit_depth: depth,
+            hdr: v.hdr.is_some(),
+        }
+    };
     let decode_samples = || -> Result<(Vec<Sample>, Concealed), SearchError> {
         let mut samples = Vec::new();
         let mut concealed = Concealed::default();
@@ -814,14 +869,42 @@ pub fn crf_search(
         });
     }
     observer.event(&SearchEvent::SamplesReady(&spans));
+    let cached_features: Option<crate::features::SourceFeatures> = match &cache {
+        Some(c) => c.get_json(&features_key)?,
+        None => None,
+    };
+    let features = match cached_features {
+        Some(f) => f,
+        None => {
+            if samples.is_none() {
+                samples = Some(decode_samples()?.0);
+            }
+            let f = measure(samples.as_deref().expect("decoded above"));
+            if let Some(c) = &cache {
+                c.put_json(&features_key, &f)?;
+            }
+            f
+        }
+    };
 
     let mut probes: Vec<Probe> = Vec::new();
-    let mut next = Some(snap(
-        cfg.start_knob
-            .unwrap_or_else(|| adapter.default_knob(v.height)),
-    ));
+    let grid = !cfg.knobs.is_empty();
+    let mut fixed: std::collections::VecDeque<f64> = cfg.knobs.iter().map(|&k| snap(k)).collect();
+    let mut next = if grid {
+        fixed.pop_front()
+    } else {
+        Some(snap(
+            cfg.start_knob
+                .unwrap_or_else(|| adapter.default_knob(v.height)),
+        ))
+    };
     while let Some(knob) = next.take() {
-        if probes.len() >= cfg.max_probes || probes.iter().any(|p| p.knob == knob) {
+        if grid {
+            if probes.iter().any(|p| p.knob == knob) {
+                next = fixed.pop_front();
+                continue;
+            }
+        } else if probes.len() >= cfg.max_probes || probes.iter().any(|p| p.knob == knob) {
             break;
         }
         if observer.cancelled() {
@@ -862,8 +945,12 @@ pub fn crf_search(
         };
         observer.event(&SearchEvent::ProbeScored(&p));
         probes.push(p);
-        let points: Vec<Point> = probes.iter().map(Point::of).collect();
-        next = next_knob(&axis, cfg.target, cfg.tolerance, &points);
+        next = if grid {
+            fixed.pop_front()
+        } else {
+            let points: Vec<Point> = probes.iter().map(Point::of).collect();
+            next_knob(&axis, cfg.target, cfg.tolerance, &points)
+        };
     }
 
     let passing = probes
@@ -922,8 +1009,12 @@ pub fn crf_search(
         source_decode_error_seconds: concealed.seconds,
         outcome,
         seconds: started.elapsed().as_secs_f64(),
+        features: Some(features),
     })
 }
+
+/// Frames whose spatial and temporal information a search measures (spread over its samples).
+pub const FEATURE_FRAMES: usize = 48;
 
 /// One measured point of a search: a knob value and the figure steered by there.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -549,6 +549,20 @@ pub fn stage_item(
         let result = encode_to_target(&item.source, &output, &cfg, &base, &mut obs, &mut sink);
         match result {
             Ok(report) => {
+                // Every probe is a measured point for the knob model.
+                if let Ok(fingerprint) = crate::cache::source_fingerprint(&item.source) {
+                    let codec = crate::core::probe::probe_headers(&item.source)
+                        .ok()
+                        .and_then(|i| i.primary_video().map(|s| s.codec.clone()))
+                        .unwrap_or_default();
+                    catalog.record_points(&crate::tuning::points_of(
+                        &report.search,
+                        "search",
+                        &fingerprint,
+                        &codec,
+                        false,
+                    ))?;
+                }
                 let Some(chosen) = report.search.chosen().cloned() else {
                     let reason = match &report.search.outcome {
                         crate::search::Outcome::NotFound { reason, .. } => reason.clone(),

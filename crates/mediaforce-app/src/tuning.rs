@@ -94,6 +94,17 @@ impl App {
             let cfg = file_policy.search_config(height);
             let report =
                 mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::search::Quiet);
+            if let (Ok(r), Ok(fp)) = (&report, mediaforce::cache::source_fingerprint(&f.file.path))
+            {
+                let codec = f.media.video_codec.clone().unwrap_or_default();
+                self.catalog.record_points(&mediaforce::tuning::points_of(
+                    r,
+                    "calibrate",
+                    &fp,
+                    &codec,
+                    false,
+                ))?;
+            }
             let (knob, vmaf, percent, probes, note) = match report {
                 Ok(r) => {
                     let c = r.chosen();
@@ -222,6 +233,205 @@ mod tests {
             (100, 4, vec![0, 33, 66, 99]),
         ] {
             assert_eq!(spread_picks(n, want), picks, "{n} {want}");
+        }
+    }
+}
+
+/// What `grid` encodes.
+#[derive(Debug, Clone)]
+pub struct GridOptions {
+    /// Encoder adapter id.
+    pub encoder: String,
+    /// Presets (the adapter's default when empty).
+    pub presets: Vec<String>,
+    /// Knob values.
+    pub knobs: Vec<f64>,
+    /// Number of samples (the search's default when `None`).
+    pub samples: Option<usize>,
+    /// Sample length in seconds (the search's default when `None`).
+    pub sample_seconds: Option<f64>,
+}
+
+/// What a grid run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridView {
+    /// The JSON Lines file.
+    pub out: PathBuf,
+    /// Rows appended this run.
+    pub written: usize,
+    /// Rows the file already held (not measured again).
+    pub skipped: usize,
+    /// Rows new to the store.
+    pub stored: usize,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Parse `A..B:STEP` (both ends included) into knob values.
+pub fn parse_knob_range(s: &str) -> std::result::Result<Vec<f64>, String> {
+    let bad = || format!("{s:?}: expected A..B:STEP, like 20..40:2");
+    let (range, step) = s.split_once(':').ok_or_else(bad)?;
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let (a, b, step): (f64, f64, f64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+        step.trim().parse().map_err(|_| bad())?,
+    );
+    if !(step > 0.0 && a <= b && (b - a) / step <= 1000.0) {
+        return Err(bad());
+    }
+    let n = ((b - a) / step + 1e-9).floor() as usize;
+    Ok((0..=n).map(|i| a + step * i as f64).collect())
+}
+
+impl App {
+    /// The corpus harness: encode every (input, preset, knob) on the search's in-memory
+    /// samples, score it, and append one JSON Lines row per encode to `out` (source
+    /// fingerprint and features, encoder and its version, preset and params, knob, size, bit
+    /// rate, encode time, VMAF mean/harmonic/p5/p1/min). Resumable: rows `out` already holds
+    /// are not measured again. Rows are also kept in the store. `on_row` hears of each new row.
+    pub fn grid(
+        &self,
+        inputs: &[PathBuf],
+        opts: &GridOptions,
+        out: &Path,
+        on_row: &mut dyn FnMut(&mediaforce::tuning::TuningPoint),
+    ) -> Result<GridView> {
+        use std::io::Write;
+        let started = std::time::Instant::now();
+        let io = |e: std::io::Error| {
+            AppError::new(ErrorKind::Invalid, format!("{}: {e}", out.display()))
+        };
+        let mut held = std::collections::HashSet::new();
+        if let Ok(text) = std::fs::read_to_string(out) {
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let p: mediaforce::tuning::TuningPoint =
+                    serde_json::from_str(line).map_err(|e| {
+                        AppError::new(
+                            ErrorKind::Invalid,
+                            format!("{}: line {}: not a grid row ({e})", out.display(), n + 1),
+                        )
+                    })?;
+                held.insert(p.key());
+            }
+        }
+        let adapter = mediaforce::codecs::find(&opts.encoder)
+            .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
+        let version = adapter.version();
+        let presets = if opts.presets.is_empty() {
+            vec![adapter.default_preset().to_string()]
+        } else {
+            opts.presets.clone()
+        };
+        let cache = std::sync::Arc::new(
+            mediaforce::cache::ProbeCache::open(&mediaforce::cache::ProbeCache::location(
+                &self.paths.data_dir,
+                self.paths.database.as_deref(),
+            ))
+            .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .map_err(io)?;
+        let (mut written, mut skipped, mut stored) = (0, 0, 0);
+        for input in inputs {
+            let fingerprint = mediaforce::cache::source_fingerprint(input).map_err(|e| {
+                AppError::new(ErrorKind::NotFound, format!("{}: {e}", input.display()))
+            })?;
+            let info = mediaforce_core_probe(input)?;
+            let codec = info
+                .primary_video()
+                .map(|s| s.codec.clone())
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Invalid,
+                        format!("{}: no video stream", input.display()),
+                    )
+                })?;
+            for preset in &presets {
+                let missing: Vec<f64> = opts
+                    .knobs
+                    .iter()
+                    .copied()
+                    .filter(|&k| {
+                        !held.contains(&(
+                            fingerprint.clone(),
+                            adapter.id().to_string(),
+                            version.clone(),
+                            preset.clone(),
+                            k.to_bits(),
+                            false,
+                        ))
+                    })
+                    .collect();
+                skipped += opts.knobs.len() - missing.len();
+                if missing.is_empty() {
+                    continue;
+                }
+                let mut cfg = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
+                cfg.preset = Some(preset.clone());
+                cfg.knobs = missing;
+                cfg.samples = opts.samples;
+                if let Some(s) = opts.sample_seconds {
+                    cfg.sample_seconds = s;
+                }
+                cfg.max_encoded_percent = f64::INFINITY;
+                cfg.cache = Some(cache.clone());
+                let report =
+                    mediaforce::search::crf_search(input, &cfg, &mut mediaforce::search::Quiet)
+                        .map_err(|e| {
+                            AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
+                        })?;
+                let points =
+                    mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false);
+                for p in &points {
+                    if held.insert(p.key()) {
+                        let line = serde_json::to_string(p)
+                            .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
+                        writeln!(file, "{line}").map_err(io)?;
+                        written += 1;
+                        on_row(p);
+                    }
+                }
+                file.flush().map_err(io)?;
+                stored += self.catalog.record_points(&points)?;
+            }
+        }
+        Ok(GridView {
+            out: out.to_path_buf(),
+            written,
+            skipped,
+            stored,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn mediaforce_core_probe(input: &Path) -> Result<mediaforce::core::probe::MediaInfo> {
+    mediaforce::core::probe::probe_headers(input)
+        .map_err(|e| AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display())))
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::parse_knob_range;
+
+    #[test]
+    fn knob_ranges_parse_with_both_ends() {
+        assert_eq!(
+            parse_knob_range("20..26:2").unwrap(),
+            [20.0, 22.0, 24.0, 26.0]
+        );
+        assert_eq!(parse_knob_range("30..31:0.5").unwrap(), [30.0, 30.5, 31.0]);
+        assert_eq!(parse_knob_range("30..30:1").unwrap(), [30.0]);
+        for bad in ["20..26", "26..20:2", "a..b:1", "20..26:0", "0..100000:1"] {
+            assert!(parse_knob_range(bad).is_err(), "{bad}");
         }
     }
 }

@@ -75,6 +75,35 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The corpus harness: encode each input at each preset and knob on the search's
+    /// samples, score it, and append one JSON Lines row per encode to FILE (resumable: rows
+    /// already there are skipped); the rows are kept in the store too.
+    Grid {
+        /// Sources.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Encoder adapter (libsvtav1, libx264, libx265, ...).
+        #[arg(long)]
+        encoder: String,
+        /// Preset; repeatable (the adapter's default when none).
+        #[arg(long = "preset")]
+        presets: Vec<String>,
+        /// Knob values as A..B:STEP, both ends included (20..40:2).
+        #[arg(long, value_parser = mediaforce_app::tuning::parse_knob_range)]
+        knob: std::vec::Vec<f64>,
+        /// Samples per input (the search's default when omitted).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Sample length in seconds.
+        #[arg(long)]
+        sample_seconds: Option<f64>,
+        /// The JSON Lines file rows are appended to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a plan (manifest) of the candidates in priority order.
     Plan {
         /// Only files under this folder.
@@ -203,6 +232,51 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                     v.folder.display()
                 );
             }
+            Ok(())
+        }
+        LibraryCommand::Grid {
+            inputs,
+            encoder,
+            presets,
+            knob,
+            samples,
+            sample_seconds,
+            out,
+            json,
+        } => {
+            let opts = mediaforce_app::tuning::GridOptions {
+                encoder,
+                presets,
+                knobs: knob,
+                samples,
+                sample_seconds,
+            };
+            let v = app.grid(&inputs, &opts, &out, &mut |p| {
+                if !json {
+                    println!(
+                        "{} {} {} {}: VMAF {:.2} (p5 {:.2}), {:.0} kb/s, ~{:.1}% of the source",
+                        p.source.display(),
+                        p.preset,
+                        p.knob_name,
+                        p.knob,
+                        p.vmaf_mean,
+                        p.vmaf_p5,
+                        p.bit_rate / 1000.0,
+                        p.percent
+                    );
+                }
+            })?;
+            if json {
+                return print_json(&v);
+            }
+            println!(
+                "{} rows written, {} already in {}, {} new to the store, {:.1} s",
+                v.written,
+                v.skipped,
+                v.out.display(),
+                v.stored,
+                v.seconds
+            );
             Ok(())
         }
         LibraryCommand::Plan {

@@ -1141,4 +1141,160 @@ fn a_folder_is_calibrated_then_learns_its_first_guess_from_its_encodes() {
         }
         done_knobs.push(catalog.last_encode(*item).unwrap().unwrap().knob);
     }
+    // Every probe of the calibration and of the four searches is a point in the store.
+    let points = catalog.all_points().unwrap();
+    let origin = |o: &str| {
+        points
+            .iter()
+            .filter(|p| p.origin == o)
+            .map(|p| p.source.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    assert_eq!(
+        (origin("calibrate"), origin("search")),
+        (2, 4),
+        "{points:?}"
+    );
+    assert!(points
+        .iter()
+        .all(|p| p.encoder == "libx264" && p.features.si > 0.0));
+}
+
+/// `grid` measures every (input, knob) on samples, one JSON Lines row each, with the source's
+/// features; a second run measures only what is missing; the rows are in the store too, as are
+/// the probes of every search an encode makes.
+#[test]
+fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
+    let env = Env::new();
+    let (a, b) = (env.root.join("calm.mkv"), env.root.join("busy.mkv"));
+    common::lossless_source(&a, 4, 48);
+    common::lossless_source(&b, 60, 48);
+    let out = env.dir.path().join("grid.jsonl");
+    let args = |range: &str| -> Vec<String> {
+        [
+            "grid",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--encoder",
+            "libx264",
+            "--preset",
+            "ultrafast",
+            "--knob",
+            range,
+            "--samples",
+            "2",
+            "--sample-seconds",
+            "0.5",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |range: &str| {
+        let a = args(range);
+        env.json(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let v = run("24..36:6");
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(6), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["stored"], 6);
+    let rows: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert_eq!(r["origin"], "grid");
+        assert_eq!(r["encoder"], "libx264");
+        assert_eq!(r["preset"], "ultrafast");
+        assert!(
+            r["encoder_version"].as_str().unwrap().contains("x264"),
+            "{r}"
+        );
+        assert!(r["params"].as_str().unwrap().contains("crf="), "{r}");
+        assert_eq!(
+            (r["width"].as_u64(), r["height"].as_u64()),
+            (Some(320), Some(180))
+        );
+        assert_eq!(r["samples"], 2);
+        for k in [
+            "vmaf_mean",
+            "vmaf_harmonic",
+            "vmaf_p5",
+            "vmaf_p1",
+            "vmaf_min",
+        ] {
+            let x = r[k].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&x), "{k}: {r}");
+        }
+        assert!(r["vmaf_min"].as_f64() <= r["vmaf_p5"].as_f64());
+        assert!(r["bytes"].as_u64().unwrap() > 0 && r["bit_rate"].as_f64().unwrap() > 0.0);
+        assert!(r["features"]["si"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(
+            r["features"]["bits_per_pixel"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+    }
+    // Per source, a higher knob makes a smaller, worse encode.
+    for src in [&a, &b] {
+        let mut mine: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["source"] == src.to_str().unwrap())
+            .collect();
+        mine.sort_by(|x, y| x["knob"].as_f64().partial_cmp(&y["knob"].as_f64()).unwrap());
+        assert_eq!(mine.len(), 3);
+        assert!(mine
+            .windows(2)
+            .all(|w| w[0]["bytes"].as_u64() > w[1]["bytes"].as_u64()));
+        assert!(mine
+            .windows(2)
+            .all(|w| w[0]["vmaf_mean"].as_f64() > w[1]["vmaf_mean"].as_f64()));
+    }
+    // The noisier source changes more from frame to frame, and its features say so.
+    let feature = |src: &Path, k: &str| {
+        rows.iter()
+            .find(|r| r["source"] == src.to_str().unwrap())
+            .unwrap()["features"][k]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        feature(&b, "ti") > feature(&a, "ti"),
+        "{} {}",
+        feature(&a, "ti"),
+        feature(&b, "ti")
+    );
+    // Again, wider: only the new knob is measured.
+    let v = run("24..42:6");
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(6)),
+        "{v}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 8);
+    assert_eq!(env.catalog().all_points().unwrap().len(), 8);
+    // A bad range is refused, naming it.
+    let (code, _, err) = env.run_env(
+        &[
+            "grid",
+            a.to_str().unwrap(),
+            "--encoder",
+            "libx264",
+            "--knob",
+            "40..20:2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("40..20:2"), "{err}");
 }
