@@ -124,7 +124,7 @@ pub fn si_ti(runs: &[Vec<Luma<'_>>], budget: usize) -> (f64, f64, f64, f64, u64)
     let mut i = 0usize;
     for run in runs {
         for (j, f) in run.iter().enumerate() {
-            if i % step == 0 {
+            if i.is_multiple_of(step) {
                 let si = spatial_information(f);
                 si_max = si_max.max(si);
                 si_sum += si;
