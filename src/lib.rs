@@ -29,6 +29,7 @@ pub mod features;
 pub mod hosts;
 pub mod jobs;
 pub mod manifest;
+pub mod model;
 pub mod policy;
 pub mod priority;
 pub mod promote;

@@ -85,6 +85,9 @@ pub struct EncodePolicy {
     pub retries: u32,
     /// Closed loop after the full encode: score every N-th frame (1 = all).
     pub closed_loop_every: u32,
+    /// First probe from the model fitted on the store's measured points when it has enough
+    /// sources (and the folder has no measured guess of its own).
+    pub learned_guess: bool,
 }
 
 /// What to do with audio.
@@ -789,6 +792,16 @@ impl PolicySet {
     /// The global policy (no folder rules), e.g. for library settings.
     pub fn global(&self) -> Policy {
         self.resolve_table(self.base.clone())
+    }
+
+    /// The policy outside every folder rule: the files' defaults with the environment's
+    /// `MEDIAFORCE_POLICY_*` overrides.
+    pub fn defaults(&self) -> Policy {
+        let mut table = self.base.clone();
+        for (key, value, _) in &self.env {
+            set_dotted(&mut table, key, value.clone());
+        }
+        self.resolve_table(table)
     }
 
     fn resolve_table(&self, t: Table) -> Policy {

@@ -137,6 +137,9 @@ pub struct SearchConfig {
     /// Probe exactly these knob values, in order, instead of searching (the corpus grid of
     /// `mediaforce grid`); empty: search.
     pub knobs: Vec<f64>,
+    /// A knob model: the first probe is its prediction from the source's features (measured
+    /// on the samples), instead of `start_knob`.
+    pub model: Option<std::sync::Arc<crate::model::KnobModel>>,
 }
 
 impl SearchConfig {
@@ -174,6 +177,7 @@ impl SearchConfig {
             verify: true,
             verify_every: 1,
             knobs: Vec::new(),
+            model: None,
         }
     }
 }
@@ -893,8 +897,10 @@ pub fn crf_search(
     let mut next = if grid {
         fixed.pop_front()
     } else {
+        let learned = cfg.model.as_ref().map(|m| m.predict(&features).0);
         Some(snap(
-            cfg.start_knob
+            learned
+                .or(cfg.start_knob)
                 .unwrap_or_else(|| adapter.default_knob(v.height)),
         ))
     };

@@ -501,6 +501,30 @@ pub fn stage_item(
                 )),
             )?;
             cfg.start_knob = Some(median);
+        } else if policy.encode.learned_guess {
+            cfg.model = crate::model::KnobModel::fit(
+                &catalog.all_points()?,
+                &policy.encode.encoder,
+                &cfg.preset.clone().unwrap_or_else(|| {
+                    crate::codecs::find(&policy.encode.encoder)
+                        .map(|a| a.default_preset().to_string())
+                        .unwrap_or_default()
+                }),
+                cfg.stat,
+                cfg.target,
+            )
+            .filter(|m| m.sources >= crate::model::MIN_SOURCES)
+            .map(std::sync::Arc::new);
+            if let Some(m) = &cfg.model {
+                catalog.event(
+                    rec.id,
+                    "first_guess",
+                    Some(&format!(
+                        "the knob model fitted on {} sources (residual spread {:.2})",
+                        m.sources, m.residual_sd
+                    )),
+                )?;
+            }
         }
     }
     cfg.cache = options.cache.clone();

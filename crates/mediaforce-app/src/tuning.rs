@@ -435,3 +435,53 @@ mod grid_tests {
         }
     }
 }
+
+/// The knob model the store's points give, and how well it predicts its own sources.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelView {
+    /// The fitted model (`None`: no source's points bracket the target).
+    pub model: Option<mediaforce::model::KnobModel>,
+    /// The terms the coefficients multiply.
+    pub terms: Vec<&'static str>,
+    /// Leave-one-out accuracy (`None` with fewer than two sources).
+    pub leave_one_out: Option<mediaforce::model::Accuracy>,
+    /// Whether the search uses it for first probes (enough sources).
+    pub used: bool,
+    /// Points in the store.
+    pub points: usize,
+}
+
+impl App {
+    /// Fit the knob model for `encoder`, `preset`, `stat` and `target` (the defaults policy's
+    /// where not given) on every point in the store.
+    pub fn knob_model(
+        &self,
+        encoder: Option<&str>,
+        preset: Option<&str>,
+        target: Option<f64>,
+    ) -> Result<ModelView> {
+        let global = self.policies().defaults();
+        let encoder = encoder.unwrap_or(&global.encode.encoder).to_string();
+        let adapter = mediaforce::codecs::find(&encoder)
+            .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
+        let preset = preset
+            .map(str::to_string)
+            .filter(|p| !p.is_empty())
+            .or_else(|| Some(global.encode.preset.clone()).filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| adapter.default_preset().to_string());
+        let target = target.unwrap_or(global.encode.target_vmaf);
+        let stat = global.encode.target_stat;
+        let points = self.catalog.all_points()?;
+        let obs = mediaforce::model::observations(&points, adapter.id(), &preset, stat, target);
+        let model = mediaforce::model::KnobModel::fit(&points, adapter.id(), &preset, stat, target);
+        Ok(ModelView {
+            used: model
+                .as_ref()
+                .is_some_and(|m| m.sources >= mediaforce::model::MIN_SOURCES),
+            model,
+            terms: mediaforce::model::TERMS.to_vec(),
+            leave_one_out: mediaforce::model::leave_one_out(&obs),
+            points: points.len(),
+        })
+    }
+}

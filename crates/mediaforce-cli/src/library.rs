@@ -104,6 +104,22 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fit the knob model on every measured point in the store (searches, calibrations,
+    /// grid rows) and report its coefficients and leave-one-out accuracy.
+    Model {
+        /// Encoder adapter (the defaults policy's when omitted).
+        #[arg(long)]
+        encoder: Option<String>,
+        /// Preset (the policy's or the adapter's default when omitted).
+        #[arg(long)]
+        preset: Option<String>,
+        /// VMAF target (the policy's when omitted).
+        #[arg(long)]
+        target: Option<f64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a plan (manifest) of the candidates in priority order.
     Plan {
         /// Only files under this folder.
@@ -277,6 +293,52 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                 v.stored,
                 v.seconds
             );
+            Ok(())
+        }
+        LibraryCommand::Model {
+            encoder,
+            preset,
+            target,
+            json,
+        } => {
+            let v = app.knob_model(encoder.as_deref(), preset.as_deref(), target)?;
+            if json {
+                return print_json(&v);
+            }
+            let Some(m) = &v.model else {
+                println!(
+                    "no model: none of the {} points in the store brackets the target",
+                    v.points
+                );
+                return Ok(());
+            };
+            println!(
+                "{} {} {:?} {}: fitted on {} sources ({} points), residual spread {:.2}{}",
+                m.encoder,
+                m.preset,
+                m.stat,
+                m.target,
+                m.sources,
+                v.points,
+                m.residual_sd,
+                if v.used {
+                    ""
+                } else {
+                    " (too few sources: searches do not use it yet)"
+                }
+            );
+            for (t, c) in v.terms.iter().zip(&m.coefficients) {
+                println!("  {t:<16} {c:+.4}");
+            }
+            if let Some(a) = &v.leave_one_out {
+                println!(
+                    "leave-one-out over {} sources: mean |knob error| {:.2}, mean VMAF miss {:.2}, {:.0}% within 1 VMAF",
+                    a.sources,
+                    a.mean_abs_knob_error,
+                    a.mean_abs_vmaf_miss,
+                    a.within_1_vmaf * 100.0
+                );
+            }
             Ok(())
         }
         LibraryCommand::Plan {

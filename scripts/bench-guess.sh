@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Probes per search with and without the learned first guess (issue: the quality-tuning
+# toolkit). A training corpus of generated 640x360 10 s clips (textures 2, 5, ... 35) is
+# measured with `mediaforce grid`; held-out clips (other textures, each in its own folder, so
+# no folder guess helps) are then encoded to the target with the knob model off and on, and
+# the probes each search ran are counted from the job events. A "season" folder of clips shows
+# the folder's measured guess. Reports the model's leave-one-out accuracy too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -q -p mediaforce-cli
+cargo build --release --locked -q -p mediaforce-server --example web_fixture
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+M=$PWD/target/release/mediaforce
+FX=$PWD/target/release/examples/web_fixture
+ENC=${ENCODER:-libx264}
+PRESET=${PRESET:-veryfast}
+TARGET=${TARGET:-93}
+export MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB=0 MEDIAFORCE_POLICY_ENCODE_ENCODER=$ENC \
+  MEDIAFORCE_POLICY_ENCODE_PRESET=$PRESET MEDIAFORCE_POLICY_ENCODE_TARGET_VMAF=$TARGET \
+  MEDIAFORCE_POLICY_ENCODE_TOLERANCE=1.5
+$FX "$T/train" "${TRAIN:-12}" 2 >/dev/null
+for i in $(seq 0 $(( ${HELD:-6} - 1 ))); do $FX "$T/held/f$i" 1 $(( 3 + 5 * i )) >/dev/null; done
+$FX "$T/season" 5 40 >/dev/null
+
+# Train: one store with the grid's rows.
+export MEDIAFORCE_DATA_DIR=$T/base MEDIAFORCE_CACHE_DIR=$T/cache
+start=$(date +%s.%N)
+$M grid "$T"/train/*.mkv --encoder "$ENC" --preset "$PRESET" --knob "${KNOBS:-14..42:4}" --out "$T/corpus.jsonl" --json > "$T/grid.json"
+grid_s=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")
+$M model --json > "$T/model.json"
+
+run() { # $1: name, $2: learned_guess, $3: folder
+  local D=$T/run-$1
+  cp -r "$T/base" "$D"
+  MEDIAFORCE_DATA_DIR=$D MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=$2 $M settings add-root "$3" >/dev/null
+  MEDIAFORCE_DATA_DIR=$D $M settings set-transcode-root "$T/out-$1" >/dev/null
+  MEDIAFORCE_DATA_DIR=$D MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=$2 $M campaign "$3" >/dev/null
+  MEDIAFORCE_DATA_DIR=$D MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=$2 $M encode --all --jobs 1 --json > "$T/$1.json"
+  python3 - "$D/catalog.db" "$T/$1.json" "$1" "$TARGET" <<'PY'
+import json, sqlite3, sys
+db, results, name, target = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+c = sqlite3.connect(db)
+probes = [n for (n,) in c.execute(
+    "SELECT COUNT(*) FROM job_event WHERE kind = 'probe_scored' GROUP BY job ORDER BY job")]
+first = [json.loads(d)["knob"] for (j, d) in c.execute(
+    "SELECT job, detail FROM job_event WHERE kind = 'probe_scored' ORDER BY id")]
+measured = [r["measured_vmaf"] for r in json.load(open(results)) if r.get("measured_vmaf") is not None]
+inside = sum(1 for v in measured if target - 0.5 <= v <= target + 1.5)
+print(f"| {name} | {len(probes)} | {sum(probes)/len(probes):.2f} | {' '.join(map(str, probes))} | {inside}/{len(measured)} in [{target-0.5}, {target+1.5}] |")
+PY
+}
+echo "grid: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["written"], "rows")' "$T/grid.json") in ${grid_s} s"
+python3 - "$T/model.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+a = m["leave_one_out"]
+print(f"model: {m['model']['sources']} sources, residual spread {m['model']['residual_sd']:.2f} knob; "
+      f"leave-one-out mean |knob error| {a['mean_abs_knob_error']:.2f}, implied VMAF miss {a['mean_abs_vmaf_miss']:.2f}, "
+      f"{a['within_1_vmaf']*100:.0f}% within 1 VMAF")
+PY
+echo "| run | searches | mean probes | probes each | closed-loop VMAF |"
+echo "|---|---|---|---|---|"
+run held-out-policy false "$T/held"
+run held-out-learned true "$T/held"
+run season-folder-guess false "$T/season"

@@ -1,0 +1,372 @@
+//! The learned first guess: a small ridge regression from a source's features to the knob at
+//! which its VMAF reaches a target, fitted on measured points (every search's probes and any
+//! grid corpus in the store). Explainable (five coefficients) and fast (a 5x5 solve).
+//!
+//! For each source, the knob at the target is read off its own measured curve (linear
+//! interpolation between the two probes that bracket the target); the regression then maps
+//! `[1, ln bits-per-pixel, mean SI / 100, mean TI / 10, ln(height / 1080)]` to that knob. The
+//! residual spread is the prediction's uncertainty.
+
+use crate::search::TargetStat;
+use crate::tuning::TuningPoint;
+use serde::Serialize;
+
+/// Features in the order of the coefficients.
+pub const TERMS: [&str; 5] = [
+    "intercept",
+    "ln_bpp",
+    "si_mean/100",
+    "ti_mean/10",
+    "ln_height/1080",
+];
+
+/// A fitted model for one encoder, preset, statistic and target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnobModel {
+    /// Encoder adapter id.
+    pub encoder: String,
+    /// Preset.
+    pub preset: String,
+    /// The statistic and target it predicts the knob for.
+    pub stat: TargetStat,
+    /// The target.
+    pub target: f64,
+    /// Coefficients, one per [`TERMS`] entry.
+    pub coefficients: Vec<f64>,
+    /// Sources it was fitted on.
+    pub sources: usize,
+    /// Standard deviation of the residuals, in knob units.
+    pub residual_sd: f64,
+}
+
+/// One source's knob at the target, with what it is predicted from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    /// The source's fingerprint.
+    pub source: String,
+    /// The feature vector (see [`TERMS`]).
+    pub x: Vec<f64>,
+    /// The knob at which its VMAF reaches the target.
+    pub knob: f64,
+    /// How much VMAF one knob step costs there (|dVMAF/dknob|).
+    pub slope: f64,
+}
+
+/// Leave-one-out accuracy of the model on its own sources.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accuracy {
+    /// Sources tried.
+    pub sources: usize,
+    /// Mean |predicted knob - measured knob|.
+    pub mean_abs_knob_error: f64,
+    /// Mean VMAF miss that knob error implies (the source's slope times the error).
+    pub mean_abs_vmaf_miss: f64,
+    /// Share of sources whose implied miss is within 1 VMAF.
+    pub within_1_vmaf: f64,
+}
+
+/// The feature vector of a source.
+pub fn terms(f: &crate::features::SourceFeatures) -> Vec<f64> {
+    vec![
+        1.0,
+        f.bits_per_pixel.max(1e-4).ln(),
+        f.si_mean / 100.0,
+        f.ti_mean / 10.0,
+        (f64::from(f.height.max(1)) / 1080.0).ln(),
+    ]
+}
+
+fn stat_of(p: &TuningPoint, stat: TargetStat) -> f64 {
+    match stat {
+        TargetStat::Mean => p.vmaf_mean,
+        TargetStat::Harmonic => p.vmaf_harmonic,
+        TargetStat::P5 => p.vmaf_p5,
+        TargetStat::P1 => p.vmaf_p1,
+        TargetStat::Min => p.vmaf_min,
+    }
+}
+
+/// Each source's knob at `target` from its measured points of `encoder` and `preset`
+/// (sources whose points do not bracket the target are left out).
+pub fn observations(
+    points: &[TuningPoint],
+    encoder: &str,
+    preset: &str,
+    stat: TargetStat,
+    target: f64,
+) -> Vec<Observation> {
+    let mut by_source: std::collections::BTreeMap<&str, Vec<&TuningPoint>> = Default::default();
+    for p in points
+        .iter()
+        .filter(|p| p.encoder == encoder && p.preset == preset)
+    {
+        by_source.entry(&p.source_fingerprint).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for (source, mut ps) in by_source {
+        ps.sort_by(|a, b| a.knob.total_cmp(&b.knob));
+        ps.dedup_by(|a, b| a.knob == b.knob);
+        let found = ps.windows(2).find_map(|w| {
+            let (a, b) = (stat_of(w[0], stat), stat_of(w[1], stat));
+            ((a >= target && b <= target) || (a <= target && b >= target)).then(|| {
+                let slope = (a - b) / (w[1].knob - w[0].knob);
+                let knob = if (a - b).abs() < 1e-9 {
+                    w[0].knob
+                } else {
+                    w[0].knob + (a - target) / (a - b) * (w[1].knob - w[0].knob)
+                };
+                (knob, slope.abs())
+            })
+        });
+        if let Some((knob, slope)) = found {
+            out.push(Observation {
+                source: source.to_string(),
+                x: terms(&ps[0].features),
+                knob,
+                slope,
+            });
+        }
+    }
+    out
+}
+
+/// Ridge regression of knob on features (the intercept is not shrunk). With fewer sources
+/// than terms, only the intercept (their mean) is fitted.
+pub fn fit(obs: &[Observation], lambda: f64) -> Option<(Vec<f64>, f64)> {
+    if obs.is_empty() {
+        return None;
+    }
+    let p = if obs.len() > TERMS.len() + 1 {
+        TERMS.len()
+    } else {
+        1
+    };
+    let mut a = vec![vec![0.0; p]; p];
+    let mut b = vec![0.0; p];
+    for o in obs {
+        for (i, (row, bi)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+            *bi += o.x[i] * o.knob;
+            for (j, cell) in row.iter_mut().enumerate() {
+                *cell += o.x[i] * o.x[j];
+            }
+        }
+    }
+    for (i, row) in a.iter_mut().enumerate().skip(1) {
+        row[i] += lambda * obs.len() as f64;
+    }
+    let mut beta = solve(a, b)?;
+    beta.resize(TERMS.len(), 0.0);
+    let sse: f64 = obs
+        .iter()
+        .map(|o| (predict_with(&beta, &o.x) - o.knob).powi(2))
+        .sum();
+    let dof = (obs.len() as f64 - p as f64).max(1.0);
+    Some((beta, (sse / dof).sqrt()))
+}
+
+fn predict_with(beta: &[f64], x: &[f64]) -> f64 {
+    beta.iter().zip(x).map(|(b, x)| b * x).sum()
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for c in 0..n {
+        let pivot = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        if a[pivot][c].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(c, pivot);
+        b.swap(c, pivot);
+        let (top, rest) = a.split_at_mut(c + 1);
+        let pivot_row = &top[c];
+        for (r, row) in rest.iter_mut().enumerate() {
+            let f = row[c] / pivot_row[c];
+            for (cell, p) in row.iter_mut().zip(pivot_row).skip(c) {
+                *cell -= f * p;
+            }
+            b[c + 1 + r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
+/// Sources a model needs before the search trusts it for a first probe.
+pub const MIN_SOURCES: usize = 6;
+
+/// The ridge strength used.
+pub const LAMBDA: f64 = 1e-2;
+
+impl KnobModel {
+    /// Fit on `points` for `encoder`, `preset`, `stat` and `target`; `None` without any source
+    /// whose points bracket the target.
+    pub fn fit(
+        points: &[TuningPoint],
+        encoder: &str,
+        preset: &str,
+        stat: TargetStat,
+        target: f64,
+    ) -> Option<Self> {
+        let obs = observations(points, encoder, preset, stat, target);
+        let (coefficients, residual_sd) = fit(&obs, LAMBDA)?;
+        Some(Self {
+            encoder: encoder.into(),
+            preset: preset.into(),
+            stat,
+            target,
+            coefficients,
+            sources: obs.len(),
+            residual_sd,
+        })
+    }
+
+    /// The predicted knob for a source with these features, and its uncertainty (the residual
+    /// spread).
+    pub fn predict(&self, f: &crate::features::SourceFeatures) -> (f64, f64) {
+        (
+            predict_with(&self.coefficients, &terms(f)),
+            self.residual_sd,
+        )
+    }
+}
+
+/// Leave-one-out: each source predicted by a model fitted on the others.
+pub fn leave_one_out(obs: &[Observation]) -> Option<Accuracy> {
+    if obs.len() < 2 {
+        return None;
+    }
+    let (mut knob_err, mut vmaf_err, mut within) = (0.0, 0.0, 0usize);
+    for i in 0..obs.len() {
+        let rest: Vec<Observation> = obs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o.clone())
+            .collect();
+        let (beta, _) = fit(&rest, LAMBDA)?;
+        let e = (predict_with(&beta, &obs[i].x) - obs[i].knob).abs();
+        let miss = e * obs[i].slope;
+        knob_err += e;
+        vmaf_err += miss;
+        within += usize::from(miss <= 1.0);
+    }
+    let n = obs.len() as f64;
+    Some(Accuracy {
+        sources: obs.len(),
+        mean_abs_knob_error: knob_err / n,
+        mean_abs_vmaf_miss: vmaf_err / n,
+        within_1_vmaf: within as f64 / n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::SourceFeatures;
+
+    fn point(source: &str, bpp: f64, si: f64, knob: f64, vmaf: f64) -> TuningPoint {
+        TuningPoint {
+            origin: "grid".into(),
+            source: source.into(),
+            source_fingerprint: source.into(),
+            source_codec: "h264".into(),
+            features: SourceFeatures {
+                si_mean: si,
+                bits_per_pixel: bpp,
+                height: 1080,
+                fps: 24.0,
+                ..Default::default()
+            },
+            encoder: "libx264".into(),
+            encoder_version: "x".into(),
+            preset: "fast".into(),
+            params: String::new(),
+            knob_name: "crf".into(),
+            knob,
+            width: 1920,
+            height: 1080,
+            full: false,
+            samples: 1,
+            sample_seconds: 1.0,
+            sample_bytes: 1,
+            bytes: 1,
+            bit_rate: 1.0,
+            percent: 1.0,
+            encode_seconds: 1.0,
+            vmaf_mean: vmaf,
+            vmaf_harmonic: vmaf,
+            vmaf_p5: vmaf,
+            vmaf_p1: vmaf,
+            vmaf_min: vmaf,
+        }
+    }
+
+    #[test]
+    fn the_knob_at_the_target_is_read_off_each_curve() {
+        // VMAF 98 at 20, 92 at 26: 95 lies halfway, at 23, and a knob step costs 1 VMAF.
+        let pts = [
+            point("a", 0.1, 50.0, 20.0, 98.0),
+            point("a", 0.1, 50.0, 26.0, 92.0),
+            point("a", 0.1, 50.0, 32.0, 85.0),
+            // Never reaches 95: left out.
+            point("b", 0.1, 50.0, 20.0, 90.0),
+            point("b", 0.1, 50.0, 26.0, 80.0),
+        ];
+        let obs = observations(&pts, "libx264", "fast", TargetStat::Mean, 95.0);
+        assert_eq!(obs.len(), 1);
+        assert!((obs[0].knob - 23.0).abs() < 1e-9 && (obs[0].slope - 1.0).abs() < 1e-9);
+        assert!(observations(&pts, "libx265", "fast", TargetStat::Mean, 95.0).is_empty());
+    }
+
+    #[test]
+    fn a_linear_law_is_recovered_and_predicts_unseen_sources() {
+        // knob at 95 = 30 + 2 ln(bpp) - 4 si/100: each source's curve crosses 95 there.
+        let law = |bpp: f64, si: f64| 30.0 + 2.0 * bpp.ln() - 4.0 * si / 100.0;
+        let mut pts = Vec::new();
+        let mut n = 0;
+        for &bpp in &[0.05, 0.1, 0.2, 0.4] {
+            for &si in &[20.0, 60.0, 100.0] {
+                n += 1;
+                let k = law(bpp, si);
+                let s = format!("s{n}");
+                pts.push(point(&s, bpp, si, k - 3.0, 98.0));
+                pts.push(point(&s, bpp, si, k + 3.0, 92.0));
+            }
+        }
+        let m = KnobModel::fit(&pts, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
+        assert_eq!(m.sources, 12);
+        let f = SourceFeatures {
+            bits_per_pixel: 0.3,
+            si_mean: 40.0,
+            height: 1080,
+            ..Default::default()
+        };
+        let (k, sd) = m.predict(&f);
+        assert!(
+            (k - law(0.3, 40.0)).abs() < 0.2,
+            "{k} vs {}",
+            law(0.3, 40.0)
+        );
+        assert!(sd < 0.2, "{sd}");
+        let acc = leave_one_out(&observations(
+            &pts,
+            "libx264",
+            "fast",
+            TargetStat::Mean,
+            95.0,
+        ))
+        .unwrap();
+        assert!(acc.mean_abs_knob_error < 0.3, "{acc:?}");
+        assert_eq!(acc.within_1_vmaf, 1.0);
+        // Too few sources for five terms: the mean knob.
+        let few = &pts[..4];
+        let m = KnobModel::fit(few, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
+        let mean = (law(0.05, 20.0) + law(0.05, 60.0)) / 2.0;
+        assert!((m.predict(&f).0 - mean).abs() < 1e-9);
+    }
+}
