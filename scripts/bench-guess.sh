@@ -26,7 +26,7 @@ $FX "$T/season" 5 40 >/dev/null
 # Train: one store with the grid's rows.
 export MEDIAFORCE_DATA_DIR=$T/base MEDIAFORCE_CACHE_DIR=$T/cache
 start=$(date +%s.%N)
-$M grid "$T"/train/*.mkv --encoder "$ENC" --preset "$PRESET" --knob "${KNOBS:-14..42:4}" --out "$T/corpus.jsonl" --json > "$T/grid.json"
+$M grid "$T"/train/*.mkv --encoder "$ENC" --preset "$PRESET" --knob "${KNOBS:-14..40:2}" --out "$T/corpus.jsonl" --json > "$T/grid.json"
 grid_s=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")
 $M model --json > "$T/model.json"
 
@@ -54,10 +54,10 @@ echo "grid: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print
 python3 - "$T/model.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-a = m["leave_one_out"]
-print(f"model: {m['model']['sources']} sources, residual spread {m['model']['residual_sd']:.2f} knob; "
-      f"leave-one-out mean |knob error| {a['mean_abs_knob_error']:.2f}, implied VMAF miss {a['mean_abs_vmaf_miss']:.2f}, "
-      f"{a['within_1_vmaf']*100:.0f}% within 1 VMAF")
+print(f"model: {m['model']['sources']} sources, {m['model']['kind']} used, uncertainty {m['model']['residual_sd']:.2f} knob")
+for a in m["leave_one_out"]:
+    print(f"  leave-one-out {a['kind']}: mean |knob error| {a['mean_abs_knob_error']:.2f} (rms {a['rms_knob_error']:.2f}), "
+          f"implied VMAF miss {a['mean_abs_vmaf_miss']:.2f}, {a['within_1_vmaf']*100:.0f}% within 1 VMAF")
 PY
 echo "| run | searches | mean probes | probes each | closed-loop VMAF |"
 echo "|---|---|---|---|---|"

@@ -31,12 +31,64 @@ pub struct KnobModel {
     pub stat: TargetStat,
     /// The target.
     pub target: f64,
-    /// Coefficients, one per [`TERMS`] entry.
+    /// Which of the two fits predicts (the one with the smaller leave-one-out error).
+    pub kind: ModelKind,
+    /// Coefficients of the linear fit, one per [`TERMS`] entry.
     pub coefficients: Vec<f64>,
     /// Sources it was fitted on.
     pub sources: usize,
-    /// Standard deviation of the residuals, in knob units.
+    /// The uncertainty of a prediction, in knob units: the leave-one-out root mean square
+    /// error of the kind chosen (the residual spread with fewer than three sources).
     pub residual_sd: f64,
+    /// The sources, for the neighbours fit.
+    #[serde(skip)]
+    observations: Vec<Observation>,
+}
+
+/// How a model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// The ridge regression over [`TERMS`].
+    Linear,
+    /// The inverse-distance-weighted knob of the [`NEIGHBOURS`] most similar sources
+    /// (features scaled by their spread): follows curved relations the linear fit cannot.
+    Neighbours,
+}
+
+/// Sources the neighbours fit averages.
+pub const NEIGHBOURS: usize = 3;
+
+/// The neighbours prediction for `x` from `obs` (which must not be empty).
+fn neighbours(obs: &[Observation], x: &[f64]) -> f64 {
+    let terms = x.len();
+    let spread: Vec<f64> = (1..terms)
+        .map(|t| {
+            let n = obs.len() as f64;
+            let mean = obs.iter().map(|o| o.x[t]).sum::<f64>() / n;
+            let var = obs.iter().map(|o| (o.x[t] - mean).powi(2)).sum::<f64>() / n;
+            var.sqrt()
+        })
+        .collect();
+    let mut near: Vec<(f64, f64)> = obs
+        .iter()
+        .map(|o| {
+            let d2: f64 = (1..terms)
+                .filter(|&t| spread[t - 1] > 1e-9)
+                .map(|t| ((o.x[t] - x[t]) / spread[t - 1]).powi(2))
+                .sum();
+            (d2.sqrt(), o.knob)
+        })
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    near.truncate(NEIGHBOURS);
+    let (mut w, mut k) = (0.0, 0.0);
+    for (d, knob) in near {
+        let wi = 1.0 / (d + 1e-3);
+        w += wi;
+        k += wi * knob;
+    }
+    k / w
 }
 
 /// One source's knob at the target, with what it is predicted from.
@@ -55,10 +107,14 @@ pub struct Observation {
 /// Leave-one-out accuracy of the model on its own sources.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Accuracy {
+    /// The kind of model tried.
+    pub kind: ModelKind,
     /// Sources tried.
     pub sources: usize,
     /// Mean |predicted knob - measured knob|.
     pub mean_abs_knob_error: f64,
+    /// Root mean square of the knob errors.
+    pub rms_knob_error: f64,
     /// Mean VMAF miss that knob error implies (the source's slope times the error).
     pub mean_abs_vmaf_miss: f64,
     /// Share of sources whose implied miss is within 1 VMAF.
@@ -204,7 +260,8 @@ pub const LAMBDA: f64 = 1e-2;
 
 impl KnobModel {
     /// Fit on `points` for `encoder`, `preset`, `stat` and `target`; `None` without any source
-    /// whose points bracket the target.
+    /// whose points bracket the target. Both kinds are fitted; the one with the smaller
+    /// leave-one-out error predicts.
     pub fn fit(
         points: &[TuningPoint],
         encoder: &str,
@@ -213,34 +270,46 @@ impl KnobModel {
         target: f64,
     ) -> Option<Self> {
         let obs = observations(points, encoder, preset, stat, target);
-        let (coefficients, residual_sd) = fit(&obs, LAMBDA)?;
+        let (coefficients, residual) = fit(&obs, LAMBDA)?;
+        let linear = leave_one_out(&obs, ModelKind::Linear);
+        let near = leave_one_out(&obs, ModelKind::Neighbours);
+        let (kind, sd) = match (linear, near) {
+            (Some(l), Some(n)) if n.rms_knob_error < l.rms_knob_error => {
+                (ModelKind::Neighbours, n.rms_knob_error)
+            }
+            (Some(l), _) => (ModelKind::Linear, l.rms_knob_error),
+            _ => (ModelKind::Linear, residual),
+        };
         Some(Self {
             encoder: encoder.into(),
             preset: preset.into(),
             stat,
             target,
+            kind,
             coefficients,
             sources: obs.len(),
-            residual_sd,
+            residual_sd: sd,
+            observations: obs,
         })
     }
 
-    /// The predicted knob for a source with these features, and its uncertainty (the residual
-    /// spread).
+    /// The predicted knob for a source with these features, and its uncertainty.
     pub fn predict(&self, f: &crate::features::SourceFeatures) -> (f64, f64) {
-        (
-            predict_with(&self.coefficients, &terms(f)),
-            self.residual_sd,
-        )
+        let x = terms(f);
+        let k = match self.kind {
+            ModelKind::Linear => predict_with(&self.coefficients, &x),
+            ModelKind::Neighbours => neighbours(&self.observations, &x),
+        };
+        (k, self.residual_sd)
     }
 }
 
-/// Leave-one-out: each source predicted by a model fitted on the others.
-pub fn leave_one_out(obs: &[Observation]) -> Option<Accuracy> {
-    if obs.len() < 2 {
+/// Leave-one-out: each source predicted by a model of `kind` fitted on the others.
+pub fn leave_one_out(obs: &[Observation], kind: ModelKind) -> Option<Accuracy> {
+    if obs.len() < 3 {
         return None;
     }
-    let (mut knob_err, mut vmaf_err, mut within) = (0.0, 0.0, 0usize);
+    let (mut knob_err, mut sq, mut vmaf_err, mut within) = (0.0, 0.0, 0.0, 0usize);
     for i in 0..obs.len() {
         let rest: Vec<Observation> = obs
             .iter()
@@ -248,17 +317,23 @@ pub fn leave_one_out(obs: &[Observation]) -> Option<Accuracy> {
             .filter(|(j, _)| *j != i)
             .map(|(_, o)| o.clone())
             .collect();
-        let (beta, _) = fit(&rest, LAMBDA)?;
-        let e = (predict_with(&beta, &obs[i].x) - obs[i].knob).abs();
+        let predicted = match kind {
+            ModelKind::Linear => predict_with(&fit(&rest, LAMBDA)?.0, &obs[i].x),
+            ModelKind::Neighbours => neighbours(&rest, &obs[i].x),
+        };
+        let e = (predicted - obs[i].knob).abs();
         let miss = e * obs[i].slope;
         knob_err += e;
+        sq += e * e;
         vmaf_err += miss;
         within += usize::from(miss <= 1.0);
     }
     let n = obs.len() as f64;
     Some(Accuracy {
+        kind,
         sources: obs.len(),
         mean_abs_knob_error: knob_err / n,
+        rms_knob_error: (sq / n).sqrt(),
         mean_abs_vmaf_miss: vmaf_err / n,
         within_1_vmaf: within as f64 / n,
     })
@@ -352,21 +427,43 @@ mod tests {
             "{k} vs {}",
             law(0.3, 40.0)
         );
-        assert!(sd < 0.2, "{sd}");
-        let acc = leave_one_out(&observations(
-            &pts,
-            "libx264",
-            "fast",
-            TargetStat::Mean,
-            95.0,
-        ))
+        assert!(sd < 0.3, "{sd}");
+        let acc = leave_one_out(
+            &observations(&pts, "libx264", "fast", TargetStat::Mean, 95.0),
+            ModelKind::Linear,
+        )
         .unwrap();
+        assert_eq!(
+            m.kind,
+            ModelKind::Linear,
+            "a linear law is best fitted linearly"
+        );
         assert!(acc.mean_abs_knob_error < 0.3, "{acc:?}");
         assert_eq!(acc.within_1_vmaf, 1.0);
+        // A curved law (the knob falls steeply past a bits-per-pixel threshold, as the
+        // generated corpus of `scripts/bench-guess.sh` does): the neighbours fit wins.
+        let curved = |bpp: f64| 20.0 + 8.0 / (1.0 + ((bpp - 0.9) * 10.0).exp());
+        let mut pts = Vec::new();
+        for i in 0..16 {
+            let bpp = 0.3 + 0.08 * f64::from(i);
+            let k = curved(bpp);
+            let s = format!("c{i}");
+            pts.push(point(&s, bpp, 50.0, k - 2.0, 98.0));
+            pts.push(point(&s, bpp, 50.0, k + 2.0, 92.0));
+        }
+        let m = KnobModel::fit(&pts, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
+        assert_eq!(m.kind, ModelKind::Neighbours);
+        let obs = observations(&pts, "libx264", "fast", TargetStat::Mean, 95.0);
+        let (l, n) = (
+            leave_one_out(&obs, ModelKind::Linear).unwrap(),
+            leave_one_out(&obs, ModelKind::Neighbours).unwrap(),
+        );
+        assert!(n.rms_knob_error < l.rms_knob_error, "{n:?} {l:?}");
+        assert_eq!(m.residual_sd, n.rms_knob_error);
         // Too few sources for five terms: the mean knob.
         let few = &pts[..4];
         let m = KnobModel::fit(few, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
-        let mean = (law(0.05, 20.0) + law(0.05, 60.0)) / 2.0;
+        let mean = (curved(0.3) + curved(0.38)) / 2.0;
         assert!((m.predict(&f).0 - mean).abs() < 1e-9);
     }
 }

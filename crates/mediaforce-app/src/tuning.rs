@@ -443,8 +443,8 @@ pub struct ModelView {
     pub model: Option<mediaforce::model::KnobModel>,
     /// The terms the coefficients multiply.
     pub terms: Vec<&'static str>,
-    /// Leave-one-out accuracy (`None` with fewer than two sources).
-    pub leave_one_out: Option<mediaforce::model::Accuracy>,
+    /// Leave-one-out accuracy of each kind (none with fewer than three sources).
+    pub leave_one_out: Vec<mediaforce::model::Accuracy>,
     /// Whether the search uses it for first probes (enough sources).
     pub used: bool,
     /// Points in the store.
@@ -480,7 +480,13 @@ impl App {
                 .is_some_and(|m| m.sources >= mediaforce::model::MIN_SOURCES),
             model,
             terms: mediaforce::model::TERMS.to_vec(),
-            leave_one_out: mediaforce::model::leave_one_out(&obs),
+            leave_one_out: [
+                mediaforce::model::ModelKind::Linear,
+                mediaforce::model::ModelKind::Neighbours,
+            ]
+            .into_iter()
+            .filter_map(|k| mediaforce::model::leave_one_out(&obs, k))
+            .collect(),
             points: points.len(),
         })
     }

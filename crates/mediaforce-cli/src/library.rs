@@ -330,13 +330,16 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             for (t, c) in v.terms.iter().zip(&m.coefficients) {
                 println!("  {t:<16} {c:+.4}");
             }
-            if let Some(a) = &v.leave_one_out {
+            for a in &v.leave_one_out {
                 println!(
-                    "leave-one-out over {} sources: mean |knob error| {:.2}, mean VMAF miss {:.2}, {:.0}% within 1 VMAF",
+                    "leave-one-out, {:?}, over {} sources: mean |knob error| {:.2} (rms {:.2}), mean VMAF miss {:.2}, {:.0}% within 1 VMAF{}",
+                    a.kind,
                     a.sources,
                     a.mean_abs_knob_error,
+                    a.rms_knob_error,
                     a.mean_abs_vmaf_miss,
-                    a.within_1_vmaf * 100.0
+                    a.within_1_vmaf * 100.0,
+                    if a.kind == m.kind { " (used)" } else { "" }
                 );
             }
             Ok(())
