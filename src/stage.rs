@@ -573,6 +573,46 @@ pub fn stage_item(
         let result = encode_to_target(&item.source, &output, &cfg, &base, &mut obs, &mut sink);
         match result {
             Ok(report) => {
+                // The search, probe by probe, in the item's history (the item page shows it).
+                for p in &report.search.probes {
+                    catalog.event(
+                        rec.id,
+                        "probe",
+                        Some(&format!(
+                            "{} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), ~{:.1}% of the source{}",
+                            report.search.knob_name,
+                            p.knob,
+                            p.score,
+                            p.vmaf.mean,
+                            p.vmaf.p5,
+                            p.vmaf.min,
+                            p.predicted_percent,
+                            if p.cached { " (cached)" } else { "" }
+                        )),
+                    )?;
+                }
+                if let Some(c) = report.search.chosen() {
+                    let full: Vec<String> = report
+                        .encodes
+                        .iter()
+                        .map(|e| match e.achieved {
+                            Some(v) => format!("{} {} measured {v:.2}", report.search.knob_name, e.knob),
+                            None => format!("{} {} not measured", report.search.knob_name, e.knob),
+                        })
+                        .collect();
+                    catalog.event(
+                        rec.id,
+                        "chosen",
+                        Some(&format!(
+                            "{} {} predicted VMAF {:.2} after {} probes; whole file: {}",
+                            report.search.knob_name,
+                            c.knob,
+                            c.score,
+                            report.search.probes.len(),
+                            if full.is_empty() { "not encoded".into() } else { full.join(", ") }
+                        )),
+                    )?;
+                }
                 // Every probe is a measured point for the knob model.
                 if let Ok(fingerprint) = crate::cache::source_fingerprint(&item.source) {
                     let codec = crate::core::probe::probe_headers(&item.source)

@@ -924,6 +924,8 @@ struct ItemHtml {
     message: Option<String>,
     reencode: bool,
     target_vmaf: String,
+    /// The newest search: its first guess, its probes and its choice.
+    search: Vec<(String, String)>,
 }
 
 /// `GET /items/{id}`: numbers, review clips, worst frames, the per-frame plot, the history
@@ -975,6 +977,26 @@ pub async fn item(
         actions: v.actions.clone(),
         reencode: v.reencode,
         target_vmaf: format!("{}", v.target_vmaf),
+        search: {
+            // The newest search: from the last first guess or probe run after the last choice.
+            let kinds = ["first_guess", "probe", "chosen"];
+            let steps: Vec<&(i64, String, Option<String>)> =
+                v.events.iter().filter(|e| kinds.contains(&e.1.as_str())).collect();
+            let start = steps
+                .iter()
+                .rposition(|e| e.1 == "chosen")
+                .and_then(|last| {
+                    steps[..last]
+                        .iter()
+                        .rposition(|e| e.1 == "chosen")
+                        .map(|prev| prev + 1)
+                })
+                .unwrap_or(0);
+            steps[start..]
+                .iter()
+                .map(|e| (e.1.replace('_', " "), e.2.clone().unwrap_or_default()))
+                .collect()
+        },
         clips: of("clip"),
         stills: of("still"),
         plot: v

@@ -195,6 +195,14 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         "return Array.from(document.querySelectorAll('img.still, #plot')).every(i => i.complete && i.naturalWidth > 0)",
         true.into(),
     );
+    // The search that chose the knob: its probes and its choice, with the whole file's score.
+    let probes = b.eval("return document.querySelectorAll('#search tr.probe').length");
+    assert!(probes.as_u64().unwrap() >= 1, "{probes}");
+    let chosen = b.eval("return document.querySelector('#search tr.chosen').textContent");
+    let chosen = chosen.as_str().unwrap().to_string();
+    let knob = app.catalog.last_encode(item.id).unwrap().unwrap().knob;
+    assert!(chosen.contains(&format!("crf {knob}")), "{chosen}");
+    assert!(chosen.contains("measured"), "{chosen}");
     b.screenshot("item");
     b.click("#approve");
     b.wait_for(
