@@ -208,6 +208,26 @@ struct FolderRuleFile {
     ranking: Option<Table>,
 }
 
+impl FolderRuleFile {
+    /// The sections the rule sets, as one table.
+    fn sections(self) -> Table {
+        let mut t = Table::new();
+        for (name, section) in [
+            ("encode", self.encode),
+            ("knob", self.knob),
+            ("audio", self.audio),
+            ("subtitles", self.subtitles),
+            ("hdr", self.hdr),
+            ("ranking", self.ranking),
+        ] {
+            if let Some(section) = section {
+                t.insert(name.into(), Value::Table(section));
+            }
+        }
+        t
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FolderFile {
@@ -515,22 +535,7 @@ pub fn folder_override(data_dir: &Path, folder: &Path) -> Result<Option<String>,
         .into_iter()
         .rev()
         .find(|r| r.pattern == want)
-        .map(|r| {
-            let mut t = Table::new();
-            for (name, section) in [
-                ("encode", r.encode),
-                ("knob", r.knob),
-                ("audio", r.audio),
-                ("subtitles", r.subtitles),
-                ("hdr", r.hdr),
-                ("ranking", r.ranking),
-            ] {
-                if let Some(section) = section {
-                    t.insert(name.into(), Value::Table(section));
-                }
-            }
-            toml::to_string(&t).unwrap_or_default()
-        }))
+        .map(|r| toml::to_string(&r.sections()).unwrap_or_default()))
 }
 
 /// Save `sections` (policy TOML: `[encode]`, `[audio]`...) as the operator's rule for exactly
@@ -632,19 +637,8 @@ fn parse_folders(file: &Path, text: &str, label: &str) -> Result<Vec<FolderRule>
         }
         let matcher = PathMatcher::new(&r.pattern)
             .map_err(|e| invalid(file, format!("[[folder]] #{}: {e}", i + 1)))?;
-        let mut overrides = Table::new();
-        for (name, section) in [
-            ("encode", r.encode),
-            ("knob", r.knob),
-            ("audio", r.audio),
-            ("subtitles", r.subtitles),
-            ("hdr", r.hdr),
-            ("ranking", r.ranking),
-        ] {
-            if let Some(s) = section {
-                overrides.insert(name.into(), Value::Table(s));
-            }
-        }
+        let pattern = r.pattern.clone();
+        let overrides = r.sections();
         // Validate the rule's sections against the schema by parsing them as a policy layer.
         let as_text = toml::to_string(&overrides).unwrap_or_default();
         toml::from_str::<Policy>(&as_text).map_err(|e| {
@@ -653,17 +647,17 @@ fn parse_folders(file: &Path, text: &str, label: &str) -> Result<Vec<FolderRule>
                 format!(
                     "[[folder]] #{} (match {:?}): {}",
                     i + 1,
-                    r.pattern,
+                    pattern,
                     e.message().trim()
                 ),
             )
         })?;
         check_values(file, text, &overrides)?;
         rules.push(FolderRule {
-            pattern: r.pattern.clone(),
+            pattern: pattern.clone(),
             matcher,
             overrides,
-            source: format!("{label} [[folder]] #{} (match {:?})", i + 1, r.pattern),
+            source: format!("{label} [[folder]] #{} (match {:?})", i + 1, pattern),
         });
     }
     Ok(rules)

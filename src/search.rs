@@ -261,6 +261,21 @@ pub struct Uncertainty {
 }
 
 impl Probe {
+    /// One line for people: `crf 28: VMAF 94.85 (mean 94.85, p5 90.12, min 88.03), predicted
+    /// 19.3% of source`, with `(cached)` when the cache answered.
+    pub fn describe(&self, knob_name: &str) -> String {
+        format!(
+            "{knob_name} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
+            self.knob,
+            self.score,
+            self.vmaf.mean,
+            self.vmaf.p5,
+            self.vmaf.min,
+            self.predicted_percent,
+            if self.cached { " (cached)" } else { "" }
+        )
+    }
+
     /// Whether the samples disagree so much that the size guard's verdict could go either
     /// way: the limit lies within two standard errors below the predicted size.
     pub fn size_uncertain(&self, limit_percent: f64) -> bool {

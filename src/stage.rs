@@ -575,28 +575,16 @@ pub fn stage_item(
             Ok(report) => {
                 // The search, probe by probe, in the item's history (the item page shows it).
                 for p in &report.search.probes {
-                    catalog.event(
-                        rec.id,
-                        "probe",
-                        Some(&format!(
-                            "{} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), ~{:.1}% of the source{}",
-                            report.search.knob_name,
-                            p.knob,
-                            p.score,
-                            p.vmaf.mean,
-                            p.vmaf.p5,
-                            p.vmaf.min,
-                            p.predicted_percent,
-                            if p.cached { " (cached)" } else { "" }
-                        )),
-                    )?;
+                    catalog.event(rec.id, "probe", Some(&p.describe(&report.search.knob_name)))?;
                 }
                 if let Some(c) = report.search.chosen() {
                     let full: Vec<String> = report
                         .encodes
                         .iter()
                         .map(|e| match e.achieved {
-                            Some(v) => format!("{} {} measured {v:.2}", report.search.knob_name, e.knob),
+                            Some(v) => {
+                                format!("{} {} measured {v:.2}", report.search.knob_name, e.knob)
+                            }
                             None => format!("{} {} not measured", report.search.knob_name, e.knob),
                         })
                         .collect();
@@ -609,7 +597,11 @@ pub fn stage_item(
                             c.knob,
                             c.score,
                             report.search.probes.len(),
-                            if full.is_empty() { "not encoded".into() } else { full.join(", ") }
+                            if full.is_empty() {
+                                "not encoded".into()
+                            } else {
+                                full.join(", ")
+                            }
                         )),
                     )?;
                 }

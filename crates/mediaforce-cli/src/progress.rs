@@ -186,17 +186,7 @@ impl mediaforce::search::SearchObserver for SearchProgress {
             SearchEvent::SourceDamaged { .. } => {}
             SearchEvent::ProbeScored(p) => {
                 self.clear_bar();
-                self.line(format!(
-                    "  {} {}: VMAF {:.2} (mean {:.2}, p5 {:.2}, min {:.2}), predicted {:.1}% of source{}",
-                    self.knob,
-                    p.knob,
-                    p.score,
-                    p.vmaf.mean,
-                    p.vmaf.p5,
-                    p.vmaf.min,
-                    p.predicted_percent,
-                    if p.cached { " (cached)" } else { "" }
-                ))
+                self.line(format!("  {}", p.describe(&self.knob)))
             }
         }
     }

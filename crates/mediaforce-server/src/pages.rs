@@ -980,8 +980,11 @@ pub async fn item(
         search: {
             // The newest search: from the last first guess or probe run after the last choice.
             let kinds = ["first_guess", "probe", "chosen"];
-            let steps: Vec<&(i64, String, Option<String>)> =
-                v.events.iter().filter(|e| kinds.contains(&e.1.as_str())).collect();
+            let steps: Vec<&(i64, String, Option<String>)> = v
+                .events
+                .iter()
+                .filter(|e| kinds.contains(&e.1.as_str()))
+                .collect();
             let start = steps
                 .iter()
                 .rposition(|e| e.1 == "chosen")
