@@ -186,7 +186,7 @@ impl mediaforce::search::SearchObserver for SearchProgress {
             SearchEvent::SourceDamaged { .. } => {}
             SearchEvent::ProbeScored(p) => {
                 self.clear_bar();
-                self.line(format!("  {}", p.describe(&self.knob)))
+                self.line(format!("  {}", p.describe(self.knob)))
             }
         }
     }
