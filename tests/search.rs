@@ -230,9 +230,16 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
     assert_eq!(spans(&first), spans(&second));
     assert_eq!(spans(&first), vec![(0.0, 24)]);
     assert_eq!(first.placement, second.placement);
-    // One row a probe, and one for the decoded sample spans.
+    // One row a probe, one for the decoded sample spans and one for the source's features
+    // (the rerun reports them from the cache).
     let cache = cfg.cache.clone().unwrap();
-    assert_eq!(cache.len().unwrap(), first.probes.len() as u64 + 1);
+    assert_eq!(cache.len().unwrap(), first.probes.len() as u64 + 2);
+    assert!(first
+        .features
+        .is_some_and(|f| f.frames > 0 && f.width == 160));
+    let (a, b) = (first.features.unwrap(), second.features.unwrap());
+    assert_eq!((a.frames, a.width, a.height), (b.frames, b.width, b.height));
+    assert!((a.si_mean - b.si_mean).abs() < 1e-9 && (a.ti - b.ti).abs() < 1e-9);
 
     // A different preset is a different encoder fingerprint: nothing cached.
     cfg.preset = Some("superfast".into());
