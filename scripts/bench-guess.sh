@@ -21,7 +21,8 @@ export MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB=0 MEDIAFORCE_POLICY_ENCODE_ENCODER=
   MEDIAFORCE_POLICY_ENCODE_TOLERANCE=1.5
 $FX "$T/train" "${TRAIN:-12}" 2 >/dev/null
 for i in $(seq 0 $(( ${HELD:-6} - 1 ))); do $FX "$T/held/f$i" 1 $(( 3 + 5 * i )) >/dev/null; done
-$FX "$T/season" 5 40 >/dev/null
+# A "season": episodes alike but not identical (textures 40..45).
+$FX "$T/season" 6 40 1 >/dev/null
 
 # Train: one store with the grid's rows.
 export MEDIAFORCE_DATA_DIR=$T/base MEDIAFORCE_CACHE_DIR=$T/cache
@@ -30,9 +31,9 @@ $M grid "$T"/train/*.mkv --encoder "$ENC" --preset "$PRESET" --knob "${KNOBS:-14
 grid_s=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")
 $M model --json > "$T/model.json"
 
-run() { # $1: name, $2: learned_guess, $3: folder
+run() { # $1: name, $2: learned_guess, $3: folder, $4: the store to start from ($T/base)
   local D=$T/run-$1
-  cp -r "$T/base" "$D"
+  cp -r "${4:-$T/base}" "$D"
   MEDIAFORCE_DATA_DIR=$D MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=$2 $M settings add-root "$3" >/dev/null
   MEDIAFORCE_DATA_DIR=$D $M settings set-transcode-root "$T/out-$1" >/dev/null
   MEDIAFORCE_DATA_DIR=$D MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=$2 $M campaign "$3" >/dev/null
@@ -47,7 +48,7 @@ first = [json.loads(d)["knob"] for (j, d) in c.execute(
     "SELECT job, detail FROM job_event WHERE kind = 'probe_scored' ORDER BY id")]
 measured = [r["measured_vmaf"] for r in json.load(open(results)) if r.get("measured_vmaf") is not None]
 inside = sum(1 for v in measured if target - 0.5 <= v <= target + 1.5)
-print(f"| {name} | {len(probes)} | {sum(probes)/len(probes):.2f} | {' '.join(map(str, probes))} | {inside}/{len(measured)} in [{target-0.5}, {target+1.5}] |")
+print(f"| {name} | {len(probes)} | {sum(probes)/len(probes):.2f} | {' '.join(map(str, probes))} | {inside}/{len(measured)} in [{target-0.5}, {target+1.5}]: {' '.join(f'{v:.2f}' for v in measured)} |")
 PY
 }
 echo "grid: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["written"], "rows")' "$T/grid.json") in ${grid_s} s"
@@ -64,3 +65,12 @@ echo "|---|---|---|---|---|"
 run held-out-policy false "$T/held"
 run held-out-learned true "$T/held"
 run season-folder-guess false "$T/season"
+# The same season calibrated first (3 files searched on samples), then encoded.
+C=$T/base-calibrated
+cp -r "$T/base" "$C"
+MEDIAFORCE_DATA_DIR=$C $M settings add-root "$T/season" >/dev/null
+MEDIAFORCE_DATA_DIR=$C $M scan >/dev/null
+MEDIAFORCE_DATA_DIR=$C MEDIAFORCE_POLICY_ENCODE_LEARNED_GUESS=false $M calibrate "$T/season" --files 3 --json \
+  | python3 -c 'import json,sys; v=json.load(sys.stdin); print("calibration:", sum(f["probes"] for f in v["files"]), "probes over", len(v["files"]), "files; saved", v["saved"])' > "$T/calibration.txt"
+run season-calibrated false "$T/season" "$C"
+cat "$T/calibration.txt"
