@@ -1397,8 +1397,8 @@ pub struct LibraryQuery {
     pub limit: Option<u64>,
 }
 
-/// A number from a form field, where an empty field means none.
-fn blank_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+/// A number from a form field, where an empty field means none (for `deserialize_with`).
+pub fn blank_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: std::str::FromStr,

@@ -231,7 +231,7 @@ pub struct CsrfForm {
 pub struct ItemForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default, deserialize_with = "empty_is_none")]
+    #[serde(default, deserialize_with = "mediaforce::catalog::blank_is_none")]
     target_vmaf: Option<f64>,
 }
 
@@ -240,18 +240,8 @@ pub struct ItemForm {
 pub struct JobForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default, deserialize_with = "empty_is_none")]
+    #[serde(default, deserialize_with = "mediaforce::catalog::blank_is_none")]
     priority: Option<i64>,
-}
-
-/// A form number left empty (or not a number) is absent.
-fn empty_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: std::str::FromStr,
-{
-    let s: Option<String> = serde::Deserialize::deserialize(d)?;
-    Ok(s.and_then(|s| s.trim().parse().ok()))
 }
 
 /// `POST /logout`.
