@@ -473,13 +473,14 @@ pub fn stage_item(
         }
     }
     let policy = &item.policy;
-    let height = crate::core::probe::probe_headers(&item.source)
-        .ok()
-        .and_then(|i| {
-            i.primary_video()
-                .and_then(|s| s.video.as_ref().map(|v| v.height))
-        })
+    // The source's picture height and codec, read once (the first guess and the measured
+    // points need them).
+    let headers = crate::core::probe::probe_headers(&item.source).ok();
+    let video = headers.as_ref().and_then(|i| i.primary_video());
+    let height = video
+        .and_then(|s| s.video.as_ref().map(|v| v.height))
         .unwrap_or(1080);
+    let source_codec = video.map(|s| s.codec.clone()).unwrap_or_default();
     let mut cfg = policy.search_config(height);
     // The folder's measured first guess: once two or more files of this folder have been
     // encoded with this encoder at this resolution class, the median of their knobs.
@@ -607,15 +608,11 @@ pub fn stage_item(
                 }
                 // Every probe is a measured point for the knob model.
                 if let Ok(fingerprint) = crate::cache::source_fingerprint(&item.source) {
-                    let codec = crate::core::probe::probe_headers(&item.source)
-                        .ok()
-                        .and_then(|i| i.primary_video().map(|s| s.codec.clone()))
-                        .unwrap_or_default();
                     catalog.record_points(&crate::tuning::points_of(
                         &report.search,
                         "search",
                         &fingerprint,
-                        &codec,
+                        &source_codec,
                         false,
                     ))?;
                 }
