@@ -30,6 +30,7 @@ pub mod hosts;
 pub mod jobs;
 pub mod manifest;
 pub mod model;
+pub mod passverify;
 pub mod policy;
 pub mod priority;
 pub mod promote;

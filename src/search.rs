@@ -13,6 +13,7 @@ use crate::core::decode::{
 use crate::core::encode::{EncoderOutput, VideoEncoder, VideoEncoderConfig};
 use crate::core::ffmpeg_next as ff;
 use crate::metrics::{FrameScorer, Pooled, Scale};
+use crate::passverify::PassVerifier;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -134,6 +135,9 @@ pub struct SearchConfig {
     /// Closed loop scoring density: score every N-th frame of the full output (1: every frame;
     /// 4 scores a dense sample at about a quarter of libvmaf's cost).
     pub verify_every: u32,
+    /// Verify by decoding the source again after the encode (the old way) instead of scoring
+    /// the output in the same pass as it is encoded (see [`crate::passverify`]).
+    pub verify_separately: bool,
     /// Probe exactly these knob values, in order, instead of searching (the corpus grid of
     /// `mediaforce grid`); empty: search.
     pub knobs: Vec<f64>,
@@ -176,6 +180,7 @@ impl SearchConfig {
             cache: None,
             verify: true,
             verify_every: 1,
+            verify_separately: false,
             knobs: Vec::new(),
             model: None,
         }
@@ -1430,6 +1435,14 @@ pub struct FullEncode {
     pub achieved: Option<f64>,
     /// Pooled VMAF of the whole output (`None` when not verified).
     pub vmaf: Option<Pooled>,
+    /// How the output was verified: `same_pass` (scored while it was encoded, against the
+    /// frames the encoder was given) or `separate` (source and output decoded again afterwards);
+    /// `None` when not verified.
+    pub verified_by: Option<&'static str>,
+    /// Why the same-pass score could not be used, when the encode was then scored separately.
+    pub same_pass_error: Option<String>,
+    /// Wall seconds of the separate verification (0 when verified in the same pass).
+    pub verify_seconds: f64,
     /// Output size in bytes.
     pub bytes: u64,
     /// Output size as a percentage of the source.
@@ -1505,26 +1518,55 @@ pub fn encode_to_target(
         subsample: cfg.verify_every.max(1),
         ..Default::default()
     };
+    // The same-pass scorer measures at the source's bit depth, as the probes do.
+    let depth = crate::core::probe::probe_headers(input)
+        .ok()
+        .and_then(|i| i.primary_video().and_then(|s| s.video.as_ref()?.bit_depth));
     for _ in 0..3 {
         let opts = make_opts(knob)?;
-        let report = crate::core::transcode::transcode(input, output, &opts, progress)?;
-        let scored = if cfg.verify {
+        let mut tap = (cfg.verify && !cfg.verify_separately)
+            .then(|| PassVerifier::start(cfg.scale, cfg.threads, cfg.verify_every, depth));
+        let report = crate::core::transcode::transcode_tapped(
+            input,
+            output,
+            &opts,
+            progress,
+            tap.as_mut().map(|t| t as &mut dyn crate::core::transcode::VideoTap),
+        )?;
+        let same_pass = tap.map(PassVerifier::finish);
+        let mut verified_by = None;
+        let mut same_pass_error = None;
+        let mut verify_seconds = 0.0;
+        let vmaf = match same_pass {
+            Some(Ok(score)) => {
+                verified_by = Some("same_pass");
+                Some(score.vmaf)
+            }
+            Some(Err(e)) if cfg.verify => {
+                same_pass_error = Some(e);
+                None
+            }
+            _ => None,
+        };
+        let vmaf = if vmaf.is_none() && cfg.verify {
             // The verification reports to the same sink: a long one is progress (not a
             // stuck job), shows on the bar, and is stopped by a cancel.
-            Some(crate::metrics::score_files(
-                input,
-                output,
-                &score_opts,
-                progress,
-            )?)
+            let t0 = Instant::now();
+            let r = crate::metrics::score_files(input, output, &score_opts, progress)?;
+            verify_seconds = t0.elapsed().as_secs_f64();
+            verified_by = Some("separate");
+            Some(r.vmaf)
         } else {
-            None
+            vmaf
         };
-        let achieved = scored.as_ref().map(|r| cfg.score_of(&r.vmaf));
+        let achieved = vmaf.as_ref().map(|v| cfg.score_of(v));
         encodes.push(FullEncode {
             knob,
             achieved,
-            vmaf: scored.map(|r| r.vmaf),
+            vmaf,
+            verified_by,
+            same_pass_error,
+            verify_seconds,
             bytes: report.output_bytes,
             percent: 100.0 * report.output_bytes as f64 / source_bytes as f64,
             encode_seconds: report.seconds,

@@ -282,6 +282,10 @@ struct SearchArgs {
     /// Closed loop of `encode --target-vmaf`: score every N-th frame of the output (1: all).
     #[arg(long, default_value_t = 1)]
     verify_every: u32,
+    /// Closed loop: decode the source again after the encode to score it, instead of scoring
+    /// the output in the same pass as it is encoded.
+    #[arg(long)]
+    verify_separately: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -324,6 +328,7 @@ impl SearchArgs {
             ));
         }
         c.verify_every = self.verify_every.max(1);
+        c.verify_separately = self.verify_separately;
         c.memory_budget = self.memory_budget.max(16) << 20;
         Ok(c)
     }

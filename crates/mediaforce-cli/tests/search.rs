@@ -92,6 +92,40 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     );
     assert!(enc.exists());
 
+    // The closed loop scored the output in the same pass as it was encoded; scoring the
+    // written file against the source afterwards gives the same figure.
+    assert_eq!(last["verified_by"], "same_pass", "{last}");
+    assert_eq!(last["verify_seconds"].as_f64(), Some(0.0), "{last}");
+    let (code, out, err) = run(&[
+        "score",
+        s,
+        enc.to_str().unwrap(),
+        "--scale",
+        "native",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let separate: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (in_pass, after) = (
+        last["vmaf"]["mean"].as_f64().unwrap(),
+        separate["vmaf"]["mean"].as_f64().unwrap(),
+    );
+    assert!(
+        (in_pass - after).abs() < 0.05,
+        "same pass {in_pass} vs scored afterwards {after}"
+    );
+    let (code, out, err) = encode_to_90(&enc, &["--verify-separately"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &r["encodes"][0];
+    assert_eq!(first["verified_by"], "separate", "{first}");
+    assert!(first["verify_seconds"].as_f64().unwrap() > 0.0, "{first}");
+    let separately = first["vmaf"]["mean"].as_f64().unwrap();
+    assert!(
+        (separately - after).abs() < 0.05,
+        "--verify-separately {separately} vs score {after}"
+    );
+
     // The closed loop on a dense sample (every 4th frame) lands near the full score.
     let dense = dir.path().join("dense.mkv");
     let (code, out, err) = encode_to_90(&dense, &["--verify-every", "4"]);

@@ -145,12 +145,39 @@ enum OutStream {
     Drop,
 }
 
+/// Watches the video of a transcode while it is made: the frames handed to the encoder and the
+/// packets it returns, so a caller can decode and score the output in the same pass (the
+/// reference frames are in hand then) instead of decoding the source a second time afterwards.
+///
+/// The calls come from the transcoding thread, in order; a tap that does heavy work should hand
+/// it to a thread of its own. A tap cannot fail the transcode: it keeps its own error.
+pub trait VideoTap {
+    /// The video encoder opened, with these stream parameters and time base (enough to open a
+    /// decoder for its packets).
+    fn opened(&mut self, parameters: ff::codec::Parameters, time_base: ff::Rational);
+    /// This frame (in the encoder's size and pixel format) is about to be encoded.
+    fn frame(&mut self, frame: &ff::frame::Video);
+    /// The encoder returned this packet (timestamps in the encoder's time base).
+    fn packet(&mut self, packet: &ff::Packet);
+}
+
 /// Transcode `input` to `output`.
 pub fn transcode(
     input: &Path,
     output: &Path,
     options: &TranscodeOptions,
     progress: &mut dyn ProgressSink,
+) -> Result<TranscodeReport> {
+    transcode_tapped(input, output, options, progress, None)
+}
+
+/// [`transcode`], showing the video to `tap` as it is encoded.
+pub fn transcode_tapped(
+    input: &Path,
+    output: &Path,
+    options: &TranscodeOptions,
+    progress: &mut dyn ProgressSink,
+    mut tap: Option<&mut dyn VideoTap>,
 ) -> Result<TranscodeReport> {
     let started = std::time::Instant::now();
     // Headers only: the encode keeps source timestamps, so the frame-rate scan would be wasted reads.
@@ -275,6 +302,9 @@ pub fn transcode(
             );
             mux.set_metadata(&tags);
             mux.write_header()?;
+            if let Some(t) = tap.as_deref_mut() {
+                t.opened(enc.parameters(), enc.time_base());
+            }
             encoder = Some(enc);
         }
         let enc = encoder.as_mut().expect("opened above");
@@ -284,7 +314,15 @@ pub fn transcode(
         // Decoded frames carry the source's picture types; encoders would honour them.
         f.set_kind(ff::picture::Type::None);
         f.set_pts(frame.pts);
-        enc.encode(&f, |mut p| mux.write(out_video_index, &mut p, enc_tb))?;
+        if let Some(t) = tap.as_deref_mut() {
+            t.frame(&f);
+        }
+        enc.encode(&f, |mut p| {
+            if let Some(t) = tap.as_deref_mut() {
+                t.packet(&p);
+            }
+            mux.write(out_video_index, &mut p, enc_tb)
+        })?;
         frames += 1;
         // Carry other streams up to this frame's time (plus a little), keeping memory bounded.
         if !side_done {
@@ -317,7 +355,12 @@ pub fn transcode(
         });
     };
     let enc_tb = enc.time_base();
-    enc.finish(|mut p| mux.write(out_video_index, &mut p, enc_tb))?;
+    enc.finish(|mut p| {
+        if let Some(t) = tap.as_deref_mut() {
+            t.packet(&p);
+        }
+        mux.write(out_video_index, &mut p, enc_tb)
+    })?;
     if !side_done {
         pump_side(
             input,

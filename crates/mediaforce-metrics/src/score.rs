@@ -303,6 +303,7 @@ pub struct FrameScorer {
     reference: FrameConverter,
     distorted: FrameConverter,
     frames: u64,
+    subsample: u32,
 }
 
 impl std::fmt::Debug for FrameScorer {
@@ -335,10 +336,25 @@ impl FrameScorer {
         model: Option<&str>,
         threads: u32,
     ) -> Result<Self> {
+        Self::every(width, height, depth, scale, model, threads, 1)
+    }
+
+    /// [`FrameScorer::new`] scoring every `subsample`-th pushed pair (libvmaf still reads every
+    /// pair, so its motion feature sees consecutive frames).
+    pub fn every(
+        width: u32,
+        height: u32,
+        depth: u8,
+        scale: Scale,
+        model: Option<&str>,
+        threads: u32,
+        subsample: u32,
+    ) -> Result<Self> {
+        let subsample = subsample.max(1);
         let target = target_for(width, height, depth, scale, model);
         let model = Model::load(&target.model)?;
         let threads = vmaf_threads(threads);
-        let mut ctx = Context::new(threads, 1)?;
+        let mut ctx = Context::new(threads, subsample)?;
         ctx.use_model(&model)?;
         preallocate(&mut ctx, &target, threads)?;
         let conv = || {
@@ -356,7 +372,18 @@ impl FrameScorer {
             model,
             target,
             frames: 0,
+            subsample,
         })
+    }
+
+    /// Pairs pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.frames
+    }
+
+    /// The model scoring with (name or path).
+    pub fn model_name(&self) -> &str {
+        &self.target.model
     }
 
     /// Score one pair.
@@ -380,7 +407,7 @@ impl FrameScorer {
             });
         }
         self.ctx.flush()?;
-        let (vmaf, _, per_frame) = pool(&mut self.ctx, &self.model, self.frames, 1)?;
+        let (vmaf, _, per_frame) = pool(&mut self.ctx, &self.model, self.frames, self.subsample)?;
         Ok(FrameScores { vmaf, per_frame })
     }
 }

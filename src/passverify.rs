@@ -1,0 +1,224 @@
+//! Verification in the same pass: score a full encode while it is being made.
+//!
+//! [`crate::core::transcode::transcode_tapped`] shows each frame it hands the encoder and each
+//! packet the encoder returns to a [`VideoTap`]. [`PassVerifier`] passes them to a thread of its
+//! own, which decodes the packets as they come, pairs each decoded frame with the reference frame
+//! of the same index (encoders return frames in the order they were given, after their lookahead)
+//! and scores the pair with libvmaf. The source is decoded once, for the encode; the separate
+//! verification pass (decode the source again, decode the output, score) is gone.
+//!
+//! The reference is the picture the encoder was given (after deinterlacing or cropping to an
+//! encodable size), so the score measures what the encoder lost.
+
+use crate::core::decode::PacketDecoder;
+use crate::core::ffmpeg_next as ff;
+use crate::core::transcode::VideoTap;
+use crate::metrics::{FrameScorer, Pooled, Scale};
+use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+/// Messages queued to the scoring thread. Bounded, so a scorer slower than the encoder slows the
+/// encode instead of piling up frames.
+const QUEUE: usize = 16;
+
+enum Msg {
+    Opened(ff::codec::Parameters, ff::Rational),
+    Frame(ff::frame::Video),
+    Packet(ff::Packet),
+}
+
+/// What the same-pass verification measured.
+#[derive(Debug, Clone)]
+pub struct PassScore {
+    /// Pooled VMAF of the output against the frames the encoder was given.
+    pub vmaf: Pooled,
+    /// Frames paired (every frame; every n-th of them scored).
+    pub frames: u64,
+}
+
+/// A [`VideoTap`] that scores the encoder's output against its input on a thread of its own.
+pub struct PassVerifier {
+    tx: Option<SyncSender<Msg>>,
+    worker: Option<JoinHandle<Result<PassScore, String>>>,
+}
+
+impl std::fmt::Debug for PassVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassVerifier").finish_non_exhaustive()
+    }
+}
+
+/// The scoring thread's state.
+struct Pairing {
+    scale: Scale,
+    depth: Option<u8>,
+    threads: u32,
+    every: u32,
+    scorer: Option<FrameScorer>,
+    references: VecDeque<ff::frame::Video>,
+    given: u64,
+    decoded: u64,
+    failure: Option<String>,
+}
+
+impl Pairing {
+    fn reference(&mut self, frame: ff::frame::Video) {
+        if self.failure.is_some() {
+            return;
+        }
+        if self.scorer.is_none() {
+            let depth = self
+                .depth
+                .or_else(|| crate::core::probe::bit_depth(frame.format()))
+                .unwrap_or(8);
+            match FrameScorer::every(
+                frame.width(),
+                frame.height(),
+                depth,
+                self.scale,
+                None,
+                self.threads,
+                self.every,
+            ) {
+                Ok(s) => self.scorer = Some(s),
+                Err(e) => {
+                    self.failure = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+        self.given += 1;
+        self.references.push_back(frame);
+    }
+
+    fn decoded(&mut self, frame: ff::frame::Video) {
+        self.decoded += 1;
+        if self.failure.is_some() {
+            return;
+        }
+        let Some(reference) = self.references.pop_front() else {
+            self.failure = Some(format!(
+                "the encoder returned frame {} before it was given that many",
+                self.decoded
+            ));
+            return;
+        };
+        if let Some(s) = self.scorer.as_mut() {
+            if let Err(e) = s.push(&reference, &frame) {
+                self.failure = Some(e.to_string());
+            }
+        }
+    }
+
+    fn finish(self) -> Result<PassScore, String> {
+        if let Some(f) = self.failure {
+            return Err(f);
+        }
+        if self.decoded != self.given {
+            return Err(format!(
+                "the output decoded to {} frames, the encoder was given {}",
+                self.decoded, self.given
+            ));
+        }
+        let scorer = self
+            .scorer
+            .ok_or_else(|| "the encoder was given no frame".to_string())?;
+        let scores = scorer.finish().map_err(|e| e.to_string())?;
+        Ok(PassScore {
+            vmaf: scores.vmaf,
+            frames: self.decoded,
+        })
+    }
+}
+
+impl PassVerifier {
+    /// Start the scoring thread: `scale` and `threads` as for the search's probes, scoring every
+    /// `every`-th frame at `depth` bits (the source's; `None`: the encoder's input's).
+    pub fn start(scale: Scale, threads: u32, every: u32, depth: Option<u8>) -> Self {
+        let (tx, rx) = sync_channel::<Msg>(QUEUE);
+        let worker = std::thread::spawn(move || -> Result<PassScore, String> {
+            let mut pairing = Pairing {
+                scale,
+                depth,
+                threads,
+                every: every.max(1),
+                scorer: None,
+                references: VecDeque::new(),
+                given: 0,
+                decoded: 0,
+                failure: None,
+            };
+            let mut decoder: Option<PacketDecoder> = None;
+            for msg in rx {
+                match msg {
+                    Msg::Opened(parameters, time_base) => {
+                        decoder = Some(
+                            PacketDecoder::new(parameters, time_base, 0)
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
+                    Msg::Frame(f) => pairing.reference(f),
+                    Msg::Packet(p) => {
+                        let d = decoder
+                            .as_mut()
+                            .ok_or("a packet came before the encoder opened")?;
+                        d.decode(&p, |f| pairing.decoded(f))
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            if let Some(d) = decoder.as_mut() {
+                d.finish(|f| pairing.decoded(f))
+                    .map_err(|e| e.to_string())?;
+            }
+            pairing.finish()
+        });
+        Self {
+            tx: Some(tx),
+            worker: Some(worker),
+        }
+    }
+
+    fn send(&mut self, msg: Msg) {
+        // A closed channel means the scoring thread stopped on an error; `finish` reports it.
+        if let Some(tx) = &self.tx {
+            if tx.send(msg).is_err() {
+                self.tx = None;
+            }
+        }
+    }
+
+    /// Wait for the last frames to be scored and pool them.
+    pub fn finish(mut self) -> Result<PassScore, String> {
+        self.tx = None;
+        self.worker
+            .take()
+            .expect("the worker is joined once")
+            .join()
+            .map_err(|_| "the scoring thread panicked".to_string())?
+    }
+}
+
+impl Drop for PassVerifier {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl VideoTap for PassVerifier {
+    fn opened(&mut self, parameters: ff::codec::Parameters, time_base: ff::Rational) {
+        self.send(Msg::Opened(parameters, time_base));
+    }
+
+    fn frame(&mut self, frame: &ff::frame::Video) {
+        self.send(Msg::Frame(frame.clone()));
+    }
+
+    fn packet(&mut self, packet: &ff::Packet) {
+        self.send(Msg::Packet(packet.clone()));
+    }
+}
