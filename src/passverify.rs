@@ -222,3 +222,89 @@ impl VideoTap for PassVerifier {
         self.send(Msg::Packet(packet.clone()));
     }
 }
+
+/// How [`transcode_verified`] verifies its output.
+#[derive(Debug, Clone, Copy)]
+pub struct Verify {
+    /// Scoring resolution policy.
+    pub scale: Scale,
+    /// libvmaf threads (0: one per core).
+    pub threads: u32,
+    /// Score every n-th frame.
+    pub every: u32,
+    /// Decode the source again after the encode instead of scoring in the same pass.
+    pub separately: bool,
+}
+
+/// What [`transcode_verified`] measured.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Pooled VMAF of the output.
+    pub vmaf: Pooled,
+    /// `same_pass` or `separate`.
+    pub by: &'static str,
+    /// Why the same-pass score could not be used, when the output was then scored separately.
+    pub same_pass_error: Option<String>,
+    /// Wall seconds of the separate scoring (0 in the same pass).
+    pub seconds: f64,
+}
+
+/// Transcode `input` to `output` and, unless `verify` is `None`, score the output against the
+/// source: in the same pass by default, or (when asked, or when the same-pass pairing failed)
+/// by decoding both files afterwards. Both report to `progress`.
+pub fn transcode_verified(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    options: &crate::core::transcode::TranscodeOptions,
+    progress: &mut dyn crate::core::ProgressSink,
+    verify: Option<Verify>,
+) -> Result<
+    (crate::core::transcode::TranscodeReport, Option<Verified>),
+    crate::search::SearchError,
+> {
+    // Scored at the source's bit depth, as the search's probes are.
+    let depth = crate::core::probe::probe_headers(input)
+        .ok()
+        .and_then(|i| i.primary_video().and_then(|s| s.video.as_ref()?.bit_depth));
+    let mut tap = verify
+        .filter(|v| !v.separately)
+        .map(|v| PassVerifier::start(v.scale, v.threads, v.every, depth));
+    let report = crate::core::transcode::transcode_tapped(
+        input,
+        output,
+        options,
+        progress,
+        tap.as_mut().map(|t| t as &mut dyn VideoTap),
+    )?;
+    let Some(v) = verify else {
+        return Ok((report, None));
+    };
+    let same_pass_error = match tap.map(PassVerifier::finish) {
+        Some(Ok(score)) => {
+            let verified = Verified {
+                vmaf: score.vmaf,
+                by: "same_pass",
+                same_pass_error: None,
+                seconds: 0.0,
+            };
+            return Ok((report, Some(verified)));
+        }
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    let options = crate::metrics::ScoreOptions {
+        scale: v.scale,
+        threads: v.threads,
+        subsample: v.every.max(1),
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let scored = crate::metrics::score_files(input, output, &options, progress)?;
+    let verified = Verified {
+        vmaf: scored.vmaf,
+        by: "separate",
+        same_pass_error,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    Ok((report, Some(verified)))
+}

@@ -13,7 +13,6 @@ use crate::core::decode::{
 use crate::core::encode::{EncoderOutput, VideoEncoder, VideoEncoderConfig};
 use crate::core::ffmpeg_next as ff;
 use crate::metrics::{FrameScorer, Pooled, Scale};
-use crate::passverify::PassVerifier;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -1512,61 +1511,25 @@ pub fn encode_to_target(
     };
     let mut encodes: Vec<FullEncode> = Vec::new();
     let mut knob = chosen.knob;
-    let score_opts = crate::metrics::ScoreOptions {
+    let verify = cfg.verify.then_some(crate::passverify::Verify {
         scale: cfg.scale,
         threads: cfg.threads,
-        subsample: cfg.verify_every.max(1),
-        ..Default::default()
-    };
-    // The same-pass scorer measures at the source's bit depth, as the probes do.
-    let depth = crate::core::probe::probe_headers(input)
-        .ok()
-        .and_then(|i| i.primary_video().and_then(|s| s.video.as_ref()?.bit_depth));
+        every: cfg.verify_every.max(1),
+        separately: cfg.verify_separately,
+    });
     for _ in 0..3 {
         let opts = make_opts(knob)?;
-        let mut tap = (cfg.verify && !cfg.verify_separately)
-            .then(|| PassVerifier::start(cfg.scale, cfg.threads, cfg.verify_every, depth));
-        let report = crate::core::transcode::transcode_tapped(
-            input,
-            output,
-            &opts,
-            progress,
-            tap.as_mut().map(|t| t as &mut dyn crate::core::transcode::VideoTap),
-        )?;
-        let same_pass = tap.map(PassVerifier::finish);
-        let mut verified_by = None;
-        let mut same_pass_error = None;
-        let mut verify_seconds = 0.0;
-        let vmaf = match same_pass {
-            Some(Ok(score)) => {
-                verified_by = Some("same_pass");
-                Some(score.vmaf)
-            }
-            Some(Err(e)) if cfg.verify => {
-                same_pass_error = Some(e);
-                None
-            }
-            _ => None,
-        };
-        let vmaf = if vmaf.is_none() && cfg.verify {
-            // The verification reports to the same sink: a long one is progress (not a
-            // stuck job), shows on the bar, and is stopped by a cancel.
-            let t0 = Instant::now();
-            let r = crate::metrics::score_files(input, output, &score_opts, progress)?;
-            verify_seconds = t0.elapsed().as_secs_f64();
-            verified_by = Some("separate");
-            Some(r.vmaf)
-        } else {
-            vmaf
-        };
+        let (report, verified) =
+            crate::passverify::transcode_verified(input, output, &opts, progress, verify)?;
+        let vmaf = verified.as_ref().map(|v| v.vmaf);
         let achieved = vmaf.as_ref().map(|v| cfg.score_of(v));
         encodes.push(FullEncode {
             knob,
             achieved,
             vmaf,
-            verified_by,
-            same_pass_error,
-            verify_seconds,
+            verified_by: verified.as_ref().map(|v| v.by),
+            verify_seconds: verified.as_ref().map_or(0.0, |v| v.seconds),
+            same_pass_error: verified.and_then(|v| v.same_pass_error),
             bytes: report.output_bytes,
             percent: 100.0 * report.output_bytes as f64 / source_bytes as f64,
             encode_seconds: report.seconds,

@@ -2,9 +2,9 @@
 //! encoder's adapter, scored against its source unless told not to.
 
 use crate::{AppError, ErrorKind, Result};
-use mediaforce::core::transcode::{transcode, TranscodeOptions, TranscodeReport};
+use mediaforce::core::transcode::{TranscodeOptions, TranscodeReport};
 use mediaforce::core::ProgressSink;
-use mediaforce::metrics::{score_files, Pooled, Scale, ScoreOptions};
+use mediaforce::metrics::{Pooled, Scale};
 use serde::Serialize;
 use std::path::Path;
 
@@ -67,21 +67,21 @@ pub fn encode_at_knob(
         .and_then(|v| v.pixel_format.as_deref())
         .and_then(|n| n.parse().ok())
         .map(|f| adapter.pick_pixel_format(f));
-    let report = transcode(input, output, &opts, progress().as_mut()).map_err(failed)?;
-    let vmaf = match score {
-        Some(scale) => {
-            let so = ScoreOptions {
-                scale,
-                ..ScoreOptions::default()
-            };
-            Some(
-                score_files(input, output, &so, progress().as_mut())
-                    .map_err(failed)?
-                    .vmaf,
-            )
-        }
-        None => None,
-    };
+    let verify = score.map(|scale| mediaforce::passverify::Verify {
+        scale,
+        threads: 0,
+        every: 1,
+        separately: false,
+    });
+    let (report, verified) = mediaforce::passverify::transcode_verified(
+        input,
+        output,
+        &opts,
+        progress().as_mut(),
+        verify,
+    )
+    .map_err(failed)?;
+    let vmaf = verified.map(|v| v.vmaf);
     Ok(KnobEncode {
         transcode: report,
         knob_name: adapter.knob().name,
