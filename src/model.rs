@@ -154,7 +154,7 @@ pub fn observations(
     let mut by_source: std::collections::BTreeMap<&str, Vec<&TuningPoint>> = Default::default();
     for p in points
         .iter()
-        .filter(|p| p.encoder == encoder && p.preset == preset)
+        .filter(|p| p.encoder == encoder && p.preset == preset && p.native())
     {
         by_source.entry(&p.source_fingerprint).or_default().push(p);
     }

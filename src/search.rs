@@ -140,6 +140,10 @@ pub struct SearchConfig {
     /// Probe exactly these knob values, in order, instead of searching (the corpus grid of
     /// `mediaforce grid`); empty: search.
     pub knobs: Vec<f64>,
+    /// Encode the samples scaled down to this picture height (the width keeps the aspect
+    /// ratio) and score them upscaled back to the source's size, as a player shows them (the
+    /// ladder's points); `None` or a height at or above the source's: the source's size.
+    pub resolution: Option<u32>,
     /// A knob model: the first probe is its prediction from the source's features (measured
     /// on the samples), instead of `start_knob`.
     pub model: Option<std::sync::Arc<crate::model::KnobModel>>,
@@ -181,6 +185,7 @@ impl SearchConfig {
             verify_every: 1,
             verify_separately: false,
             knobs: Vec::new(),
+            resolution: None,
             model: None,
         }
     }
@@ -377,6 +382,9 @@ pub struct SearchReport {
     /// The size the source picture was cropped to for the encoder (see
     /// [`crate::core::encode::encodable_size`]); `None` when encoded whole.
     pub cropped_to: Option<(u32, u32)>,
+    /// The picture size the samples were encoded at when scaled down
+    /// ([`SearchConfig::resolution`]); scores are of the encode upscaled to the source's size.
+    pub scaled_to: Option<(u32, u32)>,
     /// Damaged packets or frames of the source concealed while decoding the samples.
     pub source_decode_errors: u64,
     /// Where the first of them were, in seconds from the start.
@@ -522,6 +530,9 @@ struct Source<'a> {
     pixel: ff::format::Pixel,
     width: u32,
     height: u32,
+    /// The picture size the encoder is given (the source's unless a resolution was asked).
+    encode_width: u32,
+    encode_height: u32,
     depth: u8,
     fps: ff::Rational,
     total_frames: f64,
@@ -686,11 +697,17 @@ pub fn crf_search(
     let (width, height) =
         crate::core::encode::encodable_size(adapter.libav_name(), pixel, v.width, v.height);
     let cropped_to = ((width, height) != (v.width, v.height)).then_some((width, height));
+    let scaled_to = cfg
+        .resolution
+        .and_then(|h| scaled_size(adapter.libav_name(), pixel, width, height, h));
+    let (encode_width, encode_height) = scaled_to.unwrap_or((width, height));
     let source = Source {
         path: input,
         pixel,
         width,
         height,
+        encode_width,
+        encode_height,
         depth: v.bit_depth.unwrap_or(8),
         fps,
         total_frames: (duration * fps_f).max(1.0),
@@ -938,7 +955,10 @@ pub fn crf_search(
             });
         }
         observer.event(&SearchEvent::ProbeStarted(knob));
-        let key = format!("{key_base}|{}", adapter.fingerprint(&preset, knob)?);
+        let mut key = format!("{key_base}|{}", adapter.fingerprint(&preset, knob)?);
+        if let Some((w, h)) = scaled_to {
+            key.push_str(&format!("|to{w}x{h}"));
+        }
         let cached: Option<Probe> = match &cache {
             Some(c) => c.get_json(&key)?,
             None => None,
@@ -1030,12 +1050,32 @@ pub fn crf_search(
         placement,
         probes,
         cropped_to,
+        scaled_to,
         source_decode_errors: concealed.errors,
         source_decode_error_seconds: concealed.seconds,
         outcome,
         seconds: started.elapsed().as_secs_f64(),
         features: Some(features),
     })
+}
+
+/// The encoder's picture size for `height` lines from a `width`x`source_height` source: the
+/// width keeps the aspect ratio, both rounded to even and to what the encoder takes. `None` when
+/// `height` is not below the source's (nothing to scale).
+pub fn scaled_size(
+    encoder: &str,
+    pixel: ff::format::Pixel,
+    width: u32,
+    source_height: u32,
+    height: u32,
+) -> Option<(u32, u32)> {
+    if height >= source_height || height < 16 {
+        return None;
+    }
+    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
+    let w = even(f64::from(width) * f64::from(height) / f64::from(source_height));
+    let h = even(f64::from(height));
+    Some(crate::core::encode::encodable_size(encoder, pixel, w, h))
 }
 
 /// Frames whose spatial and temporal information a search measures (spread over its samples).
@@ -1207,8 +1247,8 @@ fn run_probe(
     for s in samples {
         let mut config = VideoEncoderConfig::new(
             adapter.libav_name(),
-            source.width,
-            source.height,
+            source.encode_width,
+            source.encode_height,
             source.pixel,
             source.fps,
         );
@@ -1310,7 +1350,7 @@ fn encode_and_score(
     meter: &mut ProbeMeter,
 ) -> Result<(u64, f64, usize), SearchError> {
     let (tx, rx) = std::sync::mpsc::channel::<EncoderMsg>();
-    let (width, height, pixel) = (source.width, source.height, source.pixel);
+    let (width, height, pixel) = (source.encode_width, source.encode_height, source.pixel);
     // Set by the scoring side when it stops early (cancelled or failed); the encoder checks it
     // every frame, as an encoder with a long lookahead may not emit a packet for many frames.
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -65,7 +65,7 @@ pub struct TuningPoint {
 
 impl TuningPoint {
     /// What makes a row the same measurement (a grid skips rows it already holds).
-    pub fn key(&self) -> (String, String, String, String, u64, bool) {
+    pub fn key(&self) -> (String, String, String, String, u64, bool, u32) {
         (
             self.source_fingerprint.clone(),
             self.encoder.clone(),
@@ -73,7 +73,14 @@ impl TuningPoint {
             self.preset.clone(),
             self.knob.to_bits(),
             self.full,
+            self.height,
         )
+    }
+
+    /// Whether the source was encoded at its own size (not scaled down for a ladder rung).
+    pub fn native(&self) -> bool {
+        // Cropping to what an encoder takes removes at most a line or column.
+        self.height + 2 >= self.features.height
     }
 }
 
@@ -91,7 +98,8 @@ pub fn points_of(
     let adapter = crate::codecs::find(&report.encoder).ok();
     let version = adapter.as_ref().map_or_else(String::new, |a| a.version());
     let (w, h) = report
-        .cropped_to
+        .scaled_to
+        .or(report.cropped_to)
         .unwrap_or((features.width, features.height));
     let frames: u64 = report.samples.iter().map(|s| s.frames).sum();
     let seconds = frames as f64 / features.fps.max(1.0);

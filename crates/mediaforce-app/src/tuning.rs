@@ -250,6 +250,9 @@ pub struct GridOptions {
     pub samples: Option<usize>,
     /// Sample length in seconds (the search's default when `None`).
     pub sample_seconds: Option<f64>,
+    /// Picture heights to encode at (scaled down, scored upscaled to the source's size); empty:
+    /// the source's own size only.
+    pub resolutions: Vec<u32>,
 }
 
 /// What a grid run did.
@@ -345,62 +348,110 @@ impl App {
                 AppError::new(ErrorKind::NotFound, format!("{}: {e}", input.display()))
             })?;
             let info = mediaforce_core_probe(input)?;
-            let codec = info
-                .primary_video()
-                .map(|s| s.codec.clone())
-                .ok_or_else(|| {
-                    AppError::new(
-                        ErrorKind::Invalid,
-                        format!("{}: no video stream", input.display()),
-                    )
-                })?;
-            for preset in &presets {
-                let missing: Vec<f64> = opts
-                    .knobs
+            let video = info.primary_video().ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    format!("{}: no video stream", input.display()),
+                )
+            })?;
+            let codec = video.codec.clone();
+            let v = video.video.clone().ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    format!("{}: no video stream", input.display()),
+                )
+            })?;
+            let pixel = v
+                .pixel_format
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .map(|f| adapter.pick_pixel_format(f));
+            // The encoded height each asked resolution comes to (as the search computes it),
+            // so rows already held are recognised.
+            let native = pixel.map_or(v.height, |p| {
+                mediaforce::core::encode::encodable_size(adapter.libav_name(), p, v.width, v.height)
+                    .1
+            });
+            let resolutions: Vec<(Option<u32>, u32)> = if opts.resolutions.is_empty() {
+                vec![(None, native)]
+            } else {
+                opts.resolutions
                     .iter()
-                    .copied()
-                    .filter(|&k| {
-                        !held.contains(&(
-                            fingerprint.clone(),
-                            adapter.id().to_string(),
-                            version.clone(),
-                            preset.clone(),
-                            k.to_bits(),
-                            false,
-                        ))
+                    .map(|&r| {
+                        let h = pixel
+                            .and_then(|p| {
+                                mediaforce::search::scaled_size(
+                                    adapter.libav_name(),
+                                    p,
+                                    v.width,
+                                    native,
+                                    r,
+                                )
+                            })
+                            .map_or(native, |(_, h)| h);
+                        (Some(r), h)
                     })
-                    .collect();
-                skipped += opts.knobs.len() - missing.len();
-                if missing.is_empty() {
-                    continue;
-                }
-                let mut cfg = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
-                cfg.preset = Some(preset.clone());
-                cfg.knobs = missing;
-                cfg.samples = opts.samples;
-                if let Some(s) = opts.sample_seconds {
-                    cfg.sample_seconds = s;
-                }
-                cfg.max_encoded_percent = f64::INFINITY;
-                cfg.cache = Some(cache.clone());
-                let report =
-                    mediaforce::search::crf_search(input, &cfg, &mut mediaforce::search::Quiet)
-                        .map_err(|e| {
-                            AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
-                        })?;
-                let points =
-                    mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false);
-                for p in &points {
-                    if held.insert(p.key()) {
-                        let line = serde_json::to_string(p)
-                            .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
-                        writeln!(file, "{line}").map_err(io)?;
-                        written += 1;
-                        on_row(p);
+                    .collect()
+            };
+            for preset in &presets {
+                for &(resolution, height) in &resolutions {
+                    let missing: Vec<f64> = opts
+                        .knobs
+                        .iter()
+                        .copied()
+                        .filter(|&k| {
+                            !held.contains(&(
+                                fingerprint.clone(),
+                                adapter.id().to_string(),
+                                version.clone(),
+                                preset.clone(),
+                                k.to_bits(),
+                                false,
+                                height,
+                            ))
+                        })
+                        .collect();
+                    skipped += opts.knobs.len() - missing.len();
+                    if missing.is_empty() {
+                        continue;
                     }
+                    let mut cfg = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
+                    cfg.preset = Some(preset.clone());
+                    cfg.knobs = missing;
+                    cfg.samples = opts.samples;
+                    cfg.resolution = resolution;
+                    if let Some(s) = opts.sample_seconds {
+                        cfg.sample_seconds = s;
+                    }
+                    cfg.max_encoded_percent = f64::INFINITY;
+                    cfg.cache = Some(cache.clone());
+                    let report = mediaforce::search::crf_search(
+                        input,
+                        &cfg,
+                        &mut mediaforce::search::Quiet,
+                    )
+                    .map_err(|e| {
+                        AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
+                    })?;
+                    let points = mediaforce::tuning::points_of(
+                        &report,
+                        "grid",
+                        &fingerprint,
+                        &codec,
+                        false,
+                    );
+                    for p in &points {
+                        if held.insert(p.key()) {
+                            let line = serde_json::to_string(p)
+                                .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
+                            writeln!(file, "{line}").map_err(io)?;
+                            written += 1;
+                            on_row(p);
+                        }
+                    }
+                    file.flush().map_err(io)?;
+                    stored += self.catalog.record_points(&points)?;
                 }
-                file.flush().map_err(io)?;
-                stored += self.catalog.record_points(&points)?;
             }
         }
         Ok(GridView {

@@ -97,6 +97,10 @@ pub enum LibraryCommand {
         /// Sample length in seconds.
         #[arg(long)]
         sample_seconds: Option<f64>,
+        /// Picture height to encode at, scaled down and scored upscaled to the source's size;
+        /// repeatable (the source's own size when none).
+        #[arg(long = "resolution")]
+        resolutions: Vec<u32>,
         /// The JSON Lines file rows are appended to.
         #[arg(long)]
         out: PathBuf,
@@ -257,6 +261,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             knob,
             samples,
             sample_seconds,
+            resolutions,
             out,
             json,
         } => {
@@ -266,12 +271,14 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                 knobs: knob,
                 samples,
                 sample_seconds,
+                resolutions,
             };
             let v = app.grid(&inputs, &opts, &out, &mut |p| {
                 if !json {
                     println!(
-                        "{} {} {} {}: VMAF {:.2} (p5 {:.2}), {:.0} kb/s, ~{:.1}% of the source",
+                        "{} {}p {} {} {}: VMAF {:.2} (p5 {:.2}), {:.0} kb/s, ~{:.1}% of the source",
                         p.source.display(),
+                        p.height,
                         p.preset,
                         p.knob_name,
                         p.knob,
