@@ -28,6 +28,7 @@ pub mod events;
 pub mod features;
 pub mod hosts;
 pub mod jobs;
+pub mod ladder;
 pub mod manifest;
 pub mod model;
 pub mod passverify;

@@ -330,13 +330,7 @@ impl App {
         } else {
             opts.presets.clone()
         };
-        let cache = std::sync::Arc::new(
-            mediaforce::cache::ProbeCache::open(&mediaforce::cache::ProbeCache::location(
-                &self.paths.data_dir,
-                self.paths.database.as_deref(),
-            ))
-            .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
-        );
+        let cache = self.probe_cache()?;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -461,6 +455,99 @@ impl App {
             stored,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+}
+
+/// What `ladder` measures.
+#[derive(Debug, Clone)]
+pub struct LadderOptions {
+    /// Encoder adapter id.
+    pub encoder: String,
+    /// Preset (the adapter's default when `None`).
+    pub preset: Option<String>,
+    /// Picture heights (the source's and the usual streaming heights below it when empty).
+    pub resolutions: Vec<u32>,
+    /// Knob values (six around the encoder's default when empty).
+    pub knobs: Vec<f64>,
+    /// How rungs are picked.
+    pub rules: mediaforce::ladder::RungRules,
+    /// Number of samples (the search's default when `None`).
+    pub samples: Option<usize>,
+    /// Sample length in seconds (the search's default when `None`).
+    pub sample_seconds: Option<f64>,
+    /// Write ladder.json, master.m3u8 and ladder.svg here.
+    pub out: Option<PathBuf>,
+}
+
+/// A measured ladder and where it was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct LadderView {
+    /// The ladder.
+    #[serde(flatten)]
+    pub ladder: mediaforce::ladder::Ladder,
+    /// The files written, when asked.
+    pub files: Option<mediaforce::ladder::LadderFiles>,
+}
+
+impl App {
+    /// The probe cache on this app's store.
+    fn probe_cache(&self) -> Result<std::sync::Arc<mediaforce::cache::ProbeCache>> {
+        let location =
+            mediaforce::cache::ProbeCache::location(&self.paths.data_dir, self.paths.database.as_deref());
+        Ok(std::sync::Arc::new(
+            mediaforce::cache::ProbeCache::open(&location)
+                .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
+        ))
+    }
+
+    /// The Pareto ladder of `input`: each (resolution, knob) encoded on the search's samples,
+    /// scored upscaled to the source's size, the hull and the rungs on it (see
+    /// [`mediaforce::ladder`]); written to `opts.out` when given. Probes are cached like a
+    /// search's, so a rerun with other rung rules encodes nothing.
+    pub fn ladder(
+        &self,
+        input: &Path,
+        opts: &LadderOptions,
+        observer: &mut dyn mediaforce::search::SearchObserver,
+    ) -> Result<LadderView> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
+        };
+        let adapter = mediaforce::codecs::find(&opts.encoder).map_err(|e| invalid(&e))?;
+        let info = mediaforce_core_probe(input)?;
+        let height = info
+            .primary_video()
+            .and_then(|s| s.video.as_ref().map(|v| v.height))
+            .ok_or_else(|| invalid(&"no video stream"))?;
+        let mut search = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
+        search.preset = opts.preset.clone();
+        search.knobs = if opts.knobs.is_empty() {
+            mediaforce::ladder::default_knobs(&adapter.knob(), adapter.default_knob(height))
+        } else {
+            opts.knobs.clone()
+        };
+        search.samples = opts.samples;
+        if let Some(s) = opts.sample_seconds {
+            search.sample_seconds = s;
+        }
+        search.cache = Some(self.probe_cache()?);
+        let cfg = mediaforce::ladder::LadderConfig {
+            search,
+            resolutions: if opts.resolutions.is_empty() {
+                mediaforce::ladder::default_resolutions(height)
+            } else {
+                opts.resolutions.clone()
+            },
+            rules: opts.rules,
+        };
+        let ladder = mediaforce::ladder::ladder(input, &cfg, observer).map_err(|e| invalid(&e))?;
+        let files = match &opts.out {
+            Some(dir) => Some(ladder.write(dir).map_err(|e| {
+                AppError::new(ErrorKind::Invalid, format!("{}: {e}", dir.display()))
+            })?),
+            None => None,
+        };
+        Ok(LadderView { ladder, files })
     }
 }
 

@@ -108,6 +108,51 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The Pareto ladder: encode the source at several heights over a knob range (on samples
+    /// held in memory), score each encode upscaled to the source's size, take the upper
+    /// convex hull in (bit rate, VMAF) and pick streaming rungs on it. With --out, writes
+    /// ladder.json, master.m3u8 (an HLS master playlist skeleton) and ladder.svg.
+    Ladder {
+        /// The source.
+        input: PathBuf,
+        /// Encoder adapter (libsvtav1, libx264, libx265, ...).
+        #[arg(long)]
+        encoder: String,
+        /// Preset (the adapter's default when omitted).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Picture height; repeatable (the source's and 2160/1440/1080/720/540/360 below it
+        /// when none).
+        #[arg(long = "resolution")]
+        resolutions: Vec<u32>,
+        /// Knob values as A..B:STEP (six around the encoder's default when omitted).
+        #[arg(long, value_parser = mediaforce_app::tuning::parse_knob_range)]
+        knob: Option<std::vec::Vec<f64>>,
+        /// Most rungs.
+        #[arg(long, default_value_t = 5)]
+        rungs: usize,
+        /// The VMAF the top rung must reach (the cheapest hull point that does).
+        #[arg(long, default_value_t = 95.0)]
+        top_vmaf: f64,
+        /// Each rung at least this many times cheaper than the one above.
+        #[arg(long, default_value_t = 1.5)]
+        min_ratio: f64,
+        /// Each rung at least this much VMAF below the one above (about one JND).
+        #[arg(long, default_value_t = 6.0)]
+        min_step: f64,
+        /// Samples (the search's default when omitted).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Sample length in seconds.
+        #[arg(long)]
+        sample_seconds: Option<f64>,
+        /// Directory for ladder.json, master.m3u8 and ladder.svg.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fit the knob model on every measured point in the store (searches, calibrations,
     /// grid rows) and report its coefficients and leave-one-out accuracy.
     Model {
@@ -302,6 +347,46 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             );
             Ok(())
         }
+        LibraryCommand::Ladder {
+            input,
+            encoder,
+            preset,
+            resolutions,
+            knob,
+            rungs,
+            top_vmaf,
+            min_ratio,
+            min_step,
+            samples,
+            sample_seconds,
+            out,
+            json,
+        } => {
+            let opts = mediaforce_app::tuning::LadderOptions {
+                knobs: knob.unwrap_or_default(),
+                encoder,
+                preset,
+                resolutions,
+                rules: mediaforce::ladder::RungRules {
+                    rungs,
+                    top_vmaf,
+                    min_ratio,
+                    min_step,
+                },
+                samples,
+                sample_seconds,
+                out,
+            };
+            let knob_name = mediaforce::codecs::find(&opts.encoder)?.knob().name;
+            let mut log = crate::progress::SearchProgress::new(!json, knob_name, &input);
+            let v = app.ladder(&input, &opts, &mut log)?;
+            drop(log);
+            if json {
+                return print_json(&v);
+            }
+            ladder(&v);
+            Ok(())
+        }
         LibraryCommand::Model {
             encoder,
             preset,
@@ -364,6 +449,63 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             limit,
             json,
         } => campaign(&app, &app.folder(&prefix)?, limit, json).map(|_| ()),
+    }
+}
+
+fn ladder(v: &mediaforce_app::tuning::LadderView) {
+    let l = &v.ladder;
+    println!(
+        "{}: {} preset {}, {} points on {} samples ({:.0} s), scored at {}x{}, {:.1} s",
+        l.input.display(),
+        l.encoder,
+        l.preset,
+        l.points.len(),
+        l.samples,
+        l.sample_seconds,
+        l.display_width,
+        l.display_height,
+        l.seconds
+    );
+    println!(
+        "  {:>9} {:>5}  {:>6} {:>6}  {:>9}",
+        "size", l.knob_name, "VMAF", "p5", "kb/s"
+    );
+    for (i, p) in l.points.iter().enumerate() {
+        let mark = if l.rungs.iter().any(|r| r.point == i) {
+            "  rung"
+        } else if p.on_hull {
+            "  hull"
+        } else {
+            ""
+        };
+        println!(
+            "  {:>9} {:>5}  {:>6.2} {:>6.2}  {:>9.0}{mark}",
+            format!("{}x{}", p.width, p.height),
+            p.knob,
+            p.vmaf,
+            p.vmaf_p5,
+            p.bit_rate / 1000.0
+        );
+    }
+    println!("rungs (by rising bit rate):");
+    for r in &l.rungs {
+        println!(
+            "  {}p {} {}: VMAF {:.2}, {:.0} kb/s (peak {:.0})",
+            r.height,
+            l.knob_name,
+            r.knob,
+            r.vmaf,
+            r.bit_rate / 1000.0,
+            r.peak_bit_rate / 1000.0
+        );
+    }
+    if let Some(f) = &v.files {
+        println!(
+            "wrote {}, {}, {}",
+            f.json.display(),
+            f.playlist.display(),
+            f.svg.display()
+        );
     }
 }
 
