@@ -439,11 +439,7 @@ impl Ladder {
         } else {
             (0.0, 1.0)
         };
-        let qmin = self
-            .points
-            .iter()
-            .map(|p| p.vmaf)
-            .fold(100.0f64, f64::min);
+        let qmin = self.points.iter().map(|p| p.vmaf).fold(100.0f64, f64::min);
         let qlo = ((qmin / 10.0).floor() * 10.0).clamp(0.0, 90.0);
         let x = |kbps: f64| L + (kbps.max(1e-9).log10() - lo) / (hi - lo) * (W - L - R);
         let y = |q: f64| T + (100.0 - q) / (100.0 - qlo) * (H - T - B);
@@ -600,13 +596,19 @@ mod tests {
             better: crate::codecs::Better::Lower,
             vmaf_per_unit: 1.0,
         };
-        assert_eq!(default_knobs(&crf, 23.0), [15.0, 19.0, 23.0, 27.0, 31.0, 35.0]);
+        assert_eq!(
+            default_knobs(&crf, 23.0),
+            [15.0, 19.0, 23.0, 27.0, 31.0, 35.0]
+        );
         assert_eq!(default_knobs(&crf, 45.0), [37.0, 41.0, 45.0, 49.0, 51.0]);
         let quality = crate::codecs::Knob {
             better: crate::codecs::Better::Higher,
             ..crf
         };
-        assert_eq!(default_knobs(&quality, 30.0), [18.0, 22.0, 26.0, 30.0, 34.0, 38.0]);
+        assert_eq!(
+            default_knobs(&quality, 30.0),
+            [18.0, 22.0, 26.0, 30.0, 34.0, 38.0]
+        );
     }
 
     #[test]
@@ -622,7 +624,12 @@ mod tests {
         ];
         assert_eq!(upper_hull(&pts), [0, 1, 4, 5]);
         // Collinear middle points are dropped; NaN is ignored; order of input does not matter.
-        let pts = [(300.0, 30.0), (100.0, 10.0), (f64::NAN, 99.0), (200.0, 20.0)];
+        let pts = [
+            (300.0, 30.0),
+            (100.0, 10.0),
+            (f64::NAN, 99.0),
+            (200.0, 20.0),
+        ];
         assert_eq!(upper_hull(&pts), [1, 0]);
         assert!(upper_hull(&[]).is_empty());
         assert_eq!(upper_hull(&[(5.0, 5.0)]), [0]);

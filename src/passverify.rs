@@ -258,10 +258,8 @@ pub fn transcode_verified(
     options: &crate::core::transcode::TranscodeOptions,
     progress: &mut dyn crate::core::ProgressSink,
     verify: Option<Verify>,
-) -> Result<
-    (crate::core::transcode::TranscodeReport, Option<Verified>),
-    crate::search::SearchError,
-> {
+) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
+{
     // Scored at the source's bit depth, as the search's probes are.
     let depth = crate::core::probe::probe_headers(input)
         .ok()

@@ -419,21 +419,16 @@ impl App {
                     }
                     cfg.max_encoded_percent = f64::INFINITY;
                     cfg.cache = Some(cache.clone());
-                    let report = mediaforce::search::crf_search(
-                        input,
-                        &cfg,
-                        &mut mediaforce::search::Quiet,
-                    )
-                    .map_err(|e| {
-                        AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
-                    })?;
-                    let points = mediaforce::tuning::points_of(
-                        &report,
-                        "grid",
-                        &fingerprint,
-                        &codec,
-                        false,
-                    );
+                    let report =
+                        mediaforce::search::crf_search(input, &cfg, &mut mediaforce::search::Quiet)
+                            .map_err(|e| {
+                                AppError::new(
+                                    ErrorKind::Invalid,
+                                    format!("{}: {e}", input.display()),
+                                )
+                            })?;
+                    let points =
+                        mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false);
                     for p in &points {
                         if held.insert(p.key()) {
                             let line = serde_json::to_string(p)
@@ -492,8 +487,10 @@ pub struct LadderView {
 impl App {
     /// The probe cache on this app's store.
     fn probe_cache(&self) -> Result<std::sync::Arc<mediaforce::cache::ProbeCache>> {
-        let location =
-            mediaforce::cache::ProbeCache::location(&self.paths.data_dir, self.paths.database.as_deref());
+        let location = mediaforce::cache::ProbeCache::location(
+            &self.paths.data_dir,
+            self.paths.database.as_deref(),
+        );
         Ok(std::sync::Arc::new(
             mediaforce::cache::ProbeCache::open(&location)
                 .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,

@@ -73,6 +73,36 @@ pub struct EncodeArgs {
     pub search: SearchArgs,
 }
 
+/// What ladder to measure.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct LadderArgs {
+    /// The source.
+    pub path: String,
+    /// Encoder adapter (libsvtav1, libx264, libx265, ...).
+    pub encoder: String,
+    /// Encoder preset (the adapter's default when omitted).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Picture heights (the source's and the usual streaming heights below it when omitted).
+    #[serde(default)]
+    pub resolutions: Vec<u32>,
+    /// Knob values (six around the encoder's default when omitted).
+    #[serde(default)]
+    pub knobs: Vec<f64>,
+    /// Most rungs (default 5).
+    #[serde(default)]
+    pub rungs: Option<usize>,
+    /// VMAF the top rung must reach (default 95).
+    #[serde(default)]
+    pub top_vmaf: Option<f64>,
+    /// Number of samples (default: one per 8 s of source, 1 to 30).
+    #[serde(default)]
+    pub samples: Option<usize>,
+    /// Directory to write ladder.json, master.m3u8 and ladder.svg into.
+    #[serde(default)]
+    pub out: Option<String>,
+}
+
 fn failed(e: impl std::fmt::Display) -> ErrorData {
     ErrorData::internal_error(e.to_string(), None)
 }
@@ -312,6 +342,42 @@ impl Tools {
         .await?
         .map_err(failed)?;
         answer(&report)
+    }
+
+    /// The Pareto ladder.
+    #[tool(
+        description = "Measure a streaming ladder: encode samples of the source at several picture heights over a knob range, score each upscaled to the source's size, take the upper convex hull of (bit rate, VMAF) and pick rungs on it (each about 1.5x cheaper and 6 VMAF below the one above). Returns every point, the hull and the rungs; writes JSON, an HLS master playlist skeleton and an SVG plot when out is given. Reports progress."
+    )]
+    async fn ladder(
+        &self,
+        Parameters(a): Parameters<LadderArgs>,
+        meta: RequestMetaObject,
+        client: Peer<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let defaults = mediaforce::ladder::RungRules::default();
+        let opts = mediaforce_app::tuning::LadderOptions {
+            encoder: a.encoder,
+            preset: a.preset,
+            resolutions: a.resolutions,
+            knobs: a.knobs,
+            rules: mediaforce::ladder::RungRules {
+                rungs: a.rungs.unwrap_or(defaults.rungs),
+                top_vmaf: a.top_vmaf.unwrap_or(defaults.top_vmaf),
+                ..defaults
+            },
+            samples: a.samples,
+            sample_seconds: None,
+            out: a.out.map(PathBuf::from),
+        };
+        let paths = self.paths.clone();
+        let input = PathBuf::from(&a.path);
+        let view = Self::with_progress(&meta, &client, move |mut fwd| {
+            let app = mediaforce_app::App::open(&paths)?;
+            app.ladder(&input, &opts, &mut fwd)
+        })
+        .await?
+        .map_err(failed)?;
+        answer(&view)
     }
 }
 

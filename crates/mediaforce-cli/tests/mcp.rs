@@ -100,6 +100,7 @@ fn an_agent_lists_the_tools_and_searches_a_knob_with_progress() {
         [
             "crf_search",
             "encode_to_target",
+            "ladder",
             "probe",
             "recommend_knob",
             "score"
@@ -163,6 +164,32 @@ fn an_agent_lists_the_tools_and_searches_a_knob_with_progress() {
     assert!(progress
         .iter()
         .any(|n| n["params"]["message"].as_str().unwrap().contains("scored")));
+
+    // The ladder at two heights and two knobs: four points, rungs among them.
+    let ladder = c.call(
+        7,
+        "tools/call",
+        json!({
+            "name": "ladder",
+            "arguments": {
+                "path": clip,
+                "encoder": "libx264",
+                "preset": "ultrafast",
+                "resolutions": [180, 90],
+                "knobs": [20.0, 35.0],
+                "samples": 1
+            }
+        }),
+    );
+    let l = &ladder["result"]["structuredContent"];
+    assert_ne!(ladder["result"]["isError"], true, "{ladder}");
+    assert_eq!(l["points"].as_array().unwrap().len(), 4, "{ladder}");
+    assert!(!l["rungs"].as_array().unwrap().is_empty(), "{ladder}");
+    assert!(l["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["height"] == 90 && p["width"] == 160));
 
     // The other tools answer too; a missing file is an error naming it.
     let probe = c.call(

@@ -166,3 +166,169 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     );
     assert!(!never.exists());
 }
+
+#[test]
+fn ladder_of_a_generated_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut v = SyntheticVideo::new(320, 180, 48)
+        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+    // A little texture: a picture made only of fine noise has nothing left after scaling.
+    v.texture = 4;
+    SyntheticClip::new(v).write(&src).unwrap();
+    let out = dir.path().join("ladder");
+    let state = dir.path().join("state");
+    let (s, o, d) = (
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        state.to_str().unwrap(),
+    );
+    let (code, stdout, err) = run(&[
+        "ladder",
+        s,
+        "--encoder",
+        "libx264",
+        "--preset",
+        "ultrafast",
+        "--resolution",
+        "180",
+        "--resolution",
+        "90",
+        "--knob",
+        "10..40:10",
+        "--samples",
+        "1",
+        "--out",
+        o,
+        "--data-dir",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let l: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (l["display_width"].as_u64(), l["display_height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    let points = l["points"].as_array().unwrap();
+    assert_eq!(points.len(), 8, "{stdout}");
+    let at = |h: u64, knob: f64| {
+        points
+            .iter()
+            .find(|p| p["height"].as_u64() == Some(h) && p["knob"].as_f64() == Some(knob))
+            .unwrap_or_else(|| panic!("no {h}p knob {knob} in {stdout}"))
+    };
+    let f = |p: &serde_json::Value, k: &str| p[k].as_f64().unwrap();
+    assert_eq!(at(90, 10.0)["width"].as_u64(), Some(160));
+    for knob in [10.0, 20.0, 30.0, 40.0] {
+        // Scored upscaled to 320x180: the 90-line encode loses detail at every knob.
+        assert!(
+            f(at(90, knob), "vmaf") < f(at(180, knob), "vmaf"),
+            "knob {knob}: {stdout}"
+        );
+        assert!(f(at(90, knob), "bit_rate") < f(at(180, knob), "bit_rate"));
+    }
+    for h in [90, 180] {
+        for w in [10.0, 20.0, 30.0, 40.0].windows(2) {
+            assert!(
+                f(at(h, w[0]), "vmaf") > f(at(h, w[1]), "vmaf"),
+                "{h}p: {stdout}"
+            );
+            assert!(f(at(h, w[0]), "bit_rate") > f(at(h, w[1]), "bit_rate"));
+        }
+    }
+    // The hull rises in both bit rate and VMAF, holds the flagged points, and no point lies
+    // above it.
+    let hull: Vec<usize> = l["hull"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap() as usize)
+        .collect();
+    assert!(hull.len() >= 2, "{stdout}");
+    for (i, p) in points.iter().enumerate() {
+        assert_eq!(p["on_hull"].as_bool(), Some(hull.contains(&i)));
+    }
+    let hp: Vec<(f64, f64)> = hull
+        .iter()
+        .map(|&i| (f(&points[i], "bit_rate"), f(&points[i], "vmaf")))
+        .collect();
+    assert!(
+        hp.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1),
+        "{hp:?}"
+    );
+    for p in points {
+        let (r, q) = (f(p, "bit_rate"), f(p, "vmaf"));
+        assert!(r >= hp[0].0, "{p}");
+        let bound = match hp.windows(2).find(|w| r <= w[1].0) {
+            Some(w) => w[0].1 + (w[1].1 - w[0].1) * (r - w[0].0) / (w[1].0 - w[0].0),
+            None => hp.last().unwrap().1,
+        };
+        assert!(q <= bound + 1e-6, "{p} above the hull {hp:?}");
+    }
+    // Rungs: on the hull, by rising bit rate, each 1.5x and 6 VMAF apart.
+    let rungs = l["rungs"].as_array().unwrap();
+    assert!(!rungs.is_empty(), "{stdout}");
+    for r in rungs {
+        assert!(
+            hull.contains(&(r["point"].as_u64().unwrap() as usize)),
+            "{r}"
+        );
+    }
+    for w in rungs.windows(2) {
+        assert!(f(&w[1], "bit_rate") >= 1.5 * f(&w[0], "bit_rate"), "{w:?}");
+        assert!(f(&w[1], "vmaf") >= f(&w[0], "vmaf") + 6.0, "{w:?}");
+    }
+    // The files: the same JSON, a playlist variant per rung (highest first), the plot.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ladder.json")).unwrap()).unwrap();
+    assert_eq!(written["points"], l["points"]);
+    let m3u8 = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(m3u8.starts_with("#EXTM3U\n"), "{m3u8}");
+    let variants: Vec<&str> = m3u8
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .collect();
+    assert_eq!(variants.len(), rungs.len(), "{m3u8}");
+    let top = rungs.last().unwrap();
+    assert!(
+        variants[0].contains(&format!("RESOLUTION={}x{}", top["width"], top["height"]))
+            && variants[0].contains("CODECS=\"avc1."),
+        "{m3u8}"
+    );
+    let svg = std::fs::read_to_string(out.join("ladder.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<title>").count(),
+        points.len(),
+        "one marker per point"
+    );
+    assert!(svg.contains("<polyline"));
+
+    // Other rung rules reuse the cached probes: the same points.
+    let (code, again, err) = run(&[
+        "ladder",
+        s,
+        "--encoder",
+        "libx264",
+        "--preset",
+        "ultrafast",
+        "--resolution",
+        "180",
+        "--resolution",
+        "90",
+        "--knob",
+        "10..40:10",
+        "--samples",
+        "1",
+        "--rungs",
+        "1",
+        "--data-dir",
+        d,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["points"], l["points"]);
+    assert_eq!(again["rungs"].as_array().unwrap().len(), 1);
+}
