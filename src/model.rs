@@ -378,6 +378,7 @@ mod tests {
             vmaf_p5: vmaf,
             vmaf_p1: vmaf,
             vmaf_min: vmaf,
+            metrics: Default::default(),
         }
     }
 

@@ -144,6 +144,9 @@ pub struct SearchConfig {
     /// ratio) and score them upscaled back to the source's size, as a player shows them (the
     /// ladder's points); `None` or a height at or above the source's: the source's size.
     pub resolution: Option<u32>,
+    /// Extra libvmaf metrics each probe also measures (user names of
+    /// [`crate::metrics::score::FEATURES`]: `psnr`, `ssim`...).
+    pub metrics: Vec<String>,
     /// A knob model: the first probe is its prediction from the source's features (measured
     /// on the samples), instead of `start_knob`.
     pub model: Option<std::sync::Arc<crate::model::KnobModel>>,
@@ -186,6 +189,7 @@ impl SearchConfig {
             verify_separately: false,
             knobs: Vec::new(),
             resolution: None,
+            metrics: Vec::new(),
             model: None,
         }
     }
@@ -258,6 +262,10 @@ pub struct Probe {
     /// `None` with a single sample (a full pass has nothing to disagree with).
     #[serde(default)]
     pub uncertainty: Option<Uncertainty>,
+    /// Means of the extra metrics asked for ([`SearchConfig::metrics`]) over all sample frames,
+    /// by libvmaf's output name (`psnr_y`, `float_ssim`...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// The standard errors of a probe's predictions, from the spread between its samples.
@@ -959,6 +967,9 @@ pub fn crf_search(
         if let Some((w, h)) = scaled_to {
             key.push_str(&format!("|to{w}x{h}"));
         }
+        if !cfg.metrics.is_empty() {
+            key.push_str(&format!("|m:{}", cfg.metrics.join(",")));
+        }
         let cached: Option<Probe> = match &cache {
             Some(c) => c.get_json(&key)?,
             None => None,
@@ -1232,7 +1243,8 @@ fn run_probe(
         cfg.scale,
         None,
         cfg.threads,
-    )?;
+    )?
+    .with_features(&cfg.metrics)?;
     let mut sample_bytes = 0u64;
     let mut sample_sizes = Vec::new();
     let mut sample_means = Vec::new();
@@ -1301,6 +1313,7 @@ fn run_probe(
         predicted_bytes,
         predicted_percent,
         predicted_encode_seconds: encode_seconds / frames * source.total_frames,
+        metrics: scores.features,
     })
 }
 

@@ -61,6 +61,9 @@ pub struct TuningPoint {
     pub vmaf_p1: f64,
     /// Minimum.
     pub vmaf_min: f64,
+    /// Extra metrics measured on the same frames (`psnr_y`, `float_ssim`...), when asked.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 impl TuningPoint {
@@ -147,6 +150,7 @@ pub fn points_of(
             vmaf_p5: p.vmaf.p5,
             vmaf_p1: p.vmaf.p1,
             vmaf_min: p.vmaf.min,
+            metrics: p.metrics.clone(),
         })
         .collect()
 }

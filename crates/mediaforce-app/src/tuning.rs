@@ -253,6 +253,9 @@ pub struct GridOptions {
     /// Picture heights to encode at (scaled down, scored upscaled to the source's size); empty:
     /// the source's own size only.
     pub resolutions: Vec<u32>,
+    /// Extra metrics per row (`psnr`, `ssim`, `ms-ssim`...); a held row without them is
+    /// measured again.
+    pub metrics: Vec<String>,
 }
 
 /// What a grid run did.
@@ -305,7 +308,9 @@ impl App {
         let io = |e: std::io::Error| {
             AppError::new(ErrorKind::Invalid, format!("{}: {e}", out.display()))
         };
-        let mut held = std::collections::HashSet::new();
+        // Rows already in the file, with the metrics each carries.
+        let mut held: std::collections::HashMap<_, std::collections::BTreeSet<String>> =
+            std::collections::HashMap::new();
         if let Ok(text) = std::fs::read_to_string(out) {
             for (n, line) in text
                 .lines()
@@ -319,9 +324,35 @@ impl App {
                             format!("{}: line {}: not a grid row ({e})", out.display(), n + 1),
                         )
                     })?;
-                held.insert(p.key());
+                held.insert(p.key(), p.metrics.keys().cloned().collect());
             }
         }
+        // The libvmaf outputs the asked metrics come back as.
+        let mut wanted: Vec<&str> = Vec::new();
+        for m in &opts.metrics {
+            let (_, _, outputs) = mediaforce::metrics::score::FEATURES
+                .iter()
+                .find(|(user, extractor, _)| user == m || extractor == m)
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Invalid,
+                        format!(
+                            "unknown metric {m:?} (known: {})",
+                            mediaforce::metrics::score::FEATURES
+                                .iter()
+                                .map(|f| f.0)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?;
+            wanted.extend_from_slice(outputs);
+        }
+        let has_all = |have: &std::collections::BTreeSet<String>| {
+            wanted.iter().all(|w| {
+                have.contains(*w) || (*w == "Cambi_feature_cambi_score" && have.contains("cambi"))
+            })
+        };
         let adapter = mediaforce::codecs::find(&opts.encoder)
             .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
         let version = adapter.version();
@@ -394,15 +425,17 @@ impl App {
                         .iter()
                         .copied()
                         .filter(|&k| {
-                            !held.contains(&(
-                                fingerprint.clone(),
-                                adapter.id().to_string(),
-                                version.clone(),
-                                preset.clone(),
-                                k.to_bits(),
-                                false,
-                                height,
-                            ))
+                            !held
+                                .get(&(
+                                    fingerprint.clone(),
+                                    adapter.id().to_string(),
+                                    version.clone(),
+                                    preset.clone(),
+                                    k.to_bits(),
+                                    false,
+                                    height,
+                                ))
+                                .is_some_and(has_all)
                         })
                         .collect();
                     skipped += opts.knobs.len() - missing.len();
@@ -414,6 +447,7 @@ impl App {
                     cfg.knobs = missing;
                     cfg.samples = opts.samples;
                     cfg.resolution = resolution;
+                    cfg.metrics = opts.metrics.clone();
                     if let Some(s) = opts.sample_seconds {
                         cfg.sample_seconds = s;
                     }
@@ -430,7 +464,10 @@ impl App {
                     let points =
                         mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false);
                     for p in &points {
-                        if held.insert(p.key()) {
+                        let have: std::collections::BTreeSet<String> =
+                            p.metrics.keys().cloned().collect();
+                        if !held.get(&p.key()).is_some_and(|h| h.is_superset(&have)) {
+                            held.insert(p.key(), have);
                             let line = serde_json::to_string(p)
                                 .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
                             writeln!(file, "{line}").map_err(io)?;

@@ -101,6 +101,10 @@ pub enum LibraryCommand {
         /// repeatable (the source's own size when none).
         #[arg(long = "resolution")]
         resolutions: Vec<u32>,
+        /// Also measure this metric on the same frames (psnr, ssim, ms-ssim, cambi, ciede2000,
+        /// psnr-hvs); repeatable.
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
         /// The JSON Lines file rows are appended to.
         #[arg(long)]
         out: PathBuf,
@@ -307,10 +311,12 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             samples,
             sample_seconds,
             resolutions,
+            metrics,
             out,
             json,
         } => {
             let opts = mediaforce_app::tuning::GridOptions {
+                metrics,
                 encoder,
                 presets,
                 knobs: knob,
@@ -321,7 +327,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             let v = app.grid(&inputs, &opts, &out, &mut |p| {
                 if !json {
                     println!(
-                        "{} {}p {} {} {}: VMAF {:.2} (p5 {:.2}), {:.0} kb/s, ~{:.1}% of the source",
+                        "{} {}p {} {} {}: VMAF {:.2} (p5 {:.2}){}, {:.0} kb/s, ~{:.1}% of the source",
                         p.source.display(),
                         p.height,
                         p.preset,
@@ -329,6 +335,10 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                         p.knob,
                         p.vmaf_mean,
                         p.vmaf_p5,
+                        p.metrics
+                            .iter()
+                            .map(|(k, v)| format!(", {k} {v:.4}"))
+                            .collect::<String>(),
                         p.bit_rate / 1000.0,
                         p.percent
                     );

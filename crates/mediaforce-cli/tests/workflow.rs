@@ -1281,6 +1281,61 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 8);
     assert_eq!(env.catalog().all_points().unwrap().len(), 8);
+    // At 90 lines with PSNR and SSIM: new rows (the height is part of a row's identity), scored
+    // upscaled to 320x180 and so below the same knob at full size; a second run skips them.
+    let scaled = |range: &str, extra: &[&str]| {
+        let mut a = args(range);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        env.json(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let extra = ["--resolution", "90", "--metric", "psnr", "--metric", "ssim"];
+    let v = scaled("30..30:1", &extra);
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "{v}"
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for src in [&a, &b] {
+        let at = |h: u64| {
+            rows.iter()
+                .find(|r| {
+                    r["source"] == src.to_str().unwrap()
+                        && r["knob"] == 30.0
+                        && r["height"].as_u64() == Some(h)
+                })
+                .unwrap_or_else(|| panic!("no {h}-line row at crf 30 for {}", src.display()))
+        };
+        let (small, full) = (at(90), at(180));
+        assert_eq!(small["width"], 160, "{small}");
+        assert!(
+            small["vmaf_mean"].as_f64() < full["vmaf_mean"].as_f64(),
+            "{small} {full}"
+        );
+        assert!(small["bit_rate"].as_f64() < full["bit_rate"].as_f64());
+        let psnr = small["metrics"]["psnr_y"].as_f64().unwrap();
+        let ssim = small["metrics"]["float_ssim"].as_f64().unwrap();
+        assert!((10.0..60.0).contains(&psnr), "{small}");
+        assert!(ssim > 0.0 && ssim < 1.0, "{small}");
+        assert!(full.get("metrics").is_none(), "{full}");
+    }
+    let v = scaled("30..30:1", &extra);
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
+    // Asking a metric the full-size rows lack measures them again.
+    let v = scaled("30..30:1", &["--metric", "psnr"]);
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "{v}"
+    );
     // A bad range is refused, naming it.
     let (code, _, err) = env.run_env(
         &[

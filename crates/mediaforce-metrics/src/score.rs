@@ -266,6 +266,58 @@ fn plan(
     Ok((target, total))
 }
 
+/// Register the extra features asked for by user name (see [`FEATURES`]); returns the
+/// libvmaf outputs to read back.
+fn use_features(ctx: &mut Context, names: &[String]) -> Result<Vec<&'static str>> {
+    let mut extracted: Vec<&'static str> = Vec::new();
+    for f in names {
+        let (_, extractor, outputs) = FEATURES
+            .iter()
+            .find(|(user, extractor, _)| user == f || extractor == f)
+            .ok_or_else(|| Error::Feature { name: f.clone() })?;
+        ctx.use_feature(extractor)?;
+        extracted.extend_from_slice(outputs);
+    }
+    Ok(extracted)
+}
+
+/// The mean of each extracted feature over the scored frames of a flushed context.
+fn pool_features(
+    ctx: &mut Context,
+    extracted: &[&str],
+    scored: &[u64],
+    target: &Target,
+) -> Result<BTreeMap<String, f64>> {
+    let mut features = BTreeMap::new();
+    for &name in extracted {
+        let vals: Vec<f64> = scored
+            .iter()
+            .filter_map(|&i| ctx.feature_at(name, i as u32))
+            .collect();
+        if vals.is_empty() {
+            // libvmaf drops an extractor that cannot run (MS-SSIM on pictures under 176 pixels)
+            // without failing the context; asked-for figures must not silently go missing.
+            return Err(Error::Feature {
+                name: format!(
+                    "{name} (no scores for {}x{} pictures)",
+                    target.width, target.height
+                ),
+            });
+        }
+        // Report under libvmaf's output alias (its JSON log calls this one "cambi").
+        let report_name = if name == "Cambi_feature_cambi_score" {
+            "cambi"
+        } else {
+            name
+        };
+        features.insert(
+            report_name.to_string(),
+            vals.iter().sum::<f64>() / vals.len() as f64,
+        );
+    }
+    Ok(features)
+}
+
 /// Per-frame scores and their pooling, read back from a flushed context.
 fn pool(
     ctx: &mut Context,
@@ -304,6 +356,7 @@ pub struct FrameScorer {
     distorted: FrameConverter,
     frames: u64,
     subsample: u32,
+    extracted: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for FrameScorer {
@@ -323,6 +376,8 @@ pub struct FrameScores {
     pub vmaf: Pooled,
     /// Per-frame VMAF in push order.
     pub per_frame: Vec<f64>,
+    /// Means of the extra features asked for ([`FrameScorer::with_features`]).
+    pub features: BTreeMap<String, f64>,
 }
 
 impl FrameScorer {
@@ -373,7 +428,16 @@ impl FrameScorer {
             target,
             frames: 0,
             subsample,
+            extracted: Vec::new(),
         })
+    }
+
+    /// Also compute these extra features (user names of [`FEATURES`]: `psnr`, `ssim`...);
+    /// their means come back in [`FrameScores::features`]. Call before the first push.
+    pub fn with_features(mut self, names: &[String]) -> Result<Self> {
+        let extracted = use_features(&mut self.ctx, names)?;
+        self.extracted.extend(extracted);
+        Ok(self)
     }
 
     /// Pairs pushed so far.
@@ -407,8 +471,14 @@ impl FrameScorer {
             });
         }
         self.ctx.flush()?;
-        let (vmaf, _, per_frame) = pool(&mut self.ctx, &self.model, self.frames, self.subsample)?;
-        Ok(FrameScores { vmaf, per_frame })
+        let (vmaf, scored, per_frame) =
+            pool(&mut self.ctx, &self.model, self.frames, self.subsample)?;
+        let features = pool_features(&mut self.ctx, &self.extracted, &scored, &self.target)?;
+        Ok(FrameScores {
+            vmaf,
+            per_frame,
+            features,
+        })
     }
 }
 
@@ -535,15 +605,7 @@ pub fn score_files(
     let mut ctx = Context::new(threads, options.subsample)?;
     ctx.use_model(&model)?;
     preallocate(&mut ctx, &target, threads)?;
-    let mut extracted: Vec<&str> = Vec::new();
-    for f in &options.features {
-        let (_, extractor, outputs) = FEATURES
-            .iter()
-            .find(|(user, extractor, _)| user == f || extractor == f)
-            .ok_or_else(|| Error::Feature { name: f.clone() })?;
-        ctx.use_feature(extractor)?;
-        extracted.extend_from_slice(outputs);
-    }
+    let extracted = use_features(&mut ctx, &options.features)?;
 
     progress.start("score", total);
     let mut clock = ProgressClock::new(total);
@@ -626,33 +688,7 @@ pub fn score_files(
             vmaf: per_frame[k],
         })
         .collect();
-    let mut features = BTreeMap::new();
-    for name in extracted {
-        let vals: Vec<f64> = scored
-            .iter()
-            .filter_map(|&i| ctx.feature_at(name, i as u32))
-            .collect();
-        if vals.is_empty() {
-            // libvmaf drops an extractor that cannot run (MS-SSIM on pictures under 176 pixels)
-            // without failing the context; asked-for figures must not silently go missing.
-            return Err(Error::Feature {
-                name: format!(
-                    "{name} (no scores for {}x{} pictures)",
-                    target.width, target.height
-                ),
-            });
-        }
-        // Report under libvmaf's output alias (its JSON log calls this one "cambi").
-        let report_name = if name == "Cambi_feature_cambi_score" {
-            "cambi"
-        } else {
-            name
-        };
-        features.insert(
-            report_name.to_string(),
-            vals.iter().sum::<f64>() / vals.len() as f64,
-        );
-    }
+    let features = pool_features(&mut ctx, &extracted, &scored, &target)?;
     if let Some(log) = &options.log {
         ctx.write_json_log(log)?;
     }
