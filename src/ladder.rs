@@ -550,9 +550,14 @@ impl Ladder {
         // The rungs.
         for r in &self.rungs {
             let (cx, cy) = (x(r.bit_rate / 1000.0), y(r.vmaf));
+            // Labels near the right edge go to the left of their mark, clear of the legend.
+            let (lx, anchor) = if cx > x1 - 100.0 {
+                (cx - 10.0, "end")
+            } else {
+                (cx + 10.0, "start")
+            };
             s.push_str(&format!(
-                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"8\" fill=\"none\" stroke=\"#d01c1c\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#d01c1c\">{}p {} {}</text>\n",
-                cx + 10.0,
+                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"8\" fill=\"none\" stroke=\"#d01c1c\" stroke-width=\"2\"/><text x=\"{lx:.1}\" y=\"{:.1}\" fill=\"#d01c1c\" text-anchor=\"{anchor}\">{}p {} {}</text>\n",
                 cy + 16.0,
                 r.height,
                 xml(&self.knob_name),
