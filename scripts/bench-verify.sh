@@ -54,7 +54,7 @@ target, separate, plain = t1 - t0, t2 - t1, t3 - t2
 last = r["encodes"][-1]
 print(f"{spec:<16} | {target:8.1f} {separate:8.1f} {plain:8.1f} | {target/plain:6.2f}x {separate/plain:6.2f}x | "
       f"{last['knob']:5g} {len(r['encodes']):6d} {last['verified_by']:>9} {last['vmaf']['mean']:7.2f}")
-print(f"{'':16}   search {r['search']['seconds']:.1f} s, full encodes "
+print(f"{'':16}   search {r['search']['seconds']:.1f} s ({len(r['search']['probes'])} probes), full encodes "
       + ", ".join(f"{e['encode_seconds']:.1f} s" for e in r["encodes"])
       + f"; separate run: search {s['search']['seconds']:.1f} s, encodes "
       + ", ".join(f"{e['encode_seconds']:.1f} s + verify {e['verify_seconds']:.1f} s (VMAF {e['vmaf']['mean']:.2f})" for e in s["encodes"]))
