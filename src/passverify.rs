@@ -35,6 +35,8 @@ pub struct PassScore {
     pub vmaf: Pooled,
     /// Frames paired (every frame; every n-th of them scored).
     pub frames: u64,
+    /// Means of the extra metrics asked for, by libvmaf's output name.
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// A [`VideoTap`] that scores the encoder's output against its input on a thread of its own.
@@ -51,6 +53,7 @@ impl std::fmt::Debug for PassVerifier {
 
 /// The scoring thread's state.
 struct Pairing {
+    metrics: Vec<String>,
     scale: Scale,
     depth: Option<u8>,
     threads: u32,
@@ -80,7 +83,9 @@ impl Pairing {
                 None,
                 self.threads,
                 self.every,
-            ) {
+            )
+            .and_then(|s| s.with_features(&self.metrics))
+            {
                 Ok(s) => self.scorer = Some(s),
                 Err(e) => {
                     self.failure = Some(e.to_string());
@@ -128,17 +133,26 @@ impl Pairing {
         Ok(PassScore {
             vmaf: scores.vmaf,
             frames: self.decoded,
+            metrics: scores.features,
         })
     }
 }
 
 impl PassVerifier {
     /// Start the scoring thread: `scale` and `threads` as for the search's probes, scoring every
-    /// `every`-th frame at `depth` bits (the source's; `None`: the encoder's input's).
-    pub fn start(scale: Scale, threads: u32, every: u32, depth: Option<u8>) -> Self {
+    /// `every`-th frame at `depth` bits (the source's; `None`: the encoder's input's), with the
+    /// extra `metrics` (user names: `psnr`, `ssim`...).
+    pub fn start(
+        scale: Scale,
+        threads: u32,
+        every: u32,
+        depth: Option<u8>,
+        metrics: Vec<String>,
+    ) -> Self {
         let (tx, rx) = sync_channel::<Msg>(QUEUE);
         let worker = std::thread::spawn(move || -> Result<PassScore, String> {
             let mut pairing = Pairing {
+                metrics,
                 scale,
                 depth,
                 threads,
@@ -236,6 +250,18 @@ pub struct Verify {
     pub separately: bool,
 }
 
+impl Verify {
+    /// Every frame at `scale`, in the same pass, libvmaf choosing its threads.
+    pub fn at(scale: Scale) -> Self {
+        Self {
+            scale,
+            threads: 0,
+            every: 1,
+            separately: false,
+        }
+    }
+}
+
 /// What [`transcode_verified`] measured.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -247,6 +273,8 @@ pub struct Verified {
     pub same_pass_error: Option<String>,
     /// Wall seconds of the separate scoring (0 in the same pass).
     pub seconds: f64,
+    /// Means of the extra metrics asked for, by libvmaf's output name.
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// Transcode `input` to `output` and, unless `verify` is `None`, score the output against the
@@ -260,13 +288,27 @@ pub fn transcode_verified(
     verify: Option<Verify>,
 ) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
 {
+    transcode_measured(input, output, options, progress, verify, &[])
+}
+
+/// [`transcode_verified`], also measuring the extra `metrics` (user names: `psnr`, `ssim`...)
+/// on the same frames.
+pub fn transcode_measured(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    options: &crate::core::transcode::TranscodeOptions,
+    progress: &mut dyn crate::core::ProgressSink,
+    verify: Option<Verify>,
+    metrics: &[String],
+) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
+{
     // Scored at the source's bit depth, as the search's probes are.
     let depth = crate::core::probe::probe_headers(input)
         .ok()
         .and_then(|i| i.primary_video().and_then(|s| s.video.as_ref()?.bit_depth));
     let mut tap = verify
         .filter(|v| !v.separately)
-        .map(|v| PassVerifier::start(v.scale, v.threads, v.every, depth));
+        .map(|v| PassVerifier::start(v.scale, v.threads, v.every, depth, metrics.to_vec()));
     let report = crate::core::transcode::transcode_tapped(
         input,
         output,
@@ -284,6 +326,7 @@ pub fn transcode_verified(
                 by: "same_pass",
                 same_pass_error: None,
                 seconds: 0.0,
+                metrics: score.metrics,
             };
             return Ok((report, Some(verified)));
         }
@@ -294,6 +337,7 @@ pub fn transcode_verified(
         scale: v.scale,
         threads: v.threads,
         subsample: v.every.max(1),
+        features: metrics.to_vec(),
         ..Default::default()
     };
     let t0 = std::time::Instant::now();
@@ -303,6 +347,7 @@ pub fn transcode_verified(
         by: "separate",
         same_pass_error,
         seconds: t0.elapsed().as_secs_f64(),
+        metrics: scored.features,
     };
     Ok((report, Some(verified)))
 }

@@ -87,6 +87,19 @@ impl TuningPoint {
     }
 }
 
+/// The options an adapter gives its encoder at `preset` and `knob`, as `key=value,...`.
+pub fn params_of(adapter: &dyn crate::codecs::CodecAdapter, preset: &str, knob: f64) -> String {
+    adapter
+        .options(preset, knob)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 /// Every probe of a search as points (the search must have measured the source's features).
 pub fn points_of(
     report: &SearchReport,
@@ -121,13 +134,7 @@ pub fn points_of(
             preset: report.preset.clone(),
             params: adapter
                 .as_ref()
-                .and_then(|a| a.options(&report.preset, p.knob).ok())
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
+                .map(|a| params_of(a.as_ref(), &report.preset, p.knob))
                 .unwrap_or_default(),
             knob_name: report.knob_name.clone(),
             knob: p.knob,

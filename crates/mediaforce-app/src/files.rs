@@ -39,16 +39,32 @@ pub struct KnobSetting<'a> {
 }
 
 /// Encode `input` to `output` as `setting` says, every other stream carried as `opts` says;
-/// score the result at `score` scale unless `None`. `progress` is given to the encode, then
-/// to the score.
+/// score the result at `score` scale (in the same pass) unless `None`. `progress` is given to
+/// the encode.
 pub fn encode_at_knob(
     input: &Path,
     output: &Path,
     setting: KnobSetting<'_>,
-    mut opts: TranscodeOptions,
+    opts: TranscodeOptions,
     score: Option<Scale>,
     progress: &mut dyn FnMut() -> Box<dyn ProgressSink>,
 ) -> Result<KnobEncode> {
+    let verify = score.map(mediaforce::passverify::Verify::at);
+    encode_knob_measured(input, output, setting, opts, verify, &[], progress)
+        .map(|(encode, _)| encode)
+}
+
+/// [`encode_at_knob`] with the verification spelled out, and extra `metrics` (`psnr`,
+/// `ssim`...) measured on the same frames; returns the verification's figures too.
+pub fn encode_knob_measured(
+    input: &Path,
+    output: &Path,
+    setting: KnobSetting<'_>,
+    mut opts: TranscodeOptions,
+    verify: Option<mediaforce::passverify::Verify>,
+    metrics: &[String],
+    progress: &mut dyn FnMut() -> Box<dyn ProgressSink>,
+) -> Result<(KnobEncode, Option<mediaforce::passverify::Verified>)> {
     let KnobSetting {
         encoder,
         preset,
@@ -67,26 +83,21 @@ pub fn encode_at_knob(
         .and_then(|v| v.pixel_format.as_deref())
         .and_then(|n| n.parse().ok())
         .map(|f| adapter.pick_pixel_format(f));
-    let verify = score.map(|scale| mediaforce::passverify::Verify {
-        scale,
-        threads: 0,
-        every: 1,
-        separately: false,
-    });
-    let (report, verified) = mediaforce::passverify::transcode_verified(
+    let (report, verified) = mediaforce::passverify::transcode_measured(
         input,
         output,
         &opts,
         progress().as_mut(),
         verify,
+        metrics,
     )
     .map_err(failed)?;
-    let vmaf = verified.map(|v| v.vmaf);
-    Ok(KnobEncode {
+    let encode = KnobEncode {
         transcode: report,
         knob_name: adapter.knob().name,
         knob,
-        vmaf,
+        vmaf: verified.as_ref().map(|v| v.vmaf),
         encoder: adapter.id(),
-    })
+    };
+    Ok((encode, verified))
 }

@@ -256,6 +256,9 @@ pub struct GridOptions {
     /// Extra metrics per row (`psnr`, `ssim`, `ms-ssim`...); a held row without them is
     /// measured again.
     pub metrics: Vec<String>,
+    /// Encode and score the whole file for each row instead of the samples (at the source's
+    /// size only).
+    pub full: bool,
 }
 
 /// What a grid run did.
@@ -355,6 +358,12 @@ impl App {
         };
         let adapter = mediaforce::codecs::find(&opts.encoder)
             .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
+        if opts.full && !opts.resolutions.is_empty() {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "--full encodes whole files at the source's size; --resolution works on samples",
+            ));
+        }
         let version = adapter.version();
         let presets = if opts.presets.is_empty() {
             vec![adapter.default_preset().to_string()]
@@ -432,7 +441,7 @@ impl App {
                                     version.clone(),
                                     preset.clone(),
                                     k.to_bits(),
-                                    false,
+                                    opts.full,
                                     height,
                                 ))
                                 .is_some_and(has_all)
@@ -444,7 +453,6 @@ impl App {
                     }
                     let mut cfg = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
                     cfg.preset = Some(preset.clone());
-                    cfg.knobs = missing;
                     cfg.samples = opts.samples;
                     cfg.resolution = resolution;
                     cfg.metrics = opts.metrics.clone();
@@ -453,16 +461,36 @@ impl App {
                     }
                     cfg.max_encoded_percent = f64::INFINITY;
                     cfg.cache = Some(cache.clone());
-                    let report =
-                        mediaforce::search::crf_search(input, &cfg, &mut mediaforce::search::Quiet)
-                            .map_err(|e| {
-                                AppError::new(
-                                    ErrorKind::Invalid,
-                                    format!("{}: {e}", input.display()),
-                                )
-                            })?;
-                    let points =
-                        mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false);
+                    let source = GridSource {
+                        input,
+                        fingerprint: &fingerprint,
+                        codec: &codec,
+                        size_bytes: info.size_bytes,
+                    };
+                    let points = if opts.full {
+                        // The features come from the samples; no probe is encoded.
+                        cfg.max_probes = 0;
+                        let scratch = out.parent().filter(|d| !d.as_os_str().is_empty());
+                        full_rows(
+                            &source,
+                            &cfg,
+                            adapter.as_ref(),
+                            &missing,
+                            &opts.metrics,
+                            scratch.unwrap_or(Path::new(".")),
+                        )?
+                    } else {
+                        cfg.knobs = missing;
+                        let report = mediaforce::search::crf_search(
+                            input,
+                            &cfg,
+                            &mut mediaforce::search::Quiet,
+                        )
+                        .map_err(|e| {
+                            AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
+                        })?;
+                        mediaforce::tuning::points_of(&report, "grid", &fingerprint, &codec, false)
+                    };
                     for p in &points {
                         let have: std::collections::BTreeSet<String> =
                             p.metrics.keys().cloned().collect();
@@ -583,6 +611,94 @@ impl App {
         };
         Ok(LadderView { ladder, files })
     }
+}
+
+/// A grid's source, as its rows name it.
+struct GridSource<'a> {
+    input: &'a Path,
+    fingerprint: &'a str,
+    codec: &'a str,
+    size_bytes: u64,
+}
+
+/// `grid --full`: each knob encoded over the whole file (to a hidden scratch directory in
+/// `scratch_in`, beside the grid's file, removed at once) and scored in the same pass; the row's
+/// sizes are the video stream's own.
+fn full_rows(
+    source: &GridSource<'_>,
+    cfg: &mediaforce::search::SearchConfig,
+    adapter: &dyn mediaforce::codecs::CodecAdapter,
+    knobs: &[f64],
+    metrics: &[String],
+    scratch_in: &Path,
+) -> Result<Vec<mediaforce::tuning::TuningPoint>> {
+    let input = source.input;
+    let invalid = |e: &dyn std::fmt::Display| {
+        AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
+    };
+    let report = mediaforce::search::crf_search(input, cfg, &mut mediaforce::search::Quiet)
+        .map_err(|e| invalid(&e))?;
+    let features = report
+        .features
+        .ok_or_else(|| invalid(&"no features measured"))?;
+    let (width, height) = report
+        .cropped_to
+        .unwrap_or((features.width, features.height));
+    let scratch = tempfile::Builder::new()
+        .prefix(".mediaforce-grid-")
+        .tempdir_in(scratch_in)
+        .map_err(|e| invalid(&e))?;
+    let duration = features.duration_seconds.max(1e-9);
+    let mut rows = Vec::new();
+    for &knob in knobs {
+        let out = scratch.path().join("full.mkv");
+        let (encode, verified) = crate::files::encode_knob_measured(
+            input,
+            &out,
+            crate::files::KnobSetting {
+                encoder: adapter.id(),
+                preset: Some(&report.preset),
+                knob,
+            },
+            mediaforce::core::transcode::TranscodeOptions::new(adapter.libav_name()),
+            Some(mediaforce::passverify::Verify::at(cfg.scale)),
+            metrics,
+            &mut || Box::new(mediaforce::core::NoProgress),
+        )?;
+        let _ = std::fs::remove_file(&out);
+        let verified = verified.ok_or_else(|| invalid(&"the full encode was not scored"))?;
+        let bytes = encode.transcode.video_bytes;
+        rows.push(mediaforce::tuning::TuningPoint {
+            origin: "grid".into(),
+            source: input.to_path_buf(),
+            source_fingerprint: source.fingerprint.to_string(),
+            source_codec: source.codec.to_string(),
+            features,
+            encoder: adapter.id().to_string(),
+            encoder_version: adapter.version(),
+            preset: report.preset.clone(),
+            params: mediaforce::tuning::params_of(adapter, &report.preset, knob),
+            knob_name: adapter.knob().name.to_string(),
+            knob,
+            width,
+            height,
+            full: true,
+            samples: 0,
+            sample_seconds: features.duration_seconds,
+            sample_bytes: bytes,
+            bytes,
+            bit_rate: bytes as f64 * 8.0 / duration,
+            percent: 100.0 * bytes as f64 / source.size_bytes.max(1) as f64,
+            encode_seconds: encode.transcode.seconds,
+            vmaf_mean: verified.vmaf.mean,
+            vmaf_harmonic: verified.vmaf.harmonic_mean,
+            vmaf_p5: verified.vmaf.p5,
+            vmaf_p1: verified.vmaf.p1,
+            vmaf_min: verified.vmaf.min,
+            metrics: verified.metrics,
+        });
+    }
+    Ok(rows)
 }
 
 fn mediaforce_core_probe(input: &Path) -> Result<mediaforce::core::probe::MediaInfo> {

@@ -105,6 +105,10 @@ pub enum LibraryCommand {
         /// psnr-hvs); repeatable.
         #[arg(long = "metric")]
         metrics: Vec<String>,
+        /// Encode and score the whole file for each row (at the source's size) instead of the
+        /// samples.
+        #[arg(long)]
+        full: bool,
         /// The JSON Lines file rows are appended to.
         #[arg(long)]
         out: PathBuf,
@@ -312,11 +316,13 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             sample_seconds,
             resolutions,
             metrics,
+            full,
             out,
             json,
         } => {
             let opts = mediaforce_app::tuning::GridOptions {
                 metrics,
+                full,
                 encoder,
                 presets,
                 knobs: knob,

@@ -1336,6 +1336,75 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         (Some(2), Some(0)),
         "{v}"
     );
+    // Whole files: a row per knob with the video stream's own size, scored over every frame,
+    // near the samples' figure; a rerun skips it, and --full with --resolution is refused.
+    let v = scaled("30..30:1", &["--full", "--metric", "psnr"]);
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "{v}"
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for src in [&a, &b] {
+        let mine = |full: bool| {
+            rows.iter()
+                .rev()
+                .find(|r| {
+                    r["source"] == src.to_str().unwrap()
+                        && r["knob"] == 30.0
+                        && r["height"] == 180
+                        && r["full"] == full
+                })
+                .unwrap()
+        };
+        let (whole, sampled) = (mine(true), mine(false));
+        assert_eq!(whole["samples"], 0, "{whole}");
+        assert!(
+            whole["metrics"]["psnr_y"].as_f64().unwrap() > 10.0,
+            "{whole}"
+        );
+        let (wv, sv) = (
+            whole["vmaf_mean"].as_f64().unwrap(),
+            sampled["vmaf_mean"].as_f64().unwrap(),
+        );
+        assert!((wv - sv).abs() < 5.0, "whole {wv} vs samples {sv}");
+        // The bit rate is the video stream's bytes over the source's duration (2 s).
+        let bytes = whole["bytes"].as_f64().unwrap();
+        assert!(bytes > 0.0, "{whole}");
+        let seconds = whole["features"]["duration_seconds"].as_f64().unwrap();
+        assert!((1.9..2.1).contains(&seconds), "{whole}");
+        assert!(
+            (whole["bit_rate"].as_f64().unwrap() - bytes * 8.0 / seconds).abs() < 1.0,
+            "{whole}"
+        );
+        assert_eq!(whole["encoder"], "libx264");
+    }
+    let v = scaled("30..30:1", &["--full", "--metric", "psnr"]);
+    assert_eq!(
+        (v["written"].as_u64(), v["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
+    let mut refused = args("30..30:1");
+    refused.extend(["--full", "--resolution", "90"].map(String::from));
+    let (code, _, err) = env.run_env(&refused.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("--full"), "{err}");
+    // No scratch file is left beside the grid's file.
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".mediaforce-grid-")
+        })
+        .collect();
+    assert!(leftovers.is_empty());
     // A bad range is refused, naming it.
     let (code, _, err) = env.run_env(
         &[

@@ -106,6 +106,8 @@ pub struct TranscodeReport {
     pub input_bytes: u64,
     /// Output size in bytes.
     pub output_bytes: u64,
+    /// Bytes of the encoded video stream alone (its packets).
+    pub video_bytes: u64,
     /// Wall time in seconds.
     pub seconds: f64,
     /// Encoding speed in frames per second.
@@ -236,6 +238,7 @@ pub fn transcode_tapped(
     let mut encoder: Option<VideoEncoder> = None;
     let mut out_video_index = 0usize;
     let mut frames = 0u64;
+    let mut video_bytes = 0u64;
     let mut clock = ProgressClock::new(total);
     let mut pending_side: Option<(usize, ff::Packet)> = None;
     let mut side_done = false;
@@ -318,6 +321,7 @@ pub fn transcode_tapped(
             t.frame(&f);
         }
         enc.encode(&f, |mut p| {
+            video_bytes += p.size() as u64;
             if let Some(t) = tap.as_deref_mut() {
                 t.packet(&p);
             }
@@ -356,6 +360,7 @@ pub fn transcode_tapped(
     };
     let enc_tb = enc.time_base();
     enc.finish(|mut p| {
+        video_bytes += p.size() as u64;
         if let Some(t) = tap.as_deref_mut() {
             t.packet(&p);
         }
@@ -409,6 +414,7 @@ pub fn transcode_tapped(
         frames,
         input_bytes: info.size_bytes,
         output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
+        video_bytes,
         seconds,
         fps: if seconds > 0.0 {
             frames as f64 / seconds
