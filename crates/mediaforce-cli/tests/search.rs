@@ -183,27 +183,31 @@ fn ladder_of_a_generated_clip() {
         out.to_str().unwrap(),
         state.to_str().unwrap(),
     );
-    let (code, stdout, err) = run(&[
-        "ladder",
-        s,
-        "--encoder",
-        "libx264",
-        "--preset",
-        "ultrafast",
-        "--resolution",
-        "180",
-        "--resolution",
-        "90",
-        "--knob",
-        "10..40:10",
-        "--samples",
-        "1",
-        "--out",
-        o,
-        "--data-dir",
-        d,
-        "--json",
-    ]);
+    // The ladder at 180 and 90 lines, crf 10..40, with `extra` arguments.
+    let ladder = |extra: &[&str]| {
+        let mut args = vec![
+            "ladder",
+            s,
+            "--encoder",
+            "libx264",
+            "--preset",
+            "ultrafast",
+            "--resolution",
+            "180",
+            "--resolution",
+            "90",
+            "--knob",
+            "10..40:10",
+            "--samples",
+            "1",
+            "--data-dir",
+            d,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let (code, stdout, err) = ladder(&["--out", o]);
     assert_eq!(code, 0, "{err}");
     let l: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -306,27 +310,7 @@ fn ladder_of_a_generated_clip() {
     assert!(svg.contains("<polyline"));
 
     // Other rung rules reuse the cached probes: the same points.
-    let (code, again, err) = run(&[
-        "ladder",
-        s,
-        "--encoder",
-        "libx264",
-        "--preset",
-        "ultrafast",
-        "--resolution",
-        "180",
-        "--resolution",
-        "90",
-        "--knob",
-        "10..40:10",
-        "--samples",
-        "1",
-        "--rungs",
-        "1",
-        "--data-dir",
-        d,
-        "--json",
-    ]);
+    let (code, again, err) = ladder(&["--rungs", "1"]);
     assert_eq!(code, 0, "{err}");
     let again: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert_eq!(again["points"], l["points"]);

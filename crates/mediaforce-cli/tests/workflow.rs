@@ -1205,11 +1205,14 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         "{v}"
     );
     assert_eq!(v["stored"], 6);
-    let rows: Vec<Value> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let read_rows = || -> Vec<Value> {
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let rows = read_rows();
     assert_eq!(rows.len(), 6);
     for r in &rows {
         assert_eq!(r["origin"], "grid");
@@ -1295,11 +1298,7 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         (Some(2), Some(0)),
         "{v}"
     );
-    let rows: Vec<Value> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = read_rows();
     for src in [&a, &b] {
         let at = |h: u64| {
             rows.iter()
@@ -1344,11 +1343,7 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         (Some(2), Some(0)),
         "{v}"
     );
-    let rows: Vec<Value> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = read_rows();
     for src in [&a, &b] {
         let mine = |full: bool| {
             rows.iter()
