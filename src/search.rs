@@ -1505,6 +1505,9 @@ pub struct FullEncode {
     pub source_decode_errors: u64,
     /// Where the first of them were, in seconds.
     pub source_decode_error_seconds: Vec<f64>,
+    /// Set on the last entry when the output is an earlier encode's, kept because it was the
+    /// cheapest that met the target (its index; nothing was encoded again).
+    pub kept_from: Option<usize>,
 }
 
 /// The result of [`encode_to_target`].
@@ -1512,7 +1515,8 @@ pub struct FullEncode {
 pub struct EncodeReport {
     /// The sample search.
     pub search: SearchReport,
-    /// Full encodes in order; the last one is the output (at most three: one plus two corrections).
+    /// Full encodes in order; the last one is the output (at most three: one plus two
+    /// corrections, then a copy of the kept one when an earlier encode is the output).
     pub encodes: Vec<FullEncode>,
     /// Output path, when an encode was kept.
     pub output: Option<PathBuf>,
@@ -1570,6 +1574,23 @@ pub fn encode_to_target(
         every: cfg.verify_every.max(1),
         separately: cfg.verify_separately,
     });
+    // The cheapest output that met the target so far is kept aside (a hidden name the stale
+    // partial sweep knows) while a correction is encoded, so a correction that overshoots
+    // never costs the better file.
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let keep_path = output.with_file_name(format!(".{name}.partial-kept-{}", std::process::id()));
+    let mut kept: Option<usize> = None;
+    // A failed or cancelled correction leaves nothing behind.
+    struct RemoveOnDrop(PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = RemoveOnDrop(keep_path.clone());
     for _ in 0..3 {
         let opts = make_opts(knob)?;
         let (report, verified) =
@@ -1588,47 +1609,70 @@ pub fn encode_to_target(
             encode_seconds: report.seconds,
             source_decode_errors: report.decode_errors,
             source_decode_error_seconds: report.decode_error_seconds.clone(),
+            kept_from: None,
         });
         let Some(achieved) = achieved else {
             break;
         };
+        let this = encodes.len() - 1;
+        if achieved >= cfg.target && kept.is_none_or(|k| encodes[this].bytes < encodes[k].bytes) {
+            std::fs::rename(output, &keep_path).map_err(|e| SearchError::Source {
+                path: output.to_path_buf(),
+                reason: format!("cannot keep the encode aside: {e}"),
+            })?;
+            kept = Some(this);
+        }
         let miss = achieved < cfg.target || achieved > cfg.target + cfg.tolerance;
         if !miss {
             break;
         }
-        // Shift the sampled curve by the measured error and step the knob accordingly.
-        let aim = cfg.target + cfg.tolerance / 2.0;
-        let points: Vec<Point> = search.probes.iter().map(Point::of).collect();
-        let slope = slope_at(&points, &Point::of(&chosen), &k, to_u);
-        let quarter = (k.max - k.min) / 4.0;
-        let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
-        let delta = if delta.abs() < k.step {
-            k.step * delta.signum()
-        } else {
-            delta
-        };
-        let next = snap(from_u(to_u(knob) + delta));
-        if next == knob || encodes.iter().any(|e| e.knob == next) {
-            break;
-        }
-        knob = next;
-    }
-    // Keep the output only if the last encode meets the target; otherwise re-make the best
-    // passing one, or report without output.
-    let last_ok = !cfg.verify
-        || encodes
-            .last()
-            .is_some_and(|e| e.achieved >= Some(cfg.target));
-    if !last_ok {
-        let best = encodes
+        let measured: Vec<Point> = encodes
             .iter()
-            .filter(|e| e.achieved >= Some(cfg.target))
-            .min_by(|a, b| a.bytes.cmp(&b.bytes))
-            .cloned();
-        match best {
-            Some(b) => {
-                crate::core::transcode::transcode(input, output, &make_opts(b.knob)?, progress)?;
-                encodes.push(b);
+            .filter_map(|e| {
+                Some(Point {
+                    knob: e.knob,
+                    score: e.achieved?,
+                })
+            })
+            .collect();
+        let next = if measured.len() >= 2 {
+            // Two whole-file measurements: interpolate on the file's own curve, as the search
+            // does on its samples.
+            next_knob(&axis, cfg.target, cfg.tolerance, &measured)
+        } else {
+            // Shift the sampled curve by the measured error and step the knob accordingly.
+            let aim = cfg.target + cfg.tolerance / 2.0;
+            let points: Vec<Point> = search.probes.iter().map(Point::of).collect();
+            let slope = slope_at(&points, &Point::of(&chosen), &k, to_u);
+            let quarter = (k.max - k.min) / 4.0;
+            let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
+            let delta = if delta.abs() < k.step {
+                k.step * delta.signum()
+            } else {
+                delta
+            };
+            Some(snap(from_u(to_u(knob) + delta)))
+        };
+        match next.filter(|&n| n != knob && !encodes.iter().any(|e| e.knob == n)) {
+            Some(n) => knob = n,
+            None => break,
+        }
+    }
+    if cfg.verify {
+        match kept {
+            // The output is the cheapest encode that met the target.
+            Some(k) => {
+                std::fs::rename(&keep_path, output).map_err(|e| SearchError::Source {
+                    path: output.to_path_buf(),
+                    reason: format!("cannot put the kept encode back: {e}"),
+                })?;
+                if k + 1 != encodes.len() {
+                    let mut again = encodes[k].clone();
+                    again.kept_from = Some(k);
+                    again.encode_seconds = 0.0;
+                    again.verify_seconds = 0.0;
+                    encodes.push(again);
+                }
             }
             None => {
                 let _ = std::fs::remove_file(output);
@@ -1721,6 +1765,19 @@ mod tests {
         assert_eq!(next_knob(&pinned, 95.0, 1.0, &pts(&[(28.0, 91.0)])), None);
         // At the best end of the range and still short: nothing better to try.
         assert_eq!(next(&[(0.0, 90.0)]), None);
+    }
+
+    #[test]
+    fn closed_loop_corrects_on_the_whole_files_own_points() {
+        // A generated season episode (bench-guess), target 93 with tolerance 1.5: the whole
+        // file at crf 19.5 measured 94.69 (above the window), the first correction, stepped by
+        // the samples' slope, 92.20 at crf 20.5. The second correction interpolates between
+        // those two whole-file measurements (aim 93.75: 62% of the way from 20.5), landing on
+        // crf 20, which measured 93.45; the old rule stepped from 19.5 again and chose crf 19
+        // (95.74, the dearest of the three).
+        let x264 = Axis::within(crate::codecs::find("libx264").unwrap().knob(), None, None);
+        let measured = pts(&[(19.5, 94.69), (20.5, 92.20)]);
+        assert_eq!(next_knob(&x264, 93.0, 1.5, &measured), Some(20.0));
     }
 
     #[test]
