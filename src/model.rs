@@ -61,6 +61,11 @@ pub const NEIGHBOURS: usize = 3;
 
 /// The neighbours prediction for `x` from `obs` (which must not be empty).
 fn neighbours(obs: &[Observation], x: &[f64]) -> f64 {
+    neighbours_of(obs, x, |o| o.knob)
+}
+
+/// The inverse-distance weighted mean of `value` over the nearest sources to `x`.
+fn neighbours_of(obs: &[Observation], x: &[f64], value: impl Fn(&Observation) -> f64) -> f64 {
     let terms = x.len();
     let spread: Vec<f64> = (1..terms)
         .map(|t| {
@@ -77,7 +82,7 @@ fn neighbours(obs: &[Observation], x: &[f64]) -> f64 {
                 .filter(|&t| spread[t - 1] > 1e-9)
                 .map(|t| ((o.x[t] - x[t]) / spread[t - 1]).powi(2))
                 .sum();
-            (d2.sqrt(), o.knob)
+            (d2.sqrt(), value(o))
         })
         .collect();
     near.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -302,6 +307,13 @@ impl KnobModel {
         };
         (k, self.residual_sd)
     }
+
+    /// How much VMAF one knob unit moves near the target for a source with these features: the
+    /// measured slopes of its nearest sources, weighted by closeness. A search whose first
+    /// probe missed steps by it (instead of the adapter's generic figure).
+    pub fn slope(&self, f: &crate::features::SourceFeatures) -> f64 {
+        neighbours_of(&self.observations, &terms(f), |o| o.slope)
+    }
 }
 
 /// Leave-one-out: each source predicted by a model of `kind` fitted on the others.
@@ -397,6 +409,36 @@ mod tests {
         assert_eq!(obs.len(), 1);
         assert!((obs[0].knob - 23.0).abs() < 1e-9 && (obs[0].slope - 1.0).abs() < 1e-9);
         assert!(observations(&pts, "libx265", "fast", TargetStat::Mean, 95.0).is_empty());
+    }
+
+    #[test]
+    fn the_slope_near_a_source_comes_from_its_neighbours() {
+        // Calm sources (low bits per pixel) lose 1 VMAF a knob unit near the target, busy ones
+        // 3: a new source's slope is its neighbours'.
+        let mut pts = Vec::new();
+        for i in 0..8 {
+            let busy = i >= 4;
+            let bpp = if busy {
+                1.0 + 0.05 * f64::from(i)
+            } else {
+                0.1 + 0.01 * f64::from(i)
+            };
+            let slope = if busy { 3.0 } else { 1.0 };
+            let s = format!("s{i}");
+            pts.push(point(&s, bpp, 50.0, 20.0, 95.0 + 2.0 * slope));
+            pts.push(point(&s, bpp, 50.0, 24.0, 95.0 - 2.0 * slope));
+        }
+        let m = KnobModel::fit(&pts, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
+        let at = |bpp: f64| {
+            m.slope(&SourceFeatures {
+                bits_per_pixel: bpp,
+                si_mean: 50.0,
+                height: 1080,
+                ..Default::default()
+            })
+        };
+        assert!((at(0.12) - 1.0).abs() < 1e-6, "{}", at(0.12));
+        assert!((at(1.2) - 3.0).abs() < 1e-6, "{}", at(1.2));
     }
 
     #[test]

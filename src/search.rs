@@ -937,13 +937,25 @@ pub fn crf_search(
 
     let mut probes: Vec<Probe> = Vec::new();
     let grid = !cfg.knobs.is_empty();
+    // With a knob model, a first probe that misses is corrected by the slope measured on the
+    // sources nearest this one, and the next probe stays within twice the model's uncertainty
+    // of its prediction (where the truth lies for nearly every source it knows).
+    let learned = cfg.model.as_ref().map(|m| {
+        let (knob, sd) = m.predict(&features);
+        let mut steer = axis;
+        let slope = m.slope(&features);
+        if slope.is_finite() && slope > 0.01 {
+            steer.knob.vmaf_per_unit = slope;
+        }
+        (steer, knob, sd)
+    });
     let mut fixed: std::collections::VecDeque<f64> = cfg.knobs.iter().map(|&k| snap(k)).collect();
     let mut next = if grid {
         fixed.pop_front()
     } else {
-        let learned = cfg.model.as_ref().map(|m| m.predict(&features).0);
         Some(snap(
             learned
+                .map(|(_, knob, _)| knob)
                 .or(cfg.start_knob)
                 .unwrap_or_else(|| adapter.default_knob(v.height)),
         ))
@@ -1005,7 +1017,15 @@ pub fn crf_search(
             fixed.pop_front()
         } else {
             let points: Vec<Point> = probes.iter().map(Point::of).collect();
-            next_knob(&axis, cfg.target, cfg.tolerance, &points)
+            match &learned {
+                Some((steer, predicted, sd)) if points.len() == 1 => {
+                    next_knob(steer, cfg.target, cfg.tolerance, &points).map(|k| {
+                        let reach = (2.0 * sd).max(steer.knob.step);
+                        snap(k.clamp(predicted - reach, predicted + reach))
+                    })
+                }
+                _ => next_knob(&axis, cfg.target, cfg.tolerance, &points),
+            }
         };
     }
 

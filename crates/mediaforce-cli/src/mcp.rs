@@ -311,7 +311,7 @@ impl Tools {
 
     /// Search, encode the whole file, verify.
     #[tool(
-        description = "Encode a file to a VMAF target: search the knob on samples, encode the whole file at it (every other stream kept), then score the whole output and correct the knob if it missed. Reports progress."
+        description = "Encode a file to a VMAF target: search the knob on samples, encode the whole file at it (every other stream kept) while scoring the output in the same pass, and correct the knob if it missed (the cheapest encode meeting the target is kept). Reports progress."
     )]
     async fn encode_to_target(
         &self,
