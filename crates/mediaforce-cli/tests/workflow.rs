@@ -1198,12 +1198,15 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         let a = args(range);
         env.json(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
+    // (rows written, rows skipped) of a grid run's summary.
+    let tally = |v: &Value| {
+        (
+            v["written"].as_u64().unwrap(),
+            v["skipped"].as_u64().unwrap(),
+        )
+    };
     let v = run("24..36:6");
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(6), Some(0)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (6, 0), "{v}");
     assert_eq!(v["stored"], 6);
     let read_rows = || -> Vec<Value> {
         std::fs::read_to_string(&out)
@@ -1277,11 +1280,7 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
     );
     // Again, wider: only the new knob is measured.
     let v = run("24..42:6");
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(2), Some(6)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (2, 6), "{v}");
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 8);
     assert_eq!(env.catalog().all_points().unwrap().len(), 8);
     // At 90 lines with PSNR and SSIM: new rows (the height is part of a row's identity), scored
@@ -1293,11 +1292,7 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
     };
     let extra = ["--resolution", "90", "--metric", "psnr", "--metric", "ssim"];
     let v = scaled("30..30:1", &extra);
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(2), Some(0)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (2, 0), "{v}");
     let rows = read_rows();
     for src in [&a, &b] {
         let at = |h: u64| {
@@ -1323,26 +1318,14 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         assert!(full.get("metrics").is_none(), "{full}");
     }
     let v = scaled("30..30:1", &extra);
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(0), Some(2)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (0, 2), "{v}");
     // Asking a metric the full-size rows lack measures them again.
     let v = scaled("30..30:1", &["--metric", "psnr"]);
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(2), Some(0)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (2, 0), "{v}");
     // Whole files: a row per knob with the video stream's own size, scored over every frame,
     // near the samples' figure; a rerun skips it, and --full with --resolution is refused.
     let v = scaled("30..30:1", &["--full", "--metric", "psnr"]);
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(2), Some(0)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (2, 0), "{v}");
     let rows = read_rows();
     for src in [&a, &b] {
         let mine = |full: bool| {
@@ -1379,11 +1362,7 @@ fn grid_rows_are_measured_once_with_features_and_kept_in_the_store() {
         assert_eq!(whole["encoder"], "libx264");
     }
     let v = scaled("30..30:1", &["--full", "--metric", "psnr"]);
-    assert_eq!(
-        (v["written"].as_u64(), v["skipped"].as_u64()),
-        (Some(0), Some(2)),
-        "{v}"
-    );
+    assert_eq!(tally(&v), (0, 2), "{v}");
     let mut refused = args("30..30:1");
     refused.extend(["--full", "--resolution", "90"].map(String::from));
     let (code, _, err) = env.run_env(&refused.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
