@@ -248,16 +248,21 @@ pub struct Verify {
     pub every: u32,
     /// Decode the source again after the encode instead of scoring in the same pass.
     pub separately: bool,
+    /// The source's bit depth, which the same-pass score is measured at (as the search's probes
+    /// are); `None`: the depth of the frames the encoder is given.
+    pub depth: Option<u8>,
 }
 
 impl Verify {
-    /// Every frame at `scale`, in the same pass, libvmaf choosing its threads.
-    pub fn at(scale: Scale) -> Self {
+    /// Every frame at `scale` and the source's `depth`, in the same pass, libvmaf choosing its
+    /// threads.
+    pub fn at(scale: Scale, depth: Option<u8>) -> Self {
         Self {
             scale,
             threads: 0,
             every: 1,
             separately: false,
+            depth,
         }
     }
 }
@@ -302,13 +307,9 @@ pub fn transcode_measured(
     metrics: &[String],
 ) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
 {
-    // Scored at the source's bit depth, as the search's probes are.
-    let depth = crate::core::probe::probe_headers(input)
-        .ok()
-        .and_then(|i| i.primary_video().and_then(|s| s.video.as_ref()?.bit_depth));
     let mut tap = verify
         .filter(|v| !v.separately)
-        .map(|v| PassVerifier::start(v.scale, v.threads, v.every, depth, metrics.to_vec()));
+        .map(|v| PassVerifier::start(v.scale, v.threads, v.every, v.depth, metrics.to_vec()));
     let report = crate::core::transcode::transcode_tapped(
         input,
         output,

@@ -1593,6 +1593,7 @@ pub fn encode_to_target(
         threads: cfg.threads,
         every: cfg.verify_every.max(1),
         separately: cfg.verify_separately,
+        depth: search.features.map(|f| f.bit_depth as u8),
     });
     // The cheapest output that met the target so far is kept aside (a hidden name the stale
     // partial sweep knows) while a correction is encoded, so a correction that overshoots

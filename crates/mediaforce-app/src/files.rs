@@ -49,19 +49,18 @@ pub fn encode_at_knob(
     score: Option<Scale>,
     progress: &mut dyn FnMut() -> Box<dyn ProgressSink>,
 ) -> Result<KnobEncode> {
-    let verify = score.map(mediaforce::passverify::Verify::at);
-    encode_knob_measured(input, output, setting, opts, verify, &[], progress)
+    encode_knob_measured(input, output, setting, opts, score, &[], progress)
         .map(|(encode, _)| encode)
 }
 
-/// [`encode_at_knob`] with the verification spelled out, and extra `metrics` (`psnr`,
-/// `ssim`...) measured on the same frames; returns the verification's figures too.
+/// [`encode_at_knob`], with extra `metrics` (`psnr`, `ssim`...) measured on the same frames;
+/// returns the verification's figures too.
 pub fn encode_knob_measured(
     input: &Path,
     output: &Path,
     setting: KnobSetting<'_>,
     mut opts: TranscodeOptions,
-    verify: Option<mediaforce::passverify::Verify>,
+    score: Option<Scale>,
     metrics: &[String],
     progress: &mut dyn FnMut() -> Box<dyn ProgressSink>,
 ) -> Result<(KnobEncode, Option<mediaforce::passverify::Verified>)> {
@@ -77,12 +76,14 @@ pub fn encode_knob_measured(
         .options_with(&preset, knob, &extra)
         .map_err(failed)?;
     let info = mediaforce::core::probe::probe_headers(input).map_err(failed)?;
-    opts.pixel_format = info
-        .primary_video()
-        .and_then(|s| s.video.as_ref())
+    let video = info.primary_video().and_then(|s| s.video.as_ref());
+    opts.pixel_format = video
         .and_then(|v| v.pixel_format.as_deref())
         .and_then(|n| n.parse().ok())
         .map(|f| adapter.pick_pixel_format(f));
+    // Scored at the source's bit depth, as the search's probes are.
+    let verify = score
+        .map(|scale| mediaforce::passverify::Verify::at(scale, video.and_then(|v| v.bit_depth)));
     let (report, verified) = mediaforce::passverify::transcode_measured(
         input,
         output,

@@ -661,7 +661,7 @@ fn full_rows(
                 knob,
             },
             mediaforce::core::transcode::TranscodeOptions::new(adapter.libav_name()),
-            Some(mediaforce::passverify::Verify::at(cfg.scale)),
+            Some(cfg.scale),
             metrics,
             &mut || Box::new(mediaforce::core::NoProgress),
         )?;
