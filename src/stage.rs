@@ -504,7 +504,7 @@ pub fn stage_item(
             cfg.start_knob = Some(median);
         } else if policy.encode.learned_guess {
             cfg.model = crate::model::KnobModel::fit(
-                &catalog.all_points()?,
+                &crate::model::with_shipped(catalog.all_points()?),
                 &policy.encode.encoder,
                 &cfg.preset.clone().unwrap_or_else(|| {
                     crate::codecs::find(&policy.encode.encoder)
@@ -521,8 +521,9 @@ pub fn stage_item(
                     rec.id,
                     "first_guess",
                     Some(&format!(
-                        "the knob model fitted on {} sources (residual spread {:.2})",
-                        m.sources, m.residual_sd
+                        "the knob model fitted on {} sources, {} of them shipped public clips \
+                         (residual spread {:.2})",
+                        m.sources, m.shipped_sources, m.residual_sd
                     )),
                 )?;
             }

@@ -254,6 +254,47 @@ fn found(report: &mediaforce::search::SearchReport) -> mediaforce::search::Probe
     }
 }
 
+/// A source in packed RGB (old animation, screen captures) has its features measured on its
+/// luma like any other: the same picture stored losslessly as RGB and as YUV 4:2:0 gets a
+/// spatial and temporal information alike (within 15%: the RGB copy is rounded to 8 bits a
+/// channel before its luma is taken). Before, packed sources measured as flat (0).
+#[test]
+fn packed_rgb_sources_get_their_features_measured() {
+    use mediaforce::core::ffmpeg_next::format::Pixel;
+    let dir = tempfile::tempdir().unwrap();
+    let features = |name: &str, mut video: SyntheticVideo| {
+        let src = dir.path().join(name);
+        video.texture = 20;
+        SyntheticClip::new(video).write(&src).unwrap();
+        let mut cfg = SearchConfig::new("libx264", 90.0);
+        cfg.preset = Some("ultrafast".into());
+        cfg.scale = Scale::Native;
+        cfg.max_probes = 1;
+        crf_search(&src, &cfg, &mut mediaforce::search::Quiet)
+            .unwrap()
+            .features
+            .unwrap()
+    };
+    let rgb = features(
+        "rgb.mkv",
+        SyntheticVideo::new(160, 90, 24)
+            .encoder("png", &[])
+            .pixel_format(Pixel::RGB24),
+    );
+    let yuv = features(
+        "yuv.mkv",
+        SyntheticVideo::new(160, 90, 24)
+            .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]),
+    );
+    assert!(
+        rgb.frames > 0 && rgb.si_mean > 0.0 && rgb.ti_mean > 0.0,
+        "{rgb:?}"
+    );
+    for (a, b) in [(rgb.si_mean, yuv.si_mean), (rgb.ti_mean, yuv.ti_mean)] {
+        assert!((a / b - 1.0).abs() < 0.15, "{rgb:?} {yuv:?}");
+    }
+}
+
 #[test]
 fn ten_bit_vfr_and_still_image_sources_are_searched() {
     use mediaforce::core::ffmpeg_next::format::Pixel;

@@ -737,11 +737,13 @@ pub struct ModelView {
     pub used: bool,
     /// Points in the store.
     pub points: usize,
+    /// Points of the shipped corpus (public clips) it was fitted on besides.
+    pub shipped_points: usize,
 }
 
 impl App {
     /// Fit the knob model for `encoder`, `preset`, `stat` and `target` (the defaults policy's
-    /// where not given) on every point in the store.
+    /// where not given) on every point in the store and the shipped corpus's.
     pub fn knob_model(
         &self,
         encoder: Option<&str>,
@@ -759,7 +761,8 @@ impl App {
             .unwrap_or_else(|| adapter.default_preset().to_string());
         let target = target.unwrap_or(global.encode.target_vmaf);
         let stat = global.encode.target_stat;
-        let points = self.catalog.all_points()?;
+        let own = self.catalog.all_points()?.len();
+        let points = mediaforce::model::with_shipped(self.catalog.all_points()?);
         let obs = mediaforce::model::observations(&points, adapter.id(), &preset, stat, target);
         let model = mediaforce::model::KnobModel::fit(&points, adapter.id(), &preset, stat, target);
         Ok(ModelView {
@@ -771,11 +774,13 @@ impl App {
             leave_one_out: [
                 mediaforce::model::ModelKind::Linear,
                 mediaforce::model::ModelKind::Neighbours,
+                mediaforce::model::ModelKind::Mean,
             ]
             .into_iter()
             .filter_map(|k| mediaforce::model::leave_one_out(&obs, k))
             .collect(),
-            points: points.len(),
+            points: own,
+            shipped_points: points.len() - own,
         })
     }
 }

@@ -415,18 +415,19 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             }
             let Some(m) = &v.model else {
                 println!(
-                    "no model: none of the {} points in the store brackets the target",
-                    v.points
+                    "no model: none of the {} points in the store (and {} shipped) brackets the target",
+                    v.points, v.shipped_points
                 );
                 return Ok(());
             };
             println!(
-                "{} {} {:?} {}: fitted on {} sources ({} points), residual spread {:.2}{}",
+                "{} {} {:?} {}: fitted on {} sources ({} of them shipped public clips; {} points in the store), residual spread {:.2}{}",
                 m.encoder,
                 m.preset,
                 m.stat,
                 m.target,
                 m.sources,
+                m.shipped_sources,
                 v.points,
                 m.residual_sd,
                 if v.used {

@@ -1161,6 +1161,67 @@ fn a_folder_is_calibrated_then_learns_its_first_guess_from_its_encodes() {
         .all(|p| p.encoder == "libx264" && p.features.si > 0.0));
 }
 
+/// A new library with no measurements of its own: the first search's first probe is the
+/// prediction of the model fitted on the shipped corpus of public clips, and `model` says so.
+#[test]
+fn a_new_library_starts_from_the_model_fitted_on_the_shipped_clips() {
+    let env = Env::new().configured();
+    source(&env.root.join("film.mkv"), 20);
+    let medium = [("MEDIAFORCE_POLICY_ENCODE_PRESET", "medium")];
+    let ok = |args: &[&str]| {
+        let (code, out, err) = env.run_env(args, &medium);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
+    };
+    let m: Value = serde_json::from_str(&ok(&["model", "--json"])).unwrap();
+    assert_eq!(m["points"], 0, "{m}");
+    assert!(m["shipped_points"].as_u64().unwrap() > 50, "{m}");
+    assert_eq!(m["used"], true, "{m}");
+    assert_eq!(m["model"]["encoder"], "libx264");
+    assert_eq!(m["model"]["preset"], "medium");
+    assert_eq!(m["model"]["sources"], m["model"]["shipped_sources"], "{m}");
+    ok(&["campaign", env.root.to_str().unwrap(), "--json"]);
+    ok(&["encode", "--all", "--jobs", "1", "--json"]);
+    let catalog = env.catalog();
+    let item = catalog.item_by_id(1).unwrap().unwrap();
+    let events = catalog.item_events(item.id).unwrap();
+    let guess = events
+        .iter()
+        .find(|(_, k, _)| k == "first_guess")
+        .and_then(|(_, _, d)| d.clone())
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(guess.contains("shipped public clips"), "{guess}");
+    // The first probe is the model's prediction from this source's features, on the knob's
+    // grid (x264's crf moves in quarters).
+    let own = catalog.all_points().unwrap();
+    let first = own
+        .iter()
+        .find(|p| p.origin == "search")
+        .expect("the search's probes are points");
+    let model = mediaforce::model::KnobModel::fit(
+        &mediaforce::model::with_shipped(Vec::new()),
+        "libx264",
+        "medium",
+        mediaforce::search::TargetStat::Mean,
+        92.0,
+    )
+    .unwrap();
+    let predicted = (model.predict(&first.features).0 * 4.0).round() / 4.0;
+    let job = env.jobs()[0].id;
+    let location = mediaforce::batch::queue_location(&env.data, None);
+    let mut q = mediaforce::store::open(&location).unwrap();
+    let probe = q
+        .events(job, 0)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "probe_scored")
+        .unwrap();
+    let knob = serde_json::from_str::<Value>(&probe.detail).unwrap()["knob"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(knob, predicted.clamp(0.0, 51.0), "{guess}");
+}
+
 /// `grid` measures every (input, knob) on samples, one JSON Lines row each, with the source's
 /// features; a second run measures only what is missing; the rows are in the store too, as are
 /// the probes of every search an encode makes.
