@@ -11,7 +11,7 @@
 # Environment: TARGET (95), ENCODERS ("libx264:medium libsvtav1:8"), MATCHED=1 (see below),
 # WITH_LONG=0 to skip the assembled 3-minute 1080p input, ONLY_LONG=1 to run only it,
 # WITH_MIXED=0 / ONLY_MIXED=1 the same for the input assembled from nine different clips, FULL=0
-# to skip the full encodes.
+# to skip the full encodes, MF_ARGS for extra options of mediaforce's search (--learned-guess).
 # The last two columns' difference from the prediction is each tool's prediction error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,9 @@ install_peer_ffmpeg "$PEERS/bin"
 [ -x "$PEERS/bin/ab-av1" ] || cargo install --quiet ab-av1 --version 0.11.7 --root "$PEERS"
 cargo build --release --locked -p mediaforce-cli >/dev/null 2>&1
 MF=$PWD/target/release/mediaforce
+# An empty store: --learned-guess then uses the shipped corpus alone.
+export MEDIAFORCE_DATA_DIR=$(mktemp -d)
+trap 'rm -rf "$MEDIAFORCE_DATA_DIR"' EXIT
 export PATH="$PEERS/bin:$PATH"
 # MATCHED=1: ab-av1 drives the FFmpeg built from Debian's 5.1 source on the same encoder
 # libraries mediaforce links (../shared/peers/setup-matched-ffmpeg.sh), so equal presets are
@@ -75,7 +78,7 @@ for input in "${INPUTS[@]}"; do
   for spec in "${ENCODERS[@]}"; do
     enc=${spec%%:*}; preset=${spec#*:}
     t0=$(secs)
-    "$MF" crf-search "$input" --encoder "$enc" --preset "$preset" --target-vmaf "$TARGET" --max-encoded-percent "$MAXPCT" --no-cache --json >"$WORK/mf.json"
+    "$MF" crf-search "$input" --encoder "$enc" --preset "$preset" --target-vmaf "$TARGET" --max-encoded-percent "$MAXPCT" --no-cache ${MF_ARGS:-} --json >"$WORK/mf.json"
     t1=$(secs)
     (cd "$WORK" && ab-av1 crf-search -i "$input" --encoder "$enc" --preset "$preset" --min-vmaf "$TARGET" --max-encoded-percent "$MAXPCT" --cache false >"$WORK/ab.txt" 2>"$WORK/ab.err") || true
     t2=$(secs)

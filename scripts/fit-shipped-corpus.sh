@@ -16,7 +16,7 @@ M=$PWD/target/release/mediaforce
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export MEDIAFORCE_DATA_DIR=$T/data MEDIAFORCE_CACHE_DIR=$T/cache
-$M grid "$WORK"/public/fit/* --encoder libsvtav1 --knob 16..56:4 --out "$T/rows.jsonl" >&2
+$M grid "$WORK"/public/fit/* --encoder libsvtav1 --knob 4..56:4 --out "$T/rows.jsonl" >&2
 $M grid "$WORK"/public/fit/* --encoder libx264 --knob 12..36:3 --out "$T/rows.jsonl" >&2
 public_clip_list > "$T/list"
 # Each row names its clip by package and path inside it, not by where this machine keeps it.

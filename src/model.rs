@@ -577,7 +577,7 @@ mod tests {
             && p.features.bits_per_pixel > 0.0
             && p.source.to_string_lossy().contains(':')));
         for (encoder, preset, knobs) in [
-            ("libsvtav1", "8", 16.0..=56.0),
+            ("libsvtav1", "8", 4.0..=56.0),
             ("libx264", "medium", 12.0..=36.0),
         ] {
             for target in [90.0, 93.0, 95.0] {

@@ -286,6 +286,10 @@ struct SearchArgs {
     /// the output in the same pass as it is encoded.
     #[arg(long)]
     verify_separately: bool,
+    /// First probe from the knob model fitted on the store's measured points and the shipped
+    /// corpus of public clips (as library encodes do), instead of the adapter's default.
+    #[arg(long)]
+    learned_guess: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -330,6 +334,25 @@ impl SearchArgs {
         c.verify_every = self.verify_every.max(1);
         c.verify_separately = self.verify_separately;
         c.memory_budget = self.memory_budget.max(16) << 20;
+        if self.learned_guess {
+            let adapter = mediaforce::codecs::find(encoder)?;
+            let preset = self
+                .preset
+                .clone()
+                .unwrap_or_else(|| adapter.default_preset().to_string());
+            let own = mediaforce::catalog::Catalog::open_in(data_dir, database)
+                .and_then(|c| c.all_points())
+                .with_context(|| "cannot read the store's measured points".to_string())?;
+            c.model = mediaforce::model::KnobModel::fit(
+                &mediaforce::model::with_shipped(own),
+                adapter.id(),
+                &preset,
+                c.stat,
+                target,
+            )
+            .filter(|m| m.sources >= mediaforce::model::MIN_SOURCES)
+            .map(std::sync::Arc::new);
+        }
         Ok(c)
     }
 

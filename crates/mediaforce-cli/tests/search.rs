@@ -167,6 +167,56 @@ fn crf_search_json_and_cache_then_encode_to_target() {
     assert!(!never.exists());
 }
 
+/// `--learned-guess`: the first probe is the prediction of the model fitted on the store's
+/// points and the shipped corpus (an empty store here: the shipped clips alone); without it,
+/// the adapter's default.
+#[test]
+fn crf_search_starts_from_the_learned_guess_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    SyntheticClip::new(SyntheticVideo::new(192, 108, 24))
+        .write(&src)
+        .unwrap();
+    let d = dir.path().join("state");
+    let search = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "crf-search",
+            src.to_str().unwrap(),
+            "--encoder",
+            "libx264",
+            "--preset",
+            "medium",
+            "--target-vmaf",
+            "93",
+            "--no-cache",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let first = |v: &serde_json::Value| v["probes"][0]["knob"].as_f64().unwrap();
+    let plain = search(&[]);
+    assert_eq!(first(&plain), 20.0, "x264's default for sub-720p sources");
+    let learned = search(&["--learned-guess"]);
+    let features: mediaforce::features::SourceFeatures =
+        serde_json::from_value(learned["features"].clone()).unwrap();
+    let model = mediaforce::model::KnobModel::fit(
+        &mediaforce::model::with_shipped(Vec::new()),
+        "libx264",
+        "medium",
+        mediaforce::search::TargetStat::Mean,
+        93.0,
+    )
+    .unwrap();
+    let predicted = (model.predict(&features).0 * 4.0).round() / 4.0;
+    assert_eq!(first(&learned), predicted, "{learned}");
+    assert_ne!(first(&learned), first(&plain));
+}
+
 #[test]
 fn ladder_of_a_generated_clip() {
     let dir = tempfile::tempdir().unwrap();
