@@ -351,7 +351,8 @@ impl KnobModel {
         })
     }
 
-    /// The predicted knob for a source with these features, and its uncertainty.
+    /// The predicted knob for a source with these features (within the range of the knobs
+    /// its sources measured), and its uncertainty.
     pub fn predict(&self, f: &crate::features::SourceFeatures) -> (f64, f64) {
         let x = terms(f);
         let k = match self.kind {
@@ -359,7 +360,15 @@ impl KnobModel {
             ModelKind::Neighbours => neighbours(&self.observations, &x),
             ModelKind::Mean => mean_knob(&self.observations),
         };
-        (k, self.residual_sd)
+        // A source unlike any it was fitted on (a 4K film against a corpus of 1080p and
+        // below) must not send the linear fit past every knob it has seen.
+        let (lo, hi) = self
+            .observations
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), o| {
+                (lo.min(o.knob), hi.max(o.knob))
+            });
+        (k.clamp(lo, hi), self.residual_sd)
     }
 
     /// How much VMAF one knob unit moves near the target for a source with these features: the
@@ -633,6 +642,40 @@ mod tests {
             95.0
         )
         .is_none());
+    }
+
+    /// Far outside the corpus (a 4K source, ten times the bits per pixel of any clip) the
+    /// prediction stays within the knobs the clips measured.
+    #[test]
+    fn predictions_stay_within_the_measured_knobs() {
+        let m = KnobModel::fit(
+            &with_shipped(Vec::new()),
+            "libsvtav1",
+            "8",
+            TargetStat::Mean,
+            95.0,
+        )
+        .unwrap();
+        let obs = observations(
+            &with_shipped(Vec::new()),
+            "libsvtav1",
+            "8",
+            TargetStat::Mean,
+            95.0,
+        );
+        let lo = obs.iter().map(|o| o.knob).fold(f64::INFINITY, f64::min);
+        let hi = obs.iter().map(|o| o.knob).fold(f64::NEG_INFINITY, f64::max);
+        for (height, bpp, si) in [(2160, 30.0, 300.0), (2160, 1e-4, 0.0), (90, 1e-4, 300.0)] {
+            let f = SourceFeatures {
+                height,
+                bits_per_pixel: bpp,
+                si_mean: si,
+                ti_mean: si / 5.0,
+                ..Default::default()
+            };
+            let k = m.predict(&f).0;
+            assert!((lo..=hi).contains(&k), "{k} outside {lo}..{hi}");
+        }
     }
 
     /// A library's own points of a clip replace the shipped ones of the same clip.
