@@ -351,6 +351,19 @@ impl KnobModel {
         })
     }
 
+    /// The model a search starts from: fitted on the store's `own` points and the shipped
+    /// corpus's, and only when it has at least [`MIN_SOURCES`] sources.
+    pub fn for_search(
+        own: Vec<TuningPoint>,
+        encoder: &str,
+        preset: &str,
+        stat: TargetStat,
+        target: f64,
+    ) -> Option<Self> {
+        Self::fit(&with_shipped(own), encoder, preset, stat, target)
+            .filter(|m| m.sources >= MIN_SOURCES)
+    }
+
     /// The predicted knob for a source with these features (within the range of the knobs
     /// its sources measured), and its uncertainty.
     pub fn predict(&self, f: &crate::features::SourceFeatures) -> (f64, f64) {

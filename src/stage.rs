@@ -503,8 +503,8 @@ pub fn stage_item(
             )?;
             cfg.start_knob = Some(median);
         } else if policy.encode.learned_guess {
-            cfg.model = crate::model::KnobModel::fit(
-                &crate::model::with_shipped(catalog.all_points()?),
+            cfg.model = crate::model::KnobModel::for_search(
+                catalog.all_points()?,
                 &policy.encode.encoder,
                 &cfg.preset.clone().unwrap_or_else(|| {
                     crate::codecs::find(&policy.encode.encoder)
@@ -514,7 +514,6 @@ pub fn stage_item(
                 cfg.stat,
                 cfg.target,
             )
-            .filter(|m| m.sources >= crate::model::MIN_SOURCES)
             .map(std::sync::Arc::new);
             if let Some(m) = &cfg.model {
                 catalog.event(

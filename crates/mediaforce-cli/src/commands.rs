@@ -343,14 +343,13 @@ impl SearchArgs {
             let own = mediaforce::catalog::Catalog::open_in(data_dir, database)
                 .and_then(|c| c.all_points())
                 .with_context(|| "cannot read the store's measured points".to_string())?;
-            c.model = mediaforce::model::KnobModel::fit(
-                &mediaforce::model::with_shipped(own),
+            c.model = mediaforce::model::KnobModel::for_search(
+                own,
                 adapter.id(),
                 &preset,
                 c.stat,
                 target,
             )
-            .filter(|m| m.sources >= mediaforce::model::MIN_SOURCES)
             .map(std::sync::Arc::new);
         }
         Ok(c)
