@@ -795,7 +795,9 @@ pub fn crf_search(
         cropped_to,
     );
     let spans_key = format!("{key_base}|spans");
-    let features_key = format!("{key_base}|features");
+    // "features2": packed-RGB sources were measured as flat before, and their cached
+    // features are measured again.
+    let features_key = format!("{key_base}|features2");
     let stream_bits = stream
         .bit_rate
         .or(info.bit_rate)
