@@ -5,7 +5,7 @@
 # usual target. The knob model is fitted on these rows besides the store's own, so a new
 # library's first searches start from a learned guess. The clips marked "held" are kept out,
 # so that scripts/bench-guess.sh PUBLIC=1 measures the guess on clips it never saw.
-# About 20 minutes on 2 cores.
+# About 16 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-inputs.sh

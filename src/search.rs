@@ -811,21 +811,21 @@ pub fn crf_search(
             .is_some_and(|f| f.planes() >= 2);
         // Packed pictures (RGB, palettes: old animation and screen captures) are measured on
         // their luma, converted to 8-bit 4:2:0 (limited range, like the planar sources').
-        let mut to_grey = FrameConverter::new(
-            v.width,
-            v.height,
-            ff::format::Pixel::YUV420P,
-            ScaleAlgorithm::Bicubic,
-        );
-        let grey: Vec<Vec<ff::frame::Video>> = if planar {
+        let converted: Vec<Vec<ff::frame::Video>> = if planar {
             Vec::new()
         } else {
+            let mut to_yuv = FrameConverter::new(
+                v.width,
+                v.height,
+                ff::format::Pixel::YUV420P,
+                ScaleAlgorithm::Bicubic,
+            );
             samples
                 .iter()
                 .map(|s| {
                     s.frames
                         .iter()
-                        .filter_map(|f| to_grey.convert(f).ok())
+                        .filter_map(|f| to_yuv.convert(f).ok())
                         .collect()
                 })
                 .collect()
@@ -845,7 +845,8 @@ pub fn crf_search(
                 .map(|s| s.frames.iter().map(|f| luma(f, depth)).collect())
                 .collect()
         } else {
-            grey.iter()
+            converted
+                .iter()
                 .map(|run| run.iter().map(|f| luma(f, 8)).collect())
                 .collect()
         };

@@ -761,8 +761,9 @@ impl App {
             .unwrap_or_else(|| adapter.default_preset().to_string());
         let target = target.unwrap_or(global.encode.target_vmaf);
         let stat = global.encode.target_stat;
-        let own = self.catalog.all_points()?.len();
-        let points = mediaforce::model::with_shipped(self.catalog.all_points()?);
+        let own_points = self.catalog.all_points()?;
+        let own = own_points.len();
+        let points = mediaforce::model::with_shipped(own_points);
         let obs = mediaforce::model::observations(&points, adapter.id(), &preset, stat, target);
         let model = mediaforce::model::KnobModel::fit(&points, adapter.id(), &preset, stat, target);
         Ok(ModelView {

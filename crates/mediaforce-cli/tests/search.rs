@@ -204,8 +204,8 @@ fn crf_search_starts_from_the_learned_guess_when_asked() {
     let learned = search(&["--learned-guess"]);
     let features: mediaforce::features::SourceFeatures =
         serde_json::from_value(learned["features"].clone()).unwrap();
-    let model = mediaforce::model::KnobModel::fit(
-        &mediaforce::model::with_shipped(Vec::new()),
+    let model = mediaforce::model::KnobModel::for_search(
+        Vec::new(),
         "libx264",
         "medium",
         mediaforce::search::TargetStat::Mean,

@@ -1198,8 +1198,8 @@ fn a_new_library_starts_from_the_model_fitted_on_the_shipped_clips() {
         .iter()
         .find(|p| p.origin == "search")
         .expect("the search's probes are points");
-    let model = mediaforce::model::KnobModel::fit(
-        &mediaforce::model::with_shipped(Vec::new()),
+    let model = mediaforce::model::KnobModel::for_search(
+        Vec::new(),
         "libx264",
         "medium",
         mediaforce::search::TargetStat::Mean,
