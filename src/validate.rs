@@ -2,13 +2,16 @@
 //!
 //! Checks, cheapest first: the output exists and is smaller than the source by at least the
 //! policy minimum; the same audio and subtitle streams with the same languages (or what the
-//! policy changed); duration within max(0.5 s, one frame per minute); a full strict decode with
+//! policy changed); what plays (each stream's span from first to last packet, not a container's
+//! duration field) within max(0.5 s, one frame per minute), every audio track starting where it
+//! did against the picture; a full strict decode with
 //! zero errors; the same frame count as the source; VMAF over every frame (or every fourth frame
 //! with `validate_vmaf = "sample"`) meeting the target statistic and gates within tolerance.
 //! Each check reports its figures; all must pass.
 
 use crate::core::decode::{DecodeOptions, VideoDecoder};
 use crate::core::probe::{probe_headers, MediaInfo, StreamKind};
+use crate::core::span::{main_of, played_spans, StreamSpan};
 use crate::metrics::{score_files, Pooled, ScoreOptions, WorstFrame};
 use crate::policy::Policy;
 use serde::{Deserialize, Serialize};
@@ -42,9 +45,9 @@ pub struct ValidationReport {
     pub staged_bytes: u64,
     /// Saving in percent of the source (negative when bigger).
     pub saving_percent: f64,
-    /// Source duration.
+    /// How long the source's picture plays (first to last frame).
     pub source_seconds: Option<f64>,
-    /// Staged duration.
+    /// How long the staged picture plays.
     pub staged_seconds: Option<f64>,
     /// Frames decoded from the staged file.
     pub staged_frames: Option<u64>,
@@ -166,25 +169,20 @@ pub fn validate(
                     }
                 ),
             );
-            report.source_seconds = s.duration_seconds;
-            report.staged_seconds = o.duration_seconds;
             let fps = s
                 .primary_video()
                 .and_then(|v| v.video.as_ref()?.fps)
                 .unwrap_or(25.0);
-            match (s.duration_seconds, o.duration_seconds) {
-                (Some(a), Some(b)) => {
-                    let allowed = (a / 60.0 / fps).max(0.5);
-                    push(
-                        "duration",
-                        (a - b).abs() <= allowed,
-                        format!(
-                            "{a:.3} s -> {b:.3} s (difference {:.3} s, allowed {allowed:.3} s)",
-                            (a - b).abs()
-                        ),
-                    );
+            // What plays, per stream, from the packets: a container's duration field counts
+            // from zero in some formats and from the first timestamp in others.
+            match (played_spans(source), played_spans(staged)) {
+                (Ok(a), Ok(b)) => {
+                    let verdict = played_check(&a, &b, fps);
+                    report.source_seconds = verdict.source_seconds;
+                    report.staged_seconds = verdict.staged_seconds;
+                    push("duration", verdict.passed, verdict.detail);
                 }
-                _ => push("duration", false, "duration unknown".into()),
+                (Err(e), _) | (_, Err(e)) => push("duration", false, e.to_string()),
             }
         }
         (Err(e), _) | (_, Err(e)) => push("streams", false, e.to_string()),
@@ -278,4 +276,169 @@ pub fn validate(
     report.passed = checks.iter().all(|c| c.passed);
     report.checks = checks;
     report
+}
+
+/// The `duration` check's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayedVerdict {
+    /// Every span within tolerance and every audio track in sync.
+    pub passed: bool,
+    /// Figures, in words.
+    pub detail: String,
+    /// How long the source's picture plays.
+    pub source_seconds: Option<f64>,
+    /// How long the output's picture plays.
+    pub staged_seconds: Option<f64>,
+}
+
+/// How far an audio track's start may move against the picture's: well under what viewers
+/// notice (lip sync is seen from about 45 ms early or 125 ms late).
+pub const SYNC_TOLERANCE_SECONDS: f64 = 0.04;
+
+/// Compare what plays in the source (`src`) and the output (`out`): the picture's span, and
+/// each audio track (paired in order) by its span and its start against the picture. Spans may
+/// differ by max(0.5 s, one frame per minute at `fps`); a start by [`SYNC_TOLERANCE_SECONDS`].
+/// Where the whole file starts (a source's start offset, an output shifted to zero) is not
+/// compared.
+pub fn played_check(src: &[StreamSpan], out: &[StreamSpan], fps: f64) -> PlayedVerdict {
+    let (Some(sv), Some(ov)) = (
+        main_of(src, StreamKind::Video),
+        main_of(out, StreamKind::Video),
+    ) else {
+        return PlayedVerdict {
+            passed: false,
+            detail: "no video packets to measure".into(),
+            source_seconds: None,
+            staged_seconds: None,
+        };
+    };
+    let (a, b) = (sv.seconds(), ov.seconds());
+    let allowed = (a / 60.0 / fps.max(1.0)).max(0.5);
+    let mut passed = (a - b).abs() <= allowed;
+    let mut detail = format!(
+        "video {a:.3} s -> {b:.3} s (difference {:.3} s, allowed {allowed:.3} s)",
+        (a - b).abs()
+    );
+    let src_audio: Vec<&StreamSpan> = src.iter().filter(|s| s.kind == StreamKind::Audio).collect();
+    let out_audio: Vec<&StreamSpan> = out.iter().filter(|s| s.kind == StreamKind::Audio).collect();
+    for (n, (sa, oa)) in src_audio.iter().zip(&out_audio).enumerate() {
+        let (x, y) = (sa.seconds(), oa.seconds());
+        let (lead_src, lead_out) = (
+            sa.first_seconds - sv.first_seconds,
+            oa.first_seconds - ov.first_seconds,
+        );
+        let span_ok = (x - y).abs() <= allowed;
+        let sync_ok = (lead_src - lead_out).abs() <= SYNC_TOLERANCE_SECONDS;
+        passed &= span_ok && sync_ok;
+        detail.push_str(&format!(
+            "; audio {} {x:.3} s -> {y:.3} s, starts {:+.3} s -> {:+.3} s from the picture{}",
+            n + 1,
+            lead_src,
+            lead_out,
+            if sync_ok { "" } else { " (OUT OF SYNC)" }
+        ));
+    }
+    if src_audio.len() != out_audio.len() {
+        passed = false;
+        detail.push_str(&format!(
+            "; {} audio tracks play in the source, {} in the output",
+            src_audio.len(),
+            out_audio.len()
+        ));
+    }
+    PlayedVerdict {
+        passed,
+        detail,
+        source_seconds: Some(a),
+        staged_seconds: Some(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(kind: StreamKind, first: f64, end: f64, packets: u64) -> StreamSpan {
+        StreamSpan {
+            index: 0,
+            kind,
+            first_seconds: first,
+            end_seconds: end,
+            packets,
+        }
+    }
+
+    #[test]
+    fn what_plays_is_compared_not_where_the_file_starts() {
+        use StreamKind::{Audio as A, Video as V};
+        // (source spans, output spans, passes, why)
+        let cases: Vec<(Vec<StreamSpan>, Vec<StreamSpan>, bool, &str)> = vec![
+            // The MPEG-PS case: 7.6 s starting at 0.54 s, written from zero.
+            (
+                vec![span(V, 0.54, 8.14, 190)],
+                vec![span(V, 0.0, 7.6, 190)],
+                true,
+                "shifted",
+            ),
+            // Written with the offset kept: plays the same, passes too.
+            (
+                vec![span(V, 0.54, 8.14, 190)],
+                vec![span(V, 0.54, 8.14, 190)],
+                true,
+                "kept",
+            ),
+            // A second short at the end.
+            (
+                vec![span(V, 0.0, 10.0, 250)],
+                vec![span(V, 0.0, 9.0, 225)],
+                false,
+                "short",
+            ),
+            // Within half a second.
+            (
+                vec![span(V, 0.0, 10.0, 250)],
+                vec![span(V, 0.0, 9.6, 240)],
+                true,
+                "close",
+            ),
+            // Audio 0.2 s ahead of the picture in the source stays so.
+            (
+                vec![span(V, 1.4, 9.0, 190), span(A, 1.2, 9.0, 300)],
+                vec![span(V, 0.2, 7.8, 190), span(A, 0.0, 7.8, 300)],
+                true,
+                "audio kept in sync",
+            ),
+            // Audio shifted against the picture: out of sync.
+            (
+                vec![span(V, 1.4, 9.0, 190), span(A, 1.2, 9.0, 300)],
+                vec![span(V, 0.0, 7.6, 190), span(A, 0.0, 7.8, 300)],
+                false,
+                "audio moved",
+            ),
+            // A track that plays in the source and not in the output.
+            (
+                vec![span(V, 0.0, 5.0, 125), span(A, 0.0, 5.0, 200)],
+                vec![span(V, 0.0, 5.0, 125)],
+                false,
+                "audio lost",
+            ),
+            // A cover picture (one packet) is not the picture that plays.
+            (
+                vec![span(V, 0.0, 0.04, 1), span(V, 0.0, 5.0, 125)],
+                vec![span(V, 0.0, 5.0, 125)],
+                true,
+                "cover image",
+            ),
+            (
+                vec![span(A, 0.0, 5.0, 200)],
+                vec![span(A, 0.0, 5.0, 200)],
+                false,
+                "no video",
+            ),
+        ];
+        for (src, out, passes, why) in cases {
+            let v = played_check(&src, &out, 25.0);
+            assert_eq!(v.passed, passes, "{why}: {}", v.detail);
+        }
+    }
 }

@@ -383,6 +383,15 @@ pub(crate) fn format_long_name(input: &ff::format::context::Input) -> String {
     input.format().description().to_string()
 }
 
+/// When an opened input starts, in seconds (libav's `start_time`: the earliest presentation
+/// time of its streams), when it knows.
+pub(crate) fn start_seconds(input: &ff::format::context::Input) -> Option<f64> {
+    // SAFETY: `as_ptr` points at the live format context `input` owns; `start_time` is a plain
+    // integer field, read without mutation.
+    let t = unsafe { (*input.as_ptr()).start_time };
+    (t != sys::AV_NOPTS_VALUE).then(|| t as f64 / f64::from(sys::AV_TIME_BASE))
+}
+
 /// Versions of the linked libav libraries, as "major.minor.micro".
 pub(crate) fn lib_versions() -> [(&'static str, u32); 5] {
     // SAFETY: version queries have no preconditions.

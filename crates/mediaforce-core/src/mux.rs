@@ -17,6 +17,9 @@ pub struct Muxer {
     time_bases: Vec<ff::Rational>,
     header_written: bool,
     finished: bool,
+    /// Subtracted from every packet's timestamps (microseconds): the source's start time, so
+    /// the output starts at zero with every stream keeping its relation to the others.
+    start_offset_us: i64,
 }
 
 impl std::fmt::Debug for Muxer {
@@ -42,6 +45,7 @@ pub fn container_for(path: &Path) -> &'static str {
         Some("mov") => "mov",
         Some("avi") => "avi",
         Some("ts" | "m2ts" | "mts") => "mpegts",
+        Some("mpg" | "mpeg") => "mpeg",
         Some("webm") => "webm",
         Some("nut") => "nut",
         Some("png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff") => "image2",
@@ -66,6 +70,7 @@ impl Muxer {
             time_bases: Vec::new(),
             header_written: false,
             finished: false,
+            start_offset_us: 0,
         })
     }
 
@@ -172,7 +177,23 @@ impl Muxer {
         }
     }
 
-    /// Add a chapter.
+    /// Shift everything written from now on back by `seconds` (packets and chapters): a
+    /// source that starts at a non-zero time (MPEG program and transport streams, an MP4 whose
+    /// edit list delays it) is written starting at zero, every stream keeping its distance
+    /// from the others, as FFmpeg does by default. Call before the first packet.
+    pub fn set_start_offset(&mut self, seconds: f64) {
+        self.start_offset_us = (seconds * 1e6).round() as i64;
+    }
+
+    /// `ts` (in `tb`) less the start offset.
+    fn shifted(&self, ts: i64, tb: ff::Rational) -> i64 {
+        if self.start_offset_us == 0 {
+            return ts;
+        }
+        ts - offset_in(self.start_offset_us, tb)
+    }
+
+    /// Add a chapter (its times as the source has them; the start offset is applied).
     pub fn add_chapter(
         &mut self,
         id: i64,
@@ -182,6 +203,8 @@ impl Muxer {
         title: &str,
     ) -> Result<()> {
         let path = self.path.clone();
+        let start = self.shifted(start, time_base).max(0);
+        let end = self.shifted(end, time_base).max(start);
         self.ctx()
             .add_chapter(id, time_base, start, end, title)
             .map(|_| ())
@@ -224,6 +247,11 @@ impl Muxer {
                     reason: format!("{index} is not an output stream"),
                 })?;
         packet.rescale_ts(packet_time_base, stream_tb);
+        if self.start_offset_us != 0 {
+            let off = offset_in(self.start_offset_us, stream_tb);
+            packet.set_pts(packet.pts().map(|t| t - off));
+            packet.set_dts(packet.dts().map(|t| t - off));
+        }
         packet.set_stream(index);
         packet.set_position(-1);
         packet
@@ -247,12 +275,60 @@ impl Muxer {
     }
 }
 
+/// `us` microseconds in ticks of `tb`, rounded to the nearest tick.
+fn offset_in(us: i64, tb: ff::Rational) -> i64 {
+    let (num, den) = (f64::from(tb.numerator()), f64::from(tb.denominator()));
+    if num <= 0.0 || den <= 0.0 {
+        return 0;
+    }
+    (us as f64 / 1e6 * den / num).round() as i64
+}
+
 impl Drop for Muxer {
     fn drop(&mut self) {
         // Close first, then remove: the half-written file is ours and useless.
         self.ctx = None;
         if !self.finished {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_offset_is_converted_to_each_time_base_to_the_nearest_tick() {
+        for (us, tb, ticks) in [
+            (0, (1, 1000), 0),
+            (540_000, (1, 1000), 540),
+            (540_000, (1, 90_000), 48_600),
+            (1_400_000, (1, 25), 35),
+            (1_000_000, (1001, 24_000), 24),
+            (-500_000, (1, 1000), -500),
+            (20_000, (1, 48_000), 960),
+            (123, (0, 1), 0),
+        ] {
+            assert_eq!(
+                offset_in(us, ff::Rational::new(tb.0, tb.1)),
+                ticks,
+                "{us} us in {tb:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn containers_follow_the_extension() {
+        for (name, format) in [
+            ("a.mkv", "matroska"),
+            ("a.mpg", "mpeg"),
+            ("a.MPEG", "mpeg"),
+            ("a.ts", "mpegts"),
+            ("a.mp4", "mp4"),
+            ("a", "matroska"),
+        ] {
+            assert_eq!(container_for(Path::new(name)), format, "{name}");
         }
     }
 }

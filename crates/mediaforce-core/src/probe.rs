@@ -22,8 +22,14 @@ pub struct MediaInfo {
     pub container: String,
     /// Human-readable container name.
     pub container_long: String,
-    /// Duration in seconds, when the container knows it.
+    /// Duration in seconds, when the container knows it. Some containers count it from
+    /// zero, others from [`start_seconds`](Self::start_seconds): compare what plays with the
+    /// packets' spans (`span::played_spans`).
     pub duration_seconds: Option<f64>,
+    /// When the first stream starts, in seconds (non-zero for MPEG program and transport
+    /// streams, and MP4 files whose edit list delays them), when known.
+    #[serde(default)]
+    pub start_seconds: Option<f64>,
     /// Overall bit rate in bit/s, when known.
     pub bit_rate: Option<u64>,
     /// File size in bytes.
@@ -258,6 +264,7 @@ fn describe(
     let duration_seconds =
         positive(input.duration()).map(|d| d as f64 / f64::from(ff::ffi::AV_TIME_BASE));
     let bit_rate = positive(input.bit_rate()).map(|b| b as u64);
+    let start_seconds = ffi::start_seconds(&input);
     let mut streams: Vec<StreamInfo> = input.streams().map(|s| stream_info(&s)).collect();
     let chapters = input
         .chapters()
@@ -291,6 +298,7 @@ fn describe(
         container,
         container_long,
         duration_seconds,
+        start_seconds,
         bit_rate,
         size_bytes,
         streams,

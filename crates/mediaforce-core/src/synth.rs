@@ -52,6 +52,9 @@ pub struct SyntheticVideo {
     /// Scene changes: from frame `n` on, texture `t` (in frame order). A clip whose scenes
     /// differ this way is hard to judge from one stretch of it.
     pub scenes: Vec<(u32, u16)>,
+    /// When the first frame (and the audio) is presented, in seconds: a late start, as MPEG
+    /// program and transport streams have and MP4 writes as an edit list (0 by default).
+    pub start_seconds: f64,
 }
 
 impl SyntheticVideo {
@@ -74,6 +77,7 @@ impl SyntheticVideo {
             gop: Some(12),
             texture: 24,
             scenes: Vec::new(),
+            start_seconds: 0.0,
         }
     }
 
@@ -294,7 +298,7 @@ impl SyntheticClip {
         // Video.
         let enc_tb = enc.time_base();
         let mut painter = Painter::new(v.width, v.height, v.pixel_format, v.texture)?;
-        let mut pts = 0i64;
+        let mut pts = (v.start_seconds / f64::from(enc_tb)).round() as i64;
         for i in 0..v.frames {
             if let Some(&(_, t)) = v.scenes.iter().rev().find(|(from, _)| *from <= i) {
                 painter.texture = t.min(64);
@@ -321,7 +325,7 @@ impl SyntheticClip {
         // Audio: a tone as long as the video.
         let duration = self.duration_seconds();
         for (enc, idx, a) in &mut audio_encoders {
-            write_tone(&mut mux, enc, *idx, a, duration, path)?;
+            write_tone(&mut mux, enc, *idx, a, (v.start_seconds, duration), path)?;
         }
 
         // Subtitles: one packet per cue, text as the codec stores it.
@@ -403,10 +407,11 @@ fn write_tone(
     enc: &mut ff::encoder::Audio,
     idx: usize,
     a: &SyntheticAudio,
-    duration: f64,
+    (start, duration): (f64, f64),
     path: &Path,
 ) -> Result<()> {
     let total = (duration * f64::from(a.sample_rate)).round() as usize;
+    let first = (start * f64::from(a.sample_rate)).round() as i64;
     let frame_size = match enc.frame_size() {
         0 => 1024,
         n => n as usize,
@@ -426,7 +431,7 @@ fn write_tone(
         let n = frame_size.min(total - done);
         let mut frame = ff::frame::Audio::new(format, n, layout);
         frame.set_rate(a.sample_rate);
-        frame.set_pts(Some(done as i64));
+        frame.set_pts(Some(first + done as i64));
         let sample = |i: usize| -> f32 {
             let t = (done + i) as f32 / a.sample_rate as f32;
             0.25 * (2.0 * std::f32::consts::PI * a.frequency * t).sin()

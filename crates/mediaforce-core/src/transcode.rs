@@ -234,6 +234,14 @@ pub fn transcode_tapped(
     // only ever holds a complete file (and an existing file there survives a failed encode).
     let partial = partial_path(output);
     let mut mux = Muxer::create_as(&partial, crate::mux::container_for(output))?;
+    // A source that starts late (MPEG-PS/TS, an MP4 edit list) is written starting at zero,
+    // every stream shifted alike, so players and the container's duration agree.
+    let start = crate::ffi::start_seconds(&side).unwrap_or(0.0);
+    if start != 0.0 {
+        mux.set_start_offset(start);
+    }
+    // Side packets' times are the container's; frame times count from the video's start.
+    let stop_side = options.max_seconds.map(|m| m + start);
     let mut plan: Vec<OutStream> = Vec::new();
     let mut encoder: Option<VideoEncoder> = None;
     let mut out_video_index = 0usize;
@@ -336,8 +344,8 @@ pub fn transcode_tapped(
                 &mut plan,
                 &mut mux,
                 &mut pending_side,
-                Some(frame_seconds + 0.5),
-                options.max_seconds,
+                Some(frame_seconds + start + 0.5),
+                stop_side,
             )?;
         }
         if let Some(p) = clock.tick(frames) {
@@ -374,7 +382,7 @@ pub fn transcode_tapped(
             &mut mux,
             &mut pending_side,
             None,
-            options.max_seconds,
+            stop_side,
         )?;
     }
     for p in plan.iter_mut() {
