@@ -7,6 +7,7 @@
 //! ([`library`]); encode through the job queue, status, validate, compare, review, pause
 //! ([`review`]); approve/reject, promote and rollback over a selection (here).
 
+pub mod display;
 pub mod files;
 pub mod library;
 pub mod review;

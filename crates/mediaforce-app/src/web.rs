@@ -285,6 +285,10 @@ pub struct RunningJob {
     pub payload: serde_json::Value,
     /// The worker holding it (`host/slot`).
     pub worker: Option<String>,
+    /// What it does, in words (`Encode Films/Harbour (2019).mkv`).
+    pub what: String,
+    /// The host running it, by name.
+    pub host: Option<String>,
     /// Which attempt.
     pub attempts: i64,
     /// Its last reported progress (a `frames_done` event), if any.
@@ -323,14 +327,7 @@ impl App {
                     .latest_event(j.id, "frames_done")
                     .map_err(e)?
                     .and_then(|ev| serde_json::from_str(&ev.detail).ok());
-                running.push(RunningJob {
-                    id: j.id,
-                    kind: j.kind,
-                    payload: j.payload,
-                    worker: j.worker,
-                    attempts: j.attempts,
-                    progress,
-                });
+                running.push((j, progress));
             }
             let failures = q
                 .list(Some(mediaforce::store::JobState::Failed), 10)
@@ -338,6 +335,21 @@ impl App {
             let last = q.last_event_id().map_err(e)?;
             Ok((counted, running, failures, last))
         })?;
+        let rows: Vec<mediaforce::store::JobRow> = running.iter().map(|r| r.0.clone()).collect();
+        let running = running
+            .into_iter()
+            .zip(self.describe_jobs(&rows))
+            .map(|((j, progress), words)| RunningJob {
+                id: j.id,
+                kind: j.kind,
+                payload: j.payload,
+                worker: j.worker,
+                what: words.what,
+                host: words.host,
+                attempts: j.attempts,
+                progress,
+            })
+            .collect();
         let mut counts = std::collections::BTreeMap::new();
         for s in ["queued", "running", "done", "failed", "cancelled"] {
             counts.insert(s.to_string(), 0);
@@ -551,6 +563,8 @@ pub struct FolderView {
     pub policy: Vec<(String, String, String)>,
     /// The operator's own rule for exactly this folder, as policy TOML (`[encode]`...).
     pub override_text: Option<String>,
+    /// The folder below its library root.
+    pub shown: crate::display::ShownPath,
 }
 
 /// The settings page: roots, transcode root, ignore patterns, and the defaults in force.
@@ -569,6 +583,7 @@ impl App {
         let folder = self.library_folder(folder)?;
         let policy = self.policy(&folder);
         Ok(FolderView {
+            shown: self.shown_path(&folder),
             summary: self.inspect_folder(&folder)?,
             policy: mediaforce::policy::provenance_rows(&policy.policy, &policy.sources),
             override_text: mediaforce::policy::folder_override(&self.paths.data_dir, &folder)?,

@@ -39,6 +39,19 @@ pub struct Cli {
     database: Option<String>,
 }
 
+/// The command line's definition, its subcommands listed in groups (see [`crate::help`]).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    crate::help::grouped(Cli::command())
+}
+
+/// Parse the process's arguments (exits with clap's message on an error, or after printing
+/// help or the version).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     #[command(flatten)]
@@ -645,8 +658,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Encoders { json } => cmd_encoders(json),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
+            let mut cmd = command();
             clap_complete::generate(shell, &mut cmd, "mediaforce", &mut std::io::stdout());
             Ok(())
         }
@@ -715,8 +727,7 @@ fn no_output_reason(r: &mediaforce::search::EncodeReport, knob: &str) -> String 
 
 /// `man`: roff pages rendered from the same definitions as `--help`.
 fn cmd_man(out_dir: Option<&std::path::Path>) -> Result<()> {
-    use clap::CommandFactory;
-    let cmd = Cli::command();
+    let cmd = command();
     let Some(dir) = out_dir else {
         clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
         return Ok(());

@@ -59,8 +59,13 @@ pub enum HostsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the file endpoint that transfer-mode workers use (`worker --transfer`), on the
-    /// host that holds the library. Every request needs a host token.
+    /// Serve the web page: dashboard, library, folders, queue, hosts, settings, each item's
+    /// review (side-by-side clips, per-frame VMAF) with approve and promote, live progress. The
+    /// same address carries the page's JSON API (`/api/...`, documented at
+    /// `/api/openapi.json`, for signed-in sessions or API tokens) and the file endpoint that
+    /// transfer-mode workers on hosts without the library use (`/transfer/v1`, host tokens).
+    /// Sign in with the password set by `mediaforce web-password`; an address other than
+    /// loopback is refused until one is set.
     Serve {
         /// Address to listen on. Anything but loopback needs a password set first
         /// (`mediaforce web-password`).
@@ -399,9 +404,7 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
                 let addr = listener.local_addr()?;
-                if !addr.ip().is_loopback() && !password_set {
-                    bail!("refusing to serve on {addr} (not loopback) without a web password: set one with `mediaforce web-password`");
-                }
+                mediaforce_server::refuse_unprotected(addr, &app).await?;
                 eprintln!("mediaforce serve: http://{addr} (web page; file endpoint for transfer-mode workers)");
                 if !password_set {
                     eprintln!("no web password yet: set one with `mediaforce web-password` to sign in");
@@ -416,17 +419,18 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 if json {
                     return print_json(&jobs);
                 }
-                for j in &jobs {
+                let words = app.describe_jobs(&jobs);
+                for (j, w) in jobs.iter().zip(&words) {
                     println!(
                         "{:>6} {:<9} {} attempt {}/{}{}{}",
                         j.id,
                         j.state.as_str(),
-                        j.kind,
+                        w.what,
                         j.attempts,
                         j.max_attempts,
-                        j.worker
+                        w.host
                             .as_deref()
-                            .map_or(String::new(), |w| format!(", on {w}")),
+                            .map_or(String::new(), |h| format!(", on {h}")),
                         j.last_error
                             .as_deref()
                             .map_or(String::new(), |e| format!(": {e}"))

@@ -6,14 +6,13 @@
 
 mod commands;
 mod demo_web;
+mod help;
 mod hosts;
 mod library;
 mod mcp;
 mod progress;
 mod render;
 mod workflow;
-
-use clap::Parser;
 
 fn main() {
     // Like other Unix filters, end quietly when the reader goes away (`mediaforce ls | head`)
@@ -27,7 +26,7 @@ fn main() {
         std::env::set_var("SVT_LOG", "1");
     }
     mediaforce_core::init();
-    let cli = commands::Cli::parse();
+    let cli = commands::parse();
     if let Err(e) = commands::run(cli) {
         // One line: the chain of causes joined, so the file and the cause are both there.
         let mut msg = e.to_string();

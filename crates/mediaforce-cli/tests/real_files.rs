@@ -369,4 +369,45 @@ fn completions_man_pages_and_help_text() {
     let (_, help, _) = mediaforce(&["demo", "--help"]);
     assert!(!help.contains("bisection"), "{help}");
     assert!(help.contains("in-memory samples"), "{help}");
+
+    // `serve --help` says it serves the web page, not only the transfer endpoint.
+    let (code, help, _) = mediaforce(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    assert!(help.contains("web page"), "{help}");
+    assert!(help.contains("web-password"), "{help}");
+    // The subcommands are listed in groups, each under one heading, in the groups' order.
+    let (code, help, _) = mediaforce(&["--help"]);
+    assert_eq!(code, 0);
+    let headings = [
+        "Library: what it holds and what to do with it:",
+        "Encode, check and promote:",
+        "Jobs and hosts:",
+        "Service:",
+        "Media tools:",
+        "Quality tuning:",
+        "Setup:",
+    ];
+    let at: Vec<usize> = headings
+        .iter()
+        .map(|h| help.find(h).unwrap_or_else(|| panic!("no {h:?} in {help}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{help}");
+    let section = |name: &str| -> usize {
+        let line = help
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed: {help}"));
+        let offset: usize = help.lines().take(line).map(|l| l.len() + 1).sum();
+        at.iter().filter(|a| **a < offset).count()
+    };
+    assert_eq!(section("scan"), 1);
+    assert_eq!(section("promote"), 2);
+    assert_eq!(section("worker"), 3);
+    assert_eq!(section("serve"), 4);
+    assert_eq!(section("crf-search"), 5);
+    assert_eq!(section("ladder"), 6);
+    assert_eq!(section("completions"), 7);
+    assert!(!help.contains("Commands:"), "one flat list: {help}");
+    // `help` still works, and so do the global options.
+    assert!(help.contains("--data-dir"), "{help}");
 }

@@ -1,7 +1,7 @@
-//! `mediaforce serve`: an HTTP server over the application layer. Today it carries the file
-//! endpoint that transfer-mode workers use (hosts without the library mounted download a
-//! job's source and upload its result; see [`mediaforce::transfer`] for the protocol); the
-//! web page and its JSON API come next.
+//! `mediaforce serve`: an HTTP server over the application layer. It carries the web page and
+//! its JSON API ([`pages`]), and the file endpoint that transfer-mode workers use (hosts
+//! without the library mounted download a job's source and upload its result; see
+//! [`mediaforce::transfer`] for the protocol).
 //!
 //! Handlers hold no rules: they read the request, call [`App`] on a blocking thread (the
 //! store's clients are synchronous) and map its errors' kinds to status codes. Files are
@@ -265,14 +265,38 @@ pub fn hosts_for(addr: std::net::SocketAddr, extra: &[String]) -> Vec<String> {
 }
 
 /// Serve `app` on `listener` until the process ends; the pages answer to the listener's
-/// addresses and `public_hosts`.
+/// addresses and `public_hosts`. A listener that [`refuse_unprotected`] refuses is not served.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     public_hosts: &[String],
 ) -> std::io::Result<()> {
-    let hosts = hosts_for(listener.local_addr()?, public_hosts);
+    let addr = listener.local_addr()?;
+    refuse_unprotected(addr, &app).await?;
+    let hosts = hosts_for(addr, public_hosts);
     axum::serve(listener, router(Server::with_hosts(app, hosts))).await
+}
+
+/// Refuse (`PermissionDenied`) to serve on `addr` when it is not loopback and no web password
+/// is set: the page would be open to the network, to be claimed by whoever set one first.
+pub async fn refuse_unprotected(addr: std::net::SocketAddr, app: &Arc<App>) -> std::io::Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    let a = app.clone();
+    let password_set = blocking(move || a.web_password_set())
+        .await
+        .map_err(|f| std::io::Error::other(f.0.message))?;
+    if password_set {
+        return Ok(());
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "refusing to serve on {addr} (not loopback) without a web password: \
+             set one with `mediaforce web-password`"
+        ),
+    ))
 }
 
 /// `bytes=N-` or `bytes=N-M` of a file of `len` bytes: the first and last byte; `None` for a

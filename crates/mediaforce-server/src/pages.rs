@@ -47,6 +47,27 @@ pub async fn guard(State(server): State<Server>, req: Request, next: Next) -> Re
             }
         }
     }
+    // Authentication comes before anything reads the request's body or query: a request
+    // without a session (or API token) learns nothing about what it would have sent.
+    // (A path no route serves falls through to its 404: there is nothing behind it.)
+    let routed = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some();
+    if routed && !is_public(req.method(), req.uri().path()) {
+        if let Err(e) = session(&server, req.headers()).await {
+            let page = *req.method() == Method::GET
+                && !req.uri().path().starts_with("/api/")
+                && req.uri().path() != "/events"
+                && !req.uri().path().ends_with(".csv")
+                && !req.uri().path().starts_with("/artifacts/");
+            return if page {
+                Redirect::to("/login").into_response()
+            } else {
+                e.into_response()
+            };
+        }
+    }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -63,6 +84,15 @@ pub async fn guard(State(server): State<Server>, req: Request, next: Next) -> Re
         HeaderValue::from_static("same-origin"),
     );
     resp
+}
+
+/// What may be reached without signing in: the sign-in itself, the style sheet and script it
+/// loads, and the API's description.
+fn is_public(method: &Method, path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/assets/app.css" | "/assets/app.js" | "/api/openapi.json"
+    ) || (*method == Method::GET && path == "/")
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -288,6 +318,8 @@ struct LibraryHtml {
     next: Option<String>,
     first: u64,
     last: u64,
+    /// The library roots, named once above the table (rows show paths below them).
+    roots: Vec<String>,
 }
 
 /// The filter form's values, as typed.
@@ -304,7 +336,10 @@ struct Filters {
 /// One table row, formatted.
 struct RowView {
     href: Option<String>,
+    /// Below its root.
     path: String,
+    /// The root's last name, when the library has several roots.
+    root: String,
     codec: String,
     resolution: String,
     hdr: String,
@@ -353,6 +388,8 @@ pub async fn library(
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
+    let app = server.app.clone();
+    let roots = app.settings().roots.clone();
     let at = |offset: u64| {
         let mut moved = q.clone();
         moved.offset = Some(offset);
@@ -366,24 +403,34 @@ pub async fn library(
     let rows = page
         .rows
         .iter()
-        .map(|r| RowView {
-            href: r.item_id.map(|i| format!("/items/{i}")),
-            path: r.path.display().to_string(),
-            codec: r.media.video_codec.clone().unwrap_or_else(|| "-".into()),
-            resolution: match (r.media.width, r.media.height) {
-                (Some(w), Some(h)) => format!("{w}×{h}"),
-                _ => "-".into(),
-            },
-            hdr: text(&r.media.hdr),
-            bit_rate: r
-                .media
-                .bit_rate
-                .map_or("-".into(), |b| format!("{} kb/s", b / 1000)),
-            audio: text(&r.media.audio),
-            size: mediaforce_app::human_bytes(r.size_bytes),
-            bucket: r.bucket,
-            saving: mediaforce_app::human_bytes(r.expected_saving_bytes),
-            state: text(&r.state),
+        .map(|r| {
+            let shown = mediaforce_app::display::shown(&r.path, &roots);
+            RowView {
+                href: r.item_id.map(|i| format!("/items/{i}")),
+                path: shown.relative,
+                root: match (&shown.root, roots.len()) {
+                    (Some(root), 2..) => root
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                },
+                codec: r.media.video_codec.clone().unwrap_or_else(|| "-".into()),
+                resolution: match (r.media.width, r.media.height) {
+                    (Some(w), Some(h)) => format!("{w}×{h}"),
+                    _ => "-".into(),
+                },
+                hdr: text(&r.media.hdr),
+                bit_rate: r
+                    .media
+                    .bit_rate
+                    .map_or("-".into(), |b| format!("{} kb/s", b / 1000)),
+                audio: text(&r.media.audio),
+                size: mediaforce_app::human_bytes(r.size_bytes),
+                bucket: r.bucket,
+                saving: mediaforce_app::human_bytes(r.expected_saving_bytes),
+                state: text(&r.state),
+            }
         })
         .collect();
     let range = q.dynamic_range.clone().unwrap_or_default();
@@ -430,6 +477,7 @@ pub async fn library(
         rows,
         prev,
         next,
+        roots: roots.iter().map(|r| r.display().to_string()).collect(),
     })
 }
 
@@ -523,15 +571,6 @@ struct DashboardHtml {
     last_event: i64,
 }
 
-/// What a job works on, for people: the source file of an encode.
-fn job_what(kind: &str, payload: &serde_json::Value) -> String {
-    let manifest = payload["manifest"].as_str().unwrap_or_default();
-    match payload["index"].as_u64() {
-        Some(i) if kind.starts_with("stage:") => format!("encode of item {i} of {manifest}"),
-        _ => kind.to_string(),
-    }
-}
-
 /// `GET /dashboard`.
 pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Response {
     let (csrf, view) = match page_data(&server, &headers, |app| app.dashboard()).await {
@@ -545,8 +584,8 @@ pub async fn dashboard(State(server): State<Server>, headers: HeaderMap) -> Resp
             let p = j.progress.clone().unwrap_or_default();
             RunningRow {
                 id: j.id,
-                what: job_what(&j.kind, &j.payload),
-                worker: j.worker.clone().unwrap_or_default(),
+                what: j.what.clone(),
+                worker: j.host.clone().unwrap_or_default(),
                 frames: p["frames"].as_u64().unwrap_or(0),
                 total: p["total"].as_u64().unwrap_or(0),
                 fps: p["fps"]
@@ -679,8 +718,10 @@ pub async fn queue(
 ) -> Response {
     let state = q.state.clone().filter(|s| !s.is_empty());
     let st = state.clone();
-    let (csrf, jobs) = match page_data(&server, &headers, move |app| {
-        app.jobs_list(st.as_deref(), 500)
+    let (csrf, (jobs, words)) = match page_data(&server, &headers, move |app| {
+        let jobs = app.jobs_list(st.as_deref(), 500)?;
+        let words = app.describe_jobs(&jobs);
+        Ok((jobs, words))
     })
     .await
     {
@@ -690,13 +731,14 @@ pub async fn queue(
     use mediaforce::store::JobState as S;
     let jobs = jobs
         .iter()
-        .map(|j| JobRowView {
+        .zip(words)
+        .map(|(j, w)| JobRowView {
             id: j.id,
             state: j.state.as_str(),
-            what: job_what(&j.kind, &j.payload),
+            what: w.what,
             priority: j.priority,
             attempts: format!("{}/{}", j.attempts, j.max_attempts),
-            worker: j.worker.clone().unwrap_or_default(),
+            worker: w.host.unwrap_or_default(),
             error: j.last_error.clone().unwrap_or_default(),
             actions: {
                 let encode = j.kind.starts_with("stage");
@@ -895,8 +937,12 @@ struct ItemHtml {
     csrf: String,
     id: i64,
     name: String,
+    /// The source below its library root, and that root.
     source: String,
+    source_root: String,
+    /// The encode below the transcode root (or its whole path when outside it).
     staging: String,
+    staging_in_root: bool,
     state: String,
     decision: Option<String>,
     sizes: String,
@@ -926,7 +972,17 @@ pub async fn item(
     axum::extract::Path(id): axum::extract::Path<i64>,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let (csrf, v) = match page_data(&server, &headers, move |app| app.item_view(id)).await {
+    let (csrf, (v, source, staging)) = match page_data(&server, &headers, move |app| {
+        let v = app.item_view(id)?;
+        let source = app.shown_path(&v.review.row.source);
+        let staging = mediaforce_app::display::shown(
+            &v.review.row.staging,
+            std::slice::from_ref(&app.settings().transcode_root),
+        );
+        Ok((v, source, staging))
+    })
+    .await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -949,8 +1005,14 @@ pub async fn item(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        source: r.source.display().to_string(),
-        staging: r.staging.display().to_string(),
+        source_root: source
+            .root
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        source: source.relative,
+        staging_in_root: staging.root.is_some(),
+        staging: staging.relative,
         state: r.state.clone(),
         decision: r.decision.clone(),
         sizes: match (r.source_bytes, r.staged_bytes) {
@@ -1099,7 +1161,11 @@ pub async fn openapi() -> Response {
 struct FolderHtml {
     signed_in: bool,
     csrf: String,
+    /// The whole path (what the forms send back).
     folder: String,
+    /// The folder below its root, and that root.
+    folder_shown: String,
+    folder_root: String,
     library_href: String,
     files: String,
     summary: Vec<(&'static str, String)>,
@@ -1171,6 +1237,16 @@ fn folder_page(
         signed_in: true,
         csrf,
         folder: s.prefix.display().to_string(),
+        folder_shown: match &v.shown.root {
+            Some(_) if v.shown.relative.is_empty() => ".".to_string(),
+            _ => v.shown.relative.clone(),
+        },
+        folder_root: v
+            .shown
+            .root
+            .as_ref()
+            .map(|r| r.display().to_string())
+            .unwrap_or_default(),
         library_href: format!(
             "/library?{}",
             serde_urlencoded::to_string([("folder", s.prefix.display().to_string())])

@@ -237,3 +237,36 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
         Err(TransferError::Fenced(_))
     ));
 }
+
+#[test]
+fn the_server_refuses_a_network_address_until_a_web_password_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        data_dir: dir.path().join("state"),
+        config_dir: None,
+        database: None,
+    };
+    let app = std::sync::Arc::new(App::open(&paths).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // On every address (not loopback): refused while no password is set, by the server
+    // itself, not only by the command line.
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("0.0.0.0:0"))
+        .unwrap();
+    let e = runtime
+        .block_on(mediaforce_server::serve(listener, app.clone(), &[]))
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("web password"), "{e}");
+    // Loopback is served without one (a sign-in page nobody else can reach).
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    runtime
+        .block_on(mediaforce_server::refuse_unprotected(addr, &app))
+        .unwrap();
+    // With a password, the network address is served.
+    app.web_set_password("correct horse").unwrap();
+    let any: std::net::SocketAddr = "0.0.0.0:0".parse().unwrap();
+    runtime
+        .block_on(mediaforce_server::refuse_unprotected(any, &app))
+        .unwrap();
+}

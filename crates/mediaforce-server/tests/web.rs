@@ -120,6 +120,31 @@ fn the_library_page_is_signed_in_filtered_by_the_store_and_refuses_forged_reques
     assert_eq!(site.get("/api/library", None).0, 401);
     assert_eq!(site.get("/library.csv", None).0, 401);
     assert_eq!(site.get("/api/library", Some("forged")).0, 401);
+    // Authentication comes before the body is read: a POST with no session and no form
+    // (or a body the handler could not parse) is 401 on every state-changing route, and a
+    // query the handler would refuse is not looked at either.
+    for path in [
+        "/queue/1/cancel",
+        "/queue/retry",
+        "/items/1/approve",
+        "/folders/queue",
+        "/hosts/x/state",
+        "/logout",
+    ] {
+        let no_body = code(site.agent.post(&format!("{}{path}", site.base)).call());
+        assert_eq!(no_body.0, 401, "POST {path} without a session or a body");
+        let json = code(
+            site.agent
+                .post(&format!("{}{path}", site.base))
+                .set("content-type", "application/json")
+                .send_string("{not json"),
+        );
+        assert_eq!(
+            json.0, 401,
+            "POST {path} without a session, with a bad body"
+        );
+    }
+    assert_eq!(site.get("/api/library?sort=%ZZ", None).0, 401);
     let (status, r) = site.get("/login", None);
     assert_eq!(status, 200);
     assert!(body(r).contains("name=\"password\""));
@@ -145,12 +170,13 @@ fn the_library_page_is_signed_in_filtered_by_the_store_and_refuses_forged_reques
         .contains("default-src 'self'"));
     let html = body(r);
     assert!(html.contains("3 files"), "{html}");
+    // Paths below their root, the root named once.
     for f in ["Films/a.mkv", "Films/b.mkv", "Shows/c.mkv"] {
-        assert!(
-            html.contains(&site.library.join(f).display().to_string()),
-            "{f}"
-        );
+        assert!(html.contains(&format!(">{f}</")), "{f}: {html}");
     }
+    let root = site.library.display().to_string();
+    assert_eq!(html.matches(&root).count(), 1, "{html}");
+    assert!(html.contains("id=\"roots\""), "{html}");
     assert!(html.contains("640×360") && html.contains("mpeg4"), "{html}");
     let csrf = html
         .split("name=\"csrf\" value=\"")
@@ -396,6 +422,15 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
         (Some(2), Some(1))
     );
     assert_eq!(d["running"][0]["worker"], "desk/0");
+    // Described as a person would: what it does to which file (below its root), the host
+    // by name.
+    assert_eq!(d["running"][0]["host"], "desk");
+    let what = d["running"][0]["what"].as_str().unwrap().to_string();
+    assert!(
+        what.starts_with("Encode Films/") || what.starts_with("Encode Shows/"),
+        "{what}"
+    );
+    assert!(what.ends_with(".mkv"), "{what}");
     assert_eq!(d["running"][0]["progress"]["frames"], 10);
     assert_eq!(d["hosts"][0]["name"], "desk");
     let (status, r) = site.get("/dashboard", Some(&session));
@@ -405,7 +440,13 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
         html.contains(&format!("id=\"job-{}\"", lease.job)),
         "{html}"
     );
-    assert!(html.contains("10/100") && html.contains("desk/0"), "{html}");
+    assert!(html.contains("10/100") && html.contains(&what), "{html}");
+    assert!(
+        !html.contains("desk/0"),
+        "the worker's slot, not its host: {html}"
+    );
+    let library = site.library.display().to_string();
+    assert!(!html.contains(&library), "absolute paths: {html}");
 
     // The live stream: events from the store, resumable from the last id.
     let stream = |after: Option<&str>, last_id: Option<&str>| {
@@ -472,6 +513,20 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
     let html = body(r);
     for j in &jobs {
         assert!(html.contains(&format!("id=\"job-{j}\"")), "{html}");
+    }
+    // Each job in words, each file below its root; no plan paths, kinds or worker ids.
+    for name in ["Films/a.mkv", "Films/b.mkv", "Shows/c.mkv"] {
+        assert!(html.contains(&format!("Encode {name}")), "{name}: {html}");
+    }
+    assert!(html.contains("<td>desk</td>"), "{html}");
+    for internal in [
+        library.as_str(),
+        "plan-",
+        "stage:",
+        "desk/0",
+        "encode of item",
+    ] {
+        assert!(!html.contains(internal), "{internal}: {html}");
     }
     let csrf = html
         .split("name=\"csrf\" value=\"")
