@@ -40,8 +40,12 @@ pub struct KnobModel {
     /// How many of them are the shipped corpus's public clips.
     pub shipped_sources: usize,
     /// The uncertainty of a prediction, in knob units: the leave-one-out root mean square
-    /// error of the kind chosen (the residual spread with fewer than three sources).
+    /// error of the kind chosen (the residual spread with fewer than three sources), and, for
+    /// a model carried from another preset, the carry's own spread.
     pub residual_sd: f64,
+    /// When this preset had too few sources of its own: the preset whose sources were carried
+    /// over, and how its knobs map to this one's.
+    pub carried: Option<PresetCarry>,
     /// The sources, for the neighbours fit.
     #[serde(skip)]
     observations: Vec<Observation>,
@@ -270,6 +274,124 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     Some(x)
 }
 
+/// How one preset's knob at a target follows another preset's of the same encoder, learned
+/// from the sources measured at both: `knob = offset + scale * other's knob`. A faster preset
+/// needs a lower knob for the same quality; how much lower depends little on the content, so
+/// a few clips measured at both presets carry every source of the other preset over.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresetCarry {
+    /// The preset whose sources were carried over.
+    pub from_preset: String,
+    /// Added after scaling.
+    pub offset: f64,
+    /// Multiplies the other preset's knob (kept within 0.5..2).
+    pub scale: f64,
+    /// Sources measured at both presets, which the offset and scale were fitted on.
+    pub pairs: usize,
+    /// The root mean square of the pairs' residuals (knob units).
+    pub residual_sd: f64,
+    /// Sources of the other preset carried over (those not measured at this one).
+    pub carried_sources: usize,
+}
+
+impl PresetCarry {
+    /// `knob` of the other preset as this preset's knob.
+    pub fn apply(&self, knob: f64) -> f64 {
+        self.offset + self.scale * knob
+    }
+}
+
+/// Fit `this = offset + scale * other` on `(other, this)` pairs: least squares with three or
+/// more pairs (the scale kept within 0.5..2), a plain offset with one or two. Returns
+/// `(offset, scale, residual rms)`; `None` without pairs.
+pub fn fit_carry(pairs: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let (scale, free) = if pairs.len() >= 3 && sxx > 1e-9 {
+        ((sxy / sxx).clamp(0.5, 2.0), 2.0)
+    } else {
+        (1.0, 1.0)
+    };
+    let offset = my - scale * mx;
+    let sse: f64 = pairs
+        .iter()
+        .map(|p| (offset + scale * p.0 - p.1).powi(2))
+        .sum();
+    Some((offset, scale, (sse / (n - free).max(1.0)).sqrt()))
+}
+
+/// The sources a model of `encoder` and `preset` at `target` is fitted on: the preset's own
+/// observations, or, with fewer than [`MIN_SOURCES`] of them, those plus the sources of the
+/// encoder's other preset that shares the most measured sources with this one, carried over
+/// by the [`PresetCarry`] those shared sources show.
+pub fn observations_for(
+    points: &[TuningPoint],
+    encoder: &str,
+    preset: &str,
+    stat: TargetStat,
+    target: f64,
+) -> (Vec<Observation>, Option<PresetCarry>) {
+    let own = observations(points, encoder, preset, stat, target);
+    if own.len() >= MIN_SOURCES {
+        return (own, None);
+    }
+    let others: std::collections::BTreeSet<&str> = points
+        .iter()
+        .filter(|p| p.encoder == encoder && p.preset != preset && p.native())
+        .map(|p| p.preset.as_str())
+        .collect();
+    let best = others
+        .into_iter()
+        .filter_map(|other| {
+            let theirs = observations(points, encoder, other, stat, target);
+            let pairs: Vec<(f64, f64)> = own
+                .iter()
+                .filter_map(|o| {
+                    let t = theirs.iter().find(|t| t.source == o.source)?;
+                    Some((t.knob, o.knob))
+                })
+                .collect();
+            let new = theirs
+                .iter()
+                .filter(|t| own.iter().all(|o| o.source != t.source))
+                .count();
+            (!pairs.is_empty() && new > 0).then_some((other, theirs, pairs, new))
+        })
+        .max_by_key(|(_, _, pairs, new)| (pairs.len(), *new));
+    let Some((other, theirs, pairs, new)) = best else {
+        return (own, None);
+    };
+    let Some((offset, scale, residual_sd)) = fit_carry(&pairs) else {
+        return (own, None);
+    };
+    let carry = PresetCarry {
+        from_preset: other.to_string(),
+        offset,
+        scale,
+        pairs: pairs.len(),
+        residual_sd,
+        carried_sources: new,
+    };
+    let mut all = own;
+    let carried: Vec<Observation> = theirs
+        .into_iter()
+        .filter(|t| all.iter().all(|o| o.source != t.source))
+        .map(|t| Observation {
+            knob: carry.apply(t.knob),
+            slope: t.slope / carry.scale,
+            ..t
+        })
+        .collect();
+    all.extend(carried);
+    (all, Some(carry))
+}
+
 /// The `origin` of the shipped corpus's points.
 pub const SHIPPED_ORIGIN: &str = "shipped";
 
@@ -328,7 +450,7 @@ impl KnobModel {
         stat: TargetStat,
         target: f64,
     ) -> Option<Self> {
-        let obs = observations(points, encoder, preset, stat, target);
+        let (obs, carried) = observations_for(points, encoder, preset, stat, target);
         let (coefficients, residual) = fit(&obs, LAMBDA)?;
         let (kind, sd) = [ModelKind::Linear, ModelKind::Neighbours, ModelKind::Mean]
             .into_iter()
@@ -337,6 +459,8 @@ impl KnobModel {
             .map_or((ModelKind::Linear, residual), |a| {
                 (a.kind, a.rms_knob_error)
             });
+        // Carried sources stand for this preset only as well as the carry fits.
+        let sd = carried.as_ref().map_or(sd, |c| sd.hypot(c.residual_sd));
         Some(Self {
             encoder: encoder.into(),
             preset: preset.into(),
@@ -347,12 +471,14 @@ impl KnobModel {
             sources: obs.len(),
             shipped_sources: obs.iter().filter(|o| o.shipped).count(),
             residual_sd: sd,
+            carried,
             observations: obs,
         })
     }
 
     /// The model a search starts from: fitted on the store's `own` points and the shipped
-    /// corpus's, and only when it has at least [`MIN_SOURCES`] sources.
+    /// corpus's (another preset's sources carried over when this one has few, see
+    /// [`observations_for`]), and only when it has at least [`MIN_SOURCES`] sources.
     pub fn for_search(
         own: Vec<TuningPoint>,
         encoder: &str,
@@ -516,6 +642,90 @@ mod tests {
         };
         assert!((at(0.12) - 1.0).abs() < 1e-6, "{}", at(0.12));
         assert!((at(1.2) - 3.0).abs() < 1e-6, "{}", at(1.2));
+    }
+
+    #[test]
+    fn a_carry_is_fitted_as_a_line_with_three_pairs_and_an_offset_with_fewer() {
+        // (pairs, offset, scale)
+        let cases: [(&[(f64, f64)], f64, f64); 4] = [
+            (&[(30.0, 26.0)], -4.0, 1.0),
+            (&[(30.0, 26.0), (40.0, 34.0)], -5.0, 1.0),
+            (&[(20.0, 22.0), (30.0, 31.0), (40.0, 40.0)], 4.0, 0.9),
+            // A scale beyond 0.5..2 is held at the bound.
+            (&[(20.0, 0.0), (21.0, 10.0), (22.0, 20.0)], -32.0, 2.0),
+        ];
+        for (pairs, offset, scale) in cases {
+            let (o, k, _) = fit_carry(pairs).unwrap();
+            assert!((k - scale).abs() < 1e-9, "{pairs:?}: scale {k}");
+            assert!((o - offset).abs() < 1e-9, "{pairs:?}: offset {o}");
+        }
+        assert!(fit_carry(&[]).is_none());
+    }
+
+    #[test]
+    fn a_preset_with_few_sources_borrows_another_presets_through_their_shared_ones() {
+        // "medium" is measured on 8 sources (knob at 95 = 30 + 2 ln bpp); "veryfast" on 3 of
+        // them, where it needs 4 + 0.9 x medium's knob.
+        let medium = |bpp: f64| 30.0 + 2.0 * f64::ln(bpp);
+        let fast = |bpp: f64| 4.0 + 0.9 * medium(bpp);
+        let mut pts = Vec::new();
+        for i in 0..8 {
+            let bpp = 0.05 * f64::from(i + 1);
+            let s = format!("s{i}");
+            let k = medium(bpp);
+            pts.push(point(&s, bpp, 50.0, k - 2.0, 97.0));
+            pts.push(point(&s, bpp, 50.0, k + 2.0, 93.0));
+            if i % 3 == 0 {
+                let k = fast(bpp);
+                // A knob step costs 1/0.9 as much VMAF here.
+                for (knob, vmaf) in [(k - 1.8, 97.0), (k + 1.8, 93.0)] {
+                    let mut p = point(&s, bpp, 50.0, knob, vmaf);
+                    p.preset = "veryfast".into();
+                    pts.push(p);
+                }
+            }
+        }
+        let (own, none) = observations_for(&pts, "libx264", "fast", TargetStat::Mean, 95.0);
+        assert_eq!(
+            (own.len(), none),
+            (8, None),
+            "enough of its own: nothing carried"
+        );
+        let (obs, carry) = observations_for(&pts, "libx264", "veryfast", TargetStat::Mean, 95.0);
+        let carry = carry.unwrap();
+        assert_eq!(carry.from_preset, "fast");
+        assert_eq!((carry.pairs, carry.carried_sources, obs.len()), (3, 5, 8));
+        assert!((carry.scale - 0.9).abs() < 1e-6 && (carry.offset - 4.0).abs() < 1e-6);
+        let m = KnobModel::for_search(pts.clone(), "libx264", "veryfast", TargetStat::Mean, 95.0)
+            .expect("8 sources with the carried ones");
+        assert_eq!(m.carried.as_ref().unwrap().from_preset, "fast");
+        let f = SourceFeatures {
+            bits_per_pixel: 0.33,
+            si_mean: 50.0,
+            height: 1080,
+            ..Default::default()
+        };
+        let (k, _) = m.predict(&f);
+        assert!((k - fast(0.33)).abs() < 0.3, "{k} vs {}", fast(0.33));
+        // A knob step of the fast preset costs 1/0.9 of the other's VMAF per unit.
+        assert!((m.slope(&f) - 1.0 / 0.9).abs() < 1e-6, "{}", m.slope(&f));
+        // Without a source measured at both presets, nothing is carried.
+        let apart: Vec<TuningPoint> = pts
+            .iter()
+            .filter(|p| p.preset == "fast" || p.source_fingerprint != "s0")
+            .cloned()
+            .map(|mut p| {
+                if p.preset == "veryfast" {
+                    p.source_fingerprint = format!("{}-elsewhere", p.source_fingerprint);
+                }
+                p
+            })
+            .collect();
+        let (obs, carry) = observations_for(&apart, "libx264", "veryfast", TargetStat::Mean, 95.0);
+        assert_eq!((obs.len(), carry), (2, None));
+        assert!(
+            KnobModel::for_search(apart, "libx264", "veryfast", TargetStat::Mean, 95.0).is_none()
+        );
     }
 
     #[test]

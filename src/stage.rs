@@ -521,8 +521,14 @@ pub fn stage_item(
                     "first_guess",
                     Some(&format!(
                         "the knob model fitted on {} sources, {} of them shipped public clips \
-                         (residual spread {:.2})",
-                        m.sources, m.shipped_sources, m.residual_sd
+                         (residual spread {:.2}){}",
+                        m.sources,
+                        m.shipped_sources,
+                        m.residual_sd,
+                        m.carried.as_ref().map_or(String::new(), |c| format!(
+                            ", {} carried from preset {}",
+                            c.carried_sources, c.from_preset
+                        ))
                     )),
                 )?;
             }

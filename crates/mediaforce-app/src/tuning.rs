@@ -764,7 +764,8 @@ impl App {
         let own_points = self.catalog.all_points()?;
         let own = own_points.len();
         let points = mediaforce::model::with_shipped(own_points);
-        let obs = mediaforce::model::observations(&points, adapter.id(), &preset, stat, target);
+        let (obs, _) =
+            mediaforce::model::observations_for(&points, adapter.id(), &preset, stat, target);
         let model = mediaforce::model::KnobModel::fit(&points, adapter.id(), &preset, stat, target);
         Ok(ModelView {
             used: model

@@ -436,6 +436,12 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                     " (too few sources: searches do not use it yet)"
                 }
             );
+            if let Some(c) = &m.carried {
+                println!(
+                    "  {} of them carried from preset {}: knob = {:+.2} + {:.3} x its knob, fitted on {} sources measured at both (residual {:.2})",
+                    c.carried_sources, c.from_preset, c.offset, c.scale, c.pairs, c.residual_sd
+                );
+            }
             for (t, c) in v.terms.iter().zip(&m.coefficients) {
                 println!("  {t:<16} {c:+.4}");
             }

@@ -31,7 +31,10 @@ fn relative_links(text: &str) -> Vec<String> {
 fn the_readme_is_a_short_front_door_with_the_two_commands() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let lines = readme.lines().count();
-    assert!(lines <= 200, "README.md has {lines} lines; reference belongs in docs/");
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; reference belongs in docs/"
+    );
     assert!(readme.contains("./scripts/quickstart.sh"));
     assert!(readme.contains("./scripts/test.sh"));
     // One page per area, each linked from the README.
@@ -45,7 +48,10 @@ fn the_readme_is_a_short_front_door_with_the_two_commands() {
         "docs/benchmarks.md",
     ] {
         assert!(root().join(page).is_file(), "{page} is missing");
-        assert!(readme.contains(&format!("]({page})")), "README does not link {page}");
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "README does not link {page}"
+        );
     }
 }
 
@@ -63,7 +69,11 @@ fn every_relative_link_in_the_docs_resolves() {
         let text = std::fs::read_to_string(f).unwrap();
         for link in relative_links(&text) {
             let target = f.parent().unwrap().join(&link);
-            assert!(target.exists(), "{}: link to {link} does not resolve", f.display());
+            assert!(
+                target.exists(),
+                "{}: link to {link} does not resolve",
+                f.display()
+            );
             checked += 1;
         }
     }
@@ -73,7 +83,9 @@ fn every_relative_link_in_the_docs_resolves() {
 #[test]
 fn links_are_read_as_markdown_writes_them() {
     assert_eq!(
-        relative_links("see [a](docs/a.md#x), [b](https://x.y/z) and [c](#here) ![i](screenshots/i.png)"),
+        relative_links(
+            "see [a](docs/a.md#x), [b](https://x.y/z) and [c](#here) ![i](screenshots/i.png)"
+        ),
         vec!["docs/a.md".to_string(), "screenshots/i.png".to_string()]
     );
 }
