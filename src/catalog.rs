@@ -1623,7 +1623,7 @@ impl Catalog {
     /// is skipped. Returns how many were new.
     pub fn record_points(
         &self,
-        points: &[crate::tuning::TuningPoint],
+        points: &[crate::point::TuningPoint],
     ) -> Result<usize, CatalogError> {
         let held: std::collections::HashSet<_> = self
             .points_of_sources(
@@ -1635,7 +1635,7 @@ impl Catalog {
                     .collect::<Vec<_>>(),
             )?
             .iter()
-            .map(crate::tuning::TuningPoint::key)
+            .map(crate::point::TuningPoint::key)
             .collect();
         let fresh: Vec<_> = points.iter().filter(|p| !held.contains(&p.key())).collect();
         self.transaction(|tx| {
@@ -1665,7 +1665,7 @@ impl Catalog {
     pub fn points_of_sources(
         &self,
         fingerprints: &[String],
-    ) -> Result<Vec<crate::tuning::TuningPoint>, CatalogError> {
+    ) -> Result<Vec<crate::point::TuningPoint>, CatalogError> {
         let mut out = Vec::new();
         for f in fingerprints {
             for r in self.query(
@@ -1681,7 +1681,7 @@ impl Catalog {
     }
 
     /// Every measured point, oldest first (what a knob model is fitted on).
-    pub fn all_points(&self) -> Result<Vec<crate::tuning::TuningPoint>, CatalogError> {
+    pub fn all_points(&self) -> Result<Vec<crate::point::TuningPoint>, CatalogError> {
         Ok(self
             .query("SELECT row FROM tuning_point ORDER BY id", &[])?
             .iter()
@@ -1712,4 +1712,19 @@ impl Catalog {
             )?
             .map_or(0, |r| r.int(0)))
     }
+}
+
+/// The queue file in a data directory: the catalog's own file, so a job's catalog writes can
+/// be fenced by its lease in one transaction.
+pub fn queue_path(data_dir: &Path) -> PathBuf {
+    Catalog::path_in(data_dir)
+}
+
+/// Where the queue lives: `database` (a `postgres://` URL shared by hosts, from `--database`
+/// or `MEDIAFORCE_DATABASE_URL`), else the SQLite file in the data directory.
+pub fn queue_location(data_dir: &Path, database: Option<&str>) -> String {
+    database.map_or_else(
+        || queue_path(data_dir).to_string_lossy().into_owned(),
+        str::to_string,
+    )
 }

@@ -135,12 +135,7 @@ impl HostInfo {
             .map_or(0, |kb| kb * 1024);
         Self {
             name: name.to_string(),
-            instance: format!(
-                "{}@{}:{}",
-                std::process::id(),
-                crate::stage::host_name(),
-                now_ms()
-            ),
+            instance: format!("{}@{}:{}", std::process::id(), host_name(), now_ms()),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             memory_bytes,
@@ -502,6 +497,16 @@ impl Hosts {
         }
         Ok(())
     }
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]

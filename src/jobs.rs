@@ -70,7 +70,7 @@ pub fn run_here(
     }
     let worker = format!(
         "{}:{}:{kind}",
-        crate::stage::host_name(),
+        crate::hosts::host_name(),
         std::process::id()
     );
     let mut out = Vec::new();
@@ -144,7 +144,7 @@ pub fn run_claimed(
         (None, Ok(v)) => ignore_fenced(store.complete(lease, v))?,
         (None, Err(e)) => {
             let event = Event::JobFailed {
-                host: crate::stage::host_name(),
+                host: crate::hosts::host_name(),
                 cause: e.message.clone(),
             };
             let detail = serde_json::to_string(&event).unwrap_or_default();

@@ -7,8 +7,8 @@
 //! `[1, ln bits-per-pixel, mean SI / 100, mean TI / 10, ln(height / 1080)]` to that knob. The
 //! residual spread is the prediction's uncertainty.
 
-use crate::search::TargetStat;
-use crate::tuning::TuningPoint;
+use crate::point::TuningPoint;
+use crate::stat::TargetStat;
 use serde::Serialize;
 
 /// Features in the order of the coefficients.

@@ -282,6 +282,18 @@ pub struct Verified {
     pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
+/// Why an encode with verification failed: the encode or the scoring.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PassError {
+    /// Media layer.
+    #[error(transparent)]
+    Media(#[from] crate::core::Error),
+    /// Metrics layer.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::Error),
+}
+
 /// Transcode `input` to `output` and, unless `verify` is `None`, score the output against the
 /// source: in the same pass by default, or (when asked, or when the same-pass pairing failed)
 /// by decoding both files afterwards. Both report to `progress`.
@@ -291,8 +303,7 @@ pub fn transcode_verified(
     options: &crate::core::transcode::TranscodeOptions,
     progress: &mut dyn crate::core::ProgressSink,
     verify: Option<Verify>,
-) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
-{
+) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), PassError> {
     transcode_measured(input, output, options, progress, verify, &[])
 }
 
@@ -305,8 +316,7 @@ pub fn transcode_measured(
     progress: &mut dyn crate::core::ProgressSink,
     verify: Option<Verify>,
     metrics: &[String],
-) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), crate::search::SearchError>
-{
+) -> Result<(crate::core::transcode::TranscodeReport, Option<Verified>), PassError> {
     let mut tap = verify
         .filter(|v| !v.separately)
         .map(|v| PassVerifier::start(v.scale, v.threads, v.every, v.depth, metrics.to_vec()));

@@ -17,65 +17,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Which pooled statistic must meet the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetStat {
-    /// Arithmetic mean (default).
-    #[default]
-    Mean,
-    /// Harmonic mean (punishes bad frames more).
-    Harmonic,
-    /// 5th percentile frame score.
-    P5,
-    /// 1st percentile frame score.
-    P1,
-    /// Lowest frame score.
-    Min,
-}
-
-impl TargetStat {
-    /// The statistic's value in pooled scores.
-    pub fn of(self, p: &Pooled) -> f64 {
-        match self {
-            TargetStat::Mean => p.mean,
-            TargetStat::Harmonic => p.harmonic_mean,
-            TargetStat::P5 => p.p5,
-            TargetStat::P1 => p.p1,
-            TargetStat::Min => p.min,
-        }
-    }
-}
-
-impl std::fmt::Display for TargetStat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TargetStat::Mean => "mean",
-            TargetStat::Harmonic => "harmonic",
-            TargetStat::P5 => "p5",
-            TargetStat::P1 => "p1",
-            TargetStat::Min => "min",
-        })
-    }
-}
-
-impl std::str::FromStr for TargetStat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.trim() {
-            "mean" => TargetStat::Mean,
-            "harmonic" => TargetStat::Harmonic,
-            "p5" => TargetStat::P5,
-            "p1" => TargetStat::P1,
-            "min" => TargetStat::Min,
-            other => {
-                return Err(format!(
-                    "unknown statistic '{other}' (mean, harmonic, p5, p1, min)"
-                ))
-            }
-        })
-    }
-}
+pub use crate::stat::TargetStat;
 
 /// Parse a gate `STAT>=VALUE`, e.g. `p5>=90`.
 pub fn parse_gate(s: &str) -> Result<(TargetStat, f64), String> {
@@ -525,6 +467,15 @@ pub enum SearchError {
         /// Frames decoded.
         got: usize,
     },
+}
+
+impl From<crate::passverify::PassError> for SearchError {
+    fn from(e: crate::passverify::PassError) -> Self {
+        match e {
+            crate::passverify::PassError::Media(e) => Self::Media(e),
+            crate::passverify::PassError::Metrics(e) => Self::Metrics(e),
+        }
+    }
 }
 
 struct Sample {

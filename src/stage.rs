@@ -12,6 +12,7 @@ use crate::catalog::{Catalog, CatalogError, EncodeRow};
 use crate::control::{Fence, JobControl};
 use crate::core::{Progress, ProgressSink};
 use crate::domain::ItemState;
+pub use crate::hosts::host_name;
 use crate::manifest::ManifestItem;
 use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
 use serde::Serialize;
@@ -42,7 +43,7 @@ pub struct StageOptions {
     /// starts (the encoder's threads inherit them; the lease keeper keeps its own).
     pub priority: Option<(i32, crate::priority::IoPriority)>,
     /// A queued job that makes no progress for this long is failed back to the queue
-    /// (`None`: never); see [`crate::batch::hold_lease`].
+    /// (`None`: never); see [`crate::lease::hold_lease`].
     pub stuck_after: Option<Duration>,
     /// Transfer mode: this host has no access to the library; a queued job downloads its
     /// source from (and uploads its result to) the file endpoint of the host that holds it,
@@ -304,16 +305,6 @@ fn remove_own_partials(output: &Path) {
             }
         }
     }
-}
-
-/// This machine's host name.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A folder's first guess from the knobs its encodes settled on: the median and the spread

@@ -651,7 +651,7 @@ pub(crate) fn hw_device_probe(kind: &str) -> Result<(), String> {
 pub(crate) fn set_video_parameters(
     params: &mut ff::codec::Parameters,
     id: ff::codec::Id,
-    config: &crate::encode::VideoEncoderConfig,
+    config: &crate::video_config::VideoEncoderConfig,
     extradata: &[u8],
 ) {
     params.set_medium(ff::media::Type::Video);

@@ -32,6 +32,7 @@ pub mod synth;
 pub mod transcode;
 pub mod verify;
 pub mod version;
+pub mod video_config;
 
 pub use error::{Error, Result};
 pub use ffmpeg_next;

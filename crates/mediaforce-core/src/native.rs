@@ -1,11 +1,11 @@
 //! Encoders that run in-process without libavcodec: rav1e, through its Rust API.
 //!
-//! [`crate::encode::VideoEncoder`] picks this path for the encoder name `"rav1e"`, so callers
+//! `encode::VideoEncoder` picks this path for the encoder name `"rav1e"`, so callers
 //! (transcode, the target search) treat it like any libav encoder: frames in, packets out, codec
 //! parameters (with the `av1C` record) for the muxer.
 
-use crate::encode::{ColorTags, EncoderOutput, VideoEncoderConfig};
 use crate::error::{Error, Result};
+use crate::video_config::{ColorTags, EncoderOutput, VideoEncoderConfig};
 use ff::format::Pixel;
 use ffmpeg_next as ff;
 use rav1e::prelude as r;
