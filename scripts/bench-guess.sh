@@ -9,14 +9,18 @@
 # PUBLIC=1: no training here. The store starts empty, so the model is the one fitted on the
 # shipped corpus (data/shipped-corpus.jsonl, public clips, scripts/fit-shipped-corpus.sh); the
 # held-out searches run on the public clips kept out of that corpus (bench-inputs.sh), each in
-# its own folder, with the default encoder and target (SVT-AV1 preset 8, VMAF 95).
+# its own folder, with the default encoder and target (SVT-AV1 preset 8, VMAF 95), or
+# ENCODER, PRESET and TARGET. LEARNED_ONLY=1 skips the run with the policy's first guess.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -q -p mediaforce-cli
-cargo build --release --locked -q -p mediaforce-server --example web_fixture
+# MEDIAFORCE_BIN: use that binary instead of building the release one (PUBLIC=1 only).
+if [ -z "${MEDIAFORCE_BIN:-}" ]; then
+  cargo build --release --locked -q -p mediaforce-cli
+  cargo build --release --locked -q -p mediaforce-server --example web_fixture
+fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-M=$PWD/target/release/mediaforce
+M=${MEDIAFORCE_BIN:-$PWD/target/release/mediaforce}
 FX=$PWD/target/release/examples/web_fixture
 PUBLIC=${PUBLIC:-0}
 if [ "$PUBLIC" = 1 ]; then
@@ -82,7 +86,7 @@ for a in m["leave_one_out"]:
 PY
 echo "| run | searches | mean probes | probes each | closed-loop VMAF |"
 echo "|---|---|---|---|---|"
-run held-out-policy false "$T/held"
+[ "${LEARNED_ONLY:-0}" = 1 ] || run held-out-policy false "$T/held"
 run held-out-learned true "$T/held"
 [ "$PUBLIC" = 1 ] && exit 0
 run season-folder-guess false "$T/season"

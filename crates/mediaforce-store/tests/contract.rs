@@ -511,3 +511,51 @@ fn priority_reorders_the_queue_and_only_urgent_jobs_pass_a_closed_schedule() {
         assert!(counted.len() >= 2, "{counted:?}");
     });
 }
+
+/// The web page's sign-in statements, on both backends.
+#[test]
+fn sign_in_rows_passwords_sessions_and_api_tokens() {
+    use mediaforce_store::web;
+    let dir = tempfile::tempdir().unwrap();
+    let locations = [
+        dir.path().join("web.db").to_string_lossy().into_owned(),
+        fresh_database("web"),
+    ];
+    for location in locations {
+        let mut db = mediaforce_store::sql::Db::open(&location, &web::SCHEMA).unwrap();
+        assert_eq!(web::password_hash(&mut db).unwrap(), None);
+        web::set_password(&mut db, "h1", 1_000).unwrap();
+        web::open_session(&mut db, "t1", "c1", 1_000, 5_000).unwrap();
+        assert_eq!(
+            web::session_csrf(&mut db, "t1", 2_000).unwrap().as_deref(),
+            Some("c1")
+        );
+        // Expired: no longer a session.
+        assert_eq!(web::session_csrf(&mut db, "t1", 5_000).unwrap(), None);
+        // A new password ends every session.
+        web::set_password(&mut db, "h2", 3_000).unwrap();
+        assert_eq!(web::password_hash(&mut db).unwrap().as_deref(), Some("h2"));
+        assert_eq!(web::session_csrf(&mut db, "t1", 3_000).unwrap(), None);
+        web::open_session(&mut db, "t2", "c2", 3_000, 9_000).unwrap();
+        web::close_session(&mut db, "t2").unwrap();
+        assert_eq!(web::session_csrf(&mut db, "t2", 4_000).unwrap(), None);
+        // API tokens: replaced by name, listed by name, revoked once.
+        web::put_api_token(&mut db, "b", "hb", "read", 10).unwrap();
+        web::put_api_token(&mut db, "a", "ha", "read", 11).unwrap();
+        web::put_api_token(&mut db, "a", "ha2", "write", 12).unwrap();
+        assert_eq!(web::api_token_scope(&mut db, "ha").unwrap(), None);
+        assert_eq!(
+            web::api_token_scope(&mut db, "ha2").unwrap().as_deref(),
+            Some("write")
+        );
+        assert_eq!(
+            web::api_tokens(&mut db).unwrap(),
+            [
+                ("a".to_string(), "write".to_string(), 12),
+                ("b".to_string(), "read".to_string(), 10)
+            ]
+        );
+        assert_eq!(web::revoke_api_token(&mut db, "a").unwrap(), 1);
+        assert_eq!(web::revoke_api_token(&mut db, "a").unwrap(), 0);
+    }
+}
