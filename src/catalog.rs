@@ -1705,7 +1705,8 @@ impl Catalog {
     pub fn saved_bytes(&self) -> Result<i64, CatalogError> {
         Ok(self
             .query_opt(
-                "SELECT COALESCE(SUM(e.source_bytes - e.output_bytes), 0) FROM item i
+                // PostgreSQL sums BIGINTs as NUMERIC: cast back to a 64-bit integer.
+                "SELECT CAST(COALESCE(SUM(e.source_bytes - e.output_bytes), 0) AS BIGINT) FROM item i
                  JOIN encode e ON e.id = (SELECT MAX(id) FROM encode WHERE item_id = i.id)
                  WHERE i.state = 'promoted'",
                 &[],
