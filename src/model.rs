@@ -647,7 +647,8 @@ mod tests {
     #[test]
     fn a_carry_is_fitted_as_a_line_with_three_pairs_and_an_offset_with_fewer() {
         // (pairs, offset, scale)
-        let cases: [(&[(f64, f64)], f64, f64); 4] = [
+        type Case<'a> = (&'a [(f64, f64)], f64, f64);
+        let cases: [Case<'_>; 4] = [
             (&[(30.0, 26.0)], -4.0, 1.0),
             (&[(30.0, 26.0), (40.0, 34.0)], -5.0, 1.0),
             (&[(20.0, 22.0), (30.0, 31.0), (40.0, 40.0)], 4.0, 0.9),
