@@ -292,6 +292,10 @@ pub struct PresetCarry {
     pub residual_sd: f64,
     /// Sources of the other preset carried over (those not measured at this one).
     pub carried_sources: usize,
+    /// For a preset measured on no clip: the two measured presets around it in the
+    /// adapter's order whose carries were interpolated (the same one twice beyond the ends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub between: Option<(String, String)>,
 }
 
 impl PresetCarry {
@@ -365,6 +369,9 @@ pub fn observations_for(
         })
         .max_by_key(|(_, _, pairs, new)| (pairs.len(), *new));
     let Some((other, theirs, pairs, new)) = best else {
+        if own.is_empty() {
+            return interpolated(points, encoder, preset, stat, target).unwrap_or((own, None));
+        }
         return (own, None);
     };
     let Some((offset, scale, residual_sd)) = fit_carry(&pairs) else {
@@ -377,6 +384,7 @@ pub fn observations_for(
         pairs: pairs.len(),
         residual_sd,
         carried_sources: new,
+        between: None,
     };
     let mut all = own;
     let carried: Vec<Observation> = theirs
@@ -390,6 +398,114 @@ pub fn observations_for(
         .collect();
     all.extend(carried);
     (all, Some(carry))
+}
+
+/// Where `preset` lies in `encoder`'s order of presets (its number, or its place among the
+/// named ones, slowest first); `None` for an unknown encoder or preset.
+pub fn preset_position(encoder: &str, preset: &str) -> Option<f64> {
+    match crate::codecs::find(encoder).ok()?.presets() {
+        crate::codecs::Presets::Numeric { min, max, .. } => {
+            let n: i32 = preset.trim().parse().ok()?;
+            (min..=max).contains(&n).then_some(f64::from(n))
+        }
+        crate::codecs::Presets::Named { names, .. } => {
+            names.iter().position(|n| *n == preset).map(|i| i as f64)
+        }
+    }
+}
+
+/// The carry at `at` from carries known at other positions `(position, offset, scale,
+/// residual, preset)`, which must not be empty: linear between the two around it, the
+/// nearest one's beyond the ends. The residual grows by half the offsets' difference (how far
+/// the two presets around it disagree). Returns `(offset, scale, residual, below, above)`.
+pub fn interpolate_carry<'a>(
+    known: &[(f64, f64, f64, f64, &'a str)],
+    at: f64,
+) -> (f64, f64, f64, &'a str, &'a str) {
+    let mut sorted = known.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let below = sorted
+        .iter()
+        .rev()
+        .find(|k| k.0 <= at)
+        .unwrap_or(&sorted[0]);
+    let above = sorted
+        .iter()
+        .find(|k| k.0 >= at)
+        .unwrap_or(&sorted[sorted.len() - 1]);
+    if (above.0 - below.0).abs() < 1e-9 {
+        return (below.1, below.2, below.3, below.4, above.4);
+    }
+    let t = (at - below.0) / (above.0 - below.0);
+    let lerp = |a: f64, b: f64| a + t * (b - a);
+    (
+        lerp(below.1, above.1),
+        lerp(below.2, above.2),
+        below.3.max(above.3) + (below.1 - above.1).abs() / 2.0,
+        below.4,
+        above.4,
+    )
+}
+
+/// Observations for a preset measured on no clip: the sources of the encoder's best-measured
+/// preset, carried by the carry interpolated between the measured presets around this one
+/// (each measured preset's carry to the lender fitted on their shared clips).
+fn interpolated(
+    points: &[TuningPoint],
+    encoder: &str,
+    preset: &str,
+    stat: TargetStat,
+    target: f64,
+) -> Option<(Vec<Observation>, Option<PresetCarry>)> {
+    let at = preset_position(encoder, preset)?;
+    let presets: std::collections::BTreeSet<&str> = points
+        .iter()
+        .filter(|p| p.encoder == encoder && p.preset != preset && p.native())
+        .map(|p| p.preset.as_str())
+        .collect();
+    let measured: Vec<(&str, Vec<Observation>)> = presets
+        .into_iter()
+        .map(|p| (p, observations(points, encoder, p, stat, target)))
+        .collect();
+    let (lender, lent) = measured.iter().max_by_key(|(_, o)| o.len())?;
+    if lent.len() < MIN_SOURCES {
+        return None;
+    }
+    let mut known = vec![(preset_position(encoder, lender)?, 0.0, 1.0, 0.0, *lender)];
+    for (p, obs) in &measured {
+        if p == lender {
+            continue;
+        }
+        let pairs: Vec<(f64, f64)> = obs
+            .iter()
+            .filter_map(|o| Some((lent.iter().find(|l| l.source == o.source)?.knob, o.knob)))
+            .collect();
+        if let (Some(pos), Some((offset, scale, sd))) =
+            (preset_position(encoder, p), fit_carry(&pairs))
+        {
+            known.push((pos, offset, scale, sd, *p));
+        }
+    }
+    let (offset, scale, residual_sd, below, above) = interpolate_carry(&known, at);
+    let carry = PresetCarry {
+        from_preset: lender.to_string(),
+        offset,
+        scale,
+        pairs: 0,
+        residual_sd,
+        carried_sources: lent.len(),
+        between: Some((below.to_string(), above.to_string())),
+    };
+    let obs = lent
+        .iter()
+        .cloned()
+        .map(|o| Observation {
+            knob: carry.apply(o.knob),
+            slope: o.slope / carry.scale,
+            ..o
+        })
+        .collect();
+    Some((obs, Some(carry)))
 }
 
 /// The `origin` of the shipped corpus's points.
@@ -697,8 +813,9 @@ mod tests {
         assert_eq!(carry.from_preset, "fast");
         assert_eq!((carry.pairs, carry.carried_sources, obs.len()), (3, 5, 8));
         assert!((carry.scale - 0.9).abs() < 1e-6 && (carry.offset - 4.0).abs() < 1e-6);
-        let m = KnobModel::for_search(pts.clone(), "libx264", "veryfast", TargetStat::Mean, 95.0)
-            .expect("8 sources with the carried ones");
+        // (Fitted without the shipped corpus, which measures x264 presets of its own.)
+        let m = KnobModel::fit(&pts, "libx264", "veryfast", TargetStat::Mean, 95.0).unwrap();
+        assert!(m.sources >= MIN_SOURCES, "8 sources with the carried ones");
         assert_eq!(m.carried.as_ref().unwrap().from_preset, "fast");
         let f = SourceFeatures {
             bits_per_pixel: 0.33,
@@ -724,9 +841,83 @@ mod tests {
             .collect();
         let (obs, carry) = observations_for(&apart, "libx264", "veryfast", TargetStat::Mean, 95.0);
         assert_eq!((obs.len(), carry), (2, None));
-        assert!(
-            KnobModel::for_search(apart, "libx264", "veryfast", TargetStat::Mean, 95.0).is_none()
+        let m = KnobModel::fit(&apart, "libx264", "veryfast", TargetStat::Mean, 95.0).unwrap();
+        assert_eq!((m.sources, m.carried), (2, None), "too few to search with");
+    }
+
+    #[test]
+    fn a_carry_between_measured_presets_is_interpolated_by_their_order() {
+        // (position, offset, scale, residual, name): medium lends (identity), veryfast -6.
+        let known = [
+            (5.0, 0.0, 1.0, 0.0, "medium"),
+            (2.0, -6.0, 1.0, 1.0, "veryfast"),
+        ];
+        // (at, offset, below, above)
+        for (at, offset, below, above) in [
+            (5.0, 0.0, "medium", "medium"),
+            (2.0, -6.0, "veryfast", "veryfast"),
+            (3.0, -4.0, "veryfast", "medium"),
+            (4.0, -2.0, "veryfast", "medium"),
+            // Beyond the ends: the nearest measured preset's carry.
+            (8.0, 0.0, "medium", "medium"),
+            (0.0, -6.0, "veryfast", "veryfast"),
+        ] {
+            let (o, k, _, b, a) = interpolate_carry(&known, at);
+            assert!((o - offset).abs() < 1e-9, "{at}: {o}");
+            assert!((k - 1.0).abs() < 1e-9);
+            assert_eq!((b, a), (below, above), "{at}");
+        }
+        // Between two presets that disagree by 6, the carry is less sure by 3.
+        assert!((interpolate_carry(&known, 3.0).2 - 4.0).abs() < 1e-9);
+        assert_eq!(preset_position("libx264", "medium"), Some(4.0));
+        assert_eq!(preset_position("libx264", "veryfast"), Some(7.0));
+        assert_eq!(preset_position("libsvtav1", "10"), Some(10.0));
+        assert_eq!(preset_position("libx264", "nonsense"), None);
+    }
+
+    #[test]
+    fn a_preset_measured_on_no_clip_borrows_through_the_presets_around_it() {
+        // medium (position 4 of x264's presets) on 8 sources; veryfast (7) on 3 of them, at
+        // medium's knob - 6.
+        let mut pts = Vec::new();
+        for i in 0..8 {
+            let bpp = 0.05 * f64::from(i + 1);
+            let s = format!("s{i}");
+            let k = 30.0 + 2.0 * f64::ln(bpp);
+            for (preset, shift, on) in [("medium", 0.0, true), ("veryfast", -6.0, i % 3 == 0)] {
+                if !on {
+                    continue;
+                }
+                for (knob, vmaf) in [(k + shift - 2.0, 97.0), (k + shift + 2.0, 93.0)] {
+                    let mut p = point(&s, bpp, 50.0, knob, vmaf);
+                    p.encoder = "libx264".into();
+                    p.preset = preset.into();
+                    pts.push(p);
+                }
+            }
+        }
+        // faster (6) lies two thirds of the way from medium to veryfast: -4.
+        let m = KnobModel::fit(&pts, "libx264", "faster", TargetStat::Mean, 95.0)
+            .expect("borrowed from medium");
+        assert_eq!(m.sources, 8);
+        let c = m.carried.clone().unwrap();
+        assert_eq!(c.from_preset, "medium");
+        assert_eq!(
+            c.between,
+            Some(("medium".to_string(), "veryfast".to_string()))
         );
+        assert!((c.offset + 4.0).abs() < 1e-6, "{}", c.offset);
+        let f = SourceFeatures {
+            bits_per_pixel: 0.2,
+            si_mean: 50.0,
+            height: 1080,
+            ..Default::default()
+        };
+        let (k, _) = m.predict(&f);
+        let want = 30.0 + 2.0 * f64::ln(0.2) - 4.0;
+        assert!((k - want).abs() < 0.3, "{k} vs {want}");
+        // An encoder that knows no such preset gets no model.
+        assert!(KnobModel::fit(&pts, "libx264", "turbo", TargetStat::Mean, 95.0).is_none());
     }
 
     #[test]
@@ -858,14 +1049,15 @@ mod tests {
                 assert_eq!(m.residual_sd, chosen.rms_knob_error);
             }
         }
-        assert!(KnobModel::fit(
-            &with_shipped(Vec::new()),
-            "libx264",
-            "ultrafast",
-            TargetStat::Mean,
-            95.0
-        )
-        .is_none());
+        // A preset the corpus never measured borrows through the presets around it; an
+        // encoder it never measured has no model.
+        let shipped = with_shipped(Vec::new());
+        let m = KnobModel::fit(&shipped, "libx264", "superfast", TargetStat::Mean, 95.0)
+            .expect("superfast from the measured x264 presets");
+        let c = m.carried.unwrap();
+        assert!(c.between.is_some(), "{c:?}");
+        assert!(m.sources >= MIN_SOURCES);
+        assert!(KnobModel::fit(&shipped, "rav1e", "6", TargetStat::Mean, 95.0).is_none());
     }
 
     /// Far outside the corpus (a 4K source, ten times the bits per pixel of any clip) the

@@ -437,9 +437,16 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                 }
             );
             if let Some(c) = &m.carried {
+                let how = match &c.between {
+                    Some((a, b)) if a == b => {
+                        format!("the carry of preset {a}, the nearest measured")
+                    }
+                    Some((a, b)) => format!("interpolated between presets {a} and {b}"),
+                    None => format!("fitted on {} sources measured at both", c.pairs),
+                };
                 println!(
-                    "  {} of them carried from preset {}: knob = {:+.2} + {:.3} x its knob, fitted on {} sources measured at both (residual {:.2})",
-                    c.carried_sources, c.from_preset, c.offset, c.scale, c.pairs, c.residual_sd
+                    "  {} of them carried from preset {}: knob = {:+.2} + {:.3} x its knob, {how} (residual {:.2})",
+                    c.carried_sources, c.from_preset, c.offset, c.scale, c.residual_sd
                 );
             }
             for (t, c) in v.terms.iter().zip(&m.coefficients) {
