@@ -307,6 +307,17 @@ fn remove_own_partials(output: &Path) {
     }
 }
 
+/// Whether the start knob `policy` gives this encoder at `height` was set for the file's
+/// folder (a `calibrate` result or an operator's folder rule: it differs from the policy
+/// outside every folder rule). Such a knob was measured or chosen for exactly these files, so
+/// the search starts from it rather than from the knob model.
+fn knob_set_for_folder(policy: &crate::policy::Policy, data_dir: &Path, height: u32) -> bool {
+    let encoder = &policy.encode.encoder;
+    crate::policy::PolicySet::load_from_env(None, data_dir)
+        .map(|set| set.defaults().start_knob(encoder, height) != policy.start_knob(encoder, height))
+        .unwrap_or(false)
+}
+
 /// A folder's first guess from the knobs its encodes settled on: the median and the spread
 /// (largest less smallest), once there are at least two.
 pub fn folder_guess(knobs: &[f64]) -> Option<(f64, f64)> {
@@ -493,7 +504,9 @@ pub fn stage_item(
                 )),
             )?;
             cfg.start_knob = Some(median);
-        } else if policy.encode.learned_guess {
+        } else if policy.encode.learned_guess
+            && !knob_set_for_folder(policy, &options.data_dir, height)
+        {
             cfg.model = crate::model::KnobModel::for_search(
                 catalog.all_points()?,
                 &policy.encode.encoder,
