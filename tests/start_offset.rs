@@ -157,3 +157,23 @@ fn late_starting_sources_are_written_from_zero_and_validate() {
         check(case, dir.path());
     }
 }
+
+#[test]
+fn a_late_starting_matroska_file_verifies_whole() {
+    // Matroska written with the source's timestamps kept (as `-copyts` writes it, and as
+    // mediaforce wrote late-starting sources before): its duration field counts from zero.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.mkv");
+    let mut video = SyntheticVideo::new(160, 120, 48);
+    video.start_seconds = 1.0;
+    SyntheticClip::new(video).write(&path).unwrap();
+    let info = probe(&path).unwrap();
+    assert!(
+        info.start_seconds.unwrap() > 0.9,
+        "{:?}",
+        info.start_seconds
+    );
+    let (report, outcome) = mediaforce::core::verify::verify_file(&path, 0);
+    assert!(outcome.is_ok(), "{outcome:?} {report:?}");
+    assert_eq!(report.frames, 48);
+}

@@ -140,8 +140,14 @@ fn check(path: &Path, threads: usize, report: &mut VerifyReport) -> Result<()> {
         });
     }
     if let Some(d) = declared {
-        let shortfall = d - report.decoded_seconds;
-        if shortfall > allowed_shortfall(d, from_container && others) {
+        let start = if from_container {
+            info.start_seconds.unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        if shortfall(d, report.decoded_seconds, start)
+            > allowed_shortfall(d, from_container && others)
+        {
             return Err(Error::Truncated {
                 path: path.to_path_buf(),
                 ends_at: report.decoded_seconds,
@@ -165,6 +171,20 @@ fn check(path: &Path, threads: usize, report: &mut VerifyReport) -> Result<()> {
     Ok(())
 }
 
+/// How far the video (decoded to `decoded` seconds from its start) ends short of a declared
+/// duration `declared`, for a file whose first timestamp is `start` seconds when the container
+/// declared it: containers disagree on whether their duration counts from zero (Matroska) or
+/// from the first timestamp (MPEG streams), so a late-starting file is whole when it reaches
+/// either.
+fn shortfall(declared: f64, decoded: f64, start: f64) -> f64 {
+    let from_zero = declared - decoded;
+    if start > 0.0 {
+        from_zero.min(declared - start - decoded)
+    } else {
+        from_zero
+    }
+}
+
 /// The frame step of a constant-rate stream: the median step, when at least 90% of the steps
 /// are within half of it of it; `None` for variable-rate video.
 fn constant_step(steps: &mut [f32]) -> Option<f64> {
@@ -185,7 +205,28 @@ fn constant_step(steps: &mut [f32]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{allowed_gap, allowed_shortfall, constant_step};
+    use super::{allowed_gap, allowed_shortfall, constant_step, shortfall};
+
+    #[test]
+    fn a_late_start_is_not_a_missing_end() {
+        // (declared, decoded from the stream's start, the file's start, shortfall)
+        for (declared, decoded, start, short) in [
+            // Matroska counting from zero: 7.6 s that start at 0.54 s declare 8.14 s.
+            (8.14, 7.6, 0.54, 0.0),
+            // An MPEG stream counting from its first timestamp (negative: nothing short).
+            (7.6, 7.6, 0.54, -0.54),
+            // Starting at zero, a second short is a second short.
+            (10.0, 9.0, 0.0, 1.0),
+            // Starting late and a second short of either reading.
+            (8.14, 6.6, 0.54, 1.0),
+        ] {
+            let got = shortfall(declared, decoded, start);
+            assert!(
+                (got - short).abs() < 1e-9,
+                "{declared} {decoded} {start}: {got}"
+            );
+        }
+    }
 
     #[test]
     fn constant_rate_with_a_hole_is_told_from_variable_rate() {
