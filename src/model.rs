@@ -434,7 +434,13 @@ pub fn interpolate_carry<'a>(
         .find(|k| k.0 >= at)
         .unwrap_or(&sorted[sorted.len() - 1]);
     if (above.0 - below.0).abs() < 1e-9 {
-        return (below.1, below.2, below.3, below.4, above.4);
+        // At a measured preset, or beyond the last one: its carry, less sure there by half
+        // of how far the measured presets' offsets spread (what a preset step may move).
+        let beyond = (below.0 - at).abs() > 1e-9;
+        let spread = sorted.iter().map(|k| k.1).fold(f64::NEG_INFINITY, f64::max)
+            - sorted.iter().map(|k| k.1).fold(f64::INFINITY, f64::min);
+        let sd = below.3 + if beyond { spread / 2.0 } else { 0.0 };
+        return (below.1, below.2, sd, below.4, above.4);
     }
     let t = (at - below.0) / (above.0 - below.0);
     let lerp = |a: f64, b: f64| a + t * (b - a);
@@ -485,6 +491,10 @@ fn interpolated(
         {
             known.push((pos, offset, scale, sd, *p));
         }
+    }
+    // With one measured preset there is nothing to tell how presets move the knob.
+    if known.len() < 2 {
+        return None;
     }
     let (offset, scale, residual_sd, below, above) = interpolate_carry(&known, at);
     let carry = PresetCarry {
@@ -867,8 +877,12 @@ mod tests {
             assert!((k - 1.0).abs() < 1e-9);
             assert_eq!((b, a), (below, above), "{at}");
         }
-        // Between two presets that disagree by 6, the carry is less sure by 3.
+        // Between two presets that disagree by 6, the carry is less sure by 3; beyond the
+        // last one by half the offsets' spread; at a measured one not at all.
         assert!((interpolate_carry(&known, 3.0).2 - 4.0).abs() < 1e-9);
+        assert!((interpolate_carry(&known, 8.0).2 - 3.0).abs() < 1e-9);
+        assert!((interpolate_carry(&known, 0.0).2 - 4.0).abs() < 1e-9);
+        assert!((interpolate_carry(&known, 2.0).2 - 1.0).abs() < 1e-9);
         assert_eq!(preset_position("libx264", "medium"), Some(4.0));
         assert_eq!(preset_position("libx264", "veryfast"), Some(7.0));
         assert_eq!(preset_position("libsvtav1", "10"), Some(10.0));
@@ -916,8 +930,17 @@ mod tests {
         let (k, _) = m.predict(&f);
         let want = 30.0 + 2.0 * f64::ln(0.2) - 4.0;
         assert!((k - want).abs() < 0.3, "{k} vs {want}");
-        // An encoder that knows no such preset gets no model.
+        // An encoder that knows no such preset gets no model; nor does one whose only
+        // measured preset cannot tell how presets move the knob.
         assert!(KnobModel::fit(&pts, "libx264", "turbo", TargetStat::Mean, 95.0).is_none());
+        let medium_only: Vec<TuningPoint> = pts
+            .iter()
+            .filter(|p| p.preset == "medium")
+            .cloned()
+            .collect();
+        assert!(
+            KnobModel::fit(&medium_only, "libx264", "faster", TargetStat::Mean, 95.0).is_none()
+        );
     }
 
     #[test]
