@@ -8,11 +8,14 @@
 # (mediaforce::model::observations_for). The clips marked "held" are kept out, so that
 # scripts/bench-guess.sh PUBLIC=1 measures the guess on clips it never saw.
 #
-# RUNS below: "encoder preset knobs clips", clips being "all" or how many of the fit clips (in
-# list order) a preset is measured on. ONLY=encoder:preset[,encoder:preset...] measures just
+# RUNS below: "encoder preset knobs clips", clips being "all", "short" (all but the 3-minute
+# screencast, whose 23 samples take longer than the other clips together with slow encoders),
+# "small" (short, and not the 1080p phone clip) or how many of the fit clips (in list order) a
+# preset is measured on. ONLY=encoder:preset[,encoder:preset...] measures just
 # those runs and keeps every other row of the file. MEDIAFORCE_BIN uses that binary instead of
-# building the release one. About 16 minutes on 2 cores for the two original runs; the x264
-# quick presets take 4 minutes each, x265 medium 15, libvpx-vp9 and libaom-av1 20-30.
+# building the release one. On 2 cores (a debug build, other jobs running): the x264 quick
+# presets took about 10 minutes each (most of it the screencast), SVT-AV1 10 and 12 on 6 clips
+# 10, x265 medium 20, libvpx-vp9 9.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-inputs.sh
@@ -34,17 +37,27 @@ RUNS=(
   "libx264 ultrafast 12..36:3 all"
   "libsvtav1 12 4..56:4 6"
   "libsvtav1 10 4..56:4 6"
-  "libx265 medium 12..40:4 all"
-  "libx265 veryfast 12..40:4 6"
-  "libvpx-vp9 4 10..60:5 all"
-  "libaom-av1 6 10..60:5 all"
+  "libx265 medium 12..40:4 short"
+  "libvpx-vp9 4 10..58:8 short"
+  "libaom-av1 6 4..36:8 small"
 )
 fit_clips=("$WORK"/public/fit/*)
+short_clips=() small_clips=()
+for f in "${fit_clips[@]}"; do
+  case $f in *openboard*) continue ;; esac
+  short_clips+=("$f")
+  case $f in *forensics-phone*) ;; *) small_clips+=("$f") ;; esac
+done
 : > "$T/rows.jsonl"
 for run in "${RUNS[@]}"; do
   read -r enc preset knobs clips <<< "$run"
   if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$enc:$preset,"* ]]; then continue; fi
-  if [ "$clips" = all ]; then set -- "${fit_clips[@]}"; else set -- "${fit_clips[@]:0:$clips}"; fi
+  case $clips in
+    all) set -- "${fit_clips[@]}" ;;
+    short) set -- "${short_clips[@]}" ;;
+    small) set -- "${small_clips[@]}" ;;
+    *) set -- "${fit_clips[@]:0:$clips}" ;;
+  esac
   echo "grid $enc $preset $knobs on $# clips" >&2
   $M grid "$@" --encoder "$enc" --preset "$preset" --knob "$knobs" --out "$T/rows.jsonl" >&2
 done
