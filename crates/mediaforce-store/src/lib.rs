@@ -20,10 +20,26 @@ mod sqlite;
 pub mod web;
 
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use pg::{create_database, PgStore};
 pub use sqlite::SqliteStore;
+
+/// The SQLite file that holds the catalog, the queue and the caches in a data directory, so a
+/// job's catalog writes can be fenced by its lease in one transaction.
+pub fn catalog_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("catalog.db")
+}
+
+/// Where the store lives: `database` (a `postgres://` URL shared by hosts, from `--database`
+/// or `MEDIAFORCE_DATABASE_URL`), else [the SQLite file](catalog_file) in the data directory.
+pub fn location(data_dir: &Path, database: Option<&str>) -> String {
+    database.map_or_else(
+        || catalog_file(data_dir).to_string_lossy().into_owned(),
+        str::to_string,
+    )
+}
 
 /// The kinds of failure, for front ends that map them to status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -594,7 +594,7 @@ pub struct PlanRow {
 impl Catalog {
     /// The catalog database file in `data_dir`.
     pub fn path_in(data_dir: &Path) -> PathBuf {
-        data_dir.join("catalog.db")
+        mediaforce_store::catalog_file(data_dir)
     }
 
     /// Open (creating and migrating) the catalog in `data_dir`.
@@ -1715,17 +1715,4 @@ impl Catalog {
     }
 }
 
-/// The queue file in a data directory: the catalog's own file, so a job's catalog writes can
-/// be fenced by its lease in one transaction.
-pub fn queue_path(data_dir: &Path) -> PathBuf {
-    Catalog::path_in(data_dir)
-}
-
-/// Where the queue lives: `database` (a `postgres://` URL shared by hosts, from `--database`
-/// or `MEDIAFORCE_DATABASE_URL`), else the SQLite file in the data directory.
-pub fn queue_location(data_dir: &Path, database: Option<&str>) -> String {
-    database.map_or_else(
-        || queue_path(data_dir).to_string_lossy().into_owned(),
-        str::to_string,
-    )
-}
+pub use mediaforce_store::{catalog_file as queue_path, location as queue_location};

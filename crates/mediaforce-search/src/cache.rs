@@ -67,7 +67,7 @@ impl ProbeCache {
 
     /// The cache in a data directory (the catalog's file) or in the shared database.
     pub fn location(data_dir: &Path, database: Option<&str>) -> String {
-        crate::catalog::queue_location(data_dir, database)
+        mediaforce_store::location(data_dir, database)
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Db> {
