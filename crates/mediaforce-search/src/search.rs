@@ -605,12 +605,12 @@ pub fn place_samples_indexed(
 /// Search `input` for the cheapest knob value meeting the target.
 ///
 /// ```no_run
-/// use mediaforce::search::{crf_search, Quiet, SearchConfig};
+/// use mediaforce_search::search::{crf_search, Quiet, SearchConfig};
 /// let report = crf_search("movie.mkv".as_ref(), &SearchConfig::new("libsvtav1", 95.0), &mut Quiet)?;
 /// if let Some(p) = report.chosen() {
 ///     println!("crf {} -> VMAF {:.2}, ~{:.0}% of source", p.knob, p.score, p.predicted_percent);
 /// }
-/// # Ok::<(), mediaforce::search::SearchError>(())
+/// # Ok::<(), mediaforce_search::search::SearchError>(())
 /// ```
 pub fn crf_search(
     input: &Path,
