@@ -56,7 +56,7 @@ pub struct SearchConfig {
     /// The probe cache (opened by the caller on the store); `None` disables caching.
     pub cache: Option<std::sync::Arc<crate::cache::ProbeCache>>,
     /// After the full encode, score the whole output and correct the knob if it missed
-    /// ([`encode_to_target`] only).
+    /// ([`encode_to_target`](crate::search::encode_to_target) only).
     pub verify: bool,
     /// Closed loop scoring density: score every N-th frame of the full output (1: every frame;
     /// 4 scores a dense sample at about a quarter of libvmaf's cost).

@@ -17,7 +17,7 @@ pub struct Probe {
     #[serde(default)]
     pub cached: bool,
     /// The figure steered by: the target statistic over all sample frames (with gates, the
-    /// target plus the smallest margin; see [`SearchConfig::score_of`]).
+    /// target plus the smallest margin; see [`SearchConfig::score_of`](crate::search::SearchConfig::score_of)).
     pub score: f64,
     /// Pooled VMAF over all sample frames.
     pub vmaf: Pooled,
@@ -39,7 +39,7 @@ pub struct Probe {
     /// `None` with a single sample (a full pass has nothing to disagree with).
     #[serde(default)]
     pub uncertainty: Option<Uncertainty>,
-    /// Means of the extra metrics asked for ([`SearchConfig::metrics`]) over all sample frames,
+    /// Means of the extra metrics asked for ([`SearchConfig::metrics`](crate::search::SearchConfig::metrics)) over all sample frames,
     /// by libvmaf's output name (`psnr_y`, `float_ssim`...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metrics: std::collections::BTreeMap<String, f64>,
@@ -125,7 +125,7 @@ pub enum Outcome {
     },
     /// A knob value met the target, but its predicted size is over the size guard by less
     /// than the samples disagree: the samples cannot tell, so a full encode decides (and
-    /// [`encode_to_target`] applies the guard to the size it measures).
+    /// [`encode_to_target`](crate::search::encode_to_target) applies the guard to the size it measures).
     Uncertain {
         /// The chosen probe.
         chosen: Probe,
@@ -141,7 +141,7 @@ pub enum Outcome {
     },
 }
 
-/// The result of [`crf_search`].
+/// The result of [`crf_search`](crate::search::crf_search).
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchReport {
     /// Source.
@@ -168,7 +168,7 @@ pub struct SearchReport {
     /// [`crate::core::encode::encodable_size`]); `None` when encoded whole.
     pub cropped_to: Option<(u32, u32)>,
     /// The picture size the samples were encoded at when scaled down
-    /// ([`SearchConfig::resolution`]); scores are of the encode upscaled to the source's size.
+    /// ([`SearchConfig::resolution`](crate::search::SearchConfig::resolution)); scores are of the encode upscaled to the source's size.
     pub scaled_to: Option<(u32, u32)>,
     /// Damaged packets or frames of the source concealed while decoding the samples.
     pub source_decode_errors: u64,
