@@ -66,7 +66,8 @@ fn next_knob_where_higher_is_better() {
 fn windows_fit_the_memory_budget_fewer_first_then_shorter() {
     use super::crf::fit_windows;
     // (windows asked, seconds, fps, reference frames the budget holds) -> (windows, seconds)
-    let table: [((usize, f64, f64, u64), (usize, f64)); 5] = [
+    type Asked = (usize, f64, f64, u64);
+    let table: [(Asked, (usize, f64)); 5] = [
         // 16 windows of 48 frames fit in 10,000 frames: as asked.
         ((16, 2.0, 24.0, 10_000), (16, 2.0)),
         // Exactly full: as asked.
