@@ -345,60 +345,15 @@ pub fn stage_item(
     observer: &mut dyn SearchObserver,
     progress: &mut dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
-    // Files through this host's mapping, or (transfer mode) copies in a scratch directory of
-    // the job's; the catalog keeps the planned paths.
     let planned = item;
-    let mut mapped = item.clone();
-    let transfer = match (&options.transfer, control.fence()) {
-        (Some(client), Some(fence)) => Some((client, fence)),
-        (Some(_), None) => {
-            return Ok(StageOutcome::Failed {
-                error: format!(
-                    "{}: transfer mode runs queued jobs only",
-                    item.source.display()
-                ),
-                attempts: 0,
-            })
-        }
-        _ => None,
-    };
-    let _scratch = match transfer {
-        Some((_, fence)) => {
-            let dir = options
-                .data_dir
-                .join("transfer")
-                .join(format!("job-{}-e{}", fence.job, fence.epoch));
-            let name = |p: &Path| p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-            mapped.source = dir.join("source").join(name(&item.source));
-            mapped.staging = dir.join("staged").join(name(&item.staging));
-            Some(Scratch(dir))
-        }
-        None => {
-            mapped.source = options.paths.local(&item.source);
-            mapped.staging = options.paths.local(&item.staging);
-            None
-        }
+    let (mapped, transfer, _scratch) = match local_paths(item, options, control) {
+        Ok(paths) => paths,
+        Err(outcome) => return Ok(outcome),
     };
     let item = &mapped;
-    // Until the job queue with leases exists, a per-file lock keeps a second run off an
-    // item this one holds (and off one the second run holds).
-    let _hold = match ItemLock::try_take(&ItemLock::path(
-        &options.data_dir,
-        Some(item.file_id),
-        &item.source,
-    )) {
+    let _hold = match take_item_lock(item, options) {
         Ok(hold) => hold,
-        Err(LockError::Held(holder)) => return Ok(StageOutcome::Busy { holder }),
-        Err(LockError::Io(e)) => {
-            return Ok(StageOutcome::Failed {
-                error: format!(
-                    "{}: cannot take its lock in {}: {e}",
-                    item.source.display(),
-                    options.data_dir.join("locks").display()
-                ),
-                attempts: 0,
-            })
-        }
+        Err(outcome) => return Ok(outcome),
     };
     let rec = catalog.item_for(
         manifest,
@@ -407,21 +362,8 @@ pub fn stage_item(
         &planned.source,
         &planned.staging,
     )?;
-    if rec.state.has_encode() || rec.state == ItemState::Promoting {
-        let staged_len = match transfer {
-            Some((client, fence)) => client.result_state(fence).ok().and_then(|(_, n)| n),
-            None => std::fs::metadata(&item.staging).ok().map(|m| m.len()),
-        };
-        let intact = catalog
-            .last_encode(rec.id)?
-            .zip(staged_len)
-            .is_some_and(|(e, n)| e.output_bytes == n);
-        if intact || rec.state == ItemState::Promoted || rec.state == ItemState::Promoting {
-            return Ok(StageOutcome::AlreadyStaged {
-                staging: planned.staging.clone(),
-            });
-        }
-        catalog.event(rec.id, "restaged", Some("staged file missing or changed"))?;
+    if let Some(done) = already_staged(catalog, &rec, item, &planned.staging, transfer)? {
+        return Ok(done);
     }
     // An item whose encode is in the library (or on its way in or out) is not encoded again:
     // the batch goes on with the others.
@@ -450,31 +392,9 @@ pub fn stage_item(
         }
     }
     // The plan is a snapshot: refuse to encode a source that changed since.
-    match std::fs::metadata(&item.source) {
-        Ok(m) if m.len() == item.source_bytes => {}
-        Ok(m) => {
-            let reason = format!(
-                "{}: changed since planning ({} -> {} bytes); rescan and plan again",
-                item.source.display(),
-                item.source_bytes,
-                m.len()
-            );
-            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
-            return Ok(StageOutcome::Failed {
-                error: reason,
-                attempts: 0,
-            });
-        }
-        Err(e) => {
-            let reason = format!("{}: {e}", item.source.display());
-            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
-            return Ok(StageOutcome::Failed {
-                error: reason,
-                attempts: 0,
-            });
-        }
+    if let Some(reason) = source_changed(item) {
+        return fail(catalog, rec.id, reason);
     }
-    let policy = &item.policy;
     // The source's picture height and codec, read once (the first guess and the measured
     // points need them).
     let headers = crate::core::probe::probe_headers(&item.source).ok();
@@ -483,20 +403,167 @@ pub fn stage_item(
         .and_then(|s| s.video.as_ref().map(|v| v.height))
         .unwrap_or(1080);
     let source_codec = video.map(|s| s.codec.clone()).unwrap_or_default();
+    let cfg = item_search_config(catalog, rec.id, item, options, height)?;
+    if let Some(dir) = item.staging.parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return fail(catalog, rec.id, format!("{}: {e}", dir.display()));
+        }
+    }
+    let job = Job {
+        catalog,
+        item_id: rec.id,
+        item,
+        planned_source: &planned.source,
+        planned_staging: &planned.staging,
+        transfer,
+        control,
+        cfg: &cfg,
+        source_codec: &source_codec,
+    };
+    job.encode_with_retries(options, observer, progress)
+}
+
+/// Fail the item now (before any attempt) with `reason`.
+fn fail(catalog: &Catalog, item: i64, reason: String) -> Result<StageOutcome, StageError> {
+    catalog.set_state(item, ItemState::Failed, Some(&reason))?;
+    Ok(StageOutcome::Failed {
+        error: reason,
+        attempts: 0,
+    })
+}
+
+/// A transfer-mode job's client and lease.
+type Transfer<'a> = Option<(&'a crate::transfer::TransferClient, Fence)>;
+
+/// The item with the paths this host works on: through this host's mapping, or (transfer
+/// mode) copies in a scratch directory of the job's (removed when the job ends); the catalog
+/// keeps the planned paths.
+fn local_paths<'a>(
+    item: &ManifestItem,
+    options: &'a StageOptions,
+    control: &JobControl,
+) -> Result<(ManifestItem, Transfer<'a>, Option<Scratch>), StageOutcome> {
+    let mut mapped = item.clone();
+    let transfer = match (&options.transfer, control.fence()) {
+        (Some(client), Some(fence)) => Some((client, fence)),
+        (Some(_), None) => {
+            return Err(StageOutcome::Failed {
+                error: format!(
+                    "{}: transfer mode runs queued jobs only",
+                    item.source.display()
+                ),
+                attempts: 0,
+            })
+        }
+        _ => None,
+    };
+    let scratch = match transfer {
+        Some((_, fence)) => {
+            let dir = options
+                .data_dir
+                .join("transfer")
+                .join(format!("job-{}-e{}", fence.job, fence.epoch));
+            let name = |p: &Path| p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            mapped.source = dir.join("source").join(name(&item.source));
+            mapped.staging = dir.join("staged").join(name(&item.staging));
+            Some(Scratch(dir))
+        }
+        None => {
+            mapped.source = options.paths.local(&item.source);
+            mapped.staging = options.paths.local(&item.staging);
+            None
+        }
+    };
+    Ok((mapped, transfer, scratch))
+}
+
+/// A per-file lock keeps a second run off an item this one holds (and off one the second run
+/// holds), queued or not.
+fn take_item_lock(item: &ManifestItem, options: &StageOptions) -> Result<ItemLock, StageOutcome> {
+    match ItemLock::try_take(&ItemLock::path(
+        &options.data_dir,
+        Some(item.file_id),
+        &item.source,
+    )) {
+        Ok(hold) => Ok(hold),
+        Err(LockError::Held(holder)) => Err(StageOutcome::Busy { holder }),
+        Err(LockError::Io(e)) => Err(StageOutcome::Failed {
+            error: format!(
+                "{}: cannot take its lock in {}: {e}",
+                item.source.display(),
+                options.data_dir.join("locks").display()
+            ),
+            attempts: 0,
+        }),
+    }
+}
+
+/// Whether the item's encode is done already: a staged file of the recorded size (or one
+/// promoted, or being promoted). A staged file that went missing or changed is encoded again.
+fn already_staged(
+    catalog: &Catalog,
+    rec: &crate::catalog::ItemRecord,
+    item: &ManifestItem,
+    planned_staging: &Path,
+    transfer: Transfer<'_>,
+) -> Result<Option<StageOutcome>, StageError> {
+    if !(rec.state.has_encode() || rec.state == ItemState::Promoting) {
+        return Ok(None);
+    }
+    let staged_len = match transfer {
+        Some((client, fence)) => client.result_state(fence).ok().and_then(|(_, n)| n),
+        None => std::fs::metadata(&item.staging).ok().map(|m| m.len()),
+    };
+    let intact = catalog
+        .last_encode(rec.id)?
+        .zip(staged_len)
+        .is_some_and(|(e, n)| e.output_bytes == n);
+    if intact || rec.state == ItemState::Promoted || rec.state == ItemState::Promoting {
+        return Ok(Some(StageOutcome::AlreadyStaged {
+            staging: planned_staging.to_path_buf(),
+        }));
+    }
+    catalog.event(rec.id, "restaged", Some("staged file missing or changed"))?;
+    Ok(None)
+}
+
+/// Why the source cannot be encoded as planned: gone, or a different size than the plan saw.
+fn source_changed(item: &ManifestItem) -> Option<String> {
+    match std::fs::metadata(&item.source) {
+        Ok(m) if m.len() == item.source_bytes => None,
+        Ok(m) => Some(format!(
+            "{}: changed since planning ({} -> {} bytes); rescan and plan again",
+            item.source.display(),
+            item.source_bytes,
+            m.len()
+        )),
+        Err(e) => Some(format!("{}: {e}", item.source.display())),
+    }
+}
+
+/// The item's search: its policy's, with the first guess from the folder's own encodes (two or
+/// more at this resolution class: their median knob), else the knob model (unless the folder
+/// has a start knob of its own), each said in the item's events.
+fn item_search_config(
+    catalog: &Catalog,
+    item_id: i64,
+    item: &ManifestItem,
+    options: &StageOptions,
+    height: u32,
+) -> Result<crate::search::SearchConfig, StageError> {
+    let policy = &item.policy;
     let mut cfg = policy.search_config(height);
-    // The folder's measured first guess: once two or more files of this folder have been
-    // encoded with this encoder at this resolution class, the median of their knobs.
     if let Some(folder) = item.source.parent() {
         let class = crate::policy::resolution_class(height);
         let knobs: Vec<f64> = catalog
-            .folder_knobs(folder, &policy.encode.encoder, rec.id, 8)?
+            .folder_knobs(folder, &policy.encode.encoder, item_id, 8)?
             .into_iter()
             .filter(|(_, h)| h.is_none_or(|h| crate::policy::resolution_class(h as u32) == class))
             .map(|(k, _)| k)
             .collect();
         if let Some((median, spread)) = folder_guess(&knobs) {
             catalog.event(
-                rec.id,
+                item_id,
                 "first_guess",
                 Some(&format!(
                     "knob {median} from {} encodes in this folder (spread {spread})",
@@ -521,7 +588,7 @@ pub fn stage_item(
             .map(std::sync::Arc::new);
             if let Some(m) = &cfg.model {
                 catalog.event(
-                    rec.id,
+                    item_id,
                     "first_guess",
                     Some(&format!(
                         "the knob model fitted on {} sources, {} of them shipped public clips \
@@ -540,246 +607,269 @@ pub fn stage_item(
     }
     cfg.cache = options.cache.clone();
     cfg.verify = options.verify;
-    let base = policy.transcode_options();
-    let retries = options.retries.unwrap_or(policy.encode.retries);
-    if let Some(dir) = item.staging.parent() {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            let reason = format!("{}: {e}", dir.display());
-            catalog.set_state(rec.id, ItemState::Failed, Some(&reason))?;
-            return Ok(StageOutcome::Failed {
-                error: reason,
-                attempts: 0,
-            });
+    Ok(cfg)
+}
+
+/// One item's encode as the attempts see it.
+struct Job<'a> {
+    catalog: &'a Catalog,
+    item_id: i64,
+    /// The item with this host's paths.
+    item: &'a ManifestItem,
+    planned_source: &'a Path,
+    planned_staging: &'a Path,
+    transfer: Transfer<'a>,
+    control: &'a JobControl,
+    cfg: &'a crate::search::SearchConfig,
+    source_codec: &'a str,
+}
+
+impl Job<'_> {
+    /// Search and encode until an attempt ends the item, retrying failures with a doubling
+    /// backoff.
+    fn encode_with_retries(
+        &self,
+        options: &StageOptions,
+        observer: &mut dyn SearchObserver,
+        progress: &mut dyn ProgressSink,
+    ) -> Result<StageOutcome, StageError> {
+        let (catalog, item, control) = (self.catalog, self.item, self.control);
+        let base = item.policy.transcode_options();
+        let retries = options.retries.unwrap_or(item.policy.encode.retries);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // The state change is fenced: only the lease's holder clears what earlier runs left.
+            catalog.set_state(
+                self.item_id,
+                ItemState::Encoding,
+                Some(&format!("attempt {attempt}")),
+            )?;
+            remove_stale_partials(&item.staging);
+            let started = Instant::now();
+            let mut sink = ItemSink {
+                inner: &mut *progress,
+                catalog,
+                item: self.item_id,
+                control,
+                next_checkpoint: 0.1,
+            };
+            let mut obs = CancelObserver {
+                inner: &mut *observer,
+                control,
+            };
+            // A queued job encodes to a name of its own lease and puts it in place with a
+            // fenced rename: a worker that lost its lease never replaces the staged file.
+            let output = match control.fence() {
+                Some(f) => private_output(&item.staging, f),
+                None => item.staging.clone(),
+            };
+            match encode_to_target(&item.source, &output, self.cfg, &base, &mut obs, &mut sink) {
+                Ok(report) => return self.finish(&report, &output, started),
+                Err(SearchError::Cancelled { .. })
+                | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
+                    // A queued job removes only its own files: the job may be another worker's
+                    // now (a lost lease), writing its own beside them.
+                    match control.fence() {
+                        Some(_) => remove_own_partials(&output),
+                        None => remove_stale_partials(&item.staging),
+                    }
+                    return self.interrupted();
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    if attempt > retries {
+                        catalog.set_state(self.item_id, ItemState::Failed, Some(&error))?;
+                        return Ok(StageOutcome::Failed {
+                            error,
+                            attempts: attempt,
+                        });
+                    }
+                    let delay = options.backoff * 2u32.saturating_pow(attempt - 1);
+                    catalog.event(
+                        self.item_id,
+                        "retry",
+                        Some(&format!(
+                            "attempt {attempt} failed: {error}; retrying in {:.0} s",
+                            delay.as_secs_f64()
+                        )),
+                    )?;
+                    if !control.wait_unless_stopped(delay) {
+                        return self.interrupted();
+                    }
+                }
+            }
         }
     }
 
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // The state change is fenced: only the lease's holder clears what earlier runs left.
-        catalog.set_state(
-            rec.id,
-            ItemState::Encoding,
-            Some(&format!("attempt {attempt}")),
+    /// The operator stopped the item.
+    fn interrupted(&self) -> Result<StageOutcome, StageError> {
+        self.catalog.set_state(
+            self.item_id,
+            ItemState::Interrupted,
+            Some("stopped by the operator"),
         )?;
-        remove_stale_partials(&item.staging);
-        let started = Instant::now();
-        let mut sink = ItemSink {
-            inner: &mut *progress,
-            catalog,
-            item: rec.id,
-            control,
-            next_checkpoint: 0.1,
+        Ok(StageOutcome::Cancelled)
+    }
+
+    /// Record what an attempt's search and encode found, put the encode in place and end the
+    /// item: staged, or no result with the reason.
+    fn finish(
+        &self,
+        report: &crate::search::EncodeReport,
+        output: &Path,
+        started: Instant,
+    ) -> Result<StageOutcome, StageError> {
+        let (catalog, item) = (self.catalog, self.item);
+        self.record_search(report)?;
+        let Some(chosen) = report.search.chosen().cloned() else {
+            let reason = match &report.search.outcome {
+                crate::search::Outcome::NotFound { reason, .. } => reason.clone(),
+                _ => "no result".into(),
+            };
+            catalog.set_state(self.item_id, ItemState::NoResult, Some(&reason))?;
+            return Ok(StageOutcome::NoResult { reason });
         };
-        let mut obs = CancelObserver {
-            inner: &mut *observer,
-            control,
+        let Some(last) = report.encodes.last().filter(|_| report.output.is_some()) else {
+            let reason = report
+                .refused
+                .clone()
+                .unwrap_or_else(|| no_encode_met(report, &item.policy));
+            catalog.set_state(self.item_id, ItemState::NoResult, Some(&reason))?;
+            return Ok(StageOutcome::NoResult { reason });
         };
-        // A queued job encodes to a name of its own lease and puts it in place with a fenced
-        // rename: a worker that lost its lease never replaces the staged file.
-        let output = match control.fence() {
-            Some(f) => private_output(&item.staging, f),
-            None => item.staging.clone(),
-        };
-        let result = encode_to_target(&item.source, &output, &cfg, &base, &mut obs, &mut sink);
-        match result {
-            Ok(report) => {
-                // The search, probe by probe, in the item's history (the item page shows it).
-                for p in &report.search.probes {
-                    catalog.event(rec.id, "probe", Some(&p.describe(&report.search.knob_name)))?;
-                }
-                if let Some(c) = report.search.chosen() {
-                    let full: Vec<String> = report
-                        .encodes
-                        .iter()
-                        .map(|e| match e.achieved {
-                            Some(v) => {
-                                format!("{} {} measured {v:.2}", report.search.knob_name, e.knob)
-                            }
-                            None => format!("{} {} not measured", report.search.knob_name, e.knob),
-                        })
-                        .collect();
-                    catalog.event(
-                        rec.id,
-                        "chosen",
-                        Some(&format!(
-                            "{} {} predicted VMAF {:.2} after {} probes; whole file: {}",
-                            report.search.knob_name,
-                            c.knob,
-                            c.score,
-                            report.search.probes.len(),
-                            if full.is_empty() {
-                                "not encoded".into()
-                            } else {
-                                full.join(", ")
-                            }
-                        )),
-                    )?;
-                }
-                // Every probe is a measured point for the knob model.
-                if let Ok(fingerprint) = crate::cache::source_fingerprint(&item.source) {
-                    catalog.record_points(&crate::tuning::points_of(
-                        &report.search,
-                        "search",
-                        &fingerprint,
-                        &source_codec,
-                        false,
-                    ))?;
-                }
-                let Some(chosen) = report.search.chosen().cloned() else {
-                    let reason = match &report.search.outcome {
-                        crate::search::Outcome::NotFound { reason, .. } => reason.clone(),
-                        _ => "no result".into(),
-                    };
-                    catalog.set_state(rec.id, ItemState::NoResult, Some(&reason))?;
-                    return Ok(StageOutcome::NoResult { reason });
-                };
-                let Some(last) = report.encodes.last().filter(|_| report.output.is_some()) else {
-                    let reason = report.refused.clone().unwrap_or_else(|| {
-                        format!(
-                            "no full encode met {} {}: {}",
-                            policy.encode.target_stat,
-                            policy.encode.target_vmaf,
-                            report
-                                .encodes
-                                .iter()
-                                .map(|e| format!(
-                                    "{} -> {:.2}",
-                                    e.knob,
-                                    e.achieved.unwrap_or(f64::NAN)
-                                ))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    });
-                    catalog.set_state(rec.id, ItemState::NoResult, Some(&reason))?;
-                    return Ok(StageOutcome::NoResult { reason });
-                };
-                if output != item.staging {
-                    if let Err(e) = catalog.fenced_rename(&output, &item.staging) {
-                        let _ = std::fs::remove_file(&output);
-                        return Err(e.into());
-                    }
-                }
-                if let Some((client, fence)) = transfer {
-                    match client.upload(fence, &item.staging, control) {
-                        Ok(t) => catalog.event(
-                            rec.id,
-                            "uploaded",
-                            Some(&t.describe(&format!("result to {}:", client.base()))),
-                        )?,
-                        Err(e) => return transfer_failed(catalog, rec.id, fence, e),
-                    }
-                }
-                let seconds = started.elapsed().as_secs_f64();
-                let adapter = crate::codecs::find(&cfg.encoder).ok();
-                let source_codec = crate::core::probe::probe_headers(&item.source)
-                    .ok()
-                    .and_then(|i| i.primary_video().map(|s| s.codec.clone()))
-                    .unwrap_or_default();
-                let encode_seconds = last.encode_seconds.max(1e-9);
-                let output_bytes = std::fs::metadata(&item.staging).map_or(last.bytes, |m| m.len());
-                let row = EncodeRow {
-                    item_id: rec.id,
-                    host: host_name(),
-                    source: planned.source.to_string_lossy().into_owned(),
-                    source_bytes: item.source_bytes,
-                    source_codec,
-                    encoder: cfg.encoder.clone(),
-                    encoder_fingerprint: adapter
-                        .as_ref()
-                        .and_then(|a| a.fingerprint(&report.search.preset, last.knob).ok())
-                        .unwrap_or_default(),
-                    knob: last.knob,
-                    predicted_vmaf: Some(chosen.score),
-                    measured_vmaf: last.achieved,
-                    output_bytes,
-                    wall_seconds: seconds,
-                    fps: report_fps(&item.source, encode_seconds),
-                };
-                catalog.record_encode(&row)?;
-                let damage = (last.source_decode_errors > 0).then(|| {
-                    format!(
-                        "{} in the source, concealed in the encode",
-                        crate::core::decode::describe_damage(
-                            last.source_decode_errors,
-                            &last.source_decode_error_seconds
-                        )
-                    )
-                });
-                catalog.set_source_damage(rec.id, last.source_decode_errors, damage.as_deref())?;
-                catalog.set_state(
-                    rec.id,
-                    ItemState::Staged,
-                    Some(&format!(
-                        "{} {}: predicted {:.2}, measured {}, {} -> {} bytes",
-                        report.search.knob_name,
-                        last.knob,
-                        chosen.score,
-                        last.achieved.map_or("-".into(), |v| format!("{v:.2}")),
-                        item.source_bytes,
-                        output_bytes
-                    )),
-                )?;
-                return Ok(StageOutcome::Staged {
-                    staging: planned.staging.clone(),
-                    knob: last.knob,
-                    predicted_vmaf: chosen.score,
-                    measured_vmaf: last.achieved,
-                    source_bytes: item.source_bytes,
-                    output_bytes,
-                    seconds,
-                    source_damage: last.source_decode_errors,
-                });
-            }
-            Err(SearchError::Cancelled { .. })
-            | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
-                // A queued job removes only its own files: the job may be another worker's
-                // now (a lost lease), writing its own beside them.
-                match control.fence() {
-                    Some(_) => remove_own_partials(&output),
-                    None => remove_stale_partials(&item.staging),
-                }
-                catalog.set_state(
-                    rec.id,
-                    ItemState::Interrupted,
-                    Some("stopped by the operator"),
-                )?;
-                return Ok(StageOutcome::Cancelled);
-            }
-            Err(e) => {
-                let error = e.to_string();
-                if attempt > retries {
-                    catalog.set_state(rec.id, ItemState::Failed, Some(&error))?;
-                    return Ok(StageOutcome::Failed {
-                        error,
-                        attempts: attempt,
-                    });
-                }
-                let delay = options.backoff * 2u32.saturating_pow(attempt - 1);
-                catalog.event(
-                    rec.id,
-                    "retry",
-                    Some(&format!(
-                        "attempt {attempt} failed: {error}; retrying in {:.0} s",
-                        delay.as_secs_f64()
-                    )),
-                )?;
-                let until = Instant::now() + delay;
-                while Instant::now() < until {
-                    if control.is_stopped() {
-                        catalog.set_state(
-                            rec.id,
-                            ItemState::Interrupted,
-                            Some("stopped by the operator"),
-                        )?;
-                        return Ok(StageOutcome::Cancelled);
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+        if output != item.staging {
+            if let Err(e) = catalog.fenced_rename(output, &item.staging) {
+                let _ = std::fs::remove_file(output);
+                return Err(e.into());
             }
         }
+        if let Some((client, fence)) = self.transfer {
+            match client.upload(fence, &item.staging, self.control) {
+                Ok(t) => catalog.event(
+                    self.item_id,
+                    "uploaded",
+                    Some(&t.describe(&format!("result to {}:", client.base()))),
+                )?,
+                Err(e) => return transfer_failed(catalog, self.item_id, fence, e),
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let output_bytes = std::fs::metadata(&item.staging).map_or(last.bytes, |m| m.len());
+        catalog.record_encode(&EncodeRow {
+            item_id: self.item_id,
+            host: host_name(),
+            source: self.planned_source.to_string_lossy().into_owned(),
+            source_bytes: item.source_bytes,
+            source_codec: self.source_codec.to_string(),
+            encoder: self.cfg.encoder.clone(),
+            encoder_fingerprint: crate::codecs::find(&self.cfg.encoder)
+                .ok()
+                .and_then(|a| a.fingerprint(&report.search.preset, last.knob).ok())
+                .unwrap_or_default(),
+            knob: last.knob,
+            predicted_vmaf: Some(chosen.score),
+            measured_vmaf: last.achieved,
+            output_bytes,
+            wall_seconds: seconds,
+            fps: report_fps(&item.source, last.encode_seconds.max(1e-9)),
+        })?;
+        let damage = (last.source_decode_errors > 0).then(|| {
+            format!(
+                "{} in the source, concealed in the encode",
+                crate::core::decode::describe_damage(
+                    last.source_decode_errors,
+                    &last.source_decode_error_seconds
+                )
+            )
+        });
+        catalog.set_source_damage(self.item_id, last.source_decode_errors, damage.as_deref())?;
+        catalog.set_state(
+            self.item_id,
+            ItemState::Staged,
+            Some(&format!(
+                "{} {}: predicted {:.2}, measured {}, {} -> {} bytes",
+                report.search.knob_name,
+                last.knob,
+                chosen.score,
+                last.achieved.map_or("-".into(), |v| format!("{v:.2}")),
+                item.source_bytes,
+                output_bytes
+            )),
+        )?;
+        Ok(StageOutcome::Staged {
+            staging: self.planned_staging.to_path_buf(),
+            knob: last.knob,
+            predicted_vmaf: chosen.score,
+            measured_vmaf: last.achieved,
+            source_bytes: item.source_bytes,
+            output_bytes,
+            seconds,
+            source_damage: last.source_decode_errors,
+        })
     }
+
+    /// The search in the item's history, probe by probe, and the chosen knob with what the
+    /// whole file measured (the item page shows them); every probe a measured point for the
+    /// knob model.
+    fn record_search(&self, report: &crate::search::EncodeReport) -> Result<(), StageError> {
+        let (catalog, search) = (self.catalog, &report.search);
+        for p in &search.probes {
+            catalog.event(self.item_id, "probe", Some(&p.describe(&search.knob_name)))?;
+        }
+        if let Some(c) = search.chosen() {
+            let full: Vec<String> = report
+                .encodes
+                .iter()
+                .map(|e| match e.achieved {
+                    Some(v) => format!("{} {} measured {v:.2}", search.knob_name, e.knob),
+                    None => format!("{} {} not measured", search.knob_name, e.knob),
+                })
+                .collect();
+            catalog.event(
+                self.item_id,
+                "chosen",
+                Some(&format!(
+                    "{} {} predicted VMAF {:.2} after {} probes; whole file: {}",
+                    search.knob_name,
+                    c.knob,
+                    c.score,
+                    search.probes.len(),
+                    if full.is_empty() {
+                        "not encoded".into()
+                    } else {
+                        full.join(", ")
+                    }
+                )),
+            )?;
+        }
+        if let Ok(fingerprint) = crate::cache::source_fingerprint(&self.item.source) {
+            catalog.record_points(&crate::tuning::points_of(
+                search,
+                "search",
+                &fingerprint,
+                self.source_codec,
+                false,
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why no full encode was kept although the search chose a knob: each encode's measured
+/// figure against the target.
+fn no_encode_met(report: &crate::search::EncodeReport, policy: &crate::policy::Policy) -> String {
+    format!(
+        "no full encode met {} {}: {}",
+        policy.encode.target_stat,
+        policy.encode.target_vmaf,
+        report
+            .encodes
+            .iter()
+            .map(|e| format!("{} -> {:.2}", e.knob, e.achieved.unwrap_or(f64::NAN)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A transfer-mode job's scratch directory, removed however the job ends.

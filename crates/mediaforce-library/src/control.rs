@@ -138,6 +138,22 @@ impl JobControl {
         }
         waited
     }
+
+    /// Wait `delay` (a retry's backoff) unless the job is told to stop first; returns whether
+    /// the whole delay passed.
+    pub fn wait_unless_stopped(&self, delay: Duration) -> bool {
+        let until = std::time::Instant::now() + delay;
+        loop {
+            if self.is_stopped() {
+                return false;
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +175,23 @@ mod tests {
         });
         assert_eq!(c.stopped(), Some(Stop::LeaseLost));
         assert!(!JobControl::new().wait_while_paused());
+    }
+
+    #[test]
+    fn a_backoff_wait_ends_early_on_a_stop() {
+        let c = JobControl::new();
+        assert!(
+            c.wait_unless_stopped(Duration::from_millis(20)),
+            "nothing stopped it"
+        );
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| c.wait_unless_stopped(Duration::from_secs(60)));
+            c.stop(Stop::Cancelled);
+            assert!(!waiter.join().unwrap(), "the stop ended the wait");
+        });
+        assert!(
+            !c.wait_unless_stopped(Duration::ZERO),
+            "a stopped job does not wait"
+        );
     }
 }
