@@ -1,0 +1,223 @@
+//! What a policy says: the typed sections a resolved policy is made of.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Library-wide settings that are shipped as defaults (runtime changes live in the catalog).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LibraryDefaults {
+    /// Source roots.
+    pub roots: Vec<String>,
+    /// Staging root; empty means `<data dir>/transcode`.
+    pub transcode_root: String,
+    /// Ignored folder names or globs.
+    pub ignore: Vec<String>,
+    /// Extensions probed by scans.
+    pub extensions: Vec<String>,
+}
+
+/// How to encode.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncodePolicy {
+    /// Encoder adapter id or libav name.
+    pub encoder: String,
+    /// Encoder preset.
+    pub preset: String,
+    /// Target VMAF.
+    pub target_vmaf: f64,
+    /// Statistic the target applies to: mean, harmonic, p5, p1, min.
+    pub target_stat: crate::search::TargetStat,
+    /// Extra gates like `p5>=90`.
+    pub gates: Vec<String>,
+    /// Accepted overshoot of the target.
+    pub tolerance: f64,
+    /// Largest acceptable encode as a percent of the source.
+    pub max_encoded_percent: f64,
+    /// Smallest saving worth a swap, percent.
+    pub min_savings_percent: f64,
+    /// Output container extension.
+    pub container: String,
+    /// Validation scoring: `full` or `sample`.
+    pub validate_vmaf: VmafCoverage,
+    /// Retries after a failed encode.
+    pub retries: u32,
+    /// Closed loop after the full encode: score every N-th frame (1 = all).
+    pub closed_loop_every: u32,
+    /// First probe from the model fitted on the store's measured points when it has enough
+    /// sources (and the folder has no measured guess of its own).
+    pub learned_guess: bool,
+}
+
+/// What to do with audio.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioPolicy {
+    /// `copy` or `opus`.
+    pub mode: AudioMode,
+    /// Opus kbit/s by channel count (keys are channel counts).
+    pub opus_kbps: BTreeMap<String, u32>,
+}
+
+/// What to do with subtitles.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubtitlePolicy {
+    /// `copy` or `drop`.
+    pub mode: SubtitleMode,
+}
+
+/// HDR handling.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HdrPolicy {
+    /// HDR10: `encode` or `skip`.
+    pub hdr10: HdrAction,
+    /// HLG: `encode` or `skip`.
+    pub hlg: HdrAction,
+    /// Dolby Vision: `encode` or `skip` (profile 5 always skipped).
+    pub dolby_vision: HdrAction,
+}
+
+/// How much of the encode validation scores.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VmafCoverage {
+    /// Every frame.
+    #[default]
+    Full,
+    /// Every few frames.
+    Sample,
+}
+
+/// What to do with audio streams.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioMode {
+    /// Copy them as they are.
+    #[default]
+    Copy,
+    /// Re-encode to Opus.
+    Opus,
+}
+
+/// What to do with subtitle streams.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SubtitleMode {
+    /// Copy them.
+    #[default]
+    Copy,
+    /// Leave them out.
+    Drop,
+}
+
+/// What to do with a kind of HDR source.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HdrAction {
+    /// Encode it (keeping its metadata).
+    #[default]
+    Encode,
+    /// Leave the file alone.
+    Skip,
+}
+
+/// Ranking thresholds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RankingPolicy {
+    /// Smaller files are "too small".
+    pub min_size_mb: f64,
+    /// Expected saving (percent) of a strong candidate.
+    pub strong_savings_percent: f64,
+}
+
+/// A fully resolved policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Library defaults (roots, ignores, extensions).
+    pub library: LibraryDefaults,
+    /// Encoding.
+    pub encode: EncodePolicy,
+    /// First knob guess: encoder → resolution class → knob.
+    pub knob: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Audio.
+    pub audio: AudioPolicy,
+    /// Subtitles.
+    pub subtitles: SubtitlePolicy,
+    /// HDR.
+    pub hdr: HdrPolicy,
+    /// Ranking.
+    pub ranking: RankingPolicy,
+}
+
+/// Resolution class used by the knob table.
+pub fn resolution_class(height: u32) -> &'static str {
+    match height {
+        0..=719 => "sd",
+        720..=1079 => "720p",
+        1080..=1599 => "1080p",
+        _ => "2160p",
+    }
+}
+
+impl Policy {
+    /// The first knob guess for `encoder` at `height`, if the policy has one.
+    pub fn start_knob(&self, encoder: &str, height: u32) -> Option<f64> {
+        let adapter = crate::codecs::find(encoder).ok();
+        let names = [
+            Some(encoder.to_string()),
+            adapter.as_ref().map(|a| a.libav_name().to_string()),
+            adapter.as_ref().map(|a| a.id().to_string()),
+        ];
+        names
+            .iter()
+            .flatten()
+            .find_map(|n| self.knob.get(n))
+            .and_then(|t| t.get(resolution_class(height)).copied())
+    }
+
+    /// Opus bit rates in bit/s keyed by channel count.
+    pub fn opus_bitrates(&self) -> BTreeMap<u32, u32> {
+        self.audio
+            .opus_kbps
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v * 1000)))
+            .collect()
+    }
+
+    /// The search configuration this policy asks for.
+    pub fn search_config(&self, height: u32) -> crate::search::SearchConfig {
+        let mut cfg =
+            crate::search::SearchConfig::new(&self.encode.encoder, self.encode.target_vmaf);
+        cfg.preset = Some(self.encode.preset.clone()).filter(|p| !p.is_empty());
+        cfg.stat = self.encode.target_stat;
+        cfg.gates = self
+            .encode
+            .gates
+            .iter()
+            .filter_map(|g| crate::search::parse_gate(g).ok())
+            .collect();
+        cfg.tolerance = self.encode.tolerance;
+        cfg.max_encoded_percent = self.encode.max_encoded_percent;
+        cfg.start_knob = self.start_knob(&self.encode.encoder, height);
+        cfg.verify_every = self.encode.closed_loop_every.max(1);
+        cfg
+    }
+
+    /// The transcode options (audio, subtitles) this policy asks for.
+    pub fn transcode_options(&self) -> crate::core::transcode::TranscodeOptions {
+        let mut t = crate::core::transcode::TranscodeOptions::new(&self.encode.encoder);
+        t.audio = if self.audio.mode == AudioMode::Opus {
+            crate::core::transcode::AudioMode::Opus
+        } else {
+            crate::core::transcode::AudioMode::Copy
+        };
+        t.opus_bitrates = self.opus_bitrates();
+        t.subtitles = self.subtitles.mode != SubtitleMode::Drop;
+        t
+    }
+}
