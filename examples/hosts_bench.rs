@@ -8,7 +8,7 @@
 //! prints how many jobs it ran and exits when the queue is empty.
 
 use mediaforce::control::{Fence, JobControl};
-use mediaforce::store::{JobStore, NewJob, PgStore};
+use mediaforce::store::{JobStore, NewJob, SqlStore};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ fn main() {
             .cloned()
             .expect("usage: hosts_bench enqueue URL JOBS | worker URL NAME HOLD_MS")
     };
-    let mut store = PgStore::connect(&arg(1)).expect("connect");
+    let mut store = SqlStore::open(&arg(1)).expect("connect");
     match arg(0).as_str() {
         "enqueue" => {
             let jobs: usize = arg(2).parse().expect("JOBS");

@@ -4,7 +4,7 @@
 //!
 //! Usage: `queue_bench ADMIN_URL [WORKERS...]` (default 1 8 32 64).
 
-use mediaforce::store::{create_database, JobStore, NewJob, PgStore};
+use mediaforce::store::{create_database, JobStore, NewJob, SqlStore};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -21,7 +21,7 @@ fn main() {
     for workers in counts {
         let url = create_database(&admin, &format!("mf_queue_bench_{workers}")).unwrap();
         let jobs = (workers * 100).clamp(1000, 6400);
-        let mut s = PgStore::connect(&url).unwrap();
+        let mut s = SqlStore::open(&url).unwrap();
         for i in 0..jobs {
             s.enqueue(&NewJob::new("empty", serde_json::json!({ "i": i })))
                 .unwrap();
@@ -32,7 +32,7 @@ fn main() {
                 .map(|w| {
                     let url = url.clone();
                     scope.spawn(move || {
-                        let mut s = PgStore::connect(&url).unwrap();
+                        let mut s = SqlStore::open(&url).unwrap();
                         let mut lat = Vec::new();
                         loop {
                             let t = Instant::now();

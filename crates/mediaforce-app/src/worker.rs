@@ -537,9 +537,9 @@ impl App {
                                         )
                                     })
                                     .join()
-                                    .unwrap_or_else(|_| {
-                                        Err(mediaforce::batch::BatchError::Panicked(lease.job))
-                                    })
+                                    .unwrap_or(Err(
+                                        mediaforce::batch::BatchError::Panicked(lease.job),
+                                    ))
                                 });
                                 let counter = match r {
                                     Ok(Some((_, StageOutcome::Failed { .. }))) => failed,

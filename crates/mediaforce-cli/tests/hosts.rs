@@ -6,7 +6,7 @@
 mod common;
 
 use common::walk;
-use mediaforce::store::{JobState, JobStore, PgStore};
+use mediaforce::store::{JobState, JobStore, SqlStore};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -162,7 +162,7 @@ impl Env {
     }
 
     fn jobs(&self) -> Vec<mediaforce::store::JobRow> {
-        let mut s = PgStore::connect(&self.url).unwrap();
+        let mut s = SqlStore::open(&self.url).unwrap();
         (1..100).map_while(|id| s.job(id).ok()).collect()
     }
 
@@ -299,7 +299,7 @@ fn a_worker_killed_mid_encode_loses_its_job_to_another_host() {
     assert_eq!(job.state, JobState::Done);
     assert_eq!(job.epoch, 2, "taken over under a new epoch");
     assert_eq!(job.worker.as_deref(), Some("beta/0"));
-    let mut store = PgStore::connect(&env.url).unwrap();
+    let mut store = SqlStore::open(&env.url).unwrap();
     let events = store.events(job.id, 0).unwrap();
     assert!(
         events

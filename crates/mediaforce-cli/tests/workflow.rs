@@ -796,7 +796,7 @@ fn an_encode_of_a_damaged_source_is_promoted_only_when_accepted() {
 /// would still write is refused.
 #[test]
 fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
-    use mediaforce::store::{JobState, JobStore, Lease, SqliteStore, StoreError};
+    use mediaforce::store::{JobState, JobStore, Lease, SqlStore, StoreError};
     let env = Env::new().configured();
     // Long enough to be caught mid-encode (the test watches the queue every 20 ms).
     let src = env.root.join("Films/long.mkv");
@@ -824,7 +824,7 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
     // Wait until its worker holds the job, then kill it as a crash would.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let held = loop {
-        if let Ok(mut s) = SqliteStore::open(&queue) {
+        if let Ok(mut s) = SqlStore::open(&queue.to_string_lossy()) {
             if let Ok(j) = s.job(1) {
                 if j.state == JobState::Running {
                     break j;
@@ -846,7 +846,7 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
     assert!(out.status.success());
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r[0]["outcome"], "staged", "{r}");
-    let mut s = SqliteStore::open(&queue).unwrap();
+    let mut s = SqlStore::open(&queue.to_string_lossy()).unwrap();
     let job = s.job(1).unwrap();
     assert_eq!(job.state, JobState::Done);
     assert_eq!(job.epoch, 2, "taken over under a new epoch");
@@ -934,7 +934,7 @@ fn a_killed_run_loses_its_lease_and_the_next_run_finishes_the_job() {
 /// a fresh database in the cluster `scripts/test.sh` starts): the jobs are rows there.
 #[test]
 fn the_job_queue_can_live_in_postgresql() {
-    use mediaforce::store::{JobState, JobStore, PgStore};
+    use mediaforce::store::{JobState, JobStore, SqlStore};
     let url = pg_database("mf_cli_queue");
     let env = Env::new().on(&url).configured();
     source(&env.root.join("a.mkv"), 8);
@@ -953,7 +953,7 @@ fn the_job_queue_can_live_in_postgresql() {
     // No SQLite queue was made; the jobs are in PostgreSQL, done, one per item, each with
     // its events as tagged JSON a page or another host can read.
     assert!(!env.data.join("jobs.db").exists());
-    let mut store = PgStore::connect(&url).unwrap();
+    let mut store = SqlStore::open(&url).unwrap();
     for id in [1, 2] {
         let job = store.job(id).unwrap();
         assert_eq!(job.state, JobState::Done, "{job:?}");

@@ -64,7 +64,7 @@ pub const SCHEMA: Schema<'static> = Schema {
             CHECK (nice BETWEEN -20 AND 19);
          ALTER TABLE host ADD COLUMN ionice TEXT NOT NULL DEFAULT 'none';",
     ],
-    legacy_user_version: false,
+    legacy: mediaforce_store::sql::Legacy::None,
 };
 
 /// What the operator set for a host.

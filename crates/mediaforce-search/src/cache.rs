@@ -25,7 +25,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         created_at BIGINT NOT NULL,
         value TEXT NOT NULL
     );"],
-    legacy_user_version: false,
+    legacy: mediaforce_store::sql::Legacy::None,
 };
 
 /// Errors of the cache.

@@ -1,6 +1,7 @@
 //! mediaforce's shared state, on SQLite (one file, the embedded default) or PostgreSQL (many
-//! hosts): for now the job queue that the local `encode --all`, remote workers and the web page
-//! will share.
+//! hosts): one connection type over both ([`sql::Db`]), the job queue that the local
+//! `encode --all`, remote workers and the web page share ([`SqlStore`], written once), and the
+//! web page's sign-in tables ([`web`]).
 //!
 //! A job is a row. A worker [claims](JobStore::claim) one with a lease (PostgreSQL: `FOR UPDATE
 //! SKIP LOCKED`; SQLite: the same selection inside an immediate transaction), keeps it alive
@@ -14,17 +15,16 @@
 //! [`open`] picks the backend from a location: a `postgres://` URL or a SQLite file path. One
 //! contract test suite (`tests/contract.rs`) runs against both.
 
-mod pg;
+mod queue;
 pub mod sql;
-mod sqlite;
 pub mod web;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use pg::{create_database, PgStore};
-pub use sqlite::SqliteStore;
+pub use queue::{SqlStore, SCHEMA as QUEUE_SCHEMA};
+pub use sql::{create_database, SqlError};
 
 /// The SQLite file that holds the catalog, the queue and the caches in a data directory, so a
 /// job's catalog writes can be fenced by its lease in one transaction.
@@ -89,34 +89,9 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
-    /// The database's schema is newer than this build.
-    #[error("{location}: schema version {found} is newer than this build knows ({known}); upgrade mediaforce")]
-    TooNew {
-        /// The database.
-        location: String,
-        /// Its version.
-        found: i64,
-        /// This build's newest.
-        known: i64,
-    },
-    /// SQLite failed.
-    #[error("{location}: {source}")]
-    Sqlite {
-        /// The database file.
-        location: String,
-        /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// PostgreSQL failed.
-    #[error("{location}: {source}")]
-    Postgres {
-        /// The database, without credentials.
-        location: String,
-        /// The client's error.
-        #[source]
-        source: postgres::Error,
-    },
+    /// The database failed, could not be reached, or is newer than this build.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
 }
 
 impl StoreError {
@@ -127,21 +102,7 @@ impl StoreError {
             StoreError::NotFound(_) => ErrorKind::NotFound,
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Conflict { .. } => ErrorKind::Conflict,
-            StoreError::TooNew { .. } => ErrorKind::Unavailable,
-            StoreError::Sqlite { source, .. } => match source.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                    ErrorKind::Unavailable
-                }
-                // A key already held by a live job.
-                Some(rusqlite::ErrorCode::ConstraintViolation) => ErrorKind::Conflict,
-                _ => ErrorKind::Internal,
-            },
-            StoreError::Postgres { source, .. } => match source.code() {
-                Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => ErrorKind::Conflict,
-                Some(_) => ErrorKind::Internal,
-                // No SQL state: the server was not reached (refused, closed, timed out).
-                None => ErrorKind::Unavailable,
-            },
+            StoreError::Sql(e) => e.kind,
         }
     }
 }
@@ -301,7 +262,7 @@ pub struct JobEvent {
 /// The priority from which a job bypasses hosts' schedules: the operator's "run now".
 pub const URGENT: i64 = 1000;
 
-/// The job queue: one interface, one implementation per backend.
+/// The job queue: one interface, implemented once on both backends ([`SqlStore`]).
 pub trait JobStore: Send {
     /// Add a job to the queue; returns its id (the id of the queued or running job with the
     /// same key, when there is one).
@@ -402,11 +363,7 @@ pub trait JobStore: Send {
 /// Open the store at `location`: a `postgres://` or `postgresql://` URL, or a SQLite file
 /// path; the schema is created or migrated, and refused when newer than this build.
 pub fn open(location: &str) -> Result<Box<dyn JobStore>> {
-    if sql::is_postgres(location) {
-        Ok(Box::new(PgStore::connect(location)?))
-    } else {
-        Ok(Box::new(SqliteStore::open(std::path::Path::new(location))?))
-    }
+    Ok(Box::new(SqlStore::open(location)?))
 }
 
 /// Backoff before attempt `attempt + 1` after `attempt` failures: `first` doubled each time,

@@ -5,9 +5,9 @@
 //! applied in one transaction and refused when newer than the build.
 //!
 //! What differs between the two is kept small and explicit: both track each component's schema
-//! version in `schema_version` (one row per component, so several share a database; the SQLite
-//! catalog of earlier builds kept its version in `PRAGMA user_version`, which is read once and
-//! carried over); a transaction on SQLite is `BEGIN IMMEDIATE` (the
+//! version in `schema_version` (one row per component, so several share a database; where
+//! earlier builds kept it elsewhere, the SQLite catalog in `PRAGMA user_version` and the job
+//! queue in `store_schema`, it is read once and carried over, see [`Legacy`]); a transaction on SQLite is `BEGIN IMMEDIATE` (the
 //! write lock is taken up front, so a read-then-write never fails to upgrade), on PostgreSQL a
 //! plain `BEGIN` (statements that must not race use compare-and-set or row locks).
 
@@ -36,9 +36,22 @@ pub struct Schema<'a> {
     pub sqlite: &'a [&'a str],
     /// PostgreSQL migrations.
     pub postgres: &'a [&'a str],
-    /// On SQLite, a file without a row for this component takes its version from
-    /// `PRAGMA user_version` (the one component of a file before components shared files).
-    pub legacy_user_version: bool,
+    /// Where a database without a row for this component in `schema_version` finds the
+    /// version an earlier build recorded (read once, then kept current so that build refuses
+    /// a newer schema instead of running on it).
+    pub legacy: Legacy<'a>,
+}
+
+/// Where earlier builds recorded a component's schema version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy<'a> {
+    /// Nowhere: the component always had its row in `schema_version`.
+    None,
+    /// SQLite's `PRAGMA user_version` (the one component of a file before components shared
+    /// files: the catalog).
+    UserVersion,
+    /// A table of its own with one `version` column (the job queue's `store_schema`).
+    Table(&'a str),
 }
 
 /// A failure of the database.
@@ -465,21 +478,47 @@ impl Db {
 
     /// The schema version of `schema` in this database (0 when new).
     pub fn schema_version(&mut self, schema: &Schema<'_>) -> SqlResult<i64> {
+        if let Some(v) = self.recorded_version(schema)? {
+            return Ok(v);
+        }
+        match schema.legacy {
+            Legacy::UserVersion => match &self.conn {
+                Conn::Sqlite(c) => c
+                    .pragma_query_value(None, "user_version", |r| r.get(0))
+                    .map_err(|e| SqlError::sqlite(&self.location, &e)),
+                Conn::Postgres { .. } => Ok(0),
+            },
+            Legacy::Table(table) if self.has_table(table)? => Ok(self
+                .query_opt(&format!("SELECT MAX(version) FROM {table}"), &[])?
+                .and_then(|r| r.opt_int(0))
+                .unwrap_or(0)),
+            _ => Ok(0),
+        }
+    }
+
+    /// The version recorded in `schema_version` for `schema` (`None`: no row yet).
+    fn recorded_version(&mut self, schema: &Schema<'_>) -> SqlResult<Option<i64>> {
         self.batch(
             "CREATE TABLE IF NOT EXISTS schema_version
              (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
         )?;
-        let row = self.query_opt(
-            "SELECT version FROM schema_version WHERE component = ?1",
-            params![schema.name],
-        )?;
-        match (row, &mut self.conn) {
-            (Some(r), _) => Ok(r.int(0)),
-            (None, Conn::Sqlite(c)) if schema.legacy_user_version => c
-                .pragma_query_value(None, "user_version", |r| r.get(0))
-                .map_err(|e| SqlError::sqlite(&self.location, &e)),
-            (None, _) => Ok(0),
-        }
+        Ok(self
+            .query_opt(
+                "SELECT version FROM schema_version WHERE component = ?1",
+                params![schema.name],
+            )?
+            .map(|r| r.int(0)))
+    }
+
+    /// Whether the table `name` exists (in the current schema, on PostgreSQL).
+    pub fn has_table(&mut self, name: &str) -> SqlResult<bool> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            Backend::Postgres => {
+                "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1"
+            }
+        };
+        Ok(self.query_opt(sql, params![name])?.is_some())
     }
 
     fn migrate(&mut self, schema: &Schema<'_>) -> SqlResult<()> {
@@ -500,12 +539,14 @@ impl Db {
         };
         if self.backend() == Backend::Sqlite {
             // Reading the version takes no lock: the usual case (up to date) writes nothing.
-            let found = self.schema_version(schema)?;
-            if found > known {
-                return Err(too_new(self, found));
-            }
-            if found == known {
-                return Ok(());
+            // A version found only where an earlier build kept it is recorded below.
+            if let Some(found) = self.recorded_version(schema)? {
+                if found > known {
+                    return Err(too_new(self, found));
+                }
+                if found == known {
+                    return Ok(());
+                }
             }
         }
         self.transaction(|db| {
@@ -528,9 +569,17 @@ impl Db {
             )?;
             // A build from before `schema_version` reads only `user_version`: keep it current,
             // so that build refuses the newer schema instead of running on it.
-            if let (Conn::Sqlite(c), true) = (&db.conn, schema.legacy_user_version) {
-                c.pragma_update(None, "user_version", known)
-                    .map_err(|e| SqlError::sqlite(&db.location, &e))?;
+            match schema.legacy {
+                Legacy::UserVersion => {
+                    if let Conn::Sqlite(c) = &db.conn {
+                        c.pragma_update(None, "user_version", known)
+                            .map_err(|e| SqlError::sqlite(&db.location, &e))?;
+                    }
+                }
+                Legacy::Table(table) if db.has_table(table)? => {
+                    db.execute(&format!("UPDATE {table} SET version = ?1"), params![known])?;
+                }
+                _ => {}
             }
             Ok(())
         })
@@ -669,6 +718,32 @@ impl Db {
     }
 }
 
+/// Create (or empty) the PostgreSQL database `name` in the cluster `admin_url` connects to, and
+/// return its URL: for test suites and first-time set-up. `name` must be a plain identifier.
+pub fn create_database(admin_url: &str, name: &str) -> SqlResult<String> {
+    let location = redact(admin_url);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(SqlError::other(
+            &location,
+            ErrorKind::Invalid,
+            format!("'{name}' is not a plain database name"),
+        ));
+    }
+    let mut client = postgres::Client::connect(admin_url, postgres::NoTls)
+        .map_err(|e| SqlError::postgres(&location, &e))?;
+    // One statement each: PostgreSQL refuses to drop or create a database in a transaction.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client
+            .batch_execute(&statement)
+            .map_err(|e| SqlError::postgres(&location, &e))?;
+    }
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
 /// The SQLite file path of a location that is not a PostgreSQL URL.
 pub fn sqlite_path(location: &str) -> Option<&Path> {
     (!is_postgres(location)).then(|| Path::new(location))
@@ -698,7 +773,7 @@ mod tests {
             name: "t",
             sqlite: &["CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, s TEXT) STRICT"],
             postgres: &[],
-            legacy_user_version: false,
+            legacy: Legacy::None,
         };
         let mut db = Db::open(path.to_str().unwrap(), &schema).unwrap();
         db.execute(
@@ -730,7 +805,7 @@ mod tests {
             name: "t",
             sqlite: &[],
             postgres: &[],
-            legacy_user_version: false,
+            legacy: Legacy::None,
         };
         let e = Db::open(path.to_str().unwrap(), &newer).unwrap_err();
         assert!(e.message.contains("newer than this build"), "{e}");
@@ -749,7 +824,7 @@ mod tests {
             name: "old",
             sqlite: &["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"],
             postgres: &[],
-            legacy_user_version: true,
+            legacy: Legacy::UserVersion,
         };
         // Step 1 is not run again (it would fail: `a` exists); step 2 is.
         let mut db = Db::open(path.to_str().unwrap(), &schema).unwrap();
@@ -761,7 +836,7 @@ mod tests {
             name: "other",
             sqlite: &["CREATE TABLE c (z INTEGER)"],
             postgres: &[],
-            legacy_user_version: false,
+            legacy: Legacy::None,
         };
         let mut db = Db::open(path.to_str().unwrap(), &other).unwrap();
         assert_eq!(db.schema_version(&other).unwrap(), 1);

@@ -47,7 +47,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         created_ms BIGINT NOT NULL
     );",
     ],
-    legacy_user_version: false,
+    legacy: crate::sql::Legacy::None,
 };
 
 /// Set the password's hash (replacing any) and end every session, in one transaction.

@@ -4,7 +4,7 @@
 //! skips.
 
 use mediaforce_store::{
-    ErrorKind, JobState, JobStore, NewJob, PgStore, SqliteStore, StoreError, URGENT,
+    ErrorKind, JobState, JobStore, NewJob, SqlStore, StoreError, QUEUE_SCHEMA, URGENT,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -18,7 +18,8 @@ type Opener = Box<dyn Fn() -> Box<dyn JobStore> + Send + Sync>;
 fn sqlite() -> Opener {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     Box::new(move || {
-        Box::new(SqliteStore::open(&dir.path().join("store.db")).unwrap()) as Box<dyn JobStore>
+        Box::new(SqlStore::open(&dir.path().join("store.db").to_string_lossy()).unwrap())
+            as Box<dyn JobStore>
     })
 }
 
@@ -34,7 +35,7 @@ fn fresh_database(test: &str) -> String {
 /// A fresh PostgreSQL database in the test cluster.
 fn postgres(test: &str) -> Opener {
     let url = fresh_database(test);
-    Box::new(move || Box::new(PgStore::connect(&url).unwrap()) as Box<dyn JobStore>)
+    Box::new(move || Box::new(SqlStore::open(&url).unwrap()) as Box<dyn JobStore>)
 }
 
 /// Run `contract` on both backends.
@@ -231,25 +232,36 @@ fn concurrent_workers_never_run_the_same_job() {
 
 #[test]
 fn a_schema_newer_than_the_build_is_refused() {
+    let newer = |err: &StoreError| {
+        err.kind() == ErrorKind::Unavailable
+            && err
+                .to_string()
+                .contains("job_queue schema version 99 is newer than this build knows")
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
-    drop(SqliteStore::open(&path).unwrap());
-    rusqlite_version(&path, 99);
-    let err = SqliteStore::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    let location = path.to_string_lossy().into_owned();
+    drop(SqlStore::open(&location).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "UPDATE schema_version SET version = 99 WHERE component = 'job_queue'",
+        [],
+    )
+    .unwrap();
+    let err = SqlStore::open(&location).unwrap_err();
+    assert!(newer(&err), "{err}");
 
     let url = fresh_database("newer");
-    drop(PgStore::connect(&url).unwrap());
+    drop(SqlStore::open(&url).unwrap());
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    db.batch_execute("UPDATE store_schema SET version = 99")
+    db.batch_execute("UPDATE schema_version SET version = 99 WHERE component = 'job_queue'")
         .unwrap();
-    let err = PgStore::connect(&url).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    let err = SqlStore::open(&url).unwrap_err();
+    assert!(newer(&err), "{err}");
     assert!(!err.to_string().contains("password"));
     // A server that cannot be reached is unavailable, and the message names it without its
     // password.
-    let err = PgStore::connect("postgres://mf:secret@127.0.0.1:1/nothing").unwrap_err();
+    let err = SqlStore::open("postgres://mf:secret@127.0.0.1:1/nothing").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(
         err.to_string()
@@ -259,10 +271,109 @@ fn a_schema_newer_than_the_build_is_refused() {
     assert!(!err.to_string().contains("secret"));
 }
 
-fn rusqlite_version(path: &std::path::Path, v: i64) {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.execute("UPDATE store_schema SET version = ?1", [v])
+/// Rows as the previous release wrote them: its tables (the same statements), its version in
+/// `store_schema`, a finished job with events, a queued job with a key and one running.
+const OLD_ROWS: &str = "
+INSERT INTO job (kind, payload, state, priority, attempts, max_attempts, epoch, worker,
+    lease_until_ms, not_before_ms, last_error, result, created_ms, updated_ms, key, requires)
+VALUES
+ ('stage', '{\"index\":0}', 'done', 0, 1, 3, 1, 'desk', NULL, 0, NULL, '{\"ok\":true}', 1, 2, 'stage:a', NULL),
+ ('stage', '{\"index\":1}', 'queued', 5, 0, 3, 0, NULL, NULL, 0, NULL, NULL, 3, 3, 'stage:b', 'x265'),
+ ('validate', '{\"index\":2}', 'running', 0, 1, 3, 4, 'nas', 9000000000000, 0, NULL, NULL, 4, 4, NULL, NULL);
+INSERT INTO job_event (job, at_ms, epoch, kind, detail) VALUES
+ (1, 1, 1, 'claimed', 'by desk, attempt 1'), (1, 2, 1, 'completed', 'on desk'),
+ (3, 4, 4, 'claimed', 'by nas, attempt 1');
+";
+
+/// What every store opened on [`OLD_ROWS`] must find.
+fn finds_the_old_rows(s: &mut dyn JobStore) {
+    let all = s.list(None, 10).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let done = s.job(1).unwrap();
+    assert_eq!((done.state, done.epoch), (JobState::Done, 1));
+    assert_eq!(done.result, Some(json!({"ok": true})));
+    assert_eq!(s.events(1, 0).unwrap().len(), 2);
+    let running = s.job(3).unwrap();
+    assert_eq!(
+        (running.state, running.epoch, running.worker.as_deref()),
+        (JobState::Running, 4, Some("nas"))
+    );
+    // The key still names its live job, and the requirement still steers the claim.
+    let mut again = NewJob::new("stage", json!({"index": 1}));
+    again.key = Some("stage:b".into());
+    assert_eq!(s.enqueue(&again).unwrap(), 2);
+    assert!(s
+        .claim_capable("desk", &[], Some(&["x264"]), LEASE)
+        .unwrap()
+        .is_none());
+    let lease = s
+        .claim_capable("box", &[], Some(&["x265"]), LEASE)
+        .unwrap()
         .unwrap();
+    assert_eq!((lease.job, lease.epoch), (2, 1));
+    // New ids do not reuse old ones.
+    let id = s
+        .enqueue(&NewJob::new("stage", json!({"index": 9})))
+        .unwrap();
+    assert!(id > 3, "{id}");
+}
+
+#[test]
+fn a_queue_written_by_the_previous_release_is_found_whole() {
+    // SQLite: the previous release kept the version (5) in `store_schema`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        for step in QUEUE_SCHEMA.sqlite {
+            c.execute_batch(step).unwrap();
+        }
+        c.execute_batch(
+            "CREATE TABLE store_schema (version INTEGER NOT NULL);
+             INSERT INTO store_schema (version) VALUES (5);",
+        )
+        .unwrap();
+        c.execute_batch(OLD_ROWS).unwrap();
+    }
+    let mut s = SqlStore::open(&path.to_string_lossy()).unwrap();
+    finds_the_old_rows(&mut s);
+    drop(s);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = c
+        .query_row(
+            "SELECT version FROM schema_version WHERE component = 'job_queue'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, 5);
+
+    // PostgreSQL: version 4 in `store_schema`.
+    let url = fresh_database("previous");
+    {
+        let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        for step in QUEUE_SCHEMA.postgres {
+            db.batch_execute(step).unwrap();
+        }
+        db.batch_execute(
+            "CREATE TABLE store_schema (version BIGINT NOT NULL);
+             INSERT INTO store_schema (version) VALUES (4);",
+        )
+        .unwrap();
+        db.batch_execute(OLD_ROWS).unwrap();
+    }
+    let mut s = SqlStore::open(&url).unwrap();
+    finds_the_old_rows(&mut s);
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let version: i64 = db
+        .query_one(
+            "SELECT version FROM schema_version WHERE component = 'job_queue'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 4);
 }
 
 #[test]

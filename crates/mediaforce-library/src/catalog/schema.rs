@@ -320,5 +320,5 @@ pub const SCHEMA: Schema<'static> = Schema {
     name: "catalog",
     sqlite: MIGRATIONS,
     postgres: PG_MIGRATIONS,
-    legacy_user_version: true,
+    legacy: mediaforce_store::sql::Legacy::UserVersion,
 };
