@@ -358,6 +358,10 @@ pub trait JobStore: Send {
     fn backoff(&self) -> Duration;
     /// Set the first backoff delay (tests use a short one).
     fn set_backoff(&mut self, first: Duration);
+    /// Run this connection's clock `by` further ahead of the database's: leases it writes and
+    /// checks, backoffs and event times all move with it. For tests and simulations: a lease
+    /// expires or a backoff passes without waiting.
+    fn advance_clock(&mut self, by: Duration);
 }
 
 /// Open the store at `location`: a `postgres://` or `postgresql://` URL, or a SQLite file

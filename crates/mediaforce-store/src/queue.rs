@@ -173,11 +173,11 @@ ALTER TABLE job ADD COLUMN requires TEXT;
 ",
 ];
 
-/// Where the two backends' statements differ.
-#[derive(Debug, Clone, Copy)]
+/// Where the two backends' statements differ, and the clock they read.
+#[derive(Debug, Clone)]
 struct Dialect {
-    /// The database's clock in milliseconds.
-    now: &'static str,
+    /// The database's clock in milliseconds, plus this connection's [offset](JobStore::advance_clock).
+    now: String,
     /// Appended to a selection of rows the transaction then changes: PostgreSQL locks them
     /// (skipping rows another claim holds); SQLite's immediate transaction already excludes
     /// every other writer.
@@ -187,15 +187,20 @@ struct Dialect {
 }
 
 impl Dialect {
-    fn of(db: &Db) -> Self {
+    fn of(db: &Db, offset_ms: i64) -> Self {
+        let now = if offset_ms == 0 {
+            db.now_sql().to_string()
+        } else {
+            format!("({} + {offset_ms})", db.now_sql())
+        };
         match db.backend() {
             Backend::Sqlite => Self {
-                now: db.now_sql(),
+                now,
                 lock: "",
                 lock_wait: "",
             },
             Backend::Postgres => Self {
-                now: db.now_sql(),
+                now,
                 lock: " FOR UPDATE SKIP LOCKED",
                 lock_wait: " FOR UPDATE",
             },
@@ -275,6 +280,8 @@ fn fenced(lease: &Lease) -> StoreError {
 pub struct SqlStore {
     db: Db,
     dialect: Dialect,
+    /// How far this connection's clock runs ahead of the database's.
+    offset_ms: i64,
     backoff: Duration,
 }
 
@@ -284,14 +291,15 @@ impl SqlStore {
     pub fn open(location: &str) -> Result<Self> {
         let db = Db::open(location, &SCHEMA)?;
         Ok(Self {
-            dialect: Dialect::of(&db),
+            dialect: Dialect::of(&db, 0),
             db,
+            offset_ms: 0,
             backoff: Duration::from_secs(2),
         })
     }
 
     /// Record an event of the job at `epoch` (inside the caller's statement sequence).
-    fn log(db: &mut Db, d: Dialect, job: i64, epoch: i64, kind: &str, detail: &str) -> Result<()> {
+    fn log(db: &mut Db, d: &Dialect, job: i64, epoch: i64, kind: &str, detail: &str) -> Result<()> {
         db.execute(
             &format!(
                 "INSERT INTO job_event (job, at_ms, epoch, kind, detail)
@@ -307,7 +315,7 @@ impl SqlStore {
     /// good when out of attempts (cancelled when cancel was asked), with the event `kind`.
     fn end_attempt(
         db: &mut Db,
-        d: Dialect,
+        d: &Dialect,
         backoff: Duration,
         (job, epoch, attempts, max_attempts): (i64, i64, i64, i64),
         message: &str,
@@ -324,7 +332,7 @@ impl SqlStore {
             ),
             params![job, epoch, state.as_str(), message, ms(delay)],
         )?;
-        Self::log(db, d, job, epoch, kind, message)?;
+        Self::log(db, &d, job, epoch, kind, message)?;
         Ok(state)
     }
 
@@ -341,7 +349,7 @@ impl SqlStore {
 
 impl JobStore for SqlStore {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
-        let now = self.dialect.now;
+        let now = self.dialect.now.clone();
         // The key's live job, when there is one, comes back from the conflict's update: one
         // statement, so that job cannot finish in between.
         let row = self.db.query_opt(
@@ -377,7 +385,7 @@ impl JobStore for SqlStore {
         min_priority: Option<i64>,
         lease: Duration,
     ) -> Result<Option<Lease>> {
-        let d = self.dialect;
+        let d = self.dialect.clone();
         let mut values: Vec<Value> = params![worker, ms(lease)].to_vec();
         let of_kind = if kinds.is_empty() {
             String::new()
@@ -415,7 +423,7 @@ impl JobStore for SqlStore {
             };
             let (id, epoch, attempt) = (r.int(0), r.int(1), r.int(4));
             let detail = format!("by {worker}, attempt {attempt}");
-            Self::log(db, d, id, epoch, "claimed", &detail)?;
+            Self::log(db, &d, id, epoch, "claimed", &detail)?;
             Ok(Some(Lease {
                 job: id,
                 epoch,
@@ -428,7 +436,7 @@ impl JobStore for SqlStore {
     }
 
     fn heartbeat(&mut self, lease: &Lease, extend: Duration) -> Result<Control> {
-        let now = self.dialect.now;
+        let now = self.dialect.now.clone();
         let row = self.db.query_opt(
             &format!(
                 "UPDATE job SET lease_until_ms = {now} + ?3, updated_ms = {now}
@@ -456,7 +464,7 @@ impl JobStore for SqlStore {
     }
 
     fn complete(&mut self, lease: &Lease, result: &serde_json::Value) -> Result<()> {
-        let d = self.dialect;
+        let d = self.dialect.clone();
         self.db.transaction(|db| {
             let n = db.execute(
                 &format!(
@@ -472,12 +480,12 @@ impl JobStore for SqlStore {
             }
             // Pages that follow the event stream see the job end.
             let detail = format!("on {}", lease.worker);
-            Self::log(db, d, lease.job, lease.epoch, "completed", &detail)
+            Self::log(db, &d, lease.job, lease.epoch, "completed", &detail)
         })
     }
 
     fn fail(&mut self, lease: &Lease, error: &str) -> Result<JobState> {
-        let (d, backoff) = (self.dialect, self.backoff);
+        let (d, backoff) = (self.dialect.clone(), self.backoff);
         self.db.transaction(|db| {
             let Some(r) = db.query_opt(
                 &format!(
@@ -492,7 +500,7 @@ impl JobStore for SqlStore {
             };
             let message = format!("{} (on {}, attempt {})", error, lease.worker, lease.attempt);
             let attempt = (lease.job, lease.epoch, r.int(0), r.int(1));
-            Self::end_attempt(db, d, backoff, attempt, &message, "failed")
+            Self::end_attempt(db, &d, backoff, attempt, &message, "failed")
         })
     }
 
@@ -517,7 +525,7 @@ impl JobStore for SqlStore {
     }
 
     fn requeue_expired(&mut self) -> Result<usize> {
-        let (d, backoff) = (self.dialect, self.backoff);
+        let (d, backoff) = (self.dialect.clone(), self.backoff);
         self.db.transaction(|db| {
             let expired = db.query(
                 &format!(
@@ -534,14 +542,14 @@ impl JobStore for SqlStore {
                     r.int(2)
                 );
                 let attempt = (r.int(0), r.int(1), r.int(2), r.int(3));
-                Self::end_attempt(db, d, backoff, attempt, &message, "lease_expired")?;
+                Self::end_attempt(db, &d, backoff, attempt, &message, "lease_expired")?;
             }
             Ok(expired.len())
         })
     }
 
     fn cancel(&mut self, job: i64) -> Result<()> {
-        let d = self.dialect;
+        let d = self.dialect.clone();
         self.db.transaction(|db| {
             let state = db
                 .query_opt(
@@ -794,6 +802,11 @@ impl JobStore for SqlStore {
 
     fn set_backoff(&mut self, first: Duration) {
         self.backoff = first;
+    }
+
+    fn advance_clock(&mut self, by: Duration) {
+        self.offset_ms = self.offset_ms.saturating_add(ms(by));
+        self.dialect = Dialect::of(&self.db, self.offset_ms);
     }
 }
 

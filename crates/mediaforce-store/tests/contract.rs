@@ -99,14 +99,15 @@ fn a_lost_lease_fences_every_late_write_and_the_job_runs_again() {
             .claim("host-a", &[], Duration::from_millis(200))
             .unwrap()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(400));
+        s.advance_clock(Duration::from_millis(400));
         assert_eq!(s.requeue_expired().unwrap(), 1);
         let row = s.job(id).unwrap();
         assert_eq!(row.state, JobState::Queued);
         assert!(row.last_error.unwrap().contains("lease expired on host-a"));
-        std::thread::sleep(Duration::from_millis(20));
-        // Worker 2 takes it under a new epoch.
+        s.advance_clock(Duration::from_millis(20));
+        // Worker 2 takes it under a new epoch (its clock at the same moment as this one's).
         let mut other = open();
+        other.advance_clock(Duration::from_millis(420));
         let new = other.claim("host-b", &[], LEASE).unwrap().unwrap();
         assert_eq!(new.job, id);
         assert_eq!(new.epoch, old.epoch + 1);
@@ -146,7 +147,7 @@ fn failures_back_off_then_fail_for_good_and_can_be_retried() {
         assert_eq!(s.fail(&l1, "encoder refused").unwrap(), JobState::Queued);
         // Not before the backoff has passed.
         assert!(s.claim("w", &[], LEASE).unwrap().is_none());
-        std::thread::sleep(Duration::from_millis(450));
+        s.advance_clock(Duration::from_millis(450));
         let l2 = s.claim("w", &[], LEASE).unwrap().unwrap();
         assert_eq!(l2.attempt, 2);
         assert_eq!(
@@ -434,7 +435,7 @@ fn a_released_job_keeps_its_attempts_and_a_cancelled_one_stays_cancelled_when_it
             s.claim("w", &[], LEASE).unwrap().is_none(),
             "waits out its delay"
         );
-        std::thread::sleep(Duration::from_millis(500));
+        s.advance_clock(Duration::from_millis(500));
         let l = s.claim("w", &[], LEASE).unwrap().unwrap();
         s.release(&l, Duration::ZERO).unwrap();
         assert_eq!(s.job(id).unwrap().attempts, 0);
@@ -446,7 +447,7 @@ fn a_released_job_keeps_its_attempts_and_a_cancelled_one_stays_cancelled_when_it
         assert_eq!(l.attempt, 1);
         s.set_pause(id, true).unwrap();
         s.cancel(id).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        s.advance_clock(Duration::from_millis(300));
         assert_eq!(s.requeue_expired().unwrap(), 1);
         let row = s.job(id).unwrap();
         assert_eq!(row.state, JobState::Cancelled);
