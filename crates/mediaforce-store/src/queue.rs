@@ -332,7 +332,7 @@ impl SqlStore {
             ),
             params![job, epoch, state.as_str(), message, ms(delay)],
         )?;
-        Self::log(db, &d, job, epoch, kind, message)?;
+        Self::log(db, d, job, epoch, kind, message)?;
         Ok(state)
     }
 
