@@ -22,7 +22,7 @@
 //! ```
 
 pub use mediaforce_jobs::{
-    batch, compare, hosts, jobs, lease, priority, schedule, stage, transfer, validate,
+    batch, compare, hosts, jobs, lease, priority, runner, schedule, stage, transfer, validate,
 };
 pub use mediaforce_library::{
     catalog, control, domain, manifest, policy, promote, rank, scan, settings,

@@ -8,11 +8,19 @@ use crate::{App, AppError, ErrorKind, Result, Selection};
 use mediaforce::batch::{queue_location, BatchUi};
 use mediaforce::hosts::{HostError, HostInfo, HostRow, HostState, Hosts};
 use mediaforce::manifest;
+use mediaforce::runner::{run_claims, ClaimLoop, Gate, Next, Until};
 use mediaforce::stage::{StageOptions, StageOutcome};
+use mediaforce::store::{JobStore, Lease, StoreError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        store_error(e)
+    }
+}
 
 impl From<HostError> for AppError {
     fn from(e: HostError) -> Self {
@@ -455,12 +463,23 @@ impl App {
                         let run = || -> Result<()> {
                             let mut store = mediaforce::store::open(queue).map_err(store_error)?;
                             let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
-                            let me = slot_name(&info.name, slot);
-                            let mut idle_since = Instant::now();
-                            while !cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
-                                let host = latest.lock().expect("host lock").clone();
-                                if host.state == HostState::Draining {
-                                    return Ok(());
+                            let spec = ClaimLoop {
+                                worker: slot_name(&info.name, slot),
+                                kinds: Vec::new(),
+                                capabilities: Some(info.encoders.clone()),
+                                // Idle: nothing claimable, and nothing queued or running on any
+                                // host that this one could run (a job waiting out a backoff, or
+                                // held by a host that may still lose it, keeps it waiting).
+                                until: Until::Idle(opts.exit_when_idle),
+                                cancel,
+                                poll: Duration::from_millis(250),
+                            };
+                            let host_now = || latest.lock().expect("host lock").clone();
+                            let mut gate = |store: &mut dyn JobStore| -> Result<Gate> {
+                                let host = host_now();
+                                if stop.load(Ordering::Relaxed) || host.state == HostState::Draining
+                                {
+                                    return Ok(Gate::Stop);
                                 }
                                 // A schedule that does not parse holds the host (it was checked
                                 // when set; a newer build's syntax is not guessed at).
@@ -470,91 +489,63 @@ impl App {
                                     .is_ok_and(|s| s.allows_now());
                                 let paused = host.state == HostState::Paused
                                     || store.queue_paused().map_err(store_error)?;
-                                // Outside its window a host still takes what the operator
-                                // runs now (urgent jobs).
+                                // Outside its window a host still takes what the operator runs
+                                // now (urgent jobs), and does not end as idle.
                                 let held = paused || !in_window;
-                                let min_priority =
-                                    (!in_window).then_some(mediaforce::store::URGENT);
-                                let lease = if paused || slot as u64 >= host.max_jobs {
-                                    None
+                                Ok(if paused || slot as u64 >= host.max_jobs {
+                                    Gate::Wait { held }
                                 } else {
-                                    store.requeue_expired().map_err(store_error)?;
-                                    let caps: Vec<&str> =
-                                        info.encoders.iter().map(String::as_str).collect();
-                                    store
-                                        .claim_filtered(
-                                            &me,
-                                            &[],
-                                            Some(&caps),
-                                            min_priority,
-                                            mediaforce::batch::lease_length(),
-                                        )
-                                        .map_err(store_error)?
-                                };
-                                let Some(lease) = lease else {
-                                    // Idle: nothing claimable, and nothing queued or running on
-                                    // any host (a job waiting out a backoff, or held by a host
-                                    // that may still lose it, keeps the worker waiting).
-                                    let caps: Vec<&str> =
-                                        info.encoders.iter().map(String::as_str).collect();
-                                    if store.live_jobs(Some(&caps)).map_err(store_error)? > 0 {
-                                        idle_since = Instant::now();
+                                    Gate::Claim {
+                                        min_priority: (!in_window)
+                                            .then_some(mediaforce::store::URGENT),
+                                        held,
                                     }
-                                    if opts
-                                        .exit_when_idle
-                                        .is_some_and(|d| !held && idle_since.elapsed() >= d)
-                                    {
-                                        return Ok(());
+                                })
+                            };
+                            let mut job =
+                                |store: &mut dyn JobStore, lease: Lease| -> Result<Next> {
+                                    if !lease.kind.starts_with("stage:") {
+                                        // Only encodes are queued for any host; give anything else
+                                        // back to the process that queued it.
+                                        let _ = store.release(&lease, Duration::from_secs(5));
+                                        left.fetch_add(1, Ordering::Relaxed);
+                                        return Ok(Next::Continue);
                                     }
-                                    std::thread::sleep(Duration::from_millis(250));
-                                    continue;
-                                };
-                                idle_since = Instant::now();
-                                if !lease.kind.starts_with("stage:") {
-                                    // Only encodes are queued for any host; give anything else
-                                    // back to the process that queued it.
-                                    let _ = store.release(&lease, Duration::from_secs(5));
-                                    left.fetch_add(1, Ordering::Relaxed);
-                                    continue;
-                                }
-                                let mut options = options.clone();
-                                if options.transfer.is_none() {
-                                    options.paths = host.mappings.clone();
-                                }
-                                options.priority = Some((host.nice, host.ionice));
-                                // Each job on a thread of its own: the host's priorities are
-                                // set on it, and a later, higher priority (which an
-                                // unprivileged thread cannot take back) starts fresh.
-                                let r = std::thread::scope(|job| {
-                                    job.spawn(|| {
-                                        mediaforce::batch::run_claimed(
-                                            store.as_mut(),
-                                            &catalog,
-                                            &lease,
-                                            &options,
-                                            cancel,
-                                            ui,
-                                        )
-                                    })
-                                    .join()
-                                    .unwrap_or(Err(
-                                        mediaforce::batch::BatchError::Panicked(lease.job),
-                                    ))
-                                });
-                                let counter = match r {
-                                    Ok(Some((_, StageOutcome::Failed { .. }))) => failed,
-                                    Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => left,
-                                    Ok(Some(_)) => done,
-                                    // One job's error (recorded on the job) does not stop the
-                                    // host: it is counted and reported, and the worker goes on.
-                                    Err(e) => {
-                                        ui.job_error(lease.job, &e.to_string());
-                                        failed
+                                    let host = host_now();
+                                    let mut options = options.clone();
+                                    if options.transfer.is_none() {
+                                        options.paths = host.mappings.clone();
                                     }
+                                    options.priority = Some((host.nice, host.ionice));
+                                    // Each job on a thread of its own: the host's priorities are
+                                    // set on it, and a later, higher priority (which an
+                                    // unprivileged thread cannot take back) starts fresh.
+                                    let r = std::thread::scope(|job| {
+                                        job.spawn(|| {
+                                            mediaforce::batch::run_claimed(
+                                                store, &catalog, &lease, &options, cancel, ui,
+                                            )
+                                        })
+                                        .join()
+                                        .unwrap_or(Err(
+                                            mediaforce::batch::BatchError::Panicked(lease.job),
+                                        ))
+                                    });
+                                    let counter = match r {
+                                        Ok(Some((_, StageOutcome::Failed { .. }))) => failed,
+                                        Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => left,
+                                        Ok(Some(_)) => done,
+                                        // One job's error (recorded on the job) does not stop the
+                                        // host: it is counted and reported, and the worker goes on.
+                                        Err(e) => {
+                                            ui.job_error(lease.job, &e.to_string());
+                                            failed
+                                        }
+                                    };
+                                    counter.fetch_add(1, Ordering::Relaxed);
+                                    Ok(Next::Continue)
                                 };
-                                counter.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(())
+                            run_claims(store.as_mut(), &spec, &mut gate, &mut job)
                         };
                         if let Err(e) = run() {
                             stop.store(true, Ordering::Relaxed);

@@ -15,6 +15,7 @@ use crate::control::{Fence, JobControl, Stop};
 use crate::core::ProgressSink;
 use crate::events::Event;
 use crate::manifest::ManifestItem;
+use crate::runner::{run_claims, unless_paused, ClaimLoop, Next, Until};
 use crate::search::SearchObserver;
 use crate::stage::{stage_item, StageError, StageOptions, StageOutcome};
 use crate::store::{JobStore, Lease, NewJob, StoreError};
@@ -140,51 +141,37 @@ pub fn run(
                 let run = || -> Result<(), BatchError> {
                     let mut store = crate::store::open(queue)?;
                     let catalog = Catalog::open_in(&options.data_dir, options.database.as_deref())?;
-                    while !cancel.load(Ordering::Relaxed) {
-                        // The operator's pause holds the whole queue: nothing new is claimed.
-                        while store.queue_paused()? && !cancel.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(250));
-                        }
-                        store.requeue_expired()?;
-                        let Some(lease) = store.claim(&worker, &[kind.as_str()], lease_length())?
-                        else {
-                            // Nothing to claim now. This run is done when none of its jobs is
-                            // waiting out a backoff or held by a worker that may still finish
-                            // or lose its lease.
-                            let busy = busy.lock().expect("busy lock").clone();
-                            let pending = mine.iter().filter(|id| !busy.contains(id)).any(|id| {
-                                store.job(*id).is_ok_and(|j| {
-                                    matches!(
-                                        j.state,
-                                        crate::store::JobState::Queued
-                                            | crate::store::JobState::Running
-                                    )
-                                })
-                            });
-                            if !pending {
-                                return Ok(());
+                    let spec = ClaimLoop {
+                        worker,
+                        kinds: vec![kind.clone()],
+                        capabilities: None,
+                        // Done when none of this run's jobs is waiting out a backoff or held
+                        // by a worker that may still finish or lose its lease (those given
+                        // back because another run holds their item are not waited for).
+                        until: Until::Ended {
+                            jobs: mine,
+                            skip: Some(busy),
+                        },
+                        cancel,
+                        poll: Duration::from_millis(250),
+                    };
+                    run_claims(
+                        store.as_mut(),
+                        &spec,
+                        &mut unless_paused,
+                        &mut |store: &mut dyn JobStore, lease: Lease| {
+                            let outcome = run_job(
+                                store, &catalog, &lease, plan, manifest, options, cancel, ui,
+                            )?;
+                            if let Some(o) = outcome {
+                                if matches!(o.1, StageOutcome::Busy { .. }) {
+                                    busy.lock().expect("busy lock").insert(lease.job);
+                                }
+                                results.lock().expect("results lock").push(o);
                             }
-                            std::thread::sleep(Duration::from_millis(250));
-                            continue;
-                        };
-                        let outcome = run_job(
-                            store.as_mut(),
-                            &catalog,
-                            &lease,
-                            plan,
-                            manifest,
-                            options,
-                            cancel,
-                            ui,
-                        )?;
-                        if let Some(o) = outcome {
-                            if matches!(o.1, StageOutcome::Busy { .. }) {
-                                busy.lock().expect("busy lock").insert(lease.job);
-                            }
-                            results.lock().expect("results lock").push(o);
-                        }
-                    }
-                    Ok(())
+                            Ok::<_, BatchError>(Next::Continue)
+                        },
+                    )
                 };
                 if let Err(e) = run() {
                     cancel.store(true, Ordering::Relaxed);

@@ -3,12 +3,13 @@
 //! store), so a page or another host sees them, can cancel or pause them, and a killed run's
 //! job is taken over by the next.
 
-use crate::batch::{hold_lease, lease_length, BatchError};
+use crate::batch::{hold_lease, BatchError};
 use crate::catalog::{Catalog, CatalogError};
 use crate::control::{Fence, JobControl, Stop};
 use crate::events::Event;
-use crate::store::{JobState, JobStore, Lease, NewJob, StoreError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::runner::{run_claims, unless_paused, ClaimLoop, Next, Until};
+use crate::store::{JobStore, Lease, NewJob, StoreError};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// What came of one job of a run.
@@ -68,41 +69,40 @@ pub fn run_here(
     for j in jobs {
         mine.push(store.enqueue(j)?);
     }
-    let worker = format!(
-        "{}:{}:{kind}",
-        crate::hosts::host_name(),
-        std::process::id()
-    );
+    let spec = ClaimLoop {
+        worker: format!(
+            "{}:{}:{kind}",
+            crate::hosts::host_name(),
+            std::process::id()
+        ),
+        kinds: vec![kind.to_string()],
+        capabilities: None,
+        until: Until::Ended {
+            jobs: &mine,
+            skip: None,
+        },
+        cancel,
+        poll: Duration::from_millis(250),
+    };
     let mut out = Vec::new();
-    while !cancel.load(Ordering::Relaxed) {
-        while store.queue_paused()? && !cancel.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        store.requeue_expired()?;
-        let Some(lease) = store.claim(&worker, &[kind], lease_length())? else {
-            let pending = mine.iter().any(|id| {
-                store
-                    .job(*id)
-                    .is_ok_and(|j| matches!(j.state, JobState::Queued | JobState::Running))
+    run_claims(
+        store.as_mut(),
+        &spec,
+        &mut unless_paused,
+        &mut |store: &mut dyn JobStore, lease: Lease| {
+            let (result, interrupted) = run_claimed(store, queue, catalog, &lease, cancel, handle)?;
+            out.push(JobOutcome {
+                job: lease.job,
+                payload: lease.payload,
+                result,
             });
-            if !pending {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-            continue;
-        };
-        let stopped = run_claimed(store.as_mut(), queue, catalog, &lease, cancel, handle)?;
-        let interrupted = stopped.1;
-        let result = stopped.0;
-        out.push(JobOutcome {
-            job: lease.job,
-            payload: lease.payload.clone(),
-            result,
-        });
-        if interrupted {
-            break;
-        }
-    }
+            Ok::<_, BatchError>(if interrupted {
+                Next::Stop
+            } else {
+                Next::Continue
+            })
+        },
+    )?;
     Ok(out)
 }
 

@@ -1,6 +1,8 @@
 //! mediaforce's jobs: the work that runs under a lease, on this host or another.
 //!
-//! - [`batch`], [`jobs`], [`lease`]: claiming queued jobs and keeping their leases.
+//! - [`runner`]: the one claim loop every way of running queued jobs uses.
+//! - [`batch`], [`jobs`], [`lease`]: what encode, validate and compare jobs do under it, and
+//!   keeping their leases.
 //! - [`stage`]: search, encode and stage one plan item for review.
 //! - [`validate`], [`compare`]: machine validation and side-by-side review clips.
 //! - [`hosts`], [`schedule`], [`priority`], [`transfer`]: workers, their windows and file transfers.
@@ -11,6 +13,7 @@ pub mod hosts;
 pub mod jobs;
 pub mod lease;
 pub mod priority;
+pub mod runner;
 pub mod schedule;
 pub mod stage;
 pub mod transfer;
