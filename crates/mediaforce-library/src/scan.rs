@@ -228,10 +228,100 @@ pub fn scan(
     let started = Instant::now();
     let mut report = ScanReport::default();
     let matchers = settings.ignore_matchers();
+    let (walks, mut walk_failed) = starts(settings, options, &mut report)?;
+    report.roots = walks.iter().map(|(_, s)| s.clone()).collect();
+    let (files, complete_starts) = walk_all(
+        &walks,
+        settings,
+        &matchers,
+        options,
+        &mut report,
+        &mut walk_failed,
+    );
+    report.files = files.len();
+    progress(ScanProgress::Walking { found: files.len() });
 
-    // Which roots to walk, and from where.
-    let mut walks: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let mut walk_failed: Vec<PathBuf> = Vec::new();
+    let existing: Vec<FileRecord> = catalog.files()?;
+    let work = classify(&files, &existing);
+    let plans = plan_changes(&work, &files, &existing);
+    let probed = probe_planned(&plans, progress);
+    report.probed = probed.len();
+
+    // Write everything in one transaction: a scan is all or nothing.
+    let now = db::now();
+    catalog.transaction(|tx| {
+        let mut w = Writer {
+            tx,
+            now,
+            report: &mut report,
+        };
+        for r in work.iter().filter_map(Work::unchanged) {
+            w.tx.execute(
+                "UPDATE file SET scanned_at = ?2 WHERE id = ?1",
+                params![r.id, now],
+            )?;
+            w.report.unchanged += 1;
+        }
+        for (i, plan) in plans.iter().enumerate() {
+            w.apply(plan, probed.get(&i))?;
+        }
+        // Gone: rows under a completely walked start that were neither seen nor moved.
+        if options.limit.is_none() {
+            let seen: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+            let moved: HashSet<i64> = plans
+                .iter()
+                .filter_map(|p| match p {
+                    Plan::Move(_, old) => Some(old.id),
+                    _ => None,
+                })
+                .collect();
+            for r in &existing {
+                let under = complete_starts.iter().any(|s| r.path.starts_with(s))
+                    && !walk_failed.iter().any(|s| r.path.starts_with(s));
+                if r.status != "gone"
+                    && under
+                    && !seen.contains(r.path.as_path())
+                    && !moved.contains(&r.id)
+                    && !settings.is_ignored(&r.path, &matchers)
+                {
+                    w.gone(r.id)?;
+                }
+            }
+        }
+        // Unchanged files keep their earlier verdicts; count them into the totals.
+        for r in work.iter().filter_map(Work::unchanged) {
+            w.report.ours += usize::from(r.ours);
+            w.report.errors += usize::from(r.status == "error");
+        }
+        Ok::<_, CatalogError>(())
+    })?;
+    report.seconds = started.elapsed().as_secs_f64();
+    report.files_per_second = report.files as f64 / report.seconds.max(1e-9);
+    Ok(report)
+}
+
+/// Which roots to walk, and from where (the prefix asked for, or the whole root): the starts,
+/// and those that cannot be walked (each with a warning; nothing under them is marked gone).
+#[allow(clippy::type_complexity)]
+fn starts(
+    settings: &Settings,
+    options: &ScanOptions,
+    report: &mut ScanReport,
+) -> Result<(Vec<(PathBuf, PathBuf)>, Vec<PathBuf>), CatalogError> {
+    if let Some(p) = &options.prefix {
+        if !settings
+            .roots
+            .iter()
+            .any(|r| p.starts_with(r) || r.starts_with(p))
+        {
+            return Err(CatalogError::Invalid(format!(
+                "{}: not under any library root (see `mediaforce settings show`)",
+                p.display()
+            )));
+        }
+    }
+    let mut walks = Vec::new();
+    let mut failed = Vec::new();
     for root in &settings.roots {
         let start = match &options.prefix {
             Some(p) if p.starts_with(root) => p.clone(),
@@ -245,71 +335,83 @@ pub fn scan(
                 report
                     .warnings
                     .push(format!("{}: not a directory; skipped", start.display()));
-                walk_failed.push(start);
+                failed.push(start);
             }
             Err(e) => {
                 report.warnings.push(format!(
                     "{}: {e}; skipped, and nothing under it is marked gone",
                     start.display()
                 ));
-                walk_failed.push(start);
+                failed.push(start);
             }
         }
     }
-    if let Some(p) = &options.prefix {
-        if !settings
-            .roots
-            .iter()
-            .any(|r| p.starts_with(r) || r.starts_with(p))
-        {
-            return Err(CatalogError::Invalid(format!(
-                "{}: not under any library root (see `mediaforce settings show`)",
-                p.display()
-            )));
-        }
-    }
-    report.roots = walks.iter().map(|(_, s)| s.clone()).collect();
+    Ok((walks, failed))
+}
 
+/// Walk every start in parallel: the files found (in path order, each file once however many
+/// roots or links reach it, at most the scan's limit) and the starts walked completely.
+fn walk_all(
+    walks: &[(PathBuf, PathBuf)],
+    settings: &Settings,
+    matchers: &[crate::policy::PathMatcher],
+    options: &ScanOptions,
+    report: &mut ScanReport,
+    walk_failed: &mut Vec<PathBuf>,
+) -> (Vec<Seen>, Vec<PathBuf>) {
     let walked: Vec<(Vec<Seen>, Vec<String>, bool)> = walks
         .par_iter()
-        .map(|(root, start)| walk(root, start, settings, &matchers))
+        .map(|(root, start)| walk(root, start, settings, matchers))
         .collect();
     let mut files: Vec<Seen> = Vec::new();
-    let mut complete_starts: Vec<PathBuf> = Vec::new();
-    for ((_, start), (seen, warnings, complete)) in walks.iter().zip(walked) {
+    let mut complete = Vec::new();
+    for ((_, start), (seen, warnings, whole)) in walks.iter().zip(walked) {
         files.extend(seen);
         report.warnings.extend(warnings);
-        if complete {
-            complete_starts.push(start.clone());
+        if whole {
+            complete.push(start.clone());
         } else {
             walk_failed.push(start.clone());
         }
     }
-    // The same file reached twice (overlapping roots, links) is catalogued once.
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut inodes = HashSet::new();
     files.retain(|f| inodes.insert((f.dev, f.inode)));
     if let Some(limit) = options.limit {
         files.truncate(limit);
     }
-    report.files = files.len();
-    progress(ScanProgress::Walking { found: files.len() });
+    (files, complete)
+}
 
-    let existing: Vec<FileRecord> = catalog.files()?;
+/// What a found file needs, from its row.
+#[derive(Debug)]
+enum Work<'a> {
+    /// Same size and modification time as its row: not read.
+    Unchanged(&'a FileRecord),
+    /// Size or time differ: the fingerprint decides.
+    Check(&'a Seen, &'a FileRecord),
+    /// No row at this path.
+    New(&'a Seen),
+}
+
+impl<'a> Work<'a> {
+    fn unchanged(&self) -> Option<&'a FileRecord> {
+        match self {
+            Work::Unchanged(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Each found file against the catalog's row at its path. An unchanged file keeps its
+/// verdict, errors included, except a read failure (permissions change without touching
+/// mtime): that one is looked at again.
+fn classify<'a>(files: &'a [Seen], existing: &'a [FileRecord]) -> Vec<Work<'a>> {
     let by_path: HashMap<&Path, &FileRecord> =
         existing.iter().map(|f| (f.path.as_path(), f)).collect();
-    let seen_paths: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-
-    enum Work<'a> {
-        Unchanged(&'a FileRecord),
-        Check(&'a Seen, &'a FileRecord),
-        New(&'a Seen),
-    }
-    let work: Vec<Work<'_>> = files
+    files
         .iter()
         .map(|f| match by_path.get(f.path.as_path()) {
-            // An unchanged file keeps its verdict, errors included, except a read failure
-            // (permissions change without touching mtime): that one is retried.
             Some(r)
                 if r.size == f.size
                     && r.mtime_ns == f.mtime_ns
@@ -321,11 +423,31 @@ pub fn scan(
             Some(r) => Work::Check(f, r),
             None => Work::New(f),
         })
-        .collect();
+        .collect()
+}
 
-    // Fingerprints of everything that is not plainly unchanged (cheap: 48 KiB per file), then
-    // probes of what really changed or is new, all in parallel.
-    let needs: Vec<&Work<'_>> = work
+/// What the scan writes for a file that is not plainly unchanged.
+#[derive(Debug)]
+enum Plan<'a> {
+    /// Same content, new modification time: refreshed, not probed.
+    Touch(&'a Seen, i64),
+    /// Changed content: probed again (with its new fingerprint, when read).
+    Reprobe(&'a Seen, i64, Option<String>),
+    /// A vanished row's content at a new path: the row moves, keeping its id and history.
+    Move(&'a Seen, &'a FileRecord),
+    /// A new file: probed and added.
+    Insert(&'a Seen, Option<String>),
+}
+
+/// Fingerprint everything that is not plainly unchanged (cheap: 48 KiB a file, in parallel)
+/// and decide what each needs: touched, changed, moved (a new path with the fingerprint of a
+/// row whose file vanished) or new.
+fn plan_changes<'a>(
+    work: &[Work<'a>],
+    files: &[Seen],
+    existing: &'a [FileRecord],
+) -> Vec<Plan<'a>> {
+    let needs: Vec<&Work<'a>> = work
         .iter()
         .filter(|w| !matches!(w, Work::Unchanged(_)))
         .collect();
@@ -339,23 +461,16 @@ pub fn scan(
             Work::Unchanged(_) => None,
         })
         .collect();
-
     // Rows whose file is not where the row says: candidates for a move.
+    let seen: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
     let mut vanished: HashMap<&str, Vec<&FileRecord>> = HashMap::new();
-    for r in &existing {
-        if !seen_paths.contains(r.path.as_path()) && !r.path.exists() {
+    for r in existing {
+        if !seen.contains(r.path.as_path()) && !r.path.exists() {
             vanished.entry(r.fingerprint.as_str()).or_default().push(r);
         }
     }
-
-    enum Plan<'a> {
-        Touch(&'a Seen, i64),
-        Reprobe(&'a Seen, i64, Option<String>),
-        Move(&'a Seen, &'a FileRecord),
-        Insert(&'a Seen, Option<String>),
-    }
-    let mut plans: Vec<Plan<'_>> = Vec::new();
-    for (w, fp) in needs.iter().zip(fingerprints) {
+    let mut plans = Vec::new();
+    for (w, fp) in needs.into_iter().zip(fingerprints) {
         match (w, fp) {
             (Work::Check(f, r), Some(fp)) if r.status == "ok" && fp == r.fingerprint => {
                 plans.push(Plan::Touch(f, r.id))
@@ -366,31 +481,48 @@ pub fn scan(
                 r.id,
                 fp.filter(|fp| db::is_current_fingerprint(fp)),
             )),
-            (Work::New(f), Some(fp)) => {
-                let mut candidate = vanished
-                    .get_mut(fp.as_str())
-                    .and_then(|v| (!v.is_empty()).then(|| v.remove(0)));
-                if candidate.is_none() {
-                    // A row fingerprinted before an upgrade: compare the old way.
-                    let old = vanished
-                        .iter()
-                        .filter(|(k, v)| !db::is_current_fingerprint(k) && !v.is_empty())
-                        .filter(|(_, v)| v[0].size == f.size)
-                        .map(|(k, _)| *k)
-                        .find(|k| db::content_hash_as(&f.path, k).ok().as_deref() == Some(*k));
-                    if let Some(k) = old {
-                        candidate = vanished.get_mut(k).map(|v| v.remove(0));
-                    }
-                }
-                match candidate {
-                    Some(old) if old.size == f.size => plans.push(Plan::Move(f, old)),
-                    _ => plans.push(Plan::Insert(f, Some(fp))),
-                }
-            }
+            (Work::New(f), Some(fp)) => match moved_from(&mut vanished, f, &fp) {
+                Some(old) => plans.push(Plan::Move(f, old)),
+                None => plans.push(Plan::Insert(f, Some(fp))),
+            },
             (Work::New(f), None) => plans.push(Plan::Insert(f, None)),
             (Work::Unchanged(_), _) => {}
         }
     }
+    plans
+}
+
+/// The vanished row a new file `f` (fingerprint `fp`) is a move of, taken out of `vanished`:
+/// same fingerprint (or, for a row fingerprinted before an upgrade, the same content hashed
+/// the old way) and the same size.
+fn moved_from<'a>(
+    vanished: &mut HashMap<&str, Vec<&'a FileRecord>>,
+    f: &Seen,
+    fp: &str,
+) -> Option<&'a FileRecord> {
+    let mut candidate = vanished
+        .get_mut(fp)
+        .and_then(|v| (!v.is_empty()).then(|| v.remove(0)));
+    if candidate.is_none() {
+        // A row fingerprinted before an upgrade: compare the old way.
+        let old = vanished
+            .iter()
+            .filter(|(k, v)| !db::is_current_fingerprint(k) && !v.is_empty())
+            .filter(|(_, v)| v[0].size == f.size)
+            .map(|(k, _)| *k)
+            .find(|k| db::content_hash_as(&f.path, k).ok().as_deref() == Some(*k));
+        if let Some(k) = old {
+            candidate = vanished.get_mut(k).map(|v| v.remove(0));
+        }
+    }
+    candidate.filter(|old| old.size == f.size)
+}
+
+/// Probe the new and changed files in parallel, by their plan's index.
+fn probe_planned(
+    plans: &[Plan<'_>],
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) -> HashMap<usize, Probed> {
     let to_probe: Vec<(usize, &Path, Option<String>)> = plans
         .iter()
         .enumerate()
@@ -403,7 +535,7 @@ pub fn scan(
         .collect();
     let total = to_probe.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let probed: HashMap<usize, Probed> = to_probe
+    to_probe
         .into_par_iter()
         .map(|(i, path, fp)| {
             let p = probe_one(path, fp);
@@ -411,38 +543,49 @@ pub fn scan(
             progress(ScanProgress::Probing { done: n, total });
             (i, p)
         })
-        .collect();
-    report.probed = total;
+        .collect()
+}
 
-    // Write everything in one transaction: a scan is all or nothing.
-    let now = db::now();
-    catalog.transaction(|tx| {
-    for w in &work {
-        if let Work::Unchanged(r) = w {
-            tx.execute("UPDATE file SET scanned_at = ?2 WHERE id = ?1", params![r.id, now])?;
-            report.unchanged += 1;
-        }
-    }
-    let event = |tx: &mut Db, id: i64, kind: &str, detail: Option<String>| {
-        tx.execute(
+/// The scan's writes, inside its one transaction, counted into its report.
+struct Writer<'t> {
+    tx: &'t mut Db,
+    now: i64,
+    report: &'t mut ScanReport,
+}
+
+impl Writer<'_> {
+    fn event(&mut self, id: i64, kind: &str, detail: Option<String>) -> Result<(), CatalogError> {
+        self.tx.execute(
             "INSERT INTO file_event (file_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![id, now, kind, detail],
-        )
-        .map(|_| ())
-    };
-    for (i, plan) in plans.iter().enumerate() {
+            params![id, self.now, kind, detail],
+        )?;
+        Ok(())
+    }
+
+    fn gone(&mut self, id: i64) -> Result<(), CatalogError> {
+        self.tx.execute(
+            "UPDATE file SET status = 'gone', scanned_at = ?2 WHERE id = ?1",
+            params![id, self.now],
+        )?;
+        self.event(id, "gone", None)?;
+        self.report.gone += 1;
+        Ok(())
+    }
+
+    /// Write one plan (with its probe, for a new or changed file).
+    fn apply(&mut self, plan: &Plan<'_>, probed: Option<&Probed>) -> Result<(), CatalogError> {
+        let now = self.now;
         match plan {
             Plan::Touch(f, id) => {
-                tx.execute(
+                self.tx.execute(
                     "UPDATE file SET mtime_ns = ?2, dev = ?3, inode = ?4, scanned_at = ?5 WHERE id = ?1",
                     params![*id, f.mtime_ns, f.dev, f.inode, now],
-                )
-                ?;
-                event(tx, *id, "touched", None)?;
-                report.touched += 1;
+                )?;
+                self.event(*id, "touched", None)?;
+                self.report.touched += 1;
             }
             Plan::Move(f, old) => {
-                tx.execute(
+                self.tx.execute(
                     "UPDATE file SET path = ?2, root = ?3, mtime_ns = ?4, dev = ?5, inode = ?6,
                         status = CASE WHEN status = 'gone' THEN 'ok' ELSE status END, scanned_at = ?7
                      WHERE id = ?1",
@@ -455,32 +598,20 @@ pub fn scan(
                         f.inode,
                         now
                     ],
-                )
-                ?;
-                event(
-                    tx,
+                )?;
+                self.event(
                     old.id,
                     "moved",
                     Some(format!("from {}", old.path.display())),
-                )
-                ?;
-                report.moved += 1;
-                if old.status == "error" {
-                    report.errors += 1;
-                }
-                if old.ours {
-                    report.ours += 1;
-                }
+                )?;
+                self.report.moved += 1;
+                self.report.errors += usize::from(old.status == "error");
+                self.report.ours += usize::from(old.ours);
             }
             Plan::Reprobe(f, _, _) | Plan::Insert(f, _) => {
-                let p = &probed[&i];
-                let status = if p.error.is_some() { "error" } else { "ok" };
-                if p.error.is_some() {
-                    report.errors += 1;
-                }
-                if p.ours {
-                    report.ours += 1;
-                }
+                let p = probed.expect("every new or changed file is probed");
+                self.report.errors += usize::from(p.error.is_some());
+                self.report.ours += usize::from(p.ours);
                 let row = params![
                     path_text(&f.path),
                     path_text(&f.root),
@@ -489,28 +620,27 @@ pub fn scan(
                     f.dev,
                     f.inode,
                     &p.fingerprint,
-                    status,
+                    if p.error.is_some() { "error" } else { "ok" },
                     p.error.clone(),
                     p.probe.clone(),
                     p.ours,
                     now
                 ];
-                match plan {
+                let (id, kind) = match plan {
                     Plan::Reprobe(_, id, _) => {
-                        tx.execute(
+                        self.tx.execute(
                             "UPDATE file SET path = ?1, root = ?2, size = ?3, mtime_ns = ?4, dev = ?5,
                                 inode = ?6, fingerprint = ?7, status = ?8, error = ?9, probe = ?10,
                                 ours = ?11, scanned_at = ?12, probed_at = ?12
                              WHERE id = ?13",
                             &row.iter().cloned().chain([Value::from(*id)]).collect::<Vec<_>>(),
-                        )
-                        ?;
-                        crate::catalog::set_media_columns(tx, *id, p.probe.as_deref())?;
-                        event(tx, *id, "changed", p.error.clone())?;
-                        report.changed += 1;
+                        )?;
+                        self.report.changed += 1;
+                        (*id, "changed")
                     }
                     _ => {
-                        let id = tx
+                        let id = self
+                            .tx
                             .query_opt(
                                 "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint,
                                     status, error, probe, ours, first_seen, scanned_at, probed_at)
@@ -519,52 +649,95 @@ pub fn scan(
                                 row,
                             )?
                             .map_or(0, |r| r.int(0));
-                        crate::catalog::set_media_columns(tx, id, p.probe.as_deref())?;
-                        event(tx, id, "found", p.error.clone())?;
-                        report.new += 1;
+                        self.report.new += 1;
+                        (id, "found")
                     }
-                }
+                };
+                crate::catalog::set_media_columns(self.tx, id, p.probe.as_deref())?;
+                self.event(id, kind, p.error.clone())?;
             }
         }
+        Ok(())
     }
-    // Gone: rows under a completely walked start that were neither seen nor moved.
-    if options.limit.is_none() {
-        let moved: HashSet<i64> = plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(path: &str, size: u64, mtime_ns: i64) -> Seen {
+        Seen {
+            path: PathBuf::from(path),
+            root: PathBuf::from("/lib"),
+            size,
+            mtime_ns,
+            dev: 1,
+            inode: size,
+        }
+    }
+
+    fn row(id: i64, path: &str, size: u64, mtime_ns: i64, status: &str, fp: &str) -> FileRecord {
+        FileRecord {
+            id,
+            path: PathBuf::from(path),
+            root: PathBuf::from("/lib"),
+            size,
+            mtime_ns,
+            dev: 1,
+            inode: size,
+            fingerprint: fp.into(),
+            status: status.into(),
+            error: None,
+            probe_json: None,
+            ours: false,
+            scanned_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_again_only_when_its_row_cannot_vouch_for_it() {
+        let rows = [
+            row(1, "/lib/same.mkv", 100, 5, "ok", "q2:a"),
+            row(2, "/lib/touched.mkv", 200, 5, "ok", "q2:b"),
+            row(3, "/lib/resized.mkv", 300, 5, "ok", "q2:c"),
+            row(4, "/lib/back.mkv", 400, 5, "gone", "q2:d"),
+            row(5, "/lib/unreadable.mkv", 500, 5, "error", ""),
+            row(6, "/lib/broken.mkv", 600, 5, "error", "q2:f"),
+        ];
+        let files = [
+            seen("/lib/same.mkv", 100, 5),
+            seen("/lib/touched.mkv", 200, 9),
+            seen("/lib/resized.mkv", 301, 5),
+            seen("/lib/back.mkv", 400, 5),
+            seen("/lib/unreadable.mkv", 500, 5),
+            seen("/lib/broken.mkv", 600, 5),
+            seen("/lib/new.mkv", 700, 5),
+        ];
+        // (path, what it needs: the row it is checked against, if any)
+        let want = [
+            ("/lib/same.mkv", "unchanged", Some(1)),
+            ("/lib/touched.mkv", "check", Some(2)),
+            ("/lib/resized.mkv", "check", Some(3)),
+            // Gone before, back now: its row is checked, not trusted.
+            ("/lib/back.mkv", "check", Some(4)),
+            // Could not be read last time (no fingerprint): tried again.
+            ("/lib/unreadable.mkv", "check", Some(5)),
+            // Read but failed to probe: the verdict stands until the file changes.
+            ("/lib/broken.mkv", "unchanged", Some(6)),
+            ("/lib/new.mkv", "new", None),
+        ];
+        let got: Vec<(String, &str, Option<i64>)> = classify(&files, &rows)
             .iter()
-            .filter_map(|p| match p {
-                Plan::Move(_, old) => Some(old.id),
-                _ => None,
+            .map(|w| match w {
+                Work::Unchanged(r) => (r.path.display().to_string(), "unchanged", Some(r.id)),
+                Work::Check(f, r) => (f.path.display().to_string(), "check", Some(r.id)),
+                Work::New(f) => (f.path.display().to_string(), "new", None),
             })
             .collect();
-        for r in &existing {
-            let under = complete_starts.iter().any(|s| r.path.starts_with(s))
-                && !walk_failed.iter().any(|s| r.path.starts_with(s));
-            if r.status != "gone"
-                && under
-                && !seen_paths.contains(r.path.as_path())
-                && !moved.contains(&r.id)
-                && !settings.is_ignored(&r.path, &matchers)
-            {
-                tx.execute(
-                    "UPDATE file SET status = 'gone', scanned_at = ?2 WHERE id = ?1",
-                    params![r.id, now],
-                )
-                ?;
-                event(tx, r.id, "gone", None)?;
-                report.gone += 1;
-            }
-        }
+        let want: Vec<(String, &str, Option<i64>)> = want
+            .iter()
+            .map(|(p, k, id)| (p.to_string(), *k, *id))
+            .collect();
+        assert_eq!(got, want);
     }
-    // Unchanged files keep their earlier verdicts; count them into the totals.
-    for w in &work {
-        if let Work::Unchanged(r) = w {
-            report.ours += usize::from(r.ours);
-            report.errors += usize::from(r.status == "error");
-        }
-    }
-    Ok(())
-    })?;
-    report.seconds = started.elapsed().as_secs_f64();
-    report.files_per_second = report.files as f64 / report.seconds.max(1e-9);
-    Ok(report)
 }
