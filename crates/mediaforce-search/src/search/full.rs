@@ -82,9 +82,6 @@ pub fn encode_to_target(
     let adapter = codecs::find(&cfg.encoder)?;
     let k = adapter.knob();
     let axis = Axis::new(k, cfg);
-    let snap = |x: f64| axis.snap(x);
-    let to_u = |knob: f64| axis.to_u(knob);
-    let from_u = |u: f64| axis.knob_at(u);
     let source_bytes = std::fs::metadata(input)
         .map(|m| m.len())
         .unwrap_or(1)
@@ -156,101 +153,132 @@ pub fn encode_to_target(
             })?;
             kept = Some(this);
         }
-        let miss = achieved < cfg.target || achieved > cfg.target + cfg.tolerance;
-        if !miss {
-            break;
-        }
-        let measured: Vec<Point> = encodes
-            .iter()
-            .filter_map(|e| {
-                Some(Point {
-                    knob: e.knob,
-                    score: e.achieved?,
-                })
-            })
-            .collect();
-        let next = if measured.len() >= 2 {
-            // Two whole-file measurements: interpolate on the file's own curve, as the search
-            // does on its samples.
-            next_knob(&axis, cfg.target, cfg.tolerance, &measured)
-        } else {
-            // Shift the sampled curve by the measured error and step the knob accordingly.
-            let aim = cfg.target + cfg.tolerance / 2.0;
-            let points: Vec<Point> = search.probes.iter().map(Point::of).collect();
-            let slope = slope_at(&points, &Point::of(&chosen), &k, to_u);
-            let quarter = (k.max - k.min) / 4.0;
-            let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
-            let delta = if delta.abs() < k.step {
-                k.step * delta.signum()
-            } else {
-                delta
-            };
-            Some(snap(from_u(to_u(knob) + delta)))
-        };
-        match next.filter(|&n| n != knob && !encodes.iter().any(|e| e.knob == n)) {
+        match correction(
+            &axis,
+            cfg,
+            &search.probes,
+            &chosen,
+            &encodes,
+            knob,
+            achieved,
+        ) {
             Some(n) => knob = n,
             None => break,
         }
     }
+    settle(cfg, k.name, search, encodes, kept, &keep_path, output)
+}
+
+/// The knob the closed loop encodes next after the whole file measured `achieved` at `knob`,
+/// or `None` when it is done: the target met within the tolerance, or no new knob to try.
+/// With two whole-file measurements it interpolates on the file's own curve (as the search
+/// does on its samples); with one, it shifts the sampled curve by the measured error and steps
+/// by the samples' slope (at least one step, at most a quarter of the range).
+pub(super) fn correction(
+    axis: &Axis,
+    cfg: &SearchConfig,
+    probes: &[Probe],
+    chosen: &Probe,
+    encodes: &[FullEncode],
+    knob: f64,
+    achieved: f64,
+) -> Option<f64> {
+    let k = axis.knob;
+    let miss = achieved < cfg.target || achieved > cfg.target + cfg.tolerance;
+    if !miss {
+        return None;
+    }
+    let measured: Vec<Point> = encodes
+        .iter()
+        .filter_map(|e| {
+            Some(Point {
+                knob: e.knob,
+                score: e.achieved?,
+            })
+        })
+        .collect();
+    let next = if measured.len() >= 2 {
+        next_knob(axis, cfg.target, cfg.tolerance, &measured)
+    } else {
+        let aim = cfg.target + cfg.tolerance / 2.0;
+        let points: Vec<Point> = probes.iter().map(Point::of).collect();
+        let slope = slope_at(&points, &Point::of(chosen), &k, |x| axis.to_u(x));
+        let quarter = (k.max - k.min) / 4.0;
+        let delta = ((aim - achieved) / slope).clamp(-quarter, quarter);
+        let delta = if delta.abs() < k.step {
+            k.step * delta.signum()
+        } else {
+            delta
+        };
+        Some(axis.snap(axis.knob_at(axis.to_u(knob) + delta)))
+    };
+    next.filter(|&n| n != knob && !encodes.iter().any(|e| e.knob == n))
+}
+
+/// How the closed loop ends: the cheapest encode that met the target put back as the output
+/// (recorded again when it was not the last), or nothing kept and why; after a search whose
+/// samples could not tell, the measured size decides the size guard.
+fn settle(
+    cfg: &SearchConfig,
+    knob_name: &str,
+    search: SearchReport,
+    mut encodes: Vec<FullEncode>,
+    kept: Option<usize>,
+    keep_path: &Path,
+    output: &Path,
+) -> Result<EncodeReport, SearchError> {
+    let refuse = |search, encodes, reason: String| {
+        let _ = std::fs::remove_file(output);
+        Ok(EncodeReport {
+            search,
+            encodes,
+            output: None,
+            refused: Some(reason),
+        })
+    };
     if cfg.verify {
-        match kept {
-            // The output is the cheapest encode that met the target.
-            Some(k) => {
-                std::fs::rename(&keep_path, output).map_err(|e| SearchError::Source {
-                    path: output.to_path_buf(),
-                    reason: format!("cannot put the kept encode back: {e}"),
-                })?;
-                if k + 1 != encodes.len() {
-                    let mut again = encodes[k].clone();
-                    again.kept_from = Some(k);
-                    again.encode_seconds = 0.0;
-                    again.verify_seconds = 0.0;
-                    encodes.push(again);
-                }
-            }
-            None => {
-                let _ = std::fs::remove_file(output);
-                let refused = Some(format!(
-                    "no full encode met {:?} VMAF {}: {}",
-                    cfg.stat,
-                    cfg.target,
-                    encodes
-                        .iter()
-                        .map(|e| format!(
-                            "{} {} measured {:.2}",
-                            k.name,
-                            e.knob,
-                            e.achieved.unwrap_or(f64::NAN)
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                return Ok(EncodeReport {
-                    search,
-                    encodes,
-                    output: None,
-                    refused,
-                });
-            }
+        let Some(k) = kept else {
+            let measured = encodes
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{knob_name} {} measured {:.2}",
+                        e.knob,
+                        e.achieved.unwrap_or(f64::NAN)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let reason = format!(
+                "no full encode met {:?} VMAF {}: {measured}",
+                cfg.stat, cfg.target
+            );
+            return refuse(search, encodes, reason);
+        };
+        // The output is the cheapest encode that met the target.
+        std::fs::rename(keep_path, output).map_err(|e| SearchError::Source {
+            path: output.to_path_buf(),
+            reason: format!("cannot put the kept encode back: {e}"),
+        })?;
+        if k + 1 != encodes.len() {
+            let mut again = encodes[k].clone();
+            again.kept_from = Some(k);
+            again.encode_seconds = 0.0;
+            again.verify_seconds = 0.0;
+            encodes.push(again);
         }
     }
     // The samples could not tell whether the size guard holds: the measured size decides.
     if matches!(search.outcome, Outcome::Uncertain { .. }) {
-        if let Some(kept) = encodes
+        if let Some(last) = encodes
             .last()
             .filter(|e| e.percent > cfg.max_encoded_percent)
         {
-            let _ = std::fs::remove_file(output);
-            let refused = Some(format!(
-                "the full encode at {} {} measured {:.1}% of the source, above the {:.0}% limit",
-                k.name, kept.knob, kept.percent, cfg.max_encoded_percent
-            ));
-            return Ok(EncodeReport {
-                search,
-                encodes,
-                output: None,
-                refused,
-            });
+            let reason = format!(
+                "the full encode at {knob_name} {} measured {:.1}% of the source, above the {:.0}% limit",
+                last.knob, last.percent, cfg.max_encoded_percent
+            );
+            return refuse(search, encodes, reason);
         }
     }
     Ok(EncodeReport {

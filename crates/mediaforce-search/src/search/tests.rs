@@ -210,3 +210,63 @@ fn steering_walks_a_grid_in_order_and_holds_a_learned_guess_near_its_prediction(
         next_knob(&axis, 95.0, 1.0, &two)
     );
 }
+
+fn encoded(knob: f64, achieved: f64) -> super::FullEncode {
+    super::FullEncode {
+        knob,
+        achieved: Some(achieved),
+        vmaf: None,
+        verified_by: Some("same_pass"),
+        same_pass_error: None,
+        verify_seconds: 0.0,
+        bytes: 1000,
+        percent: 10.0,
+        encode_seconds: 1.0,
+        source_decode_errors: 0,
+        source_decode_error_seconds: Vec::new(),
+        kept_from: None,
+    }
+}
+
+#[test]
+fn the_closed_loop_corrects_by_the_samples_slope_then_on_the_files_own_curve() {
+    use super::full::correction;
+    use super::SearchConfig;
+    let axis = Axis::within(crate::codecs::find("libx264").unwrap().knob(), None, None);
+    let cfg = SearchConfig::new("libx264", 95.0); // tolerance 1
+                                                  // The samples: 95.5 at crf 24 (chosen), 93.5 at 26: two points of VMAF a crf step of 1.
+    let probes = [probe(24.0, 95.5, 30.0, None), probe(26.0, 93.5, 25.0, None)];
+    let chosen = &probes[0];
+    let next = |encodes: &[super::FullEncode]| {
+        let last = encodes.last().unwrap();
+        correction(
+            &axis,
+            &cfg,
+            &probes,
+            chosen,
+            encodes,
+            last.knob,
+            last.achieved.unwrap(),
+        )
+    };
+    // Met within the tolerance: done.
+    assert_eq!(next(&[encoded(24.0, 95.5)]), None);
+    // 2.5 short of the aim (95.5) at one point a crf: 2.5 crf better.
+    assert_eq!(next(&[encoded(24.0, 93.0)]), Some(21.5));
+    // Overshot by 4.4: 4.4 crf cheaper, snapped to the quarter step.
+    assert_eq!(next(&[encoded(24.0, 99.9)]), Some(28.5));
+    // Short by 35.5: a quarter of the range (12.75) at most.
+    assert_eq!(next(&[encoded(24.0, 60.0)]), Some(11.25));
+    // Two whole-file points: interpolated on the file's own curve, inside the bracket.
+    let two = [encoded(24.0, 93.0), encoded(21.5, 96.8)];
+    let n = next(&two).expect("a knob inside the bracket");
+    assert!(n > 21.5 && n < 24.0, "{n}");
+    assert_eq!(
+        Some(n),
+        next_knob(&axis, 95.0, 1.0, &pts(&[(24.0, 93.0), (21.5, 96.8)]))
+    );
+    // A knob already encoded is never encoded again.
+    let again = [encoded(22.0, 96.8), encoded(23.0, 93.0)];
+    let n = next(&again);
+    assert!(n.is_none_or(|n| n != 22.0 && n != 23.0), "{n:?}");
+}
