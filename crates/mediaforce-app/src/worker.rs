@@ -365,45 +365,9 @@ impl App {
         ui: &dyn WorkerUi,
     ) -> Result<WorkerSummary> {
         let hosts = self.hosts()?;
-        let mut info = HostInfo::this_machine(&opts.name);
-        if let Some(only) = &opts.encoders {
-            let unknown: Vec<&String> =
-                only.iter().filter(|e| !info.encoders.contains(e)).collect();
-            if !unknown.is_empty() {
-                return Err(AppError::new(
-                    ErrorKind::Invalid,
-                    format!(
-                        "host {}: --encoders names {} not available here (available: {})",
-                        opts.name,
-                        unknown
-                            .iter()
-                            .map(|e| e.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        info.encoders.join(", ")
-                    ),
-                ));
-            }
-            info.encoders.retain(|e| only.contains(e));
-        }
+        let info = this_host(opts)?;
         if let Some(client) = &opts.transfer {
-            // The token is checked before anything is claimed: a host the endpoint does not
-            // know (or knows by another name) would fail every job it took.
-            let known = client.whoami().map_err(|e| {
-                AppError::new(
-                    ErrorKind::Unauthenticated,
-                    format!("host {}: {e}", opts.name),
-                )
-            })?;
-            if known != opts.name {
-                return Err(AppError::new(
-                    ErrorKind::Refused,
-                    format!(
-                        "host {}: the token given is host {known}'s; run this worker as --name {known} or issue one with: mediaforce hosts token {}",
-                        opts.name, opts.name
-                    ),
-                ));
-            }
+            check_token(client, &opts.name)?;
         }
         hosts.register(&info)?;
         if opts.transfer.is_some() {
@@ -418,153 +382,230 @@ impl App {
             mediaforce::cache::ProbeCache::open(&queue)
                 .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
         ));
-        let (done, failed, left) = (
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-        );
-        let stop = AtomicBool::new(false);
-        let failure = std::sync::Mutex::new(None::<AppError>);
-        let slots = opts.jobs.max(1);
-        // The host's row as of its last heartbeat: one thread keeps it fresh (every 5 s, so a
-        // host busy for hours stays live and keeps its name) and reads back the operator's
-        // settings; losing the name stops the worker.
-        let latest = std::sync::Mutex::new(hosts.heartbeat(&info)?);
+        let worker = Worker {
+            // The host's row as of its last heartbeat, kept fresh by `keep_alive`.
+            latest: std::sync::Mutex::new(hosts.heartbeat(&info)?),
+            info,
+            queue,
+            options,
+            opts,
+            cancel,
+            ui,
+            done: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            left: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            failure: std::sync::Mutex::new(None),
+        };
         let finished = AtomicBool::new(false);
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut last = Instant::now();
-                while !finished.load(Ordering::Relaxed) {
-                    if last.elapsed() >= Duration::from_secs(5) {
-                        last = Instant::now();
-                        match hosts.heartbeat(&info) {
-                            Ok(row) => *latest.lock().expect("host lock") = row,
-                            Err(
-                                e @ (HostError::Lost(_)
-                                | HostError::Removed(_)
-                                | HostError::NotFound(_)),
-                            ) => {
-                                stop.store(true, Ordering::Relaxed);
-                                *failure.lock().expect("failure lock") = Some(e.into());
-                            }
-                            // A database blip: the next beat tries again.
-                            Err(_) => {}
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            });
-            std::thread::scope(|slots_scope| {
-                for slot in 0..slots {
-                    let (info, queue, options, latest) = (&info, &queue, &options, &latest);
-                    let (done, failed, left, stop, failure) =
-                        (&done, &failed, &left, &stop, &failure);
-                    slots_scope.spawn(move || {
-                        let run = || -> Result<()> {
-                            let mut store = mediaforce::store::open(queue).map_err(store_error)?;
-                            let catalog = mediaforce::catalog::Catalog::open_location(queue)?;
-                            let spec = ClaimLoop {
-                                worker: slot_name(&info.name, slot),
-                                kinds: Vec::new(),
-                                capabilities: Some(info.encoders.clone()),
-                                // Idle: nothing claimable, and nothing queued or running on any
-                                // host that this one could run (a job waiting out a backoff, or
-                                // held by a host that may still lose it, keeps it waiting).
-                                until: Until::Idle(opts.exit_when_idle),
-                                cancel,
-                                poll: Duration::from_millis(250),
-                            };
-                            let host_now = || latest.lock().expect("host lock").clone();
-                            let mut gate = |store: &mut dyn JobStore| -> Result<Gate> {
-                                let host = host_now();
-                                if stop.load(Ordering::Relaxed) || host.state == HostState::Draining
-                                {
-                                    return Ok(Gate::Stop);
-                                }
-                                // A schedule that does not parse holds the host (it was checked
-                                // when set; a newer build's syntax is not guessed at).
-                                let in_window = host
-                                    .schedule
-                                    .parse::<mediaforce::schedule::Schedule>()
-                                    .is_ok_and(|s| s.allows_now());
-                                let paused = host.state == HostState::Paused
-                                    || store.queue_paused().map_err(store_error)?;
-                                // Outside its window a host still takes what the operator runs
-                                // now (urgent jobs), and does not end as idle.
-                                let held = paused || !in_window;
-                                Ok(if paused || slot as u64 >= host.max_jobs {
-                                    Gate::Wait { held }
-                                } else {
-                                    Gate::Claim {
-                                        min_priority: (!in_window)
-                                            .then_some(mediaforce::store::URGENT),
-                                        held,
-                                    }
-                                })
-                            };
-                            let mut job =
-                                |store: &mut dyn JobStore, lease: Lease| -> Result<Next> {
-                                    if !lease.kind.starts_with("stage:") {
-                                        // Only encodes are queued for any host; give anything else
-                                        // back to the process that queued it.
-                                        let _ = store.release(&lease, Duration::from_secs(5));
-                                        left.fetch_add(1, Ordering::Relaxed);
-                                        return Ok(Next::Continue);
-                                    }
-                                    let host = host_now();
-                                    let mut options = options.clone();
-                                    if options.transfer.is_none() {
-                                        options.paths = host.mappings.clone();
-                                    }
-                                    options.priority = Some((host.nice, host.ionice));
-                                    // Each job on a thread of its own: the host's priorities are
-                                    // set on it, and a later, higher priority (which an
-                                    // unprivileged thread cannot take back) starts fresh.
-                                    let r = std::thread::scope(|job| {
-                                        job.spawn(|| {
-                                            mediaforce::batch::run_claimed(
-                                                store, &catalog, &lease, &options, cancel, ui,
-                                            )
-                                        })
-                                        .join()
-                                        .unwrap_or(Err(
-                                            mediaforce::batch::BatchError::Panicked(lease.job),
-                                        ))
-                                    });
-                                    let counter = match r {
-                                        Ok(Some((_, StageOutcome::Failed { .. }))) => failed,
-                                        Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => left,
-                                        Ok(Some(_)) => done,
-                                        // One job's error (recorded on the job) does not stop the
-                                        // host: it is counted and reported, and the worker goes on.
-                                        Err(e) => {
-                                            ui.job_error(lease.job, &e.to_string());
-                                            failed
-                                        }
-                                    };
-                                    counter.fetch_add(1, Ordering::Relaxed);
-                                    Ok(Next::Continue)
-                                };
-                            run_claims(store.as_mut(), &spec, &mut gate, &mut job)
-                        };
-                        if let Err(e) = run() {
-                            stop.store(true, Ordering::Relaxed);
-                            *failure.lock().expect("failure lock") = Some(e);
+            s.spawn(|| worker.keep_alive(&hosts, &finished));
+            std::thread::scope(|slots| {
+                for slot in 0..opts.jobs.max(1) {
+                    let worker = &worker;
+                    slots.spawn(move || {
+                        if let Err(e) = worker.run_slot(slot) {
+                            worker.stop.store(true, Ordering::Relaxed);
+                            *worker.failure.lock().expect("failure lock") = Some(e);
                         }
                     });
                 }
             });
             finished.store(true, Ordering::Relaxed);
         });
-        let _ = hosts.release(&info);
-        if let Some(e) = failure.into_inner().expect("failure lock") {
+        let _ = hosts.release(&worker.info);
+        if let Some(e) = worker.failure.into_inner().expect("failure lock") {
             return Err(e);
         }
         Ok(WorkerSummary {
             host: opts.name.clone(),
-            done: done.into_inner(),
-            failed: failed.into_inner(),
-            left: left.into_inner(),
+            done: worker.done.into_inner(),
+            failed: worker.failed.into_inner(),
+            left: worker.left.into_inner(),
         })
+    }
+}
+
+/// This machine as a host of `opts.name`, its encoders narrowed to `--encoders` (each of which
+/// it must have).
+fn this_host(opts: &WorkerOptions) -> Result<HostInfo> {
+    let mut info = HostInfo::this_machine(&opts.name);
+    if let Some(only) = &opts.encoders {
+        let unknown: Vec<&str> = only
+            .iter()
+            .filter(|e| !info.encoders.contains(e))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "host {}: --encoders names {} not available here (available: {})",
+                    opts.name,
+                    unknown.join(", "),
+                    info.encoders.join(", ")
+                ),
+            ));
+        }
+        info.encoders.retain(|e| only.contains(e));
+    }
+    Ok(info)
+}
+
+/// The transfer token is checked before anything is claimed: a host the endpoint does not know
+/// (or knows by another name) would fail every job it took.
+fn check_token(client: &mediaforce::transfer::TransferClient, name: &str) -> Result<()> {
+    let known = client
+        .whoami()
+        .map_err(|e| AppError::new(ErrorKind::Unauthenticated, format!("host {name}: {e}")))?;
+    if known != name {
+        return Err(AppError::new(
+            ErrorKind::Refused,
+            format!(
+                "host {name}: the token given is host {known}'s; run this worker as --name {known} or issue one with: mediaforce hosts token {name}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One `mediaforce worker` while it runs: what its slots share.
+struct Worker<'a> {
+    info: HostInfo,
+    /// The host's row as of its last heartbeat (the operator's settings read back).
+    latest: std::sync::Mutex<HostRow>,
+    queue: String,
+    options: StageOptions,
+    opts: &'a WorkerOptions,
+    cancel: &'a AtomicBool,
+    ui: &'a dyn WorkerUi,
+    done: AtomicUsize,
+    failed: AtomicUsize,
+    left: AtomicUsize,
+    /// Another slot failed, or the host lost its name: every slot stops.
+    stop: AtomicBool,
+    failure: std::sync::Mutex<Option<AppError>>,
+}
+
+impl Worker<'_> {
+    /// Keep the host's row fresh (every 5 s, so a host busy for hours stays live and keeps its
+    /// name) and read back the operator's settings, until `finished`; losing the name stops
+    /// the worker.
+    fn keep_alive(&self, hosts: &Hosts, finished: &AtomicBool) {
+        let mut last = Instant::now();
+        while !finished.load(Ordering::Relaxed) {
+            if last.elapsed() >= Duration::from_secs(5) {
+                last = Instant::now();
+                match hosts.heartbeat(&self.info) {
+                    Ok(row) => *self.latest.lock().expect("host lock") = row,
+                    Err(
+                        e @ (HostError::Lost(_) | HostError::Removed(_) | HostError::NotFound(_)),
+                    ) => {
+                        self.stop.store(true, Ordering::Relaxed);
+                        *self.failure.lock().expect("failure lock") = Some(e.into());
+                    }
+                    // A database blip: the next beat tries again.
+                    Err(_) => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn host(&self) -> HostRow {
+        self.latest.lock().expect("host lock").clone()
+    }
+
+    /// One slot: the claim loop with this host's gate, until idle, stopped or drained.
+    fn run_slot(&self, slot: usize) -> Result<()> {
+        let mut store = mediaforce::store::open(&self.queue).map_err(store_error)?;
+        let catalog = mediaforce::catalog::Catalog::open_location(&self.queue)?;
+        let spec = ClaimLoop {
+            worker: slot_name(&self.info.name, slot),
+            kinds: Vec::new(),
+            capabilities: Some(self.info.encoders.clone()),
+            // Idle: nothing claimable, and nothing queued or running on any host that this one
+            // could run (a job waiting out a backoff, or held by a host that may still lose
+            // it, keeps it waiting).
+            until: Until::Idle(self.opts.exit_when_idle),
+            cancel: self.cancel,
+            poll: Duration::from_millis(250),
+        };
+        run_claims(
+            store.as_mut(),
+            &spec,
+            &mut |store: &mut dyn JobStore| self.gate(store, slot),
+            &mut |store: &mut dyn JobStore, lease: Lease| self.run_job(store, &catalog, lease),
+        )
+    }
+
+    /// What a slot may do now: stop (the host drains, or the worker stops), wait (paused, or
+    /// the slot is over the host's limit), or claim (outside the host's window, only urgent
+    /// jobs, and it does not end as idle there).
+    fn gate(&self, store: &mut dyn JobStore, slot: usize) -> Result<Gate> {
+        let host = self.host();
+        if self.stop.load(Ordering::Relaxed) || host.state == HostState::Draining {
+            return Ok(Gate::Stop);
+        }
+        // A schedule that does not parse holds the host (it was checked when set; a newer
+        // build's syntax is not guessed at).
+        let in_window = host
+            .schedule
+            .parse::<mediaforce::schedule::Schedule>()
+            .is_ok_and(|s| s.allows_now());
+        let paused =
+            host.state == HostState::Paused || store.queue_paused().map_err(store_error)?;
+        let held = paused || !in_window;
+        Ok(if paused || slot as u64 >= host.max_jobs {
+            Gate::Wait { held }
+        } else {
+            Gate::Claim {
+                min_priority: (!in_window).then_some(mediaforce::store::URGENT),
+                held,
+            }
+        })
+    }
+
+    /// Run one claimed job on a thread of its own (the host's priorities are set on it, and a
+    /// later, higher priority, which an unprivileged thread cannot take back, starts fresh),
+    /// and count how it ended. One job's error (recorded on the job) does not stop the host.
+    fn run_job(
+        &self,
+        store: &mut dyn JobStore,
+        catalog: &mediaforce::catalog::Catalog,
+        lease: Lease,
+    ) -> Result<Next> {
+        if !lease.kind.starts_with("stage:") {
+            // Only encodes are queued for any host; give anything else back to the process
+            // that queued it.
+            let _ = store.release(&lease, Duration::from_secs(5));
+            self.left.fetch_add(1, Ordering::Relaxed);
+            return Ok(Next::Continue);
+        }
+        let host = self.host();
+        let mut options = self.options.clone();
+        if options.transfer.is_none() {
+            options.paths = host.mappings.clone();
+        }
+        options.priority = Some((host.nice, host.ionice));
+        let (cancel, ui) = (self.cancel, self.ui);
+        let r = std::thread::scope(|job| {
+            job.spawn(|| {
+                mediaforce::batch::run_claimed(store, catalog, &lease, &options, cancel, ui)
+            })
+            .join()
+            .unwrap_or(Err(mediaforce::batch::BatchError::Panicked(lease.job)))
+        });
+        let counter = match r {
+            Ok(Some((_, StageOutcome::Failed { .. }))) => &self.failed,
+            Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => &self.left,
+            Ok(Some(_)) => &self.done,
+            Err(e) => {
+                self.ui.job_error(lease.job, &e.to_string());
+                &self.failed
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(Next::Continue)
     }
 }
