@@ -79,14 +79,6 @@ pub fn validate(
     policy: &Policy,
     progress: &mut dyn crate::core::ProgressSink,
 ) -> ValidationReport {
-    let mut checks = Vec::new();
-    let mut push = |name: &str, passed: bool, detail: String| {
-        checks.push(Check {
-            name: name.into(),
-            passed,
-            detail,
-        })
-    };
     let source_bytes = std::fs::metadata(source).map_or(0, |m| m.len());
     let staged_bytes = std::fs::metadata(staged).map_or(0, |m| m.len());
     let saving_percent = if source_bytes > 0 {
@@ -112,9 +104,8 @@ pub fn validate(
         worst_frames: Vec::new(),
         per_frame: Vec::new(),
     };
-
     let exists = staged.is_file() && staged_bytes > 0;
-    push(
+    report.push(
         "exists",
         exists,
         if exists {
@@ -124,10 +115,9 @@ pub fn validate(
         },
     );
     if !exists {
-        report.checks = checks;
         return report;
     }
-    push(
+    report.push(
         "size",
         saving_percent >= policy.encode.min_savings_percent,
         format!(
@@ -135,80 +125,105 @@ pub fn validate(
             policy.encode.min_savings_percent
         ),
     );
+    check_streams(&mut report, policy);
+    let frames = check_decode(&mut report);
+    check_vmaf(&mut report, policy, frames, progress);
+    report.passed = report.checks.iter().all(|c| c.passed);
+    report
+}
 
-    let (src_info, out_info) = (probe_headers(source), probe_headers(staged));
-    match (&src_info, &out_info) {
-        (Ok(s), Ok(o)) => {
-            let (sa, oa) = (
-                stream_langs(s, StreamKind::Audio),
-                stream_langs(o, StreamKind::Audio),
-            );
-            let (ss, os) = (
-                stream_langs(s, StreamKind::Subtitle),
-                stream_langs(o, StreamKind::Subtitle),
-            );
-            let expect_subs = if policy.subtitles.mode == crate::policy::SubtitleMode::Drop {
-                Vec::new()
-            } else {
-                ss.clone()
-            };
-            let ok = sa == oa && os == expect_subs;
-            push(
-                "streams",
-                ok,
-                format!(
-                    "audio [{}] -> [{}], subtitles [{}] -> [{}]{}",
-                    sa.join(", "),
-                    oa.join(", "),
-                    ss.join(", "),
-                    os.join(", "),
-                    if policy.subtitles.mode == crate::policy::SubtitleMode::Drop {
-                        " (policy drops subtitles)"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-            let fps = s
-                .primary_video()
-                .and_then(|v| v.video.as_ref()?.fps)
-                .unwrap_or(25.0);
-            // What plays, per stream, from the packets: a container's duration field counts
-            // from zero in some formats and from the first timestamp in others.
-            match (played_spans(source), played_spans(staged)) {
-                (Ok(a), Ok(b)) => {
-                    let verdict = played_check(&a, &b, fps);
-                    report.source_seconds = verdict.source_seconds;
-                    report.staged_seconds = verdict.staged_seconds;
-                    push("duration", verdict.passed, verdict.detail);
-                }
-                (Err(e), _) | (_, Err(e)) => push("duration", false, e.to_string()),
-            }
-        }
-        (Err(e), _) | (_, Err(e)) => push("streams", false, e.to_string()),
+impl ValidationReport {
+    fn push(&mut self, name: &str, passed: bool, detail: String) {
+        self.checks.push(Check {
+            name: name.into(),
+            passed,
+            detail,
+        });
     }
+}
 
-    // Full strict decode of the output.
+/// `streams`: every audio track and (unless the policy drops them) every subtitle kept, in
+/// order and language; `duration`: what plays, per stream, from the packets (a container's
+/// duration field counts from zero in some formats and from the first timestamp in others).
+fn check_streams(report: &mut ValidationReport, policy: &Policy) {
+    let (src_info, out_info) = (probe_headers(&report.source), probe_headers(&report.staged));
+    let (s, o) = match (&src_info, &out_info) {
+        (Ok(s), Ok(o)) => (s, o),
+        (Err(e), _) | (_, Err(e)) => return report.push("streams", false, e.to_string()),
+    };
+    let (sa, oa) = (
+        stream_langs(s, StreamKind::Audio),
+        stream_langs(o, StreamKind::Audio),
+    );
+    let (ss, os) = (
+        stream_langs(s, StreamKind::Subtitle),
+        stream_langs(o, StreamKind::Subtitle),
+    );
+    let drops = policy.subtitles.mode == crate::policy::SubtitleMode::Drop;
+    let expect_subs = if drops { Vec::new() } else { ss.clone() };
+    report.push(
+        "streams",
+        sa == oa && os == expect_subs,
+        format!(
+            "audio [{}] -> [{}], subtitles [{}] -> [{}]{}",
+            sa.join(", "),
+            oa.join(", "),
+            ss.join(", "),
+            os.join(", "),
+            if drops {
+                " (policy drops subtitles)"
+            } else {
+                ""
+            }
+        ),
+    );
+    let fps = s
+        .primary_video()
+        .and_then(|v| v.video.as_ref()?.fps)
+        .unwrap_or(25.0);
+    match (played_spans(&report.source), played_spans(&report.staged)) {
+        (Ok(a), Ok(b)) => {
+            let verdict = played_check(&a, &b, fps);
+            report.source_seconds = verdict.source_seconds;
+            report.staged_seconds = verdict.staged_seconds;
+            report.push("duration", verdict.passed, verdict.detail);
+        }
+        (Err(e), _) | (_, Err(e)) => report.push("duration", false, e.to_string()),
+    }
+}
+
+/// `decode`: the whole output decoded strictly; returns the frames decoded.
+fn check_decode(report: &mut ValidationReport) -> u64 {
     let mut frames = 0u64;
     let decoded = (|| -> crate::core::Result<u64> {
-        let mut d = VideoDecoder::open(staged, DecodeOptions::default().strict(true))?;
+        let mut d = VideoDecoder::open(&report.staged, DecodeOptions::default().strict(true))?;
         while d.next_frame()?.is_some() {
             frames += 1;
         }
         Ok(d.decode_errors())
     })();
     match decoded {
-        Ok(0) => push("decode", true, format!("{frames} frames, 0 decode errors")),
-        Ok(n) => push(
+        Ok(0) => report.push("decode", true, format!("{frames} frames, 0 decode errors")),
+        Ok(n) => report.push(
             "decode",
             false,
             format!("{frames} frames, {n} decode errors"),
         ),
-        Err(e) => push("decode", false, format!("after {frames} frames: {e}")),
+        Err(e) => report.push("decode", false, format!("after {frames} frames: {e}")),
     }
     report.staged_frames = Some(frames);
+    frames
+}
 
-    // VMAF, which also pairs every frame with the source.
+/// `frames` and `vmaf`: the output scored against the source frame by frame (which pairs
+/// every frame), against the target less half the tolerance (the search's own measurement
+/// noise across samples) and every gate.
+fn check_vmaf(
+    report: &mut ValidationReport,
+    policy: &Policy,
+    frames: u64,
+    progress: &mut dyn crate::core::ProgressSink,
+) {
     let options = ScoreOptions {
         subsample: if policy.encode.validate_vmaf == crate::policy::VmafCoverage::Sample {
             4
@@ -218,64 +233,64 @@ pub fn validate(
         worst: 5,
         ..Default::default()
     };
-    match score_files(source, staged, &options, progress) {
-        Ok(r) => {
-            push(
-                "frames",
-                r.frames == frames,
-                format!("source {} frames, output {frames}", r.frames),
-            );
-            report.source_frames = Some(r.frames);
-            let mut cfg = policy.search_config(1080);
-            cfg.tolerance = policy.encode.tolerance;
-            let stat = policy.encode.target_stat;
-            let achieved = stat.of(&r.vmaf);
-            let gates_ok = cfg.gates.iter().all(|(s, v)| s.of(&r.vmaf) >= *v);
-            // The search aims inside [target, target + tolerance]; validation accepts anything
-            // at or above target - tolerance/2, the search's own measurement noise across samples.
-            let floor = policy.encode.target_vmaf - policy.encode.tolerance / 2.0;
-            push(
-                "vmaf",
-                achieved >= floor && gates_ok,
-                format!(
-                    "{} {achieved:.2} (target {} - {:.2} tolerance), mean {:.2}, p5 {:.2}, min {:.2}{}{}",
-                    policy.encode.target_stat,
-                    policy.encode.target_vmaf,
-                    policy.encode.tolerance / 2.0,
-                    r.vmaf.mean,
-                    r.vmaf.p5,
-                    r.vmaf.min,
-                    if cfg.gates.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", gates {}: {}", policy.encode.gates.join(" "), if gates_ok { "met" } else { "MISSED" })
-                    },
-                    if options.subsample > 1 { ", every 4th frame" } else { "" }
-                ),
-            );
-            report.achieved = Some(achieved);
-            report.vmaf = Some(r.vmaf);
-            report.worst_frames = r.worst_frames;
-            report.per_frame = r.per_frame;
-        }
+    let r = match score_files(&report.source, &report.staged, &options, progress) {
+        Ok(r) => r,
         Err(crate::metrics::Error::FrameCountMismatch {
             reference,
             distorted,
             ..
         }) => {
             report.source_frames = Some(reference);
-            push(
+            report.push(
                 "frames",
                 false,
                 format!("source {reference} frames, output {distorted}"),
             );
-            push("vmaf", false, "not scored: the frame counts differ".into());
+            return report.push("vmaf", false, "not scored: the frame counts differ".into());
         }
-        Err(e) => push("vmaf", false, e.to_string()),
-    }
-    report.passed = checks.iter().all(|c| c.passed);
-    report.checks = checks;
-    report
+        Err(e) => return report.push("vmaf", false, e.to_string()),
+    };
+    report.push(
+        "frames",
+        r.frames == frames,
+        format!("source {} frames, output {frames}", r.frames),
+    );
+    report.source_frames = Some(r.frames);
+    let gates = policy.gates();
+    let achieved = policy.encode.target_stat.of(&r.vmaf);
+    let gates_ok = gates.iter().all(|(s, v)| s.of(&r.vmaf) >= *v);
+    let floor = policy.encode.target_vmaf - policy.encode.tolerance / 2.0;
+    report.push(
+        "vmaf",
+        achieved >= floor && gates_ok,
+        format!(
+            "{} {achieved:.2} (target {} - {:.2} tolerance), mean {:.2}, p5 {:.2}, min {:.2}{}{}",
+            policy.encode.target_stat,
+            policy.encode.target_vmaf,
+            policy.encode.tolerance / 2.0,
+            r.vmaf.mean,
+            r.vmaf.p5,
+            r.vmaf.min,
+            if gates.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", gates {}: {}",
+                    policy.encode.gates.join(" "),
+                    if gates_ok { "met" } else { "MISSED" }
+                )
+            },
+            if options.subsample > 1 {
+                ", every 4th frame"
+            } else {
+                ""
+            }
+        ),
+    );
+    report.achieved = Some(achieved);
+    report.vmaf = Some(r.vmaf);
+    report.worst_frames = r.worst_frames;
+    report.per_frame = r.per_frame;
 }
 
 /// The `duration` check's verdict.

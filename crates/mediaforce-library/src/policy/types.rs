@@ -189,18 +189,23 @@ impl Policy {
             .collect()
     }
 
+    /// The extra gates (`p5>=90`...) every result must meet, parsed (they were checked when
+    /// the policy was read).
+    pub fn gates(&self) -> Vec<(crate::search::TargetStat, f64)> {
+        self.encode
+            .gates
+            .iter()
+            .filter_map(|g| crate::search::parse_gate(g).ok())
+            .collect()
+    }
+
     /// The search configuration this policy asks for.
     pub fn search_config(&self, height: u32) -> crate::search::SearchConfig {
         let mut cfg =
             crate::search::SearchConfig::new(&self.encode.encoder, self.encode.target_vmaf);
         cfg.preset = Some(self.encode.preset.clone()).filter(|p| !p.is_empty());
         cfg.stat = self.encode.target_stat;
-        cfg.gates = self
-            .encode
-            .gates
-            .iter()
-            .filter_map(|g| crate::search::parse_gate(g).ok())
-            .collect();
+        cfg.gates = self.gates();
         cfg.tolerance = self.encode.tolerance;
         cfg.max_encoded_percent = self.encode.max_encoded_percent;
         cfg.start_knob = self.start_knob(&self.encode.encoder, height);
