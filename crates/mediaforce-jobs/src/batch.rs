@@ -296,15 +296,7 @@ fn run_job(
     cancel: &AtomicBool,
     ui: &dyn BatchUi,
 ) -> Result<Option<(usize, StageOutcome)>, BatchError> {
-    let payload: Option<StagePayload> = serde_json::from_value(lease.payload.clone()).ok();
-    let item = payload.filter(|p| p.manifest == manifest).and_then(|p| {
-        let mut item = plan.iter().find(|i| i.index == p.index)?.clone();
-        if let Some(target) = p.target_vmaf {
-            item.policy.encode.target_vmaf = target;
-        }
-        Some(item)
-    });
-    let Some(item) = item else {
+    let Some(item) = item_of(lease, plan, manifest) else {
         let _ = store.fail(lease, "names no item of the plan");
         return Ok(None);
     };
@@ -316,55 +308,96 @@ fn run_job(
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     catalog.set_fence(control.fence());
     let outcome = hold_lease(&queue, lease, cancel, &control, options.stuck_after, || {
-        ui.started(item);
-        let log = JobLog {
-            store: std::cell::RefCell::new(&mut *store),
-            lease,
-            control: &control,
-            last: std::cell::Cell::new(None),
-        };
-        // The host's priorities, on this thread only once its keeper runs (heartbeats are
-        // not starved by an idle I/O class).
-        if let Some((nice, io)) = options.priority {
-            if let Err(e) = crate::priority::apply_to_this_thread(nice, io) {
-                let _ = log.store.borrow_mut().event(
-                    lease,
-                    "priority",
-                    &format!("{}: cannot apply {e}", lease.worker),
-                );
-            }
-        }
-        let mut observer = Logged {
-            inner: ui.observer(item),
-            log: &log,
-        };
-        let mut progress = Logged {
-            inner: ui.progress(item),
-            log: &log,
-        };
-        stage_item(
-            catalog,
-            manifest,
-            item,
-            options,
-            &control,
-            &mut observer,
-            &mut progress,
-        )
+        stage_logged(store, catalog, lease, &control, item, manifest, options, ui)
     });
-    // What the job did to its item, in the job's log: the state it left the item in, and a
-    // failure with the host and the cause.
-    let state = catalog.item(manifest, item.index).ok().flatten();
-    let failure = match &outcome {
-        Err(e) => Some(e.to_string()),
-        Ok(StageOutcome::Failed { error, .. }) => Some(error.clone()),
-        Ok(_) => None,
+    log_ending(store, lease, catalog, manifest, item, &outcome);
+    catalog.set_fence(None);
+    let (outcome, recorded) = settle(store, lease, &control, item, options, outcome)?;
+    ui.finished(item, &outcome);
+    match recorded {
+        // The lease was lost as the job ended; another worker has (or will) run it again.
+        Ok(()) | Err(StoreError::Fenced { .. }) => Ok(Some((item.index, outcome))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The plan item a job names (with the job's own target, when it was queued with one).
+fn item_of(lease: &Lease, plan: &[ManifestItem], manifest: &Path) -> Option<ManifestItem> {
+    let payload: StagePayload = serde_json::from_value(lease.payload.clone()).ok()?;
+    if payload.manifest != manifest {
+        return None;
+    }
+    let mut item = plan.iter().find(|i| i.index == payload.index)?.clone();
+    if let Some(target) = payload.target_vmaf {
+        item.policy.encode.target_vmaf = target;
+    }
+    Some(item)
+}
+
+/// Stage the item with the front end's observer and progress, both also logged under the
+/// lease; the host's priorities applied to this thread first (once the keeper runs, so
+/// heartbeats are not starved by an idle I/O class).
+#[allow(clippy::too_many_arguments)]
+fn stage_logged(
+    store: &mut dyn JobStore,
+    catalog: &Catalog,
+    lease: &Lease,
+    control: &JobControl,
+    item: &ManifestItem,
+    manifest: &Path,
+    options: &StageOptions,
+    ui: &dyn BatchUi,
+) -> Result<StageOutcome, StageError> {
+    ui.started(item);
+    let log = JobLog {
+        store: std::cell::RefCell::new(store),
+        lease,
+        control,
+        last: std::cell::Cell::new(None),
     };
+    if let Some((nice, io)) = options.priority {
+        if let Err(e) = crate::priority::apply_to_this_thread(nice, io) {
+            let _ = log.store.borrow_mut().event(
+                lease,
+                "priority",
+                &format!("{}: cannot apply {e}", lease.worker),
+            );
+        }
+    }
+    let mut observer = Logged {
+        inner: ui.observer(item),
+        log: &log,
+    };
+    let mut progress = Logged {
+        inner: ui.progress(item),
+        log: &log,
+    };
+    stage_item(
+        catalog,
+        manifest,
+        item,
+        options,
+        control,
+        &mut observer,
+        &mut progress,
+    )
+}
+
+/// What the job did to its item, in the job's log: the state it left the item in, and a
+/// failure with the host and the cause.
+fn log_ending(
+    store: &mut dyn JobStore,
+    lease: &Lease,
+    catalog: &Catalog,
+    manifest: &Path,
+    item: &ManifestItem,
+    outcome: &Result<StageOutcome, StageError>,
+) {
     let mut log_event = |e: Event| {
         let detail = serde_json::to_string(&e).unwrap_or_default();
         let _ = store.event(lease, e.kind(), &detail);
     };
-    if let Some(it) = state {
+    if let Some(it) = catalog.item(manifest, item.index).ok().flatten() {
         let events = catalog.item_events(it.id).unwrap_or_default();
         log_event(Event::StateChanged {
             index: item.index,
@@ -377,16 +410,34 @@ fn run_job(
                 .and_then(|(_, _, d)| d.clone()),
         });
     }
+    let failure = match outcome {
+        Err(e) => Some(e.to_string()),
+        Ok(StageOutcome::Failed { error, .. }) => Some(error.clone()),
+        Ok(_) => None,
+    };
     if let Some(cause) = failure {
         log_event(Event::JobFailed {
             host: crate::hosts::host_name(),
             cause,
         });
     }
-    catalog.set_fence(None);
+}
+
+/// How the job ends in the queue, from its outcome and how its control stopped: a stuck job
+/// was already failed back by its keeper and a lost lease is another worker's (nothing is
+/// recorded for either); a cancel ends it cancelled, Ctrl-C gives it back as it was, an item
+/// held by another run gives it back for later, anything else completes it. Returns the
+/// item's outcome and whether the queue took the ending.
+fn settle(
+    store: &mut dyn JobStore,
+    lease: &Lease,
+    control: &JobControl,
+    item: &ManifestItem,
+    options: &StageOptions,
+    outcome: Result<StageOutcome, StageError>,
+) -> Result<(StageOutcome, Result<(), StoreError>), BatchError> {
     if control.stopped() == Some(Stop::Stuck) {
-        // The keeper failed the job back to the queue; nothing of this run is recorded.
-        let outcome = StageOutcome::Failed {
+        let stuck = StageOutcome::Failed {
             error: format!(
                 "{}: stuck (no progress for {:.0} s); the job goes back to the queue",
                 item.source.display(),
@@ -394,8 +445,7 @@ fn run_job(
             ),
             attempts: lease.attempt as u32,
         };
-        ui.finished(item, &outcome);
-        return Ok(Some((item.index, outcome)));
+        return Ok((stuck, Ok(())));
     }
     let lost = control.stopped() == Some(Stop::LeaseLost)
         || matches!(
@@ -405,19 +455,17 @@ fn run_job(
             ))
         );
     if lost {
-        // Another worker holds the job now; nothing of this run's is recorded.
         let refused = match &outcome {
             Err(e) => format!("; refused: {e}"),
             Ok(_) => "; its heartbeat was refused".into(),
         };
-        let outcome = StageOutcome::Busy {
+        let busy = StageOutcome::Busy {
             holder: format!(
                 "another worker (job {} lost its lease here{refused})",
                 lease.job
             ),
         };
-        ui.finished(item, &outcome);
-        return Ok(Some((item.index, outcome)));
+        return Ok((busy, Ok(())));
     }
     let outcome = match outcome {
         Ok(o) => o,
@@ -429,21 +477,11 @@ fn run_job(
     let result = serde_json::to_value(&outcome).unwrap_or(serde_json::Value::Null);
     let recorded = match (&outcome, control.stopped()) {
         (StageOutcome::Cancelled, Some(Stop::Cancelled)) => store.finish_cancelled(lease),
-        // Ctrl-C: the job goes back to the queue as it was, for the next run.
         (StageOutcome::Cancelled, Some(Stop::Interrupted)) => store.release(lease, Duration::ZERO),
-        // Another run holds the item's file: the job goes back to the queue, claimable again
-        // later (this run reports the item busy and does not wait for it).
         (StageOutcome::Busy { .. }, _) => store.release(lease, BUSY_RETRY),
         _ => store.complete(lease, &result),
     };
-    ui.finished(item, &outcome);
-    match recorded {
-        Ok(()) => {}
-        // The lease was lost as the job ended; another worker has (or will) run it again.
-        Err(StoreError::Fenced { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    Ok(Some((item.index, outcome)))
+    Ok((outcome, recorded))
 }
 
 /// A job's event log under its lease: the events the front end shows are also stored, so a
