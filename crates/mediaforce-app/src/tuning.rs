@@ -311,46 +311,8 @@ impl App {
         let io = |e: std::io::Error| {
             AppError::new(ErrorKind::Invalid, format!("{}: {e}", out.display()))
         };
-        // Rows already in the file, with the metrics each carries.
-        let mut held: std::collections::HashMap<_, std::collections::BTreeSet<String>> =
-            std::collections::HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(out) {
-            for (n, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let p: mediaforce::tuning::TuningPoint =
-                    serde_json::from_str(line).map_err(|e| {
-                        AppError::new(
-                            ErrorKind::Invalid,
-                            format!("{}: line {}: not a grid row ({e})", out.display(), n + 1),
-                        )
-                    })?;
-                held.insert(p.key(), p.metrics.keys().cloned().collect());
-            }
-        }
-        // The libvmaf outputs the asked metrics come back as.
-        let mut wanted: Vec<&str> = Vec::new();
-        for m in &opts.metrics {
-            let (_, _, outputs) = mediaforce::metrics::score::FEATURES
-                .iter()
-                .find(|(user, extractor, _)| user == m || extractor == m)
-                .ok_or_else(|| {
-                    AppError::new(
-                        ErrorKind::Invalid,
-                        format!(
-                            "unknown metric {m:?} (known: {})",
-                            mediaforce::metrics::score::FEATURES
-                                .iter()
-                                .map(|f| f.0)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                })?;
-            wanted.extend_from_slice(outputs);
-        }
+        let mut held = held_rows(out)?;
+        let wanted = metric_outputs(&opts.metrics)?;
         let has_all = |have: &std::collections::BTreeSet<String>| {
             wanted.iter().all(|w| {
                 have.contains(*w) || (*w == "Cambi_feature_cambi_score" && have.contains("cambi"))
@@ -395,38 +357,7 @@ impl App {
                     format!("{}: no video stream", input.display()),
                 )
             })?;
-            let pixel = v
-                .pixel_format
-                .as_deref()
-                .and_then(|n| n.parse().ok())
-                .map(|f| adapter.pick_pixel_format(f));
-            // The encoded height each asked resolution comes to (as the search computes it),
-            // so rows already held are recognised.
-            let native = pixel.map_or(v.height, |p| {
-                mediaforce::core::encode::encodable_size(adapter.libav_name(), p, v.width, v.height)
-                    .1
-            });
-            let resolutions: Vec<(Option<u32>, u32)> = if opts.resolutions.is_empty() {
-                vec![(None, native)]
-            } else {
-                opts.resolutions
-                    .iter()
-                    .map(|&r| {
-                        let h = pixel
-                            .and_then(|p| {
-                                mediaforce::search::scaled_size(
-                                    adapter.libav_name(),
-                                    p,
-                                    v.width,
-                                    native,
-                                    r,
-                                )
-                            })
-                            .map_or(native, |(_, h)| h);
-                        (Some(r), h)
-                    })
-                    .collect()
-            };
+            let resolutions = grid_heights(adapter.as_ref(), &v, &opts.resolutions);
             for preset in &presets {
                 for &(resolution, height) in &resolutions {
                     let missing: Vec<f64> = opts
@@ -451,15 +382,7 @@ impl App {
                     if missing.is_empty() {
                         continue;
                     }
-                    let mut cfg = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
-                    cfg.preset = Some(preset.clone());
-                    cfg.samples = opts.samples;
-                    cfg.resolution = resolution;
-                    cfg.metrics = opts.metrics.clone();
-                    if let Some(s) = opts.sample_seconds {
-                        cfg.sample_seconds = s;
-                    }
-                    cfg.max_encoded_percent = f64::INFINITY;
+                    let mut cfg = grid_config(adapter.id(), preset, resolution, opts);
                     cfg.cache = Some(cache.clone());
                     let source = GridSource {
                         input,
@@ -516,6 +439,109 @@ impl App {
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The rows a grid file already holds, by key, with the metrics each carries.
+fn held_rows(
+    out: &Path,
+) -> Result<
+    std::collections::HashMap<mediaforce::point::PointKey, std::collections::BTreeSet<String>>,
+> {
+    let mut held = std::collections::HashMap::new();
+    let Ok(text) = std::fs::read_to_string(out) else {
+        return Ok(held);
+    };
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let p: mediaforce::tuning::TuningPoint = serde_json::from_str(line).map_err(|e| {
+            AppError::new(
+                ErrorKind::Invalid,
+                format!("{}: line {}: not a grid row ({e})", out.display(), n + 1),
+            )
+        })?;
+        held.insert(p.key(), p.metrics.keys().cloned().collect());
+    }
+    Ok(held)
+}
+
+/// The libvmaf outputs the asked metrics come back as; an unknown metric is refused with the
+/// known ones.
+fn metric_outputs(metrics: &[String]) -> Result<Vec<&'static str>> {
+    let mut wanted = Vec::new();
+    for m in metrics {
+        let (_, _, outputs) = mediaforce::metrics::score::FEATURES
+            .iter()
+            .find(|(user, extractor, _)| user == m || extractor == m)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "unknown metric {m:?} (known: {})",
+                        mediaforce::metrics::score::FEATURES
+                            .iter()
+                            .map(|f| f.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        wanted.extend_from_slice(outputs);
+    }
+    Ok(wanted)
+}
+
+/// Each asked resolution (`None`: the source's) with the encoded height it comes to, as the
+/// search computes it, so that rows already held are recognised.
+fn grid_heights(
+    adapter: &dyn mediaforce::codecs::CodecAdapter,
+    v: &mediaforce::core::probe::VideoInfo,
+    asked: &[u32],
+) -> Vec<(Option<u32>, u32)> {
+    let pixel = v
+        .pixel_format
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .map(|f| adapter.pick_pixel_format(f));
+    let native = pixel.map_or(v.height, |p| {
+        mediaforce::core::encode::encodable_size(adapter.libav_name(), p, v.width, v.height).1
+    });
+    if asked.is_empty() {
+        return vec![(None, native)];
+    }
+    asked
+        .iter()
+        .map(|&r| {
+            let h = pixel
+                .and_then(|p| {
+                    mediaforce::search::scaled_size(adapter.libav_name(), p, v.width, native, r)
+                })
+                .map_or(native, |(_, h)| h);
+            (Some(r), h)
+        })
+        .collect()
+}
+
+/// A grid's search: exactly the asked knobs at `preset` (set by the caller), no target and
+/// no size guard, the asked samples, resolution and metrics.
+fn grid_config(
+    encoder: &str,
+    preset: &str,
+    resolution: Option<u32>,
+    opts: &GridOptions,
+) -> mediaforce::search::SearchConfig {
+    let mut cfg = mediaforce::search::SearchConfig::new(encoder, 0.0);
+    cfg.preset = Some(preset.to_string());
+    cfg.samples = opts.samples;
+    cfg.resolution = resolution;
+    cfg.metrics = opts.metrics.clone();
+    if let Some(s) = opts.sample_seconds {
+        cfg.sample_seconds = s;
+    }
+    cfg.max_encoded_percent = f64::INFINITY;
+    cfg
 }
 
 /// What `ladder` measures.

@@ -65,9 +65,13 @@ pub struct TuningPoint {
     pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
+/// What makes a measured point itself (see [`TuningPoint::key`]): source fingerprint,
+/// encoder, encoder version, preset, knob (its bits), whole file or samples, encoded height.
+pub type PointKey = (String, String, String, String, u64, bool, u32);
+
 impl TuningPoint {
     /// What makes a row the same measurement (a grid skips rows it already holds).
-    pub fn key(&self) -> (String, String, String, String, u64, bool, u32) {
+    pub fn key(&self) -> PointKey {
         (
             self.source_fingerprint.clone(),
             self.encoder.clone(),
