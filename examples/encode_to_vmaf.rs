@@ -5,27 +5,25 @@
 //! ```
 
 use mediaforce::core::transcode::TranscodeOptions;
-use mediaforce::core::{Progress, ProgressSink};
-use mediaforce::search::{encode_to_target, SearchConfig, SearchEvent, SearchObserver};
+use mediaforce::events::{Event, EventSink};
+use mediaforce::search::{encode_to_target, SearchConfig};
 
-/// Prints search events and encode progress as plain lines.
+/// Prints the search's probes and the encode's progress as plain lines.
 struct Lines;
 
-impl SearchObserver for Lines {
-    fn event(&mut self, event: &SearchEvent<'_>) {
-        if let SearchEvent::ProbeScored(p) = event {
-            println!(
-                "probe crf {}: VMAF {:.2}, ~{:.0}% of source",
-                p.knob, p.score, p.predicted_percent
-            );
-        }
-    }
-}
-
-impl ProgressSink for Lines {
-    fn update(&mut self, p: &Progress) {
-        if p.frames_done.is_multiple_of(100) {
-            println!("encoded {} frames at {:.1} fps", p.frames_done, p.fps);
+impl EventSink for Lines {
+    fn emit(&mut self, event: Event) {
+        match event {
+            Event::ProbeScored {
+                knob,
+                score,
+                predicted_percent,
+                ..
+            } => println!("probe crf {knob}: VMAF {score:.2}, ~{predicted_percent:.0}% of source"),
+            Event::FramesDone { frames, fps, .. } if frames.is_multiple_of(100) => {
+                println!("encoded {frames} frames at {fps:.1} fps")
+            }
+            _ => {}
         }
     }
 }
@@ -43,7 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         output.as_ref(),
         &config,
         &TranscodeOptions::new("libsvtav1"),
-        &mut Lines,
         &mut Lines,
     )?;
     match report.encodes.last() {

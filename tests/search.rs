@@ -3,23 +3,23 @@
 use mediaforce::core::synth::{SyntheticClip, SyntheticVideo};
 use mediaforce::core::transcode::{transcode, TranscodeOptions};
 use mediaforce::core::NoProgress;
+use mediaforce::events::{Event, EventSink};
 use mediaforce::metrics::{score_files, Scale};
 use mediaforce::search::{
     crf_search, place_samples, place_samples_indexed, Outcome, Placement, SearchConfig,
-    SearchEvent, SearchObserver,
 };
 
 #[derive(Default)]
 struct Log(Vec<String>);
-impl SearchObserver for Log {
-    fn event(&mut self, e: &SearchEvent<'_>) {
+impl EventSink for Log {
+    fn emit(&mut self, e: Event) {
         self.0.push(match e {
-            SearchEvent::SamplesReady(s) => format!("samples {}", s.len()),
-            SearchEvent::ProbeStarted(k) => format!("start {k}"),
-            SearchEvent::ProbeScored(p) => format!("scored {} {:.2}", p.knob, p.score),
-            SearchEvent::SourceDamaged { errors, .. } => format!("damaged {errors}"),
+            Event::SamplesPlaced { samples } => format!("samples {}", samples.len()),
+            Event::ProbeStarted { knob } => format!("start {knob}"),
+            Event::ProbeScored { knob, score, .. } => format!("scored {knob} {score:.2}"),
+            Event::SourceDamaged { errors, .. } => format!("damaged {errors}"),
             // Timing-dependent (twice a second): not part of the logged sequence.
-            SearchEvent::ProbeProgress { .. } => return,
+            _ => return,
         });
     }
 }
@@ -182,7 +182,7 @@ fn unreachable_target_is_a_typed_outcome_with_best_attempt() {
     cfg.scale = Scale::Native;
     cfg.min_knob = Some(30.0);
     cfg.max_probes = 3;
-    let report = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let report = crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap();
     match report.outcome {
         Outcome::NotFound {
             best: Some(b),
@@ -209,9 +209,9 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
         mediaforce::cache::ProbeCache::open(dir.path().join("data/catalog.db").to_str().unwrap())
             .unwrap(),
     ));
-    let first = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let first = crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert!(first.probes.iter().all(|p| !p.cached));
-    let second = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let second = crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert!(second.probes.iter().all(|p| p.cached), "every probe cached");
     let knobs = |r: &mediaforce::search::SearchReport| {
         r.probes
@@ -243,7 +243,7 @@ fn rerun_of_the_same_search_comes_from_the_cache() {
 
     // A different preset is a different encoder fingerprint: nothing cached.
     cfg.preset = Some("superfast".into());
-    let third = crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let third = crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert!(third.probes.iter().all(|p| !p.cached));
 }
 
@@ -270,7 +270,7 @@ fn packed_rgb_sources_get_their_features_measured() {
         cfg.preset = Some("ultrafast".into());
         cfg.scale = Scale::Native;
         cfg.max_probes = 1;
-        crf_search(&src, &cfg, &mut mediaforce::search::Quiet)
+        crf_search(&src, &cfg, &mut mediaforce::events::Quiet)
             .unwrap()
             .features
             .unwrap()
@@ -316,7 +316,7 @@ fn ten_bit_vfr_and_still_image_sources_are_searched() {
     )
     .write(&ten)
     .unwrap();
-    let r = crf_search(&ten, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let r = crf_search(&ten, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert_eq!(r.pixel_format, "yuv420p10le");
     assert!(found(&r).score >= 88.0);
 
@@ -325,7 +325,7 @@ fn ten_bit_vfr_and_still_image_sources_are_searched() {
     let mut v = SyntheticVideo::new(192, 108, 30);
     v.variable_frame_rate = true;
     SyntheticClip::new(v).write(&vfr).unwrap();
-    let r = crf_search(&vfr, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let r = crf_search(&vfr, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert_eq!(r.samples.iter().map(|s| s.frames).sum::<u64>(), 30);
     assert!(found(&r).score >= 88.0);
 
@@ -348,7 +348,7 @@ fn ten_bit_vfr_and_still_image_sources_are_searched() {
             .as_deref(),
         Some("rgb")
     );
-    let r = crf_search(&png, &cfg, &mut mediaforce::search::Quiet).unwrap();
+    let r = crf_search(&png, &cfg, &mut mediaforce::events::Quiet).unwrap();
     assert_eq!(r.samples[0].frames, 1);
     assert_eq!(r.pixel_format, "yuv420p");
     assert!(found(&r).score >= 88.0);
@@ -367,11 +367,11 @@ fn gate_sets_hold_for_the_chosen_result() {
     cfg.preset = Some("ultrafast".into());
     cfg.scale = Scale::Native;
     cfg.tolerance = 2.0;
-    let plain = found(&crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap());
+    let plain = found(&crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap());
     // A minimum-frame gate above what the mean-only choice gives forces a better knob.
     let gate = plain.vmaf.min + 2.0;
     cfg.gates = vec![(TargetStat::Min, gate), (TargetStat::P5, 80.0)];
-    let gated = found(&crf_search(&src, &cfg, &mut mediaforce::search::Quiet).unwrap());
+    let gated = found(&crf_search(&src, &cfg, &mut mediaforce::events::Quiet).unwrap());
     assert!(
         gated.vmaf.mean >= 85.0 && gated.vmaf.min >= gate && gated.vmaf.p5 >= 80.0,
         "{:?}",
@@ -396,9 +396,9 @@ fn gate_sets_hold_for_the_chosen_result() {
 
 /// Asks to stop as soon as the first probe has started.
 struct StopInFirstProbe(bool);
-impl SearchObserver for StopInFirstProbe {
-    fn event(&mut self, e: &SearchEvent<'_>) {
-        if matches!(e, SearchEvent::ProbeStarted(_)) {
+impl EventSink for StopInFirstProbe {
+    fn emit(&mut self, e: Event) {
+        if matches!(e, Event::ProbeStarted { .. }) {
             self.0 = true;
         }
     }

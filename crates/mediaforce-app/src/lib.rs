@@ -129,19 +129,7 @@ impl From<mediaforce::store::sql::SqlError> for AppError {
     }
 }
 
-/// A size for people: `1.2 MB`, `3.40 GB`.
-pub fn human_bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1e9 {
-        format!("{:.2} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.1} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1} kB", b / 1e3)
-    } else {
-        format!("{b} B")
-    }
-}
+pub use mediaforce::domain::human_bytes;
 
 /// Result alias of the application layer.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

@@ -3,13 +3,13 @@
 //! so another process (a web page, another host) finds them by id.
 
 use crate::{human_bytes, App, AppError, BatchView, ErrorKind, Result, Selection};
-use mediaforce::batch::BatchUi;
 use mediaforce::catalog::ItemRecord;
 use mediaforce::compare::{compare, default_cache_dir, CompareOptions, CompareReport};
-use mediaforce::core::ProgressSink;
 use mediaforce::domain::ItemState;
+use mediaforce::events::{Event, EventSink, Frames, Tee};
 use mediaforce::jobs::JobFailure;
 use mediaforce::manifest::{self, ManifestItem};
+use mediaforce::runner::Reporter;
 use mediaforce::stage::{StageOptions, StageOutcome};
 use mediaforce::validate::{validate, ValidationReport};
 use serde::Serialize;
@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 /// The work of a queued job on one item: the app, the plan's key, the item, the job's
-/// control and the job's arguments.
+/// control, its events (into the job's log and the run's reporter) and the job's arguments.
 type ItemJob<'a, T> = dyn FnMut(
         &App,
         &Path,
         &ManifestItem,
         &mediaforce::control::JobControl,
+        &mut dyn EventSink,
         &serde_json::Value,
     ) -> Result<T>
     + 'a;
@@ -108,24 +109,16 @@ fn compare_dir(item: i64, fence: Option<mediaforce::control::Fence>) -> PathBuf 
     })
 }
 
-/// A progress sink that holds while the job is paused and reports its cancellation.
+/// An event sink that holds while the job is paused and reports its cancellation.
 pub(crate) struct Controlled<'a> {
-    pub(crate) inner: &'a mut dyn ProgressSink,
+    pub(crate) inner: &'a mut dyn EventSink,
     pub(crate) control: &'a mediaforce::control::JobControl,
 }
 
-impl ProgressSink for Controlled<'_> {
-    fn start(&mut self, label: &str, total: Option<u64>) {
-        self.inner.start(label, total);
-    }
-
-    fn update(&mut self, p: &mediaforce::core::Progress) {
-        self.inner.update(p);
+impl EventSink for Controlled<'_> {
+    fn emit(&mut self, event: Event) {
+        self.inner.emit(event);
         self.control.wait_while_paused();
-    }
-
-    fn finish(&mut self) {
-        self.inner.finish();
     }
 
     fn cancelled(&self) -> bool {
@@ -168,7 +161,7 @@ impl App {
     }
 
     /// Stage the selected items through the job queue, `jobs` at a time; `cancel` stops
-    /// between frames (jobs are given back), `ui` hears of each item. Returns the outcomes by
+    /// between frames (jobs are given back), `reporter` hears each item's events. Returns the outcomes by
     /// index and whether the run was cancelled.
     pub fn encode(
         &self,
@@ -176,7 +169,7 @@ impl App {
         jobs: usize,
         retries: Option<u32>,
         cancel: &AtomicBool,
-        ui: &dyn BatchUi,
+        reporter: &dyn Reporter,
     ) -> Result<Vec<EncodeResult>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
         let m = manifest::load(&self.catalog, &mpath)?;
@@ -197,8 +190,9 @@ impl App {
                 .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
         ));
         let jobs = jobs.max(1).min(items.len().max(1));
-        let outcomes = mediaforce::batch::run(&mpath, &m.items, &items, &options, jobs, cancel, ui)
-            .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+        let outcomes =
+            mediaforce::batch::run(&mpath, &m.items, &items, &options, jobs, cancel, reporter)
+                .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
         let mut results: Vec<EncodeResult> = outcomes
             .into_iter()
             .filter_map(|(index, outcome)| {
@@ -323,10 +317,11 @@ impl App {
         &self,
         mpath: &Path,
         item: &ManifestItem,
-        progress: &mut dyn ProgressSink,
+        events: &mut dyn EventSink,
     ) -> Result<ValidationReport> {
         let it = self.item_record(mpath, item)?;
-        let report = validate(&item.source, &item.staging, &item.policy, progress);
+        let mut frames = Frames::new("score", events);
+        let report = validate(&item.source, &item.staging, &item.policy, &mut frames);
         let io = |p: &Path, e: std::io::Error| {
             AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
         };
@@ -385,12 +380,12 @@ impl App {
 
     /// Validate the selected items, each as a job in the queue (leased, fenced, cancellable
     /// from the store); items without a staged encode are listed, not failed. `cancel`
-    /// (Ctrl-C) gives the running job back and stops.
+    /// (Ctrl-C) gives the running job back and stops; `reporter` hears each job's events.
     pub fn validate(
         &self,
         sel: &Selection,
         cancel: &AtomicBool,
-        progress: &mut dyn FnMut(&ManifestItem) -> Box<dyn ProgressSink>,
+        reporter: &dyn Reporter,
         each: &mut dyn FnMut(&ManifestItem, &ValidationReport),
     ) -> Result<BatchView<ValidationReport>> {
         self.over_staged_queued(
@@ -398,10 +393,10 @@ impl App {
             "validate",
             serde_json::Value::Null,
             cancel,
-            &mut |app, mpath, item, control, _| {
-                let mut sink = progress(item);
+            reporter,
+            &mut |app, mpath, item, control, events, _| {
                 let mut controlled = Controlled {
-                    inner: sink.as_mut(),
+                    inner: events,
                     control,
                 };
                 let r = app.validate_item(mpath, item, &mut controlled)?;
@@ -420,6 +415,7 @@ impl App {
         verb: &str,
         args: serde_json::Value,
         cancel: &AtomicBool,
+        reporter: &dyn Reporter,
         f: &mut ItemJob<'_, T>,
     ) -> Result<BatchView<T>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
@@ -465,7 +461,7 @@ impl App {
             &kind,
             &jobs,
             cancel,
-            &mut |lease, control| {
+            &mut |lease, control, log| {
                 let index = lease.payload["index"].as_u64().map(|i| i as usize);
                 let Some(item) = index.and_then(|i| m.items.iter().find(|it| it.index == i)) else {
                     return Err(JobFailure::new(format!(
@@ -475,7 +471,27 @@ impl App {
                     )));
                 };
                 let asked = wanted.remove(&item.index);
-                match f(self, &mpath, item, control, &lease.payload["args"]) {
+                let mut shown = reporter.item(item);
+                let mut events = Tee(log, shown.as_mut());
+                events.emit(mediaforce::runner::item_started(item));
+                let result = f(
+                    self,
+                    &mpath,
+                    item,
+                    control,
+                    &mut events,
+                    &lease.payload["args"],
+                );
+                events.emit(Event::ItemFinished {
+                    index: item.index,
+                    source: item.source.clone(),
+                    outcome: if result.is_ok() { "done" } else { "failed" }.into(),
+                    detail: result
+                        .as_ref()
+                        .err()
+                        .map_or_else(|| format!("{verb} done"), |e| e.message.clone()),
+                });
+                match result {
                     Ok(r) => {
                         let v = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
                         if asked {
@@ -587,6 +603,7 @@ impl App {
         timestamps: &[f64],
         clip_seconds: f64,
         cancel: &AtomicBool,
+        reporter: &dyn Reporter,
         each: &mut dyn FnMut(&ManifestItem, &CompareReport),
     ) -> Result<BatchView<CompareReport>> {
         self.over_staged_queued(
@@ -594,7 +611,8 @@ impl App {
             "compare",
             serde_json::json!({"timestamps": timestamps, "clip_seconds": clip_seconds}),
             cancel,
-            &mut |app, mpath, item, _control, args| {
+            reporter,
+            &mut |app, mpath, item, _control, _events, args| {
                 let timestamps: Vec<f64> = args["timestamps"]
                     .as_array()
                     .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())

@@ -93,7 +93,7 @@ impl App {
             let file_policy = self.policies().resolve(&f.file.path).policy;
             let cfg = file_policy.search_config(height);
             let report =
-                mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::search::Quiet);
+                mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::events::Quiet);
             if let (Ok(r), Ok(fp)) = (&report, mediaforce::cache::source_fingerprint(&f.file.path))
             {
                 let codec = f.media.video_codec.clone().unwrap_or_default();
@@ -407,7 +407,7 @@ impl App {
                         let report = mediaforce::search::crf_search(
                             input,
                             &cfg,
-                            &mut mediaforce::search::Quiet,
+                            &mut mediaforce::events::Quiet,
                         )
                         .map_err(|e| {
                             AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
@@ -596,7 +596,7 @@ impl App {
         &self,
         input: &Path,
         opts: &LadderOptions,
-        observer: &mut dyn mediaforce::search::SearchObserver,
+        events: &mut dyn mediaforce::events::EventSink,
     ) -> Result<LadderView> {
         let invalid = |e: &dyn std::fmt::Display| {
             AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
@@ -628,7 +628,7 @@ impl App {
             },
             rules: opts.rules,
         };
-        let ladder = mediaforce::ladder::ladder(input, &cfg, observer).map_err(|e| invalid(&e))?;
+        let ladder = mediaforce::ladder::ladder(input, &cfg, events).map_err(|e| invalid(&e))?;
         let files = match &opts.out {
             Some(dir) => Some(ladder.write(dir).map_err(|e| {
                 AppError::new(ErrorKind::Invalid, format!("{}: {e}", dir.display()))
@@ -662,7 +662,7 @@ fn full_rows(
     let invalid = |e: &dyn std::fmt::Display| {
         AppError::new(ErrorKind::Invalid, format!("{}: {e}", input.display()))
     };
-    let report = mediaforce::search::crf_search(input, cfg, &mut mediaforce::search::Quiet)
+    let report = mediaforce::search::crf_search(input, cfg, &mut mediaforce::events::Quiet)
         .map_err(|e| invalid(&e))?;
     let features = report
         .features

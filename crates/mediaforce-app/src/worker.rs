@@ -5,9 +5,11 @@
 
 use crate::review::store_error;
 use crate::{App, AppError, ErrorKind, Result, Selection};
-use mediaforce::batch::{queue_location, BatchUi};
+use mediaforce::batch::queue_location;
+use mediaforce::events::Event;
 use mediaforce::hosts::{HostError, HostInfo, HostRow, HostState, Hosts};
 use mediaforce::manifest;
+use mediaforce::runner::Reporter;
 use mediaforce::runner::{run_claims, ClaimLoop, Gate, Next, Until};
 use mediaforce::stage::{StageOptions, StageOutcome};
 use mediaforce::store::{JobStore, Lease, StoreError};
@@ -70,12 +72,6 @@ pub struct WorkerSummary {
     pub failed: usize,
     /// Jobs it gave back or lost.
     pub left: usize,
-}
-
-/// What a worker tells its front end, from its job threads.
-pub trait WorkerUi: BatchUi {
-    /// A job could not be run here (the error is recorded on the job; the worker goes on).
-    fn job_error(&self, job: i64, error: &str);
 }
 
 /// A worker's thread name in leases and events: the host and the slot.
@@ -362,7 +358,7 @@ impl App {
         &self,
         opts: &WorkerOptions,
         cancel: &AtomicBool,
-        ui: &dyn WorkerUi,
+        reporter: &dyn Reporter,
     ) -> Result<WorkerSummary> {
         let hosts = self.hosts()?;
         let info = this_host(opts)?;
@@ -390,7 +386,7 @@ impl App {
             options,
             opts,
             cancel,
-            ui,
+            reporter,
             done: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             left: AtomicUsize::new(0),
@@ -478,7 +474,7 @@ struct Worker<'a> {
     options: StageOptions,
     opts: &'a WorkerOptions,
     cancel: &'a AtomicBool,
-    ui: &'a dyn WorkerUi,
+    reporter: &'a dyn Reporter,
     done: AtomicUsize,
     failed: AtomicUsize,
     left: AtomicUsize,
@@ -588,10 +584,10 @@ impl Worker<'_> {
             options.paths = host.mappings.clone();
         }
         options.priority = Some((host.nice, host.ionice));
-        let (cancel, ui) = (self.cancel, self.ui);
+        let (cancel, reporter) = (self.cancel, self.reporter);
         let r = std::thread::scope(|job| {
             job.spawn(|| {
-                mediaforce::batch::run_claimed(store, catalog, &lease, &options, cancel, ui)
+                mediaforce::batch::run_claimed(store, catalog, &lease, &options, cancel, reporter)
             })
             .join()
             .unwrap_or(Err(mediaforce::batch::BatchError::Panicked(lease.job)))
@@ -601,7 +597,10 @@ impl Worker<'_> {
             Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => &self.left,
             Ok(Some(_)) => &self.done,
             Err(e) => {
-                self.ui.job_error(lease.job, &e.to_string());
+                self.reporter.event(Event::JobFailed {
+                    host: host.name.clone(),
+                    cause: format!("job {}: {e}", lease.job),
+                });
                 &self.failed
             }
         };

@@ -60,18 +60,25 @@ pub fn serve(dir: Option<&Path>, bind: &str) -> Result<()> {
     eprintln!("web demo: encoding, validating and comparing the first item");
     let ui = crate::workflow::BatchLines {
         json: false,
-        jobs: 1,
+        detail: true,
     };
     app.encode(&first, 1, None, &stop, &ui)?;
     app.validate(
         &first,
         &stop,
-        &mut |_| Box::new(mediaforce_core::NoProgress),
+        &mediaforce::runner::Unreported,
         &mut |_, _| {},
     )?
     .verdict(&first, "validated")?;
-    app.compare(&first, &[], 1.5, &stop, &mut |_, _| {})?
-        .verdict(&first, "compared")?;
+    app.compare(
+        &first,
+        &[],
+        1.5,
+        &stop,
+        &mediaforce::runner::Unreported,
+        &mut |_, _| {},
+    )?
+    .verdict(&first, "compared")?;
     let password = mediaforce::transfer::new_token()[..16].to_string();
     app.web_set_password(&password)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

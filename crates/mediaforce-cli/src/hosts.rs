@@ -2,15 +2,11 @@
 //! the shared store on this host) and `hosts` (see and steer the hosts). Each parses, calls the
 //! application layer and renders.
 
-use crate::progress::Bar;
 use crate::render::{human_bytes, print_json};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use mediaforce::hosts::HostState;
-use mediaforce::manifest::ManifestItem;
-use mediaforce::search::{Quiet, SearchObserver};
-use mediaforce::stage::StageOutcome;
-use mediaforce_app::worker::{WorkerOptions, WorkerUi};
+use mediaforce_app::worker::WorkerOptions;
 use mediaforce_app::{App, Paths};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -232,46 +228,6 @@ pub enum HostsAction {
     },
 }
 
-struct WorkerLines {
-    json: bool,
-}
-
-impl mediaforce::batch::BatchUi for WorkerLines {
-    fn started(&self, item: &ManifestItem) {
-        if !self.json {
-            eprintln!("[{}] {}", item.index, item.source.display());
-        }
-    }
-
-    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome) {
-        let line = format!(
-            "[{}] {}",
-            item.index,
-            crate::workflow::describe_outcome(outcome)
-        );
-        // With --json, stdout carries the summary only; the log goes to stderr.
-        if self.json {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    }
-
-    fn observer(&self, _item: &ManifestItem) -> Box<dyn SearchObserver + '_> {
-        Box::new(Quiet)
-    }
-
-    fn progress(&self, _item: &ManifestItem) -> Box<dyn mediaforce_core::ProgressSink + '_> {
-        Box::new(Bar::new(false))
-    }
-}
-
-impl WorkerUi for WorkerLines {
-    fn job_error(&self, job: i64, error: &str) {
-        eprintln!("job {job}: {error}");
-    }
-}
-
 fn print_host(h: &mediaforce::hosts::HostRow) {
     println!(
         "{:<16} {:<9} {:>2} jobs  {:<5} schedule {}; nice {}, ionice {}; {} cores, {}, {}; encoders: {}",
@@ -347,7 +303,14 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 stuck_after: (stuck_after > 0.0)
                     .then(|| std::time::Duration::from_secs_f64(stuck_after)),
             };
-            let summary = app.run_worker(&opts, &STOP, &WorkerLines { json })?;
+            let summary = app.run_worker(
+                &opts,
+                &STOP,
+                &crate::workflow::BatchLines {
+                    json,
+                    detail: false,
+                },
+            )?;
             if json {
                 print_json(&summary)?;
             } else {

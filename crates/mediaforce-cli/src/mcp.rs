@@ -116,22 +116,30 @@ fn answer(v: &impl serde::Serialize) -> Result<CallToolResult, ErrorData> {
 /// Search events carried out of the blocking search to the client as progress notifications.
 struct Forward(tokio::sync::mpsc::UnboundedSender<String>);
 
-impl mediaforce::search::SearchObserver for Forward {
-    fn event(&mut self, event: &mediaforce::search::SearchEvent<'_>) {
-        use mediaforce::search::SearchEvent as E;
-        let _ = match event {
-            E::SamplesReady(s) => self.0.send(format!("{} samples ready", s.len())),
-            E::ProbeStarted(k) => self.0.send(format!("probe at knob {k}")),
-            E::ProbeProgress { frames, total, fps } => self
-                .0
-                .send(format!("probe: {frames}/{total} frames, {fps:.1} fps")),
-            E::ProbeScored(p) => self
-                .0
-                .send(format!("knob {} scored {:.2}", p.knob, p.score)),
-            E::SourceDamaged { errors, .. } => {
-                self.0.send(format!("{errors} damaged packets concealed"))
+impl mediaforce::events::EventSink for Forward {
+    fn emit(&mut self, event: mediaforce::events::Event) {
+        use mediaforce::events::Event as E;
+        let text = match event {
+            E::SamplesPlaced { samples } => format!("{} samples ready", samples.len()),
+            E::ProbeStarted { knob } => format!("probe at knob {knob}"),
+            E::ProbeProgress { frames, total, fps } => {
+                format!("probe: {frames}/{total} frames, {fps:.1} fps")
             }
+            E::ProbeScored { knob, score, .. } => format!("knob {knob} scored {score:.2}"),
+            E::SourceDamaged { errors, .. } => format!("{errors} damaged packets concealed"),
+            E::FramesDone {
+                label,
+                frames,
+                total,
+                fps,
+                ..
+            } => match total {
+                Some(t) => format!("{label}: {frames}/{t} frames, {fps:.1} fps"),
+                None => format!("{label}: {frames} frames, {fps:.1} fps"),
+            },
+            other => other.kind().to_string(),
         };
+        let _ = self.0.send(text);
     }
 }
 
@@ -330,14 +338,7 @@ impl Tools {
         let input = PathBuf::from(&a.search.path);
         let report = Self::with_progress(&meta, &client, move |mut fwd| {
             let base = mediaforce_core::transcode::TranscodeOptions::new(&cfg.encoder);
-            mediaforce::search::encode_to_target(
-                &input,
-                &output,
-                &cfg,
-                &base,
-                &mut fwd,
-                &mut mediaforce_core::NoProgress,
-            )
+            mediaforce::search::encode_to_target(&input, &output, &cfg, &base, &mut fwd)
         })
         .await?
         .map_err(failed)?;

@@ -1,6 +1,7 @@
 //! indicatif progress bars behind the library's `ProgressSink`, shown only on a terminal.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mediaforce::events::Event;
 use mediaforce_core::{Progress, ProgressSink};
 use std::io::IsTerminal;
 
@@ -97,32 +98,35 @@ impl Drop for ScanBar {
     }
 }
 
-/// Search events on stderr: while a probe runs, a bar naming it (knob, frames scored of the
-/// samples', fps, ETA) on a terminal; one line per scored probe; nothing when disabled
-/// (`--json`) but damage warnings. The bar is gone once its probe is scored, so the full
-/// encode that may follow shows its own.
+/// The terminal reporter of one job's events on stderr: while a probe runs, a bar naming it
+/// (knob, frames scored of the samples', fps, ETA); one line per scored probe; a bar for the
+/// full encode's frames (fps, ETA). With `--json` (disabled) nothing but damage warnings.
+/// A bar is gone once what it counts is over, so the next one starts clean.
 pub struct SearchProgress {
     on: bool,
     path: std::path::PathBuf,
-    knob: &'static str,
+    knob: String,
     bar: Option<ProgressBar>,
     /// Draw bars (stderr is a terminal); tests draw to a hidden target.
     draw: Option<fn() -> ProgressDrawTarget>,
     probes: usize,
+    /// What the bar counts: a probe, or the label of a full pass (`encode`, `score`).
+    counting: Option<String>,
 }
 
 impl SearchProgress {
-    pub fn new(enabled: bool, knob: &'static str, path: &std::path::Path) -> Self {
+    pub fn new(enabled: bool, knob: &str, path: &std::path::Path) -> Self {
         let draw = std::io::stderr()
             .is_terminal()
             .then_some(ProgressDrawTarget::stderr as fn() -> ProgressDrawTarget);
         Self {
             on: enabled,
             path: path.to_path_buf(),
-            knob,
+            knob: knob.to_string(),
             bar: None,
             draw,
             probes: 0,
+            counting: None,
         }
     }
 
@@ -134,17 +138,47 @@ impl SearchProgress {
     }
 
     fn clear_bar(&mut self) {
+        self.counting = None;
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
     }
+
+    /// A new bar counting `what`, with `prefix`.
+    fn start_bar(&mut self, what: String, prefix: String) {
+        self.clear_bar();
+        if let Some(draw) = self.draw {
+            let b = ProgressBar::with_draw_target(None, draw());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} frames  {msg}  eta {eta}  ({elapsed})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b.set_prefix(prefix);
+            b.set_message("starting");
+            b.enable_steady_tick(std::time::Duration::from_millis(250));
+            self.bar = Some(b);
+        }
+        self.counting = Some(what);
+    }
+
+    fn count(&self, frames: u64, total: Option<u64>, fps: f64) {
+        if let Some(b) = &self.bar {
+            if let Some(t) = total {
+                b.set_length(t.max(frames));
+            }
+            b.set_position(frames);
+            b.set_message(format!("{fps:.1} fps"));
+        }
+    }
 }
 
-impl mediaforce::search::SearchObserver for SearchProgress {
-    fn event(&mut self, e: &mediaforce::search::SearchEvent<'_>) {
-        use mediaforce::search::SearchEvent;
+impl mediaforce::events::EventSink for SearchProgress {
+    fn emit(&mut self, e: Event) {
         // Damage in the source is a warning even under --json (stderr, not the document).
-        if let SearchEvent::SourceDamaged { errors, seconds } = e {
+        if let Event::SourceDamaged { errors, seconds } = &e {
             let text = damage_warning(&self.path, "the search samples", *errors, seconds);
             self.line(text);
             return;
@@ -152,43 +186,57 @@ impl mediaforce::search::SearchObserver for SearchProgress {
         if !self.on {
             return;
         }
-        match e {
-            SearchEvent::SamplesReady(s) => self.line(format!(
+        match &e {
+            Event::ItemStarted { knob, source, .. } => {
+                self.knob.clone_from(knob);
+                self.path.clone_from(source);
+                self.probes = 0;
+            }
+            Event::SamplesPlaced { samples } => self.line(format!(
                 "samples: {} ({} frames)",
-                s.len(),
-                s.iter().map(|x| x.frames).sum::<u64>()
+                samples.len(),
+                samples.iter().map(|x| x.frames).sum::<u64>()
             )),
-            SearchEvent::ProbeStarted(knob) => {
+            Event::ProbeStarted { knob } => {
                 self.probes += 1;
+                let prefix = format!("probe {} {} {knob}", self.probes, self.knob);
+                self.start_bar("probe".into(), prefix);
+            }
+            Event::ProbeProgress { frames, total, fps } => self.count(*frames, Some(*total), *fps),
+            Event::ProbeScored { .. } => {
                 self.clear_bar();
-                if let Some(draw) = self.draw {
-                    let b = ProgressBar::with_draw_target(None, draw());
-                    b.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix} [{bar:30}] {pos}/{len} frames  {msg}  eta {eta}  ({elapsed})",
-                        )
-                        .expect("valid template")
-                        .progress_chars("=> "),
-                    );
-                    b.set_prefix(format!("probe {} {} {knob}", self.probes, self.knob));
-                    b.set_message("starting");
-                    b.enable_steady_tick(std::time::Duration::from_millis(250));
-                    self.bar = Some(b);
+                if let Some(text) = e.describe_probe(&self.knob) {
+                    self.line(format!("  {text}"));
                 }
             }
-            SearchEvent::ProbeProgress { frames, total, fps } => {
-                if let Some(b) = &self.bar {
-                    b.set_length(*total);
-                    b.set_position(*frames);
-                    b.set_message(format!("{fps:.1} fps"));
+            Event::FramesDone {
+                label,
+                frames,
+                total,
+                fps,
+                ..
+            } => {
+                if self.counting.as_deref() != Some(label) {
+                    self.start_bar(label.clone(), format!("{label:>8}"));
                 }
+                self.count(*frames, *total, *fps);
             }
-            SearchEvent::SourceDamaged { .. } => {}
-            SearchEvent::ProbeScored(p) => {
-                self.clear_bar();
-                self.line(format!("  {}", p.describe(self.knob)))
-            }
+            Event::ItemFinished { .. } => self.clear_bar(),
+            _ => {}
         }
+    }
+}
+
+/// A reporter that draws each job's bars (probes, encode, score) on a terminal and prints no
+/// lines of its own: the command prints each item's result.
+pub struct Bars(pub bool);
+
+impl mediaforce::runner::Reporter for Bars {
+    fn item(
+        &self,
+        item: &mediaforce::manifest::ManifestItem,
+    ) -> Box<dyn mediaforce::events::EventSink + '_> {
+        Box::new(SearchProgress::new(self.0, "knob", &item.source))
     }
 }
 
@@ -219,14 +267,14 @@ pub fn warn_damage(path: &std::path::Path, part: &str, errors: u64, seconds: &[f
 mod tests {
     use super::SearchProgress;
     use indicatif::ProgressDrawTarget;
-    use mediaforce::search::{SearchEvent, SearchObserver};
+    use mediaforce::events::{Event, EventSink};
 
     #[test]
     fn the_probe_bar_counts_frames_and_is_gone_once_the_probe_is_scored() {
         let mut p = SearchProgress::new(true, "crf", std::path::Path::new("x.mkv"));
         p.draw = Some(ProgressDrawTarget::hidden);
-        p.event(&SearchEvent::ProbeStarted(30.0));
-        p.event(&SearchEvent::ProbeProgress {
+        p.emit(Event::ProbeStarted { knob: 30.0 });
+        p.emit(Event::ProbeProgress {
             frames: 120,
             total: 480,
             fps: 40.0,
@@ -234,17 +282,34 @@ mod tests {
         let bar = p.bar.as_ref().expect("a bar while the probe runs");
         assert_eq!((bar.position(), bar.length()), (120, Some(480)));
         assert_eq!(bar.message(), "40.0 fps");
-        let probe: mediaforce::search::Probe = serde_json::from_value(serde_json::json!({
-            "knob": 30.0, "score": 93.0,
-            "vmaf": {"mean": 93.0, "harmonic_mean": 92.9, "min": 90.0, "p1": 90.5, "p5": 91.0},
-            "sample_means": [93.0], "sample_bytes": 1000, "predicted_bytes": 10000,
-            "predicted_percent": 40.0, "predicted_encode_seconds": 3.0
-        }))
-        .unwrap();
-        p.event(&SearchEvent::ProbeScored(&probe));
-        assert!(
-            p.bar.is_none(),
-            "nothing left counting through the full encode"
-        );
+        assert_eq!(bar.prefix(), "probe 1 crf 30");
+        p.emit(Event::ProbeScored {
+            knob: 30.0,
+            score: 93.0,
+            mean: 93.0,
+            p5: 91.0,
+            min: 90.0,
+            predicted_percent: 40.0,
+            cached: false,
+        });
+        assert!(p.bar.is_none(), "nothing left counting after the probe");
+        // The full encode's frames get a bar of their own, gone when the item ends.
+        p.emit(Event::FramesDone {
+            label: "encode".into(),
+            frames: 50,
+            total: Some(200),
+            fps: 25.0,
+            eta_seconds: Some(6.0),
+        });
+        let bar = p.bar.as_ref().expect("a bar while the encode runs");
+        assert_eq!((bar.position(), bar.length()), (50, Some(200)));
+        assert_eq!(bar.prefix(), "  encode");
+        p.emit(Event::ItemFinished {
+            index: 0,
+            source: "x.mkv".into(),
+            outcome: "staged".into(),
+            detail: String::new(),
+        });
+        assert!(p.bar.is_none());
     }
 }

@@ -2,14 +2,15 @@
 //! reject, promote, rollback, run, pause, resume. Each parses, calls the application layer and
 //! renders its view (text or `--json`).
 
-use crate::progress::Bar;
+use crate::progress::{Bars, SearchProgress};
 use crate::render::{human_bytes, print_json, print_staged};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use mediaforce::compare::CompareReport;
 use mediaforce::domain::Decision;
+use mediaforce::events::{Event, EventSink};
 use mediaforce::manifest::ManifestItem;
-use mediaforce::search::{Quiet, SearchObserver};
+use mediaforce::runner::Reporter;
 use mediaforce::stage::StageOutcome;
 use mediaforce::validate::ValidationReport;
 use mediaforce_app::{App, Paths};
@@ -155,7 +156,10 @@ pub fn encode_batch(
 ) -> Result<()> {
     let app = App::open(paths)?;
     install_ctrlc();
-    let ui = BatchLines { json, jobs };
+    let ui = BatchLines {
+        json,
+        detail: jobs == 1,
+    };
     let results = app.encode(&sel.to_app(), jobs, retries, &CANCEL, &ui)?;
     if json {
         print_json(&results)?;
@@ -176,74 +180,56 @@ pub fn encode_batch(
     Ok(())
 }
 
-/// What `encode --all` prints while the queue's workers run: a line as each item starts and
-/// ends; with one worker, the search's probe lines and the encode's progress bar too.
+/// What `encode --all` and `worker` print while the queue's workers run: a line as each item
+/// starts (stderr) and ends (stdout; stderr under `--json`, whose stdout is the document);
+/// with one job at a time, the search's probe lines and the bars too.
 pub(crate) struct BatchLines {
     pub(crate) json: bool,
-    pub(crate) jobs: usize,
+    /// Show each job's probes and bars (one job at a time on a terminal).
+    pub(crate) detail: bool,
 }
 
-impl mediaforce::batch::BatchUi for BatchLines {
-    fn started(&self, item: &ManifestItem) {
-        if !self.json {
-            eprintln!("[{}] {}", item.index, item.source.display());
-        }
-    }
-
-    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome) {
-        if !self.json {
-            println!("[{}] {}", item.index, describe_outcome(outcome));
-        }
-    }
-
-    fn observer(&self, item: &ManifestItem) -> Box<dyn SearchObserver + '_> {
-        if self.jobs > 1 {
-            return Box::new(Quiet);
-        }
-        let knob =
-            mediaforce::codecs::find(&item.policy.encode.encoder).map_or("knob", |a| a.knob().name);
-        Box::new(crate::progress::SearchProgress::new(
-            !self.json,
-            knob,
-            &item.source,
-        ))
-    }
-
-    fn progress(&self, _item: &ManifestItem) -> Box<dyn mediaforce_core::ProgressSink + '_> {
-        Box::new(Bar::new(!self.json && self.jobs == 1))
-    }
+/// One item's events as lines.
+struct ItemLines {
+    json: bool,
+    detail: Option<crate::progress::SearchProgress>,
 }
 
-pub fn describe_outcome(o: &StageOutcome) -> String {
-    match o {
-        StageOutcome::AlreadyStaged { staging } => format!("already staged: {}", staging.display()),
-        StageOutcome::Staged {
-            staging,
-            knob,
-            predicted_vmaf,
-            measured_vmaf,
-            source_bytes,
-            output_bytes,
-            seconds,
-            source_damage,
-        } => format!(
-            "staged {} (knob {knob}): VMAF predicted {predicted_vmaf:.2}, measured {}; {} -> {} ({:+.1}%) in {seconds:.0} s{}",
-            staging.display(),
-            measured_vmaf.map_or("-".into(), |v| format!("{v:.2}")),
-            human_bytes(*source_bytes),
-            human_bytes(*output_bytes),
-            100.0 * (*output_bytes as f64 - *source_bytes as f64) / (*source_bytes).max(1) as f64,
-            if *source_damage > 0 {
-                format!("; WARNING: the source has {source_damage} damaged packet(s) or frame(s), concealed in the encode: it is promoted only after `approve --accept-damaged-source`")
-            } else {
-                String::new()
+impl EventSink for ItemLines {
+    fn emit(&mut self, e: Event) {
+        match &e {
+            Event::ItemStarted { index, source, .. } if !self.json => {
+                eprintln!("[{index}] {}", source.display());
             }
-        ),
-        StageOutcome::NoResult { reason } => format!("no result: {reason}"),
-        StageOutcome::Failed { error, attempts } => format!("failed after {attempts} attempts: {error}"),
-        StageOutcome::Cancelled => "stopped".into(),
-        StageOutcome::Busy { holder } => format!("left alone: {holder} is encoding it"),
-        StageOutcome::Refused { reason } => format!("left as it is: {reason}"),
+            Event::ItemFinished { index, detail, .. } => {
+                if self.json {
+                    eprintln!("[{index}] {detail}");
+                } else {
+                    println!("[{index}] {detail}");
+                }
+            }
+            _ => {}
+        }
+        if let Some(d) = &mut self.detail {
+            d.emit(e);
+        }
+    }
+}
+
+impl Reporter for BatchLines {
+    fn item(&self, item: &ManifestItem) -> Box<dyn EventSink + '_> {
+        Box::new(ItemLines {
+            json: self.json,
+            detail: self
+                .detail
+                .then(|| crate::progress::SearchProgress::new(!self.json, "knob", &item.source)),
+        })
+    }
+
+    fn event(&self, e: Event) {
+        if let Event::JobFailed { cause, .. } = e {
+            eprintln!("{cause}");
+        }
     }
 }
 
@@ -351,16 +337,11 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
         WorkflowCommand::Validate { sel, json } => {
             // No Ctrl-C handler: validation stops where it is (its job's lease then expires
             // and the job returns to the queue).
-            let view = app.validate(
-                &sel.to_app(),
-                &CANCEL,
-                &mut |_| Box::new(Bar::new(!json)),
-                &mut |item, r| {
-                    if !json {
-                        print_validation(item, r);
-                    }
-                },
-            )?;
+            let view = app.validate(&sel.to_app(), &CANCEL, &Bars(!json), &mut |item, r| {
+                if !json {
+                    print_validation(item, r);
+                }
+            })?;
             if json {
                 let stored: Vec<ValidationReport> = view
                     .done
@@ -392,6 +373,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
                 &timestamps,
                 clip_seconds,
                 &CANCEL,
+                &Bars(!json),
                 &mut |item, r| {
                     if !json {
                         print_compare(item, r);
@@ -488,7 +470,9 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             drop(app);
             encode_batch(paths, &sel, 1, None, false)?;
             let app = App::open(paths)?;
-            let r = app.validate_item(&mpath, first, &mut Bar::new(true))?;
+            let mut bars = SearchProgress::new(true, "knob", &first.source);
+            let r = app.validate_item(&mpath, first, &mut bars)?;
+            drop(bars);
             print_validation(first, &r);
             let c = app.compare_item(&mpath, first, &[], 4.0)?;
             print_compare(first, &c);

@@ -12,11 +12,11 @@
 
 use crate::catalog::Catalog;
 use crate::control::{Fence, JobControl, Stop};
-use crate::core::ProgressSink;
-use crate::events::Event;
+use crate::events::{Event, EventSink, Tee};
 use crate::manifest::ManifestItem;
-use crate::runner::{run_claims, unless_paused, ClaimLoop, Next, Until};
-use crate::search::SearchObserver;
+use crate::runner::{
+    item_started, run_claims, unless_paused, ClaimLoop, JobLog, Next, Reporter, Until,
+};
 use crate::stage::{stage_item, StageError, StageOptions, StageOutcome};
 use crate::store::{JobStore, Lease, NewJob, StoreError};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::catalog::{queue_location, queue_path};
 pub use crate::lease::{hold_lease, lease_length};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The job kind of a staged encode of an item of the plan at `manifest`: workers of one plan
 /// claim only that plan's jobs.
@@ -82,18 +82,6 @@ pub enum BatchError {
     Panicked(i64),
 }
 
-/// What the front end shows while a batch runs; called from the worker threads.
-pub trait BatchUi: Sync {
-    /// An item's encode starts.
-    fn started(&self, item: &ManifestItem);
-    /// An item's encode ended.
-    fn finished(&self, item: &ManifestItem, outcome: &StageOutcome);
-    /// The search observer for this item's encode.
-    fn observer(&self, item: &ManifestItem) -> Box<dyn SearchObserver + '_>;
-    /// The progress sink for this item's full encode.
-    fn progress(&self, item: &ManifestItem) -> Box<dyn ProgressSink + '_>;
-}
-
 /// The capability an encode job requires of the host that claims it: the adapter id of the
 /// policy's encoder (what workers report), or the name as given when no adapter knows it.
 pub fn encoder_requirement(encoder: &str) -> String {
@@ -117,7 +105,7 @@ pub fn run(
     options: &StageOptions,
     jobs: usize,
     cancel: &AtomicBool,
-    ui: &dyn BatchUi,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<(usize, StageOutcome)>, BatchError> {
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     let mut store = crate::store::open(&queue)?;
@@ -161,7 +149,7 @@ pub fn run(
                         &mut unless_paused,
                         &mut |store: &mut dyn JobStore, lease: Lease| {
                             let outcome = run_job(
-                                store, &catalog, &lease, plan, manifest, options, cancel, ui,
+                                store, &catalog, &lease, plan, manifest, options, cancel, reporter,
                             )?;
                             if let Some(o) = outcome {
                                 if matches!(o.1, StageOutcome::Busy { .. }) {
@@ -223,7 +211,7 @@ pub fn run_claimed(
     lease: &Lease,
     options: &StageOptions,
     cancel: &AtomicBool,
-    ui: &dyn BatchUi,
+    reporter: &dyn Reporter,
 ) -> Result<Option<(usize, StageOutcome)>, BatchError> {
     let payload: Option<StagePayload> = serde_json::from_value(lease.payload.clone()).ok();
     let plan = payload.as_ref().and_then(|p| {
@@ -273,7 +261,7 @@ pub fn run_claimed(
         &payload.manifest,
         options,
         cancel,
-        ui,
+        reporter,
     )
 }
 
@@ -294,7 +282,7 @@ fn run_job(
     manifest: &Path,
     options: &StageOptions,
     cancel: &AtomicBool,
-    ui: &dyn BatchUi,
+    reporter: &dyn Reporter,
 ) -> Result<Option<(usize, StageOutcome)>, BatchError> {
     let Some(item) = item_of(lease, plan, manifest) else {
         let _ = store.fail(lease, "names no item of the plan");
@@ -307,13 +295,29 @@ fn run_job(
     });
     let queue = queue_location(&options.data_dir, options.database.as_deref());
     catalog.set_fence(control.fence());
+    let mut shown = reporter.item(item);
     let outcome = hold_lease(&queue, lease, cancel, &control, options.stuck_after, || {
-        stage_logged(store, catalog, lease, &control, item, manifest, options, ui)
+        stage_logged(
+            store,
+            catalog,
+            lease,
+            &control,
+            item,
+            manifest,
+            options,
+            shown.as_mut(),
+        )
     });
     log_ending(store, lease, catalog, manifest, item, &outcome);
     catalog.set_fence(None);
     let (outcome, recorded) = settle(store, lease, &control, item, options, outcome)?;
-    ui.finished(item, &outcome);
+    // After the ending is recorded, the lease is gone: the front end alone hears it.
+    shown.emit(Event::ItemFinished {
+        index: item.index,
+        source: item.source.clone(),
+        outcome: outcome.kind().into(),
+        detail: outcome.describe(),
+    });
     match recorded {
         // The lease was lost as the job ended; another worker has (or will) run it again.
         Ok(()) | Err(StoreError::Fenced { .. }) => Ok(Some((item.index, outcome))),
@@ -334,8 +338,7 @@ fn item_of(lease: &Lease, plan: &[ManifestItem], manifest: &Path) -> Option<Mani
     Some(item)
 }
 
-/// Stage the item with the front end's observer and progress, both also logged under the
-/// lease; the host's priorities applied to this thread first (once the keeper runs, so
+/// Stage the item with its events shown by the front end and logged under the lease; the host's priorities applied to this thread first (once the keeper runs, so
 /// heartbeats are not starved by an idle I/O class).
 #[allow(clippy::too_many_arguments)]
 fn stage_logged(
@@ -346,41 +349,17 @@ fn stage_logged(
     item: &ManifestItem,
     manifest: &Path,
     options: &StageOptions,
-    ui: &dyn BatchUi,
+    shown: &mut dyn EventSink,
 ) -> Result<StageOutcome, StageError> {
-    ui.started(item);
-    let log = JobLog {
-        store: std::cell::RefCell::new(store),
-        lease,
-        control,
-        last: std::cell::Cell::new(None),
-    };
+    let mut log = JobLog::new(store, lease, control);
     if let Some((nice, io)) = options.priority {
         if let Err(e) = crate::priority::apply_to_this_thread(nice, io) {
-            let _ = log.store.borrow_mut().event(
-                lease,
-                "priority",
-                &format!("{}: cannot apply {e}", lease.worker),
-            );
+            log.note("priority", &format!("{}: cannot apply {e}", lease.worker));
         }
     }
-    let mut observer = Logged {
-        inner: ui.observer(item),
-        log: &log,
-    };
-    let mut progress = Logged {
-        inner: ui.progress(item),
-        log: &log,
-    };
-    stage_item(
-        catalog,
-        manifest,
-        item,
-        options,
-        control,
-        &mut observer,
-        &mut progress,
-    )
+    let mut events = Tee(&mut log, shown);
+    events.emit(item_started(item));
+    stage_item(catalog, manifest, item, options, control, &mut events)
 }
 
 /// What the job did to its item, in the job's log: the state it left the item in, and a
@@ -482,81 +461,6 @@ fn settle(
         _ => store.complete(lease, &result),
     };
     Ok((outcome, recorded))
-}
-
-/// A job's event log under its lease: the events the front end shows are also stored, so a
-/// page or another host can follow the job. A refused write means the lease was lost, which
-/// stops the encode.
-struct JobLog<'a> {
-    store: std::cell::RefCell<&'a mut dyn JobStore>,
-    lease: &'a Lease,
-    control: &'a JobControl,
-    /// When a progress event was last stored (they are stored every few seconds).
-    last: std::cell::Cell<Option<Instant>>,
-}
-
-impl JobLog<'_> {
-    fn record(&self, event: &Event) {
-        self.control.touch();
-        let frequent = matches!(
-            event,
-            Event::ProbeProgress { .. } | Event::FramesDone { .. }
-        );
-        if frequent {
-            if self
-                .last
-                .get()
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
-            {
-                return;
-            }
-            self.last.set(Some(Instant::now()));
-        }
-        let detail = serde_json::to_string(event).unwrap_or_default();
-        let written = self
-            .store
-            .borrow_mut()
-            .event(self.lease, event.kind(), &detail);
-        if let Err(StoreError::Fenced { .. }) = written {
-            self.control.stop(Stop::LeaseLost);
-        }
-    }
-}
-
-/// A front end's observer or progress sink whose events also go to the job's log.
-struct Logged<'a, T: ?Sized> {
-    inner: Box<T>,
-    log: &'a JobLog<'a>,
-}
-
-impl SearchObserver for Logged<'_, dyn SearchObserver + '_> {
-    fn event(&mut self, e: &crate::search::SearchEvent<'_>) {
-        self.inner.event(e);
-        self.log.record(&Event::from(e));
-    }
-
-    fn cancelled(&self) -> bool {
-        self.inner.cancelled()
-    }
-}
-
-impl ProgressSink for Logged<'_, dyn ProgressSink + '_> {
-    fn start(&mut self, label: &str, total: Option<u64>) {
-        self.inner.start(label, total);
-    }
-
-    fn update(&mut self, p: &crate::core::Progress) {
-        self.inner.update(p);
-        self.log.record(&Event::from(("encode", p)));
-    }
-
-    fn finish(&mut self) {
-        self.inner.finish();
-    }
-
-    fn cancelled(&self) -> bool {
-        self.inner.cancelled()
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use crate::batch::{hold_lease, BatchError};
 use crate::catalog::{Catalog, CatalogError};
 use crate::control::{Fence, JobControl, Stop};
 use crate::events::Event;
-use crate::runner::{run_claims, unless_paused, ClaimLoop, Next, Until};
+use crate::events::EventSink;
+use crate::runner::{run_claims, unless_paused, ClaimLoop, JobLog, Next, Until};
 use crate::store::{JobStore, Lease, NewJob, StoreError};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -51,10 +52,14 @@ impl JobFailure {
     }
 }
 
+/// The work of one job run here: its lease, its control and its log; its result or failure.
+pub type Handle<'a> = dyn FnMut(&Lease, &JobControl, &mut dyn EventSink) -> Result<serde_json::Value, JobFailure>
+    + 'a;
+
 /// Enqueue `jobs` (all of kind `kind`) in the queue at `queue` and run them, and any job of
 /// that kind an interrupted run left queued, here, each under its lease: `handle` does the
 /// work (its catalog writes fenced by the lease through `catalog`) and returns the job's
-/// result. Ctrl-C (`cancel`) gives the job back to the queue and ends the run. Returns what
+/// result, reporting into the job's log (the [`EventSink`] it is given). Ctrl-C (`cancel`) gives the job back to the queue and ends the run. Returns what
 /// came of this run's jobs, in the order they ended.
 pub fn run_here(
     queue: &str,
@@ -62,7 +67,7 @@ pub fn run_here(
     kind: &str,
     jobs: &[NewJob],
     cancel: &AtomicBool,
-    handle: &mut dyn FnMut(&Lease, &JobControl) -> Result<serde_json::Value, JobFailure>,
+    handle: &mut Handle<'_>,
 ) -> Result<Vec<JobOutcome>, BatchError> {
     let mut store = crate::store::open(queue)?;
     let mut mine = Vec::new();
@@ -115,7 +120,7 @@ pub fn run_claimed(
     catalog: &Catalog,
     lease: &Lease,
     cancel: &AtomicBool,
-    handle: &mut dyn FnMut(&Lease, &JobControl) -> Result<serde_json::Value, JobFailure>,
+    handle: &mut Handle<'_>,
 ) -> Result<(Result<serde_json::Value, JobFailure>, bool), BatchError> {
     let control = JobControl::fenced(Fence {
         job: lease.job,
@@ -123,7 +128,7 @@ pub fn run_claimed(
     });
     catalog.set_fence(control.fence());
     let result = hold_lease(queue, lease, cancel, &control, None, || {
-        handle(lease, &control)
+        handle(lease, &control, &mut JobLog::new(store, lease, &control))
     });
     catalog.set_fence(None);
     let mut interrupted = false;

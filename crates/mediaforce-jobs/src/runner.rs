@@ -4,10 +4,110 @@
 //! a host's window or state), and when it ends (its own jobs ended, or the whole queue idle).
 //! Claiming, expiry, waiting and ending are decided here once; what a claimed job does is the
 //! caller's.
+//!
+//! What the jobs do is reported as one stream of [`Event`]s: each job's events go to its log
+//! in the store (which the web page streams) and to the run's [`Reporter`] (the terminal,
+//! `--json`, MCP, a test).
 
+use crate::control::{JobControl, Stop};
+use crate::events::{Event, EventSink};
+use crate::manifest::ManifestItem;
 use crate::store::{JobState, JobStore, Lease, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Where a run's events go; called from the job threads.
+pub trait Reporter: Sync {
+    /// The sink for one plan item's job: its events from [`Event::ItemStarted`] to
+    /// [`Event::ItemFinished`].
+    fn item(&self, item: &ManifestItem) -> Box<dyn EventSink + '_>;
+    /// An event of no one item (a job that could not run on this host).
+    fn event(&self, _event: Event) {}
+}
+
+/// The event of `item`'s job starting (with its encoder's knob name).
+pub fn item_started(item: &ManifestItem) -> Event {
+    Event::ItemStarted {
+        index: item.index,
+        source: item.source.clone(),
+        knob: crate::codecs::find(&item.policy.encode.encoder)
+            .map_or("knob", |a| a.knob().name)
+            .into(),
+    }
+}
+
+/// A reporter that shows nothing (the events still go to the jobs' logs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unreported;
+
+impl Reporter for Unreported {
+    fn item(&self, _item: &ManifestItem) -> Box<dyn EventSink + '_> {
+        Box::new(crate::events::Quiet)
+    }
+}
+
+/// A job's event log under its lease: what the job reports is stored, so a page or another
+/// host can follow it (progress at most every few seconds). Every event counts as progress
+/// for the stuck-job keeper; a refused write means the lease was lost, which stops the job.
+pub struct JobLog<'a> {
+    store: &'a mut dyn JobStore,
+    lease: &'a Lease,
+    control: &'a JobControl,
+    /// When a progress event was last stored.
+    last: Option<Instant>,
+}
+
+impl std::fmt::Debug for JobLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobLog")
+            .field("job", &self.lease.job)
+            .finish()
+    }
+}
+
+impl<'a> JobLog<'a> {
+    /// The log of the job under `lease`, whose control stops it when a write is refused.
+    pub fn new(store: &'a mut dyn JobStore, lease: &'a Lease, control: &'a JobControl) -> Self {
+        Self {
+            store,
+            lease,
+            control,
+            last: None,
+        }
+    }
+
+    /// A note of `kind` that is not an [`Event`] (a priority that could not be applied).
+    pub fn note(&mut self, kind: &str, detail: &str) {
+        self.write(kind, detail);
+    }
+
+    fn write(&mut self, kind: &str, detail: &str) {
+        if let Err(StoreError::Fenced { .. }) = self.store.event(self.lease, kind, detail) {
+            self.control.stop(Stop::LeaseLost);
+        }
+    }
+}
+
+impl EventSink for JobLog<'_> {
+    fn emit(&mut self, event: Event) {
+        self.control.touch();
+        if event.is_progress() {
+            if self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
+            {
+                return;
+            }
+            self.last = Some(Instant::now());
+        }
+        let detail = serde_json::to_string(&event).unwrap_or_default();
+        self.write(event.kind(), &detail);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.control.is_stopped()
+    }
+}
 
 /// What the loop may do now, asked before each claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,11 +10,12 @@
 
 use crate::catalog::{Catalog, CatalogError, EncodeRow};
 use crate::control::{Fence, JobControl};
-use crate::core::{Progress, ProgressSink};
+use crate::domain::human_bytes;
 use crate::domain::ItemState;
+use crate::events::{Event, EventSink};
 pub use crate::hosts::host_name;
 use crate::manifest::ManifestItem;
-use crate::search::{encode_to_target, SearchError, SearchEvent, SearchObserver};
+use crate::search::{encode_to_target, SearchError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -125,6 +126,55 @@ pub enum StageOutcome {
     },
 }
 
+impl StageOutcome {
+    /// How it ended, in one word: `staged`, `no_result`, `failed`...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AlreadyStaged { .. } => "already_staged",
+            Self::Staged { .. } => "staged",
+            Self::NoResult { .. } => "no_result",
+            Self::Failed { .. } => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Busy { .. } => "busy",
+            Self::Refused { .. } => "refused",
+        }
+    }
+
+    /// How it ended, for people: what was staged with its scores and sizes, or why not.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::AlreadyStaged { staging } => format!("already staged: {}", staging.display()),
+            Self::Staged {
+                staging,
+                knob,
+                predicted_vmaf,
+                measured_vmaf,
+                source_bytes,
+                output_bytes,
+                seconds,
+                source_damage,
+            } => format!(
+                "staged {} (knob {knob}): VMAF predicted {predicted_vmaf:.2}, measured {}; {} -> {} ({:+.1}%) in {seconds:.0} s{}",
+                staging.display(),
+                measured_vmaf.map_or("-".into(), |v| format!("{v:.2}")),
+                human_bytes(*source_bytes),
+                human_bytes(*output_bytes),
+                100.0 * (*output_bytes as f64 - *source_bytes as f64) / (*source_bytes).max(1) as f64,
+                if *source_damage > 0 {
+                    format!("; WARNING: the source has {source_damage} damaged packet(s) or frame(s), concealed in the encode: it is promoted only after `approve --accept-damaged-source`")
+                } else {
+                    String::new()
+                }
+            ),
+            Self::NoResult { reason } => format!("no result: {reason}"),
+            Self::Failed { error, attempts } => format!("failed after {attempts} attempts: {error}"),
+            Self::Cancelled => "stopped".into(),
+            Self::Busy { holder } => format!("left alone: {holder} is encoding it"),
+            Self::Refused { reason } => format!("left as it is: {reason}"),
+        }
+    }
+}
+
 /// An exclusive hold on one source file's encode, so two runs never stage the same item at
 /// once (two `encode --all` side by side on one plan). It is an advisory lock on
 /// `<data dir>/locks/file-<id>.lock`, released when the hold is dropped or the process dies,
@@ -205,41 +255,46 @@ pub enum StageError {
     Transfer(String),
 }
 
-/// Wraps the caller's progress sink: records checkpoints as item events, waits while paused,
-/// and reports cancellation.
-struct ItemSink<'a> {
-    inner: &'a mut dyn ProgressSink,
+/// Wraps the caller's event sink for one item's encode: passes every event on, records the
+/// full encode's progress checkpoints (every tenth) as item events, holds while the job is
+/// paused, and reports the job's control stopping it as cancellation.
+struct ItemEvents<'a> {
+    inner: &'a mut dyn EventSink,
     catalog: &'a Catalog,
     item: i64,
     control: &'a JobControl,
     next_checkpoint: f64,
 }
 
-impl ProgressSink for ItemSink<'_> {
-    fn start(&mut self, label: &str, total: Option<u64>) {
-        self.next_checkpoint = 0.1;
-        self.inner.start(label, total);
-    }
+/// The checkpoint a full encode's frame count reaches when `next` (a fraction) is the next one
+/// to record: the item event's text and the checkpoint after it.
+fn checkpoint(next: f64, frames: u64, total: Option<u64>, fps: f64) -> Option<(String, f64)> {
+    let total = total.filter(|t| *t > 0)?;
+    let done = frames as f64 / total as f64;
+    (done >= next).then(|| {
+        (
+            format!("{:.0}% ({frames} frames, {fps:.1} fps)", done * 100.0),
+            (done * 10.0).floor() / 10.0 + 0.1,
+        )
+    })
+}
 
-    fn update(&mut self, p: &Progress) {
-        self.inner.update(p);
-        self.control.touch();
-        if let Some(total) = p.frames_total.filter(|t| *t > 0) {
-            let done = p.frames_done as f64 / total as f64;
-            if done >= self.next_checkpoint {
-                let _ = self.catalog.event(
-                    self.item,
-                    "progress",
-                    Some(&format!(
-                        "{:.0}% ({} frames, {:.1} fps)",
-                        done * 100.0,
-                        p.frames_done,
-                        p.fps
-                    )),
-                );
-                self.next_checkpoint = (done * 10.0).floor() / 10.0 + 0.1;
+impl EventSink for ItemEvents<'_> {
+    fn emit(&mut self, event: Event) {
+        if let Event::FramesDone {
+            frames, total, fps, ..
+        } = &event
+        {
+            self.control.touch();
+            if *frames == 0 {
+                self.next_checkpoint = 0.1;
+            }
+            if let Some((text, next)) = checkpoint(self.next_checkpoint, *frames, *total, *fps) {
+                let _ = self.catalog.event(self.item, "progress", Some(&text));
+                self.next_checkpoint = next;
             }
         }
+        self.inner.emit(event);
         if self.control.is_paused() && !self.control.is_stopped() {
             let _ = self.catalog.event(self.item, "paused", None);
             self.control.wait_while_paused();
@@ -247,26 +302,6 @@ impl ProgressSink for ItemSink<'_> {
         }
     }
 
-    fn finish(&mut self) {
-        self.inner.finish();
-    }
-
-    fn cancelled(&self) -> bool {
-        self.control.is_stopped()
-    }
-}
-
-/// Passes search events on, holds while paused and reports cancellation.
-struct CancelObserver<'a> {
-    inner: &'a mut dyn SearchObserver,
-    control: &'a JobControl,
-}
-
-impl SearchObserver for CancelObserver<'_> {
-    fn event(&mut self, e: &SearchEvent<'_>) {
-        self.inner.event(e);
-        self.control.wait_while_paused();
-    }
     fn cancelled(&self) -> bool {
         self.control.is_stopped()
     }
@@ -342,8 +377,7 @@ pub fn stage_item(
     item: &ManifestItem,
     options: &StageOptions,
     control: &JobControl,
-    observer: &mut dyn SearchObserver,
-    progress: &mut dyn ProgressSink,
+    events: &mut dyn EventSink,
 ) -> Result<StageOutcome, StageError> {
     let planned = item;
     let (mapped, transfer, _scratch) = match local_paths(item, options, control) {
@@ -420,7 +454,7 @@ pub fn stage_item(
         cfg: &cfg,
         source_codec: &source_codec,
     };
-    job.encode_with_retries(options, observer, progress)
+    job.encode_with_retries(options, events)
 }
 
 /// Fail the item now (before any attempt) with `reason`.
@@ -630,8 +664,7 @@ impl Job<'_> {
     fn encode_with_retries(
         &self,
         options: &StageOptions,
-        observer: &mut dyn SearchObserver,
-        progress: &mut dyn ProgressSink,
+        events: &mut dyn EventSink,
     ) -> Result<StageOutcome, StageError> {
         let (catalog, item, control) = (self.catalog, self.item, self.control);
         let base = item.policy.transcode_options();
@@ -647,16 +680,12 @@ impl Job<'_> {
             )?;
             remove_stale_partials(&item.staging);
             let started = Instant::now();
-            let mut sink = ItemSink {
-                inner: &mut *progress,
+            let mut sink = ItemEvents {
+                inner: &mut *events,
                 catalog,
                 item: self.item_id,
                 control,
                 next_checkpoint: 0.1,
-            };
-            let mut obs = CancelObserver {
-                inner: &mut *observer,
-                control,
             };
             // A queued job encodes to a name of its own lease and puts it in place with a
             // fenced rename: a worker that lost its lease never replaces the staged file.
@@ -664,7 +693,7 @@ impl Job<'_> {
                 Some(f) => private_output(&item.staging, f),
                 None => item.staging.clone(),
             };
-            match encode_to_target(&item.source, &output, self.cfg, &base, &mut obs, &mut sink) {
+            match encode_to_target(&item.source, &output, self.cfg, &base, &mut sink) {
                 Ok(report) => return self.finish(&report, &output, started),
                 Err(SearchError::Cancelled { .. })
                 | Err(SearchError::Media(crate::core::Error::Cancelled { .. })) => {
@@ -950,7 +979,28 @@ fn report_fps(source: &Path, encode_seconds: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::folder_guess;
+    use super::{checkpoint, folder_guess};
+
+    #[test]
+    fn the_full_encode_records_a_checkpoint_every_tenth() {
+        type Row = (f64, u64, Option<u64>, Option<(&'static str, f64)>);
+        let table: [Row; 6] = [
+            (0.1, 5, Some(100), None),
+            (0.1, 10, Some(100), Some(("10% (10 frames, 2.5 fps)", 0.2))),
+            // A jump past several tenths records once, and the next is the tenth after.
+            (0.2, 47, Some(100), Some(("47% (47 frames, 2.5 fps)", 0.5))),
+            (0.5, 49, Some(100), None),
+            (0.1, 50, None, None),
+            (0.1, 50, Some(0), None),
+        ];
+        for (next, frames, total, want) in table {
+            let got = checkpoint(next, frames, total, 2.5);
+            let got = got
+                .as_ref()
+                .map(|(t, n)| (t.as_str(), (n * 10.0).round() / 10.0));
+            assert_eq!(got, want, "next {next}, {frames} of {total:?}");
+        }
+    }
 
     #[test]
     fn a_folder_guess_needs_two_encodes_and_takes_the_median() {

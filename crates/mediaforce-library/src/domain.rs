@@ -158,6 +158,20 @@ pub struct Refusal {
     pub what_to_do: &'static str,
 }
 
+/// A size for people: `1.2 MB`, `3.40 GB`.
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
 /// The transition table: whether an item in `from` may move to `to`.
 ///
 /// Encoding may start (again) from anything that is not in the library or on its way in or

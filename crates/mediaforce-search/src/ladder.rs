@@ -13,7 +13,8 @@
 //!    where the hull is dense enough to allow it.
 //! 3. Stop after `rungs` rungs or when no hull point is left that far below.
 
-use crate::search::{crf_search, SearchConfig, SearchError, SearchObserver};
+use crate::events::EventSink;
+use crate::search::{crf_search, SearchConfig, SearchError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -200,7 +201,7 @@ pub fn pick_rungs(hull: &[(f64, f64)], rules: &RungRules) -> Vec<usize> {
 pub fn ladder(
     input: &Path,
     cfg: &LadderConfig,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
 ) -> Result<Ladder, SearchError> {
     let started = std::time::Instant::now();
     let mut heights = cfg.resolutions.clone();
@@ -216,7 +217,7 @@ pub fn ladder(
         let mut search = cfg.search.clone();
         search.resolution = Some(h);
         search.max_encoded_percent = f64::INFINITY;
-        let report = crf_search(input, &search, observer)?;
+        let report = crf_search(input, &search, events)?;
         let features = report.features.unwrap_or_default();
         let (w, hh) = report
             .scaled_to

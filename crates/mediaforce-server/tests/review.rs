@@ -9,30 +9,6 @@ use mediaforce_app::{App, Paths, Selection};
 use mediaforce_core::synth::{SyntheticClip, SyntheticVideo};
 use std::sync::atomic::AtomicBool;
 
-struct Quiet;
-
-impl mediaforce::batch::BatchUi for Quiet {
-    fn started(&self, _: &mediaforce::manifest::ManifestItem) {}
-    fn finished(
-        &self,
-        _: &mediaforce::manifest::ManifestItem,
-        _: &mediaforce::stage::StageOutcome,
-    ) {
-    }
-    fn observer(
-        &self,
-        _: &mediaforce::manifest::ManifestItem,
-    ) -> Box<dyn mediaforce::search::SearchObserver + '_> {
-        Box::new(mediaforce::search::Quiet)
-    }
-    fn progress(
-        &self,
-        _: &mediaforce::manifest::ManifestItem,
-    ) -> Box<dyn mediaforce_core::ProgressSink + '_> {
-        Box::new(mediaforce_core::NoProgress)
-    }
-}
-
 #[test]
 fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
     // The only test in this binary: nothing else reads the environment meanwhile.
@@ -70,7 +46,9 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         ..Default::default()
     };
     let stop = AtomicBool::new(false);
-    let encoded = app.encode(&all, 1, None, &stop, &Quiet).unwrap();
+    let encoded = app
+        .encode(&all, 1, None, &stop, &mediaforce::runner::Unreported)
+        .unwrap();
     assert!(
         matches!(
             encoded[0].outcome,
@@ -79,19 +57,21 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         "{:?}",
         encoded[0].outcome
     );
-    app.validate(
+    app.validate(&all, &stop, &mediaforce::runner::Unreported, &mut |_, _| {})
+        .unwrap()
+        .verdict(&all, "validated")
+        .unwrap();
+    app.compare(
         &all,
+        &[0.2, 1.2],
+        1.0,
         &stop,
-        &mut |_| Box::new(mediaforce_core::NoProgress),
+        &mediaforce::runner::Unreported,
         &mut |_, _| {},
     )
     .unwrap()
-    .verdict(&all, "validated")
+    .verdict(&all, "compared")
     .unwrap();
-    app.compare(&all, &[0.2, 1.2], 1.0, &stop, &mut |_, _| {})
-        .unwrap()
-        .verdict(&all, "compared")
-        .unwrap();
     let plan = app.catalog.latest_plan().unwrap().unwrap();
     let item = app.catalog.item(&plan.key, 0).unwrap().unwrap();
     let staged = std::fs::read(&item.staging).unwrap();
@@ -256,7 +236,9 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         "{events:?}"
     );
     // The same item asked for again is the same live job, run here with its target.
-    let again = app.encode(&all, 1, None, &stop, &Quiet).unwrap();
+    let again = app
+        .encode(&all, 1, None, &stop, &mediaforce::runner::Unreported)
+        .unwrap();
     assert!(
         matches!(
             again[0].outcome,

@@ -121,7 +121,6 @@ pub(super) fn cmd_demo(
         &cfg,
         &TranscodeOptions::new(encoder),
         &mut log,
-        &mut Bar::new(!json),
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);

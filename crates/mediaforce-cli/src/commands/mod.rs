@@ -325,7 +325,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
-                let r = encode_to_target(&input, &output, &cfg, &opts, &mut log, &mut bar)?;
+                let r = encode_to_target(&input, &output, &cfg, &opts, &mut log)?;
                 if let Some(e) = r.encodes.last() {
                     warn_damage(
                         &input,

@@ -11,11 +11,13 @@ use super::knob::{next_knob, Axis, Point};
 use super::probe::{run_probe, Sample, Source};
 use super::report::*;
 use super::samples::*;
+use crate::events::{Event, EventSink};
 
 /// Search `input` for the cheapest knob value meeting the target.
 ///
 /// ```no_run
-/// use mediaforce_search::search::{crf_search, Quiet, SearchConfig};
+/// use mediaforce_search::search::{crf_search, SearchConfig};
+/// use mediaforce_search::events::Quiet;
 /// let report = crf_search("movie.mkv".as_ref(), &SearchConfig::new("libsvtav1", 95.0), &mut Quiet)?;
 /// if let Some(p) = report.chosen() {
 ///     println!("crf {} -> VMAF {:.2}, ~{:.0}% of source", p.knob, p.score, p.predicted_percent);
@@ -25,7 +27,7 @@ use super::samples::*;
 pub fn crf_search(
     input: &Path,
     cfg: &SearchConfig,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
 ) -> Result<SearchReport, SearchError> {
     let started = Instant::now();
     let setup = Setup::open(input, cfg)?;
@@ -52,12 +54,14 @@ pub fn crf_search(
     // Samples are decoded once, and only when something is not in the cache.
     let (spans, concealed) = samples.spans(cfg.cache.as_deref(), &format!("{key_base}|spans"))?;
     if concealed.errors > 0 {
-        observer.event(&SearchEvent::SourceDamaged {
+        events.emit(Event::SourceDamaged {
             errors: concealed.errors,
-            seconds: &concealed.seconds,
+            seconds: concealed.seconds.clone(),
         });
     }
-    observer.event(&SearchEvent::SamplesReady(&spans));
+    events.emit(Event::SamplesPlaced {
+        samples: spans.clone(),
+    });
     // "features2": packed-RGB sources were measured as flat before, and their cached
     // features are measured again.
     let features = samples.features(
@@ -78,7 +82,7 @@ pub fn crf_search(
         &mut samples,
         &mut steering,
         start,
-        observer,
+        events,
     )?;
 
     let k = setup.adapter.knob();
@@ -549,7 +553,7 @@ fn probe_knobs(
     samples: &mut Samples<'_>,
     steering: &mut Steering,
     start: Option<f64>,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
 ) -> Result<Vec<Probe>, SearchError> {
     let mut probes: Vec<Probe> = Vec::new();
     let mut next = start;
@@ -563,14 +567,14 @@ fn probe_knobs(
         } else if probes.len() >= cfg.max_probes || seen {
             break;
         }
-        if observer.cancelled() {
+        if events.cancelled() {
             return Err(SearchError::Cancelled {
                 path: samples.input.to_path_buf(),
             });
         }
-        observer.event(&SearchEvent::ProbeStarted(knob));
-        let p = probe_at(setup, cfg, key_base, samples, knob, observer)?;
-        observer.event(&SearchEvent::ProbeScored(&p));
+        events.emit(Event::ProbeStarted { knob });
+        let p = probe_at(setup, cfg, key_base, samples, knob, events)?;
+        events.emit(Event::probe_scored(&p));
         probes.push(p);
         let points: Vec<Point> = probes.iter().map(Point::of).collect();
         next = steering.after(cfg.target, cfg.tolerance, &points);
@@ -585,7 +589,7 @@ fn probe_at(
     key_base: &str,
     samples: &mut Samples<'_>,
     knob: f64,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
 ) -> Result<Probe, SearchError> {
     let mut key = format!(
         "{key_base}|{}",
@@ -614,7 +618,7 @@ fn probe_at(
         samples.frames()?,
         &setup.source,
         cfg,
-        observer,
+        events,
     )?;
     if let Some(c) = cache {
         c.put_json(&key, &p)?;

@@ -10,6 +10,7 @@ use super::config::SearchConfig;
 use super::crf::crf_search;
 use super::knob::{next_knob, slope_at, Axis, Point};
 use super::report::*;
+use crate::events::{EventSink, Frames};
 
 /// One full encode made by [`encode_to_target`].
 #[derive(Debug, Clone, Serialize)]
@@ -67,10 +68,9 @@ pub fn encode_to_target(
     output: &Path,
     cfg: &SearchConfig,
     base: &crate::core::transcode::TranscodeOptions,
-    observer: &mut dyn SearchObserver,
-    progress: &mut dyn crate::core::ProgressSink,
+    events: &mut dyn EventSink,
 ) -> Result<EncodeReport, SearchError> {
-    let search = crf_search(input, cfg, observer)?;
+    let search = crf_search(input, cfg, events)?;
     let Some(chosen) = search.chosen().cloned() else {
         return Ok(EncodeReport {
             search,
@@ -124,8 +124,13 @@ pub fn encode_to_target(
     let _cleanup = RemoveOnDrop(keep_path.clone());
     for _ in 0..3 {
         let opts = make_opts(knob)?;
-        let (report, verified) =
-            crate::passverify::transcode_verified(input, output, &opts, progress, verify)?;
+        let (report, verified) = crate::passverify::transcode_verified(
+            input,
+            output,
+            &opts,
+            &mut Frames::new("encode", events),
+            verify,
+        )?;
         let vmaf = verified.as_ref().map(|v| v.vmaf);
         let achieved = vmaf.as_ref().map(|v| cfg.score_of(v));
         encodes.push(FullEncode {

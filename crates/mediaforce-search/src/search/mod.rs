@@ -19,9 +19,7 @@ pub use config::{default_sample_count, parse_gate, SearchConfig, DEFAULT_SAMPLE_
 pub use crf::crf_search;
 pub use full::{encode_to_target, EncodeReport, FullEncode};
 pub use knob::{next_knob, Axis, Point};
-pub use report::{
-    Outcome, Probe, Quiet, SearchError, SearchEvent, SearchObserver, SearchReport, Uncertainty,
-};
+pub use report::{Outcome, Probe, SearchError, SearchReport, Uncertainty};
 pub use samples::{
     place_samples, place_samples_indexed, scaled_size, Placement, SampleSpan, FEATURE_FRAMES,
 };

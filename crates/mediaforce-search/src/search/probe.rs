@@ -9,8 +9,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::config::SearchConfig;
-use super::report::{uncertainty, Probe, SearchError, SearchEvent, SearchObserver};
+use super::report::{uncertainty, Probe, SearchError};
 use super::samples::SampleSpan;
+use crate::events::{Event, EventSink};
 
 pub(super) struct Sample {
     pub(super) span: SampleSpan,
@@ -39,7 +40,7 @@ pub(super) fn run_probe(
     samples: &[Sample],
     source: &Source<'_>,
     cfg: &SearchConfig,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
 ) -> Result<Probe, SearchError> {
     let mut scorer = FrameScorer::new(
         source.width,
@@ -73,7 +74,7 @@ pub(super) fn run_probe(
         config.global_header = false;
         config.source = Some(source.path.to_path_buf());
         let (bytes, seconds, got) =
-            encode_and_score(config, &s.frames, &mut scorer, source, observer, &mut meter)?;
+            encode_and_score(config, &s.frames, &mut scorer, source, events, &mut meter)?;
         sample_bytes += bytes;
         sample_sizes.push(bytes);
         encode_seconds += seconds;
@@ -122,7 +123,7 @@ pub(super) fn run_probe(
     })
 }
 
-/// Counts a probe's scored frames for [`SearchEvent::ProbeProgress`].
+/// Counts a probe's scored frames for [`Event::ProbeProgress`].
 pub(super) struct ProbeMeter {
     pub(super) started: Instant,
     pub(super) done: u64,
@@ -132,13 +133,13 @@ pub(super) struct ProbeMeter {
 
 impl ProbeMeter {
     /// Report `done` frames, at most twice a second.
-    pub(super) fn report(&mut self, observer: &mut dyn SearchObserver, done: u64) {
+    pub(super) fn report(&mut self, events: &mut dyn EventSink, done: u64) {
         if self.last_report.elapsed() < std::time::Duration::from_millis(500) {
             return;
         }
         self.last_report = Instant::now();
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        observer.event(&SearchEvent::ProbeProgress {
+        events.emit(Event::ProbeProgress {
             frames: done,
             total: self.total,
             fps: done as f64 / secs,
@@ -164,7 +165,7 @@ pub(super) fn encode_and_score(
     frames: &[ff::frame::Video],
     scorer: &mut FrameScorer,
     source: &Source<'_>,
-    observer: &mut dyn SearchObserver,
+    events: &mut dyn EventSink,
     meter: &mut ProbeMeter,
 ) -> Result<(u64, f64, usize), SearchError> {
     let (tx, rx) = std::sync::mpsc::channel::<EncoderMsg>();
@@ -236,7 +237,7 @@ pub(super) fn encode_and_score(
             loop {
                 // Ctrl-C is honoured inside a probe too: at 1080p one probe takes many seconds,
                 // so the wait for the next packet wakes to check it.
-                if observer.cancelled() {
+                if events.cancelled() {
                     return Err(SearchError::Cancelled {
                         path: source.path.to_path_buf(),
                     });
@@ -257,7 +258,7 @@ pub(super) fn encode_and_score(
                         }
                     }
                 }
-                meter.report(observer, meter.done + got.get() as u64);
+                meter.report(events, meter.done + got.get() as u64);
             }
             if let Some(d) = decoder.as_mut() {
                 d.finish(&mut push)?;

@@ -1,4 +1,4 @@
-//! What a search measures and reports: probes, outcomes, events, the observer and errors.
+//! What a search measures and reports: probes, outcomes and errors.
 
 use crate::codecs;
 use crate::metrics::Pooled;
@@ -192,34 +192,6 @@ impl SearchReport {
     }
 }
 
-/// What a search reports as it goes.
-#[derive(Debug)]
-pub enum SearchEvent<'a> {
-    /// Samples were placed and their reference frames decoded.
-    SamplesReady(&'a [SampleSpan]),
-    /// A probe at this knob value starts.
-    ProbeStarted(f64),
-    /// Frames of the probe under way encoded, decoded and scored so far (about twice a
-    /// second), out of all sample frames, at `fps` frames a second.
-    ProbeProgress {
-        /// Frames scored.
-        frames: u64,
-        /// Frames in all samples.
-        total: u64,
-        /// Frames a second since the probe started.
-        fps: f64,
-    },
-    /// A probe finished.
-    ProbeScored(&'a Probe),
-    /// Decoding the samples found damaged data in the source (concealed, as players do).
-    SourceDamaged {
-        /// Damaged packets or frames.
-        errors: u64,
-        /// Where the first of them were, in seconds.
-        seconds: &'a [f64],
-    },
-}
-
 /// Damage concealed while decoding the samples: how much and where.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub(super) struct Concealed {
@@ -234,29 +206,11 @@ pub(super) struct CachedSpans {
     pub(super) concealed: Concealed,
 }
 
-/// Receives [`SearchEvent`]s (progress bars, logs, GUIs).
-pub trait SearchObserver {
-    /// Called for each event.
-    fn event(&mut self, event: &SearchEvent<'_>);
-    /// Polled before each probe: `true` stops the search with [`SearchError::Cancelled`].
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// An observer that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Quiet;
-
-impl SearchObserver for Quiet {
-    fn event(&mut self, _event: &SearchEvent<'_>) {}
-}
-
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SearchError {
-    /// The observer asked to stop.
+    /// The event sink asked to stop.
     #[error("{}: cancelled", path.display())]
     Cancelled {
         /// The source.
