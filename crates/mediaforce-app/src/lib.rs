@@ -11,6 +11,7 @@ pub mod display;
 pub mod files;
 pub mod library;
 pub mod review;
+pub mod search;
 pub mod transfer;
 pub mod tuning;
 pub mod web;

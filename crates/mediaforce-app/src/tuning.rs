@@ -90,8 +90,16 @@ impl App {
             let f = &all[i];
             on_file(&f.file.path, n + 1, picks.len());
             let height = f.media.height.unwrap_or(1080) as u32;
-            let file_policy = self.policies().resolve(&f.file.path).policy;
-            let cfg = file_policy.search_config(height);
+            // The file's policy as an encode would search it, measured afresh.
+            let cfg = self.search_config_at(
+                &f.file.path,
+                height,
+                &crate::search::SearchRequest {
+                    cache: false,
+                    learned_guess: Some(false),
+                    ..Default::default()
+                },
+            )?;
             let report =
                 mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::events::Quiet);
             if let (Ok(r), Ok(fp)) = (&report, mediaforce::cache::source_fingerprint(&f.file.path))
@@ -532,16 +540,17 @@ fn grid_config(
     resolution: Option<u32>,
     opts: &GridOptions,
 ) -> mediaforce::search::SearchConfig {
-    let mut cfg = mediaforce::search::SearchConfig::new(encoder, 0.0);
-    cfg.preset = Some(preset.to_string());
-    cfg.samples = opts.samples;
-    cfg.resolution = resolution;
-    cfg.metrics = opts.metrics.clone();
-    if let Some(s) = opts.sample_seconds {
-        cfg.sample_seconds = s;
-    }
-    cfg.max_encoded_percent = f64::INFINITY;
-    cfg
+    let asked = mediaforce::policy::SearchOverrides {
+        encoder: Some(encoder.to_string()),
+        preset: Some(preset.to_string()),
+        samples: opts.samples,
+        sample_seconds: opts.sample_seconds,
+        resolution,
+        metrics: opts.metrics.clone(),
+        max_encoded_percent: Some(f64::INFINITY),
+        ..Default::default()
+    };
+    mediaforce::policy::search_config(mediaforce::policy::SearchBase::Plain, 0, &asked)
 }
 
 /// What `ladder` measures.
@@ -577,7 +586,7 @@ pub struct LadderView {
 
 impl App {
     /// The probe cache on this app's store.
-    fn probe_cache(&self) -> Result<std::sync::Arc<mediaforce::cache::ProbeCache>> {
+    pub(crate) fn probe_cache(&self) -> Result<std::sync::Arc<mediaforce::cache::ProbeCache>> {
         let location = mediaforce::cache::ProbeCache::location(
             &self.paths.data_dir,
             self.paths.database.as_deref(),
@@ -607,18 +616,24 @@ impl App {
             .primary_video()
             .and_then(|s| s.video.as_ref().map(|v| v.height))
             .ok_or_else(|| invalid(&"no video stream"))?;
-        let mut search = mediaforce::search::SearchConfig::new(adapter.id(), 0.0);
-        search.preset = opts.preset.clone();
-        search.knobs = if opts.knobs.is_empty() {
-            mediaforce::ladder::default_knobs(&adapter.knob(), adapter.default_knob(height))
-        } else {
-            opts.knobs.clone()
+        let asked = mediaforce::policy::SearchOverrides {
+            encoder: Some(adapter.id().to_string()),
+            preset: opts.preset.clone(),
+            knobs: if opts.knobs.is_empty() {
+                mediaforce::ladder::default_knobs(&adapter.knob(), adapter.default_knob(height))
+            } else {
+                opts.knobs.clone()
+            },
+            samples: opts.samples,
+            sample_seconds: opts.sample_seconds,
+            ..Default::default()
         };
-        search.samples = opts.samples;
-        if let Some(s) = opts.sample_seconds {
-            search.sample_seconds = s;
-        }
-        search.cache = Some(self.probe_cache()?);
+        let request = crate::search::SearchRequest {
+            overrides: asked,
+            plain: true,
+            ..Default::default()
+        };
+        let search = self.search_config_at(input, height, &request)?;
         let cfg = mediaforce::ladder::LadderConfig {
             search,
             resolutions: if opts.resolutions.is_empty() {

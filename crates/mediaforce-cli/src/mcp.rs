@@ -151,35 +151,26 @@ impl Tools {
         }
     }
 
-    /// The search configuration for `a`: the file's policy, then the arguments.
+    /// The search configuration for `a`: the file's policy, then the arguments, with the
+    /// probe cache and (as the policy says) the knob model's first guess.
     fn config(&self, a: &SearchArgs) -> Result<mediaforce::search::SearchConfig, ErrorData> {
         let app = mediaforce_app::App::open(&self.paths).map_err(failed)?;
-        let path = PathBuf::from(&a.path);
-        let info = mediaforce_core::probe::probe_headers(&path)
-            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
-        let height = info
-            .primary_video()
-            .and_then(|s| s.video.as_ref().map(|v| v.height))
-            .ok_or_else(|| {
-                ErrorData::invalid_params(format!("{}: no video stream", a.path), None)
-            })?;
-        let mut policy = app.policy(&path).policy;
-        if let Some(e) = &a.encoder {
-            policy.encode.encoder = e.clone();
-            policy.encode.preset = String::new();
-        }
-        if let Some(t) = a.target_vmaf {
-            policy.encode.target_vmaf = t;
-        }
-        if let Some(p) = &a.preset {
-            policy.encode.preset = p.clone();
-        }
-        let mut cfg = policy.search_config(height);
-        cfg.samples = a.samples.or(cfg.samples);
-        if let Some(s) = a.sample_seconds {
-            cfg.sample_seconds = s;
-        }
-        Ok(cfg)
+        let request = mediaforce_app::search::SearchRequest {
+            overrides: mediaforce::policy::SearchOverrides {
+                encoder: a.encoder.clone(),
+                preset: a.preset.clone(),
+                target: a.target_vmaf,
+                samples: a.samples,
+                sample_seconds: a.sample_seconds,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        app.search_config(&PathBuf::from(&a.path), &request)
+            .map_err(|e| match e.kind {
+                mediaforce_app::ErrorKind::Invalid => ErrorData::invalid_params(e.message, None),
+                _ => failed(e),
+            })
     }
 
     /// Run `work` on a blocking thread, forwarding its progress to the client when it sent

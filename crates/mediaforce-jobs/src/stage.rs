@@ -586,7 +586,11 @@ fn item_search_config(
     height: u32,
 ) -> Result<crate::search::SearchConfig, StageError> {
     let policy = &item.policy;
-    let mut cfg = policy.search_config(height);
+    let mut cfg = crate::policy::search_config(
+        crate::policy::SearchBase::Policy(policy),
+        height,
+        &crate::policy::SearchOverrides::default(),
+    );
     if let Some(folder) = item.source.parent() {
         let class = crate::policy::resolution_class(height);
         let knobs: Vec<f64> = catalog
@@ -608,18 +612,8 @@ fn item_search_config(
         } else if policy.encode.learned_guess
             && !knob_set_for_folder(policy, &options.data_dir, height)
         {
-            cfg.model = crate::model::KnobModel::for_search(
-                catalog.all_points()?,
-                &policy.encode.encoder,
-                &cfg.preset.clone().unwrap_or_else(|| {
-                    crate::codecs::find(&policy.encode.encoder)
-                        .map(|a| a.default_preset().to_string())
-                        .unwrap_or_default()
-                }),
-                cfg.stat,
-                cfg.target,
-            )
-            .map(std::sync::Arc::new);
+            cfg.model = crate::model::KnobModel::for_config(catalog.all_points()?, &cfg)
+                .map(std::sync::Arc::new);
             if let Some(m) = &cfg.model {
                 catalog.event(
                     item_id,

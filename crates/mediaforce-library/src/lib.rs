@@ -18,5 +18,5 @@ pub mod settings;
 
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;
-pub(crate) use mediaforce_search::{db, point, search};
+pub(crate) use mediaforce_search::{db, metrics, point, search};
 pub use mediaforce_store as store;

@@ -1,33 +1,38 @@
 //! The search flags shared by `search`, `encode` and `ladder`, and their parsing.
 
-use anyhow::{Context, Result};
-use mediaforce::search::{SearchConfig, TargetStat};
+use anyhow::Result;
+use mediaforce::policy::SearchOverrides;
+use mediaforce::search::TargetStat;
+use mediaforce_app::search::SearchRequest;
 use mediaforce_metrics::Scale;
 
-/// Options shared by `crf-search` and `encode --target-vmaf`.
+/// Options shared by `crf-search` and `encode --target-vmaf`. What is not given comes from the
+/// source's policy (`mediaforce policy show FILE`).
 #[derive(Debug, clap::Args)]
 pub(super) struct SearchArgs {
     /// Encoder preset (the adapter's default when omitted).
     #[arg(long)]
     pub(super) preset: Option<String>,
-    /// Statistic that must meet the target.
-    #[arg(long, value_enum, default_value = "mean")]
-    pub(super) target_stat: StatArg,
-    /// Also require STAT>=VALUE (mean, harmonic, p5, p1, min), e.g. --gate p5>=90 --gate min>=80.
+    /// Statistic that must meet the target (the policy's, mean by default).
+    #[arg(long, value_enum)]
+    pub(super) target_stat: Option<StatArg>,
+    /// Also require STAT>=VALUE (mean, harmonic, p5, p1, min), e.g. --gate p5>=90 --gate min>=80
+    /// (replacing the policy's gates).
     #[arg(long = "gate", value_parser = mediaforce::search::parse_gate)]
     pub(super) gates: Vec<(TargetStat, f64)>,
-    /// Accept results within this much above the target.
-    #[arg(long, default_value_t = 1.0)]
-    pub(super) tolerance: f64,
+    /// Accept results within this much above the target (the policy's, 1 by default).
+    #[arg(long)]
+    pub(super) tolerance: Option<f64>,
     /// Number of samples (default: one every 8 s of the source, 1 to 30).
     #[arg(long)]
     pub(super) samples: Option<usize>,
     /// Sample length in seconds.
     #[arg(long, default_value_t = mediaforce::search::DEFAULT_SAMPLE_SECONDS)]
     pub(super) sample_duration: f64,
-    /// Refuse results predicted above this percentage of the source size.
-    #[arg(long, default_value_t = 80.0)]
-    pub(super) max_encoded_percent: f64,
+    /// Refuse results predicted above this percentage of the source size (the policy's, 80 by
+    /// default).
+    #[arg(long)]
+    pub(super) max_encoded_percent: Option<f64>,
     /// Lowest knob value to try.
     #[arg(long)]
     pub(super) min_crf: Option<f64>,
@@ -46,9 +51,10 @@ pub(super) struct SearchArgs {
     #[arg(long, default_value_t = 2048)]
     pub(super) memory_budget: u64,
     /// Closed loop of `encode --target-vmaf`: score every N-th frame of the output (1: all;
-    /// above 1 is cheaper, but libvmaf's subsampled scores read 0.3-0.8 VMAF high).
-    #[arg(long, default_value_t = 1)]
-    pub(super) verify_every: u32,
+    /// above 1 is cheaper, but libvmaf's subsampled scores read 0.3-0.8 VMAF high; the
+    /// policy's `closed_loop_every` by default).
+    #[arg(long)]
+    pub(super) verify_every: Option<u32>,
     /// Closed loop: decode the source again after the encode to score it, instead of scoring
     /// the output in the same pass as it is encoded.
     #[arg(long)]
@@ -68,58 +74,37 @@ pub(super) enum StatArg {
 }
 
 impl SearchArgs {
-    pub(super) fn config(
-        &self,
-        encoder: &str,
-        target: f64,
-        data_dir: &std::path::Path,
-        database: Option<&str>,
-    ) -> Result<SearchConfig> {
-        let mut c = SearchConfig::new(encoder, target);
-        c.preset = self.preset.clone();
-        c.stat = match self.target_stat {
-            StatArg::Mean => TargetStat::Mean,
-            StatArg::Harmonic => TargetStat::Harmonic,
-            StatArg::P5 => TargetStat::P5,
-            StatArg::P1 => TargetStat::P1,
-        };
-        c.gates = self.gates.clone();
-        c.tolerance = self.tolerance;
-        c.samples = self.samples;
-        c.sample_seconds = self.sample_duration;
-        c.max_encoded_percent = self.max_encoded_percent;
-        c.min_knob = self.min_crf;
-        c.max_knob = self.max_crf;
-        c.scale = self.scale();
-        if !self.no_cache {
-            let location = mediaforce::cache::ProbeCache::location(data_dir, database);
-            c.cache = Some(std::sync::Arc::new(
-                mediaforce::cache::ProbeCache::open(&location)
-                    .with_context(|| "cannot open the probe cache".to_string())?,
-            ));
+    /// The search these flags ask for on top of the source's policy, with `encoder` and
+    /// `target`.
+    pub(super) fn request(&self, encoder: &str, target: f64) -> SearchRequest {
+        SearchRequest {
+            overrides: SearchOverrides {
+                encoder: Some(encoder.to_string()),
+                preset: self.preset.clone(),
+                target: Some(target),
+                stat: self.target_stat.map(|s| match s {
+                    StatArg::Mean => TargetStat::Mean,
+                    StatArg::Harmonic => TargetStat::Harmonic,
+                    StatArg::P5 => TargetStat::P5,
+                    StatArg::P1 => TargetStat::P1,
+                }),
+                gates: (!self.gates.is_empty()).then(|| self.gates.clone()),
+                tolerance: self.tolerance,
+                samples: self.samples,
+                sample_seconds: Some(self.sample_duration),
+                min_knob: self.min_crf,
+                max_knob: self.max_crf,
+                max_encoded_percent: self.max_encoded_percent,
+                scale: Some(self.scale()),
+                memory_budget: Some(self.memory_budget.max(16) << 20),
+                verify_every: self.verify_every,
+                verify_separately: Some(self.verify_separately),
+                ..Default::default()
+            },
+            plain: false,
+            cache: !self.no_cache,
+            learned_guess: Some(self.learned_guess),
         }
-        c.verify_every = self.verify_every.max(1);
-        c.verify_separately = self.verify_separately;
-        c.memory_budget = self.memory_budget.max(16) << 20;
-        if self.learned_guess {
-            let adapter = mediaforce::codecs::find(encoder)?;
-            let preset = self
-                .preset
-                .clone()
-                .unwrap_or_else(|| adapter.default_preset().to_string());
-            let own = mediaforce::catalog::Catalog::open_in(data_dir, database)
-                .and_then(|c| c.all_points())
-                .with_context(|| "cannot read the store's measured points".to_string())?;
-            c.model = mediaforce::model::KnobModel::for_search(
-                own,
-                adapter.id(),
-                &preset,
-                c.stat,
-                target,
-            )
-            .map(std::sync::Arc::new);
-        }
-        Ok(c)
     }
 
     pub(super) fn scale(&self) -> Scale {

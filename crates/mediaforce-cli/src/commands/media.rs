@@ -5,7 +5,7 @@ use super::args::SearchArgs;
 use crate::progress::{warn_damage, Bar};
 use crate::render::human_bytes;
 use anyhow::{Context, Result};
-use mediaforce::search::{encode_to_target, Outcome, Placement, SearchConfig, SearchReport};
+use mediaforce::search::{encode_to_target, Outcome, Placement, SearchReport};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
 use mediaforce_core::transcode::TranscodeOptions;
 use serde::Serialize;
@@ -109,9 +109,15 @@ pub(super) fn cmd_demo(
     let mut clip = SyntheticClip::new(v);
     clip.audio.push(SyntheticAudio::new("aac", "eng"));
     clip.write(&sample)?;
-    let mut cfg = SearchConfig::new(encoder, target);
-    cfg.preset = preset;
-    cfg.sample_seconds = 4.0;
+    // The demo's clip is generated, under no library's policy: the adapter's defaults.
+    let asked = mediaforce::policy::SearchOverrides {
+        encoder: Some(encoder.to_string()),
+        preset,
+        target: Some(target),
+        sample_seconds: Some(4.0),
+        ..Default::default()
+    };
+    let cfg = mediaforce::policy::search_config(mediaforce::policy::SearchBase::Plain, 360, &asked);
     let knob = mediaforce::codecs::find(encoder)?.knob().name;
     let mut log = crate::progress::SearchProgress::new(!json, knob, &sample);
     let output = dir.join("encoded.mkv");

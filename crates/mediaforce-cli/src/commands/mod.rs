@@ -320,8 +320,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
             }
             if let Some(target) = target_vmaf {
-                let mut cfg =
-                    search.config(&encoder, target, &data_dir, cli.database.as_deref())?;
+                let app = mediaforce_app::App::open(&paths)?;
+                let mut cfg = app.search_config(&input, &search.request(&encoder, target))?;
+                drop(app);
                 cfg.verify = !no_verify;
                 let knob = mediaforce::codecs::find(&encoder)?.knob().name;
                 let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
@@ -482,7 +483,9 @@ pub fn run(cli: Cli) -> Result<()> {
             search,
             json,
         } => {
-            let cfg = search.config(&encoder, target_vmaf, &data_dir, cli.database.as_deref())?;
+            let app = mediaforce_app::App::open(&paths)?;
+            let cfg = app.search_config(&input, &search.request(&encoder, target_vmaf))?;
+            drop(app);
             let knob = mediaforce::codecs::find(&encoder)?.knob().name;
             let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
             let r = crf_search(&input, &cfg, &mut log)?;

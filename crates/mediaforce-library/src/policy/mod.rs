@@ -15,11 +15,13 @@ use toml::{Table, Value};
 mod folders;
 mod matcher;
 mod parse;
+mod search;
 mod types;
 
 pub use folders::*;
 pub use matcher::*;
 pub use parse::*;
+pub use search::*;
 pub use types::*;
 
 /// The shipped defaults, built into the binary.

@@ -210,3 +210,135 @@ fn matcher_kinds() {
     assert!(glob.matches(Path::new("/m/Film/Extras/b.mkv")));
     assert!(!glob.matches(Path::new("/m/a/b/extras/c.mkv")));
 }
+
+#[test]
+fn a_search_is_built_from_its_base_then_what_the_command_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path(), &[]).unwrap();
+    let policy = set.resolve(Path::new("/lib/Films/a.mkv")).policy;
+    let plain = SearchOverrides::default();
+    let x264 = SearchOverrides {
+        encoder: Some("libx264".into()),
+        ..Default::default()
+    };
+    let asked = SearchOverrides {
+        preset: Some("4".into()),
+        target: Some(97.0),
+        tolerance: Some(0.5),
+        gates: Some(vec![(crate::search::TargetStat::P5, 90.0)]),
+        samples: Some(3),
+        start_knob: Some(40.0),
+        max_encoded_percent: Some(f64::INFINITY),
+        verify_every: Some(0),
+        knobs: vec![20.0, 30.0],
+        ..Default::default()
+    };
+    // (base, height, overrides) -> (encoder, preset, target, tolerance, start knob, samples,
+    // size guard, gates, verify every, knobs)
+    type Want<'a> = (
+        &'a str,
+        Option<&'a str>,
+        f64,
+        f64,
+        Option<f64>,
+        Option<usize>,
+        f64,
+        usize,
+        u32,
+        usize,
+    );
+    let table: [(SearchBase<'_>, u32, &SearchOverrides, Want<'_>); 5] = [
+        (
+            SearchBase::Policy(&policy),
+            1080,
+            &plain,
+            (
+                "libsvtav1",
+                Some("8"),
+                95.0,
+                1.0,
+                policy.start_knob("libsvtav1", 1080),
+                None,
+                80.0,
+                0,
+                1,
+                0,
+            ),
+        ),
+        // Another encoder: not the policy's preset, but the policy's first guess for it.
+        (
+            SearchBase::Policy(&policy),
+            480,
+            &x264,
+            (
+                "libx264",
+                None,
+                95.0,
+                1.0,
+                policy.start_knob("libx264", 480),
+                None,
+                80.0,
+                0,
+                1,
+                0,
+            ),
+        ),
+        (
+            SearchBase::Policy(&policy),
+            1080,
+            &asked,
+            (
+                "libsvtav1",
+                Some("4"),
+                97.0,
+                0.5,
+                Some(40.0),
+                Some(3),
+                f64::INFINITY,
+                1,
+                1,
+                2,
+            ),
+        ),
+        (
+            SearchBase::Plain,
+            1080,
+            &x264,
+            ("libx264", None, 0.0, 1.0, None, None, 80.0, 0, 1, 0),
+        ),
+        (
+            SearchBase::Plain,
+            720,
+            &asked,
+            (
+                "",
+                Some("4"),
+                97.0,
+                0.5,
+                Some(40.0),
+                Some(3),
+                f64::INFINITY,
+                1,
+                1,
+                2,
+            ),
+        ),
+    ];
+    assert!(policy.start_knob("libx264", 480).is_some());
+    for (i, (base, height, o, want)) in table.into_iter().enumerate() {
+        let c = search_config(base, height, o);
+        let got = (
+            c.encoder.as_str(),
+            c.preset.as_deref(),
+            c.target,
+            c.tolerance,
+            c.start_knob,
+            c.samples,
+            c.max_encoded_percent,
+            c.gates.len(),
+            c.verify_every,
+            c.knobs.len(),
+        );
+        assert_eq!(got, want, "row {i}");
+    }
+}

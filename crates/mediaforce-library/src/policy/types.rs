@@ -199,20 +199,6 @@ impl Policy {
             .collect()
     }
 
-    /// The search configuration this policy asks for.
-    pub fn search_config(&self, height: u32) -> crate::search::SearchConfig {
-        let mut cfg =
-            crate::search::SearchConfig::new(&self.encode.encoder, self.encode.target_vmaf);
-        cfg.preset = Some(self.encode.preset.clone()).filter(|p| !p.is_empty());
-        cfg.stat = self.encode.target_stat;
-        cfg.gates = self.gates();
-        cfg.tolerance = self.encode.tolerance;
-        cfg.max_encoded_percent = self.encode.max_encoded_percent;
-        cfg.start_knob = self.start_knob(&self.encode.encoder, height);
-        cfg.verify_every = self.encode.closed_loop_every.max(1);
-        cfg
-    }
-
     /// The transcode options (audio, subtitles) this policy asks for.
     pub fn transcode_options(&self) -> crate::core::transcode::TranscodeOptions {
         let mut t = crate::core::transcode::TranscodeOptions::new(&self.encode.encoder);

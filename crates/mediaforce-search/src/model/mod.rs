@@ -87,6 +87,21 @@ impl KnobModel {
         })
     }
 
+    /// The model for what `cfg` searches: its encoder (by adapter id), its preset (the
+    /// adapter's default when it names none), statistic and target; `None` as for
+    /// [`KnobModel::for_search`].
+    pub fn for_config(own: Vec<TuningPoint>, cfg: &crate::search::SearchConfig) -> Option<Self> {
+        let adapter = crate::codecs::find(&cfg.encoder).ok();
+        let encoder = adapter.as_ref().map_or(cfg.encoder.as_str(), |a| a.id());
+        let preset = cfg.preset.clone().unwrap_or_else(|| {
+            adapter
+                .as_ref()
+                .map(|a| a.default_preset().to_string())
+                .unwrap_or_default()
+        });
+        Self::for_search(own, encoder, &preset, cfg.stat, cfg.target)
+    }
+
     /// The model a search starts from: fitted on the store's `own` points and the shipped
     /// corpus's (another preset's sources carried over when this one has few, see
     /// [`observations_for`]), and only when it has at least [`MIN_SOURCES`] sources.
