@@ -102,3 +102,36 @@ pub fn encode_knob_measured(
     };
     Ok((encode, verified))
 }
+
+/// Search `input` for the cheapest knob meeting `cfg`'s target, encode the whole file at it
+/// (every other stream as `base` says), score the output in the same pass and correct the
+/// knob when it missed; nothing is written without a result. `events` hears the probes and
+/// the encode's frames.
+pub fn encode_to_target(
+    input: &Path,
+    output: &Path,
+    cfg: &mediaforce::search::SearchConfig,
+    base: &TranscodeOptions,
+    events: &mut dyn mediaforce::events::EventSink,
+) -> Result<mediaforce::search::EncodeReport> {
+    mediaforce::search::encode_to_target(input, output, cfg, base, events).map_err(failed)
+}
+
+/// Search `input` for the cheapest knob meeting `cfg`'s target on samples (nothing written).
+pub fn crf_search(
+    input: &Path,
+    cfg: &mediaforce::search::SearchConfig,
+    events: &mut dyn mediaforce::events::EventSink,
+) -> Result<mediaforce::search::SearchReport> {
+    mediaforce::search::crf_search(input, cfg, events).map_err(failed)
+}
+
+/// Re-encode `input` to `output` exactly as `opts` say (no search, no score).
+pub fn transcode(
+    input: &Path,
+    output: &Path,
+    opts: &TranscodeOptions,
+    progress: &mut dyn ProgressSink,
+) -> Result<TranscodeReport> {
+    mediaforce::core::transcode::transcode(input, output, opts, progress).map_err(failed)
+}

@@ -268,81 +268,19 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             stuck_after,
             json,
         } => {
-            let transfer = match transfer {
-                None => None,
-                Some(url) => {
-                    let token = match &token_file {
-                        Some(f) => std::fs::read_to_string(f)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?,
-                        None => std::env::var("MEDIAFORCE_TOKEN").unwrap_or_default(),
-                    };
-                    if token.trim().is_empty() {
-                        bail!("--transfer needs this host's token in MEDIAFORCE_TOKEN or --token-file (issue one with: mediaforce hosts token NAME)");
-                    }
-                    if !url.starts_with("http://") {
-                        bail!(
-                            "--transfer {url}: expected an http:// address of `mediaforce serve`"
-                        );
-                    }
-                    Some(mediaforce::transfer::TransferClient::new(&url, &token))
-                }
-            };
-            let _ = ctrlc::set_handler(|| {
-                if STOP.swap(true, Ordering::SeqCst) {
-                    std::process::exit(130);
-                }
-                eprintln!("\nmediaforce worker: giving the running jobs back (Ctrl-C again to quit at once)");
-            });
-            let opts = WorkerOptions {
-                name: name.unwrap_or_else(mediaforce::stage::host_name),
+            let transfer = transfer_client(transfer, token_file.as_deref())?;
+            worker(
+                &app,
+                name,
                 jobs,
-                exit_when_idle: exit_when_idle
-                    .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+                exit_when_idle,
                 encoders,
                 transfer,
-                stuck_after: (stuck_after > 0.0)
-                    .then(|| std::time::Duration::from_secs_f64(stuck_after)),
-            };
-            let summary = app.run_worker(
-                &opts,
-                &STOP,
-                &crate::workflow::BatchLines {
-                    json,
-                    detail: false,
-                },
+                stuck_after,
+                json,
             )?;
-            if json {
-                print_json(&summary)?;
-            } else {
-                println!(
-                    "worker {}: {} done, {} failed, {} given back or lost",
-                    summary.host, summary.done, summary.failed, summary.left
-                );
-            }
-            if summary.failed > 0 {
-                bail!("{} jobs failed on this host", summary.failed);
-            }
         }
-        HostsCommand::ApiToken { action } => match action {
-            ApiTokenAction::Create { name, scope } => {
-                let token = app.api_token_create(&name, scope.parse()?)?;
-                eprintln!("API token {name} ({scope}; shown once):");
-                println!("{token}");
-            }
-            ApiTokenAction::List { json } => {
-                let tokens = app.api_tokens()?;
-                if json {
-                    return print_json(&tokens);
-                }
-                for t in &tokens {
-                    println!("{:<20} {:?}", t.name, t.scope);
-                }
-            }
-            ApiTokenAction::Revoke { name } => {
-                app.api_token_revoke(&name)?;
-                println!("revoked API token {name}");
-            }
-        },
+        HostsCommand::ApiToken { action } => api_token(&app, action)?,
         HostsCommand::WebPassword => {
             let password = match std::env::var("MEDIAFORCE_WEB_PASSWORD") {
                 Ok(p) => p,
@@ -376,132 +314,244 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
                 anyhow::Ok(())
             })?;
         }
-        HostsCommand::Jobs { action } => match action {
-            JobsAction::List { state, limit, json } => {
-                let jobs = app.jobs_list(state.as_deref(), limit)?;
-                if json {
-                    return print_json(&jobs);
-                }
-                let words = app.describe_jobs(&jobs);
-                for (j, w) in jobs.iter().zip(&words) {
-                    println!(
-                        "{:>6} {:<9} {} attempt {}/{}{}{}",
-                        j.id,
-                        j.state.as_str(),
-                        w.what,
-                        j.attempts,
-                        j.max_attempts,
-                        w.host
-                            .as_deref()
-                            .map_or(String::new(), |h| format!(", on {h}")),
-                        j.last_error
-                            .as_deref()
-                            .map_or(String::new(), |e| format!(": {e}"))
-                    );
-                }
+        HostsCommand::Jobs { action } => jobs(&app, action)?,
+        HostsCommand::Hosts { action } => hosts(&app, action)?,
+    }
+    Ok(())
+}
+
+/// The client of the library host's file endpoint for `worker --transfer URL`, with this
+/// host's token (from `--token-file` or `MEDIAFORCE_TOKEN`).
+fn transfer_client(
+    transfer: Option<String>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<mediaforce::transfer::TransferClient>> {
+    Ok(match transfer {
+        None => None,
+        Some(url) => {
+            let token = match token_file {
+                Some(f) => std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?,
+                None => std::env::var("MEDIAFORCE_TOKEN").unwrap_or_default(),
+            };
+            if token.trim().is_empty() {
+                bail!("--transfer needs this host's token in MEDIAFORCE_TOKEN or --token-file (issue one with: mediaforce hosts token NAME)");
             }
-            JobsAction::Events { id, json } => {
-                let events = app.job_events(id)?;
-                if json {
-                    return print_json(&events);
-                }
-                for e in &events {
-                    println!("{} epoch {} {}: {}", e.at_ms, e.epoch, e.kind, e.detail);
-                }
+            if !url.starts_with("http://") {
+                bail!("--transfer {url}: expected an http:// address of `mediaforce serve`");
             }
-            JobsAction::Retry { id } => {
-                app.job_retry(id)?;
-                println!("job {id} queued again");
-            }
-            JobsAction::Cancel { id } => {
-                app.job_cancel(id)?;
-                println!("job {id} cancelled");
-            }
-            JobsAction::Priority { id, priority } => {
-                app.job_priority(id, priority)?;
-                println!("job {id}: priority {priority}");
-            }
-            JobsAction::RunNow { id } => {
-                app.job_run_now(id)?;
-                println!(
-                    "job {id} runs next, on any capable host, schedule windows or not (priority {})",
-                    mediaforce::store::URGENT
-                );
-            }
-            JobsAction::RetryFailed => {
-                println!("{} failed jobs queued again", app.jobs_retry_failed()?);
-            }
-            JobsAction::ClearFailed => {
-                println!("{} failed jobs cleared", app.jobs_clear_failed()?);
-            }
+            Some(mediaforce::transfer::TransferClient::new(&url, &token))
+        }
+    })
+}
+
+/// `worker`: run jobs from the shared store on this host until stopped (or idle).
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    app: &App,
+    name: Option<String>,
+    jobs: usize,
+    exit_when_idle: Option<f64>,
+    encoders: Option<Vec<String>>,
+    transfer: Option<mediaforce::transfer::TransferClient>,
+    stuck_after: f64,
+    json: bool,
+) -> Result<()> {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nmediaforce worker: giving the running jobs back (Ctrl-C again to quit at once)"
+        );
+    });
+    let opts = WorkerOptions {
+        name: name.unwrap_or_else(mediaforce::stage::host_name),
+        jobs,
+        exit_when_idle: exit_when_idle.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+        encoders,
+        transfer,
+        stuck_after: (stuck_after > 0.0).then(|| std::time::Duration::from_secs_f64(stuck_after)),
+    };
+    let summary = app.run_worker(
+        &opts,
+        &STOP,
+        &crate::workflow::BatchLines {
+            json,
+            detail: false,
         },
-        HostsCommand::Hosts { action } => match action {
-            HostsAction::List { json } => {
-                let hosts = app.hosts_list()?;
-                if json {
-                    return print_json(&hosts);
-                }
-                for h in &hosts {
-                    print_host(h);
-                }
+    )?;
+    if json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "worker {}: {} done, {} failed, {} given back or lost",
+            summary.host, summary.done, summary.failed, summary.left
+        );
+    }
+    if summary.failed > 0 {
+        bail!("{} jobs failed on this host", summary.failed);
+    }
+    Ok(())
+}
+
+/// `api-token ...`: tokens for scripts.
+fn api_token(app: &App, action: ApiTokenAction) -> Result<()> {
+    match action {
+        ApiTokenAction::Create { name, scope } => {
+            let token = app.api_token_create(&name, scope.parse()?)?;
+            eprintln!("API token {name} ({scope}; shown once):");
+            println!("{token}");
+        }
+        ApiTokenAction::List { json } => {
+            let tokens = app.api_tokens()?;
+            if json {
+                return print_json(&tokens);
             }
-            HostsAction::Show { name, json } => {
-                let h = app.host(&name)?;
-                if json {
-                    return print_json(&h);
-                }
-                print_host(&h);
+            for t in &tokens {
+                println!("{:<20} {:?}", t.name, t.scope);
             }
-            HostsAction::Set {
-                name,
+        }
+        ApiTokenAction::Revoke { name } => {
+            app.api_token_revoke(&name)?;
+            println!("revoked API token {name}");
+        }
+    }
+    Ok(())
+}
+
+/// `hosts ...`: see and steer the hosts.
+fn hosts(app: &App, action: HostsAction) -> Result<()> {
+    match action {
+        HostsAction::List { json } => {
+            let hosts = app.hosts_list()?;
+            if json {
+                return print_json(&hosts);
+            }
+            for h in &hosts {
+                print_host(h);
+            }
+        }
+        HostsAction::Show { name, json } => {
+            let h = app.host(&name)?;
+            if json {
+                return print_json(&h);
+            }
+            print_host(&h);
+        }
+        HostsAction::Set {
+            name,
+            state,
+            max_jobs,
+            schedule,
+            maps,
+            clear_maps,
+            nice,
+            ionice,
+        } => {
+            let state = state
+                .map(|s| s.parse::<HostState>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let mappings = if clear_maps {
+                Some(mediaforce::hosts::PathMap::default())
+            } else if maps.is_empty() {
+                None
+            } else {
+                Some(mediaforce::hosts::PathMap::parse(&maps).map_err(anyhow::Error::msg)?)
+            };
+            let ionice = ionice
+                .map(|s| s.parse::<mediaforce::priority::IoPriority>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let change = mediaforce::hosts::HostSettings {
                 state,
                 max_jobs,
                 schedule,
-                maps,
-                clear_maps,
+                mappings,
                 nice,
                 ionice,
-            } => {
-                let state = state
-                    .map(|s| s.parse::<HostState>())
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?;
-                let mappings = if clear_maps {
-                    Some(mediaforce::hosts::PathMap::default())
-                } else if maps.is_empty() {
-                    None
-                } else {
-                    Some(mediaforce::hosts::PathMap::parse(&maps).map_err(anyhow::Error::msg)?)
-                };
-                let ionice = ionice
-                    .map(|s| s.parse::<mediaforce::priority::IoPriority>())
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?;
-                let change = mediaforce::hosts::HostSettings {
-                    state,
-                    max_jobs,
-                    schedule,
-                    mappings,
-                    nice,
-                    ionice,
-                };
-                print_host(&app.host_set(&name, &change)?);
+            };
+            print_host(&app.host_set(&name, &change)?);
+        }
+        HostsAction::Token { name, revoke } => {
+            if revoke {
+                app.host_token_revoke(&name)?;
+                println!("revoked host {name}'s token");
+            } else {
+                let token = app.host_token(&name)?;
+                eprintln!("token for host {name} (shown once; give it to its worker as MEDIAFORCE_TOKEN or --token-file):");
+                println!("{token}");
             }
-            HostsAction::Token { name, revoke } => {
-                if revoke {
-                    app.host_token_revoke(&name)?;
-                    println!("revoked host {name}'s token");
-                } else {
-                    let token = app.host_token(&name)?;
-                    eprintln!("token for host {name} (shown once; give it to its worker as MEDIAFORCE_TOKEN or --token-file):");
-                    println!("{token}");
-                }
+        }
+        HostsAction::Remove { name } => {
+            app.host_remove(&name)?;
+            println!("removed host {name}");
+        }
+    }
+    Ok(())
+}
+
+/// `jobs ...`: list, follow and steer the queue's jobs.
+fn jobs(app: &App, action: JobsAction) -> Result<()> {
+    match action {
+        JobsAction::List { state, limit, json } => {
+            let jobs = app.jobs_list(state.as_deref(), limit)?;
+            if json {
+                return print_json(&jobs);
             }
-            HostsAction::Remove { name } => {
-                app.host_remove(&name)?;
-                println!("removed host {name}");
+            let words = app.describe_jobs(&jobs);
+            for (j, w) in jobs.iter().zip(&words) {
+                println!(
+                    "{:>6} {:<9} {} attempt {}/{}{}{}",
+                    j.id,
+                    j.state.as_str(),
+                    w.what,
+                    j.attempts,
+                    j.max_attempts,
+                    w.host
+                        .as_deref()
+                        .map_or(String::new(), |h| format!(", on {h}")),
+                    j.last_error
+                        .as_deref()
+                        .map_or(String::new(), |e| format!(": {e}"))
+                );
             }
-        },
+        }
+        JobsAction::Events { id, json } => {
+            let events = app.job_events(id)?;
+            if json {
+                return print_json(&events);
+            }
+            for e in &events {
+                println!("{} epoch {} {}: {}", e.at_ms, e.epoch, e.kind, e.detail);
+            }
+        }
+        JobsAction::Retry { id } => {
+            app.job_retry(id)?;
+            println!("job {id} queued again");
+        }
+        JobsAction::Cancel { id } => {
+            app.job_cancel(id)?;
+            println!("job {id} cancelled");
+        }
+        JobsAction::Priority { id, priority } => {
+            app.job_priority(id, priority)?;
+            println!("job {id}: priority {priority}");
+        }
+        JobsAction::RunNow { id } => {
+            app.job_run_now(id)?;
+            println!(
+                "job {id} runs next, on any capable host, schedule windows or not (priority {})",
+                mediaforce::store::URGENT
+            );
+        }
+        JobsAction::RetryFailed => {
+            println!("{} failed jobs queued again", app.jobs_retry_failed()?);
+        }
+        JobsAction::ClearFailed => {
+            println!("{} failed jobs cleared", app.jobs_clear_failed()?);
+        }
     }
     Ok(())
 }

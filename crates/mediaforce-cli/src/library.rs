@@ -280,31 +280,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             if json {
                 return print_json(&v);
             }
-            for f in &v.files {
-                match f.knob {
-                    Some(k) => println!(
-                        "{}: {}p, knob {k} -> VMAF {:.2}, ~{:.0}% of {} ({} probes)",
-                        f.path.display(),
-                        f.height,
-                        f.vmaf.unwrap_or_default(),
-                        f.predicted_percent.unwrap_or_default(),
-                        human_bytes(f.size_bytes),
-                        f.probes
-                    ),
-                    None => println!(
-                        "{}: no knob ({})",
-                        f.path.display(),
-                        f.note.as_deref().unwrap_or("-")
-                    ),
-                }
-            }
-            for (class, knob, spread) in &v.saved {
-                println!(
-                    "saved: {} {class} first guess {knob} (spread {spread}) for {}",
-                    v.encoder,
-                    v.folder.display()
-                );
-            }
+            print_calibration(&v);
             Ok(())
         }
         LibraryCommand::Grid {
@@ -332,22 +308,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             };
             let v = app.grid(&inputs, &opts, &out, &mut |p| {
                 if !json {
-                    println!(
-                        "{} {}p {} {} {}: VMAF {:.2} (p5 {:.2}){}, {:.0} kb/s, ~{:.1}% of the source",
-                        p.source.display(),
-                        p.height,
-                        p.preset,
-                        p.knob_name,
-                        p.knob,
-                        p.vmaf_mean,
-                        p.vmaf_p5,
-                        p.metrics
-                            .iter()
-                            .map(|(k, v)| format!(", {k} {v:.4}"))
-                            .collect::<String>(),
-                        p.bit_rate / 1000.0,
-                        p.percent
-                    );
+                    print_grid_row(p);
                 }
             })?;
             if json {
@@ -393,15 +354,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                 sample_seconds,
                 out,
             };
-            let knob_name = mediaforce::codecs::find(&opts.encoder)?.knob().name;
-            let mut log = crate::progress::SearchProgress::new(!json, knob_name, &input);
-            let v = app.ladder(&input, &opts, &mut log)?;
-            drop(log);
-            if json {
-                return print_json(&v);
-            }
-            ladder(&v);
-            Ok(())
+            cmd_ladder(&app, &input, &opts, json)
         }
         LibraryCommand::Model {
             encoder,
@@ -413,57 +366,7 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             if json {
                 return print_json(&v);
             }
-            let Some(m) = &v.model else {
-                println!(
-                    "no model: none of the {} points in the store (and {} shipped) brackets the target",
-                    v.points, v.shipped_points
-                );
-                return Ok(());
-            };
-            println!(
-                "{} {} {:?} {}: fitted on {} sources ({} of them shipped public clips; {} points in the store), residual spread {:.2}{}",
-                m.encoder,
-                m.preset,
-                m.stat,
-                m.target,
-                m.sources,
-                m.shipped_sources,
-                v.points,
-                m.residual_sd,
-                if v.used {
-                    ""
-                } else {
-                    " (too few sources: searches do not use it yet)"
-                }
-            );
-            if let Some(c) = &m.carried {
-                let how = match &c.between {
-                    Some((a, b)) if a == b => {
-                        format!("the carry of preset {a}, the nearest measured")
-                    }
-                    Some((a, b)) => format!("interpolated between presets {a} and {b}"),
-                    None => format!("fitted on {} sources measured at both", c.pairs),
-                };
-                println!(
-                    "  {} of them carried from preset {}: knob = {:+.2} + {:.3} x its knob, {how} (residual {:.2})",
-                    c.carried_sources, c.from_preset, c.offset, c.scale, c.residual_sd
-                );
-            }
-            for (t, c) in v.terms.iter().zip(&m.coefficients) {
-                println!("  {t:<16} {c:+.4}");
-            }
-            for a in &v.leave_one_out {
-                println!(
-                    "leave-one-out, {:?}, over {} sources: mean |knob error| {:.2} (rms {:.2}), mean VMAF miss {:.2}, {:.0}% within 1 VMAF{}",
-                    a.kind,
-                    a.sources,
-                    a.mean_abs_knob_error,
-                    a.rms_knob_error,
-                    a.mean_abs_vmaf_miss,
-                    a.within_1_vmaf * 100.0,
-                    if a.kind == m.kind { " (used)" } else { "" }
-                );
-            }
+            print_model(&v);
             Ok(())
         }
         LibraryCommand::Plan {
@@ -480,6 +383,128 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             json,
         } => campaign(&app, &app.folder(&prefix)?, limit, json).map(|_| ()),
     }
+}
+
+/// `ladder`: measure the encoding ladder of `input`, showing the probes as they run.
+fn cmd_ladder(
+    app: &App,
+    input: &std::path::Path,
+    opts: &mediaforce_app::tuning::LadderOptions,
+    json: bool,
+) -> Result<()> {
+    let knob_name = mediaforce::codecs::find(&opts.encoder)?.knob().name;
+    let mut log = crate::progress::SearchProgress::new(!json, knob_name, input);
+    let v = app.ladder(input, opts, &mut log)?;
+    drop(log);
+    if json {
+        return print_json(&v);
+    }
+    ladder(&v);
+    Ok(())
+}
+
+/// What `calibrate` found, for people.
+fn print_calibration(v: &mediaforce_app::tuning::CalibrationView) {
+    for f in &v.files {
+        match f.knob {
+            Some(k) => println!(
+                "{}: {}p, knob {k} -> VMAF {:.2}, ~{:.0}% of {} ({} probes)",
+                f.path.display(),
+                f.height,
+                f.vmaf.unwrap_or_default(),
+                f.predicted_percent.unwrap_or_default(),
+                human_bytes(f.size_bytes),
+                f.probes
+            ),
+            None => println!(
+                "{}: no knob ({})",
+                f.path.display(),
+                f.note.as_deref().unwrap_or("-")
+            ),
+        }
+    }
+    for (class, knob, spread) in &v.saved {
+        println!(
+            "saved: {} {class} first guess {knob} (spread {spread}) for {}",
+            v.encoder,
+            v.folder.display()
+        );
+    }
+}
+
+/// The knob model, its terms and its leave-one-out accuracy, for people.
+fn print_model(v: &mediaforce_app::tuning::ModelView) {
+    let Some(m) = &v.model else {
+        println!(
+            "no model: none of the {} points in the store (and {} shipped) brackets the target",
+            v.points, v.shipped_points
+        );
+        return;
+    };
+    println!(
+        "{} {} {:?} {}: fitted on {} sources ({} of them shipped public clips; {} points in the store), residual spread {:.2}{}",
+        m.encoder,
+        m.preset,
+        m.stat,
+        m.target,
+        m.sources,
+        m.shipped_sources,
+        v.points,
+        m.residual_sd,
+        if v.used {
+            ""
+        } else {
+            " (too few sources: searches do not use it yet)"
+        }
+    );
+    if let Some(c) = &m.carried {
+        let how = match &c.between {
+            Some((a, b)) if a == b => {
+                format!("the carry of preset {a}, the nearest measured")
+            }
+            Some((a, b)) => format!("interpolated between presets {a} and {b}"),
+            None => format!("fitted on {} sources measured at both", c.pairs),
+        };
+        println!(
+            "  {} of them carried from preset {}: knob = {:+.2} + {:.3} x its knob, {how} (residual {:.2})",
+            c.carried_sources, c.from_preset, c.offset, c.scale, c.residual_sd
+        );
+    }
+    for (t, c) in v.terms.iter().zip(&m.coefficients) {
+        println!("  {t:<16} {c:+.4}");
+    }
+    for a in &v.leave_one_out {
+        println!(
+            "leave-one-out, {:?}, over {} sources: mean |knob error| {:.2} (rms {:.2}), mean VMAF miss {:.2}, {:.0}% within 1 VMAF{}",
+            a.kind,
+            a.sources,
+            a.mean_abs_knob_error,
+            a.rms_knob_error,
+            a.mean_abs_vmaf_miss,
+            a.within_1_vmaf * 100.0,
+            if a.kind == m.kind { " (used)" } else { "" }
+        );
+    }
+}
+
+/// One measured grid row, for people.
+fn print_grid_row(p: &mediaforce::point::TuningPoint) {
+    println!(
+        "{} {}p {} {} {}: VMAF {:.2} (p5 {:.2}){}, {:.0} kb/s, ~{:.1}% of the source",
+        p.source.display(),
+        p.height,
+        p.preset,
+        p.knob_name,
+        p.knob,
+        p.vmaf_mean,
+        p.vmaf_p5,
+        p.metrics
+            .iter()
+            .map(|(k, v)| format!(", {k} {v:.4}"))
+            .collect::<String>(),
+        p.bit_rate / 1000.0,
+        p.percent
+    );
 }
 
 fn ladder(v: &mediaforce_app::tuning::LadderView) {

@@ -154,7 +154,17 @@ pub fn encode_batch(
     retries: Option<u32>,
     json: bool,
 ) -> Result<()> {
-    let app = App::open(paths)?;
+    encode_with(&App::open(paths)?, sel, jobs, retries, json)
+}
+
+/// [`encode_batch`] on an open application.
+pub(crate) fn encode_with(
+    app: &App,
+    sel: &Selection,
+    jobs: usize,
+    retries: Option<u32>,
+    json: bool,
+) -> Result<()> {
     install_ctrlc();
     let ui = BatchLines {
         json,
@@ -303,35 +313,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             if json {
                 return print_json(&v);
             }
-            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-            for r in &v.items {
-                *counts.entry(r.state.as_str()).or_default() += 1;
-            }
-            println!(
-                "plan {}: {} items ({}){}",
-                v.manifest.display(),
-                v.items.len(),
-                counts
-                    .iter()
-                    .map(|(k, v)| format!("{v} {k}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if v.paused {
-                    "; PAUSED (mediaforce resume)"
-                } else {
-                    ""
-                }
-            );
-            print_staged(&v.items);
-            for r in v
-                .items
-                .iter()
-                .filter(|r| r.state == "encoding" || r.state == "failed")
-            {
-                if let Some(e) = &r.last_event {
-                    println!("    [{}] {e}", r.index);
-                }
-            }
+            print_status(&v);
             Ok(())
         }
         WorkflowCommand::Validate { sel, json } => {
@@ -454,44 +436,7 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             print_notes(&view);
             Ok(view.verdict(&sel.to_app(), "rolled back")?)
         }
-        WorkflowCommand::Run { prefix, play } => {
-            let prefix = app.folder(&prefix)?;
-            let mpath = crate::library::campaign(&app, &prefix, None, false)?;
-            let m = mediaforce::manifest::load(&app.catalog, &mpath)?;
-            let Some(first) = m.items.first() else {
-                return Ok(());
-            };
-            println!();
-            let sel = Selection {
-                index: vec![first.index],
-                all: false,
-                manifest: Some(mpath.clone()),
-            };
-            drop(app);
-            encode_batch(paths, &sel, 1, None, false)?;
-            let app = App::open(paths)?;
-            let mut bars = SearchProgress::new(true, "knob", &first.source);
-            let r = app.validate_item(&mpath, first, &mut bars)?;
-            drop(bars);
-            print_validation(first, &r);
-            let c = app.compare_item(&mpath, first, &[], 4.0)?;
-            print_compare(first, &c);
-            if play {
-                if let Some(clip) = c.clips.first() {
-                    open_player(&clip.path);
-                }
-            }
-            println!();
-            if r.passed {
-                println!(
-                    "Next: look at the clips, then `mediaforce review --index {i}`, `mediaforce approve --index {i}` and `mediaforce promote --index {i}`.",
-                    i = first.index
-                );
-            } else {
-                println!("The encode failed validation; it will not be promoted. See `mediaforce review --index {}`.", first.index);
-            }
-            Ok(())
-        }
+        WorkflowCommand::Run { prefix, play } => run_first(&app, &prefix, play),
         WorkflowCommand::Pause => {
             app.pause()?;
             println!("paused: running encodes hold between frames and no new one starts, until `mediaforce resume`");
@@ -509,6 +454,77 @@ pub fn run(cmd: WorkflowCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A plan's status for people: counts by state, the items, what the busy or failed ones said.
+fn print_status(v: &mediaforce_app::review::StatusView) {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &v.items {
+        *counts.entry(r.state.as_str()).or_default() += 1;
+    }
+    println!(
+        "plan {}: {} items ({}){}",
+        v.manifest.display(),
+        v.items.len(),
+        counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if v.paused {
+            "; PAUSED (mediaforce resume)"
+        } else {
+            ""
+        }
+    );
+    print_staged(&v.items);
+    for r in v
+        .items
+        .iter()
+        .filter(|r| r.state == "encoding" || r.state == "failed")
+    {
+        if let Some(e) = &r.last_event {
+            println!("    [{}] {e}", r.index);
+        }
+    }
+}
+
+/// `run`: plan a folder, then encode, validate and compare its best item, and say what next.
+fn run_first(app: &App, prefix: &Path, play: bool) -> Result<()> {
+    let prefix = app.folder(prefix)?;
+    let mpath = crate::library::campaign(app, &prefix, None, false)?;
+    let m = mediaforce::manifest::load(&app.catalog, &mpath)?;
+    let Some(first) = m.items.first() else {
+        return Ok(());
+    };
+    println!();
+    let sel = Selection {
+        index: vec![first.index],
+        all: false,
+        manifest: Some(mpath.clone()),
+    };
+    encode_with(app, &sel, 1, None, false)?;
+    let mut bars = SearchProgress::new(true, "knob", &first.source);
+    let r = app.validate_item(&mpath, first, &mut bars)?;
+    drop(bars);
+    print_validation(first, &r);
+    let c = app.compare_item(&mpath, first, &[], 4.0)?;
+    print_compare(first, &c);
+    if play {
+        if let Some(clip) = c.clips.first() {
+            open_player(&clip.path);
+        }
+    }
+    println!();
+    if r.passed {
+        println!(
+            "Next: look at the clips, then `mediaforce review --index {i}`, `mediaforce approve --index {i}` and `mediaforce promote --index {i}`.",
+            i = first.index
+        );
+    } else {
+        println!("The encode failed validation; it will not be promoted. See `mediaforce review --index {}`.", first.index);
+    }
+    Ok(())
 }
 
 fn decide(app: &App, sel: &Selection, decision: Decision, accept_damage: bool) -> Result<()> {

@@ -169,7 +169,7 @@ fn crf_search_json_and_cache_then_encode_to_target() {
 
 /// `--learned-guess`: the first probe is the prediction of the model fitted on the store's
 /// points and the shipped corpus (an empty store here: the shipped clips alone); without it,
-/// the adapter's default.
+/// the policy's first guess for the resolution class (the shipped `[knob.libx264] sd = 22`).
 #[test]
 fn crf_search_starts_from_the_learned_guess_when_asked() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,7 +200,11 @@ fn crf_search_starts_from_the_learned_guess_when_asked() {
     };
     let first = |v: &serde_json::Value| v["probes"][0]["knob"].as_f64().unwrap();
     let plain = search(&[]);
-    assert_eq!(first(&plain), 20.0, "x264's default for sub-720p sources");
+    assert_eq!(
+        first(&plain),
+        22.0,
+        "the shipped policy's guess for x264 on sub-720p sources"
+    );
     let learned = search(&["--learned-guess"]);
     let features: mediaforce::features::SourceFeatures =
         serde_json::from_value(learned["features"].clone()).unwrap();

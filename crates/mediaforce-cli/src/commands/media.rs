@@ -5,7 +5,7 @@ use super::args::SearchArgs;
 use crate::progress::{warn_damage, Bar};
 use crate::render::human_bytes;
 use anyhow::{Context, Result};
-use mediaforce::search::{encode_to_target, Outcome, Placement, SearchReport};
+use mediaforce::search::{Outcome, Placement, SearchReport};
 use mediaforce_core::probe::{MediaInfo, StreamKind};
 use mediaforce_core::transcode::TranscodeOptions;
 use serde::Serialize;
@@ -121,7 +121,7 @@ pub(super) fn cmd_demo(
     let knob = mediaforce::codecs::find(encoder)?.knob().name;
     let mut log = crate::progress::SearchProgress::new(!json, knob, &sample);
     let output = dir.join("encoded.mkv");
-    let r = encode_to_target(
+    let r = mediaforce_app::files::encode_to_target(
         &sample,
         &output,
         &cfg,

@@ -4,8 +4,7 @@ use crate::progress::{warn_damage, Bar};
 use crate::render::human_bytes;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use mediaforce::search::{crf_search, encode_to_target};
-use mediaforce_core::transcode::{transcode, AudioMode, TranscodeOptions};
+use mediaforce_core::transcode::{AudioMode, TranscodeOptions};
 use mediaforce_metrics::{score_files, Scale, ScoreOptions};
 use std::path::PathBuf;
 
@@ -313,77 +312,21 @@ pub fn run(cli: Cli) -> Result<()> {
             let output = output
                 .or(output_flag)
                 .context("an output path is needed (OUTPUT or -o OUTPUT)")?;
-            let mut bar = Bar::new(!json);
             if let Some(crf) = crf {
                 return encode_at_knob(
                     &input, &output, &encoder, crf, &search, opts, !no_verify, json,
                 );
             }
-            if let Some(target) = target_vmaf {
-                let app = mediaforce_app::App::open(&paths)?;
-                let mut cfg = app.search_config(&input, &search.request(&encoder, target))?;
-                drop(app);
-                cfg.verify = !no_verify;
-                let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-                let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
-                let r = encode_to_target(&input, &output, &cfg, &opts, &mut log)?;
-                if let Some(e) = r.encodes.last() {
-                    warn_damage(
-                        &input,
-                        "the whole file",
-                        e.source_decode_errors,
-                        &e.source_decode_error_seconds,
-                    );
+            match target_vmaf {
+                Some(target) => {
+                    let app = mediaforce_app::App::open(&paths)?;
+                    let mut cfg = app.search_config(&input, &search.request(&encoder, target))?;
+                    drop(app);
+                    cfg.verify = !no_verify;
+                    encode_target(&input, &output, &cfg, &opts, json)
                 }
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
-                } else {
-                    print_search(&r.search);
-                    for e in &r.encodes {
-                        println!(
-                            "  full encode {} {}: VMAF {:.2} ({:?}), {} ({:.1}% of source) in {:.1} s",
-                            knob, e.knob, e.achieved.unwrap_or(f64::NAN), cfg.stat, human_bytes(e.bytes), e.percent, e.encode_seconds
-                        );
-                    }
-                }
-                return match &r.output {
-                    Some(o) => {
-                        if !json {
-                            println!("wrote {}", o.display());
-                        }
-                        Ok(())
-                    }
-                    None => Err(anyhow::anyhow!(
-                        "{}: nothing written: {}",
-                        input.display(),
-                        no_output_reason(&r, knob)
-                    )),
-                };
+                None => transcode_plain(&input, &output, &opts, json),
             }
-            let report = transcode(&input, &output, &opts, &mut bar)?;
-            warn_damage(
-                &input,
-                "the whole file",
-                report.decode_errors,
-                &report.decode_error_seconds,
-            );
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "{} -> {}: {} frames with {} ({}), {:.1} fps, {} -> {} ({:.1}% of source)",
-                    input.display(),
-                    output.display(),
-                    report.frames,
-                    report.encoder,
-                    report.pixel_format,
-                    report.fps,
-                    human_bytes(report.input_bytes),
-                    human_bytes(report.output_bytes),
-                    100.0 * report.output_bytes as f64 / report.input_bytes.max(1) as f64
-                );
-            }
-            Ok(())
         }
         Command::Sample {
             output,
@@ -391,25 +334,7 @@ pub fn run(cli: Cli) -> Result<()> {
             height,
             frames,
             audio,
-        } => {
-            use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
-            let mut v = SyntheticVideo::new(width, height, frames)
-                .encoder("libx264", &[("preset", "veryfast"), ("crf", "12")]);
-            v.gop = Some(48);
-            let mut clip = SyntheticClip::new(v);
-            if audio {
-                clip.audio.push(SyntheticAudio::new("aac", "eng"));
-            }
-            clip.write(&output)?;
-            println!(
-                "{}: {}x{}, {} frames",
-                output.display(),
-                width,
-                height,
-                frames
-            );
-            Ok(())
-        }
+        } => cmd_sample(&output, width, height, frames, audio),
         Command::Version { json } => cmd_version(json),
         Command::Score {
             reference,
@@ -434,39 +359,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 log,
                 ..ScoreOptions::default()
             };
-            let mut bar = Bar::new(!json);
-            let r = score_files(&reference, &distorted, &opts, &mut bar)?;
-            warn_damage(
-                &reference,
-                "the reference",
-                r.reference_decode_errors,
-                &r.reference_decode_error_seconds,
-            );
-            warn_damage(
-                &distorted,
-                "the distorted file",
-                r.distorted_decode_errors,
-                &[],
-            );
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
-                    "VMAF mean {:.3}  harmonic {:.3}  min {:.3}  p1 {:.3}  p5 {:.3}  ({} frames at {}x{}, {}-bit, {}, {:.1} fps)",
-                    r.vmaf.mean, r.vmaf.harmonic_mean, r.vmaf.min, r.vmaf.p1, r.vmaf.p5, r.frames,
-                    r.scored_width, r.scored_height, r.bit_depth, r.model, r.fps
-                );
-                for (k, v) in &r.features {
-                    println!("  {k} {v:.4}");
-                }
-                for w in &r.worst_frames {
-                    println!(
-                        "  worst: frame {} at {:.3}s VMAF {:.3}",
-                        w.index, w.seconds, w.vmaf
-                    );
-                }
-            }
-            Ok(())
+            cmd_score(&reference, &distorted, &opts, json)
         }
         Command::Encoders { json } => cmd_encoders(json),
         Command::Completions { shell } => {
@@ -482,20 +375,7 @@ pub fn run(cli: Cli) -> Result<()> {
             target_vmaf,
             search,
             json,
-        } => {
-            let app = mediaforce_app::App::open(&paths)?;
-            let cfg = app.search_config(&input, &search.request(&encoder, target_vmaf))?;
-            drop(app);
-            let knob = mediaforce::codecs::find(&encoder)?.knob().name;
-            let mut log = crate::progress::SearchProgress::new(!json, knob, &input);
-            let r = crf_search(&input, &cfg, &mut log)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                print_search(&r);
-            }
-            Ok(())
-        }
+        } => cmd_crf_search(&paths, &input, &search.request(&encoder, target_vmaf), json),
         Command::Demo {
             target_vmaf,
             encoder,
@@ -512,6 +392,181 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `crf-search`: the cheapest knob meeting the target, on samples; nothing written.
+fn cmd_crf_search(
+    paths: &mediaforce_app::Paths,
+    input: &std::path::Path,
+    request: &mediaforce_app::search::SearchRequest,
+    json: bool,
+) -> Result<()> {
+    let app = mediaforce_app::App::open(paths)?;
+    let cfg = app.search_config(input, request)?;
+    drop(app);
+    let knob = mediaforce::codecs::find(&cfg.encoder)?.knob().name;
+    let mut log = crate::progress::SearchProgress::new(!json, knob, input);
+    let r = mediaforce_app::files::crf_search(input, &cfg, &mut log)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print_search(&r);
+    }
+    Ok(())
+}
+
+/// `score`: VMAF of a distorted file against its reference, frames paired by index.
+fn cmd_score(
+    reference: &std::path::Path,
+    distorted: &std::path::Path,
+    opts: &ScoreOptions,
+    json: bool,
+) -> Result<()> {
+    let mut bar = Bar::new(!json);
+    let r = score_files(reference, distorted, opts, &mut bar)?;
+    warn_damage(
+        reference,
+        "the reference",
+        r.reference_decode_errors,
+        &r.reference_decode_error_seconds,
+    );
+    warn_damage(
+        distorted,
+        "the distorted file",
+        r.distorted_decode_errors,
+        &[],
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "VMAF mean {:.3}  harmonic {:.3}  min {:.3}  p1 {:.3}  p5 {:.3}  ({} frames at {}x{}, {}-bit, {}, {:.1} fps)",
+            r.vmaf.mean, r.vmaf.harmonic_mean, r.vmaf.min, r.vmaf.p1, r.vmaf.p5, r.frames,
+            r.scored_width, r.scored_height, r.bit_depth, r.model, r.fps
+        );
+        for (k, v) in &r.features {
+            println!("  {k} {v:.4}");
+        }
+        for w in &r.worst_frames {
+            println!(
+                "  worst: frame {} at {:.3}s VMAF {:.3}",
+                w.index, w.seconds, w.vmaf
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sample`: a generated test clip.
+fn cmd_sample(
+    output: &std::path::Path,
+    width: u32,
+    height: u32,
+    frames: u32,
+    audio: bool,
+) -> Result<()> {
+    use mediaforce_core::synth::{SyntheticAudio, SyntheticClip, SyntheticVideo};
+    let mut v = SyntheticVideo::new(width, height, frames)
+        .encoder("libx264", &[("preset", "veryfast"), ("crf", "12")]);
+    v.gop = Some(48);
+    let mut clip = SyntheticClip::new(v);
+    if audio {
+        clip.audio.push(SyntheticAudio::new("aac", "eng"));
+    }
+    clip.write(output)?;
+    println!(
+        "{}: {}x{}, {} frames",
+        output.display(),
+        width,
+        height,
+        frames
+    );
+    Ok(())
+}
+
+/// `encode --target-vmaf`: search, encode, verify and correct; prints what each full encode
+/// measured.
+fn encode_target(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    cfg: &mediaforce::search::SearchConfig,
+    opts: &TranscodeOptions,
+    json: bool,
+) -> Result<()> {
+    let knob = mediaforce::codecs::find(&cfg.encoder)?.knob().name;
+    let mut log = crate::progress::SearchProgress::new(!json, knob, input);
+    let r = mediaforce_app::files::encode_to_target(input, output, cfg, opts, &mut log)?;
+    if let Some(e) = r.encodes.last() {
+        warn_damage(
+            input,
+            "the whole file",
+            e.source_decode_errors,
+            &e.source_decode_error_seconds,
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print_search(&r.search);
+        for e in &r.encodes {
+            println!(
+                "  full encode {} {}: VMAF {:.2} ({:?}), {} ({:.1}% of source) in {:.1} s",
+                knob,
+                e.knob,
+                e.achieved.unwrap_or(f64::NAN),
+                cfg.stat,
+                human_bytes(e.bytes),
+                e.percent,
+                e.encode_seconds
+            );
+        }
+    }
+    match &r.output {
+        Some(o) => {
+            if !json {
+                println!("wrote {}", o.display());
+            }
+            Ok(())
+        }
+        None => Err(anyhow::anyhow!(
+            "{}: nothing written: {}",
+            input.display(),
+            no_output_reason(&r, knob)
+        )),
+    }
+}
+
+/// `encode` without a target or a knob: the encoder's options as given.
+fn transcode_plain(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    opts: &TranscodeOptions,
+    json: bool,
+) -> Result<()> {
+    let report = mediaforce_app::files::transcode(input, output, opts, &mut Bar::new(!json))?;
+    warn_damage(
+        input,
+        "the whole file",
+        report.decode_errors,
+        &report.decode_error_seconds,
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} -> {}: {} frames with {} ({}), {:.1} fps, {} -> {} ({:.1}% of source)",
+            input.display(),
+            output.display(),
+            report.frames,
+            report.encoder,
+            report.pixel_format,
+            report.fps,
+            human_bytes(report.input_bytes),
+            human_bytes(report.output_bytes),
+            100.0 * report.output_bytes as f64 / report.input_bytes.max(1) as f64
+        );
+    }
+    Ok(())
 }
 
 /// `man`: roff pages rendered from the same definitions as `--help`.
