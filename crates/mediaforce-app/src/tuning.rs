@@ -89,58 +89,7 @@ impl App {
         for (n, &i) in picks.iter().enumerate() {
             let f = &all[i];
             on_file(&f.file.path, n + 1, picks.len());
-            let height = f.media.height.unwrap_or(1080) as u32;
-            // The file's policy as an encode would search it, measured afresh.
-            let cfg = self.search_config_at(
-                &f.file.path,
-                height,
-                &crate::search::SearchRequest {
-                    cache: false,
-                    learned_guess: Some(false),
-                    ..Default::default()
-                },
-            )?;
-            let report =
-                mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::events::Quiet);
-            if let (Ok(r), Ok(fp)) = (&report, mediaforce::cache::source_fingerprint(&f.file.path))
-            {
-                let codec = f.media.video_codec.clone().unwrap_or_default();
-                self.catalog.record_points(&mediaforce::tuning::points_of(
-                    r,
-                    "calibrate",
-                    &fp,
-                    &codec,
-                    false,
-                ))?;
-            }
-            let (knob, vmaf, percent, probes, note) = match report {
-                Ok(r) => {
-                    let c = r.chosen();
-                    (
-                        c.map(|p| p.knob),
-                        c.map(|p| p.score),
-                        c.map(|p| p.predicted_percent),
-                        r.probes.len(),
-                        match &r.outcome {
-                            mediaforce::search::Outcome::NotFound { reason, .. } => {
-                                Some(reason.clone())
-                            }
-                            _ => None,
-                        },
-                    )
-                }
-                Err(e) => (None, None, None, 0, Some(e.to_string())),
-            };
-            searched.push(CalibratedFile {
-                path: f.file.path.clone(),
-                size_bytes: f.file.size,
-                height,
-                knob,
-                vmaf,
-                predicted_percent: percent,
-                probes,
-                note,
-            });
+            searched.push(self.calibrate_file(f)?);
         }
         let mut classes: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
         for f in &searched {
@@ -161,28 +110,9 @@ impl App {
                 ),
             ));
         }
-        let mut saved = Vec::new();
         let current =
             mediaforce::policy::folder_override(&self.paths.data_dir, &folder)?.unwrap_or_default();
-        let mut table: toml::Table = toml::from_str(&current).unwrap_or_default();
-        let knob = table
-            .entry("knob")
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        let per_encoder = knob
-            .as_table_mut()
-            .expect("knob is a table")
-            .entry(policy.encode.encoder.clone())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        for (class, knobs) in &classes {
-            let (median, spread) =
-                mediaforce::stage::folder_guess(knobs).unwrap_or((knobs[0], 0.0));
-            if let Some(t) = per_encoder.as_table_mut() {
-                t.insert(class.to_string(), toml::Value::Float(median));
-            }
-            saved.push((class.to_string(), median, spread));
-        }
-        let text = toml::to_string(&table)
-            .map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
+        let (text, saved) = with_first_guesses(&current, &policy.encode.encoder, &classes)?;
         let summary = saved
             .iter()
             .map(|(c, m, s)| format!("{c} {m} (spread {s})"))
@@ -206,6 +136,95 @@ impl App {
             override_text: text,
         })
     }
+
+    /// One file of a calibration: the search its policy asks for, measured afresh, its points
+    /// recorded; a failed search is a file without a knob, with the reason.
+    fn calibrate_file(&self, f: &mediaforce::catalog::LibraryFile) -> Result<CalibratedFile> {
+        let height = f.media.height.unwrap_or(1080) as u32;
+        // The file's policy as an encode would search it, measured afresh.
+        let cfg = self.search_config_at(
+            &f.file.path,
+            height,
+            &crate::search::SearchRequest {
+                cache: false,
+                learned_guess: Some(false),
+                ..Default::default()
+            },
+        )?;
+        let report =
+            mediaforce::search::crf_search(&f.file.path, &cfg, &mut mediaforce::events::Quiet);
+        if let (Ok(r), Ok(fp)) = (&report, mediaforce::cache::source_fingerprint(&f.file.path)) {
+            let codec = f.media.video_codec.clone().unwrap_or_default();
+            self.catalog.record_points(&mediaforce::tuning::points_of(
+                r,
+                "calibrate",
+                &fp,
+                &codec,
+                false,
+            ))?;
+        }
+        let (knob, vmaf, percent, probes, note) = match report {
+            Ok(r) => {
+                let c = r.chosen();
+                (
+                    c.map(|p| p.knob),
+                    c.map(|p| p.score),
+                    c.map(|p| p.predicted_percent),
+                    r.probes.len(),
+                    match &r.outcome {
+                        mediaforce::search::Outcome::NotFound { reason, .. } => {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    },
+                )
+            }
+            Err(e) => (None, None, None, 0, Some(e.to_string())),
+        };
+        Ok(CalibratedFile {
+            path: f.file.path.clone(),
+            size_bytes: f.file.size,
+            height,
+            knob,
+            vmaf,
+            predicted_percent: percent,
+            probes,
+            note,
+        })
+    }
+}
+
+/// A first guess saved by a calibration: the resolution class, its knob and the spread of the
+/// knobs it came from.
+type SavedGuess = (String, f64, f64);
+
+/// The folder override `current` with the median knob of each resolution class set as
+/// `encoder`'s first guess; returns the new text and, per class, the knob and its spread.
+fn with_first_guesses(
+    current: &str,
+    encoder: &str,
+    classes: &std::collections::BTreeMap<&str, Vec<f64>>,
+) -> Result<(String, Vec<SavedGuess>)> {
+    let mut table: toml::Table = toml::from_str(current).unwrap_or_default();
+    let knob = table
+        .entry("knob")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let per_encoder = knob
+        .as_table_mut()
+        .expect("knob is a table")
+        .entry(encoder.to_string())
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let mut saved = Vec::new();
+    for (class, knobs) in classes {
+        let (median, spread) = mediaforce::stage::folder_guess(knobs).unwrap_or((knobs[0], 0.0));
+        if let Some(t) = per_encoder.as_table_mut() {
+            t.insert(class.to_string(), toml::Value::Float(median));
+        }
+        saved.push((class.to_string(), median, spread));
+    }
+    let text =
+        toml::to_string(&table).map_err(|e| AppError::new(ErrorKind::Internal, e.to_string()))?;
+    Ok((text, saved))
 }
 
 /// `want` indexes spread evenly over `0..n` (the smallest, the largest and between), without
@@ -749,7 +768,39 @@ fn mediaforce_core_probe(input: &Path) -> Result<mediaforce::core::probe::MediaI
 
 #[cfg(test)]
 mod grid_tests {
-    use super::parse_knob_range;
+    use super::{parse_knob_range, with_first_guesses};
+
+    #[test]
+    fn calibration_sets_each_class_median_beside_what_the_override_held() {
+        let classes: std::collections::BTreeMap<&str, Vec<f64>> =
+            [("1080p", vec![30.0, 34.0, 32.0]), ("sd", vec![28.0])]
+                .into_iter()
+                .collect();
+        let current = "[encode]\ntarget_vmaf = 94.0\n[knob.libsvtav1]\n720p = 31.0\n";
+        let (text, saved) = with_first_guesses(current, "libsvtav1", &classes).unwrap();
+        assert_eq!(
+            saved,
+            vec![
+                ("1080p".to_string(), 32.0, 4.0),
+                ("sd".to_string(), 28.0, 0.0)
+            ]
+        );
+        let t: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(t["encode"]["target_vmaf"].as_float(), Some(94.0));
+        let k = &t["knob"]["libsvtav1"];
+        let got: Vec<(&str, Option<f64>)> = ["720p", "1080p", "sd"]
+            .iter()
+            .map(|c| (*c, k.get(c).and_then(toml::Value::as_float)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("720p", Some(31.0)),
+                ("1080p", Some(32.0)),
+                ("sd", Some(28.0))
+            ]
+        );
+    }
 
     #[test]
     fn knob_ranges_parse_with_both_ends() {

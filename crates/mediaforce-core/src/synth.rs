@@ -216,82 +216,14 @@ impl SyntheticClip {
         if !v.variable_frame_rate {
             mux.set_stream_rate(vidx, v.fps);
         }
-        if let Some(m) = &v.mastering_display {
-            mux.add_stream_side_data(
-                vidx,
-                SideDataType::MasteringDisplayMetadata,
-                &crate::ffi::mastering_bytes(m),
-            );
-        }
-        if let Some(c) = &v.content_light {
-            mux.add_stream_side_data(
-                vidx,
-                SideDataType::ContentLightLevel,
-                &crate::ffi::content_light_bytes(c),
-            );
-        }
-        if let Some(r) = v.rotation {
-            mux.add_stream_side_data(
-                vidx,
-                SideDataType::DisplayMatrix,
-                &crate::ffi::rotation_matrix_bytes(r),
-            );
-        }
-        if let Some(fo) = v.field_order {
-            mux.set_stream_field_order(vidx, fo);
-        }
+        add_side_data(&mut mux, vidx, v);
 
         let mut audio_encoders = Vec::new();
         for a in &self.audio {
             let (enc, idx) = open_audio(&mut mux, a, global, path)?;
             audio_encoders.push((enc, idx, a));
         }
-        let mut subtitle_streams = Vec::new();
-        for s in &self.subtitles {
-            let mut params = ff::codec::Parameters::new();
-            params.set_medium(ff::media::Type::Subtitle);
-            params.set_id(match s.codec.as_str() {
-                "mov_text" => ff::codec::Id::MOV_TEXT,
-                "ass" => ff::codec::Id::ASS,
-                _ => ff::codec::Id::SUBRIP,
-            });
-            let idx = mux.add_stream(params, ff::Rational::new(1, 1000))?;
-            let mut tags = BTreeMap::new();
-            if let Some(l) = &s.language {
-                tags.insert("language".to_string(), l.clone());
-            }
-            mux.set_stream_metadata(idx, &tags);
-            if s.forced {
-                mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_FORCED);
-            }
-            subtitle_streams.push((idx, s));
-        }
-        for a in &self.attachments {
-            let mut params = ff::codec::Parameters::new();
-            params.set_medium(ff::media::Type::Attachment);
-            params.set_id(if a.mimetype.contains("otf") {
-                ff::codec::Id::OTF
-            } else {
-                ff::codec::Id::TTF
-            });
-            crate::ffi::set_extradata(&mut params, &a.data);
-            let idx = mux.add_stream(params, ff::Rational::new(1, 1000))?;
-            let tags = BTreeMap::from([
-                ("filename".to_string(), a.filename.clone()),
-                ("mimetype".to_string(), a.mimetype.clone()),
-            ]);
-            mux.set_stream_metadata(idx, &tags);
-        }
-        for (i, (start, end, title)) in self.chapters.iter().enumerate() {
-            let tb = ff::Rational::new(1, 1000);
-            mux.add_chapter(
-                i as i64 + 1,
-                tb,
-                (start * 1000.0) as i64,
-                (end * 1000.0) as i64,
-                title,
-            )?;
-        }
+        let subtitle_streams = self.add_other_streams(&mut mux)?;
         mux.set_metadata(&self.metadata);
         mux.write_header()?;
 
@@ -348,6 +280,88 @@ impl SyntheticClip {
             }
         }
         mux.finish()
+    }
+}
+
+/// The video stream's side data and field order, as `v` asks.
+fn add_side_data(mux: &mut Muxer, vidx: usize, v: &SyntheticVideo) {
+    if let Some(m) = &v.mastering_display {
+        mux.add_stream_side_data(
+            vidx,
+            SideDataType::MasteringDisplayMetadata,
+            &crate::ffi::mastering_bytes(m),
+        );
+    }
+    if let Some(c) = &v.content_light {
+        mux.add_stream_side_data(
+            vidx,
+            SideDataType::ContentLightLevel,
+            &crate::ffi::content_light_bytes(c),
+        );
+    }
+    if let Some(r) = v.rotation {
+        mux.add_stream_side_data(
+            vidx,
+            SideDataType::DisplayMatrix,
+            &crate::ffi::rotation_matrix_bytes(r),
+        );
+    }
+    if let Some(fo) = v.field_order {
+        mux.set_stream_field_order(vidx, fo);
+    }
+}
+
+impl SyntheticClip {
+    /// The subtitle streams (returned with their cues, written after the video), the
+    /// attachments and the chapters.
+    fn add_other_streams(&self, mux: &mut Muxer) -> Result<Vec<(usize, &SyntheticSubtitle)>> {
+        let mut subtitle_streams = Vec::new();
+        for s in &self.subtitles {
+            let mut params = ff::codec::Parameters::new();
+            params.set_medium(ff::media::Type::Subtitle);
+            params.set_id(match s.codec.as_str() {
+                "mov_text" => ff::codec::Id::MOV_TEXT,
+                "ass" => ff::codec::Id::ASS,
+                _ => ff::codec::Id::SUBRIP,
+            });
+            let idx = mux.add_stream(params, ff::Rational::new(1, 1000))?;
+            let mut tags = BTreeMap::new();
+            if let Some(l) = &s.language {
+                tags.insert("language".to_string(), l.clone());
+            }
+            mux.set_stream_metadata(idx, &tags);
+            if s.forced {
+                mux.set_stream_disposition(idx, ff::ffi::AV_DISPOSITION_FORCED);
+            }
+            subtitle_streams.push((idx, s));
+        }
+        for a in &self.attachments {
+            let mut params = ff::codec::Parameters::new();
+            params.set_medium(ff::media::Type::Attachment);
+            params.set_id(if a.mimetype.contains("otf") {
+                ff::codec::Id::OTF
+            } else {
+                ff::codec::Id::TTF
+            });
+            crate::ffi::set_extradata(&mut params, &a.data);
+            let idx = mux.add_stream(params, ff::Rational::new(1, 1000))?;
+            let tags = BTreeMap::from([
+                ("filename".to_string(), a.filename.clone()),
+                ("mimetype".to_string(), a.mimetype.clone()),
+            ]);
+            mux.set_stream_metadata(idx, &tags);
+        }
+        for (i, (start, end, title)) in self.chapters.iter().enumerate() {
+            let tb = ff::Rational::new(1, 1000);
+            mux.add_chapter(
+                i as i64 + 1,
+                tb,
+                (start * 1000.0) as i64,
+                (end * 1000.0) as i64,
+                title,
+            )?;
+        }
+        Ok(subtitle_streams)
     }
 }
 

@@ -182,38 +182,13 @@ pub fn transcode_tapped(
     mut tap: Option<&mut dyn VideoTap>,
 ) -> Result<TranscodeReport> {
     let started = std::time::Instant::now();
-    // Headers only: the encode keeps source timestamps, so the frame-rate scan would be wasted reads.
-    let info = crate::probe::probe_headers(input)?;
-    if same_file(input, output) {
-        return Err(Error::InvalidArgument {
-            what: "output",
-            reason: format!("{} is the input file", output.display()),
-        });
-    }
-    let vstream = info.primary_video().ok_or(Error::NoStream {
-        path: input.to_path_buf(),
-        kind: "video",
-    })?;
-    let vinfo = vstream.video.clone().expect("video stream has video info");
-    let source_fmt = vinfo
-        .pixel_format
-        .as_deref()
-        .and_then(|n| n.parse::<ff::format::Pixel>().ok())
-        .ok_or_else(|| Error::Unsupported {
-            path: input.to_path_buf(),
-            reason: "video pixel format unknown".into(),
-        })?;
-    let pixel_format = options
-        .pixel_format
-        .unwrap_or_else(|| choose_pixel_format(&options.encoder, source_fmt));
-    let fitted =
-        crate::encode::encodable_size(&options.encoder, pixel_format, vinfo.width, vinfo.height);
-    let cropped_to = (fitted != (vinfo.width, vinfo.height)).then_some(fitted);
+    let (info, video_index, vinfo) = open_source(input, output)?;
+    let (pixel_format, cropped_to) = output_format(input, &vinfo, options)?;
 
     let mut decoder = VideoDecoder::open(
         input,
         DecodeOptions {
-            stream: Some(vstream.index),
+            stream: Some(video_index),
             pixel_format: Some(pixel_format),
             deinterlace: options.deinterlace,
             crop: cropped_to,
@@ -248,8 +223,11 @@ pub fn transcode_tapped(
     let mut frames = 0u64;
     let mut video_bytes = 0u64;
     let mut clock = ProgressClock::new(total);
-    let mut pending_side: Option<(usize, ff::Packet)> = None;
-    let mut side_done = false;
+    let mut carried = Carried {
+        pending: None,
+        done: false,
+        stop: stop_side,
+    };
     let end_pts = options
         .max_seconds
         .map(|s| (s / f64::from(facts.time_base)) as i64);
@@ -261,61 +239,19 @@ pub fn transcode_tapped(
             }
         }
         if encoder.is_none() {
-            let color = resolve_color(&frame.frame, &vinfo);
-            let mut cfg = VideoEncoderConfig::new(
-                &options.encoder,
-                frame.frame.width(),
-                frame.frame.height(),
+            let source = Source {
+                input,
+                info: &info,
+                vinfo: &vinfo,
+                video_index,
+                facts: &facts,
                 pixel_format,
-                facts.frame_rate,
-            );
-            cfg.time_base = facts.time_base;
-            // The nominal rate even for variable-rate sources: rate control needs one (SVT-AV1
-            // refuses to open without it); timestamps keep the real, variable timing.
-            cfg.frame_rate = (facts.frame_rate.numerator() > 0).then_some(facts.frame_rate);
-            cfg.color = color;
-            let sar = frame.frame.aspect_ratio();
-            cfg.sample_aspect_ratio = (sar.numerator() > 0).then_some(sar);
-            cfg.options = options.encoder_options.clone();
-            cfg.threads = options.threads;
-            cfg.gop = options.gop;
-            cfg.global_header = mux.wants_global_header();
-            cfg.source = Some(input.to_path_buf());
-            let enc = VideoEncoder::open(&cfg)?;
-            plan = build_plan(&info, &side, &mut mux, &enc, vstream.index, options, input)?;
-            out_video_index = plan
-                .iter()
-                .find_map(|p| {
-                    if let OutStream::Video(i) = p {
-                        Some(*i)
-                    } else {
-                        None
-                    }
-                })
-                .expect("plan has the video stream");
-            copy_video_side_data(
-                &side,
-                vstream.index,
-                &mut mux,
-                out_video_index,
-                options.deinterlace,
-            );
-            copy_chapters(&side, &mut mux)?;
-            let mut tags: BTreeMap<String, String> = info
-                .metadata
-                .iter()
-                .filter(|(k, _)| !stale_tag(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            tags.insert(
-                PRODUCED_BY_TAG.into(),
-                format!("{} {}", env!("CARGO_PKG_VERSION"), options.encoder),
-            );
-            mux.set_metadata(&tags);
-            mux.write_header()?;
+            };
+            let (enc, p, index) = open_output(&source, options, &side, &mut mux, &frame.frame)?;
             if let Some(t) = tap.as_deref_mut() {
                 t.opened(enc.parameters(), enc.time_base());
             }
+            (plan, out_video_index) = (p, index);
             encoder = Some(enc);
         }
         let enc = encoder.as_mut().expect("opened above");
@@ -328,36 +264,21 @@ pub fn transcode_tapped(
         if let Some(t) = tap.as_deref_mut() {
             t.frame(&f);
         }
-        enc.encode(&f, |mut p| {
-            video_bytes += p.size() as u64;
-            if let Some(t) = tap.as_deref_mut() {
-                t.packet(&p);
-            }
-            mux.write(out_video_index, &mut p, enc_tb)
+        enc.encode(&f, |p| {
+            write_video(
+                p,
+                &mut video_bytes,
+                &mut tap,
+                &mut mux,
+                (out_video_index, enc_tb),
+            )
         })?;
         frames += 1;
         // Carry other streams up to this frame's time (plus a little), keeping memory bounded.
-        if !side_done {
-            side_done = pump_side(
-                input,
-                &mut side,
-                &mut plan,
-                &mut mux,
-                &mut pending_side,
-                Some(frame_seconds + start + 0.5),
-                stop_side,
-            )?;
-        }
-        if let Some(p) = clock.tick(frames) {
-            progress.update(&p);
-            if progress.cancelled() {
-                progress.finish();
-                // Dropping the muxer removes the partial file.
-                return Err(Error::Cancelled {
-                    path: input.to_path_buf(),
-                });
-            }
-        }
+        let until = Some(frame_seconds + start + 0.5);
+        carried.pump(input, &mut side, &mut plan, &mut mux, until)?;
+        // A cancel returns here; dropping the muxer removes the partial file.
+        tick(progress, &mut clock, frames, input)?;
     }
     let Some(mut enc) = encoder else {
         return Err(Error::Corrupt {
@@ -367,51 +288,81 @@ pub fn transcode_tapped(
         });
     };
     let enc_tb = enc.time_base();
-    enc.finish(|mut p| {
-        video_bytes += p.size() as u64;
-        if let Some(t) = tap.as_deref_mut() {
-            t.packet(&p);
-        }
-        mux.write(out_video_index, &mut p, enc_tb)
-    })?;
-    if !side_done {
-        pump_side(
-            input,
-            &mut side,
-            &mut plan,
+    enc.finish(|p| {
+        write_video(
+            p,
+            &mut video_bytes,
+            &mut tap,
             &mut mux,
-            &mut pending_side,
-            None,
-            stop_side,
-        )?;
-    }
+            (out_video_index, enc_tb),
+        )
+    })?;
+    carried.pump(input, &mut side, &mut plan, &mut mux, None)?;
     for p in plan.iter_mut() {
         if let OutStream::Audio(a) = p {
             a.finish(&mut mux)?;
         }
     }
     mux.finish()?;
-    // Durable before visible: the data reaches the disk before the final name appears, and the
-    // rename itself is made durable, so a crash never leaves a finished-looking partial file.
-    let synced = std::fs::File::open(&partial).and_then(|f| f.sync_all());
-    if let Err(e) = synced {
-        let _ = std::fs::remove_file(&partial);
-        return Err(Error::io(&partial, e));
-    }
-    std::fs::rename(&partial, output).map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
-        Error::io(output, e)
-    })?;
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    put_in_place(&partial, output)?;
     progress.update(&clock.snapshot(frames));
     progress.finish();
 
+    Ok(report(
+        input,
+        output,
+        options,
+        &info,
+        pixel_format,
+        (frames, video_bytes),
+        &plan,
+        &decoder,
+        started,
+        cropped_to,
+    ))
+}
+
+/// The pixel format the output is encoded in (the asked one, else the encoder's pick for
+/// the source's), and the size the picture is cropped to when the encoder needs one the
+/// source does not have.
+fn output_format(
+    input: &Path,
+    vinfo: &crate::probe::VideoInfo,
+    options: &TranscodeOptions,
+) -> Result<(ff::format::Pixel, Option<(u32, u32)>)> {
+    let source_fmt = vinfo
+        .pixel_format
+        .as_deref()
+        .and_then(|n| n.parse::<ff::format::Pixel>().ok())
+        .ok_or_else(|| Error::Unsupported {
+            path: input.to_path_buf(),
+            reason: "video pixel format unknown".into(),
+        })?;
+    let pixel_format = options
+        .pixel_format
+        .unwrap_or_else(|| choose_pixel_format(&options.encoder, source_fmt));
+    let fitted =
+        crate::encode::encodable_size(&options.encoder, pixel_format, vinfo.width, vinfo.height);
+    let cropped_to = (fitted != (vinfo.width, vinfo.height)).then_some(fitted);
+    Ok((pixel_format, cropped_to))
+}
+
+/// What a finished transcode did.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    input: &Path,
+    output: &Path,
+    options: &TranscodeOptions,
+    info: &MediaInfo,
+    pixel_format: ff::format::Pixel,
+    (frames, video_bytes): (u64, u64),
+    plan: &[OutStream],
+    decoder: &VideoDecoder,
+    started: std::time::Instant,
+    cropped_to: Option<(u32, u32)>,
+) -> TranscodeReport {
     let seconds = started.elapsed().as_secs_f64();
-    Ok(TranscodeReport {
+    TranscodeReport {
         input: input.to_path_buf(),
         output: output.to_path_buf(),
         encoder: options.encoder.clone(),
@@ -440,7 +391,166 @@ pub fn transcode_tapped(
         decode_errors: decoder.decode_errors(),
         decode_error_seconds: decoder.decode_error_seconds().to_vec(),
         cropped_to,
-    })
+    }
+}
+
+/// The source's headers (only: the encode keeps source timestamps, so the frame-rate scan
+/// would be wasted reads), its video stream's index and facts; refuses an output that is the
+/// input.
+fn open_source(input: &Path, output: &Path) -> Result<(MediaInfo, usize, crate::probe::VideoInfo)> {
+    let info = crate::probe::probe_headers(input)?;
+    if same_file(input, output) {
+        return Err(Error::InvalidArgument {
+            what: "output",
+            reason: format!("{} is the input file", output.display()),
+        });
+    }
+    let vstream = info.primary_video().ok_or(Error::NoStream {
+        path: input.to_path_buf(),
+        kind: "video",
+    })?;
+    let vinfo = vstream.video.clone().expect("video stream has video info");
+    let index = vstream.index;
+    Ok((info, index, vinfo))
+}
+
+/// One encoded video packet: counted, shown to the tap, written.
+fn write_video(
+    mut p: ff::Packet,
+    bytes: &mut u64,
+    tap: &mut Option<&mut dyn VideoTap>,
+    mux: &mut Muxer,
+    (index, time_base): (usize, ff::Rational),
+) -> Result<()> {
+    *bytes += p.size() as u64;
+    if let Some(t) = tap.as_deref_mut() {
+        t.packet(&p);
+    }
+    mux.write(index, &mut p, time_base)
+}
+
+/// Report `frames` done (a few times a second); a cancel asked for ends the transcode.
+fn tick(
+    progress: &mut dyn ProgressSink,
+    clock: &mut ProgressClock,
+    frames: u64,
+    input: &Path,
+) -> Result<()> {
+    if let Some(p) = clock.tick(frames) {
+        progress.update(&p);
+        if progress.cancelled() {
+            progress.finish();
+            return Err(Error::Cancelled {
+                path: input.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a transcode reads: the source, its probed streams, its video stream, as decoded.
+struct Source<'a> {
+    input: &'a Path,
+    info: &'a MediaInfo,
+    vinfo: &'a crate::probe::VideoInfo,
+    video_index: usize,
+    facts: &'a crate::decode::StreamFacts,
+    pixel_format: ff::format::Pixel,
+}
+
+/// Open the video encoder for the first decoded `frame`, plan every other stream, copy the
+/// video's side data, the chapters and the tags, and write the header. Returns the encoder,
+/// the streams' plan and the output video stream's index.
+fn open_output(
+    source: &Source<'_>,
+    options: &TranscodeOptions,
+    side: &ff::format::context::Input,
+    mux: &mut Muxer,
+    frame: &ff::frame::Video,
+) -> Result<(VideoEncoder, Vec<OutStream>, usize)> {
+    let color = resolve_color(frame, source.vinfo);
+    let mut cfg = VideoEncoderConfig::new(
+        &options.encoder,
+        frame.width(),
+        frame.height(),
+        source.pixel_format,
+        source.facts.frame_rate,
+    );
+    cfg.time_base = source.facts.time_base;
+    // The nominal rate even for variable-rate sources: rate control needs one (SVT-AV1
+    // refuses to open without it); timestamps keep the real, variable timing.
+    cfg.frame_rate = (source.facts.frame_rate.numerator() > 0).then_some(source.facts.frame_rate);
+    cfg.color = color;
+    let sar = frame.aspect_ratio();
+    cfg.sample_aspect_ratio = (sar.numerator() > 0).then_some(sar);
+    cfg.options = options.encoder_options.clone();
+    cfg.threads = options.threads;
+    cfg.gop = options.gop;
+    cfg.global_header = mux.wants_global_header();
+    cfg.source = Some(source.input.to_path_buf());
+    let enc = VideoEncoder::open(&cfg)?;
+    let plan = build_plan(
+        source.info,
+        side,
+        mux,
+        &enc,
+        source.video_index,
+        options,
+        source.input,
+    )?;
+    let out_video_index = plan
+        .iter()
+        .find_map(|p| {
+            if let OutStream::Video(i) = p {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .expect("plan has the video stream");
+    copy_video_side_data(
+        side,
+        source.video_index,
+        mux,
+        out_video_index,
+        options.deinterlace,
+    );
+    copy_chapters(side, mux)?;
+    let mut tags: BTreeMap<String, String> = source
+        .info
+        .metadata
+        .iter()
+        .filter(|(k, _)| !stale_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.insert(
+        PRODUCED_BY_TAG.into(),
+        format!("{} {}", env!("CARGO_PKG_VERSION"), options.encoder),
+    );
+    mux.set_metadata(&tags);
+    mux.write_header()?;
+    Ok((enc, plan, out_video_index))
+}
+
+/// Put the finished `partial` file at `output`. Durable before visible: the data reaches the
+/// disk before the final name appears, and the rename itself is made durable, so a crash never
+/// leaves a finished-looking partial file.
+fn put_in_place(partial: &Path, output: &Path) -> Result<()> {
+    let synced = std::fs::File::open(partial).and_then(|f| f.sync_all());
+    if let Err(e) = synced {
+        let _ = std::fs::remove_file(partial);
+        return Err(Error::io(partial, e));
+    }
+    std::fs::rename(partial, output).map_err(|e| {
+        let _ = std::fs::remove_file(partial);
+        Error::io(output, e)
+    })?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// `dir/.name.partial-<pid>` for `dir/name`: same directory (so the rename is atomic), hidden.
@@ -599,6 +709,31 @@ fn copy_chapters(side: &ff::format::context::Input, mux: &mut Muxer) -> Result<(
         mux.add_chapter(c.id(), c.time_base(), c.start(), c.end(), &title)?;
     }
     Ok(())
+}
+
+/// Where carrying the other streams stands: a packet read past the last frame's time, whether
+/// the side demuxer is done, where the copy stops (`--seconds`).
+struct Carried {
+    pending: Option<(usize, ff::Packet)>,
+    done: bool,
+    stop: Option<f64>,
+}
+
+impl Carried {
+    /// Carry the other streams up to `until` (container seconds; `None`: to the end).
+    fn pump(
+        &mut self,
+        path: &Path,
+        side: &mut ff::format::context::Input,
+        plan: &mut [OutStream],
+        mux: &mut Muxer,
+        until: Option<f64>,
+    ) -> Result<()> {
+        if !self.done {
+            self.done = pump_side(path, side, plan, mux, &mut self.pending, until, self.stop)?;
+        }
+        Ok(())
+    }
 }
 
 /// Copy or re-encode non-video packets whose time is below `until` seconds (all when `None`).

@@ -205,6 +205,38 @@ fn retryable(code: u16) -> bool {
 /// How long a download waits for the endpoint to finish hashing a large source.
 const HASH_WAIT: Duration = Duration::from_secs(3600);
 
+/// Copy `body` into `file` chunk by chunk, hashing what is written and telling `watch`, until
+/// the body ends or breaks; returns the bytes written and why the body broke, if it did.
+fn pump(
+    body: &mut dyn Read,
+    file: &mut std::fs::File,
+    hasher: &mut blake3::Hasher,
+    watch: &dyn Watch,
+    part: &Path,
+) -> Result<(u64, Option<String>), TransferError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut moved = 0u64;
+    loop {
+        if watch.stopped() {
+            return Err(TransferError::Stopped);
+        }
+        match body.read(&mut buf) {
+            Ok(0) => return Ok((moved, None)),
+            Ok(n) => {
+                file.write_all(&buf[..n])
+                    .map_err(|source| TransferError::Io {
+                        path: part.to_path_buf(),
+                        source,
+                    })?;
+                hasher.update(&buf[..n]);
+                moved += n as u64;
+                watch.moved(n as u64);
+            }
+            Err(e) => return Ok((moved, Some(e.to_string()))),
+        }
+    }
+}
+
 impl TransferClient {
     /// A client of the endpoint at `base` (`http://host:port`) presenting `token`.
     pub fn new(base: &str, token: &str) -> Self {
@@ -398,28 +430,12 @@ impl TransferClient {
                     hashed = 0;
                 }
                 let mut body = resp.into_reader();
-                let mut buf = vec![0u8; CHUNK];
-                let mut cut = None;
-                loop {
-                    if watch.stopped() {
-                        return Err(TransferError::Stopped);
-                    }
-                    match body.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            file.write_all(&buf[..n]).map_err(io(&part))?;
-                            hasher.update(&buf[..n]);
-                            hashed += n as u64;
-                            out.moved += n as u64;
-                            watch.moved(n as u64);
-                            progress_at = Instant::now();
-                            tries = 0;
-                        }
-                        Err(e) => {
-                            cut = Some(e.to_string());
-                            break;
-                        }
-                    }
+                let (moved, cut) = pump(&mut body, &mut file, &mut hasher, watch, &part)?;
+                hashed += moved;
+                out.moved += moved;
+                if moved > 0 {
+                    progress_at = Instant::now();
+                    tries = 0;
                 }
                 file.flush().map_err(io(&part))?;
                 drop(file);

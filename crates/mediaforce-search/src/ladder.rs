@@ -465,36 +465,7 @@ impl Ladder {
             x1 - x0,
             y1 - y0
         ));
-        let mut q = qlo;
-        while q <= 100.0 + 1e-9 {
-            let yy = y(q);
-            s.push_str(&format!(
-                "<line x1=\"{x0}\" y1=\"{yy:.1}\" x2=\"{x1}\" y2=\"{yy:.1}\" stroke=\"#e4e4e4\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{q:.0}</text>\n",
-                x0 - 6.0,
-                yy + 4.0
-            ));
-            q += 10.0;
-        }
-        let mut decade = lo;
-        while decade <= hi + 1e-9 {
-            for m in [1.0, 2.0, 5.0] {
-                let kbps = m * 10f64.powf(decade);
-                if kbps.log10() > hi + 1e-9 {
-                    break;
-                }
-                let xx = x(kbps);
-                s.push_str(&format!(
-                    "<line x1=\"{xx:.1}\" y1=\"{y0}\" x2=\"{xx:.1}\" y2=\"{y1}\" stroke=\"#e4e4e4\"/><text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                    y1 + 16.0,
-                    if kbps >= 1000.0 {
-                        format!("{}M", kbps / 1000.0)
-                    } else {
-                        format!("{kbps}k")
-                    }
-                ));
-            }
-            decade += 1.0;
-        }
+        s.push_str(&grid_lines((lo, hi), qlo, (x0, x1, y0, y1), &x, &y));
         s.push_str(&format!(
             "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">bit rate (bit/s, log scale)</text>\n<text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">VMAF</text>\n",
             (x0 + x1) / 2.0,
@@ -574,6 +545,50 @@ impl Ladder {
         ));
         s
     }
+}
+
+/// The plot's grid: a line and a label every 10 VMAF from `qlo`, and at 1, 2 and 5 of every
+/// bit-rate decade between `decades` (log10 of kb/s), inside the frame `(x0, x1, y0, y1)`.
+fn grid_lines(
+    decades: (f64, f64),
+    qlo: f64,
+    (x0, x1, y0, y1): (f64, f64, f64, f64),
+    x: &dyn Fn(f64) -> f64,
+    y: &dyn Fn(f64) -> f64,
+) -> String {
+    let (lo, hi) = decades;
+    let mut s = String::new();
+    let mut q = qlo;
+    while q <= 100.0 + 1e-9 {
+        let yy = y(q);
+        s.push_str(&format!(
+            "<line x1=\"{x0}\" y1=\"{yy:.1}\" x2=\"{x1}\" y2=\"{yy:.1}\" stroke=\"#e4e4e4\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{q:.0}</text>\n",
+            x0 - 6.0,
+            yy + 4.0
+        ));
+        q += 10.0;
+    }
+    let mut decade = lo;
+    while decade <= hi + 1e-9 {
+        for m in [1.0, 2.0, 5.0] {
+            let kbps = m * 10f64.powf(decade);
+            if kbps.log10() > hi + 1e-9 {
+                break;
+            }
+            let xx = x(kbps);
+            s.push_str(&format!(
+                "<line x1=\"{xx:.1}\" y1=\"{y0}\" x2=\"{xx:.1}\" y2=\"{y1}\" stroke=\"#e4e4e4\"/><text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                y1 + 16.0,
+                if kbps >= 1000.0 {
+                    format!("{}M", kbps / 1000.0)
+                } else {
+                    format!("{kbps}k")
+                }
+            ));
+        }
+        decade += 1.0;
+    }
+    s
 }
 
 fn xml(s: &str) -> String {
