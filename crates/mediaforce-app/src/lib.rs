@@ -7,6 +7,7 @@
 //! ([`library`]); encode through the job queue, status, validate, compare, review, pause
 //! ([`review`]); approve/reject, promote and rollback over a selection (here).
 
+mod conns;
 pub mod display;
 pub mod files;
 pub mod library;
@@ -158,44 +159,8 @@ pub struct App {
     policies: std::sync::RwLock<std::sync::Arc<PolicySet>>,
     /// Roots, transcode root, ignore patterns (read again after a change).
     settings: std::sync::RwLock<std::sync::Arc<Settings>>,
-    /// Connections kept open for the web page's frequent reads (a server answers many
-    /// requests; opening the store each time costs more than the query).
-    pub(crate) conns: Conns,
-}
-
-/// Store connections an [`App`] keeps open between calls.
-#[derive(Default)]
-pub(crate) struct Conns {
-    pub(crate) queue: std::sync::Mutex<Option<Box<dyn mediaforce::store::JobStore>>>,
-    pub(crate) web: std::sync::Mutex<Option<mediaforce::store::sql::Db>>,
-    pub(crate) hosts: std::sync::Mutex<Option<mediaforce::hosts::Hosts>>,
-}
-
-impl std::fmt::Debug for Conns {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Conns")
-    }
-}
-
-impl App {
-    /// Run `f` on the kept queue connection (opened on first use, dropped after an error so
-    /// the next call opens a fresh one).
-    pub(crate) fn with_queue<R>(
-        &self,
-        f: impl FnOnce(&mut dyn mediaforce::store::JobStore) -> Result<R>,
-    ) -> Result<R> {
-        let mut guard = self.conns.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.queue()?);
-        }
-        let r = f(guard.as_mut().expect("opened").as_mut());
-        if r.as_ref()
-            .is_err_and(|e| e.kind == ErrorKind::Unavailable || e.kind == ErrorKind::Internal)
-        {
-            *guard = None;
-        }
-        r
-    }
+    /// The store connections it keeps (the `conns` module).
+    pub(crate) conns: conns::Conns,
 }
 
 /// Which items of a plan a use case works on.
@@ -349,7 +314,7 @@ impl App {
             catalog,
             policies: std::sync::RwLock::new(std::sync::Arc::new(policies)),
             settings: std::sync::RwLock::new(std::sync::Arc::new(settings)),
-            conns: Conns::default(),
+            conns: conns::Conns::default(),
         })
     }
 

@@ -282,7 +282,7 @@ impl App {
         }
         Ok(StatusView {
             manifest: mpath,
-            paused: self.queue()?.queue_paused().map_err(store_error)?,
+            paused: self.with_queue(|q| q.queue_paused().map_err(store_error))?,
             items,
         })
     }
@@ -665,25 +665,19 @@ impl App {
         Ok(views)
     }
 
-    /// The job queue: beside the catalog (its SQLite file, or the shared PostgreSQL).
-    pub fn queue(&self) -> Result<Box<dyn mediaforce::store::JobStore>> {
-        let location =
-            mediaforce::batch::queue_location(&self.paths.data_dir, self.paths.database.as_deref());
-        mediaforce::store::open(&location).map_err(store_error)
-    }
-
     /// Pause the queue: running encodes hold between frames (within a heartbeat, 2 s) and
     /// nothing new is claimed, on every host, until [`resume`](Self::resume).
     pub fn pause(&self) -> Result<()> {
-        self.queue()?.set_queue_paused(true).map_err(store_error)
+        self.with_queue(|q| q.set_queue_paused(true).map_err(store_error))
     }
 
     /// Let the queue go on; returns whether it was paused.
     pub fn resume(&self) -> Result<bool> {
-        let mut q = self.queue()?;
-        let was = q.queue_paused().map_err(store_error)?;
-        q.set_queue_paused(false).map_err(store_error)?;
-        Ok(was)
+        self.with_queue(|q| {
+            let was = q.queue_paused().map_err(store_error)?;
+            q.set_queue_paused(false).map_err(store_error)?;
+            Ok(was)
+        })
     }
 }
 

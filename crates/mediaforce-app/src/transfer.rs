@@ -98,17 +98,18 @@ impl App {
         if token.trim().is_empty() {
             return Err(unauthenticated());
         }
-        self.hosts()?.token_host(token)?.ok_or_else(unauthenticated)
+        self.with_hosts(|h| h.token_host(token))?
+            .ok_or_else(unauthenticated)
     }
 
     /// Issue a new file-endpoint token for `host`, replacing its previous one; shown once.
     pub fn host_token(&self, host: &str) -> Result<String> {
-        Ok(self.hosts()?.issue_token(host)?)
+        self.with_hosts(|h| h.issue_token(host))
     }
 
     /// Revoke `host`'s token.
     pub fn host_token_revoke(&self, host: &str) -> Result<()> {
-        if self.hosts()?.revoke_token(host)? {
+        if self.with_hosts(|h| h.revoke_token(host))? {
             Ok(())
         } else {
             Err(AppError::new(
@@ -122,7 +123,7 @@ impl App {
     /// refused unless the job is a running encode held by that host under that epoch.
     pub fn transfer_target(&self, token: &str, job: i64, epoch: i64) -> Result<TransferTarget> {
         let host = self.token_host(token)?;
-        let row = self.queue()?.job(job).map_err(crate::review::store_error)?;
+        let row = self.with_queue(|q| q.job(job).map_err(crate::review::store_error))?;
         let holder = row.worker.clone().unwrap_or_default();
         let held_by_host = holder.split('/').next() == Some(host.as_str());
         if row.state == JobState::Running && !held_by_host {

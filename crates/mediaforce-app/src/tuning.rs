@@ -604,18 +604,6 @@ pub struct LadderView {
 }
 
 impl App {
-    /// The probe cache on this app's store.
-    pub(crate) fn probe_cache(&self) -> Result<std::sync::Arc<mediaforce::cache::ProbeCache>> {
-        let location = mediaforce::cache::ProbeCache::location(
-            &self.paths.data_dir,
-            self.paths.database.as_deref(),
-        );
-        Ok(std::sync::Arc::new(
-            mediaforce::cache::ProbeCache::open(&location)
-                .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?,
-        ))
-    }
-
     /// The Pareto ladder of `input`: each (resolution, knob) encoded on the search's samples,
     /// scored upscaled to the source's size, the hull and the rungs on it (see
     /// [`mediaforce::ladder`]); written to `opts.out` when given. Probes are cached like a

@@ -80,28 +80,22 @@ fn slot_name(host: &str, slot: usize) -> String {
 }
 
 impl App {
-    pub(crate) fn hosts(&self) -> Result<Hosts> {
-        Ok(Hosts::open(&queue_location(
-            &self.paths.data_dir,
-            self.paths.database.as_deref(),
-        ))?)
-    }
-
     /// Queue the selected items' encodes (one `stage` job each, at most one live per item,
     /// requiring the item's encoder) for workers on any host to run; returns the job ids.
     pub fn enqueue(&self, sel: &Selection) -> Result<Vec<i64>> {
         let mpath = self.plan_path(sel.manifest.as_deref())?;
         let m = manifest::load(&self.catalog, &mpath)?;
         let items = self.selection(&m, sel, &mpath)?;
-        let mut q = self.queue()?;
-        let mut ids = Vec::new();
-        for item in items {
-            ids.push(
-                q.enqueue(&mediaforce::batch::stage_job(&mpath, item, None))
-                    .map_err(store_error)?,
-            );
-        }
-        Ok(ids)
+        self.with_queue(|q| {
+            let mut ids = Vec::new();
+            for item in items {
+                ids.push(
+                    q.enqueue(&mediaforce::batch::stage_job(&mpath, item, None))
+                        .map_err(store_error)?,
+                );
+            }
+            Ok(ids)
+        })
     }
 
     /// Jobs in the queue (in `state`, or all), newest first.
@@ -122,31 +116,30 @@ impl App {
                 })
             })
             .transpose()?;
-        self.queue()?.list(state, limit).map_err(store_error)
+        self.with_queue(|q| q.list(state, limit).map_err(store_error))
     }
 
     /// A job's events, oldest first.
     pub fn job_events(&self, job: i64) -> Result<Vec<mediaforce::store::JobEvent>> {
-        let mut q = self.queue()?;
-        q.job(job).map_err(store_error)?;
-        q.events(job, 0).map_err(store_error)
+        self.with_queue(|q| {
+            q.job(job).map_err(store_error)?;
+            q.events(job, 0).map_err(store_error)
+        })
     }
 
     /// Put a failed or cancelled job back in the queue.
     pub fn job_retry(&self, job: i64) -> Result<()> {
-        self.queue()?.retry(job).map_err(store_error)
+        self.with_queue(|q| q.retry(job).map_err(store_error))
     }
 
     /// Cancel a job (a running one stops at its next heartbeat).
     pub fn job_cancel(&self, job: i64) -> Result<()> {
-        self.queue()?.cancel(job).map_err(store_error)
+        self.with_queue(|q| q.cancel(job).map_err(store_error))
     }
 
     /// Change a queued or running job's priority (higher runs first).
     pub fn job_priority(&self, job: i64, priority: i64) -> Result<()> {
-        self.queue()?
-            .set_priority(job, priority)
-            .map_err(store_error)
+        self.with_queue(|q| q.set_priority(job, priority).map_err(store_error))
     }
 
     /// Run a job as soon as any capable host is free, its schedule window or not: it goes
@@ -157,7 +150,7 @@ impl App {
 
     /// The plan and item an encode (stage) job works on.
     fn job_item(&self, job: i64) -> Result<(PathBuf, mediaforce::manifest::ManifestItem)> {
-        let row = self.queue()?.job(job).map_err(store_error)?;
+        let row = self.with_queue(|q| q.job(job).map_err(store_error))?;
         let p: mediaforce::batch::StagePayload = serde_json::from_value(row.payload)
             .map_err(|_| AppError::new(ErrorKind::Invalid, format!("job {job}: not an encode")))?;
         let m = manifest::load(&self.catalog, &p.manifest)?;
@@ -179,7 +172,7 @@ impl App {
     /// Refused while the job runs (cancel it first). Returns the file.
     pub fn job_skip(&self, job: i64) -> Result<PathBuf> {
         use mediaforce::store::JobState;
-        let state = self.queue()?.job(job).map_err(store_error)?.state;
+        let state = self.with_queue(|q| q.job(job).map_err(store_error))?.state;
         if state == JobState::Running {
             return Err(AppError::new(
                 ErrorKind::Conflict,
@@ -279,31 +272,23 @@ impl App {
 
     /// Put every failed job back in the queue; returns how many.
     pub fn jobs_retry_failed(&self) -> Result<usize> {
-        self.queue()?.retry_failed().map_err(store_error)
+        self.with_queue(|q| q.retry_failed().map_err(store_error))
     }
 
     /// Delete every failed job; returns how many.
     pub fn jobs_clear_failed(&self) -> Result<usize> {
-        self.queue()?.clear_failed().map_err(store_error)
+        self.with_queue(|q| q.clear_failed().map_err(store_error))
     }
 
     /// The registered hosts.
     pub fn hosts_list(&self) -> Result<Vec<HostRow>> {
         // The registry's connection is kept: the web page lists hosts on every refresh.
-        let mut guard = self.conns.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.hosts()?);
-        }
-        let r = guard.as_ref().expect("opened").list();
-        if r.is_err() {
-            *guard = None;
-        }
-        Ok(r?)
+        self.with_hosts(Hosts::list)
     }
 
     /// One host.
     pub fn host(&self, name: &str) -> Result<HostRow> {
-        Ok(self.hosts()?.get(name)?)
+        self.with_hosts(|h| h.get(name))
     }
 
     /// Change a host's state (active, paused, draining), jobs at once, schedule or path
@@ -313,12 +298,13 @@ impl App {
         name: &str,
         change: &mediaforce::hosts::HostSettings,
     ) -> Result<HostRow> {
-        Ok(self.hosts()?.set(name, change)?)
+        let change = mediaforce::hosts::checked(name, change)?;
+        self.with_hosts(|h| h.set(name, &change))
     }
 
     /// Forget a host.
     pub fn host_remove(&self, name: &str) -> Result<()> {
-        Ok(self.hosts()?.remove(name)?)
+        self.with_hosts(|h| h.remove(name))
     }
 
     /// Remove what transfer-mode jobs of this host left in `<data dir>/transfer` when its
@@ -360,7 +346,7 @@ impl App {
         cancel: &AtomicBool,
         reporter: &dyn Reporter,
     ) -> Result<WorkerSummary> {
-        let hosts = self.hosts()?;
+        let hosts = self.open_hosts()?;
         let info = this_host(opts)?;
         if let Some(client) = &opts.transfer {
             check_token(client, &opts.name)?;
@@ -425,7 +411,7 @@ impl App {
 /// This machine as a host of `opts.name`, its encoders narrowed to `--encoders` (each of which
 /// it must have).
 fn this_host(opts: &WorkerOptions) -> Result<HostInfo> {
-    let mut info = HostInfo::this_machine(&opts.name);
+    let mut info = mediaforce::hosts::this_machine(&opts.name);
     if let Some(only) = &opts.encoders {
         let unknown: Vec<&str> = only
             .iter()

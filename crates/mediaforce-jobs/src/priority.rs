@@ -2,50 +2,7 @@
 //! --ionice`): set on a worker's job thread before each job, so the encoder's threads, created
 //! during the job, inherit them. On Linux both are per thread.
 
-use serde::{Deserialize, Serialize};
-
-/// An I/O scheduling class for the thread (`ionice`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "class", content = "level")]
-pub enum IoPriority {
-    /// Left as it is.
-    #[default]
-    None,
-    /// Best effort at a level from 0 (first) to 7 (last).
-    BestEffort(u8),
-    /// Only when no other process wants the disk.
-    Idle,
-}
-
-impl std::fmt::Display for IoPriority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IoPriority::None => f.write_str("none"),
-            IoPriority::BestEffort(n) => write!(f, "best-effort:{n}"),
-            IoPriority::Idle => f.write_str("idle"),
-        }
-    }
-}
-
-impl std::str::FromStr for IoPriority {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_ascii_lowercase();
-        match s.split_once(':') {
-            None if s == "none" => Ok(IoPriority::None),
-            None if s == "idle" => Ok(IoPriority::Idle),
-            None if s == "best-effort" => Ok(IoPriority::BestEffort(4)),
-            Some(("best-effort", n)) => match n.parse::<u8>() {
-                Ok(n) if n <= 7 => Ok(IoPriority::BestEffort(n)),
-                _ => Err(format!("ionice {s}: the best-effort level is 0 to 7")),
-            },
-            _ => Err(format!(
-                "ionice {s}: expected none, idle, or best-effort[:0-7]"
-            )),
-        }
-    }
-}
+pub use crate::store::hosts::IoPriority;
 
 /// The raw `ioprio` value of a class and level (the kernel's IOPRIO_PRIO_VALUE); none is the
 /// kernel's default class (the level follows the nice value).

@@ -66,17 +66,7 @@ pub fn hash_prefix(path: &Path, n: u64) -> std::io::Result<blake3::Hasher> {
     Ok(hasher)
 }
 
-/// A new random token (256 bits, hex): what a host presents to the file endpoint.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the system's random source");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// How a token is stored: its BLAKE3 hash (tokens are random, so no slow hash is needed).
-pub fn token_hash(token: &str) -> String {
-    blake3::hash(token.trim().as_bytes()).to_hex().to_string()
-}
+pub use crate::store::hosts::{new_token, token_hash};
 
 /// A transfer that did not complete.
 #[derive(Debug, thiserror::Error)]

@@ -40,15 +40,7 @@ impl Stop {
     }
 }
 
-/// The lease a job runs under: every write that makes its result visible (the staged file's
-/// rename, the item's state) is conditional on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fence {
-    /// The job.
-    pub job: i64,
-    /// Its lease epoch.
-    pub epoch: i64,
-}
+pub use crate::store::Fence;
 
 /// Cancel and pause for one running job, and its fence.
 #[derive(Debug, Default)]

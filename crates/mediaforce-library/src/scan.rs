@@ -8,11 +8,11 @@
 //! under a root that was walked completely but not seen are marked gone; a missing root (an
 //! unmounted disk) marks nothing gone. Probing runs in parallel, in-process.
 
-use crate::catalog::{path_text, Catalog, CatalogError, FileRecord};
+use crate::catalog::{
+    Catalog, CatalogError, FileProbed as Probed, FileRecord, FileSeen as Seen, FileWriter,
+};
 use crate::db;
 use crate::settings::Settings;
-use mediaforce_store::params;
-use mediaforce_store::sql::{Db, Value};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -77,17 +77,6 @@ pub struct ScanReport {
     pub seconds: f64,
     /// Files seen per second.
     pub files_per_second: f64,
-}
-
-/// A file found by the walk.
-#[derive(Debug, Clone)]
-struct Seen {
-    path: PathBuf,
-    root: PathBuf,
-    size: u64,
-    mtime_ns: i64,
-    dev: u64,
-    inode: u64,
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i64 {
@@ -170,14 +159,6 @@ fn walk(
     (seen, warnings, complete)
 }
 
-/// Outcome of reading and probing one file.
-struct Probed {
-    fingerprint: String,
-    probe: Option<String>,
-    error: Option<String>,
-    ours: bool,
-}
-
 fn probe_one(path: &Path, fingerprint: Option<String>) -> Probed {
     let fingerprint = match fingerprint.map_or_else(|| db::content_hash(path), Ok) {
         Ok(f) => f,
@@ -249,17 +230,13 @@ pub fn scan(
 
     // Write everything in one transaction: a scan is all or nothing.
     let now = db::now();
-    catalog.transaction(|tx| {
+    catalog.write_files(now, |writer| {
         let mut w = Writer {
-            tx,
-            now,
+            files: writer,
             report: &mut report,
         };
         for r in work.iter().filter_map(Work::unchanged) {
-            w.tx.execute(
-                "UPDATE file SET scanned_at = ?2 WHERE id = ?1",
-                params![r.id, now],
-            )?;
+            w.files.scanned(r.id)?;
             w.report.unchanged += 1;
         }
         for (i, plan) in plans.iter().enumerate() {
@@ -546,118 +523,52 @@ fn probe_planned(
         .collect()
 }
 
-/// The scan's writes, inside its one transaction, counted into its report.
-struct Writer<'t> {
-    tx: &'t mut Db,
-    now: i64,
-    report: &'t mut ScanReport,
+/// The scan's writes (the store's [`FileWriter`]), inside its one transaction, counted into
+/// its report.
+struct Writer<'w, 't> {
+    files: &'w mut FileWriter<'t>,
+    report: &'w mut ScanReport,
 }
 
-impl Writer<'_> {
-    fn event(&mut self, id: i64, kind: &str, detail: Option<String>) -> Result<(), CatalogError> {
-        self.tx.execute(
-            "INSERT INTO file_event (file_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![id, self.now, kind, detail],
-        )?;
-        Ok(())
-    }
-
+impl Writer<'_, '_> {
     fn gone(&mut self, id: i64) -> Result<(), CatalogError> {
-        self.tx.execute(
-            "UPDATE file SET status = 'gone', scanned_at = ?2 WHERE id = ?1",
-            params![id, self.now],
-        )?;
-        self.event(id, "gone", None)?;
+        self.files.gone(id)?;
         self.report.gone += 1;
         Ok(())
     }
 
     /// Write one plan (with its probe, for a new or changed file).
     fn apply(&mut self, plan: &Plan<'_>, probed: Option<&Probed>) -> Result<(), CatalogError> {
-        let now = self.now;
         match plan {
             Plan::Touch(f, id) => {
-                self.tx.execute(
-                    "UPDATE file SET mtime_ns = ?2, dev = ?3, inode = ?4, scanned_at = ?5 WHERE id = ?1",
-                    params![*id, f.mtime_ns, f.dev, f.inode, now],
-                )?;
-                self.event(*id, "touched", None)?;
+                self.files.touched(*id, f)?;
                 self.report.touched += 1;
             }
             Plan::Move(f, old) => {
-                self.tx.execute(
-                    "UPDATE file SET path = ?2, root = ?3, mtime_ns = ?4, dev = ?5, inode = ?6,
-                        status = CASE WHEN status = 'gone' THEN 'ok' ELSE status END, scanned_at = ?7
-                     WHERE id = ?1",
-                    params![
-                        old.id,
-                        path_text(&f.path),
-                        path_text(&f.root),
-                        f.mtime_ns,
-                        f.dev,
-                        f.inode,
-                        now
-                    ],
-                )?;
-                self.event(
-                    old.id,
-                    "moved",
-                    Some(format!("from {}", old.path.display())),
-                )?;
+                self.files.moved(old.id, f, &old.path)?;
                 self.report.moved += 1;
                 self.report.errors += usize::from(old.status == "error");
                 self.report.ours += usize::from(old.ours);
             }
-            Plan::Reprobe(f, _, _) | Plan::Insert(f, _) => {
-                let p = probed.expect("every new or changed file is probed");
-                self.report.errors += usize::from(p.error.is_some());
-                self.report.ours += usize::from(p.ours);
-                let row = params![
-                    path_text(&f.path),
-                    path_text(&f.root),
-                    f.size,
-                    f.mtime_ns,
-                    f.dev,
-                    f.inode,
-                    &p.fingerprint,
-                    if p.error.is_some() { "error" } else { "ok" },
-                    p.error.clone(),
-                    p.probe.clone(),
-                    p.ours,
-                    now
-                ];
-                let (id, kind) = match plan {
-                    Plan::Reprobe(_, id, _) => {
-                        self.tx.execute(
-                            "UPDATE file SET path = ?1, root = ?2, size = ?3, mtime_ns = ?4, dev = ?5,
-                                inode = ?6, fingerprint = ?7, status = ?8, error = ?9, probe = ?10,
-                                ours = ?11, scanned_at = ?12, probed_at = ?12
-                             WHERE id = ?13",
-                            &row.iter().cloned().chain([Value::from(*id)]).collect::<Vec<_>>(),
-                        )?;
-                        self.report.changed += 1;
-                        (*id, "changed")
-                    }
-                    _ => {
-                        let id = self
-                            .tx
-                            .query_opt(
-                                "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint,
-                                    status, error, probe, ours, first_seen, scanned_at, probed_at)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12)
-                                 RETURNING id",
-                                row,
-                            )?
-                            .map_or(0, |r| r.int(0));
-                        self.report.new += 1;
-                        (id, "found")
-                    }
-                };
-                crate::catalog::set_media_columns(self.tx, id, p.probe.as_deref())?;
-                self.event(id, kind, p.error.clone())?;
+            Plan::Reprobe(f, id, _) => {
+                let p = probed.expect("every changed file is probed");
+                self.count(p);
+                self.files.reprobed(*id, f, p)?;
+                self.report.changed += 1;
+            }
+            Plan::Insert(f, _) => {
+                let p = probed.expect("every new file is probed");
+                self.count(p);
+                self.files.found(f, p)?;
+                self.report.new += 1;
             }
         }
         Ok(())
+    }
+
+    fn count(&mut self, p: &Probed) {
+        self.report.errors += usize::from(p.error.is_some());
+        self.report.ours += usize::from(p.ours);
     }
 }
 

@@ -3,39 +3,7 @@
 //! rate, depth and HDR. Pure functions over luma planes; the search calls them on the frames
 //! it already holds.
 
-use serde::{Deserialize, Serialize};
-
-/// What a source is like, in the numbers a knob model uses.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct SourceFeatures {
-    /// Spatial information: the largest, over the frames measured, of the standard deviation
-    /// of the Sobel-filtered luma (P.910), on the 8-bit scale.
-    pub si: f64,
-    /// The mean of the frames' spatial information.
-    pub si_mean: f64,
-    /// Temporal information: the largest standard deviation of the difference between a
-    /// frame's luma and the previous frame's (P.910), on the 8-bit scale.
-    pub ti: f64,
-    /// The mean of the frames' temporal information.
-    pub ti_mean: f64,
-    /// Frames measured.
-    pub frames: u64,
-    /// Source bits per pixel: its video bit rate over width x height x frame rate.
-    pub bits_per_pixel: f64,
-    /// Picture width.
-    pub width: u32,
-    /// Picture height.
-    pub height: u32,
-    /// Frames a second.
-    pub fps: f64,
-    /// Duration in seconds.
-    #[serde(default)]
-    pub duration_seconds: f64,
-    /// Bits per luma sample.
-    pub bit_depth: u32,
-    /// Whether the source is HDR (PQ or HLG transfer).
-    pub hdr: bool,
-}
+pub use crate::store::point::SourceFeatures;
 
 /// A luma plane: `width` x `height` samples, rows `stride` samples apart, 8-bit or 16-bit
 /// (with `depth` significant bits).

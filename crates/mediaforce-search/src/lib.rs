@@ -9,8 +9,6 @@
 //! - [`events`]: the owned event stream that reporters subscribe to.
 //! - [`stat`], [`db`]: the target statistic; the clock and the quick content hash.
 
-pub mod cache;
-pub mod db;
 pub mod events;
 pub mod features;
 pub mod ladder;
@@ -25,3 +23,4 @@ pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;
 pub use mediaforce_metrics as metrics;
 pub use mediaforce_store as store;
+pub use mediaforce_store::{cache, db};

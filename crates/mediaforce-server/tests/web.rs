@@ -407,7 +407,7 @@ fn the_queue_hosts_dashboard_and_live_stream_follow_the_store() {
         mediaforce::hosts::Hosts::open(site.paths.data_dir.join("catalog.db").to_str().unwrap())
             .unwrap();
     hosts
-        .register(&mediaforce::hosts::HostInfo::this_machine("desk"))
+        .register(&mediaforce::hosts::this_machine("desk"))
         .unwrap();
 
     // The dashboard: counts, the running job with its progress and host, the hosts.
@@ -931,7 +931,7 @@ fn in_a_real_browser_the_dashboard_shows_progress_arriving_without_a_reload() {
     b.screenshot("queue");
     mediaforce::hosts::Hosts::open(site.paths.data_dir.join("catalog.db").to_str().unwrap())
         .unwrap()
-        .register(&mediaforce::hosts::HostInfo::this_machine("desk"))
+        .register(&mediaforce::hosts::this_machine("desk"))
         .unwrap();
     b.go(&format!("{}/hosts", site.base));
     b.wait_for(

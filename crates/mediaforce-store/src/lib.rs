@@ -1,7 +1,10 @@
 //! mediaforce's shared state, on SQLite (one file, the embedded default) or PostgreSQL (many
 //! hosts): one connection type over both ([`sql::Db`]), the job queue that the local
 //! `encode --all`, remote workers and the web page share ([`SqlStore`], written once), and the
-//! web page's sign-in tables ([`web`]).
+//! web page's sign-in tables ([`web`]), and every other table mediaforce keeps: the catalog of
+//! files and the work done on them ([`catalog`], with the item states of [`domain`]), the
+//! measured points ([`point`]) and the probe cache ([`cache`]). Every SQL statement lives in
+//! this crate.
 //!
 //! A job is a row. A worker [claims](JobStore::claim) one with a lease (PostgreSQL: `FOR UPDATE
 //! SKIP LOCKED`; SQLite: the same selection inside an immediate transaction), keeps it alive
@@ -15,6 +18,12 @@
 //! [`open`] picks the backend from a location: a `postgres://` URL or a SQLite file path. One
 //! contract test suite (`tests/contract.rs`) runs against both.
 
+pub mod cache;
+pub mod catalog;
+pub mod db;
+pub mod domain;
+pub mod hosts;
+pub mod point;
 mod queue;
 pub mod sql;
 pub mod web;
@@ -23,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) use mediaforce_core as core;
 pub use queue::{SqlStore, SCHEMA as QUEUE_SCHEMA};
 pub use sql::{create_database, SqlError};
 
@@ -39,6 +49,16 @@ pub fn location(data_dir: &Path, database: Option<&str>) -> String {
         || catalog_file(data_dir).to_string_lossy().into_owned(),
         str::to_string,
     )
+}
+
+/// The lease a job runs under: every write that makes its result visible (the staged file's
+/// rename, the item's state, the catalog's rows) is conditional on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    /// The job.
+    pub job: i64,
+    /// Its lease epoch.
+    pub epoch: i64,
 }
 
 /// The kinds of failure, for front ends that map them to status codes.

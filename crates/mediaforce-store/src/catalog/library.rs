@@ -1,6 +1,6 @@
 //! The library page: one page of files filtered and sorted by the database.
 
-use mediaforce_store::sql::{Backend, Row};
+use crate::sql::{Backend, Row};
 
 use super::records::*;
 use super::Catalog;
@@ -9,7 +9,7 @@ impl Catalog {
     /// One page of the library as `q` filters and sorts it, done by the database, and how
     /// many files match in all. Files no longer on disk are left out.
     pub fn library_page(&self, q: &LibraryQuery) -> Result<(Vec<LibraryFile>, u64), CatalogError> {
-        use mediaforce_store::sql::Value;
+        use crate::sql::Value;
         let backend = self.backend();
         let state_expr =
             "(SELECT i.state FROM item i WHERE i.file_id = file.id ORDER BY i.id DESC LIMIT 1)";

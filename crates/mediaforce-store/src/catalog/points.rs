@@ -1,7 +1,7 @@
 //! What the store has learned: folder knobs, tuning points, savings.
 
 use crate::db;
-use mediaforce_store::params;
+use crate::params;
 use std::path::Path;
 
 use super::records::*;

@@ -1,6 +1,6 @@
 //! The catalog's tables on both backends, versioned migrations brought up to date on open.
 
-use mediaforce_store::sql::Schema;
+use crate::sql::Schema;
 
 /// Schema migrations, in order. Never edit one that has shipped; append a new one.
 pub const MIGRATIONS: &[&str] = &["
@@ -320,5 +320,5 @@ pub const SCHEMA: Schema<'static> = Schema {
     name: "catalog",
     sqlite: MIGRATIONS,
     postgres: PG_MIGRATIONS,
-    legacy: mediaforce_store::sql::Legacy::UserVersion,
+    legacy: crate::sql::Legacy::UserVersion,
 };

@@ -1,7 +1,7 @@
 //! The catalog's rows as Rust values, and the column lists and converters that read them.
 
 use crate::domain::{Decision, ItemState};
-use mediaforce_store::sql::{Db, Row, SqlError};
+use crate::sql::{Db, Row, SqlError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -321,7 +321,7 @@ impl MediaColumns {
         }
     }
 
-    fn values(&self) -> [mediaforce_store::sql::Value; 6] {
+    fn values(&self) -> [crate::sql::Value; 6] {
         [
             self.video_codec.clone().into(),
             self.width.into(),
@@ -340,7 +340,7 @@ pub(crate) fn set_media_columns(
     probe_json: Option<&str>,
 ) -> Result<(), SqlError> {
     let cols = probe_json.map(MediaColumns::of).unwrap_or_default();
-    let mut values = vec![mediaforce_store::sql::Value::from(id)];
+    let mut values = vec![crate::sql::Value::from(id)];
     values.extend(cols.values());
     db.execute(
         "UPDATE file SET video_codec = ?2, width = ?3, height = ?4, hdr = ?5, bit_rate = ?6,

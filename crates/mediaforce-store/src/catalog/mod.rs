@@ -6,19 +6,21 @@
 //! STRICT, foreign keys are enforced, and the database runs in WAL mode with a busy timeout so a
 //! `status` during an `encode --all` waits instead of failing.
 
-use crate::control::Fence;
 use crate::db;
-use mediaforce_store::params;
-use mediaforce_store::sql::{Backend, Db, Row, SqlError};
+use crate::params;
+use crate::sql::{Backend, Db, Row, SqlError};
+use crate::Fence;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+mod files;
 mod items;
 mod library;
 mod points;
 mod records;
 mod schema;
 
+pub use files::{FileProbed, FileSeen, FileWriter};
 pub use records::*;
 pub use schema::{MIGRATIONS, PG_MIGRATIONS, SCHEMA};
 
@@ -34,7 +36,7 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog database file in `data_dir`.
     pub fn path_in(data_dir: &Path) -> PathBuf {
-        mediaforce_store::catalog_file(data_dir)
+        crate::catalog_file(data_dir)
     }
 
     /// Open (creating and migrating) the catalog in `data_dir`.
@@ -152,11 +154,7 @@ impl Catalog {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[mediaforce_store::sql::Value],
-    ) -> Result<u64, CatalogError> {
+    fn execute(&self, sql: &str, params: &[crate::sql::Value]) -> Result<u64, CatalogError> {
         match self.fence() {
             None => Ok(self.lock().execute(sql, params)?),
             Some(fence) => self.lock().transaction(|tx| {
@@ -166,18 +164,14 @@ impl Catalog {
         }
     }
 
-    fn query(
-        &self,
-        sql: &str,
-        params: &[mediaforce_store::sql::Value],
-    ) -> Result<Vec<Row>, CatalogError> {
+    fn query(&self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<Row>, CatalogError> {
         Ok(self.lock().query(sql, params)?)
     }
 
     fn query_opt(
         &self,
         sql: &str,
-        params: &[mediaforce_store::sql::Value],
+        params: &[crate::sql::Value],
     ) -> Result<Option<Row>, CatalogError> {
         Ok(self.lock().query_opt(sql, params)?)
     }
@@ -261,4 +255,4 @@ impl Catalog {
     }
 }
 
-pub use mediaforce_store::{catalog_file as queue_path, location as queue_location};
+pub use crate::{catalog_file as queue_path, location as queue_location};

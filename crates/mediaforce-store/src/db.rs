@@ -1,6 +1,6 @@
 //! Small helpers the catalog and the scan share: the clock in epoch seconds and the quick
 //! content hash that recognises files. (Opening databases and migrations live in
-//! `mediaforce_store::sql`.)
+//! [`crate::sql`].)
 
 use std::path::Path;
 

@@ -3,8 +3,8 @@
 
 use crate::db;
 use crate::domain::{Decision, ItemState};
-use mediaforce_store::params;
-use mediaforce_store::sql::Backend;
+use crate::params;
+use crate::sql::Backend;
 use std::path::{Path, PathBuf};
 
 use super::records::*;

@@ -7,8 +7,8 @@
 //! every option, knob included), the pixel format, the VMAF model and libvmaf's version. Any
 //! change to one of them is a different key, so stale entries are never read.
 
-use mediaforce_store::params;
-use mediaforce_store::sql::{Db, Schema, SqlError};
+use crate::params;
+use crate::sql::{Db, Schema, SqlError};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,7 +25,7 @@ pub const SCHEMA: Schema<'static> = Schema {
         created_at BIGINT NOT NULL,
         value TEXT NOT NULL
     );"],
-    legacy: mediaforce_store::sql::Legacy::None,
+    legacy: crate::sql::Legacy::None,
 };
 
 /// Errors of the cache.
@@ -67,7 +67,7 @@ impl ProbeCache {
 
     /// The cache in a data directory (the catalog's file) or in the shared database.
     pub fn location(data_dir: &Path, database: Option<&str>) -> String {
-        mediaforce_store::location(data_dir, database)
+        crate::location(data_dir, database)
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Db> {
