@@ -578,7 +578,28 @@ fn a_paused_batch_waits_and_resumes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait for the batch to have queued its job (not for a set time), then see it hold.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while env
+        .json(&["jobs", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never queued its job"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the batch ended while paused"
+        );
+    }
+    let jobs = env.json(&["jobs", "list", "--json"]);
+    assert_eq!(
+        jobs[0]["state"], "queued",
+        "a paused queue claims nothing: {jobs}"
+    );
     assert!(
         child.try_wait().unwrap().is_none(),
         "a paused batch keeps waiting"
