@@ -101,11 +101,19 @@ impl App {
                 .clone()
         };
         let policies = self.policies();
+        let sizes = mediaforce::rank::SizeModels::new(&self.catalog);
         let rows = files
             .into_iter()
             .map(|f| {
                 let policy = policies.resolve(&f.file.path).policy;
-                let ranking = mediaforce::rank::rank(&f.file, &policy, &learned);
+                let ranking = mediaforce::rank::rank_with(
+                    &f.file,
+                    &policy,
+                    &mediaforce::rank::Evidence {
+                        learned: &learned,
+                        sizes: &|p| sizes.for_policy(p),
+                    },
+                );
                 LibraryRow {
                     id: f.file.id,
                     path: f.file.path.clone(),

@@ -19,6 +19,6 @@ pub mod settings;
 
 pub use mediaforce_codecs as codecs;
 pub use mediaforce_core as core;
-pub(crate) use mediaforce_search::{db, metrics, search};
+pub(crate) use mediaforce_search::{db, metrics, model, point, search};
 pub use mediaforce_store as store;
 pub use mediaforce_store::{catalog, domain};

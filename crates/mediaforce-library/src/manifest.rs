@@ -7,7 +7,7 @@
 use crate::catalog::{Catalog, CatalogError, FileRecord};
 use crate::core::probe::StreamKind;
 use crate::policy::{Policy, PolicySet};
-use crate::rank::{rank, Bucket, Ranking};
+use crate::rank::{Bucket, Ranking};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -163,10 +163,18 @@ pub fn rank_files(
             .or_insert_with(|| catalog.learned_ratios(src, enc).unwrap_or_default())
             .clone()
     };
+    let sizes = crate::rank::SizeModels::new(catalog);
     let mut out = Vec::with_capacity(files.len());
     for file in files {
         let policy = policies.resolve(&file.path).policy;
-        let ranking = rank(&file, &policy, &learned);
+        let ranking = crate::rank::rank_with(
+            &file,
+            &policy,
+            &crate::rank::Evidence {
+                learned: &learned,
+                sizes: &|p| sizes.for_policy(p),
+            },
+        );
         out.push(Ranked {
             file,
             policy,

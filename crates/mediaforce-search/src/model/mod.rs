@@ -13,10 +13,12 @@ use serde::Serialize;
 
 mod carry;
 mod fit;
+mod saving;
 mod shipped;
 
 pub use carry::*;
 pub use fit::*;
+pub use saving::*;
 pub use shipped::*;
 
 /// A fitted model for one encoder, preset, statistic and target.
