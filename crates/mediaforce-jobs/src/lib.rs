@@ -12,6 +12,8 @@ pub mod compare;
 pub mod hosts;
 pub mod jobs;
 pub mod lease;
+pub mod lock;
+pub mod partials;
 pub mod priority;
 pub mod runner;
 pub mod schedule;

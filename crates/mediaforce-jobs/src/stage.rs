@@ -14,7 +14,10 @@ use crate::domain::human_bytes;
 use crate::domain::ItemState;
 use crate::events::{Event, EventSink};
 pub use crate::hosts::host_name;
+pub use crate::lock::{ItemLock, LockError};
 use crate::manifest::ManifestItem;
+pub use crate::partials::remove_stale_partials;
+use crate::partials::{private_output, remove_own_partials};
 use crate::search::{encode_to_target, SearchError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -175,74 +178,6 @@ impl StageOutcome {
     }
 }
 
-/// An exclusive hold on one source file's encode, so two runs never stage the same item at
-/// once (two `encode --all` side by side on one plan). It is an advisory lock on
-/// `<data dir>/locks/file-<id>.lock`, released when the hold is dropped or the process dies,
-/// so a killed run never leaves an item locked.
-#[derive(Debug)]
-pub struct ItemLock {
-    _file: std::fs::File,
-}
-
-/// Why an [`ItemLock`] could not be taken.
-#[derive(Debug)]
-pub enum LockError {
-    /// Another process holds it; who, as it wrote it.
-    Held(String),
-    /// The lock file could not be opened.
-    Io(std::io::Error),
-}
-
-impl ItemLock {
-    /// The lock file for a source: by catalog file id, else by the source path.
-    pub fn path(data_dir: &Path, file_id: Option<i64>, source: &Path) -> PathBuf {
-        let name = match file_id {
-            Some(id) => format!("file-{id}.lock"),
-            None => {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                source.hash(&mut h);
-                format!("path-{:016x}.lock", h.finish())
-            }
-        };
-        data_dir.join("locks").join(name)
-    }
-
-    /// Take the lock at `path` without waiting.
-    pub fn try_take(path: &Path) -> Result<Self, LockError> {
-        use std::io::{Read, Seek, Write};
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(LockError::Io)?;
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(LockError::Io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(LockError::Held(if holder.is_empty() {
-                    "another mediaforce run".into()
-                } else {
-                    holder.to_string()
-                }));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
-        }
-        let _ = file.set_len(0);
-        let _ = file.rewind();
-        let _ = write!(file, "pid {} on {}", std::process::id(), host_name());
-        let _ = file.flush();
-        Ok(Self { _file: file })
-    }
-}
-
 /// Errors that stop a batch (not per-item failures, which are outcomes).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -304,41 +239,6 @@ impl EventSink for ItemEvents<'_> {
 
     fn cancelled(&self) -> bool {
         self.control.is_stopped()
-    }
-}
-
-/// Remove `.name.partial-*` files a killed run left beside `staging`.
-pub fn remove_stale_partials(staging: &Path) {
-    let (Some(dir), Some(name)) = (staging.parent(), staging.file_name()) else {
-        return;
-    };
-    // `.name.partial-<pid>` of a direct encode; `.name.partial-lease-<job>-<epoch>.ext` of a
-    // queued one, and that file's own `..name.partial-lease-...partial-<pid>`.
-    let prefix = format!(".{}.partial-", name.to_string_lossy());
-    let nested = format!(".{prefix}");
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with(&prefix) || n.starts_with(&nested) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-/// Remove a job's own private output and the partial file its encoder writes beside it.
-fn remove_own_partials(output: &Path) {
-    let _ = std::fs::remove_file(output);
-    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
-        return;
-    };
-    let prefix = format!(".{}.partial-", name.to_string_lossy());
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
     }
 }
 
@@ -937,23 +837,6 @@ fn transfer_failed(
             Err(StageError::Transfer(cause))
         }
     }
-}
-
-/// Where a queued job writes its encode before the fenced rename: beside the staging path,
-/// named after the lease, with the staging path's extension (the container follows it).
-fn private_output(staging: &Path, fence: Fence) -> PathBuf {
-    let name = staging
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = staging
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    staging.with_file_name(format!(
-        ".{name}.partial-lease-{}-{}{ext}",
-        fence.job, fence.epoch
-    ))
 }
 
 /// Encode frames per second: the source's frame count over encode seconds.
