@@ -9,6 +9,7 @@
 
 mod conns;
 pub mod display;
+pub mod estimate;
 pub mod files;
 pub mod library;
 pub mod review;

@@ -116,6 +116,26 @@ fn the_operator_sets_up_inspects_steers_and_registers_on_both_backends() {
         assert_eq!((planned, queued), (2, 2), "{backend}");
         let jobs = app.jobs_list(Some("queued"), 10).unwrap();
         assert_eq!(jobs.len(), 2, "{backend}");
+        // What the plan's estimates rest on.
+        let why = app.explain_estimate(None, 0).unwrap();
+        assert_eq!(why.codec, "mpeg4", "{backend}");
+        assert!(why.bits_per_pixel > 0.0, "{backend}: {why:?}");
+        let used = why.model.as_ref().is_some_and(|m| m.used);
+        assert_eq!(
+            why.estimator,
+            if used { "size model" } else { "codec table" },
+            "{backend}: {why:?}"
+        );
+        if let Some(m) = &why.model {
+            assert_eq!(m.nearest.len(), 3, "{backend}");
+            assert!(m.codec_table.is_some() && m.sources >= 6, "{backend}");
+            assert_eq!(m.target, 97.0, "{backend}: the folder's own target");
+        }
+        assert_eq!(
+            app.explain_estimate(None, 99).unwrap_err().kind,
+            ErrorKind::NotFound,
+            "{backend}"
+        );
         app.job_run_now(jobs[1].id).unwrap();
         let urgent = app.jobs_list(Some("queued"), 10).unwrap();
         let bumped = urgent.iter().find(|j| j.id == jobs[1].id).unwrap();

@@ -188,6 +188,11 @@ pub enum LibraryCommand {
         /// Print the manifest as JSON.
         #[arg(long)]
         json: bool,
+        /// Explain the latest plan's item N instead: what its expected saving rests on (the
+        /// estimator, the file's bits per pixel, the size model's coefficients, accuracy and
+        /// nearest measured sources).
+        #[arg(long, value_name = "N")]
+        explain: Option<usize>,
     },
     /// Rescan a folder, summarise it, write its plan and explain the first item.
     Campaign {
@@ -370,9 +375,15 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         LibraryCommand::Plan {
+            explain: Some(index),
+            json,
+            ..
+        } => print_explanation(&app.explain_estimate(None, index)?, json),
+        LibraryCommand::Plan {
             prefix,
             limit,
             json,
+            explain: None,
         } => {
             let prefix = app.folder_opt(prefix.as_deref())?;
             render::print_plan(&app.plan(prefix.as_deref(), limit)?, json)
@@ -383,6 +394,68 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             json,
         } => campaign(&app, &app.folder(&prefix)?, limit, json).map(|_| ()),
     }
+}
+
+/// `plan --explain N`: what item N's expected saving rests on.
+fn print_explanation(v: &mediaforce_app::estimate::EstimateView, json: bool) -> Result<()> {
+    if json {
+        return print_json(v);
+    }
+    println!("[{}] {}", v.index, v.source.display());
+    println!(
+        "  {} {}p at {:.3} bit/pixel; expected saving {:.0}% ({:.0}% at the pessimistic end), {}",
+        v.codec,
+        v.height,
+        v.bits_per_pixel,
+        v.expected_saving_percent,
+        v.pessimistic_saving_percent,
+        v.bucket
+    );
+    println!("  estimated by the {}: {}", v.estimator, v.reason);
+    let Some(m) = &v.model else {
+        println!(
+            "  size model: too few measured sources bracket the target (the codec table estimates)"
+        );
+        return Ok(());
+    };
+    println!(
+        "  size model for {} preset {} at {:?} VMAF {}: {} sources ({} public clips), {}",
+        m.encoder,
+        m.preset,
+        m.stat,
+        m.target,
+        m.sources,
+        m.shipped_sources,
+        if m.used {
+            "used"
+        } else {
+            "not used: the codec table does better on its sources"
+        }
+    );
+    let terms: Vec<String> = m
+        .coefficients
+        .iter()
+        .map(|(t, c)| format!("{t} {c:+.3}"))
+        .collect();
+    println!("    ln(size %) = {}", terms.join(", "));
+    let l = &m.leave_one_out;
+    println!(
+        "    left out in turn: mean error {:.1} points, rank correlation {:.2} (spread {:.2} in ln size)",
+        l.mean_abs_error_points, l.rank_correlation, l.rms_ln_error
+    );
+    if let Some(t) = &m.codec_table {
+        println!(
+            "    codec table on the same sources: mean error {:.1} points, rank correlation {:.2}",
+            t.mean_abs_error_points, t.rank_correlation
+        );
+    }
+    for o in &m.nearest {
+        println!(
+            "    near: {} ({} {}p, {:.3} bit/pixel) needed {:.0}% at the target",
+            o.name, o.codec, o.height, o.bits_per_pixel, o.percent
+        );
+    }
+    Ok(())
 }
 
 /// `ladder`: measure the encoding ladder of `input`, showing the probes as they run.

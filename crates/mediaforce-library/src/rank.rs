@@ -359,6 +359,49 @@ pub fn rank_with(file: &FileRecord, policy: &Policy, evidence: &Evidence<'_>) ->
     }
 }
 
+/// A file's duration, audio bytes and video bytes (the video stream's own bit rate when the
+/// container says, else what the audio leaves).
+fn shares(
+    file: &FileRecord,
+    info: &MediaInfo,
+    vstream: &crate::core::probe::StreamInfo,
+) -> (f64, f64, f64) {
+    let duration = info.duration_seconds.unwrap_or(0.0);
+    let audio_bits: f64 = info
+        .streams_of(StreamKind::Audio)
+        .map(|a| a.bit_rate.unwrap_or(192_000) as f64)
+        .sum();
+    let audio_bytes = (audio_bits * duration / 8.0).min(file.size as f64 * 0.9);
+    let video_bytes = match vstream.bit_rate {
+        Some(b) if duration > 0.0 => (b as f64 * duration / 8.0).min(file.size as f64),
+        _ => file.size as f64 - audio_bytes,
+    };
+    (duration, audio_bytes, video_bytes)
+}
+
+/// The video's bit rate (bit/s) and bits per pixel.
+fn video_rate(v: &crate::core::probe::VideoInfo, duration: f64, video_bytes: f64) -> (f64, f64) {
+    let fps = v.fps.unwrap_or(24.0).max(1.0);
+    let pixels = f64::from(v.width) * f64::from(v.height);
+    let rate = if duration > 0.0 {
+        video_bytes * 8.0 / duration
+    } else {
+        0.0
+    };
+    (rate, rate / (pixels * fps).max(1.0))
+}
+
+/// What an estimate of `file` rests on: its video codec, height and bits per pixel (`None`
+/// without a readable video stream).
+pub fn estimate_inputs(file: &FileRecord) -> Option<(String, u32, f64)> {
+    let info = file.probe()?;
+    let vstream = info.primary_video()?;
+    let v = vstream.video.as_ref()?;
+    let (duration, _, video_bytes) = shares(file, &info, vstream);
+    let (_, bpp) = video_rate(v, duration, video_bytes);
+    Some((vstream.codec.clone(), v.height, bpp))
+}
+
 struct Estimate {
     bytes: u64,
     /// The pessimistic end of the estimate's range (`bytes` when it has none).
@@ -376,30 +419,13 @@ fn estimate_output(
     policy: &Policy,
     evidence: &Evidence<'_>,
 ) -> Estimate {
-    let duration = info.duration_seconds.unwrap_or(0.0);
-    let audio_bits: f64 = info
-        .streams_of(StreamKind::Audio)
-        .map(|a| a.bit_rate.unwrap_or(192_000) as f64)
-        .sum();
-    let audio_bytes = (audio_bits * duration / 8.0).min(file.size as f64 * 0.9);
-    // Video bytes: the stream's own bit rate when the container says, else what audio leaves.
-    let video_bytes = match vstream.bit_rate {
-        Some(b) if duration > 0.0 => (b as f64 * duration / 8.0).min(file.size as f64),
-        _ => file.size as f64 - audio_bytes,
-    };
+    let (duration, audio_bytes, video_bytes) = shares(file, info, vstream);
     let other_bytes = (file.size as f64 - video_bytes).max(0.0);
     let target = encoder_codec(&policy.encode.encoder);
     let src = vstream.codec.as_str();
     let ratio_model = (codec_efficiency(target) / codec_efficiency(src)).min(1.0);
 
-    let fps = v.fps.unwrap_or(24.0).max(1.0);
-    let pixels = f64::from(v.width) * f64::from(v.height);
-    let video_bitrate = if duration > 0.0 {
-        video_bytes * 8.0 / duration
-    } else {
-        0.0
-    };
-    let src_bpp = video_bitrate / (pixels * fps).max(1.0);
+    let (video_bitrate, src_bpp) = video_rate(v, duration, video_bytes);
     let model = (video_bitrate > 0.0)
         .then(|| (evidence.sizes)(policy))
         .flatten();

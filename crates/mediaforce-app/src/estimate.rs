@@ -1,0 +1,141 @@
+//! Why a plan expects what it expects of a file: `plan --explain N`.
+
+use crate::{App, AppError, ErrorKind, Result};
+use mediaforce::model::{SizeAccuracy, SizeModel, SizeObservation, SIZE_TERMS};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The size model behind an estimate, or the one that was fitted and not used.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeModelView {
+    /// Encoder, preset, statistic and target it is for.
+    pub encoder: String,
+    /// The preset.
+    pub preset: String,
+    /// The target statistic.
+    pub stat: mediaforce::search::TargetStat,
+    /// The target.
+    pub target: f64,
+    /// Its terms and their coefficients (of ln(size percent)).
+    pub coefficients: Vec<(&'static str, f64)>,
+    /// Sources it was fitted on, and how many are shipped public clips.
+    pub sources: usize,
+    /// Shipped public clips among them.
+    pub shipped_sources: usize,
+    /// Its error on each source left out in turn.
+    pub leave_one_out: SizeAccuracy,
+    /// The codec table's error on the same sources.
+    pub codec_table: Option<SizeAccuracy>,
+    /// Whether plans use it (it beats the table).
+    pub used: bool,
+    /// The measured sources nearest this file.
+    pub nearest: Vec<SizeObservation>,
+}
+
+/// What an estimate rests on.
+#[derive(Debug, Clone, Serialize)]
+pub struct EstimateView {
+    /// Index in the plan.
+    pub index: usize,
+    /// The file.
+    pub source: PathBuf,
+    /// Its video codec, height and bits per pixel.
+    pub codec: String,
+    /// Its height.
+    pub height: u32,
+    /// Its video's bits per pixel.
+    pub bits_per_pixel: f64,
+    /// What estimated it (`size model`, `learned ratios`, `codec table`).
+    pub estimator: &'static str,
+    /// The estimate in words.
+    pub reason: String,
+    /// Expected saving, percent of the source.
+    pub expected_saving_percent: f64,
+    /// The saving at the pessimistic end of the range.
+    pub pessimistic_saving_percent: f64,
+    /// The bucket.
+    pub bucket: &'static str,
+    /// The size model for the item's encoder, preset and target, when enough sources bracket it.
+    pub model: Option<SizeModelView>,
+}
+
+impl App {
+    /// Explain item `index` of the plan at `manifest` (the latest plan when `None`).
+    pub fn explain_estimate(&self, manifest: Option<&Path>, index: usize) -> Result<EstimateView> {
+        let mpath = self.plan_path(manifest)?;
+        let m = mediaforce::manifest::load(&self.catalog, &mpath)?;
+        let item = m.items.iter().find(|i| i.index == index).ok_or_else(|| {
+            AppError::new(
+                ErrorKind::NotFound,
+                format!("{}: no item {index}", mpath.display()),
+            )
+        })?;
+        let file = self.catalog.file(item.file_id)?.ok_or_else(|| {
+            AppError::new(
+                ErrorKind::NotFound,
+                format!("{}: not in the catalog", item.source.display()),
+            )
+        })?;
+        let (codec, height, bits_per_pixel) =
+            mediaforce::rank::estimate_inputs(&file).ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    format!("{}: no readable video stream", item.source.display()),
+                )
+            })?;
+        let policy = &item.policy;
+        let sizes = mediaforce::rank::SizeModels::new(&self.catalog);
+        let learned =
+            |src: &str, enc: &str| self.catalog.learned_ratios(src, enc).unwrap_or_default();
+        let ranking = mediaforce::rank::rank_with(
+            &file,
+            policy,
+            &mediaforce::rank::Evidence {
+                learned: &learned,
+                sizes: &|p| sizes.for_policy(p),
+            },
+        );
+        let adapter = mediaforce::codecs::find(&policy.encode.encoder)
+            .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
+        let preset = Some(policy.encode.preset.clone())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| adapter.default_preset().to_string());
+        let model = SizeModel::for_plan(
+            self.catalog.all_points()?,
+            adapter.id(),
+            &preset,
+            policy.encode.target_stat,
+            policy.encode.target_vmaf,
+        )
+        .map(|m| SizeModelView {
+            coefficients: SIZE_TERMS.iter().copied().zip(m.coefficients).collect(),
+            codec_table: mediaforce::rank::table_accuracy(&m),
+            used: mediaforce::rank::better_than_table(&m),
+            nearest: m
+                .neighbours(bits_per_pixel, height, 3)
+                .into_iter()
+                .cloned()
+                .collect(),
+            encoder: m.encoder,
+            preset: m.preset,
+            stat: m.stat,
+            target: m.target,
+            sources: m.sources,
+            shipped_sources: m.shipped_sources,
+            leave_one_out: m.leave_one_out,
+        });
+        Ok(EstimateView {
+            index,
+            source: item.source.clone(),
+            codec,
+            height,
+            bits_per_pixel,
+            estimator: ranking.estimator,
+            reason: ranking.reason,
+            expected_saving_percent: ranking.expected_saving_percent,
+            pessimistic_saving_percent: ranking.pessimistic_saving_percent,
+            bucket: ranking.bucket.label(),
+            model,
+        })
+    }
+}
