@@ -575,7 +575,13 @@ fn probe_knobs(
         events.emit(Event::ProbeStarted { knob });
         let p = probe_at(setup, cfg, key_base, samples, knob, events)?;
         events.emit(Event::probe_scored(&p));
+        // Cheap refusal: the target needs more bytes than this probe, which is already over
+        // the size guard beyond the samples' doubt; no further probe can change the verdict.
+        let hopeless = !steering.is_grid() && beyond_guard(&p, cfg);
         probes.push(p);
+        if hopeless {
+            break;
+        }
         let points: Vec<Point> = probes.iter().map(Point::of).collect();
         next = steering.after(cfg.target, cfg.tolerance, &points);
     }
@@ -629,6 +635,16 @@ fn probe_at(
 /// How the search ended, from its probes: the cheapest passing probe within the size guard;
 /// one over the guard by less than the samples disagree is left to a full encode; else the
 /// closest attempt with the reason.
+/// Whether a probe shows the target cannot be met within the size guard: it missed the
+/// target, so meeting it takes more quality and so more bytes, and its own predicted size is
+/// already above the guard by more than two standard errors of the samples' disagreement.
+pub(super) fn beyond_guard(p: &Probe, cfg: &SearchConfig) -> bool {
+    let doubt = 2.0 * p.uncertainty.map_or(0.0, |u| u.percent);
+    p.score < cfg.target
+        && cfg.max_encoded_percent.is_finite()
+        && p.predicted_percent - doubt > cfg.max_encoded_percent
+}
+
 pub(super) fn decide(probes: &[Probe], cfg: &SearchConfig, knob_name: &str, axis: Axis) -> Outcome {
     let passing = probes
         .iter()
@@ -659,6 +675,27 @@ pub(super) fn decide(probes: &[Probe], cfg: &SearchConfig, knob_name: &str, axis
             ),
             best: Some(p),
         },
+        None if probes.iter().any(|p| beyond_guard(p, cfg)) => {
+            let p = probes
+                .iter()
+                .filter(|p| beyond_guard(p, cfg))
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .cloned()
+                .expect("one is");
+            Outcome::NotFound {
+                reason: format!(
+                    "VMAF {:.2} at {} {} already needs {:.1}% of the source, above the {:.0}% limit beyond the samples' doubt; VMAF {} needs more: no full encode ({} probes)",
+                    p.score,
+                    knob_name,
+                    p.knob,
+                    p.predicted_percent,
+                    cfg.max_encoded_percent,
+                    cfg.target,
+                    probes.len()
+                ),
+                best: Some(p),
+            }
+        }
         None => Outcome::NotFound {
             reason: format!(
                 "no {} in {}..={} reached VMAF {}",

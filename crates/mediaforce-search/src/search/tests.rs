@@ -147,6 +147,11 @@ fn the_outcome_is_the_cheapest_passing_probe_within_the_size_guard() {
             vec![probe(30.0, 90.0, 10.0, None), probe(18.0, 94.0, 60.0, None)],
             ("not found", 18.0),
         ),
+        // Short of the target and already over the guard: refused (cheaply, see below).
+        (
+            vec![probe(30.0, 92.0, 104.0, Some(3.0))],
+            ("not found", 30.0),
+        ),
     ];
     for (probes, want) in table {
         let got = decide(&probes, &cfg, x264.name, axis);
@@ -168,6 +173,42 @@ fn the_outcome_is_the_cheapest_passing_probe_within_the_size_guard() {
         "{reason}"
     );
     assert_eq!(found(&decide(&[], &cfg, "crf", axis)), None);
+    let Outcome::NotFound { reason, .. } =
+        decide(&[probe(30.0, 92.0, 104.0, Some(3.0))], &cfg, "crf", axis)
+    else {
+        panic!("beyond the guard")
+    };
+    assert!(
+        reason.contains(
+            "VMAF 92.00 at crf 30 already needs 104.0% of the source, above the 80% limit"
+        ) && reason.contains("no full encode (1 probes)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_probe_short_of_the_target_and_surely_over_the_guard_ends_the_search() {
+    use super::crf::beyond_guard;
+    use super::SearchConfig;
+    let cfg = SearchConfig::new("libx264", 95.0); // size guard 80%
+    let mut unguarded = cfg.clone();
+    unguarded.max_encoded_percent = f64::INFINITY;
+    // (probe, config) -> hopeless
+    let table = [
+        (probe(30.0, 92.0, 104.0, None), &cfg, true),
+        // The samples' doubt reaches below the guard: a later probe may still decide.
+        (probe(30.0, 92.0, 104.0, Some(15.0)), &cfg, false),
+        (probe(30.0, 92.0, 90.0, Some(4.0)), &cfg, true),
+        // Under the guard: more probes can find a knob that fits.
+        (probe(30.0, 92.0, 60.0, None), &cfg, false),
+        // It met the target: the outcome, not the search, applies the guard.
+        (probe(30.0, 95.5, 104.0, None), &cfg, false),
+        // No guard, no refusal.
+        (probe(30.0, 92.0, 104.0, None), &unguarded, false),
+    ];
+    for (p, cfg, want) in table {
+        assert_eq!(beyond_guard(&p, cfg), want, "{p:?}");
+    }
 }
 
 #[test]
