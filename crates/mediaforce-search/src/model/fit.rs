@@ -116,6 +116,43 @@ pub(super) fn stat_of(p: &TuningPoint, stat: TargetStat) -> f64 {
     }
 }
 
+/// Each source's two measured points of `encoder` and `preset` (at the source's own size)
+/// that bracket `target` in `stat`, and where between them the target lies (0 at the first,
+/// 1 at the second); sources whose points do not bracket the target are left out.
+pub(super) fn brackets<'a>(
+    points: &'a [TuningPoint],
+    encoder: &str,
+    preset: &str,
+    stat: TargetStat,
+    target: f64,
+) -> Vec<(&'a TuningPoint, &'a TuningPoint, f64)> {
+    let mut by_source: std::collections::BTreeMap<&str, Vec<&TuningPoint>> = Default::default();
+    for p in points
+        .iter()
+        .filter(|p| p.encoder == encoder && p.preset == preset && p.native())
+    {
+        by_source.entry(&p.source_fingerprint).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for (_, mut ps) in by_source {
+        ps.sort_by(|a, b| a.knob.total_cmp(&b.knob));
+        ps.dedup_by(|a, b| a.knob == b.knob);
+        let found = ps.windows(2).find_map(|w| {
+            let (a, b) = (stat_of(w[0], stat), stat_of(w[1], stat));
+            ((a >= target && b <= target) || (a <= target && b >= target)).then(|| {
+                let t = if (a - b).abs() < 1e-9 {
+                    0.0
+                } else {
+                    (a - target) / (a - b)
+                };
+                (w[0], w[1], t)
+            })
+        });
+        out.extend(found);
+    }
+    out
+}
+
 /// Each source's knob at `target` from its measured points of `encoder` and `preset`
 /// (sources whose points do not bracket the target are left out).
 pub fn observations(
@@ -125,40 +162,19 @@ pub fn observations(
     stat: TargetStat,
     target: f64,
 ) -> Vec<Observation> {
-    let mut by_source: std::collections::BTreeMap<&str, Vec<&TuningPoint>> = Default::default();
-    for p in points
-        .iter()
-        .filter(|p| p.encoder == encoder && p.preset == preset && p.native())
-    {
-        by_source.entry(&p.source_fingerprint).or_default().push(p);
-    }
-    let mut out = Vec::new();
-    for (source, mut ps) in by_source {
-        ps.sort_by(|a, b| a.knob.total_cmp(&b.knob));
-        ps.dedup_by(|a, b| a.knob == b.knob);
-        let found = ps.windows(2).find_map(|w| {
-            let (a, b) = (stat_of(w[0], stat), stat_of(w[1], stat));
-            ((a >= target && b <= target) || (a <= target && b >= target)).then(|| {
-                let slope = (a - b) / (w[1].knob - w[0].knob);
-                let knob = if (a - b).abs() < 1e-9 {
-                    w[0].knob
-                } else {
-                    w[0].knob + (a - target) / (a - b) * (w[1].knob - w[0].knob)
-                };
-                (knob, slope.abs())
-            })
-        });
-        if let Some((knob, slope)) = found {
-            out.push(Observation {
-                source: source.to_string(),
-                shipped: ps[0].origin == SHIPPED_ORIGIN,
-                x: terms(&ps[0].features),
-                knob,
-                slope,
-            });
-        }
-    }
-    out
+    brackets(points, encoder, preset, stat, target)
+        .into_iter()
+        .map(|(lo, hi, t)| {
+            let slope = (stat_of(lo, stat) - stat_of(hi, stat)) / (hi.knob - lo.knob);
+            Observation {
+                source: lo.source_fingerprint.clone(),
+                shipped: lo.origin == SHIPPED_ORIGIN,
+                x: terms(&lo.features),
+                knob: lo.knob + t * (hi.knob - lo.knob),
+                slope: slope.abs(),
+            }
+        })
+        .collect()
 }
 
 /// Ridge regression of knob on features (the intercept is not shrunk). With fewer sources

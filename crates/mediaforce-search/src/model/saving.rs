@@ -7,7 +7,7 @@
 //! a prediction. Bits per pixel carry the source's codec and quality: an old codec or a
 //! generous bit rate spends many bits on each pixel, and those files shrink the most.
 
-use super::fit::{solve, stat_of};
+use super::fit::{brackets, solve};
 use super::shipped::{with_shipped, SHIPPED_ORIGIN};
 use crate::point::TuningPoint;
 use crate::stat::TargetStat;
@@ -56,44 +56,22 @@ pub fn size_observations(
     stat: TargetStat,
     target: f64,
 ) -> Vec<SizeObservation> {
-    let mut by_source: std::collections::BTreeMap<&str, Vec<&TuningPoint>> = Default::default();
-    for p in points
-        .iter()
-        .filter(|p| p.encoder == encoder && p.preset == preset && p.native() && p.percent > 0.0)
-    {
-        by_source.entry(&p.source_fingerprint).or_default().push(p);
-    }
-    let mut out = Vec::new();
-    for (source, mut ps) in by_source {
-        ps.sort_by(|a, b| a.knob.total_cmp(&b.knob));
-        ps.dedup_by(|a, b| a.knob == b.knob);
-        let at_target = ps.windows(2).find_map(|w| {
-            let (a, b) = (stat_of(w[0], stat), stat_of(w[1], stat));
-            let brackets = (a >= target && b <= target) || (a <= target && b >= target);
-            brackets.then(|| {
-                let t = if (a - b).abs() < 1e-9 {
-                    0.0
-                } else {
-                    (a - target) / (a - b)
-                };
-                let (la, lb) = (w[0].percent.ln(), w[1].percent.ln());
-                (la + t * (lb - la)).exp()
-            })
-        });
-        if let Some(percent) = at_target {
-            let f = &ps[0].features;
-            out.push(SizeObservation {
-                source: source.to_string(),
-                name: ps[0].source.display().to_string(),
-                codec: ps[0].source_codec.clone(),
-                bits_per_pixel: f.bits_per_pixel,
-                height: f.height,
-                percent,
-                shipped: ps[0].origin == SHIPPED_ORIGIN,
-            });
-        }
-    }
-    out
+    brackets(points, encoder, preset, stat, target)
+        .into_iter()
+        .filter(|(lo, hi, _)| lo.percent > 0.0 && hi.percent > 0.0)
+        .map(|(lo, hi, t)| {
+            let (la, lb) = (lo.percent.ln(), hi.percent.ln());
+            SizeObservation {
+                source: lo.source_fingerprint.clone(),
+                name: lo.source.display().to_string(),
+                codec: lo.source_codec.clone(),
+                bits_per_pixel: lo.features.bits_per_pixel,
+                height: lo.features.height,
+                percent: (la + t * (lb - la)).exp(),
+                shipped: lo.origin == SHIPPED_ORIGIN,
+            }
+        })
+        .collect()
 }
 
 /// Least squares of ln(size) on [`size_terms`]; `None` with fewer sources than terms + 1 or a
