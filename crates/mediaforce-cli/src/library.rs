@@ -375,25 +375,33 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
             Ok(())
         }
         LibraryCommand::Plan {
-            explain: Some(index),
-            json,
-            ..
-        } => print_explanation(&app.explain_estimate(None, index)?, json),
-        LibraryCommand::Plan {
             prefix,
             limit,
             json,
-            explain: None,
-        } => {
-            let prefix = app.folder_opt(prefix.as_deref())?;
-            render::print_plan(&app.plan(prefix.as_deref(), limit)?, json)
-        }
+            explain,
+        } => plan(&app, prefix.as_deref(), limit, json, explain),
         LibraryCommand::Campaign {
             prefix,
             limit,
             json,
         } => campaign(&app, &app.folder(&prefix)?, limit, json).map(|_| ()),
     }
+}
+
+/// `plan`: write the plan of the library (or of `prefix`), or explain item `explain` of the
+/// latest one.
+fn plan(
+    app: &App,
+    prefix: Option<&std::path::Path>,
+    limit: Option<usize>,
+    json: bool,
+    explain: Option<usize>,
+) -> Result<()> {
+    if let Some(index) = explain {
+        return print_explanation(&app.explain_estimate(None, index)?, json);
+    }
+    let prefix = app.folder_opt(prefix)?;
+    render::print_plan(&app.plan(prefix.as_deref(), limit)?, json)
 }
 
 /// `plan --explain N`: what item N's expected saving rests on.
