@@ -1,7 +1,7 @@
 //! Why a plan expects what it expects of a file: `plan --explain N`.
 
 use crate::{App, AppError, ErrorKind, Result};
-use mediaforce::model::{SizeAccuracy, SizeModel, SizeObservation, SIZE_TERMS};
+use mediaforce::model::{SizeAccuracy, SizeObservation, SIZE_TERMS};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -95,19 +95,8 @@ impl App {
                 sizes: &|p| sizes.for_policy(p),
             },
         );
-        let adapter = mediaforce::codecs::find(&policy.encode.encoder)
-            .map_err(|e| AppError::new(ErrorKind::Invalid, e.to_string()))?;
-        let preset = Some(policy.encode.preset.clone())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| adapter.default_preset().to_string());
-        let model = SizeModel::for_plan(
-            self.catalog.all_points()?,
-            adapter.id(),
-            &preset,
-            policy.encode.target_stat,
-            policy.encode.target_vmaf,
-        )
-        .map(|m| SizeModelView {
+        let model = sizes.fitted(policy);
+        let model = model.map(|m| SizeModelView {
             coefficients: SIZE_TERMS.iter().copied().zip(m.coefficients).collect(),
             codec_table: mediaforce::rank::table_accuracy(&m),
             used: mediaforce::rank::better_than_table(&m),
@@ -116,8 +105,8 @@ impl App {
                 .into_iter()
                 .cloned()
                 .collect(),
-            encoder: m.encoder,
-            preset: m.preset,
+            encoder: m.encoder.clone(),
+            preset: m.preset.clone(),
             stat: m.stat,
             target: m.target,
             sources: m.sources,

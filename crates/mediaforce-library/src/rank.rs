@@ -213,6 +213,12 @@ impl<'c> SizeModels<'c> {
     /// codec table does (each source predicted by a model fitted on the others, against the
     /// table's estimate of the same source; see [`better_than_table`]).
     pub fn for_policy(&self, policy: &Policy) -> Option<Arc<SizeModel>> {
+        self.fitted(policy).filter(|m| better_than_table(m))
+    }
+
+    /// The model fitted for `policy`, whether or not it beats the codec table (for
+    /// explaining an estimate); fitted once.
+    pub fn fitted(&self, policy: &Policy) -> Option<Arc<SizeModel>> {
         let adapter = crate::codecs::find(&policy.encode.encoder).ok()?;
         let preset = Some(policy.encode.preset.clone())
             .filter(|p| !p.is_empty())
@@ -227,7 +233,6 @@ impl<'c> SizeModels<'c> {
                     .points
                     .get_or_init(|| self.catalog.all_points().unwrap_or_default());
                 SizeModel::for_plan(points.clone(), adapter.id(), &preset, stat, target)
-                    .filter(better_than_table)
                     .map(Arc::new)
             })
             .clone()
