@@ -8,6 +8,7 @@
 //! ([`review`]); approve/reject, promote and rollback over a selection (here).
 
 mod conns;
+pub mod automation;
 pub mod display;
 pub mod estimate;
 pub mod files;

@@ -189,7 +189,7 @@ pub struct CampaignView {
 }
 
 impl App {
-    fn need_roots(&self) -> Result<()> {
+    pub(crate) fn need_roots(&self) -> Result<()> {
         if self.settings().roots.is_empty() {
             return Err(AppError::new(
                 ErrorKind::Invalid,
@@ -312,6 +312,7 @@ impl App {
         let opts = ScanOptions {
             prefix: prefix.map(Path::to_path_buf),
             limit,
+            files: Vec::new(),
         };
         Ok(scan(&self.catalog, &self.settings(), &opts, progress)?)
     }

@@ -59,6 +59,9 @@ pub struct WorkerOptions {
     pub transfer: Option<mediaforce::transfer::TransferClient>,
     /// Fail a job back to the queue after this long without progress (`None`: never).
     pub stuck_after: Option<Duration>,
+    /// While set, claim nothing new (the service's free-space and load guards); running
+    /// jobs go on.
+    pub hold: Option<std::sync::Arc<AtomicBool>>,
 }
 
 /// What a worker did.
@@ -535,8 +538,14 @@ impl Worker<'_> {
             .schedule
             .parse::<mediaforce::schedule::Schedule>()
             .is_ok_and(|s| s.allows_now());
-        let paused =
-            host.state == HostState::Paused || store.queue_paused().map_err(store_error)?;
+        let guarded = self
+            .opts
+            .hold
+            .as_ref()
+            .is_some_and(|h| h.load(Ordering::Relaxed));
+        let paused = guarded
+            || host.state == HostState::Paused
+            || store.queue_paused().map_err(store_error)?;
         let held = paused || !in_window;
         Ok(if paused || slot as u64 >= host.max_jobs {
             Gate::Wait { held }

@@ -165,6 +165,7 @@ fn the_operator_sets_up_inspects_steers_and_registers_on_both_backends() {
                     encoders: None,
                     transfer: None,
                     stuck_after: None,
+                    hold: None,
                 },
                 &AtomicBool::new(false),
                 &mediaforce::runner::Unreported,

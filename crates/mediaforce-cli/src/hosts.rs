@@ -71,6 +71,14 @@ pub enum HostsCommand {
         /// naming any other host are refused (DNS rebinding).
         #[arg(long = "public-host", value_name = "HOST:PORT")]
         public_hosts: Vec<String>,
+        /// Also run N local worker slots in this process (as `mediaforce worker --jobs N`
+        /// would), so one command runs the whole service; 0: none.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Leave the library alone: no watching, rescans, automatic approvals, promotions or
+        /// pruning (the page and the API only).
+        #[arg(long)]
+        no_automation: bool,
     },
     /// Set the web page's password (read from standard input, or MEDIAFORCE_WEB_PASSWORD);
     /// signs every session out.
@@ -294,30 +302,97 @@ pub fn run(cmd: HostsCommand, paths: &Paths) -> Result<()> {
             app.web_set_password(&password)?;
             println!("web password set; every session was signed out");
         }
-        HostsCommand::Serve { bind, public_hosts } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let password_set = app.web_password_set()?;
-            let app = std::sync::Arc::new(app);
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(&bind)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-                let addr = listener.local_addr()?;
-                mediaforce_server::refuse_unprotected(addr, &app).await?;
-                eprintln!("mediaforce serve: http://{addr} (web page; file endpoint for transfer-mode workers)");
-                if !password_set {
-                    eprintln!("no web password yet: set one with `mediaforce web-password` to sign in");
-                }
-                mediaforce_server::serve(listener, app, &public_hosts).await?;
-                anyhow::Ok(())
-            })?;
-        }
+        HostsCommand::Serve {
+            bind,
+            public_hosts,
+            jobs,
+            no_automation,
+        } => serve(app, &bind, &public_hosts, jobs, !no_automation)?,
         HostsCommand::Jobs { action } => jobs(&app, action)?,
         HostsCommand::Hosts { action } => hosts(&app, action)?,
     }
     Ok(())
+}
+
+/// `serve`: the web page and API, with the automation loop and `jobs` local worker slots,
+/// until Ctrl-C or SIGTERM (running jobs are given back; the store keeps everything).
+fn serve(app: App, bind: &str, public_hosts: &[String], jobs: usize, automate: bool) -> Result<()> {
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nmediaforce serve: stopping (running jobs are given back; again to quit at once)");
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let password_set = app.web_password_set()?;
+    let app = std::sync::Arc::new(app);
+    let host = mediaforce::stage::host_name();
+    let automation = automate.then(|| {
+        mediaforce_server::automation::Automation::start(app.clone(), host.clone(), stop.clone())
+    });
+    let slots = (jobs > 0).then(|| {
+        let (app, stop) = (app.clone(), stop.clone());
+        let opts = WorkerOptions {
+            name: host.clone(),
+            jobs,
+            exit_when_idle: None,
+            encoders: None,
+            transfer: None,
+            stuck_after: Some(std::time::Duration::from_secs(600)),
+            hold: automation.as_ref().map(|a| a.hold.clone()),
+        };
+        std::thread::spawn(move || {
+            let lines = crate::workflow::BatchLines {
+                json: false,
+                detail: false,
+            };
+            app.run_worker(&opts, &stop, &lines)
+        })
+    });
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+        let addr = listener.local_addr()?;
+        mediaforce_server::refuse_unprotected(addr, &app).await?;
+        eprintln!(
+            "mediaforce serve: http://{addr} (web page; file endpoint for transfer-mode workers){}{}",
+            if automate { "; automation on" } else { "" },
+            if jobs > 0 { format!("; {jobs} local job slot(s) as host {host}") } else { String::new() }
+        );
+        if !password_set {
+            eprintln!("no web password yet: set one with `mediaforce web-password` to sign in");
+        }
+        let stopped = {
+            let stop = stop.clone();
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        };
+        mediaforce_server::serve_until(listener, app.clone(), public_hosts, stopped).await?;
+        anyhow::Ok(())
+    });
+    stop.store(true, Ordering::SeqCst);
+    if let Some(a) = automation {
+        a.join();
+    }
+    if let Some(slots) = slots {
+        match slots.join() {
+            Ok(Ok(summary)) => eprintln!(
+                "mediaforce serve: local slots: {} done, {} failed, {} given back",
+                summary.done, summary.failed, summary.left
+            ),
+            Ok(Err(e)) => eprintln!("mediaforce serve: local slots stopped: {}", e.message),
+            Err(_) => eprintln!("mediaforce serve: local slots panicked"),
+        }
+    }
+    served
 }
 
 /// The client of the library host's file endpoint for `worker --transfer URL`, with this
@@ -372,6 +447,7 @@ fn worker(
         encoders,
         transfer,
         stuck_after: (stuck_after > 0.0).then(|| std::time::Duration::from_secs_f64(stuck_after)),
+        hold: None,
     };
     let summary = app.run_worker(
         &opts,

@@ -6,9 +6,11 @@
 //! The item states and the catalog's tables are the store crate's (every SQL statement lives
 //! there); they are re-exported here under their old names.
 //! - [`policy`], [`settings`], [`rank`], [`manifest`]: what to do with each file, and the plan.
+//! - [`approve`]: the rules that approve an encode without a person.
 //! - [`promote`]: the crash-safe, fenced, reversible swap into the library.
 //! - [`control`]: the job control (cancel, pause, the lease's fence) jobs read.
 
+pub mod approve;
 pub mod control;
 pub mod manifest;
 pub mod policy;

@@ -154,7 +154,15 @@ pub fn rank_files(
     policies: &PolicySet,
     prefix: Option<&Path>,
 ) -> Result<Vec<Ranked>, CatalogError> {
-    let files = catalog.files_under(prefix)?;
+    rank_records(catalog, policies, catalog.files_under(prefix)?)
+}
+
+/// Rank the catalogued `files`, best first.
+fn rank_records(
+    catalog: &Catalog,
+    policies: &PolicySet,
+    files: Vec<crate::catalog::FileRecord>,
+) -> Result<Vec<Ranked>, CatalogError> {
     let learned_cache: std::cell::RefCell<HashMap<(String, String), Vec<f64>>> = Default::default();
     let learned = |src: &str, enc: &str| -> Vec<f64> {
         learned_cache
@@ -247,6 +255,33 @@ pub fn plan(
     limit: Option<usize>,
 ) -> Result<Manifest, CatalogError> {
     let ranked = rank_files(catalog, policies, prefix)?;
+    Ok(plan_ranked(ranked, settings, prefix, limit))
+}
+
+/// Build a plan of exactly the catalogued `files` (new arrivals a watcher or a hook reported;
+/// paths the catalog does not hold are left out).
+pub fn plan_files(
+    catalog: &Catalog,
+    settings: &Settings,
+    policies: &PolicySet,
+    files: &[PathBuf],
+) -> Result<Manifest, CatalogError> {
+    let mut records = Vec::new();
+    for path in files {
+        if let Some(f) = catalog.file_by_path(path)? {
+            records.push(f);
+        }
+    }
+    let ranked = rank_records(catalog, policies, records)?;
+    Ok(plan_ranked(ranked, settings, None, None))
+}
+
+fn plan_ranked(
+    ranked: Vec<Ranked>,
+    settings: &Settings,
+    prefix: Option<&Path>,
+    limit: Option<usize>,
+) -> Manifest {
     let mut items = Vec::new();
     let mut skipped = Vec::new();
     // Files catalogued before a pattern ignored them (a file skipped from the queue, say).
@@ -299,7 +334,7 @@ pub fn plan(
             }),
         }
     }
-    Ok(Manifest {
+    Manifest {
         version: MANIFEST_VERSION,
         created_at: utc_timestamp(crate::db::now()),
         prefix: prefix.map(Path::to_path_buf),
@@ -311,7 +346,7 @@ pub fn plan(
             .sum(),
         items,
         skipped,
-    })
+    }
 }
 
 /// The manifest directory.

@@ -428,6 +428,85 @@ fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
 
+/// The event kind recorded when an archived original is deleted.
+pub const PRUNED: &str = "archive_pruned";
+
+/// When the item's archived original was pruned, if it was.
+fn pruned_at(catalog: &Catalog, item: i64) -> Result<Option<i64>, PromoteError> {
+    Ok(catalog
+        .item_events(item)?
+        .into_iter()
+        .rev()
+        .find(|(_, kind, _)| kind == PRUNED)
+        .map(|(at, _, _)| at))
+}
+
+/// One archived original deleted by [`prune_archive`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Pruned {
+    /// Item id.
+    pub item: i64,
+    /// The library file the original was replaced by.
+    pub library: PathBuf,
+    /// The archived original that was deleted.
+    pub original: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// When the item was promoted (epoch seconds).
+    pub promoted_at: i64,
+}
+
+/// Delete a promoted item's archived original once `keep_days` have passed since its promotion
+/// (as of `now`, epoch seconds), recording the deletion on the item; `None` when it is not due
+/// (or was pruned already, or was never promoted). A rollback is refused afterwards.
+pub fn prune_archive(
+    catalog: &Catalog,
+    item: &ItemRecord,
+    keep_days: u64,
+    now: i64,
+) -> Result<Option<Pruned>, PromoteError> {
+    if keep_days == 0 || item.state != ItemState::Promoted {
+        return Ok(None);
+    }
+    let Some(plan) = journal_plan(catalog, item.id)? else {
+        return Ok(None);
+    };
+    if pruned_at(catalog, item.id)?.is_some() {
+        // Recorded, then interrupted before the delete: finish it.
+        if plan.holds(&plan.replaced)? == Holds::Original {
+            std::fs::remove_file(&plan.replaced).map_err(io(&plan.replaced))?;
+        }
+        return Ok(None);
+    }
+    let promoted_at = item.updated_at;
+    if now - promoted_at < keep_days as i64 * 86_400 {
+        return Ok(None);
+    }
+    // Only the file the journal archived, and only while it is that file.
+    if plan.holds(&plan.replaced)? != Holds::Original {
+        return Ok(None);
+    }
+    let bytes = file_len(&plan.replaced);
+    let detail = serde_json::json!({
+        "original": plan.replaced,
+        "bytes": bytes,
+        "keep_days": keep_days,
+        "promoted_at": promoted_at,
+    })
+    .to_string();
+    // Recorded first: a crash between the record and the delete is finished by the next
+    // pass; there is never a deletion without a record.
+    catalog.event(item.id, PRUNED, Some(&detail))?;
+    std::fs::remove_file(&plan.replaced).map_err(io(&plan.replaced))?;
+    Ok(Some(Pruned {
+        item: item.id,
+        library: plan.target,
+        original: plan.replaced,
+        bytes,
+        promoted_at,
+    }))
+}
+
 /// Undo a promotion (complete or interrupted): the original returns to its place, the encode
 /// goes back to staging.
 pub fn rollback(catalog: &Catalog, item: &ItemRecord) -> Result<PromoteOutcome, PromoteError> {
@@ -439,6 +518,15 @@ pub fn rollback(catalog: &Catalog, item: &ItemRecord) -> Result<PromoteOutcome, 
     };
     if item.state == ItemState::RolledBack {
         return Err(refused(&item.source, "already rolled back"));
+    }
+    if let Some(when) = pruned_at(catalog, item.id)? {
+        return Err(refused(
+            &plan.replaced,
+            format!(
+                "the original was deleted at {} (archive.keep_days); there is nothing to roll back to",
+                crate::manifest::utc_timestamp(when)
+            ),
+        ));
     }
     catalog.set_state(item.id, ItemState::RollingBack, None)?;
 

@@ -27,6 +27,9 @@ pub struct ScanOptions {
     pub prefix: Option<PathBuf>,
     /// Look at most this many files (in path order); a limited scan marks nothing gone.
     pub limit: Option<usize>,
+    /// Only these files (a watcher's settled paths): each is looked at alone, no folder is
+    /// walked, and one of them that no longer exists is marked gone.
+    pub files: Vec<PathBuf>,
 }
 
 /// Progress of a scan, for a front end.
@@ -73,6 +76,9 @@ pub struct ScanReport {
     pub probed: usize,
     /// Problems that did not stop the scan (missing roots, loops, unreadable folders).
     pub warnings: Vec<String>,
+    /// Roots (or folders) that look unmounted: empty, while the catalog has files under them.
+    /// Nothing under them was marked gone.
+    pub unmounted: Vec<PathBuf>,
     /// Wall time.
     pub seconds: f64,
     /// Files seen per second.
@@ -209,20 +215,27 @@ pub fn scan(
     let started = Instant::now();
     let mut report = ScanReport::default();
     let matchers = settings.ignore_matchers();
-    let (walks, mut walk_failed) = starts(settings, options, &mut report)?;
-    report.roots = walks.iter().map(|(_, s)| s.clone()).collect();
-    let (files, complete_starts) = walk_all(
-        &walks,
-        settings,
-        &matchers,
-        options,
-        &mut report,
-        &mut walk_failed,
-    );
+    let existing: Vec<FileRecord> = catalog.files()?;
+    let (files, complete_starts, walk_failed) = if options.files.is_empty() {
+        let (walks, mut walk_failed) = starts(settings, options, &existing, &mut report)?;
+        report.roots = walks.iter().map(|(_, s)| s.clone()).collect();
+        let (files, complete) = walk_all(
+            &walks,
+            settings,
+            &matchers,
+            options,
+            &mut report,
+            &mut walk_failed,
+        );
+        (files, complete, walk_failed)
+    } else {
+        let (files, missing) = look_at(settings, &matchers, &options.files, &mut report)?;
+        // The missing files themselves are the "starts" walked completely: each is gone.
+        (files, missing, Vec::new())
+    };
     report.files = files.len();
     progress(ScanProgress::Walking { found: files.len() });
 
-    let existing: Vec<FileRecord> = catalog.files()?;
     let work = classify(&files, &existing);
     let plans = plan_changes(&work, &files, &existing);
     let probed = probe_planned(&plans, progress);
@@ -277,12 +290,73 @@ pub fn scan(
     Ok(report)
 }
 
+/// What a walk of the roots finds different from the catalog, without reading or probing
+/// anything: the service's periodic rescan hands these to its settle timer, so a file still
+/// being copied onto a share is not catalogued half-written.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Changes {
+    /// New paths, and paths whose size or modification time differ from their rows.
+    pub new_or_changed: Vec<PathBuf>,
+    /// Live rows whose file is no longer there (under folders walked completely).
+    pub missing: Vec<PathBuf>,
+    /// Roots that look unmounted (nothing under them is missing).
+    pub unmounted: Vec<PathBuf>,
+    /// Problems met on the way.
+    pub warnings: Vec<String>,
+    /// Candidate files seen.
+    pub files: usize,
+}
+
+/// Walk the roots and compare with the catalog (one `stat` per file).
+pub fn changes(catalog: &Catalog, settings: &Settings) -> Result<Changes, CatalogError> {
+    let mut report = ScanReport::default();
+    let matchers = settings.ignore_matchers();
+    let existing: Vec<FileRecord> = catalog.files()?;
+    let options = ScanOptions::default();
+    let (walks, mut walk_failed) = starts(settings, &options, &existing, &mut report)?;
+    let (files, complete) = walk_all(
+        &walks,
+        settings,
+        &matchers,
+        &options,
+        &mut report,
+        &mut walk_failed,
+    );
+    let new_or_changed = classify(&files, &existing)
+        .iter()
+        .filter_map(|w| match w {
+            Work::Unchanged(_) => None,
+            Work::Check(f, _) | Work::New(f) => Some(f.path.clone()),
+        })
+        .collect();
+    let seen: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    let missing = existing
+        .iter()
+        .filter(|r| {
+            r.status != "gone"
+                && complete.iter().any(|s| r.path.starts_with(s))
+                && !walk_failed.iter().any(|s| r.path.starts_with(s))
+                && !seen.contains(r.path.as_path())
+                && !settings.is_ignored(&r.path, &matchers)
+        })
+        .map(|r| r.path.clone())
+        .collect();
+    Ok(Changes {
+        new_or_changed,
+        missing,
+        unmounted: report.unmounted,
+        warnings: report.warnings,
+        files: files.len(),
+    })
+}
+
 /// Which roots to walk, and from where (the prefix asked for, or the whole root): the starts,
 /// and those that cannot be walked (each with a warning; nothing under them is marked gone).
 #[allow(clippy::type_complexity)]
 fn starts(
     settings: &Settings,
     options: &ScanOptions,
+    existing: &[FileRecord],
     report: &mut ScanReport,
 ) -> Result<(Vec<(PathBuf, PathBuf)>, Vec<PathBuf>), CatalogError> {
     if let Some(p) = &options.prefix {
@@ -307,6 +381,14 @@ fn starts(
             None => root.clone(),
         };
         match std::fs::metadata(&start) {
+            Ok(m) if m.is_dir() && looks_unmounted(&start, existing) => {
+                report.warnings.push(format!(
+                    "{}: empty, while the catalog has files under it (not mounted?); skipped, and nothing under it is marked gone",
+                    start.display()
+                ));
+                report.unmounted.push(start.clone());
+                failed.push(start);
+            }
             Ok(m) if m.is_dir() => walks.push((root.clone(), start)),
             Ok(_) => {
                 report
@@ -324,6 +406,63 @@ fn starts(
         }
     }
     Ok((walks, failed))
+}
+
+/// Whether `start` looks like a mount point with nothing mounted: it holds no entries at all
+/// while the catalog has live files under it. (An emptied folder is rescanned once something
+/// is put back, or its files are marked gone by `mediaforce scan` after the folder is removed.)
+fn looks_unmounted(start: &Path, existing: &[FileRecord]) -> bool {
+    let empty = std::fs::read_dir(start).is_ok_and(|mut d| d.next().is_none());
+    empty
+        && existing
+            .iter()
+            .any(|f| f.status != "gone" && f.path.starts_with(start))
+}
+
+/// Look at the listed files alone: those present (candidates under a root, not ignored), and
+/// those that no longer exist (to be marked gone). A file outside every root is refused.
+fn look_at(
+    settings: &Settings,
+    matchers: &[crate::policy::PathMatcher],
+    paths: &[PathBuf],
+    report: &mut ScanReport,
+) -> Result<(Vec<Seen>, Vec<PathBuf>), CatalogError> {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for path in paths {
+        let Some(root) = settings.roots.iter().find(|r| path.starts_with(r)) else {
+            return Err(CatalogError::Invalid(format!(
+                "{}: not under any library root (see `mediaforce settings show`)",
+                path.display()
+            )));
+        };
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if !settings.extensions.contains(&ext)
+            || settings.is_ignored(path, matchers)
+            || path.to_string_lossy().contains(".partial-")
+        {
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => files.push(Seen {
+                path: path.clone(),
+                root: root.clone(),
+                size: m.len(),
+                mtime_ns: mtime_ns(&m),
+                dev: m.dev(),
+                inode: m.ino(),
+            }),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(path.clone()),
+            Err(e) => report.warnings.push(format!("{}: {e}", path.display())),
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path);
+    Ok((files, missing))
 }
 
 /// Walk every start in parallel: the files found (in path order, each file once however many

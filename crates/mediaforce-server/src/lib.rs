@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+pub mod automation;
 pub mod pages;
 
 /// The buffer a file is read or written with.
@@ -275,6 +276,21 @@ pub async fn serve(
     refuse_unprotected(addr, &app).await?;
     let hosts = hosts_for(addr, public_hosts);
     axum::serve(listener, router(Server::with_hosts(app, hosts))).await
+}
+
+/// Serve `app` on `listener` until `stopped` completes (in-flight requests finish first).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    public_hosts: &[String],
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    refuse_unprotected(addr, &app).await?;
+    let hosts = hosts_for(addr, public_hosts);
+    axum::serve(listener, router(Server::with_hosts(app, hosts)))
+        .with_graceful_shutdown(stopped)
+        .await
 }
 
 /// Refuse (`PermissionDenied`) to serve on `addr` when it is not loopback and no web password

@@ -19,6 +19,9 @@ pub(super) struct FolderRuleFile {
     pub(super) subtitles: Option<Table>,
     pub(super) hdr: Option<Table>,
     pub(super) ranking: Option<Table>,
+    pub(super) automation: Option<Table>,
+    pub(super) approve: Option<Table>,
+    pub(super) archive: Option<Table>,
 }
 
 impl FolderRuleFile {
@@ -32,6 +35,9 @@ impl FolderRuleFile {
             ("subtitles", self.subtitles),
             ("hdr", self.hdr),
             ("ranking", self.ranking),
+            ("automation", self.automation),
+            ("approve", self.approve),
+            ("archive", self.archive),
         ] {
             if let Some(section) = section {
                 t.insert(name.into(), Value::Table(section));
@@ -81,7 +87,17 @@ pub(super) fn fresh_table(t: &toml_edit::Table) -> toml_edit::Table {
 pub const FOLDER_OVERRIDES: &str = "folder-overrides.toml";
 
 /// The policy sections a folder rule may set.
-pub const FOLDER_SECTIONS: [&str; 6] = ["encode", "knob", "audio", "subtitles", "hdr", "ranking"];
+pub const FOLDER_SECTIONS: [&str; 9] = [
+    "encode",
+    "knob",
+    "audio",
+    "subtitles",
+    "hdr",
+    "ranking",
+    "automation",
+    "approve",
+    "archive",
+];
 
 /// The sections of the operator's rule for exactly `folder` (the rule in
 /// `<data dir>/folder-overrides.toml` whose `match` is that path), as policy TOML

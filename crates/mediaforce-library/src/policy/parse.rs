@@ -80,6 +80,7 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
         ("hdr", "hdr10", &["encode", "skip"]),
         ("hdr", "hlg", &["encode", "skip"]),
         ("hdr", "dolby_vision", &["encode", "skip"]),
+        ("automation", "mode", &["off", "plan", "encode", "promote"]),
     ];
     for (section, key, allowed) in choices {
         if let Some(v) = t.get(*section).and_then(|s| s.get(*key)) {
@@ -105,6 +106,33 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
             let g = g.as_str().unwrap_or_default();
             crate::search::parse_gate(g)
                 .map_err(|e| invalid(file, format!("{}encode.gates: {e}", line_of("gates"))))?;
+        }
+    }
+    if let Some(v) = t
+        .get("automation")
+        .and_then(|s| s.get("rescan_interval"))
+    {
+        let text = v.as_str().unwrap_or_default();
+        super::types::parse_interval(text).map_err(|e| {
+            invalid(
+                file,
+                format!("{}automation.rescan_interval: {e}", line_of("rescan_interval")),
+            )
+        })?;
+    }
+    for (section, key) in [
+        ("automation", "min_free_gb"),
+        ("automation", "max_foreign_load"),
+        ("approve", "min_saving_percent"),
+        ("approve", "duration_tolerance_seconds"),
+    ] {
+        if let Some(v) = t.get(section).and_then(|s| s.get(key)).and_then(as_f64) {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(
+                    file,
+                    format!("{}{section}.{key} = {v}: must not be negative", line_of(key)),
+                ));
+            }
         }
     }
     if let Some(v) = t

@@ -134,6 +134,111 @@ pub struct RankingPolicy {
     pub strong_savings_percent: f64,
 }
 
+/// What the service does by itself with a folder's new and changed files.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoMode {
+    /// Nothing: the file is catalogued by the rescans, and a person plans it.
+    #[default]
+    Off,
+    /// Catalogue and plan it.
+    Plan,
+    /// Plan it and queue its encode (new arrivals before the backlog).
+    Encode,
+    /// Also validate it, approve it by the `[approve]` rules and promote it.
+    Promote,
+}
+
+impl AutoMode {
+    /// The name in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoMode::Off => "off",
+            AutoMode::Plan => "plan",
+            AutoMode::Encode => "encode",
+            AutoMode::Promote => "promote",
+        }
+    }
+}
+
+/// The service's automation (`mediaforce serve`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutomationPolicy {
+    /// off | plan | encode | promote.
+    pub mode: AutoMode,
+    /// A new or changed file is taken once it has been unchanged this long.
+    pub settle_seconds: u64,
+    /// Every root is rescanned this often (`6h`, `30m`, `90s`), for what watching misses on
+    /// network shares; `0` never.
+    pub rescan_interval: String,
+    /// No encode or promotion starts while the transcode root has less free space (GB; 0: no
+    /// guard).
+    pub min_free_gb: f64,
+    /// Local work pauses while the load of other programs (the 1-minute load average less
+    /// mediaforce's own running jobs) stays above this (0: no guard).
+    pub max_foreign_load: f64,
+}
+
+impl AutomationPolicy {
+    /// The rescan interval (`None`: never), checked when the policy was read.
+    pub fn rescan_every(&self) -> Option<std::time::Duration> {
+        parse_interval(&self.rescan_interval)
+            .ok()
+            .flatten()
+    }
+}
+
+/// `6h`, `30m`, `90s`, `2d` or a bare number of seconds; `0` (or empty) is `None`.
+pub fn parse_interval(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t.is_empty() || t == "0" {
+        return Ok(None);
+    }
+    let (num, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration like 6h, 30m, 90s or 2d"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (s, m, h or d)")),
+    };
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(format!("{text:?}: must not be negative"));
+    }
+    Ok((n > 0.0).then(|| std::time::Duration::from_secs_f64(n * scale)))
+}
+
+/// The rules that approve an encode without a person (`automation.mode = "promote"`); an
+/// encode that misses one waits for review.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovePolicy {
+    /// The measured target statistic must be at least the target.
+    pub require_target: bool,
+    /// Smallest saving (percent of the source) approved by rule.
+    pub min_saving_percent: f64,
+    /// Every audio and subtitle stream of the source is in the encode.
+    pub keep_all_streams: bool,
+    /// The encode plays within this many seconds of the source.
+    pub duration_tolerance_seconds: f64,
+    /// Approve encodes of a source with damaged packets or frames (concealed in the encode).
+    pub allow_source_damage: bool,
+}
+
+/// Originals archived by promotion.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchivePolicy {
+    /// Days an archived original is kept after its promotion before the service deletes it
+    /// (0: forever). A pruned original cannot be rolled back to.
+    pub keep_days: u64,
+}
+
 /// A fully resolved policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -152,6 +257,12 @@ pub struct Policy {
     pub hdr: HdrPolicy,
     /// Ranking.
     pub ranking: RankingPolicy,
+    /// What the service does by itself.
+    pub automation: AutomationPolicy,
+    /// Rules that approve without a person.
+    pub approve: ApprovePolicy,
+    /// Archived originals.
+    pub archive: ArchivePolicy,
 }
 
 /// Resolution class used by the knob table.

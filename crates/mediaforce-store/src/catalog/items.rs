@@ -138,6 +138,26 @@ impl Catalog {
             .collect()
     }
 
+    /// Every item in one of `states`, oldest change first (what the service's automation
+    /// looks at: encodes to validate, approve or promote; promotions whose archive may be
+    /// pruned).
+    pub fn items_in_states(
+        &self,
+        states: &[crate::domain::ItemState],
+    ) -> Result<Vec<ItemRecord>, CatalogError> {
+        let mut out = Vec::new();
+        for state in states {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM item WHERE state = ?1 ORDER BY updated_at, id"
+            );
+            for row in self.query(&sql, params![state.as_str()])?.iter() {
+                out.push(item_from_row(row)?);
+            }
+        }
+        out.sort_by_key(|i| (i.updated_at, i.id));
+        Ok(out)
+    }
+
     /// The state of the newest item of each file: file id → state.
     pub fn latest_item_states(
         &self,

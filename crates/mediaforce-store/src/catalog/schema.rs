@@ -165,6 +165,9 @@ CREATE TABLE tuning_point (
     row TEXT NOT NULL
 ) STRICT;
 CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, preset, knob);
+", "
+-- The service's automation looks for items by state every few seconds.
+CREATE INDEX item_state ON item (state, updated_at);
 "];
 
 /// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
@@ -313,6 +316,9 @@ CREATE TABLE tuning_point (
     row TEXT NOT NULL
 );
 CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, preset, knob);
+", "
+-- The service's automation looks for items by state every few seconds.
+CREATE INDEX item_state ON item (state, updated_at);
 "];
 
 /// The catalog's schema on both backends.
