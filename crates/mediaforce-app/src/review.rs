@@ -96,8 +96,44 @@ pub struct ReviewView {
     pub review_material: Option<serde_json::Value>,
     /// The recorded artifacts (clips, stills, plot, scores), by id.
     pub artifacts: Vec<mediaforce::catalog::Artifact>,
+    /// The newest automatic decision (`automation.mode = "promote"`): approved by rule, or
+    /// held for review, with every rule's wanted and measured value.
+    pub auto_decision: Option<AutoDecisionView>,
     /// In plain English.
     pub text: String,
+}
+
+/// A recorded automatic decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoDecisionView {
+    /// When (epoch seconds).
+    pub at: i64,
+    /// Approved by rule (else held for review).
+    pub approved: bool,
+    /// The rules and what each found.
+    #[serde(flatten)]
+    pub decision: crate::automation::AutoDecision,
+}
+
+impl AutoDecisionView {
+    /// In words: `approved by rule (validated, target, saving...)` or `held for review: ...`.
+    pub fn text(&self) -> String {
+        if self.approved {
+            let rules: Vec<String> = self
+                .decision
+                .verdict
+                .checks
+                .iter()
+                .map(|c| format!("{} {} ({})", c.rule, c.measured, c.wanted))
+                .collect();
+            format!("Approved by rule: {}.", rules.join("; "))
+        } else {
+            format!(
+                "Held for review by the [approve] rules: {}.",
+                self.decision.verdict.missed().join("; ")
+            )
+        }
+    }
 }
 
 /// The compare folder of an item (in the review cache); a queued job's is named after its
@@ -650,7 +686,18 @@ impl App {
             let material: Option<serde_json::Value> = std::fs::read_to_string(report)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
-            let text = review_text(item, &row, val.as_ref(), material.as_ref());
+            let mut text = review_text(item, &row, val.as_ref(), material.as_ref());
+            let auto_decision = self.auto_decisions(it.id)?.pop().map(|(at, approved, d)| {
+                AutoDecisionView {
+                    at,
+                    approved,
+                    decision: d,
+                }
+            });
+            if let Some(d) = &auto_decision {
+                text.push_str(&d.text());
+                text.push('\n');
+            }
             if let Some(v) = val.as_mut() {
                 v.per_frame.clear();
             }
@@ -659,6 +706,7 @@ impl App {
                 validation: val,
                 review_material: material,
                 artifacts,
+                auto_decision,
                 text,
             });
         }
