@@ -308,7 +308,7 @@ impl Loop {
                 let now = self.now();
                 for p in &c.new_or_changed {
                     let settle = self.settle_of(p);
-                    self.settler.observe(p, now, settle);
+                    self.settler.consider(p, now, settle);
                 }
                 if !c.missing.is_empty() {
                     self.take(&c.missing, "rescan");

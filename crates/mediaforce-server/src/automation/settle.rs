@@ -39,6 +39,15 @@ impl Settler {
         p.settle = settle.max(0.0);
     }
 
+    /// `path` was found different from the catalog by a rescan (no event says when it last
+    /// changed): it starts waiting at `now` unless it already waits, whose clock then runs on
+    /// (`stat` sees any change).
+    pub fn consider(&mut self, path: &Path, now: f64, settle: f64) {
+        if !self.pending.contains_key(path) {
+            self.observe(path, now, settle);
+        }
+    }
+
     /// Paths waiting.
     pub fn waiting(&self) -> usize {
         self.pending.len()
@@ -102,6 +111,19 @@ mod tests {
         }
         assert_eq!(taken, vec![a.to_path_buf()], "taken exactly once");
         assert_eq!(s.waiting(), 0);
+    }
+
+    #[test]
+    fn a_rescan_that_finds_a_waiting_file_again_does_not_restart_its_clock() {
+        let stat = |_: &Path| Some((1, 1));
+        let a = Path::new("/share/c.mkv");
+        let mut s = Settler::default();
+        s.consider(a, 0.0, 3.0);
+        for t in [1.0, 2.0] {
+            s.consider(a, t, 3.0);
+            assert!(s.due(t, stat).is_empty());
+        }
+        assert_eq!(s.due(3.0, stat), vec![a.to_path_buf()]);
     }
 
     #[test]
