@@ -13,6 +13,8 @@ PACKAGES=(
   fonts-dejavu-core
   # `ip netns` and veth pairs: the many-hosts tests run each worker in a namespace of its own.
   iproute2
+  # systemd-analyze checks the example service units in contrib/systemd.
+  systemd
   # The web page's browser tests drive Debian's headless Chromium through chromedriver.
   chromium chromium-driver
 )

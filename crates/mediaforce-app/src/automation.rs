@@ -196,15 +196,16 @@ impl App {
                     report = Some(r.clone());
                 });
                 steps.push(match (view, report) {
-                    (Ok(_), Some(r)) if r.passed => step(
-                        "validated",
-                        format!("saving {:.1}%", r.saving_percent),
-                    ),
+                    (Ok(_), Some(r)) if r.passed => {
+                        step("validated", format!("saving {:.1}%", r.saving_percent))
+                    }
                     (Ok(_), Some(r)) => step("invalid", failed_checks(&r)),
-                    (Ok(v), None) => step("failed", v.failed.first().map_or_else(
-                        || "not validated".into(),
-                        |n| n.reason.clone(),
-                    )),
+                    (Ok(v), None) => step(
+                        "failed",
+                        v.failed
+                            .first()
+                            .map_or_else(|| "not validated".into(), |n| n.reason.clone()),
+                    ),
                     (Err(e), _) => step("failed", e.message),
                 });
                 continue;
@@ -276,7 +277,10 @@ impl App {
         let (passed, text) = self.catalog.last_validation(it.id)?.ok_or_else(|| {
             AppError::new(
                 ErrorKind::Conflict,
-                format!("{}: validated, but no validation is recorded", it.source.display()),
+                format!(
+                    "{}: validated, but no validation is recorded",
+                    it.source.display()
+                ),
             )
         })?;
         let report: ValidationReport = serde_json::from_str(&text).map_err(|e| {
@@ -436,14 +440,14 @@ mod tests {
     fn the_load_guard_pauses_only_on_a_load_that_stays_high_and_resumes_when_it_falls() {
         // (time, foreign load, expected change)
         let table: &[(f64, f64, Option<bool>)] = &[
-            (0.0, 5.0, None),   // above the limit of 2: the clock starts
-            (10.0, 1.0, None),  // a blip: the clock resets
-            (20.0, 5.0, None),  // above again
-            (49.0, 5.0, None),  // 29 s above
+            (0.0, 5.0, None),        // above the limit of 2: the clock starts
+            (10.0, 1.0, None),       // a blip: the clock resets
+            (20.0, 5.0, None),       // above again
+            (49.0, 5.0, None),       // 29 s above
             (50.0, 5.0, Some(true)), // 30 s above: paused
-            (60.0, 9.0, None),  // still high: nothing new
-            (70.0, 2.0, None),  // at the limit: the release clock starts
-            (90.0, 3.0, None),  // above again: reset
+            (60.0, 9.0, None),       // still high: nothing new
+            (70.0, 2.0, None),       // at the limit: the release clock starts
+            (90.0, 3.0, None),       // above again: reset
             (100.0, 1.0, None),
             (130.0, 1.0, Some(false)), // 30 s at or below: resumed
         ];

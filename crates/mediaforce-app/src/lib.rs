@@ -7,8 +7,8 @@
 //! ([`library`]); encode through the job queue, status, validate, compare, review, pause
 //! ([`review`]); approve/reject, promote and rollback over a selection (here).
 
-mod conns;
 pub mod automation;
+mod conns;
 pub mod display;
 pub mod estimate;
 pub mod files;

@@ -687,13 +687,14 @@ impl App {
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
             let mut text = review_text(item, &row, val.as_ref(), material.as_ref());
-            let auto_decision = self.auto_decisions(it.id)?.pop().map(|(at, approved, d)| {
-                AutoDecisionView {
-                    at,
-                    approved,
-                    decision: d,
-                }
-            });
+            let auto_decision =
+                self.auto_decisions(it.id)?
+                    .pop()
+                    .map(|(at, approved, d)| AutoDecisionView {
+                        at,
+                        approved,
+                        decision: d,
+                    });
             if let Some(d) = &auto_decision {
                 text.push_str(&d.text());
                 text.push('\n');

@@ -29,8 +29,8 @@ fn backends() -> Vec<(&'static str, Option<String>)> {
 
 fn clip(path: &Path, frames: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut v =
-        SyntheticVideo::new(320, 180, frames).encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
+    let mut v = SyntheticVideo::new(320, 180, frames)
+        .encoder("libx264", &[("preset", "ultrafast"), ("qp", "0")]);
     v.texture = 12;
     SyntheticClip::new(v).write(path).unwrap();
 }
@@ -75,10 +75,7 @@ fn one(item: &mediaforce::catalog::ItemRecord) -> Selection {
 }
 
 fn item_of(app: &App, source: &Path) -> mediaforce::catalog::ItemRecord {
-    let all = app
-        .catalog
-        .items_in_states(&ItemState::ALL)
-        .unwrap();
+    let all = app.catalog.items_in_states(&ItemState::ALL).unwrap();
     all.into_iter()
         .rev()
         .find(|i| i.source == source)
@@ -138,7 +135,11 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
         assert_eq!(outcome(&good).1, "queued", "{backend}");
         assert_eq!(outcome(&held).1, "queued", "{backend}");
         assert_eq!(
-            (outcome(&planned).0, outcome(&planned).1.as_str(), outcome(&planned).2),
+            (
+                outcome(&planned).0,
+                outcome(&planned).1.as_str(),
+                outcome(&planned).2
+            ),
             ("plan", "planned", None),
             "{backend}"
         );
@@ -148,13 +149,17 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
             "{backend}"
         );
         assert!(
-            outcome(&ours).1.starts_with("skip: produced by mediaforce") && outcome(&ours).2.is_none(),
+            outcome(&ours).1.starts_with("skip: produced by mediaforce")
+                && outcome(&ours).2.is_none(),
             "{backend}: {:?}",
             outcome(&ours)
         );
         assert_eq!(outcome(&vanished).1, "gone", "{backend}");
         assert_eq!(view.scan.new, 5, "{backend}: {:?}", view.scan);
-        assert!(app.catalog.file_by_path(&off).unwrap().is_some(), "{backend}");
+        assert!(
+            app.catalog.file_by_path(&off).unwrap().is_some(),
+            "{backend}"
+        );
         // The arrivals' encodes run before the backlog's.
         let queued = app.jobs_list(Some("queued"), 100).unwrap();
         assert_eq!(queued.len(), 2, "{backend}");
@@ -185,19 +190,37 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
         let by = |p: &Path| steps.iter().find(|s| s.source == p).unwrap().clone();
         assert_eq!(by(&good).action, "approved", "{backend}: {steps:?}");
         assert_eq!(by(&held).action, "held", "{backend}: {steps:?}");
-        assert!(by(&held).detail.starts_with("saving: wanted >= 99.9%"), "{}", by(&held).detail);
+        assert!(
+            by(&held).detail.starts_with("saving: wanted >= 99.9%"),
+            "{}",
+            by(&held).detail
+        );
         // Approved, but the guard holds it: the library is untouched.
         let steps = app.autopilot(&stop, &Unreported, Some("guard")).unwrap();
-        assert_eq!(steps.len(), 1, "{backend}: the held item is not judged again: {steps:?}");
-        assert_eq!((steps[0].action.as_str(), steps[0].detail.as_str()), ("waiting", "guard"));
+        assert_eq!(
+            steps.len(),
+            1,
+            "{backend}: the held item is not judged again: {steps:?}"
+        );
+        assert_eq!(
+            (steps[0].action.as_str(), steps[0].detail.as_str()),
+            ("waiting", "guard")
+        );
         assert_eq!(std::fs::read(&good).unwrap(), original, "{backend}");
 
         let steps = app.autopilot(&stop, &Unreported, None).unwrap();
         assert_eq!(steps.len(), 1, "{backend}: {steps:?}");
         assert_eq!(steps[0].action, "promoted", "{backend}: {steps:?}");
         let it = item_of(&app, &good);
-        assert_eq!((it.state, it.decision), (ItemState::Promoted, Some(Decision::Approved)));
-        assert_ne!(std::fs::read(&good).unwrap(), original, "{backend}: the encode is in place");
+        assert_eq!(
+            (it.state, it.decision),
+            (ItemState::Promoted, Some(Decision::Approved))
+        );
+        assert_ne!(
+            std::fs::read(&good).unwrap(),
+            original,
+            "{backend}: the encode is in place"
+        );
 
         // The record says which rules allowed it, with their values.
         let decisions = app.auto_decisions(it.id).unwrap();
@@ -208,7 +231,14 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
         let rules: Vec<&str> = d.verdict.checks.iter().map(|c| c.rule.as_str()).collect();
         assert_eq!(
             rules,
-            ["validated", "target", "saving", "streams", "duration", "source_damage"],
+            [
+                "validated",
+                "target",
+                "saving",
+                "streams",
+                "duration",
+                "source_damage"
+            ],
             "{backend}"
         );
         assert!(d.verdict.checks.iter().all(|c| c.passed));
@@ -223,12 +253,18 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
 
         // The held one waits for a person, and review says why.
         let h = item_of(&app, &held);
-        assert_eq!((h.state, h.decision), (ItemState::Validated, None), "{backend}");
+        assert_eq!(
+            (h.state, h.decision),
+            (ItemState::Validated, None),
+            "{backend}"
+        );
         let review = app.review(&one(&h)).unwrap();
         let auto = review[0].auto_decision.as_ref().unwrap();
         assert!(!auto.approved);
         assert!(
-            review[0].text.contains("Held for review by the [approve] rules: saving: wanted >= 99.9%"),
+            review[0]
+                .text
+                .contains("Held for review by the [approve] rules: saving: wanted >= 99.9%"),
             "{}",
             review[0].text
         );
@@ -241,10 +277,15 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
 
         // Pruning: not before keep_days; then the original is deleted, the deletion recorded,
         // and a rollback refused.
-        let archived = mediaforce::promote::plan_for(&it, &app.settings()).unwrap().1;
+        let archived = mediaforce::promote::plan_for(&it, &app.settings())
+            .unwrap()
+            .1;
         assert_eq!(std::fs::read(&archived).unwrap(), original, "{backend}");
         let now = mediaforce::db::now();
-        assert!(app.prune_archives(now + 6 * 86_400).unwrap().is_empty(), "{backend}");
+        assert!(
+            app.prune_archives(now + 6 * 86_400).unwrap().is_empty(),
+            "{backend}"
+        );
         let pruned = app.prune_archives(now + 8 * 86_400).unwrap();
         assert_eq!(pruned.len(), 1, "{backend}");
         assert_eq!(pruned[0].bytes, original.len() as u64);
@@ -257,14 +298,22 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
             .find(|e| e.1 == mediaforce::promote::PRUNED)
             .unwrap();
         assert!(record.2.unwrap().contains("\"keep_days\":7"), "{backend}");
-        assert!(app.prune_archives(now + 9 * 86_400).unwrap().is_empty(), "once");
+        assert!(
+            app.prune_archives(now + 9 * 86_400).unwrap().is_empty(),
+            "once"
+        );
         let refused = app.rollback(&one(&it)).unwrap();
         assert!(refused.done.is_empty(), "{backend}");
         assert!(
-            refused.failed[0].reason.contains("the original was deleted"),
+            refused.failed[0]
+                .reason
+                .contains("the original was deleted"),
             "{backend}: {:?}",
             refused.failed
         );
-        assert!(std::fs::metadata(&good).is_ok(), "{backend}: the encode stays");
+        assert!(
+            std::fs::metadata(&good).is_ok(),
+            "{backend}: the encode stays"
+        );
     }
 }

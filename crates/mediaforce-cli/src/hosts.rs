@@ -323,7 +323,9 @@ fn serve(app: App, bind: &str, public_hosts: &[String], jobs: usize, automate: b
         if s.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nmediaforce serve: stopping (running jobs are given back; again to quit at once)");
+        eprintln!(
+            "\nmediaforce serve: stopping (running jobs are given back; again to quit at once)"
+        );
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -100,7 +100,12 @@ pub fn judge(rules: &ApprovePolicy, m: &Measured) -> Verdict {
         checks.push(check(
             "streams",
             "every audio and subtitle stream kept".into(),
-            if m.streams_kept { "kept" } else { "not all kept" }.into(),
+            if m.streams_kept {
+                "kept"
+            } else {
+                "not all kept"
+            }
+            .into(),
             m.streams_kept,
         ));
     }
@@ -113,7 +118,10 @@ pub fn judge(rules: &ApprovePolicy, m: &Measured) -> Verdict {
     };
     checks.push(check(
         "duration",
-        format!("within {:.3} s of the source", rules.duration_tolerance_seconds),
+        format!(
+            "within {:.3} s of the source",
+            rules.duration_tolerance_seconds
+        ),
         measured,
         passed,
     ));
@@ -166,27 +174,71 @@ mod tests {
         type Change = fn(&mut Measured, &mut ApprovePolicy);
         let table: &[(&str, Change, Option<&str>)] = &[
             ("all good", |_, _| {}, None),
-            ("validation failed", |m, _| m.validated = false, Some("validated")),
-            ("below target", |m, _| m.achieved = Some(92.99), Some("target")),
+            (
+                "validation failed",
+                |m, _| m.validated = false,
+                Some("validated"),
+            ),
+            (
+                "below target",
+                |m, _| m.achieved = Some(92.99),
+                Some("target"),
+            ),
             ("not scored", |m, _| m.achieved = None, Some("target")),
-            ("below target, rule off", |m, r| {
-                m.achieved = Some(80.0);
-                r.require_target = false;
-            }, None),
-            ("small saving", |m, _| m.saving_percent = 9.9, Some("saving")),
-            ("bigger than source", |m, _| m.saving_percent = -3.0, Some("saving")),
-            ("stream lost", |m, _| m.streams_kept = false, Some("streams")),
-            ("stream lost, rule off", |m, r| {
-                m.streams_kept = false;
-                r.keep_all_streams = false;
-            }, None),
-            ("shorter", |m, _| m.encode_seconds = Some(9.4), Some("duration")),
-            ("duration unknown", |m, _| m.source_seconds = None, Some("duration")),
-            ("damaged source", |m, _| m.source_damage = 3, Some("source_damage")),
-            ("damaged source allowed", |m, r| {
-                m.source_damage = 3;
-                r.allow_source_damage = true;
-            }, None),
+            (
+                "below target, rule off",
+                |m, r| {
+                    m.achieved = Some(80.0);
+                    r.require_target = false;
+                },
+                None,
+            ),
+            (
+                "small saving",
+                |m, _| m.saving_percent = 9.9,
+                Some("saving"),
+            ),
+            (
+                "bigger than source",
+                |m, _| m.saving_percent = -3.0,
+                Some("saving"),
+            ),
+            (
+                "stream lost",
+                |m, _| m.streams_kept = false,
+                Some("streams"),
+            ),
+            (
+                "stream lost, rule off",
+                |m, r| {
+                    m.streams_kept = false;
+                    r.keep_all_streams = false;
+                },
+                None,
+            ),
+            (
+                "shorter",
+                |m, _| m.encode_seconds = Some(9.4),
+                Some("duration"),
+            ),
+            (
+                "duration unknown",
+                |m, _| m.source_seconds = None,
+                Some("duration"),
+            ),
+            (
+                "damaged source",
+                |m, _| m.source_damage = 3,
+                Some("source_damage"),
+            ),
+            (
+                "damaged source allowed",
+                |m, r| {
+                    m.source_damage = 3;
+                    r.allow_source_damage = true;
+                },
+                None,
+            ),
         ];
         for (name, change, missed) in table {
             let (mut m, mut r) = (good(), rules());

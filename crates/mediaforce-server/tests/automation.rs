@@ -83,7 +83,8 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
     let mut app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.add_root(&mnt).unwrap();
-    app.set_transcode_root(&dir.path().join("transcode")).unwrap();
+    app.set_transcode_root(&dir.path().join("transcode"))
+        .unwrap();
     let kept = mnt.join("kept.mkv");
     app.scan(None, None, &|_| {}).unwrap();
     assert!(app.catalog.file_by_path(&kept).unwrap().is_some());
@@ -128,7 +129,11 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
         waited >= SETTLE,
         "taken {waited:.2} s after the last write, before the settle time"
     );
-    assert!(taken.message.ends_with("[plan]: planned"), "{}", taken.message);
+    assert!(
+        taken.message.ends_with("[plan]: planned"),
+        "{}",
+        taken.message
+    );
     let row = app.catalog.file_by_path(&film).unwrap().unwrap();
     assert_eq!(row.size, bytes.len() as u64, "catalogued whole");
     let plan = mediaforce::manifest::load(
@@ -149,8 +154,8 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
     )
     .unwrap();
     let name = ours.display().to_string();
-    let taken = wait_for(&auto, "arrival", |e| {
-        e.kind == "arrival" && e.message.starts_with(&name)
+    let taken = wait_for(&auto, "ours", |e| {
+        e.kind == "ours" && e.message.starts_with(&name)
     });
     assert!(
         taken.message.contains("skip: produced by mediaforce"),
@@ -160,13 +165,22 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
 
     // The disk goes away: the root is reported, its file is not marked gone.
     drop(guard);
-    assert!(std::fs::read_dir(&mnt).unwrap().next().is_none(), "unmounted");
+    assert!(
+        std::fs::read_dir(&mnt).unwrap().next().is_none(),
+        "unmounted"
+    );
     let mnt_root = std::fs::canonicalize(&mnt).unwrap().display().to_string();
     wait_for(&auto, "unmounted", |e| {
         e.kind == "unmounted" && e.message.starts_with(&mnt_root)
     });
     // Two more rescans after the report, to be sure none marked it gone.
-    let rescans = |a: &Automation| a.status.events().iter().filter(|e| e.kind == "rescan").count();
+    let rescans = |a: &Automation| {
+        a.status
+            .events()
+            .iter()
+            .filter(|e| e.kind == "rescan")
+            .count()
+    };
     let before = rescans(&auto);
     let start = Instant::now();
     while rescans(&auto) < before + 2 {
@@ -183,7 +197,7 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
         let name = f.display().to_string();
         let n = events
             .iter()
-            .filter(|e| e.kind == "arrival" && e.message.starts_with(&name))
+            .filter(|e| (e.kind == "arrival" || e.kind == "ours") && e.message.starts_with(&name))
             .count();
         assert_eq!(n, 1, "{name}: {events:#?}");
     }

@@ -108,15 +108,15 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
                 .map_err(|e| invalid(file, format!("{}encode.gates: {e}", line_of("gates"))))?;
         }
     }
-    if let Some(v) = t
-        .get("automation")
-        .and_then(|s| s.get("rescan_interval"))
-    {
+    if let Some(v) = t.get("automation").and_then(|s| s.get("rescan_interval")) {
         let text = v.as_str().unwrap_or_default();
         super::types::parse_interval(text).map_err(|e| {
             invalid(
                 file,
-                format!("{}automation.rescan_interval: {e}", line_of("rescan_interval")),
+                format!(
+                    "{}automation.rescan_interval: {e}",
+                    line_of("rescan_interval")
+                ),
             )
         })?;
     }
@@ -130,7 +130,10 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
             if !(v.is_finite() && v >= 0.0) {
                 return Err(invalid(
                     file,
-                    format!("{}{section}.{key} = {v}: must not be negative", line_of(key)),
+                    format!(
+                        "{}{section}.{key} = {v}: must not be negative",
+                        line_of(key)
+                    ),
                 ));
             }
         }

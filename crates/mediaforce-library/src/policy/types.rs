@@ -183,9 +183,7 @@ pub struct AutomationPolicy {
 impl AutomationPolicy {
     /// The rescan interval (`None`: never), checked when the policy was read.
     pub fn rescan_every(&self) -> Option<std::time::Duration> {
-        parse_interval(&self.rescan_interval)
-            .ok()
-            .flatten()
+        parse_interval(&self.rescan_interval).ok().flatten()
     }
 }
 

@@ -35,7 +35,7 @@ const KEPT: usize = 500;
 pub struct AutoEvent {
     /// When (epoch seconds).
     pub at: i64,
-    /// `watching`, `arrival`, `rescan`, `unmounted`, `held`, `resumed`, `validated`,
+    /// `watching`, `arrival`, `ours` (mediaforce's own file, catalogued), `rescan`, `unmounted`, `held`, `resumed`, `validated`,
     /// `approved`, `held_for_review`, `promoted`, `pruned`, `error`...
     pub kind: String,
     /// What, in words, naming the file.
@@ -68,7 +68,12 @@ impl Status {
 
     /// The kept events, oldest first.
     pub fn events(&self) -> Vec<AutoEvent> {
-        self.events.lock().expect("status lock").iter().cloned().collect()
+        self.events
+            .lock()
+            .expect("status lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Why new local work is held, if it is.
@@ -174,7 +179,9 @@ impl Loop {
             Err(e) => {
                 self.status.push(
                     "error",
-                    format!("cannot watch the roots ({e}); only the periodic rescans find new files"),
+                    format!(
+                        "cannot watch the roots ({e}); only the periodic rescans find new files"
+                    ),
                 );
                 None
             }
@@ -280,6 +287,16 @@ impl Loop {
                         (Some(job), Some(i)) => format!("queued as job {job} (item {i})"),
                         _ => a.outcome.clone(),
                     };
+                    // mediaforce's own writes (a promotion's encode) are catalogued, never
+                    // work: said as such, not as arrivals.
+                    let kind = if a
+                        .outcome
+                        .starts_with(mediaforce::rank::Bucket::Ours.label())
+                    {
+                        "ours"
+                    } else {
+                        kind
+                    };
                     self.status.push(
                         kind,
                         format!("{} [{}]: {what}", a.path.display(), a.mode.as_str()),
@@ -334,9 +351,10 @@ impl Loop {
         if free != self.free_hold {
             match &free {
                 Some(reason) => self.status.push("held", reason.clone()),
-                None => self
-                    .status
-                    .push("resumed", "free space is back above automation.min_free_gb".into()),
+                None => self.status.push(
+                    "resumed",
+                    "free space is back above automation.min_free_gb".into(),
+                ),
             }
             self.free_hold = free.clone();
         }
@@ -376,7 +394,6 @@ impl Loop {
             .collect();
         self.hold.store(!reasons.is_empty(), Ordering::Relaxed);
         *self.status.hold.lock().expect("status lock") = reasons.join("; ");
-
     }
 }
 

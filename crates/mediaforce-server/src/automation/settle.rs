@@ -96,7 +96,9 @@ mod tests {
         let mut taken = Vec::new();
         for step in 0..=5 {
             let t = step as f64 * 4.0;
-            files.borrow_mut().insert(a.into(), (step * 100, step as i64));
+            files
+                .borrow_mut()
+                .insert(a.into(), (step * 100, step as i64));
             s.observe(a, t, 10.0);
             taken.extend(s.due(t, stat));
         }

@@ -147,9 +147,8 @@ impl Catalog {
     ) -> Result<Vec<ItemRecord>, CatalogError> {
         let mut out = Vec::new();
         for state in states {
-            let sql = format!(
-                "SELECT {ITEM_COLUMNS} FROM item WHERE state = ?1 ORDER BY updated_at, id"
-            );
+            let sql =
+                format!("SELECT {ITEM_COLUMNS} FROM item WHERE state = ?1 ORDER BY updated_at, id");
             for row in self.query(&sql, params![state.as_str()])?.iter() {
                 out.push(item_from_row(row)?);
             }
