@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct Conns {
     queue: Mutex<Option<Box<dyn JobStore>>>,
     pub(crate) web: Mutex<Option<Db>>,
+    /// The hooks' and notification channels' tables.
+    pub(crate) connect: Mutex<Option<Db>>,
     hosts: Mutex<Option<Arc<Hosts>>>,
     cache: Mutex<Option<Arc<ProbeCache>>>,
 }

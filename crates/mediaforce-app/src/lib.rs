@@ -12,7 +12,9 @@ mod conns;
 pub mod display;
 pub mod estimate;
 pub mod files;
+pub mod hooks;
 pub mod library;
+pub mod notify;
 pub mod review;
 pub mod search;
 pub mod transfer;
@@ -520,10 +522,14 @@ impl App {
                     return Ok(());
                 }
                 match mediaforce::promote::promote(&self.catalog, &self.settings(), &it) {
-                    Ok(outcome) => view.done.push(Moved {
-                        index: item.index,
-                        outcome,
-                    }),
+                    Ok(outcome) => {
+                        // A Sonarr/Radarr instance that owns the file rescans it.
+                        self.tell_arr(&it.source, &outcome.library);
+                        view.done.push(Moved {
+                            index: item.index,
+                            outcome,
+                        })
+                    }
                     Err(e) => view.fail(item, e),
                 }
                 Ok(())

@@ -577,11 +577,21 @@ fn plan_changes<'a>(
             Work::Unchanged(_) => None,
         })
         .collect();
-    // Rows whose file is not where the row says: candidates for a move.
+    // Rows whose file is not where the row says: candidates for a move. Only rows with the
+    // fingerprint of a new file can be one, so only those are looked for on disk.
     let seen: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    let new_prints: HashSet<&str> = needs
+        .iter()
+        .zip(&fingerprints)
+        .filter(|(w, _)| matches!(w, Work::New(_)))
+        .filter_map(|(_, fp)| fp.as_deref())
+        .collect();
     let mut vanished: HashMap<&str, Vec<&FileRecord>> = HashMap::new();
     for r in existing {
-        if !seen.contains(r.path.as_path()) && !r.path.exists() {
+        if new_prints.contains(r.fingerprint.as_str())
+            && !seen.contains(r.path.as_path())
+            && !r.path.exists()
+        {
             vanished.entry(r.fingerprint.as_str()).or_default().push(r);
         }
     }

@@ -24,6 +24,7 @@ use std::time::SystemTime;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 pub mod automation;
+mod hooks;
 pub mod pages;
 
 /// The buffer a file is read or written with.
@@ -245,6 +246,10 @@ pub fn router(server: Server) -> Router {
         )
         .route("/transfer/v1/jobs/{job}/result/commit", post(result_commit))
         .layer(DefaultBodyLimit::disable())
+        .route(
+            "/hooks/arr",
+            post(hooks::arr).layer(DefaultBodyLimit::max(4 << 20)),
+        )
         .merge(pages)
         .with_state(server)
 }

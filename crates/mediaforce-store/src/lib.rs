@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod connect;
 pub mod db;
 pub mod domain;
 pub mod hosts;
