@@ -253,7 +253,11 @@ impl App {
         api_key: Option<&str>,
     ) -> Result<String> {
         let invalid = |m: String| AppError::new(ErrorKind::Invalid, m);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(invalid(format!(
                 "hook name {name:?}: use letters, digits, '-', '_' or '.'"
             )));
@@ -265,8 +269,11 @@ impl App {
                 )));
             }
         }
-        let url = arr_url.unwrap_or_default().trim_end_matches('/').to_string();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        let url = arr_url
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(invalid(format!(
                 "--arr-url {url}: expected the instance's http:// or https:// address"
             )));
@@ -306,6 +313,15 @@ impl App {
         })
     }
 
+    /// A hook's newest deliveries, newest first: (at ms, event, HTTP status, what was done).
+    pub fn hook_deliveries(
+        &self,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, i64, String)>> {
+        self.with_connect_db(|db| Ok(connect::deliveries(db, name, limit)?))
+    }
+
     /// Remove a hook (its token stops working at once).
     pub fn hook_remove(&self, name: &str) -> Result<()> {
         let n = self.with_connect_db(|db| Ok(connect::remove_hook(db, name)?))?;
@@ -327,7 +343,14 @@ impl App {
             .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, "unknown hook token"))?;
         let record = |event: &str, status: u16, summary: &str| {
             let _ = self.with_connect_db(|db| {
-                Ok(connect::record_delivery(db, &hook.name, now_ms(), event, status, summary)?)
+                Ok(connect::record_delivery(
+                    db,
+                    &hook.name,
+                    now_ms(),
+                    event,
+                    status,
+                    summary,
+                )?)
             });
         };
         let parsed = serde_json::from_slice::<Value>(body)
@@ -444,13 +467,21 @@ impl App {
             .send_json(body.clone());
         let (status, said) = match r {
             Ok(resp) => (resp.status(), format!("asked {url} to rescan {kind} {id}")),
-            Err(ureq::Error::Status(code, _)) => {
-                (code, format!("{url} refused the rescan of {kind} {id}: HTTP {code}"))
-            }
+            Err(ureq::Error::Status(code, _)) => (
+                code,
+                format!("{url} refused the rescan of {kind} {id}: HTTP {code}"),
+            ),
             Err(e) => (0, format!("{url}: {e}")),
         };
         let _ = self.with_connect_db(|db| {
-            Ok(connect::record_delivery(db, &hook, now_ms(), "rescan", status, &said)?)
+            Ok(connect::record_delivery(
+                db,
+                &hook,
+                now_ms(),
+                "rescan",
+                status,
+                &said,
+            )?)
         });
         Some(said)
     }
@@ -464,7 +495,10 @@ mod tests {
     #[test]
     fn payloads_are_read_by_their_documented_fields() {
         let table: Vec<(Value, std::result::Result<ArrEvent, &str>)> = vec![
-            (json!({"eventType": "Test", "instanceName": "Sonarr"}), Ok(ArrEvent::Test)),
+            (
+                json!({"eventType": "Test", "instanceName": "Sonarr"}),
+                Ok(ArrEvent::Test),
+            ),
             (
                 json!({"eventType": "Download", "series": {"id": 7, "path": "/tv/Show"},
                        "episodeFile": {"id": 1, "path": "/tv/Show/S01E01.mkv"}, "isUpgrade": false}),
@@ -509,16 +543,26 @@ mod tests {
             (
                 json!({"eventType": "EpisodeFileDelete", "episodeFile": {"path": "/tv/x.mkv"},
                        "deleteReason": "manual"}),
-                Ok(ArrEvent::Delete { files: vec!["/tv/x.mkv".into()] }),
+                Ok(ArrEvent::Delete {
+                    files: vec!["/tv/x.mkv".into()],
+                }),
             ),
             (
                 json!({"eventType": "MovieFileDelete", "movieFile": {"path": "/m/x.mkv"}}),
-                Ok(ArrEvent::Delete { files: vec!["/m/x.mkv".into()] }),
+                Ok(ArrEvent::Delete {
+                    files: vec!["/m/x.mkv".into()],
+                }),
             ),
-            (json!({"eventType": "Grab"}), Ok(ArrEvent::Ignored("Grab".into()))),
+            (
+                json!({"eventType": "Grab"}),
+                Ok(ArrEvent::Ignored("Grab".into())),
+            ),
             (json!({"series": {}}), Err("eventType: missing")),
             (json!([1]), Err("body: expected a JSON object")),
-            (json!({"eventType": 5}), Err("eventType: expected a non-empty string, got 5")),
+            (
+                json!({"eventType": 5}),
+                Err("eventType: expected a non-empty string, got 5"),
+            ),
             (
                 json!({"eventType": "Download", "episodeFile": {"id": 1}}),
                 Err("episodeFile.path: missing"),

@@ -198,9 +198,9 @@ pub fn infer_kind(url: &str) -> Option<&'static str> {
         .unwrap_or_default();
     match host {
         h if h.ends_with("discord.com") || h.ends_with("discordapp.com") => Some("discord"),
-        h if h == "hooks.slack.com" => Some("slack"),
-        h if h == "api.telegram.org" => Some("telegram"),
-        h if h == "ntfy.sh" => Some("ntfy"),
+        "hooks.slack.com" => Some("slack"),
+        "api.telegram.org" => Some("telegram"),
+        "ntfy.sh" => Some("ntfy"),
         _ => None,
     }
 }
@@ -221,7 +221,9 @@ pub fn mask(url: &str) -> String {
         .map(|part| {
             let core = part.trim_end_matches(['/', '?', '&', '=']);
             let looks_secret = core.len() >= 16
-                && core.chars().all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c))
+                && core
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c))
                 && core.chars().any(|c| c.is_ascii_digit());
             if looks_secret {
                 format!("***{}", &part[core.len()..])
@@ -247,7 +249,12 @@ pub fn deliver(c: &ChannelRow, n: &Notification) -> std::result::Result<u16, Str
     match req.send_bytes(&r.body) {
         Ok(resp) => Ok(resp.status()),
         Err(ureq::Error::Status(code, resp)) => {
-            let said: String = resp.into_string().unwrap_or_default().chars().take(200).collect();
+            let said: String = resp
+                .into_string()
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
             Err(format!("HTTP {code} {}", said.trim()))
         }
         Err(e) => Err(mask(&e.to_string())),
@@ -268,7 +275,7 @@ pub struct ChannelView {
     /// Whether a secret is stored.
     pub secret_set: bool,
     /// The newest attempts: (at ms, event, attempt, ok, detail).
-    pub recent: Vec<(i64, String, i64, bool, String)>,
+    pub recent: Vec<connect::Attempt>,
 }
 
 fn wants(c: &ChannelRow, event: &str) -> bool {
@@ -287,16 +294,28 @@ impl App {
         secret: Option<&str>,
     ) -> Result<ChannelView> {
         let invalid = |m: String| AppError::new(ErrorKind::Invalid, m);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(invalid(format!("name {name:?}: use letters, digits, '-', '_' or '.'")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(format!(
+                "name {name:?}: use letters, digits, '-', '_' or '.'"
+            )));
         }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid(format!("url {}: expected an http:// or https:// address", mask(url))));
+            return Err(invalid(format!(
+                "url {}: expected an http:// or https:// address",
+                mask(url)
+            )));
         }
         let kind = match kind.or_else(|| infer_kind(url)) {
             Some(k) if KINDS.contains(&k) => k,
             Some(k) => {
-                return Err(invalid(format!("kind {k}: expected one of {}", KINDS.join(", "))))
+                return Err(invalid(format!(
+                    "kind {k}: expected one of {}",
+                    KINDS.join(", ")
+                )))
             }
             None => "webhook",
         };
@@ -312,11 +331,17 @@ impl App {
         if (kind == "gotify" || kind == "telegram") && secret.is_empty() {
             return Err(invalid(format!(
                 "secret: a {kind} channel needs its {} (--secret)",
-                if kind == "gotify" { "application token" } else { "bot token" }
+                if kind == "gotify" {
+                    "application token"
+                } else {
+                    "bot token"
+                }
             )));
         }
         if kind == "telegram" && split_query(url, "chat_id").1.is_empty() {
-            return Err(invalid("url: a telegram channel's address carries ?chat_id=ID".into()));
+            return Err(invalid(
+                "url: a telegram channel's address carries ?chat_id=ID".into(),
+            ));
         }
         let row = ChannelRow {
             name: name.to_string(),
@@ -349,7 +374,10 @@ impl App {
     /// Remove a channel.
     pub fn notify_remove(&self, name: &str) -> Result<()> {
         match self.with_connect_db(|db| Ok(connect::remove_channel(db, name)?))? {
-            0 => Err(AppError::new(ErrorKind::NotFound, format!("no channel named {name}"))),
+            0 => Err(AppError::new(
+                ErrorKind::NotFound,
+                format!("no channel named {name}"),
+            )),
             _ => Ok(()),
         }
     }
@@ -358,7 +386,9 @@ impl App {
     pub fn notify_test(&self, name: &str) -> Result<String> {
         let c = self
             .with_connect_db(|db| Ok(connect::channel(db, name)?))?
-            .ok_or_else(|| AppError::new(ErrorKind::NotFound, format!("no channel named {name}")))?;
+            .ok_or_else(|| {
+                AppError::new(ErrorKind::NotFound, format!("no channel named {name}"))
+            })?;
         let n = Notification {
             event: "test".into(),
             title: "mediaforce: test".into(),
@@ -370,7 +400,15 @@ impl App {
             Err(e) => (false, e.clone()),
         };
         self.with_connect_db(|db| {
-            Ok(connect::record_attempt(db, name, "test", now_ms(), 1, ok, &detail)?)
+            Ok(connect::record_attempt(
+                db,
+                name,
+                "test",
+                now_ms(),
+                1,
+                ok,
+                &detail,
+            )?)
         })?;
         r.map(|s| format!("{name}: delivered (HTTP {s})"))
             .map_err(|e| AppError::new(ErrorKind::Unavailable, format!("{name}: {e}")))
@@ -397,7 +435,12 @@ impl App {
     /// Deliver queued notifications until `cancel` (or, with `idle`, until none has been
     /// waiting for that long): each attempt recorded on its channel, a failure retried with
     /// backoff by the queue.
-    pub fn run_deliveries(&self, worker: &str, cancel: &AtomicBool, idle: Option<Duration>) -> Result<()> {
+    pub fn run_deliveries(
+        &self,
+        worker: &str,
+        cancel: &AtomicBool,
+        idle: Option<Duration>,
+    ) -> Result<()> {
         let mut store = self.queue()?;
         let spec = ClaimLoop {
             worker: worker.to_string(),
@@ -410,7 +453,12 @@ impl App {
         run_claims(
             store.as_mut(),
             &spec,
-            &mut |_: &mut dyn JobStore| Ok::<_, AppError>(Gate::Claim { min_priority: None, held: false }),
+            &mut |_: &mut dyn JobStore| {
+                Ok::<_, AppError>(Gate::Claim {
+                    min_priority: None,
+                    held: false,
+                })
+            },
             &mut |store: &mut dyn JobStore, lease: Lease| {
                 self.deliver_job(store, &lease)?;
                 Ok(Next::Continue)
@@ -420,7 +468,10 @@ impl App {
 
     fn deliver_job(&self, store: &mut dyn JobStore, lease: &Lease) -> Result<()> {
         let se = crate::review::store_error;
-        let name = lease.payload["channel"].as_str().unwrap_or_default().to_string();
+        let name = lease.payload["channel"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let n: Option<Notification> =
             serde_json::from_value(lease.payload["notification"].clone()).ok();
         let channel = self.with_connect_db(|db| Ok(connect::channel(db, &name)?))?;
@@ -437,7 +488,15 @@ impl App {
             Err(e) => (false, e.clone()),
         };
         self.with_connect_db(|db| {
-            Ok(connect::record_attempt(db, &name, &n.event, now_ms(), lease.attempt, ok, &detail)?)
+            Ok(connect::record_attempt(
+                db,
+                &name,
+                &n.event,
+                now_ms(),
+                lease.attempt,
+                ok,
+                &detail,
+            )?)
         })?;
         if ok {
             store
@@ -450,7 +509,7 @@ impl App {
     }
 }
 
-fn view(row: ChannelRow, recent: Vec<(i64, String, i64, bool, String)>) -> ChannelView {
+fn view(row: ChannelRow, recent: Vec<connect::Attempt>) -> ChannelView {
     ChannelView {
         url: mask(&row.url),
         events: row.events.split(',').map(str::to_string).collect(),
@@ -485,7 +544,10 @@ mod tests {
     }
 
     fn header<'a>(r: &'a Request, name: &str) -> Option<&'a str> {
-        r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -500,27 +562,55 @@ mod tests {
         assert_eq!(r.url, "http://g.lan/message");
         assert_eq!(header(&r, "X-Gotify-Key"), Some("AppTok"));
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"title": "Promoted film.mkv", "message": "saved 1.2 GB", "priority": 5}));
-
-        let r = request(&channel("discord", "https://discord.com/api/webhooks/1/x", ""), &n());
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"content": "**Promoted film.mkv**\nsaved 1.2 GB"}));
-
-        let r = request(&channel("slack", "https://hooks.slack.com/services/T/B/X", ""), &n());
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"text": "*Promoted film.mkv*\nsaved 1.2 GB"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"title": "Promoted film.mkv", "message": "saved 1.2 GB", "priority": 5})
+        );
 
         let r = request(
-            &channel("telegram", "https://api.telegram.org?chat_id=-100", "123:ABC"),
+            &channel("discord", "https://discord.com/api/webhooks/1/x", ""),
+            &n(),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"content": "**Promoted film.mkv**\nsaved 1.2 GB"})
+        );
+
+        let r = request(
+            &channel("slack", "https://hooks.slack.com/services/T/B/X", ""),
+            &n(),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"text": "*Promoted film.mkv*\nsaved 1.2 GB"})
+        );
+
+        let r = request(
+            &channel(
+                "telegram",
+                "https://api.telegram.org?chat_id=-100",
+                "123:ABC",
+            ),
             &n(),
         );
         assert_eq!(r.url, "https://api.telegram.org/bot123:ABC/sendMessage");
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"chat_id": "-100", "text": "Promoted film.mkv\nsaved 1.2 GB"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"chat_id": "-100", "text": "Promoted film.mkv\nsaved 1.2 GB"})
+        );
 
-        let r = request(&channel("apprise", "http://apprise:8000/notify/key", ""), &n());
+        let r = request(
+            &channel("apprise", "http://apprise:8000/notify/key", ""),
+            &n(),
+        );
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"title": "Promoted film.mkv", "body": "saved 1.2 GB", "type": "info"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"title": "Promoted film.mkv", "body": "saved 1.2 GB", "type": "info"})
+        );
     }
 
     #[test]
@@ -540,16 +630,28 @@ mod tests {
     #[test]
     fn secrets_in_addresses_are_masked_and_kinds_inferred() {
         let table = [
-            ("https://discord.com/api/webhooks/1234567/abcDEF0123456789xyz", "https://discord.com/api/webhooks/1234567/***"),
+            (
+                "https://discord.com/api/webhooks/1234567/abcDEF0123456789xyz",
+                "https://discord.com/api/webhooks/1234567/***",
+            ),
             ("http://user:pa55@h.lan/hook", "http://user:***@h.lan/hook"),
-            ("http://g.lan/message?token=Aabc1234567890def", "http://g.lan/message?token=***"),
+            (
+                "http://g.lan/message?token=Aabc1234567890def",
+                "http://g.lan/message?token=***",
+            ),
             ("https://ntfy.sh/films", "https://ntfy.sh/films"),
         ];
         for (url, shown) in table {
             assert_eq!(mask(url), shown, "{url}");
         }
-        assert_eq!(infer_kind("https://discord.com/api/webhooks/1/x"), Some("discord"));
-        assert_eq!(infer_kind("https://hooks.slack.com/services/x"), Some("slack"));
+        assert_eq!(
+            infer_kind("https://discord.com/api/webhooks/1/x"),
+            Some("discord")
+        );
+        assert_eq!(
+            infer_kind("https://hooks.slack.com/services/x"),
+            Some("slack")
+        );
         assert_eq!(infer_kind("http://127.0.0.1:9/x"), None);
     }
 }

@@ -27,7 +27,17 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Jobs and hosts", &["enqueue", "worker", "jobs", "hosts"]),
-    ("Service", &["serve", "web-password", "api-token", "mcp"]),
+    (
+        "Service",
+        &[
+            "serve",
+            "web-password",
+            "api-token",
+            "hooks",
+            "notify",
+            "mcp",
+        ],
+    ),
     (
         "Media tools",
         &[

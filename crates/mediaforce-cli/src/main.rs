@@ -5,6 +5,7 @@
 //! (`mediaforce: <file>: <cause>`) with a non-zero exit status.
 
 mod commands;
+mod connect;
 mod demo_web;
 mod help;
 mod hosts;

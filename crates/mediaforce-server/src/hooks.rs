@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn basic_credentials_decode() {
         // "sonarr:s3cret" and "a:b" (padded twice).
-        assert_eq!(super::decode_base64("c29uYXJyOnMzY3JldA==").as_deref(), Some("sonarr:s3cret"));
+        assert_eq!(
+            super::decode_base64("c29uYXJyOnMzY3JldA==").as_deref(),
+            Some("sonarr:s3cret")
+        );
         assert_eq!(super::decode_base64("YTpi").as_deref(), Some("a:b"));
         assert_eq!(super::decode_base64("!!"), None);
     }

@@ -144,7 +144,10 @@ pub fn put_hook(db: &mut Db, h: &HookRow, token_hash: &str) -> SqlResult<()> {
 /// The hook whose token hashes to `token_hash`.
 pub fn hook_by_token(db: &mut Db, token_hash: &str) -> SqlResult<Option<HookRow>> {
     let sql = format!("SELECT {HOOK_COLUMNS} FROM arr_hook WHERE token_hash = ?1");
-    Ok(db.query_opt(&sql, params![token_hash])?.as_ref().map(hook_row))
+    Ok(db
+        .query_opt(&sql, params![token_hash])?
+        .as_ref()
+        .map(hook_row))
 }
 
 /// Hook `name`.
@@ -192,7 +195,11 @@ pub fn record_delivery(
 }
 
 /// A hook's newest deliveries, newest first: (at ms, event, status, summary).
-pub fn deliveries(db: &mut Db, hook: &str, limit: i64) -> SqlResult<Vec<(i64, String, i64, String)>> {
+pub fn deliveries(
+    db: &mut Db,
+    hook: &str,
+    limit: i64,
+) -> SqlResult<Vec<(i64, String, i64, String)>> {
     Ok(db
         .query(
             "SELECT at_ms, event, status, summary FROM arr_delivery WHERE hook = ?1
@@ -220,7 +227,10 @@ pub fn link_file(db: &mut Db, path: &str, hook: &str, kind: &str, arr_id: i64) -
 pub fn move_link(db: &mut Db, from: &str, to: &str) -> SqlResult<()> {
     db.transaction(|db| {
         db.execute("DELETE FROM arr_file WHERE path = ?1", params![to])?;
-        db.execute("UPDATE arr_file SET path = ?2 WHERE path = ?1", params![from, to])?;
+        db.execute(
+            "UPDATE arr_file SET path = ?2 WHERE path = ?1",
+            params![from, to],
+        )?;
         Ok(())
     })
 }
@@ -300,7 +310,10 @@ pub fn channel(db: &mut Db, name: &str) -> SqlResult<Option<ChannelRow>> {
 /// Remove channel `name`; how many were removed.
 pub fn remove_channel(db: &mut Db, name: &str) -> SqlResult<u64> {
     db.transaction(|db| {
-        db.execute("DELETE FROM notify_delivery WHERE channel = ?1", params![name])?;
+        db.execute(
+            "DELETE FROM notify_delivery WHERE channel = ?1",
+            params![name],
+        )?;
         db.execute("DELETE FROM notify_channel WHERE name = ?1", params![name])
     })
 }
@@ -330,12 +343,11 @@ pub fn record_attempt(
     })
 }
 
-/// A channel's newest attempts, newest first: (at ms, event, attempt, ok, detail).
-pub fn attempts(
-    db: &mut Db,
-    channel: &str,
-    limit: i64,
-) -> SqlResult<Vec<(i64, String, i64, bool, String)>> {
+/// One delivery attempt: (at ms, event, attempt, ok, detail).
+pub type Attempt = (i64, String, i64, bool, String);
+
+/// A channel's newest attempts, newest first.
+pub fn attempts(db: &mut Db, channel: &str, limit: i64) -> SqlResult<Vec<Attempt>> {
     Ok(db
         .query(
             "SELECT at_ms, event, attempt, ok, detail FROM notify_delivery WHERE channel = ?1

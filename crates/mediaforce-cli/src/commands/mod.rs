@@ -61,6 +61,8 @@ enum Command {
     Workflow(crate::workflow::WorkflowCommand),
     #[command(flatten)]
     Hosts(crate::hosts::HostsCommand),
+    #[command(flatten)]
+    Connect(crate::connect::ConnectCommand),
     /// Show what media files contain: container, streams, colour, HDR, chapters, attachments.
     Probe {
         /// Files to probe.
@@ -266,6 +268,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Library(cmd) => crate::library::run(cmd, &paths),
         Command::Workflow(cmd) => crate::workflow::run(cmd, &paths),
         Command::Hosts(cmd) => crate::hosts::run(cmd, &paths),
+        Command::Connect(cmd) => crate::connect::run(cmd, &paths),
         Command::Probe { files, json } => cmd_probe(&files, json),
         Command::Verify {
             files,

@@ -8,9 +8,9 @@
 //! [`App::autopilot`], [`App::prune_archives`]); this module holds the clocks and the watch,
 //! and tells the owner what it did through [`Status`] (the service's log and its API).
 
+mod pilot;
 pub mod settle;
 
-use mediaforce::runner::Unreported;
 use mediaforce_app::automation::{foreign_load, LoadGuard};
 use mediaforce_app::App;
 use notify::Watcher;
@@ -24,9 +24,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the loop looks at its clocks.
-const TICK: Duration = Duration::from_millis(250);
+pub(crate) const TICK: Duration = Duration::from_millis(250);
 /// How often the guards, the approvals and the pruning run.
-const HOUSEKEEPING: Duration = Duration::from_secs(5);
+pub(crate) const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// Events kept for the page and the API.
 const KEPT: usize = 500;
 
@@ -53,7 +53,7 @@ pub struct Status {
 }
 
 impl Status {
-    fn push(&self, kind: &str, message: String) {
+    pub(crate) fn push(&self, kind: &str, message: String) {
         eprintln!("mediaforce serve: {kind}: {message}");
         let mut e = self.events.lock().expect("status lock");
         if e.len() == KEPT {
@@ -101,14 +101,28 @@ impl Automation {
         let hold = Arc::new(AtomicBool::new(false));
         let (s, h) = (status.clone(), hold.clone());
         let (a, st, s2) = (app.clone(), stop.clone(), status.clone());
+        let (a3, st3, s3) = (app.clone(), stop.clone(), status.clone());
+        let deliverer = format!("{host}/notify");
         let threads = vec![
+            // Notifications: delivered from the queue, retried with backoff, one at a time.
+            std::thread::Builder::new()
+                .name("notify".into())
+                .spawn(move || {
+                    while !st3.load(Ordering::Relaxed) {
+                        if let Err(e) = a3.run_deliveries(&deliverer, &st3, None) {
+                            s3.push("error", format!("notifications: {}", e.message));
+                            std::thread::sleep(Duration::from_secs(5));
+                        }
+                    }
+                })
+                .expect("a thread starts"),
             std::thread::Builder::new()
                 .name("automation".into())
                 .spawn(move || Loop::new(app, host, stop, s, h).run())
                 .expect("a thread starts"),
             std::thread::Builder::new()
                 .name("autopilot".into())
-                .spawn(move || pilot(&a, &st, &s2))
+                .spawn(move || pilot::Pilot::default().run(&a, &st, &s2))
                 .expect("a thread starts"),
         ];
         Self {
@@ -394,52 +408,6 @@ impl Loop {
             .collect();
         self.hold.store(!reasons.is_empty(), Ordering::Relaxed);
         *self.status.hold.lock().expect("status lock") = reasons.join("; ");
-    }
-}
-
-/// The approvals, promotions and pruning, on a thread of their own (a validation can take
-/// minutes; the watch goes on meanwhile), every few seconds until `stop`.
-fn pilot(app: &App, stop: &AtomicBool, status: &Status) {
-    let mut next = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        if Instant::now() < next {
-            std::thread::sleep(TICK);
-            continue;
-        }
-        let free = app.free_space_hold();
-        match app.autopilot(stop, &Unreported, free.as_deref()) {
-            Ok(steps) => {
-                for s in steps.into_iter().filter(|s| s.action != "waiting") {
-                    let kind = if s.action == "held" {
-                        "held_for_review"
-                    } else {
-                        s.action.as_str()
-                    };
-                    status.push(
-                        kind,
-                        format!("{} (item {}): {}", s.source.display(), s.item, s.detail),
-                    );
-                }
-            }
-            Err(e) => status.push("error", e.message),
-        }
-        match app.prune_archives(mediaforce::db::now()) {
-            Ok(pruned) => {
-                for p in pruned {
-                    status.push(
-                        "pruned",
-                        format!(
-                            "{} ({} bytes), the original of {}",
-                            p.original.display(),
-                            p.bytes,
-                            p.library.display()
-                        ),
-                    );
-                }
-            }
-            Err(e) => status.push("error", e.message),
-        }
-        next = Instant::now() + HOUSEKEEPING;
     }
 }
 
