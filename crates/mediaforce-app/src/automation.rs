@@ -352,6 +352,91 @@ impl App {
     }
 }
 
+/// A scheduled campaign that ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledRun {
+    /// The root or folder.
+    pub folder: PathBuf,
+    /// Its cron expression.
+    pub schedule: String,
+    /// `rescan`, `plan` or `queue`.
+    pub action: String,
+    /// What it came to, in words.
+    pub outcome: String,
+}
+
+impl App {
+    /// The roots, and the folders the operator's rules name by path, each with its schedule
+    /// (`automation.schedule`, when set).
+    fn scheduled_folders(&self) -> Vec<(PathBuf, mediaforce::policy::AutomationPolicy)> {
+        let policies = self.policies();
+        let mut folders: Vec<PathBuf> = self.settings().roots.clone();
+        for rule in policies.rules() {
+            let p = &rule.pattern;
+            if p.starts_with('/') && !p.contains(['*', '?', '[']) {
+                folders.push(PathBuf::from(p.trim_end_matches('/')));
+            }
+        }
+        folders.sort();
+        folders.dedup();
+        folders
+            .into_iter()
+            .map(|f| {
+                let a = policies.resolve(&f.join("x")).policy.automation;
+                (f, a)
+            })
+            .filter(|(_, a)| !a.schedule.trim().is_empty())
+            .collect()
+    }
+
+    /// Run the campaigns whose schedule fell in `(last, now]` (epoch seconds): a rescan, a
+    /// rescan and plan, or those and the `schedule_count` best items queued.
+    pub fn scheduled_campaigns(&self, last: i64, now: i64) -> Result<Vec<ScheduledRun>> {
+        let mut out = Vec::new();
+        for (folder, a) in self.scheduled_folders() {
+            let due = mediaforce::policy::next_run(&a.schedule, last).is_ok_and(|t| t <= now);
+            if !due || !folder.is_dir() {
+                continue;
+            }
+            let outcome = match a.schedule_action.as_str() {
+                "rescan" => {
+                    let r = self.scan(Some(&folder), None, &|_| {})?;
+                    format!(
+                        "{} files, {} new, {} changed, {} gone",
+                        r.files, r.new, r.changed, r.gone
+                    )
+                }
+                action => {
+                    let limit = (action == "queue").then_some(a.schedule_count as usize);
+                    let c = self.campaign(&folder, limit, &|_| {})?;
+                    if action == "queue" && c.items > 0 {
+                        let ids = self.enqueue(&Selection {
+                            index: Vec::new(),
+                            all: true,
+                            manifest: Some(c.manifest.clone()),
+                        })?;
+                        format!(
+                            "planned {} item(s), queued {} (expected saving {})",
+                            c.items,
+                            ids.len(),
+                            crate::human_bytes(c.expected_saving_bytes)
+                        )
+                    } else {
+                        format!("planned {} item(s)", c.items)
+                    }
+                }
+            };
+            out.push(ScheduledRun {
+                folder,
+                schedule: a.schedule.clone(),
+                action: a.schedule_action.clone(),
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// Bytes free to unprivileged writers on the file system holding `dir` (or its nearest
 /// existing parent); `None` when it cannot be read.
 pub fn free_bytes(dir: &Path) -> Option<u64> {

@@ -317,3 +317,63 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
         );
     }
 }
+
+#[test]
+fn a_scheduled_campaign_runs_when_its_cron_time_falls_and_queues_the_best_savings() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    let data = dir.path().join("state");
+    std::fs::create_dir_all(&data).unwrap();
+    clip(&library.join("Films/a.mkv"), 24);
+    clip(&library.join("Films/b.mkv"), 24);
+    clip(&library.join("Other/c.mkv"), 24);
+    std::fs::write(
+        data.join("policy.toml"),
+        "[ranking]\nmin_size_mb = 0.0\n[automation]\nmin_free_gb = 0.0\n",
+    )
+    .unwrap();
+    // Only the Films folder has a schedule: 03:00 UTC every day, queue the best one.
+    std::fs::write(
+        data.join("folder-overrides.toml"),
+        format!(
+            "[[folder]]\nmatch = \"{}\"\n[folder.automation]\nschedule = \"0 3 * * *\"\nschedule_action = \"queue\"\nschedule_count = 1\n",
+            library.join("Films").display()
+        ),
+    )
+    .unwrap();
+    let paths = Paths {
+        data_dir: data,
+        config_dir: None,
+        database: None,
+    };
+    let mut app = App::open(&paths).unwrap();
+    app.add_root(&library).unwrap();
+    app.set_transcode_root(&dir.path().join("transcode"))
+        .unwrap();
+    // 2026-12-05: 02:59:00 to 03:00:30 holds 03:00; 03:00:30 to 03:01:00 does not.
+    let t = 1_796_439_540;
+    assert!(app.scheduled_campaigns(t + 90, t + 120).unwrap().is_empty());
+    assert!(app.jobs_list(None, 10).unwrap().is_empty());
+    let runs = app.scheduled_campaigns(t, t + 90).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].folder, library.join("Films"));
+    assert_eq!(runs[0].action, "queue");
+    assert!(
+        runs[0].outcome.starts_with("planned 1 item(s), queued 1"),
+        "{}",
+        runs[0].outcome
+    );
+    let queued = app.jobs_list(Some("queued"), 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    // The other folder was not scanned: its file is not in the catalog.
+    assert!(app
+        .catalog
+        .file_by_path(&library.join("Other/c.mkv"))
+        .unwrap()
+        .is_none());
+    assert!(app
+        .catalog
+        .file_by_path(&library.join("Films/b.mkv"))
+        .unwrap()
+        .is_some());
+}

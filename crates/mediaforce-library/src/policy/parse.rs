@@ -81,6 +81,11 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
         ("hdr", "hlg", &["encode", "skip"]),
         ("hdr", "dolby_vision", &["encode", "skip"]),
         ("automation", "mode", &["off", "plan", "encode", "promote"]),
+        (
+            "automation",
+            "schedule_action",
+            &["rescan", "plan", "queue"],
+        ),
     ];
     for (section, key, allowed) in choices {
         if let Some(v) = t.get(*section).and_then(|s| s.get(*key)) {
@@ -119,6 +124,17 @@ pub(super) fn check_values(file: &Path, text: &str, t: &Table) -> Result<(), Pol
                 ),
             )
         })?;
+    }
+    if let Some(v) = t.get("automation").and_then(|s| s.get("schedule")) {
+        let text = v.as_str().unwrap_or_default();
+        if !text.trim().is_empty() {
+            super::types::next_run(text, 0).map_err(|e| {
+                invalid(
+                    file,
+                    format!("{}automation.schedule: {e}", line_of("schedule")),
+                )
+            })?;
+        }
     }
     for (section, key) in [
         ("automation", "min_free_gb"),

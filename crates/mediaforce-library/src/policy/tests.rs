@@ -342,3 +342,38 @@ fn a_search_is_built_from_its_base_then_what_the_command_asked() {
         assert_eq!(got, want, "row {i}");
     }
 }
+
+#[test]
+fn cron_schedules_name_their_next_run_and_bad_ones_are_refused_with_the_line() {
+    // 2026-12-05 03:20:00 UTC.
+    let t0 = 1_796_440_800;
+    let table = [
+        ("0 3 * * *", t0 + 23 * 3600 + 40 * 60), // tomorrow 03:00
+        ("*/15 * * * *", t0 + 10 * 60),          // 03:30
+        ("*/2 * * * * *", t0 + 2),               // every 2 s (seconds field)
+        ("0 0 * * 0", t0 + 20 * 3600 + 40 * 60), // Sunday 2026-12-06 00:00
+    ];
+    for (expr, want) in table {
+        assert_eq!(super::next_run(expr, t0), Ok(want), "{expr}");
+    }
+    assert!(super::next_run("61 * * * *", t0).is_err());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[automation]\nschedule = \"nope\"\n",
+    )
+    .unwrap();
+    let e = PolicySet::load(None, dir.path(), Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2: automation.schedule: \"nope\""), "{e}");
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[automation]\nschedule_action = \"encode\"\n",
+    )
+    .unwrap();
+    let e = PolicySet::load(None, dir.path(), Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected one of rescan, plan, queue"), "{e}");
+}

@@ -178,6 +178,14 @@ pub struct AutomationPolicy {
     /// Local work pauses while the load of other programs (the 1-minute load average less
     /// mediaforce's own running jobs) stays above this (0: no guard).
     pub max_foreign_load: f64,
+    /// A cron expression (`0 3 * * *`; seconds optional, UTC) for a campaign of the root or
+    /// folder; empty: none.
+    pub schedule: String,
+    /// What the scheduled campaign does: `rescan`, `plan` (rescan and plan) or `queue` (also
+    /// queue the `schedule_count` best savings).
+    pub schedule_action: String,
+    /// How many of the plan's best items a `queue` campaign queues.
+    pub schedule_count: u64,
 }
 
 impl AutomationPolicy {
@@ -185,6 +193,23 @@ impl AutomationPolicy {
     pub fn rescan_every(&self) -> Option<std::time::Duration> {
         parse_interval(&self.rescan_interval).ok().flatten()
     }
+}
+
+/// The first time after `after` (epoch seconds) that the cron expression `expr` names (UTC;
+/// five fields, or six with seconds first); `Err` with the reason when it does not parse.
+pub fn next_run(expr: &str, after: i64) -> Result<i64, String> {
+    use chrono::TimeZone;
+    let cron = croner::Cron::new(expr.trim())
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| format!("{expr:?}: {e}"))?;
+    let at = chrono::Utc
+        .timestamp_opt(after, 0)
+        .single()
+        .ok_or_else(|| format!("{after}: not a time"))?;
+    cron.find_next_occurrence(&at, false)
+        .map(|t| t.timestamp())
+        .map_err(|e| format!("{expr:?}: {e}"))
 }
 
 /// `6h`, `30m`, `90s`, `2d` or a bare number of seconds; `0` (or empty) is `None`.

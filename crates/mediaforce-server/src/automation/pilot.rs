@@ -24,6 +24,8 @@ pub(super) struct Pilot {
     /// The free-space guard's reason at the last look.
     free: Option<String>,
     next_digest: Option<Instant>,
+    /// When the schedules were last looked at (epoch seconds).
+    schedules_seen: i64,
 }
 
 fn note(event: &str, title: String, body: String) -> Notification {
@@ -51,6 +53,7 @@ impl Pilot {
                 continue;
             }
             let mut told = Vec::new();
+            self.schedules(app, status);
             self.pass(app, stop, status, &mut told);
             self.watch_queue(app, &mut told);
             for n in told {
@@ -60,6 +63,34 @@ impl Pilot {
             }
             next = Instant::now() + HOUSEKEEPING;
         }
+    }
+
+    /// The campaigns whose schedules came due since the last look (none that fell while the
+    /// service was down: the next comes at its time).
+    fn schedules(&mut self, app: &App, status: &Status) {
+        let now = mediaforce::db::now();
+        if self.schedules_seen == 0 {
+            self.schedules_seen = now;
+            return;
+        }
+        match app.scheduled_campaigns(self.schedules_seen, now) {
+            Ok(runs) => {
+                for r in runs {
+                    status.push(
+                        "scheduled",
+                        format!(
+                            "{} ({} {}): {}",
+                            r.folder.display(),
+                            r.action,
+                            r.schedule,
+                            r.outcome
+                        ),
+                    );
+                }
+            }
+            Err(e) => status.push("error", format!("scheduled campaign: {}", e.message)),
+        }
+        self.schedules_seen = now;
     }
 
     fn pass(
