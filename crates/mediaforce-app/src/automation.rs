@@ -366,34 +366,16 @@ pub struct ScheduledRun {
 }
 
 impl App {
-    /// The roots, and the folders the operator's rules name by path, each with its schedule
-    /// (`automation.schedule`, when set).
-    fn scheduled_folders(&self) -> Vec<(PathBuf, mediaforce::policy::AutomationPolicy)> {
-        let policies = self.policies();
-        let mut folders: Vec<PathBuf> = self.settings().roots.clone();
-        for rule in policies.rules() {
-            let p = &rule.pattern;
-            if p.starts_with('/') && !p.contains(['*', '?', '[']) {
-                folders.push(PathBuf::from(p.trim_end_matches('/')));
-            }
-        }
-        folders.sort();
-        folders.dedup();
-        folders
-            .into_iter()
-            .map(|f| {
-                let a = policies.resolve(&f.join("x")).policy.automation;
-                (f, a)
-            })
-            .filter(|(_, a)| !a.schedule.trim().is_empty())
-            .collect()
-    }
-
     /// Run the campaigns whose schedule fell in `(last, now]` (epoch seconds): a rescan, a
     /// rescan and plan, or those and the `schedule_count` best items queued.
     pub fn scheduled_campaigns(&self, last: i64, now: i64) -> Result<Vec<ScheduledRun>> {
         let mut out = Vec::new();
-        for (folder, a) in self.scheduled_folders() {
+        let scheduled = self
+            .folder_automation()
+            .into_iter()
+            .filter(|a| !a.schedule.trim().is_empty());
+        for a in scheduled {
+            let folder = a.folder.clone();
             let due = mediaforce::policy::next_run(&a.schedule, last).is_ok_and(|t| t <= now);
             if !due || !folder.is_dir() {
                 continue;
@@ -547,5 +529,98 @@ mod tests {
         }
         assert!(g.held());
         assert_eq!(g.observe(31.0, 9.0, 0.0), Some(false));
+    }
+}
+
+/// A folder's automation as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderAutomation {
+    /// The folder (a root, or a folder with an override of its own).
+    pub folder: PathBuf,
+    /// Whether it is a library root.
+    pub root: bool,
+    /// Its `automation.mode`.
+    pub mode: AutoMode,
+    /// Its schedule (empty: none), what it runs and how many it queues.
+    pub schedule: String,
+    /// `rescan`, `plan` or `queue`.
+    pub schedule_action: String,
+    /// How many a `queue` campaign queues.
+    pub schedule_count: u64,
+}
+
+impl App {
+    /// The roots and the folders the operator's overrides name, with their automation.
+    pub fn folder_automation(&self) -> Vec<FolderAutomation> {
+        let policies = self.policies();
+        let roots = self.settings().roots.clone();
+        let mut folders = roots.clone();
+        for rule in policies.rules() {
+            let p = &rule.pattern;
+            if p.starts_with('/') && !p.contains(['*', '?', '[']) {
+                folders.push(PathBuf::from(p.trim_end_matches('/')));
+            }
+        }
+        folders.sort();
+        folders.dedup();
+        folders
+            .into_iter()
+            .map(|f| {
+                let a = policies.resolve(&f.join("x")).policy.automation;
+                FolderAutomation {
+                    root: roots.contains(&f),
+                    folder: f,
+                    mode: a.mode,
+                    schedule: a.schedule,
+                    schedule_action: a.schedule_action,
+                    schedule_count: a.schedule_count,
+                }
+            })
+            .collect()
+    }
+
+    /// Set a folder's automation (mode, and schedule with its action and count) in its
+    /// override, keeping the rest of the override; checked as policy files are (a mode or
+    /// action not known, a schedule that does not parse, are refused naming the key) before
+    /// anything is written.
+    pub fn set_folder_automation(
+        &self,
+        folder: &Path,
+        mode: &str,
+        schedule: &str,
+        action: &str,
+        count: u64,
+    ) -> Result<bool> {
+        let folder = self.folder(folder)?;
+        if !self.settings().roots.iter().any(|r| folder.starts_with(r)) {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                format!("folder {}: not under a library root", folder.display()),
+            ));
+        }
+        let current =
+            mediaforce::policy::folder_override(&self.paths.data_dir, &folder)?.unwrap_or_default();
+        let mut table: toml::Table = toml::from_str(&current).unwrap_or_default();
+        let section = table
+            .entry("automation")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = section {
+            t.insert("mode".into(), toml::Value::String(mode.trim().into()));
+            t.insert(
+                "schedule".into(),
+                toml::Value::String(schedule.trim().into()),
+            );
+            t.insert(
+                "schedule_action".into(),
+                toml::Value::String(action.trim().into()),
+            );
+            t.insert("schedule_count".into(), toml::Value::Integer(count as i64));
+        }
+        let text = toml::to_string(&table).unwrap_or_default();
+        let note = format!(
+            "automation set on the web page on {}",
+            mediaforce::manifest::utc_timestamp(mediaforce::db::now())
+        );
+        self.set_folder_override(&folder, &text, &note)
     }
 }

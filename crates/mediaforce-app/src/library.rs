@@ -229,7 +229,7 @@ impl App {
     }
 
     /// Add a library root; returns the folder and whether it was new.
-    pub fn add_root(&mut self, dir: &Path) -> Result<(PathBuf, bool)> {
+    pub fn add_root(&self, dir: &Path) -> Result<(PathBuf, bool)> {
         let d = canonical_dir(dir).map_err(|m| AppError::new(ErrorKind::NotFound, m))?;
         if d.starts_with(&self.settings().transcode_root) {
             return Err(AppError::new(
@@ -247,7 +247,7 @@ impl App {
     }
 
     /// Remove a library root added at run time; returns the folder.
-    pub fn remove_root(&mut self, dir: &Path) -> Result<PathBuf> {
+    pub fn remove_root(&self, dir: &Path) -> Result<PathBuf> {
         let d = std::fs::canonicalize(dir)
             .unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
         if self.settings().shipped_roots.contains(&d) {
@@ -275,7 +275,7 @@ impl App {
     }
 
     /// Set the transcode root (created when missing); returns the folder.
-    pub fn set_transcode_root(&mut self, dir: &Path) -> Result<PathBuf> {
+    pub fn set_transcode_root(&self, dir: &Path) -> Result<PathBuf> {
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::new(ErrorKind::Invalid, format!("{}: {e}", dir.display())))?;
         let d = canonical_dir(dir).map_err(|m| AppError::new(ErrorKind::Invalid, m))?;

@@ -44,7 +44,7 @@ fn the_operator_sets_up_inspects_steers_and_registers_on_both_backends() {
             config_dir: None,
             database,
         };
-        let mut app = App::open(&paths).unwrap();
+        let app = App::open(&paths).unwrap();
 
         // Settings: roots, transcode root, ignore patterns.
         let (root, _) = app.add_root(&root).unwrap();

@@ -48,7 +48,7 @@ fn a_library_is_scanned_planned_queued_and_described_on_both_backends() {
             config_dir: None,
             database,
         };
-        let mut app = App::open(&paths).unwrap();
+        let app = App::open(&paths).unwrap();
         // Nothing to scan before a root is added: a refusal, not an empty scan.
         assert!(app.scan(None, None, &|_| {}).is_err(), "{backend}");
         let (root, added) = app.add_root(&root).unwrap();

@@ -103,7 +103,7 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
             config_dir: None,
             database,
         };
-        let mut app = App::open(&paths).unwrap();
+        let app = App::open(&paths).unwrap();
         app.add_root(&library).unwrap();
         app.set_transcode_root(&dir.path().join(format!("transcode-{backend}")))
             .unwrap();
@@ -346,7 +346,7 @@ fn a_scheduled_campaign_runs_when_its_cron_time_falls_and_queues_the_best_saving
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.set_transcode_root(&dir.path().join("transcode"))
         .unwrap();

@@ -82,7 +82,7 @@ fn an_item_is_encoded_validated_compared_approved_promoted_and_rolled_back_on_bo
             config_dir: None,
             database,
         };
-        let mut app = App::open(&paths).unwrap();
+        let app = App::open(&paths).unwrap();
         app.add_root(&library).unwrap();
         app.set_transcode_root(&dir.path().join(format!("transcode-{backend}")))
             .unwrap();

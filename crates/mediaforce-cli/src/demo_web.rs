@@ -48,7 +48,7 @@ pub fn serve(dir: Option<&Path>, bind: &str) -> Result<()> {
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths)?;
+    let app = App::open(&paths)?;
     app.add_root(&library)?;
     app.set_transcode_root(&dir.join("transcode"))?;
     app.campaign(&library, None, &|_| {})?;

@@ -377,7 +377,9 @@ fn serve(app: App, bind: &str, public_hosts: &[String], jobs: usize, automate: b
                 }
             }
         };
-        mediaforce_server::serve_until(listener, app.clone(), public_hosts, stopped).await?;
+        let status = automation.as_ref().map(|a| a.status.clone());
+        mediaforce_server::serve_until(listener, app.clone(), public_hosts, status, stopped)
+            .await?;
         anyhow::Ok(())
     });
     stop.store(true, Ordering::SeqCst);

@@ -54,7 +54,7 @@ fn main() {
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&root).unwrap();
     app.set_transcode_root(&troot).unwrap();
     app.campaign(&root, None, &|_| {}).unwrap();

@@ -49,6 +49,9 @@ pub struct Server {
     /// Source hashes by (path, length, modification time): a resumed download does not hash
     /// the file again, and a large file is hashed while it is sent.
     hashes: Arc<Mutex<HashMap<FileKey, Arc<HashSlot>>>>,
+    /// The automation running in this process (`None`: `serve --no-automation`, or a server
+    /// embedded without it).
+    automation: Option<Arc<automation::Status>>,
 }
 
 /// An [`AppError`] as a response: its kind as the status, `{kind, message}` as the body.
@@ -148,7 +151,14 @@ impl Server {
             app,
             allowed_hosts: Arc::new(hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect()),
             hashes: Arc::default(),
+            automation: None,
         }
+    }
+
+    /// The same server, showing the status of the automation running beside it.
+    pub fn with_automation(mut self, status: Arc<automation::Status>) -> Self {
+        self.automation = Some(status);
+        self
     }
 
     /// The job's files as the request's host may reach them (token and epoch from headers).
@@ -222,6 +232,8 @@ pub fn router(server: Server) -> Router {
         .route("/api/folders", get(pages::folder_json))
         .route("/folders/{action}", post(pages::folder_action))
         .route("/settings", get(pages::settings))
+        .route("/automation", get(pages::automation))
+        .route("/automation/{action}", post(pages::automation_action))
         .route("/items/{id}", get(pages::item))
         .route("/api/items/{id}", get(pages::item_json))
         .route("/items/{id}/{action}", post(pages::item_action))
@@ -283,17 +295,23 @@ pub async fn serve(
     axum::serve(listener, router(Server::with_hosts(app, hosts))).await
 }
 
-/// Serve `app` on `listener` until `stopped` completes (in-flight requests finish first).
+/// Serve `app` on `listener` until `stopped` completes (in-flight requests finish first),
+/// showing `automation`'s status on the Automation page when it runs beside.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     public_hosts: &[String],
+    automation: Option<Arc<automation::Status>>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     refuse_unprotected(addr, &app).await?;
     let hosts = hosts_for(addr, public_hosts);
-    axum::serve(listener, router(Server::with_hosts(app, hosts)))
+    let mut server = Server::with_hosts(app, hosts);
+    if let Some(status) = automation {
+        server = server.with_automation(status);
+    }
+    axum::serve(listener, router(server))
         .with_graceful_shutdown(stopped)
         .await
 }

@@ -80,7 +80,7 @@ fn a_slowly_copied_file_is_taken_once_after_it_settles_ours_is_not_planned_and_a
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.add_root(&mnt).unwrap();
     app.set_transcode_root(&dir.path().join("transcode"))

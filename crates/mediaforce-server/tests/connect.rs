@@ -136,7 +136,7 @@ fn setup(dir: &Path) -> (Paths, std::path::PathBuf) {
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.set_transcode_root(&dir.join("transcode")).unwrap();
     (paths, std::fs::canonicalize(&library).unwrap())
@@ -574,4 +574,145 @@ fn every_channel_sends_its_documented_request_and_a_failing_receiver_gets_it_on_
     let said = app.notify_test("slack").unwrap();
     assert!(said.contains("delivered"), "{said}");
     assert_eq!(slack.requests().len(), 2);
+}
+
+#[test]
+fn in_a_real_browser_the_automation_page_adds_and_tests_a_channel_adds_a_hook_and_sets_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, library) = setup(dir.path());
+    let app = Arc::new(App::open(&paths).unwrap());
+    app.web_set_password("correct horse").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let auto =
+        mediaforce_server::automation::Automation::start(app.clone(), "test".into(), stop.clone());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (a, status, st) = (app.clone(), auto.status.clone(), stop.clone());
+    runtime.spawn(async move {
+        let stopped = async move {
+            while !st.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        mediaforce_server::serve_until(listener, a, &[], Some(status), stopped).await
+    });
+    let receiver = Receiver::start(0);
+
+    let b = common::Browser::start();
+    b.go(&format!("{base}/automation"));
+    b.wait_for("return location.pathname", "/login".into());
+    b.type_into("#password", "correct horse");
+    b.click("#sign-in");
+    b.wait_for("return location.pathname", "/library".into());
+    b.go(&format!("{base}/automation"));
+    b.wait_for(
+        "return document.querySelector('h1').textContent",
+        "Automation".into(),
+    );
+    let message = "return (document.querySelector('#message') || {}).textContent || ''";
+
+    // A bad address: refused with the field and the reason; nothing written.
+    b.type_into("#add-channel input[name=name]", "phone");
+    b.type_into("#add-channel input[name=url]", "ftp://example");
+    b.click("#add-channel button");
+    b.wait_for(
+        "return ((document.querySelector('#message') || {}).textContent || '').slice(0, 30)",
+        "refused: url ftp://example: ex".into(),
+    );
+    assert_eq!(
+        b.eval("return document.querySelectorAll('#channels tbody tr').length"),
+        0
+    );
+    assert!(app.notify_list().unwrap().is_empty());
+
+    // A good one, then its Test button: the receiver gets it, the row shows the delivery.
+    b.type_into("#add-channel input[name=name]", "phone");
+    b.type_into("#add-channel input[name=url]", &receiver.url("/films"));
+    b.eval("document.querySelector('#add-channel select[name=kind]').value = 'ntfy'; return 0");
+    b.click("#add-channel button");
+    b.wait_for(
+        "return document.querySelectorAll('#channels tbody tr').length",
+        1.into(),
+    );
+    b.click("#channel-phone form[action='/automation/test-channel'] button");
+    b.wait_for(message, "phone: delivered (HTTP 200)".into());
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("Title"), Some("mediaforce: test"));
+    b.wait_for(
+        "return document.querySelectorAll('#channel-phone .delivery.ok').length",
+        1.into(),
+    );
+
+    // A hook: its token is shown once; a payload posted to it shows on the page.
+    b.type_into("#add-hook input[name=name]", "sonarr");
+    b.type_into(
+        "#add-hook input[name=map]",
+        &format!("/data/tv={}", library.display()),
+    );
+    b.click("#add-hook button");
+    b.wait_for(
+        "return document.querySelectorAll('#hooks tbody tr').length",
+        1.into(),
+    );
+    let said = b.eval(message).as_str().unwrap().to_string();
+    let token = said.rsplit("token=").next().unwrap().to_string();
+    assert_eq!(token.len(), 64, "{said}");
+    let (status, _) = post(
+        &format!("{base}/hooks/arr?token={token}"),
+        &serde_json::json!({"eventType": "Test"}),
+        None,
+    );
+    assert_eq!(status, 200);
+    b.go(&format!("{base}/automation"));
+    b.wait_for(
+        "return document.querySelector('#hook-sonarr').textContent.includes('Test 200: connection test received')",
+        true.into(),
+    );
+
+    // The root's mode and schedule; a schedule that does not parse is refused, naming it,
+    // and the saved one stays.
+    let root_row = "#folders tbody tr:first-child";
+    b.eval(&format!(
+        "document.querySelector(\"{root_row} select[name=mode]\").value = 'promote'; return 0"
+    ));
+    b.type_into(&format!("{root_row} input[name=schedule]"), "0 3 * * *");
+    b.click(&format!(
+        "{root_row} form[action='/automation/folder'] button"
+    ));
+    b.wait_for(
+        message,
+        format!("{}: automation saved", library.display()).into(),
+    );
+    assert_eq!(
+        b.eval(&format!(
+            "return document.querySelector(\"{root_row} select[name=mode]\").value"
+        )),
+        "promote"
+    );
+    let saved = std::fs::read_to_string(paths.data_dir.join("folder-overrides.toml")).unwrap();
+    assert!(saved.contains("schedule = \"0 3 * * *\""), "{saved}");
+    b.type_into(&format!("{root_row} input[name=schedule]"), "nope");
+    b.click(&format!(
+        "{root_row} form[action='/automation/folder'] button"
+    ));
+    b.wait_for(
+        "return ((document.querySelector('#message') || {}).textContent || '').includes('automation.schedule: \"nope\"')",
+        true.into(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(paths.data_dir.join("folder-overrides.toml")).unwrap(),
+        saved
+    );
+    // What the service did is listed.
+    b.wait_for(
+        "return document.querySelector('#events').textContent.includes('watching')",
+        true.into(),
+    );
+    b.screenshot("automation");
+    stop.store(true, Ordering::SeqCst);
+    auto.join();
 }

@@ -36,7 +36,7 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.set_transcode_root(&dir.path().join("transcode"))
         .unwrap();

@@ -37,7 +37,7 @@ fn the_file_endpoint_serves_only_the_lease_holder_and_checks_what_it_receives() 
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&root).unwrap();
     app.set_transcode_root(&troot).unwrap();
     let plan = app.campaign(&root, None, &|_| {}).unwrap();

@@ -38,7 +38,7 @@ fn site() -> Site {
         config_dir: None,
         database: None,
     };
-    let mut app = App::open(&paths).unwrap();
+    let app = App::open(&paths).unwrap();
     app.add_root(&library).unwrap();
     app.set_transcode_root(&dir.path().join("transcode"))
         .unwrap();

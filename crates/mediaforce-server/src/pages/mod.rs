@@ -4,6 +4,7 @@
 //! and carry the session's CSRF token. The session cookie is `HttpOnly` and `SameSite=Strict`.
 
 mod auth;
+mod automation;
 mod common;
 mod folder;
 mod item;
@@ -11,6 +12,7 @@ mod jobs;
 mod library;
 
 pub use auth::*;
+pub use automation::*;
 pub use common::*;
 pub use folder::*;
 pub use item::*;
