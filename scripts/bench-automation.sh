@@ -118,7 +118,8 @@ for t in ts: t.start()
 for t in ts: t.join()
 lat.sort()
 p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-print(f"hooks: 50 concurrent Download posts: {codes.count(200)} answered 200; latency p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms (goal p99 < 100 ms)")
+others = sorted(set(c for c in codes if c != 200))
+print(f"hooks: 50 concurrent Download posts: {codes.count(200)} answered 200{' (others: ' + str(others) + ')' if others else ''}; latency p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms (goal p99 < 100 ms)")
 PY
 queued=$($M jobs list --state queued --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 recorded=$($M hooks list --json | python3 -c 'import json,sys; h=json.load(sys.stdin)[0]; print(sum(1 for r in h["recent"] if r[1]=="Download"))')

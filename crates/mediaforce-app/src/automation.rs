@@ -75,7 +75,67 @@ pub struct AutoDecision {
     pub verdict: Verdict,
 }
 
+/// Arrivals reported at the same time (many hook posts at once) taken together: one scan
+/// (probes in parallel), one plan and one queue transaction for all, instead of each waiting
+/// for the catalog in turn.
+#[derive(Debug, Default)]
+pub(crate) struct ArrivalBatch {
+    pending: std::sync::Mutex<Vec<(Vec<PathBuf>, std::sync::mpsc::Sender<Result<Vec<Arrival>>>)>>,
+    leader: std::sync::Mutex<()>,
+}
+
 impl App {
+    /// [`take_arrivals`](Self::take_arrivals) for a caller among many at once (the hooks):
+    /// whichever caller finds the batch free takes every request waiting, its own included;
+    /// each gets the arrivals of its own paths. A path outside the roots fails its request
+    /// alone.
+    pub fn take_arrivals_batched(&self, paths: &[PathBuf]) -> Result<Vec<Arrival>> {
+        let roots = self.settings().roots.clone();
+        if let Some(p) = paths
+            .iter()
+            .find(|p| !roots.iter().any(|r| p.starts_with(r)))
+        {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{}: not under any library root (check the hook's path mapping)",
+                    p.display()
+                ),
+            ));
+        }
+        let batch = &self.conns.arrivals;
+        let (tx, rx) = std::sync::mpsc::channel();
+        batch
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((paths.to_vec(), tx));
+        loop {
+            if let Ok(r) = rx.try_recv() {
+                return r;
+            }
+            let _leader = batch.leader.lock().unwrap_or_else(|p| p.into_inner());
+            if let Ok(r) = rx.try_recv() {
+                return r;
+            }
+            let work =
+                std::mem::take(&mut *batch.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            let all: Vec<PathBuf> = work.iter().flat_map(|(p, _)| p.iter().cloned()).collect();
+            let taken = self.take_arrivals(&all);
+            for (mine, tx) in work {
+                let _ = tx.send(match &taken {
+                    Ok(v) => Ok(v
+                        .arrivals
+                        .iter()
+                        .filter(|a| mine.contains(&a.path))
+                        .cloned()
+                        .collect()),
+                    Err(e) => Err(e.clone()),
+                });
+            }
+        }
+    }
+
     /// What a walk of the roots finds different from the catalog (nothing read or probed).
     pub fn library_changes(&self) -> Result<Changes> {
         self.need_roots()?;
@@ -253,6 +313,50 @@ impl App {
                 )),
                 Err(e) => steps.push(step("failed", e.message)),
             }
+        }
+        Ok(steps)
+    }
+
+    /// Finish the promotions in folders set to `promote` that a stop left half-way (the
+    /// service killed mid-move): each is completed from its journal. Run when the service
+    /// starts, before it begins any promotion of its own.
+    pub fn resume_promotions(&self) -> Result<Vec<AutoStep>> {
+        let mut steps = Vec::new();
+        for it in self.catalog.items_in_states(&[ItemState::Promoting])? {
+            let policy = self.policies().resolve(&it.source).policy;
+            if policy.automation.mode != AutoMode::Promote {
+                continue;
+            }
+            let sel = Selection {
+                index: vec![it.index],
+                all: false,
+                manifest: Some(it.manifest.clone()),
+            };
+            let (action, detail) = match self.promote(&sel) {
+                Ok(v) if !v.done.is_empty() => (
+                    "promoted",
+                    format!(
+                        "an interrupted promotion completed from its journal; saved {}",
+                        crate::human_bytes(v.done[0].outcome.saved_bytes.max(0) as u64)
+                    ),
+                ),
+                Ok(v) => (
+                    "failed",
+                    v.failed
+                        .iter()
+                        .chain(&v.skipped)
+                        .map(|n| n.reason.clone())
+                        .next()
+                        .unwrap_or_default(),
+                ),
+                Err(e) => ("failed", e.message),
+            };
+            steps.push(AutoStep {
+                item: it.id,
+                source: it.source.clone(),
+                action: action.into(),
+                detail,
+            });
         }
         Ok(steps)
     }

@@ -20,6 +20,8 @@ pub(crate) struct Conns {
     pub(crate) web: Mutex<Option<Db>>,
     /// The hooks' and notification channels' tables.
     pub(crate) connect: Mutex<Option<Db>>,
+    /// Arrivals reported at once, taken together.
+    pub(crate) arrivals: crate::automation::ArrivalBatch,
     hosts: Mutex<Option<Arc<Hosts>>>,
     cache: Mutex<Option<Arc<ProbeCache>>>,
 }

@@ -429,8 +429,8 @@ impl App {
         record: &dyn Fn(&str, u16, &str),
         event: &str,
     ) -> Result<Vec<crate::automation::Arrival>> {
-        match self.take_arrivals(paths) {
-            Ok(v) => Ok(v.arrivals),
+        match self.take_arrivals_batched(paths) {
+            Ok(v) => Ok(v),
             Err(e) => {
                 record(event, 422, &e.message);
                 Err(e)

@@ -448,7 +448,7 @@ impl App {
             capabilities: Some(vec![JOB_KIND.into()]),
             until: Until::Idle(idle),
             cancel,
-            poll: Duration::from_millis(200),
+            poll: Duration::from_millis(1000),
         };
         run_claims(
             store.as_mut(),

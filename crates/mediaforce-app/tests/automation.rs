@@ -377,3 +377,93 @@ fn a_scheduled_campaign_runs_when_its_cron_time_falls_and_queues_the_best_saving
         .unwrap()
         .is_some());
 }
+
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_transcode_root_that_fills_up_mid_encode_fails_the_job_with_the_cause_and_the_guard_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    let data = dir.path().join("state");
+    std::fs::create_dir_all(&data).unwrap();
+    // A big source, so that its encode does not fit in the 256 KiB transcode root.
+    let film = library.join("film.mkv");
+    clip(&film, 96);
+    let original = std::fs::read(&film).unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount -t tmpfs (the test runs as root)");
+    let _guard = Unmount(small.clone());
+    std::fs::write(
+        data.join("policy.toml"),
+        "[encode]\nencoder = \"libx264\"\npreset = \"ultrafast\"\ntarget_vmaf = 99.0\ntolerance = 1.0\nretries = 0\nmax_encoded_percent = 100.0\n\
+         [ranking]\nmin_size_mb = 0.0\n[automation]\nmode = \"encode\"\nmin_free_gb = 0.001\n",
+    )
+    .unwrap();
+    let paths = Paths {
+        data_dir: data,
+        config_dir: None,
+        database: None,
+    };
+    let app = App::open(&paths).unwrap();
+    app.add_root(&library).unwrap();
+    app.set_transcode_root(&small).unwrap();
+    // 256 KiB free is under the 1 MB guard: the service would start nothing here. A worker
+    // without the guard (one that started its job before the disk filled) runs it anyway.
+    assert!(app.free_space_hold().is_some());
+    let view = app.take_arrivals(&[film.clone()]).unwrap();
+    assert_eq!(view.arrivals[0].outcome, "queued");
+    let opts = WorkerOptions {
+        name: "here".into(),
+        jobs: 1,
+        exit_when_idle: Some(std::time::Duration::from_millis(500)),
+        encoders: None,
+        transfer: None,
+        stuck_after: None,
+        hold: None,
+    };
+    let stop = AtomicBool::new(false);
+    let done = app.run_worker(&opts, &stop, &Unreported).unwrap();
+    assert_eq!((done.done, done.failed), (0, 1), "{done:?}");
+    // The item's encode failed (the job ran to that result), naming the cause.
+    let jobs = app.jobs_list(None, 10).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let result = jobs[0].result.clone().unwrap_or_default();
+    assert_eq!(result["outcome"], "failed", "{result}");
+    let cause = result["error"].as_str().unwrap_or_default();
+    assert!(cause.contains("No space left on device"), "{cause}");
+    // Nothing in the library changed, and nothing half-written is left to look finished.
+    assert_eq!(std::fs::read(&film).unwrap(), original);
+    let item = item_of(&app, &film);
+    assert_eq!(item.state, ItemState::Failed);
+    assert!(!item.staging.exists());
+    let leftovers: Vec<_> = walk(&small);
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
+    // The guard holds new work while the root stays full.
+    let hold = app.free_space_hold().expect("the guard holds");
+    assert!(hold.contains("automation.min_free_gb = 0.001"), "{hold}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

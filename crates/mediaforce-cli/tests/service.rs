@@ -59,25 +59,49 @@ fn the_example_systemd_units_verify_and_their_commands_parse() {
     assert!(said.trim().is_empty(), "warnings: {said}");
 }
 
-#[test]
-fn serve_with_local_slots_takes_a_new_file_from_arrival_to_promotion_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = dir.path().join("library");
-    let data = dir.path().join("state");
-    std::fs::create_dir_all(&library).unwrap();
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("policy.toml"),
-        "[encode]\nencoder = \"libx264\"\npreset = \"ultrafast\"\ntarget_vmaf = 92.0\ntolerance = 3.0\n\
-         [ranking]\nmin_size_mb = 0.0\n\
-         [automation]\nmode = \"promote\"\nsettle_seconds = 1\nmin_free_gb = 0.0\n",
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
+/// A library set to `promote` with x264 ultrafast at VMAF 92, its root and transcode root.
+struct Library {
+    dir: tempfile::TempDir,
+    library: PathBuf,
+    data: PathBuf,
+    transcode: PathBuf,
+}
+
+impl Library {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join("library");
+        let data = dir.path().join("state");
+        std::fs::create_dir_all(&library).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(
+            data.join("policy.toml"),
+            "[encode]\nencoder = \"libx264\"\npreset = \"ultrafast\"\ntarget_vmaf = 92.0\ntolerance = 3.0\n\
+             [ranking]\nmin_size_mb = 0.0\n\
+             [automation]\nmode = \"promote\"\nsettle_seconds = 1\nmin_free_gb = 0.0\n",
+        )
+        .unwrap();
+        let transcode = dir.path().join("transcode");
+        let lib = Self {
+            library: std::fs::canonicalize(&library).unwrap(),
+            data,
+            transcode,
+            dir,
+        };
+        lib.run(&["settings", "add-root", lib.library.to_str().unwrap()]);
+        lib.run(&[
+            "settings",
+            "set-transcode-root",
+            lib.transcode.to_str().unwrap(),
+        ]);
+        lib
+    }
+
+    fn run(&self, args: &[&str]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
             .args(args)
-            .env("MEDIAFORCE_DATA_DIR", &data)
-            .env("MEDIAFORCE_CACHE_DIR", dir.path().join("cache"))
+            .env("MEDIAFORCE_DATA_DIR", &self.data)
+            .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
             .output()
             .unwrap();
         assert!(
@@ -86,52 +110,103 @@ fn serve_with_local_slots_takes_a_new_file_from_arrival_to_promotion_and_stops_o
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    run(&["settings", "add-root", library.to_str().unwrap()]);
-    let transcode = dir.path().join("transcode");
-    run(&[
-        "settings",
-        "set-transcode-root",
-        transcode.to_str().unwrap(),
-    ]);
+    }
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--jobs", "1"])
-        .env("MEDIAFORCE_DATA_DIR", &data)
-        .env("MEDIAFORCE_CACHE_DIR", dir.path().join("cache"))
-        .env("SVT_LOG", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stderr = serve.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        })
-    };
-    let wait = |what: &str, f: &dyn Fn(&str) -> bool| {
+    /// A new film, written beside and renamed in (as download clients do); its bytes.
+    fn drop_in(&self, name: &str) -> (PathBuf, Vec<u8>) {
+        let film = self.library.join(name);
+        let part = self.library.join(format!(".{name}.tmp"));
+        common::lossless_source(&part, 12, 48);
+        let bytes = std::fs::read(&part).unwrap();
+        std::fs::rename(&part, &film).unwrap();
+        (film, bytes)
+    }
+
+    /// `mediaforce serve --jobs 1` on this library, with `env` added.
+    fn serve(&self, env: &[(&str, &str)]) -> Serve {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mediaforce"));
+        c.args(["serve", "--bind", "127.0.0.1:0", "--jobs", "1"])
+            .env("MEDIAFORCE_DATA_DIR", &self.data)
+            .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
+            .env("SVT_LOG", "1")
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let reader = {
+            let lines = lines.clone();
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(l);
+                }
+            })
+        };
+        Serve {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// The file under the transcode root holding exactly `bytes` (the archived original).
+    fn archived(&self, bytes: &[u8]) -> Option<PathBuf> {
+        common::walk(&self.transcode)
+            .into_iter()
+            .find(|p| std::fs::read(p).is_ok_and(|b| b == bytes))
+    }
+}
+
+/// A running `mediaforce serve` and what it printed.
+struct Serve {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Serve {
+    fn wait(&self, what: &str, f: &dyn Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
-            if let Some(l) = lines.lock().unwrap().iter().find(|l| f(l)) {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| f(l)) {
                 return l.clone();
             }
             assert!(
                 start.elapsed() < Duration::from_secs(120),
                 "no {what} in 120 s:\n{}",
-                lines.lock().unwrap().join("\n")
+                self.all()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    };
-    let root = std::fs::canonicalize(&library).unwrap();
-    wait("watching", &|l| {
-        l.contains("watching: ") && l.ends_with(&root.display().to_string())
+    }
+
+    fn all(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then its exit status and everything it printed.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        self.reader.take().unwrap().join().unwrap();
+        (status, self.all())
+    }
+}
+
+#[test]
+fn serve_with_local_slots_takes_a_new_file_from_arrival_to_promotion_and_stops_on_sigterm() {
+    let lib = Library::new();
+    let serve = lib.serve(&[]);
+    let root = lib.library.display().to_string();
+    serve.wait("watching", &|l| {
+        l.contains("watching: ") && l.ends_with(&root)
     });
-    let started = wait("the address", &|l| {
+    let started = serve.wait("the address", &|l| {
         l.starts_with("mediaforce serve: http://")
     });
     assert!(
@@ -139,56 +214,91 @@ fn serve_with_local_slots_takes_a_new_file_from_arrival_to_promotion_and_stops_o
         "{started}"
     );
 
-    // A new film is copied in (written beside, then renamed in, as download clients do).
-    let film = root.join("film.mkv");
-    let part = root.join(".film.mkv.tmp");
-    common::lossless_source(&part, 12, 48);
-    let original = std::fs::read(&part).unwrap();
-    std::fs::rename(&part, &film).unwrap();
-
+    let (film, original) = lib.drop_in("film.mkv");
     let name = film.display().to_string();
-    let queued = wait("queued", &|l| l.contains("arrival: ") && l.contains(&name));
+    let queued = serve.wait("queued", &|l| l.contains("arrival: ") && l.contains(&name));
     assert!(queued.contains("[promote]: queued as job"), "{queued}");
-    wait("validated", &|l| {
+    serve.wait("validated", &|l| {
         l.contains("validated: ") && l.contains(&name)
     });
-    wait("approved", &|l| {
+    serve.wait("approved", &|l| {
         l.contains("approved: ") && l.contains(&name)
     });
-    let promoted = wait("promoted", &|l| {
+    let promoted = serve.wait("promoted", &|l| {
         l.contains("promoted: ") && l.contains(&name)
     });
     assert!(promoted.contains("saved "), "{promoted}");
 
     // The library holds the encode; the original is archived byte for byte.
     assert_ne!(std::fs::read(&film).unwrap(), original);
-    let archived = common::walk(&transcode)
-        .into_iter()
-        .find(|p| std::fs::read(p).is_ok_and(|b| b == original))
-        .expect("the original is archived under the transcode root");
-    assert!(archived.starts_with(&transcode));
-    let probe = run(&["probe", film.to_str().unwrap(), "--json"]);
+    assert!(
+        lib.archived(&original).is_some(),
+        "the original is archived"
+    );
+    let probe = lib.run(&["probe", film.to_str().unwrap(), "--json"]);
     assert!(
         probe.contains("\"MEDIAFORCE\""),
         "the encode carries mediaforce's tag"
     );
 
     // SIGTERM: a clean stop.
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    let status = serve.wait().unwrap();
-    reader.join().unwrap();
-    assert!(
-        status.success(),
-        "{status:?}:\n{}",
-        lines.lock().unwrap().join("\n")
-    );
-    let all = lines.lock().unwrap().join("\n");
+    let (status, all) = serve.stop();
+    assert!(status.success(), "{status:?}:\n{all}");
     assert!(all.contains("local slots: 1 done, 0 failed"), "{all}");
     // The encode mediaforce put in the library was catalogued as its own, not taken as an
     // arrival.
-    let arrivals = all.matches(&format!("arrival: {name}")).count();
-    assert_eq!(arrivals, 1, "{all}");
+    assert_eq!(all.matches(&format!("arrival: {name}")).count(), 1, "{all}");
+}
+
+#[test]
+fn a_service_killed_mid_promotion_completes_it_from_the_journal_when_it_starts_again() {
+    let lib = Library::new();
+    // Killed between archiving the original and installing the encode: the library path is
+    // empty at that moment.
+    let serve = lib.serve(&[("MEDIAFORCE_FAULT", "promote:install:before")]);
+    let (film, original) = lib.drop_in("film.mkv");
+    let name = film.display().to_string();
+    serve.wait("validated", &|l| {
+        l.contains("validated: ") && l.contains(&name)
+    });
+    // Approved and promoted in the same pass: the fault stops the process inside it.
+    let mut serve = serve;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = serve.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{}",
+            serve.all()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        !status.success(),
+        "the fault aborts the process: {status:?}"
+    );
+    assert!(
+        !film.exists(),
+        "killed with the original archived and the encode not installed"
+    );
+    assert!(lib.archived(&original).is_some());
+
+    let again = lib.serve(&[]);
+    let done = again.wait("resumed promotion", &|l| {
+        l.contains("promoted: ") && l.contains(&name)
+    });
+    assert!(done.contains("completed from its journal"), "{done}");
+    assert_ne!(
+        std::fs::read(&film).unwrap(),
+        original,
+        "the encode is in place"
+    );
+    assert!(
+        lib.archived(&original).is_some(),
+        "the original stays archived"
+    );
+    let (status, all) = again.stop();
+    assert!(status.success(), "{all}");
 }

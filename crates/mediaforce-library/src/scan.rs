@@ -215,7 +215,18 @@ pub fn scan(
     let started = Instant::now();
     let mut report = ScanReport::default();
     let matchers = settings.ignore_matchers();
-    let existing: Vec<FileRecord> = catalog.files()?;
+    let existing: Vec<FileRecord> = if options.files.is_empty() {
+        catalog.files()?
+    } else {
+        // A few files (a watcher's, a hook's): their rows, and the rows a move could come
+        // from (same content), not the whole catalog.
+        let prints: Vec<String> = options
+            .files
+            .iter()
+            .filter_map(|p| db::content_hash(p).ok())
+            .collect();
+        catalog.files_for(&options.files, &prints)?
+    };
     let (files, complete_starts, walk_failed) = if options.files.is_empty() {
         let (walks, mut walk_failed) = starts(settings, options, &existing, &mut report)?;
         report.roots = walks.iter().map(|(_, s)| s.clone()).collect();

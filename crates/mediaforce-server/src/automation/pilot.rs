@@ -47,6 +47,17 @@ impl Pilot {
             .ok()
             .and_then(|j| j.first().map(|j| j.id))
             .or(Some(0));
+        match app.resume_promotions() {
+            Ok(steps) => {
+                for s in steps {
+                    status.push(
+                        &s.action,
+                        format!("{} (item {}): {}", s.source.display(), s.item, s.detail),
+                    );
+                }
+            }
+            Err(e) => status.push("error", e.message),
+        }
         while !stop.load(Ordering::Relaxed) {
             if Instant::now() < next {
                 std::thread::sleep(TICK);

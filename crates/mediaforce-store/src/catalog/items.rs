@@ -28,6 +28,31 @@ impl Catalog {
         })
     }
 
+    /// The rows at `paths`, and the rows whose content fingerprint is one of `fingerprints`
+    /// (a move's old row), each once: what a scan of a few files compares with, read by the
+    /// indexes on path and fingerprint instead of the whole table.
+    pub fn files_for(
+        &self,
+        paths: &[PathBuf],
+        fingerprints: &[String],
+    ) -> Result<Vec<FileRecord>, CatalogError> {
+        let mut out: Vec<FileRecord> = Vec::new();
+        for p in paths {
+            out.extend(self.file_by_path(p)?);
+        }
+        let sql = format!("SELECT {FILE_COLUMNS} FROM file WHERE fingerprint = ?1");
+        for fp in fingerprints {
+            out.extend(
+                self.query(&sql, params![fp.as_str()])?
+                    .iter()
+                    .map(file_from_row),
+            );
+        }
+        out.sort_by_key(|f| f.id);
+        out.dedup_by_key(|f| f.id);
+        Ok(out)
+    }
+
     /// One file by id.
     pub fn file(&self, id: i64) -> Result<Option<FileRecord>, CatalogError> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file WHERE id = ?1");
