@@ -75,12 +75,15 @@ pub struct AutoDecision {
     pub verdict: Verdict,
 }
 
+/// One caller's paths, and where its arrivals go.
+type Waiting = (Vec<PathBuf>, std::sync::mpsc::Sender<Result<Vec<Arrival>>>);
+
 /// Arrivals reported at the same time (many hook posts at once) taken together: one scan
 /// (probes in parallel), one plan and one queue transaction for all, instead of each waiting
 /// for the catalog in turn.
 #[derive(Debug, Default)]
 pub(crate) struct ArrivalBatch {
-    pending: std::sync::Mutex<Vec<(Vec<PathBuf>, std::sync::mpsc::Sender<Result<Vec<Arrival>>>)>>,
+    pending: std::sync::Mutex<Vec<Waiting>>,
     leader: std::sync::Mutex<()>,
 }
 

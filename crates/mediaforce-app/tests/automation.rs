@@ -422,7 +422,7 @@ fn a_transcode_root_that_fills_up_mid_encode_fails_the_job_with_the_cause_and_th
     // 256 KiB free is under the 1 MB guard: the service would start nothing here. A worker
     // without the guard (one that started its job before the disk filled) runs it anyway.
     assert!(app.free_space_hold().is_some());
-    let view = app.take_arrivals(&[film.clone()]).unwrap();
+    let view = app.take_arrivals(std::slice::from_ref(&film)).unwrap();
     assert_eq!(view.arrivals[0].outcome, "queued");
     let opts = WorkerOptions {
         name: "here".into(),
