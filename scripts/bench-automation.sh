@@ -121,6 +121,6 @@ p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
 others = sorted(set(c for c in codes if c != 200))
 print(f"hooks: 50 concurrent Download posts: {codes.count(200)} answered 200{' (others: ' + str(others) + ')' if others else ''}; latency p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms (goal p99 < 100 ms)")
 PY
-queued=$($M jobs list --state queued --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+queued=$($M jobs list --state queued --limit 1000 --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 recorded=$($M hooks list --json | python3 -c 'import json,sys; h=json.load(sys.stdin)[0]; print(sum(1 for r in h["recent"] if r[1]=="Download"))')
 echo "hooks: $queued encode jobs queued (50 hooks + 1 arrival expected: 51); the hook's list shows the newest 20 of its deliveries ($recorded Download)"

@@ -591,6 +591,18 @@ impl Worker<'_> {
             Ok(Some((_, StageOutcome::Failed { .. }))) => &self.failed,
             Ok(Some((_, StageOutcome::Busy { .. }))) | Ok(None) => &self.left,
             Ok(Some(_)) => &self.done,
+            // The store went away under the job (a database restart): nothing failed here;
+            // the job returns to the queue when its lease runs out.
+            Err(e) if e.store_unavailable() => {
+                self.reporter.event(Event::JobFailed {
+                    host: host.name.clone(),
+                    cause: format!(
+                        "job {}: given back, the store is unreachable: {e}",
+                        lease.job
+                    ),
+                });
+                &self.left
+            }
             Err(e) => {
                 self.reporter.event(Event::JobFailed {
                     host: host.name.clone(),

@@ -82,6 +82,21 @@ pub enum BatchError {
     Panicked(i64),
 }
 
+impl BatchError {
+    /// Whether the store could not be reached (a database restart, a network cut): the job
+    /// was not failed by its work, and returns to the queue when its lease runs out.
+    pub fn store_unavailable(&self) -> bool {
+        use crate::store::ErrorKind as K;
+        let sql = |e: &crate::catalog::CatalogError| matches!(e, crate::catalog::CatalogError::Sql(s) if s.kind == K::Unavailable);
+        match self {
+            BatchError::Store(e) => e.kind() == K::Unavailable,
+            BatchError::Catalog(e) => sql(e),
+            BatchError::Stage(StageError::Catalog(e)) => sql(e),
+            _ => false,
+        }
+    }
+}
+
 /// The capability an encode job requires of the host that claims it: the adapter id of the
 /// policy's encoder (what workers report), or the name as given when no adapter knows it.
 pub fn encoder_requirement(encoder: &str) -> String {

@@ -102,6 +102,11 @@ impl SqlError {
             Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => ErrorKind::Conflict,
             Some(c) if *c == postgres::error::SqlState::RAISE_EXCEPTION => ErrorKind::Invalid,
             Some(c) if *c == postgres::error::SqlState::CHECK_VIOLATION => ErrorKind::Invalid,
+            // The server is shutting down or restarting (57P01-57P03), or the connection
+            // broke (08xxx): unreachable for now, not a failed statement.
+            Some(c) if c.code().starts_with("57P") || c.code().starts_with("08") => {
+                ErrorKind::Unavailable
+            }
             Some(_) => ErrorKind::Internal,
             None => ErrorKind::Unavailable,
         };
@@ -319,6 +324,9 @@ enum Conn {
     Postgres {
         client: Box<postgres::Client>,
         statements: HashMap<String, postgres::Statement>,
+        /// The address as given (with its password), to connect again after the server
+        /// went away (never printed: `Db::location` is the redacted form).
+        url: String,
     },
 }
 
@@ -412,6 +420,7 @@ impl Db {
                 conn: Conn::Postgres {
                     client: Box::new(client),
                     statements: HashMap::new(),
+                    url: location.to_string(),
                 },
                 location: shown,
                 depth: 0,
@@ -610,15 +619,41 @@ impl Db {
         Ok(s)
     }
 
+    /// A PostgreSQL connection the server closed (a restart, a network cut) is opened again
+    /// before the next statement outside a transaction; the statement that met the closed
+    /// connection has already failed (`Unavailable`) and is not repeated here, so nothing is
+    /// ever run twice. A server still away leaves the closed client, to try again next time.
+    fn revive(&mut self) {
+        if self.depth > 0 {
+            return;
+        }
+        if let Conn::Postgres {
+            client,
+            statements,
+            url,
+        } = &mut self.conn
+        {
+            if client.is_closed() {
+                if let Ok(fresh) = postgres::Client::connect(url, postgres::NoTls) {
+                    **client = fresh;
+                    statements.clear();
+                }
+            }
+        }
+    }
+
     /// Run one statement; returns the number of rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> SqlResult<u64> {
+        self.revive();
         match &mut self.conn {
             Conn::Sqlite(c) => c
                 .prepare_cached(sql)
                 .and_then(|mut s| s.execute(rusqlite::params_from_iter(params)))
                 .map(|n| n as u64)
                 .map_err(|e| SqlError::sqlite(&self.location, &e)),
-            Conn::Postgres { client, statements } => {
+            Conn::Postgres {
+                client, statements, ..
+            } => {
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
                 Self::pg_statement(client, statements, sql)
@@ -630,6 +665,7 @@ impl Db {
 
     /// Run a query and collect its rows.
     pub fn query(&mut self, sql: &str, params: &[Value]) -> SqlResult<Vec<Row>> {
+        self.revive();
         match &mut self.conn {
             Conn::Sqlite(c) => {
                 let run = || -> rusqlite::Result<Vec<Row>> {
@@ -646,7 +682,9 @@ impl Db {
                 };
                 run().map_err(|e| SqlError::sqlite(&self.location, &e))
             }
-            Conn::Postgres { client, statements } => {
+            Conn::Postgres {
+                client, statements, ..
+            } => {
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
                 let mut run = || -> std::result::Result<Vec<Row>, postgres::Error> {
@@ -684,6 +722,7 @@ impl Db {
             self.depth -= 1;
             return r;
         }
+        self.revive();
         let begin = match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",

@@ -293,7 +293,7 @@ impl Loop {
         }
     }
 
-    fn take(&self, paths: &[PathBuf], kind: &str) {
+    fn take(&mut self, paths: &[PathBuf], kind: &str) {
         match self.app.take_arrivals(paths) {
             Ok(view) => {
                 for a in view.arrivals {
@@ -317,7 +317,19 @@ impl Loop {
                     );
                 }
             }
-            Err(e) => self.status.push("error", e.message),
+            // Not taken (the store unreachable, say): they wait again, and are taken once it
+            // answers; nothing reported is dropped.
+            Err(e) => {
+                self.status.push(
+                    "error",
+                    format!("{} (tried again after the settle time)", e.message),
+                );
+                let now = self.now();
+                for p in paths {
+                    let settle = self.settle_of(p);
+                    self.settler.consider(p, now, settle);
+                }
+            }
         }
     }
 
