@@ -3,6 +3,7 @@
 //! every item has one encode. The test starts a PostgreSQL cluster of its own (Debian's
 //! binaries, a private port), so restarting it touches no other test.
 
+#[allow(dead_code)] // this test uses one helper of the shared module
 mod common;
 
 use std::path::{Path, PathBuf};
