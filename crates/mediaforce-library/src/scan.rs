@@ -589,7 +589,8 @@ fn plan_changes<'a>(
         })
         .collect();
     // Rows whose file is not where the row says: candidates for a move. Only rows with the
-    // fingerprint of a new file can be one, so only those are looked for on disk.
+    // fingerprint of a new file can be one (or a row fingerprinted the way of an earlier
+    // version, compared the old way below), so only those are looked for on disk.
     let seen: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
     let new_prints: HashSet<&str> = needs
         .iter()
@@ -599,10 +600,9 @@ fn plan_changes<'a>(
         .collect();
     let mut vanished: HashMap<&str, Vec<&FileRecord>> = HashMap::new();
     for r in existing {
-        if new_prints.contains(r.fingerprint.as_str())
-            && !seen.contains(r.path.as_path())
-            && !r.path.exists()
-        {
+        let candidate = new_prints.contains(r.fingerprint.as_str())
+            || (!new_prints.is_empty() && !db::is_current_fingerprint(&r.fingerprint));
+        if candidate && !seen.contains(r.path.as_path()) && !r.path.exists() {
             vanished.entry(r.fingerprint.as_str()).or_default().push(r);
         }
     }
