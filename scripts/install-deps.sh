@@ -15,6 +15,8 @@ PACKAGES=(
   iproute2
   # systemd-analyze checks the example service units in contrib/systemd.
   systemd
+  # An SMTP server the email notification test delivers to.
+  python3-aiosmtpd
   # The web page's browser tests drive Debian's headless Chromium through chromedriver.
   chromium chromium-driver
 )

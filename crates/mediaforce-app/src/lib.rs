@@ -10,6 +10,7 @@
 pub mod automation;
 mod conns;
 pub mod display;
+pub mod email;
 pub mod estimate;
 pub mod files;
 pub mod hooks;

@@ -1,4 +1,5 @@
-//! Notifications: channels stored in the store, each a kind of service with its address, its
+//! Notifications: channels stored in the store, each a kind of service (or email, sent over
+//! SMTP by [`crate::email`]) with its address, its
 //! secret and the events it wants; a notification is a job on the queue per channel (kind
 //! `notify`), delivered by the service's delivery loop, retried with backoff, never blocking
 //! an encode and never lost across a restart. Secrets are never shown: addresses are masked.
@@ -16,8 +17,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// The kinds of channel.
-pub const KINDS: [&str; 7] = [
-    "webhook", "ntfy", "gotify", "discord", "slack", "telegram", "apprise",
+pub const KINDS: [&str; 8] = [
+    "webhook", "ntfy", "gotify", "discord", "slack", "telegram", "apprise", "email",
 ];
 
 /// The events a channel can want.
@@ -192,6 +193,12 @@ fn split_query(url: &str, key: &str) -> (String, String) {
 
 /// The channel kind an address says (`None`: say it with `--kind`).
 pub fn infer_kind(url: &str) -> Option<&'static str> {
+    if url.starts_with("smtp://")
+        || url.starts_with("smtps://")
+        || url.starts_with("smtp+insecure://")
+    {
+        return Some("email");
+    }
     let host = url
         .split_once("://")
         .map(|(_, r)| r.split(['/', '?']).next().unwrap_or_default())
@@ -239,8 +246,11 @@ pub fn mask(url: &str) -> String {
     }
 }
 
-/// Send `n` on channel `c` now: the HTTP status, or why it failed.
+/// Send `n` on channel `c` now: the HTTP status (or the SMTP reply code), or why it failed.
 pub fn deliver(c: &ChannelRow, n: &Notification) -> std::result::Result<u16, String> {
+    if c.kind == "email" {
+        return crate::email::send(&c.url, &c.secret, n);
+    }
     let r = request(c, n);
     let mut req = ureq::post(&r.url).timeout(Duration::from_secs(15));
     for (k, v) in &r.headers {
@@ -303,12 +313,6 @@ impl App {
                 "name {name:?}: use letters, digits, '-', '_' or '.'"
             )));
         }
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid(format!(
-                "url {}: expected an http:// or https:// address",
-                mask(url)
-            )));
-        }
         let kind = match kind.or_else(|| infer_kind(url)) {
             Some(k) if KINDS.contains(&k) => k,
             Some(k) => {
@@ -319,6 +323,14 @@ impl App {
             }
             None => "webhook",
         };
+        if kind == "email" {
+            crate::email::parse(url).map_err(invalid)?;
+        } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(format!(
+                "url {}: expected an http:// or https:// address (smtp:// for email)",
+                mask(url)
+            )));
+        }
         for e in events {
             if e != "*" && !EVENTS.contains(&e.as_str()) {
                 return Err(invalid(format!(

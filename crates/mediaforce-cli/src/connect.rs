@@ -17,7 +17,7 @@ pub enum ConnectCommand {
         action: HooksAction,
     },
     /// Notification channels: webhook (HMAC-signed JSON), ntfy, Gotify, Discord, Slack,
-    /// Telegram, Apprise API. Delivered from the queue by `mediaforce serve`, retried with
+    /// Telegram, Apprise API, email (SMTP). Delivered from the queue by `mediaforce serve`, retried with
     /// backoff.
     Notify {
         #[command(subcommand)]
@@ -62,9 +62,11 @@ pub enum NotifyAction {
         /// Its name.
         name: String,
         /// Where to deliver: a webhook address, an ntfy topic URL, a Gotify server, a Discord
-        /// or Slack webhook, https://api.telegram.org?chat_id=ID, an Apprise API notify URL.
+        /// or Slack webhook, https://api.telegram.org?chat_id=ID, an Apprise API notify URL,
+        /// smtp://[user@]host[:port]?from=A&to=B (STARTTLS; smtps:// for TLS, smtp+insecure://
+        /// for a local relay).
         url: String,
-        /// webhook, ntfy, gotify, discord, slack, telegram, apprise (default: from the
+        /// webhook, ntfy, gotify, discord, slack, telegram, apprise, email (default: from the
         /// address, else webhook).
         #[arg(long)]
         kind: Option<String>,
@@ -72,8 +74,8 @@ pub enum NotifyAction {
         /// digest; default all.
         #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
-        /// The signing key (webhook), access token (ntfy), app token (Gotify) or bot token
-        /// (Telegram); or MEDIAFORCE_NOTIFY_SECRET.
+        /// The signing key (webhook), access token (ntfy), app token (Gotify), bot token
+        /// (Telegram) or SMTP password; or MEDIAFORCE_NOTIFY_SECRET.
         #[arg(long, env = "MEDIAFORCE_NOTIFY_SECRET", hide_env_values = true)]
         secret: Option<String>,
     },

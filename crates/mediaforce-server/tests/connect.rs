@@ -716,3 +716,101 @@ fn in_a_real_browser_the_automation_page_adds_and_tests_a_channel_adds_a_hook_an
     stop.store(true, Ordering::SeqCst);
     auto.join();
 }
+
+#[test]
+fn an_email_channel_delivers_to_an_smtp_server_and_one_that_requires_starttls_never_sends_in_the_clear(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, _) = setup(dir.path());
+    let app = App::open(&paths).unwrap();
+    // Debian's python3-aiosmtpd, keeping what it receives in a Maildir.
+    let maildir = dir.path().join("mail");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut smtpd = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .spawn()
+        .expect("python3-aiosmtpd (scripts/install-deps.sh installs it)");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the SMTP server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let plain = format!(
+        "smtp+insecure://127.0.0.1:{port}?from=mediaforce@example.lan&to=owner@example.lan"
+    );
+    let c = app
+        .notify_add("mail", &plain, None, &["promoted".into()], None)
+        .unwrap();
+    assert_eq!(c.kind, "email");
+    // A channel that requires STARTTLS (`smtp://`) against a server that offers none.
+    let strict =
+        format!("smtp://127.0.0.1:{port}?from=mediaforce@example.lan&to=owner@example.lan");
+    app.notify_add("strict", &strict, None, &["failed".into()], None)
+        .unwrap();
+    // Bad addresses are refused, naming the part.
+    let e = app
+        .notify_add(
+            "bad",
+            &format!("smtp://127.0.0.1:{port}?from=me&to=x@y"),
+            None,
+            &[],
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        e.message.contains("from=\"me\" is not an email address"),
+        "{}",
+        e.message
+    );
+
+    let n = mediaforce_app::notify::Notification {
+        event: "promoted".into(),
+        title: "mediaforce: promoted film.mkv".into(),
+        body: "saved 1.2 GB".into(),
+    };
+    assert_eq!(app.notify(&n).unwrap(), 1);
+    app.run_deliveries(
+        "test/notify",
+        &AtomicBool::new(false),
+        Some(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let read_mail = || -> Vec<String> {
+        std::fs::read_dir(maildir.join("new"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mail = read_mail();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    for want in [
+        "Subject: mediaforce: promoted film.mkv",
+        "From: mediaforce@example.lan",
+        "To: owner@example.lan",
+        "saved 1.2 GB",
+    ] {
+        assert!(mail[0].contains(want), "{want} not in:\n{}", mail[0]);
+    }
+    let e = app.notify_test("strict").unwrap_err();
+    assert!(!e.message.is_empty());
+    assert_eq!(
+        read_mail().len(),
+        1,
+        "nothing was sent without TLS: {}",
+        e.message
+    );
+    let _ = smtpd.kill();
+    let _ = smtpd.wait();
+}
