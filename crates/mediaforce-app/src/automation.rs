@@ -205,7 +205,7 @@ impl App {
                 if matches!(a.mode, AutoMode::Encode | AutoMode::Promote) {
                     let mut job = mediaforce::batch::stage_job(&mpath, item, None);
                     job.priority = ARRIVAL_PRIORITY;
-                    a.job = Some(q.enqueue(&job).map_err(crate::review::store_error)?);
+                    a.job = Some(q.enqueue(&job).map_err(AppError::from)?);
                     a.outcome = "queued".into();
                 }
             }

@@ -7,7 +7,6 @@
 //!
 //! The password is the channel's secret (`--secret`), never part of the address.
 
-use crate::notify::Notification;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
@@ -100,17 +99,18 @@ pub fn parse(url: &str) -> Result<SmtpAddress, String> {
     })
 }
 
-/// Send `n` by email: the server's reply code, or why it failed.
-pub fn send(url: &str, password: &str, n: &Notification) -> Result<u16, String> {
+/// Send a message (`title` as its subject) by email: the server's reply code, or why it
+/// failed.
+pub fn send(url: &str, password: &str, title: &str, body: &str) -> Result<u16, String> {
     let a = parse(url)?;
     let mut m = Message::builder()
         .from(a.from.parse().map_err(|e| format!("from: {e}"))?)
-        .subject(n.title.clone())
+        .subject(title)
         .header(ContentType::TEXT_PLAIN);
     for t in &a.to {
         m = m.to(t.parse().map_err(|e| format!("to: {e}"))?);
     }
-    let message = m.body(n.body.clone()).map_err(|e| e.to_string())?;
+    let message = m.body(body.to_string()).map_err(|e| e.to_string())?;
     let builder = match a.security {
         "starttls" => SmtpTransport::starttls_relay(&a.host).map_err(|e| e.to_string())?,
         "tls" => SmtpTransport::relay(&a.host).map_err(|e| e.to_string())?,

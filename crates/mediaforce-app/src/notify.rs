@@ -249,7 +249,7 @@ pub fn mask(url: &str) -> String {
 /// Send `n` on channel `c` now: the HTTP status (or the SMTP reply code), or why it failed.
 pub fn deliver(c: &ChannelRow, n: &Notification) -> std::result::Result<u16, String> {
     if c.kind == "email" {
-        return crate::email::send(&c.url, &c.secret, n);
+        return crate::email::send(&c.url, &c.secret, &n.title, &n.body);
     }
     let r = request(c, n);
     let mut req = ureq::post(&r.url).timeout(Duration::from_secs(15));
@@ -438,7 +438,7 @@ impl App {
                 );
                 job.requires = Some(JOB_KIND.into());
                 job.max_attempts = ATTEMPTS;
-                q.enqueue(&job).map_err(crate::review::store_error)?;
+                q.enqueue(&job).map_err(AppError::from)?;
             }
             Ok(wanted.len())
         })
@@ -479,7 +479,7 @@ impl App {
     }
 
     fn deliver_job(&self, store: &mut dyn JobStore, lease: &Lease) -> Result<()> {
-        let se = crate::review::store_error;
+        let se = AppError::from;
         let name = lease.payload["channel"]
             .as_str()
             .unwrap_or_default()
