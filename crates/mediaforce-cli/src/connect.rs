@@ -62,9 +62,9 @@ pub enum NotifyAction {
         /// Its name.
         name: String,
         /// Where to deliver: a webhook address, an ntfy topic URL, a Gotify server, a Discord
-        /// or Slack webhook, https://api.telegram.org?chat_id=ID, an Apprise API notify URL,
-        /// smtp://[user@]host[:port]?from=A&to=B (STARTTLS; smtps:// for TLS, smtp+insecure://
-        /// for a local relay).
+        /// or Slack webhook, `https://api.telegram.org?chat_id=ID`, an Apprise API notify URL,
+        /// or `smtp://[user@]host[:port]?from=A&to=B` (STARTTLS; `smtps://` for TLS,
+        /// `smtp+insecure://` for a local relay).
         url: String,
         /// webhook, ntfy, gotify, discord, slack, telegram, apprise, email (default: from the
         /// address, else webhook).
