@@ -253,15 +253,7 @@ impl App {
         api_key: Option<&str>,
     ) -> Result<String> {
         let invalid = |m: String| AppError::new(ErrorKind::Invalid, m);
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(invalid(format!(
-                "hook name {name:?}: use letters, digits, '-', '_' or '.'"
-            )));
-        }
+        crate::check_name("hook name", name)?;
         for (theirs, ours) in mappings {
             if !theirs.starts_with('/') || !ours.starts_with('/') {
                 return Err(invalid(format!(

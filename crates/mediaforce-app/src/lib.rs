@@ -138,6 +138,23 @@ impl From<mediaforce::store::sql::SqlError> for AppError {
 
 pub use mediaforce::domain::human_bytes;
 
+/// A name the operator gives a hook, a channel or a token: letters, digits, `-`, `_`, `.`;
+/// `what` names the field in the refusal.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorKind::Invalid,
+            format!("{what} {name:?}: use letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
 /// Result alias of the application layer.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 

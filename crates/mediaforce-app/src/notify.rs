@@ -304,15 +304,7 @@ impl App {
         secret: Option<&str>,
     ) -> Result<ChannelView> {
         let invalid = |m: String| AppError::new(ErrorKind::Invalid, m);
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(invalid(format!(
-                "name {name:?}: use letters, digits, '-', '_' or '.'"
-            )));
-        }
+        crate::check_name("name", name)?;
         let kind = match kind.or_else(|| infer_kind(url)) {
             Some(k) if KINDS.contains(&k) => k,
             Some(k) => {
