@@ -94,6 +94,8 @@ fn settings_plans_items_and_artifacts_read_back_the_same_on_both_backends() {
             output_bytes: 250,
             wall_seconds: 1.5,
             fps: 30.0,
+            target: Some(93.0),
+            corrections: 2,
         };
         c.record_encode(&row).unwrap();
         let back = c.last_encode(it.id).unwrap().unwrap();
@@ -101,6 +103,7 @@ fn settings_plans_items_and_artifacts_read_back_the_same_on_both_backends() {
             (back.knob, back.predicted_vmaf, back.measured_vmaf),
             (23.5, Some(93.25), None)
         );
+        assert_eq!((back.target, back.corrections), (Some(93.0), 2));
         assert!(c.learned_ratios("h264", "libx264").unwrap().is_empty());
         c.record_validation(it.id, true, "{}").unwrap();
         assert_eq!(c.learned_ratios("h264", "libx264").unwrap(), [0.25]);
@@ -306,6 +309,313 @@ fn the_library_page_filters_sorts_and_pages_the_same_on_both_backends() {
                 ..Default::default()
             }),
             (vec![], 29)
+        );
+    });
+}
+
+#[test]
+fn analytics_sums_are_the_same_on_both_backends() {
+    use mediaforce::catalog::{EncoderHost, QualityBand, SavingDay, DAY};
+    both("stats", |location, dir| {
+        let c = Catalog::open_location(location).unwrap();
+        let mut q = mediaforce::store::open(location).unwrap();
+        let mut db =
+            mediaforce::store::sql::Db::open(location, &mediaforce::catalog::SCHEMA).unwrap();
+        // (path, codec, height, hdr, size, audio, bit rate)
+        let files: [(&str, &str, i64, Option<&str>, i64, &str, i64); 5] = [
+            ("/lib/A/a.avi", "mpeg4", 720, None, 1000, "eng pcm_s16le 2 ch", 8_000_000),
+            ("/lib/A/b.mkv", "h264", 1080, None, 4000, "eng aac 2 ch", 3_000_000),
+            ("/lib/B/c.mkv", "hevc", 2160, Some("pq"), 500, "eng dts 6 ch", 20_000_000),
+            ("/lib/B/gone.mkv", "h264", 1080, None, 9999, "eng aac 2 ch", 1),
+            ("/lib/B/bad.wmv", "wmv3", 480, None, 7777, "eng wmav2 2 ch", 1),
+        ];
+        let mut ids = Vec::new();
+        for (n, (path, codec, height, hdr, size, audio, rate)) in files.iter().enumerate() {
+            let status = match n {
+                3 => "gone",
+                4 => "error",
+                _ => "ok",
+            };
+            db.execute(
+                "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint, status,
+                     ours, first_seen, scanned_at, video_codec, width, height, hdr, bit_rate, audio)
+                 VALUES (?1, '/lib', ?2, 0, 1, ?3, ?4, ?5, 0, 0, 0, ?6, 1, ?7, ?8, ?9, ?10)",
+                &[
+                    (*path).into(),
+                    (*size).into(),
+                    (n as i64).into(),
+                    format!("fp{n}").into(),
+                    status.into(),
+                    (*codec).into(),
+                    (*height).into(),
+                    hdr.map(String::from).into(),
+                    (*rate).into(),
+                    (*audio).into(),
+                ],
+            )
+            .unwrap();
+            ids.push(
+                db.query_opt("SELECT id FROM file WHERE path = ?1", &[(*path).into()])
+                    .unwrap()
+                    .unwrap()
+                    .int(0),
+            );
+        }
+        let plan = dir.join("plan.json");
+        let item = |n: usize| {
+            c.item_for(
+                &plan,
+                n,
+                Some(ids[n]),
+                Path::new(files[n].0),
+                Path::new("/t/x.mkv"),
+            )
+            .unwrap()
+            .id
+        };
+        let encode = |id: i64, n: usize, out: u64, enc: &str, host: &str, measured, fixes| {
+            c.record_encode(&EncodeRow {
+                item_id: id,
+                host: host.into(),
+                source: files[n].0.into(),
+                source_bytes: files[n].4 as u64,
+                source_codec: files[n].1.into(),
+                encoder: enc.into(),
+                encoder_fingerprint: "fp".into(),
+                knob: 30.0,
+                predicted_vmaf: Some(93.0),
+                measured_vmaf: Some(measured),
+                output_bytes: out,
+                wall_seconds: if host == "h1" { 3600.0 } else { 1800.0 },
+                fps: if host == "h1" { 20.0 } else { 60.0 },
+                target: Some(93.0),
+                corrections: fixes,
+            })
+            .unwrap();
+        };
+        let walk = |id: i64, states: &[ItemState]| {
+            for s in states {
+                c.set_state(id, *s, None).unwrap();
+            }
+        };
+        use ItemState::*;
+        // a: encoded (one correction) and promoted ten days ago, saving 800 bytes.
+        let a = item(0);
+        walk(a, &[Encoding]);
+        encode(a, 0, 200, "libsvtav1", "h1", 94.5, 1);
+        walk(a, &[Staged, Validated, Promoting, Promoted]);
+        let today = mediaforce::db::now().div_euclid(DAY);
+        let back = (today - 10) * DAY + 3600;
+        for sql in [
+            "UPDATE encode SET at = ?1 WHERE item_id = ?2",
+            "UPDATE item_event SET at = ?1 WHERE item_id = ?2",
+        ] {
+            db.execute(sql, &[back.into(), a.into()]).unwrap();
+        }
+        // b: promoted and rolled back today: nothing saved in the end.
+        let b = item(1);
+        walk(b, &[Encoding]);
+        encode(b, 1, 1000, "libx264", "h2", 92.5, 0);
+        walk(
+            b,
+            &[Staged, Validated, Promoting, Promoted, RollingBack, RolledBack],
+        );
+        // c: staged, its validation failed, its source damaged.
+        let cc = item(2);
+        walk(cc, &[Encoding, Staged]);
+        c.set_source_damage(cc, 3, Some("3 damaged packets")).unwrap();
+        c.record_validation(cc, false, "{}").unwrap();
+
+        assert_eq!(
+            c.savings_by_day(0).unwrap(),
+            [
+                SavingDay {
+                    day: today - 10,
+                    promoted: 1,
+                    promoted_bytes: 800,
+                    rolled_back: 0,
+                    rolled_back_bytes: 0
+                },
+                SavingDay {
+                    day: today,
+                    promoted: 1,
+                    promoted_bytes: 3000,
+                    rolled_back: 1,
+                    rolled_back_bytes: 3000
+                },
+            ]
+        );
+        // A range that starts after the first promotion leaves it out.
+        assert_eq!(c.savings_by_day((today - 5) * DAY).unwrap().len(), 1);
+        let days = c.encodes_by_day(0).unwrap();
+        assert_eq!(
+            days.iter()
+                .map(|d| (d.day, d.encodes, d.seconds, d.source_bytes))
+                .collect::<Vec<_>>(),
+            [(today - 10, 1, 3600.0, 1000), (today, 1, 1800.0, 4000)]
+        );
+        assert_eq!(
+            c.encoder_hosts(0).unwrap(),
+            [
+                EncoderHost {
+                    encoder: "libsvtav1".into(),
+                    host: "h1".into(),
+                    encodes: 1,
+                    mean_fps: 20.0,
+                    seconds: 3600.0
+                },
+                EncoderHost {
+                    encoder: "libx264".into(),
+                    host: "h2".into(),
+                    encodes: 1,
+                    mean_fps: 60.0,
+                    seconds: 1800.0
+                },
+            ]
+        );
+        assert_eq!(
+            c.quality_bands(0).unwrap(),
+            [
+                QualityBand {
+                    band: "1_to_2".into(),
+                    encodes: 1,
+                    corrections: 1
+                },
+                QualityBand {
+                    band: "under_1".into(),
+                    encodes: 1,
+                    corrections: 0
+                },
+            ]
+        );
+        // The mix: a counts as its AV1 encode now and its MPEG-4 AVI source before.
+        let mix = c.mix_groups().unwrap();
+        let promoted: Vec<_> = mix.iter().filter(|g| g.promoted).collect();
+        assert_eq!(promoted.len(), 1, "{mix:?}");
+        let g = promoted[0];
+        assert_eq!(
+            (
+                g.encoder.as_deref(),
+                g.source_codec.as_deref(),
+                g.source_tail.as_deref(),
+                g.bytes,
+                g.bytes_before,
+                g.resolution.as_str()
+            ),
+            (
+                Some("libsvtav1"),
+                Some("mpeg4"),
+                Some("a.avi"),
+                200,
+                1000,
+                "720p"
+            )
+        );
+        let rest: Vec<_> = mix
+            .iter()
+            .filter(|g| !g.promoted)
+            .map(|g| {
+                (
+                    g.codec.clone().unwrap(),
+                    g.resolution.clone(),
+                    g.hdr.clone(),
+                    g.tail.clone(),
+                    g.files,
+                    g.bytes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rest,
+            [
+                ("h264".into(), "1080p".into(), "".into(), "b.mkv".into(), 1, 4000),
+                ("hevc".into(), "2160p".into(), "pq".into(), "c.mkv".into(), 1, 500),
+            ]
+        );
+        // Per root: live files only, the promoted one at its encode's size.
+        let roots = c.root_totals().unwrap();
+        assert_eq!(
+            roots
+                .iter()
+                .map(|r| (r.root.as_str(), r.files, r.bytes, r.promoted, r.saved_bytes))
+                .collect::<Vec<_>>(),
+            [("/lib", 3, 4700, 1, 800)]
+        );
+        let mut folders: Vec<_> = c
+            .file_savings()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.path, f.bytes, f.saved_bytes))
+            .collect();
+        folders.sort();
+        assert_eq!(
+            folders,
+            [
+                ("/lib/A/a.avi".into(), 200, 800),
+                ("/lib/A/b.mkv".into(), 4000, 0),
+                ("/lib/B/c.mkv".into(), 500, 0)
+            ]
+        );
+        let h = c.health_counts().unwrap();
+        assert_eq!(
+            (
+                h.failed_validations,
+                h.damaged_sources,
+                h.unreadable_files,
+                h.no_result,
+                h.failed_items
+            ),
+            (1, 1, 1, 0, 0)
+        );
+        // Health parts over a (MPEG-4 AVI at 8 Mb/s for 720p, PCM), b (H.264 MKV within
+        // its norm, AAC) and c (HEVC MKV at 20 Mb/s for 2160p, DTS).
+        let p = &c.health_parts().unwrap()[0];
+        let close = |x: f64, want: f64| assert!((x - want).abs() < 1e-6, "{x} != {want}");
+        assert_eq!(p.files, 3);
+        close(p.codec, (30.0 + 60.0 + 85.0) / 3.0);
+        close(p.bit_rate, (100.0 * 3.5 / 8.0 + 100.0 + 100.0 * 16.0 / 20.0) / 3.0);
+        close(p.container, (20.0 + 100.0 + 100.0) / 3.0);
+        close(p.audio, (30.0 + 100.0 + 50.0) / 3.0);
+
+        // Failed jobs by worker, kind verb and cause; queue depth by state and kind.
+        for (kind, error) in [
+            ("stage:plan-1", "disk full"),
+            ("stage:plan-2", "disk full"),
+            ("notify", "refused"),
+        ] {
+            let mut job = NewJob::new(kind, serde_json::json!({}));
+            job.max_attempts = 1;
+            q.enqueue(&job).unwrap();
+            let lease = q
+                .claim("h1/1", &[], Duration::from_secs(60))
+                .unwrap()
+                .unwrap();
+            q.fail(&lease, error).unwrap();
+        }
+        q.enqueue(&NewJob::new("stage:plan-3", serde_json::json!({})))
+            .unwrap();
+        let failed = q.failed_by_cause(0).unwrap();
+        assert_eq!(
+            failed
+                .iter()
+                .map(|f| (f.worker.as_str(), f.kind.as_str(), f.cause.as_str(), f.jobs))
+                .collect::<Vec<_>>(),
+            [("h1/1", "stage", "disk full", 2), ("h1/1", "notify", "refused", 1)]
+        );
+        let mut by_kind: Vec<_> = q
+            .counts_by_kind()
+            .unwrap()
+            .into_iter()
+            .map(|(s, k, n)| (s.as_str(), k, n))
+            .collect();
+        by_kind.sort();
+        assert_eq!(
+            by_kind,
+            [
+                ("failed", "notify".to_string(), 1),
+                ("failed", "stage".to_string(), 2),
+                ("queued", "stage".to_string(), 1)
+            ]
         );
     });
 }

@@ -18,6 +18,7 @@ pub mod library;
 pub mod notify;
 pub mod review;
 pub mod search;
+pub mod stats;
 pub mod transfer;
 pub mod tuning;
 pub mod web;

@@ -12,6 +12,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "scan",
             "ls",
             "report",
+            "stats",
             "inspect-folder",
             "plan",
             "campaign",

@@ -44,6 +44,17 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What the library holds and what was saved: savings per day, week and month, encoding
+    /// hours and speed, quality against the targets, the codec and container mix now and
+    /// before, per-root backlog and health, a forecast and the best opportunities.
+    Stats {
+        /// The time range: 7d, 30d, 90d, 1y or all.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every catalogued file with its bucket, state and last error.
     Ls {
         /// Only files under this folder.
@@ -264,6 +275,14 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
         } => {
             let prefix = app.folder_opt(prefix.as_deref())?;
             report(&app.report(prefix.as_deref(), limit)?, json)
+        }
+        LibraryCommand::Stats { since, json } => {
+            let v = app.stats(&since)?;
+            if json {
+                return print_json(&v);
+            }
+            print!("{}", stats_text(&v));
+            Ok(())
         }
         LibraryCommand::Ls { prefix, json } => {
             let prefix = app.folder_opt(prefix.as_deref())?;
@@ -727,6 +746,176 @@ fn policy_show(v: &mediaforce_app::PolicyView, json: bool) -> Result<()> {
         println!("{name} = {value}    # {src}");
     }
     Ok(())
+}
+
+/// `stats` in words.
+fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
+    use std::fmt::Write;
+    let b = |n: i64| {
+        if n < 0 {
+            format!("-{}", human_bytes(n.unsigned_abs()))
+        } else {
+            human_bytes(n as u64)
+        }
+    };
+    let pct = |part: i64, all: i64| {
+        if all > 0 {
+            100.0 * part as f64 / all as f64
+        } else {
+            0.0
+        }
+    };
+    let mut s = String::new();
+    let range = if v.range == "all" {
+        "all time".to_string()
+    } else {
+        format!("the last {}", v.range)
+    };
+    let _ = writeln!(
+        s,
+        "Saved: {} in all; {} in {range} ({} promotion(s), {} rollback(s)).",
+        b(v.saved.total_bytes),
+        b(v.saved.range_bytes),
+        v.saved.promotions,
+        v.saved.rollbacks
+    );
+    for m in &v.saved.months {
+        let _ = writeln!(
+            s,
+            "  {}: {} saved by {} promotion(s), {} rollback(s); {} in all by its end",
+            m.start,
+            b(m.saved_bytes),
+            m.promoted,
+            m.rolled_back,
+            b(m.cumulative_bytes)
+        );
+    }
+    let f = &v.forecast;
+    let _ = writeln!(
+        s,
+        "Forecast at {}/day (measured over {} day(s)): {} in 30 days, {} in 90, {} in 365.",
+        b(f.daily_bytes.round() as i64),
+        f.days_measured,
+        b(f.in_30_days),
+        b(f.in_90_days),
+        b(f.in_365_days)
+    );
+    let e = &v.encoding;
+    let _ = writeln!(
+        s,
+        "Encoding: {} encode(s), {:.1} h, {} of source.",
+        e.encodes,
+        e.hours,
+        b(e.source_bytes)
+    );
+    for x in &e.by_encoder_host {
+        let _ = writeln!(
+            s,
+            "  {} on {}: {} encode(s), mean {:.1} fps, {:.1} h",
+            x.encoder,
+            x.host,
+            x.encodes,
+            x.mean_fps,
+            x.seconds / 3600.0
+        );
+    }
+    let q = &v.quality;
+    let _ = writeln!(
+        s,
+        "Quality: {} of {} encode(s) measured against their target met it; {} closed-loop correction(s).",
+        q.met, q.measured, q.corrections
+    );
+    if !q.bands.is_empty() {
+        let bands: Vec<String> = q
+            .bands
+            .iter()
+            .map(|x| format!("{} {}", x.band, x.encodes))
+            .collect();
+        let _ = writeln!(s, "  points above the target: {}", bands.join(", "));
+    }
+    let total_now: i64 = v.mix.now.codec.iter().map(|x| x.bytes).sum();
+    let total_before: i64 = v.mix.before.codec.iter().map(|x| x.bytes).sum();
+    let shares = |now: &[mediaforce_app::stats::Share], before: &[mediaforce_app::stats::Share]| {
+        now.iter()
+            .map(|x| {
+                let was = before
+                    .iter()
+                    .find(|y| y.name == x.name)
+                    .map_or(0, |y| y.bytes);
+                format!(
+                    "{} {:.0}% (was {:.0}%)",
+                    x.name,
+                    pct(x.bytes, total_now),
+                    pct(was, total_before)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(s, "Mix by bytes, now (before mediaforce):");
+    let _ = writeln!(s, "  codec: {}", shares(&v.mix.now.codec, &v.mix.before.codec));
+    let _ = writeln!(
+        s,
+        "  container: {}",
+        shares(&v.mix.now.container, &v.mix.before.container)
+    );
+    let _ = writeln!(
+        s,
+        "  resolution: {}",
+        shares(&v.mix.now.resolution, &v.mix.before.resolution)
+    );
+    let _ = writeln!(s, "  dynamic range: {}", shares(&v.mix.now.hdr, &v.mix.before.hdr));
+    for r in &v.roots {
+        let _ = writeln!(
+            s,
+            "Root {}: {} file(s), {}; {} promoted, saving {}; {} candidate(s) expecting {} (at least {}){}; health {:.0}/100 (codec {:.0}, bit rate {:.0}, container {:.0}, audio {:.0}).",
+            r.root.display(),
+            r.files,
+            b(r.bytes),
+            r.promoted,
+            b(r.saved_bytes),
+            r.candidates,
+            b(r.expected_saving_bytes),
+            b(r.expected_low_bytes),
+            r.backlog_days.map_or_else(String::new, |d| format!(", about {d:.1} day(s) of encoding at the measured rate")),
+            r.health.score,
+            r.health.parts.codec,
+            r.health.parts.bit_rate.min(100.0),
+            r.health.parts.container,
+            r.health.parts.audio
+        );
+    }
+    let h = &v.health;
+    let _ = writeln!(
+        s,
+        "Health: {:.0}/100; {} failed validation(s), {} damaged source(s), {} unreadable file(s), {} without a result, {} failed encode(s).",
+        h.score,
+        h.counts.failed_validations,
+        h.counts.damaged_sources,
+        h.counts.unreadable_files,
+        h.counts.no_result,
+        h.counts.failed_items
+    );
+    for j in &h.failed_jobs {
+        let worker = if j.worker.is_empty() { "-" } else { &j.worker };
+        let _ = writeln!(s, "  {} {} job(s) failed on {worker}: {}", j.jobs, j.kind, j.cause);
+    }
+    if !v.opportunities.is_empty() {
+        let _ = writeln!(s, "Best opportunities not started:");
+        for o in &v.opportunities {
+            let _ = writeln!(
+                s,
+                "  {} ({}): expected -{} ({:.0}%, {}, {})",
+                o.path.display(),
+                human_bytes(o.bytes),
+                human_bytes(o.expected_saving_bytes),
+                o.expected_saving_percent,
+                o.bucket,
+                o.estimator
+            );
+        }
+    }
+    s
 }
 
 fn report(view: &mediaforce_app::ReportView, json: bool) -> Result<()> {

@@ -69,6 +69,11 @@ struct Library {
 
 impl Library {
     fn new() -> Self {
+        Self::with("")
+    }
+
+    /// A library whose policy has `extra` appended.
+    fn with(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let library = dir.path().join("library");
         let data = dir.path().join("state");
@@ -76,9 +81,11 @@ impl Library {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(
             data.join("policy.toml"),
-            "[encode]\nencoder = \"libx264\"\npreset = \"ultrafast\"\ntarget_vmaf = 92.0\ntolerance = 3.0\n\
+            format!(
+                "[encode]\nencoder = \"libx264\"\npreset = \"ultrafast\"\ntarget_vmaf = 92.0\ntolerance = 3.0\n\
              [ranking]\nmin_size_mb = 0.0\n\
-             [automation]\nmode = \"promote\"\nsettle_seconds = 1\nmin_free_gb = 0.0\n",
+             [automation]\nmode = \"promote\"\nsettle_seconds = 1\nmin_free_gb = 0.0\n{extra}"
+            ),
         )
         .unwrap();
         let transcode = dir.path().join("transcode");
@@ -98,8 +105,14 @@ impl Library {
     }
 
     fn run(&self, args: &[&str]) -> String {
+        self.run_with(args, &[])
+    }
+
+    /// `mediaforce ARGS` with `env` added; its standard output.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
             .args(args)
+            .envs(env.iter().copied())
             .env("MEDIAFORCE_DATA_DIR", &self.data)
             .env("MEDIAFORCE_CACHE_DIR", self.dir.path().join("cache"))
             .output()
@@ -301,4 +314,192 @@ fn a_service_killed_mid_promotion_completes_it_from_the_journal_when_it_starts_a
     );
     let (status, all) = again.stop();
     assert!(status.success(), "{all}");
+}
+
+/// One HTTP/1.1 exchange over a fresh connection: the status, the headers (lower-case names)
+/// and the body.
+fn http(addr: &str, head: &str, body: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (top, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = top.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status.parse().unwrap(), headers, body.to_string())
+}
+
+/// A webhook receiver on loopback: the body of every request it answers (200).
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then exactly Content-Length bytes of body.
+            let body = loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.trim().parse().unwrap());
+                    if rest.len() >= len {
+                        break Some(rest[..len].to_string());
+                    }
+                }
+            };
+            if let Some(b) = body {
+                g.lock().unwrap().push(b);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (addr, got)
+}
+
+#[test]
+fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_so() {
+    // No lossless-to-x264 encode saves 99.9%: the saving rule holds the item.
+    let lib = Library::with("[approve]\nmin_saving_percent = 99.9\n");
+    let (hook, got) = receiver();
+    lib.run(&[
+        "notify",
+        "add",
+        "owner",
+        &format!("http://{hook}/mediaforce"),
+        "--kind",
+        "webhook",
+        "--events",
+        "review",
+    ]);
+    lib.run_with(
+        &["web-password"],
+        &[("MEDIAFORCE_WEB_PASSWORD", "correct horse")],
+    );
+    let serve = lib.serve(&[]);
+    let started = serve.wait("the address", &|l| {
+        l.starts_with("mediaforce serve: http://")
+    });
+    let addr = started
+        .trim_start_matches("mediaforce serve: http://")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (film, original) = lib.drop_in("film.mkv");
+    let name = film.display().to_string();
+    let held = serve.wait("held", &|l| {
+        l.starts_with("held_for_review: ") && l.contains(&name)
+    });
+    assert!(
+        held.contains("saving: wanted >= 99.9%, measured "),
+        "{held}"
+    );
+    let item: i64 = held
+        .split("(item ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The owner is told, once, through the channel, with the file and the rule it missed.
+    let start = Instant::now();
+    let body = loop {
+        if let Some(b) = got.lock().unwrap().first() {
+            break b.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no notification in 60 s:\n{}",
+            serve.all()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let note: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(note["event"], "review", "{note}");
+    assert_eq!(
+        note["title"],
+        format!("mediaforce: {name} waits for review"),
+        "{note}"
+    );
+    assert!(
+        note["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("saving: wanted >= 99.9%, measured "),
+        "{note}"
+    );
+
+    // Nothing was promoted: the library still holds the original.
+    assert_eq!(std::fs::read(&film).unwrap(), original);
+    let review: serde_json::Value =
+        serde_json::from_str(&lib.run(&["review", &item.to_string(), "--json"])).unwrap();
+    let decision = &review[0]["auto_decision"];
+    assert_eq!(decision["approved"], false, "{review}");
+    let saving = decision["verdict"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "saving")
+        .unwrap();
+    assert_eq!(saving["passed"], false, "{saving}");
+    assert_eq!(saving["wanted"], ">= 99.9%", "{saving}");
+
+    // The item page says so too, rule by rule.
+    let form = "password=correct+horse";
+    let (status, headers, _) = http(
+        &addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nOrigin: http://{addr}\r\nContent-Type: application/x-www-form-urlencoded"
+        ),
+        form,
+    );
+    assert_eq!(status, 303);
+    let cookie = headers
+        .iter()
+        .find(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .unwrap();
+    let (status, _, page) = http(
+        &addr,
+        &format!("GET /items/{item} HTTP/1.1\r\nCookie: {cookie}"),
+        "",
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h2>Automatic decision</h2>"), "{page}");
+    assert!(
+        page.contains("Held for review by the [approve] rules: saving: wanted &gt;= 99.9%"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr class=\"missed\"><td>saving</td><td>&gt;= 99.9%</td>"),
+        "{page}"
+    );
+
+    let (status, all) = serve.stop();
+    assert!(status.success(), "{all}");
+    assert_eq!(got.lock().unwrap().len(), 1, "told once: {all}");
 }

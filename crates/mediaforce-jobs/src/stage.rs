@@ -696,6 +696,14 @@ impl Job<'_> {
             output_bytes,
             wall_seconds: seconds,
             fps: report_fps(&item.source, last.encode_seconds.max(1e-9)),
+            target: Some(item.policy.encode.target_vmaf),
+            // Full encodes after the first; an entry that only keeps an earlier one is not one.
+            corrections: report
+                .encodes
+                .iter()
+                .filter(|e| e.kept_from.is_none())
+                .count()
+                .saturating_sub(1) as u32,
         })?;
         let damage = (last.source_decode_errors > 0).then(|| {
             format!(

@@ -358,3 +358,17 @@ pub fn attempts(db: &mut Db, channel: &str, limit: i64) -> SqlResult<Vec<Attempt
         .map(|r| (r.int(0), r.text(1), r.int(2), r.int(3) != 0, r.text(4)))
         .collect())
 }
+
+/// Delivery attempts kept (the newest 200 per channel) by channel and outcome:
+/// (channel, ok, attempts).
+pub fn attempt_counts(db: &mut Db) -> SqlResult<Vec<(String, bool, i64)>> {
+    Ok(db
+        .query(
+            "SELECT channel, ok, COUNT(*) FROM notify_delivery GROUP BY channel, ok
+             ORDER BY channel, ok",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.int(1) != 0, r.int(2)))
+        .collect())
+}

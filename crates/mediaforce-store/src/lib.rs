@@ -284,6 +284,19 @@ pub struct JobEvent {
 pub const URGENT: i64 = 1000;
 
 /// The job queue: one interface, implemented once on both backends ([`SqlStore`]).
+/// Jobs that failed for good with one cause on one worker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailedJobs {
+    /// The worker slot that last ran them (`host/slot`), or empty.
+    pub worker: String,
+    /// The kind's verb (`stage`, `validate`, `notify`...).
+    pub kind: String,
+    /// The first 120 characters of the error.
+    pub cause: String,
+    /// Jobs.
+    pub jobs: u64,
+}
+
 pub trait JobStore: Send {
     /// Add a job to the queue; returns its id (the id of the queued or running job with the
     /// same key, when there is one).
@@ -363,6 +376,11 @@ pub trait JobStore: Send {
     /// How many jobs are in each state (states with none are left out), counted by the
     /// database: what a dashboard shows without reading every job.
     fn counts(&mut self) -> Result<Vec<(JobState, u64)>>;
+    /// Jobs by state and kind verb (`stage`, `validate`, `notify`: the kind before `:`).
+    fn counts_by_kind(&mut self) -> Result<Vec<(JobState, String, u64)>>;
+    /// Jobs that failed for good since `since_ms`, by worker, kind verb and cause (the
+    /// error's first 120 characters), most first.
+    fn failed_by_cause(&mut self, since_ms: i64) -> Result<Vec<FailedJobs>>;
     /// A job's newest event of `kind`, if any (its latest progress, say), found from the
     /// newest end without reading the others.
     fn latest_event(&mut self, job: i64, kind: &str) -> Result<Option<JobEvent>>;

@@ -347,6 +347,11 @@ impl SqlStore {
     }
 }
 
+/// A job kind's verb: `stage:<plan>` is `stage`.
+fn verb(kind: &str) -> String {
+    kind.split(':').next().unwrap_or_default().to_string()
+}
+
 impl JobStore for SqlStore {
     fn enqueue(&mut self, job: &NewJob) -> Result<i64> {
         let now = self.dialect.now.clone();
@@ -689,6 +694,57 @@ impl JobStore for SqlStore {
             .iter()
             .filter_map(|r| Some((JobState::parse(&r.text(0))?, r.int(1) as u64)))
             .collect())
+    }
+
+    fn counts_by_kind(&mut self) -> Result<Vec<(JobState, String, u64)>> {
+        let rows = self.db.query(
+            "SELECT state, kind, COUNT(*) FROM job GROUP BY state, kind",
+            &[],
+        )?;
+        // Kinds carry their plan (`stage:<plan>`): summed by verb here.
+        let mut by: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for r in &rows {
+            let verb = verb(&r.text(1));
+            *by.entry((r.text(0), verb)).or_default() += r.int(2) as u64;
+        }
+        Ok(by
+            .into_iter()
+            .filter_map(|((state, kind), n)| Some((JobState::parse(&state)?, kind, n)))
+            .collect())
+    }
+
+    fn failed_by_cause(&mut self, since_ms: i64) -> Result<Vec<crate::FailedJobs>> {
+        let rows = self.db.query(
+            "SELECT COALESCE(worker, ''), kind, substr(COALESCE(last_error, ''), 1, 400) AS cause,
+                    COUNT(*)
+             FROM job WHERE state = 'failed' AND updated_ms >= ?1
+             GROUP BY COALESCE(worker, ''), kind, cause",
+            params![since_ms],
+        )?;
+        let mut by: std::collections::BTreeMap<(String, String, String), u64> =
+            Default::default();
+        for r in &rows {
+            // The error without the `(on HOST, attempt N)` the queue adds, so one cause is one
+            // row whatever attempt it ended.
+            let error = r.text(2);
+            let cause = match error.rfind(" (on ") {
+                Some(at) if error.ends_with(')') => &error[..at],
+                _ => &error,
+            };
+            let cause: String = cause.chars().take(120).collect();
+            *by.entry((r.text(0), verb(&r.text(1)), cause)).or_default() += r.int(3) as u64;
+        }
+        let mut out: Vec<crate::FailedJobs> = by
+            .into_iter()
+            .map(|((worker, kind, cause), jobs)| crate::FailedJobs {
+                worker,
+                kind,
+                cause,
+                jobs,
+            })
+            .collect();
+        out.sort_by(|a, b| b.jobs.cmp(&a.jobs));
+        Ok(out)
     }
 
     fn latest_event(&mut self, job: i64, kind: &str) -> Result<Option<JobEvent>> {

@@ -49,6 +49,18 @@ pub(super) struct ItemHtml {
     pub(super) target_vmaf: String,
     /// The newest search: its first guess, its probes and its choice.
     pub(super) search: Vec<(String, String)>,
+    /// The newest automatic decision (`automation.mode = "promote"`), if any.
+    pub(super) auto: Option<AutoHtml>,
+}
+
+/// An automatic decision as the item page shows it: the sentence `review` prints, when,
+/// and each rule with what it wanted and what was measured.
+pub(super) struct AutoHtml {
+    pub(super) approved: bool,
+    pub(super) at: String,
+    pub(super) text: String,
+    /// (rule, wanted, measured, held).
+    pub(super) checks: Vec<(String, String, String, bool)>,
 }
 
 /// `GET /items/{id}`: numbers, review clips, worst frames, the per-frame plot, the history
@@ -163,6 +175,25 @@ pub async fn item(
             })
             .collect(),
         message: q.message,
+        auto: v.review.auto_decision.as_ref().map(|d| AutoHtml {
+            approved: d.approved,
+            at: mediaforce::manifest::utc_timestamp(d.at),
+            text: d.text(),
+            checks: d
+                .decision
+                .verdict
+                .checks
+                .iter()
+                .map(|c| {
+                    (
+                        c.rule.clone(),
+                        c.wanted.clone(),
+                        c.measured.clone(),
+                        c.passed,
+                    )
+                })
+                .collect(),
+        }),
     })
 }
 

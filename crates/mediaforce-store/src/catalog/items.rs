@@ -321,8 +321,8 @@ impl Catalog {
         self.execute(
             "INSERT INTO encode (item_id, at, host, source, source_bytes, source_codec, encoder,
                 encoder_fingerprint, knob, predicted_vmaf, measured_vmaf, output_bytes,
-                wall_seconds, fps)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                wall_seconds, fps, target, corrections)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 e.item_id,
                 db::now(),
@@ -337,7 +337,9 @@ impl Catalog {
                 e.measured_vmaf,
                 e.output_bytes,
                 e.wall_seconds,
-                e.fps
+                e.fps,
+                e.target,
+                i64::from(e.corrections)
             ],
         )
         .map(|_| ())
@@ -348,7 +350,8 @@ impl Catalog {
         Ok(self
             .query_opt(
                 "SELECT item_id, host, source, source_bytes, source_codec, encoder, encoder_fingerprint,
-                        knob, predicted_vmaf, measured_vmaf, output_bytes, wall_seconds, fps
+                        knob, predicted_vmaf, measured_vmaf, output_bytes, wall_seconds, fps,
+                        target, corrections
                  FROM encode WHERE item_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![item],
             )?

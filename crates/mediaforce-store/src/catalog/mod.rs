@@ -19,10 +19,12 @@ mod library;
 mod points;
 mod records;
 mod schema;
+mod stats;
 
 pub use files::{FileProbed, FileSeen, FileWriter};
 pub use records::*;
 pub use schema::{MIGRATIONS, PG_MIGRATIONS, SCHEMA};
+pub use stats::*;
 
 /// The catalog database: SQLite (`<data dir>/catalog.db`) or a PostgreSQL database hosts
 /// share. One connection behind a lock, so one value serves every thread of a process.

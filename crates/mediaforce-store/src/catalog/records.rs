@@ -146,6 +146,11 @@ pub struct EncodeRow {
     pub wall_seconds: f64,
     /// Encode frames per second.
     pub fps: f64,
+    /// The target the measured statistic was to meet (recorded since analytics; `None` for
+    /// older rows).
+    pub target: Option<f64>,
+    /// Full encodes the closed loop redid to meet the target (0: the first one held).
+    pub corrections: u32,
 }
 
 pub(super) const FILE_COLUMNS: &str =
@@ -210,6 +215,8 @@ pub(super) fn encode_from_row(r: &Row) -> EncodeRow {
         output_bytes: r.int(10) as u64,
         wall_seconds: r.real(11),
         fps: r.real(12),
+        target: r.opt_real(13),
+        corrections: r.int(14).max(0) as u32,
     }
 }
 

@@ -168,6 +168,14 @@ CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, p
 ", "
 -- The service's automation looks for items by state every few seconds.
 CREATE INDEX item_state ON item (state, updated_at);
+", "
+-- Analytics: each encode's target and how many times the closed loop corrected it; savings
+-- over time read promotions and rollbacks by kind and time, each with its newest encode.
+ALTER TABLE encode ADD COLUMN target REAL;
+ALTER TABLE encode ADD COLUMN corrections INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX encode_item ON encode (item_id, at, id);
+CREATE INDEX encode_at ON encode (at);
+CREATE INDEX item_event_kind ON item_event (kind, at);
 "];
 
 /// The same schema for PostgreSQL (one migration: it had no earlier versions to carry).
@@ -319,6 +327,14 @@ CREATE INDEX tuning_point_source ON tuning_point (source_fingerprint, encoder, p
 ", "
 -- The service's automation looks for items by state every few seconds.
 CREATE INDEX item_state ON item (state, updated_at);
+", "
+-- Analytics: each encode's target and how many times the closed loop corrected it; savings
+-- over time read promotions and rollbacks by kind and time, each with its newest encode.
+ALTER TABLE encode ADD COLUMN target DOUBLE PRECISION;
+ALTER TABLE encode ADD COLUMN corrections BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX encode_item ON encode (item_id, at, id);
+CREATE INDEX encode_at ON encode (at);
+CREATE INDEX item_event_kind ON item_event (kind, at);
 "];
 
 /// The catalog's schema on both backends.

@@ -1,0 +1,440 @@
+//! What the library holds and what mediaforce saved, summed by the database: savings and
+//! encodes per day, throughput per encoder and host, quality delivered against the target, the
+//! library's mix now and before mediaforce changed it, per-root totals, and health counts.
+//! Every figure is one grouped statement, the same text on SQLite and PostgreSQL.
+
+use crate::params;
+use serde::Serialize;
+
+use super::records::*;
+use super::Catalog;
+
+/// Seconds in a day: days are UTC days since the Unix epoch.
+pub const DAY: i64 = 86_400;
+
+/// One UTC day's promotions and rollbacks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SavingDay {
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// Promotions that day.
+    pub promoted: i64,
+    /// Bytes they saved (source less encode).
+    pub promoted_bytes: i64,
+    /// Rollbacks that day.
+    pub rolled_back: i64,
+    /// Bytes the rollbacks gave back.
+    pub rolled_back_bytes: i64,
+}
+
+/// One UTC day's encodes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EncodeDay {
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// Encodes finished that day.
+    pub encodes: i64,
+    /// Their wall time (search and encode), seconds.
+    pub seconds: f64,
+    /// Bytes of source they encoded.
+    pub source_bytes: i64,
+}
+
+/// Throughput of one encoder on one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EncoderHost {
+    /// Encoder adapter (`libsvtav1`).
+    pub encoder: String,
+    /// Host name.
+    pub host: String,
+    /// Encodes.
+    pub encodes: i64,
+    /// Mean encode frames per second.
+    pub mean_fps: f64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Encodes whose measured statistic fell in one band around their target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityBand {
+    /// `below`, `under_1` (within 1 below; the tolerance may allow it), `0_to_1`, `1_to_2`,
+    /// `2_to_3`, `over_3` (points above the target), `unmeasured`, `no_target` (rows from
+    /// before targets were recorded).
+    pub band: String,
+    /// Encodes in the band.
+    pub encodes: i64,
+    /// Full re-encodes the closed loop made for them.
+    pub corrections: i64,
+}
+
+/// Live files grouped by what a mix is drawn on; a promoted file counted as it is now (its
+/// encode) and as it was (its source).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixGroup {
+    /// A promoted file (its encode is in the library).
+    pub promoted: bool,
+    /// The file's video codec as catalogued (`None` when unknown).
+    pub codec: Option<String>,
+    /// For a promoted file: the encoder that made it and the source's codec.
+    pub encoder: Option<String>,
+    /// The source's codec (promoted files).
+    pub source_codec: Option<String>,
+    /// The height class (`2160p`, `1080p`, ... `SD`, `unknown`).
+    pub resolution: String,
+    /// `pq`, `hlg` or empty (SDR).
+    pub hdr: String,
+    /// The last five characters of the file's name, lower case (the container comes from its
+    /// extension).
+    pub tail: String,
+    /// The same of the source's name (promoted files).
+    pub source_tail: Option<String>,
+    /// Files.
+    pub files: i64,
+    /// Bytes now.
+    pub bytes: i64,
+    /// Bytes before (the sources' sizes for promoted files).
+    pub bytes_before: i64,
+}
+
+/// One library root's totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RootTotals {
+    /// The root.
+    pub root: String,
+    /// Live files.
+    pub files: i64,
+    /// Their bytes now.
+    pub bytes: i64,
+    /// Files promoted (their encode is in place).
+    pub promoted: i64,
+    /// Bytes saved by those promotions.
+    pub saved_bytes: i64,
+}
+
+/// A live file's folder and its bytes (grouped by folder in the caller: a folder is the path
+/// before the last `/`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSaving {
+    /// The file.
+    pub path: String,
+    /// Its root.
+    pub root: String,
+    /// Bytes now.
+    pub bytes: i64,
+    /// Bytes saved by its promotion (0 when not promoted).
+    pub saved_bytes: i64,
+}
+
+/// Health counts over the library and the queue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HealthCounts {
+    /// Items whose newest validation failed.
+    pub failed_validations: i64,
+    /// Items whose source had damage concealed while encoding.
+    pub damaged_sources: i64,
+    /// Catalogued files that could not be read (probe or verify errors).
+    pub unreadable_files: i64,
+    /// Items that ended without a result (no encode met the target within the size guard).
+    pub no_result: i64,
+    /// Items whose encode failed.
+    pub failed_items: i64,
+}
+
+/// The newest encode of the item, joined where a statement needs it.
+const NEWEST_ENCODE: &str = "(SELECT MAX(id) FROM encode WHERE item_id = i.id)";
+
+/// The item promoted into a file, if any (the newest).
+const PROMOTED_ITEM: &str =
+    "(SELECT MAX(id) FROM item WHERE file_id = f.id AND state = 'promoted')";
+
+impl Catalog {
+    /// Promotions and rollbacks per UTC day from `since` (epoch seconds), oldest first; each
+    /// counted with the newest encode the item had when it happened.
+    pub fn savings_by_day(&self, since: i64) -> Result<Vec<SavingDay>, CatalogError> {
+        let rows = self.query(
+            // PostgreSQL sums BIGINTs as NUMERIC: cast back to a 64-bit integer.
+            "SELECT ev.at / 86400,
+                    SUM(CASE WHEN ev.kind = 'promoted' THEN 1 ELSE 0 END),
+                    CAST(SUM(CASE WHEN ev.kind = 'promoted'
+                             THEN e.source_bytes - e.output_bytes ELSE 0 END) AS BIGINT),
+                    SUM(CASE WHEN ev.kind = 'rolled_back' THEN 1 ELSE 0 END),
+                    CAST(SUM(CASE WHEN ev.kind = 'rolled_back'
+                             THEN e.source_bytes - e.output_bytes ELSE 0 END) AS BIGINT)
+             FROM item_event ev
+             JOIN encode e ON e.id = (SELECT MAX(id) FROM encode
+                                      WHERE item_id = ev.item_id AND at <= ev.at)
+             WHERE ev.kind IN ('promoted', 'rolled_back') AND ev.at >= ?1
+             GROUP BY ev.at / 86400
+             ORDER BY 1",
+            params![since],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| SavingDay {
+                day: r.int(0),
+                promoted: r.int(1),
+                promoted_bytes: r.int(2),
+                rolled_back: r.int(3),
+                rolled_back_bytes: r.int(4),
+            })
+            .collect())
+    }
+
+    /// Encodes per UTC day from `since`, oldest first.
+    pub fn encodes_by_day(&self, since: i64) -> Result<Vec<EncodeDay>, CatalogError> {
+        let rows = self.query(
+            "SELECT at / 86400, COUNT(*), SUM(wall_seconds), CAST(SUM(source_bytes) AS BIGINT)
+             FROM encode
+             WHERE at >= ?1 GROUP BY at / 86400 ORDER BY 1",
+            params![since],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| EncodeDay {
+                day: r.int(0),
+                encodes: r.int(1),
+                seconds: r.real(2),
+                source_bytes: r.int(3),
+            })
+            .collect())
+    }
+
+    /// Throughput per encoder and host from `since`, most encodes first.
+    pub fn encoder_hosts(&self, since: i64) -> Result<Vec<EncoderHost>, CatalogError> {
+        let rows = self.query(
+            "SELECT encoder, host, COUNT(*), AVG(fps), SUM(wall_seconds) FROM encode
+             WHERE at >= ?1 GROUP BY encoder, host ORDER BY 3 DESC, 1, 2",
+            params![since],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| EncoderHost {
+                encoder: r.text(0),
+                host: r.text(1),
+                encodes: r.int(2),
+                mean_fps: r.real(3),
+                seconds: r.real(4),
+            })
+            .collect())
+    }
+
+    /// Encodes from `since` by where their measured statistic fell against their target.
+    pub fn quality_bands(&self, since: i64) -> Result<Vec<QualityBand>, CatalogError> {
+        let rows = self.query(
+            "SELECT CASE
+                      WHEN measured_vmaf IS NULL THEN 'unmeasured'
+                      WHEN target IS NULL THEN 'no_target'
+                      WHEN measured_vmaf < target - 1 THEN 'below'
+                      WHEN measured_vmaf < target THEN 'under_1'
+                      WHEN measured_vmaf < target + 1 THEN '0_to_1'
+                      WHEN measured_vmaf < target + 2 THEN '1_to_2'
+                      WHEN measured_vmaf < target + 3 THEN '2_to_3'
+                      ELSE 'over_3' END AS band,
+                    COUNT(*), CAST(SUM(corrections) AS BIGINT)
+             FROM encode WHERE at >= ?1
+             GROUP BY band ORDER BY band",
+            params![since],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| QualityBand {
+                band: r.text(0),
+                encodes: r.int(1),
+                corrections: r.int(2),
+            })
+            .collect())
+    }
+
+    /// The live files grouped by codec, encoder, height class, HDR and name ending, each
+    /// group with its bytes now and before promotion.
+    pub fn mix_groups(&self) -> Result<Vec<MixGroup>, CatalogError> {
+        let sql = format!(
+            "SELECT CASE WHEN i.id IS NULL THEN 0 ELSE 1 END, f.video_codec, e.encoder,
+                    e.source_codec,
+                    CASE WHEN f.height IS NULL THEN 'unknown'
+                         WHEN f.height >= 1800 THEN '2160p'
+                         WHEN f.height >= 1300 THEN '1440p'
+                         WHEN f.height >= 1000 THEN '1080p'
+                         WHEN f.height >= 700 THEN '720p'
+                         WHEN f.height >= 540 THEN '576p'
+                         WHEN f.height >= 460 THEN '480p'
+                         ELSE 'SD' END AS res,
+                    COALESCE(f.hdr, '') AS hdr,
+                    lower(substr(f.path, length(f.path) - 4)) AS tail,
+                    lower(substr(e.source, length(e.source) - 4)) AS source_tail,
+                    COUNT(*),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.source_bytes END) AS BIGINT)
+             FROM file f
+             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
+             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
+             WHERE f.status = 'ok'
+             GROUP BY 1, f.video_codec, e.encoder, e.source_codec, res, hdr, tail, source_tail
+             ORDER BY 10 DESC"
+        );
+        Ok(self
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| MixGroup {
+                promoted: r.int(0) == 1,
+                codec: r.opt_text(1),
+                encoder: r.opt_text(2),
+                source_codec: r.opt_text(3),
+                resolution: r.text(4),
+                hdr: r.text(5),
+                tail: r.text(6),
+                source_tail: r.opt_text(7),
+                files: r.int(8),
+                bytes: r.int(9),
+                bytes_before: r.int(10),
+            })
+            .collect())
+    }
+
+    /// Per library root: live files, bytes, promotions and the bytes they saved.
+    pub fn root_totals(&self) -> Result<Vec<RootTotals>, CatalogError> {
+        let sql = format!(
+            "SELECT f.root, COUNT(*),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
+                    SUM(CASE WHEN e.id IS NULL THEN 0 ELSE 1 END),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN 0
+                             ELSE e.source_bytes - e.output_bytes END) AS BIGINT)
+             FROM file f
+             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
+             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
+             WHERE f.status = 'ok'
+             GROUP BY f.root ORDER BY f.root"
+        );
+        Ok(self
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| RootTotals {
+                root: r.text(0),
+                files: r.int(1),
+                bytes: r.int(2),
+                promoted: r.int(3),
+                saved_bytes: r.int(4),
+            })
+            .collect())
+    }
+
+    /// Every live file with its bytes and what its promotion saved: the folder table's
+    /// input (a folder is not a column; its files are summed by the caller).
+    pub fn file_savings(&self) -> Result<Vec<FileSaving>, CatalogError> {
+        let sql = format!(
+            "SELECT f.path, f.root,
+                    CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END,
+                    CASE WHEN e.id IS NULL THEN 0 ELSE e.source_bytes - e.output_bytes END
+             FROM file f
+             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
+             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
+             WHERE f.status = 'ok'"
+        );
+        Ok(self
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| FileSaving {
+                path: r.text(0),
+                root: r.text(1),
+                bytes: r.int(2),
+                saved_bytes: r.int(3),
+            })
+            .collect())
+    }
+
+    /// Health counts: failed validations (newest per item), damaged sources, unreadable
+    /// files, items without a result and failed items.
+    pub fn health_counts(&self) -> Result<HealthCounts, CatalogError> {
+        let row = self.query_opt(
+            "SELECT
+               (SELECT COUNT(*) FROM validation v
+                WHERE v.passed = 0
+                  AND v.id = (SELECT MAX(id) FROM validation WHERE item_id = v.item_id)),
+               (SELECT COUNT(*) FROM item WHERE source_damage > 0),
+               (SELECT COUNT(*) FROM file WHERE status = 'error'),
+               (SELECT COUNT(*) FROM item WHERE state = 'no_result'),
+               (SELECT COUNT(*) FROM item WHERE state = 'failed')",
+            &[],
+        )?;
+        Ok(row.map_or_else(HealthCounts::default, |r| HealthCounts {
+            failed_validations: r.int(0),
+            damaged_sources: r.int(1),
+            unreadable_files: r.int(2),
+            no_result: r.int(3),
+            failed_items: r.int(4),
+        }))
+    }
+}
+
+/// A library health score's parts (0-100 each, the mean over live files) for one root.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HealthParts {
+    /// The root.
+    pub root: String,
+    /// Live files scored.
+    pub files: i64,
+    /// How modern the video codec is: AV1 100, HEVC and VP9 85, H.264 60, MPEG-4 part 2, VC-1,
+    /// VP8 and WMV 30, older codecs 10.
+    pub codec: f64,
+    /// Bit rate against the norm for the height (100 at or below it, falling as the norm over
+    /// the bit rate above it): 2160p 16, 1440p 10, 1080p 6, 720p 3.5, 576p 2, 480p 1.5, smaller
+    /// 1 Mb/s.
+    pub bit_rate: f64,
+    /// Container: MKV, MP4, WebM, MOV 100; transport streams 70; AVI, WMV/ASF, MPEG-PS, FLV
+    /// and others 20.
+    pub container: f64,
+    /// Audio: AAC, Opus or none 100; AC-3 and E-AC-3 75; DTS 50; PCM, FLAC and TrueHD 30.
+    pub audio: f64,
+}
+
+impl Catalog {
+    /// The health score's parts per library root, averaged over its live files.
+    pub fn health_parts(&self) -> Result<Vec<HealthParts>, CatalogError> {
+        let rows = self.query(
+            "SELECT root, COUNT(*),
+               CAST(AVG(CASE WHEN video_codec = 'av1' THEN 100.0
+                        WHEN video_codec IN ('hevc', 'vp9') THEN 85.0
+                        WHEN video_codec = 'h264' THEN 60.0
+                        WHEN video_codec IN ('mpeg4', 'msmpeg4v3', 'msmpeg4v2', 'vc1', 'wmv3',
+                                             'wmv2', 'vp8', 'theora') THEN 30.0
+                        ELSE 10.0 END) AS DOUBLE PRECISION),
+               CAST(AVG(CASE WHEN bit_rate IS NULL OR bit_rate <= norm THEN 100.0
+                        ELSE 100.0 * norm / bit_rate END) AS DOUBLE PRECISION),
+               CAST(AVG(CASE WHEN lower(path) LIKE '%.mkv' OR lower(path) LIKE '%.mp4'
+                             OR lower(path) LIKE '%.m4v' OR lower(path) LIKE '%.webm'
+                             OR lower(path) LIKE '%.mov' THEN 100.0
+                        WHEN lower(path) LIKE '%.ts' OR lower(path) LIKE '%.m2ts'
+                             OR lower(path) LIKE '%.mts' THEN 70.0
+                        ELSE 20.0 END) AS DOUBLE PRECISION),
+               CAST(AVG(CASE WHEN audio IS NULL THEN 100.0
+                        WHEN audio LIKE '%pcm%' OR audio LIKE '%flac%'
+                             OR audio LIKE '%truehd%' THEN 30.0
+                        WHEN audio LIKE '%dts%' THEN 50.0
+                        WHEN audio LIKE '%ac3%' THEN 75.0
+                        ELSE 100.0 END) AS DOUBLE PRECISION)
+             FROM (SELECT root, video_codec, bit_rate, path, audio,
+                          CASE WHEN height >= 1800 THEN 16000000.0
+                               WHEN height >= 1300 THEN 10000000.0
+                               WHEN height >= 1000 THEN 6000000.0
+                               WHEN height >= 700 THEN 3500000.0
+                               WHEN height >= 540 THEN 2000000.0
+                               WHEN height >= 460 THEN 1500000.0
+                               ELSE 1000000.0 END AS norm
+                   FROM file WHERE status = 'ok') f
+             GROUP BY root ORDER BY root",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| HealthParts {
+                root: r.text(0),
+                files: r.int(1),
+                codec: r.real(2),
+                bit_rate: r.real(3),
+                container: r.real(4),
+                audio: r.real(5),
+            })
+            .collect())
+    }
+}
