@@ -47,6 +47,11 @@ pub struct StatsView {
     pub range: String,
     /// Its first day's start, epoch seconds (`None` for `all`).
     pub since: Option<i64>,
+    /// The days the range covers, as days since the Unix epoch: from its first day (for
+    /// `all`, the first day anything was promoted or encoded) to today.
+    pub first_day: i64,
+    /// Today, as days since the Unix epoch (UTC).
+    pub today: i64,
     /// When these figures were read, epoch seconds.
     pub generated_at: i64,
     /// Bytes saved.
@@ -91,6 +96,8 @@ pub struct SavedView {
 /// One day, week or month of savings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Period {
+    /// Its first day, as days since the Unix epoch.
+    pub day: i64,
     /// Its first day (`2026-12-01`), or the month (`2026-12`).
     pub start: String,
     /// Promotions.
@@ -121,6 +128,8 @@ pub struct EncodingView {
 /// One day's encodes.
 #[derive(Debug, Clone, Serialize)]
 pub struct EncodePeriod {
+    /// The day, as days since the Unix epoch.
+    pub day: i64,
     /// The day (`2026-12-01`).
     pub start: String,
     /// Encodes.
@@ -291,6 +300,7 @@ fn periods(days: &[SavingDay], before: i64, key: impl Fn(i64) -> String) -> Vec<
                 p.cumulative_bytes = total;
             }
             _ => out.push(Period {
+                day: d.day,
                 start: k,
                 promoted: d.promoted,
                 rolled_back: d.rolled_back,
@@ -437,7 +447,7 @@ impl App {
         let now = mediaforce::db::now();
         let today = now.div_euclid(DAY);
         let first_day = if days == 0 { i64::MIN / 2 } else { today - days + 1 };
-        let since = (days != 0).then_some(first_day * DAY);
+        let since = (days != 0).then(|| first_day * DAY);
         let since_or_zero = since.unwrap_or(0);
         let catalog = &self.catalog;
 
@@ -464,6 +474,7 @@ impl App {
             days: encode_days
                 .iter()
                 .map(|d| EncodePeriod {
+                    day: d.day,
                     start: date(d.day),
                     encodes: d.encodes,
                     hours: d.seconds / 3600.0,
@@ -577,9 +588,16 @@ impl App {
                 estimator: r.ranking.estimator.to_string(),
             })
             .collect();
+        let first_encode = encoding.days.first().map_or(today, |d| d.day);
         Ok(StatsView {
             range: range.to_string(),
             since,
+            first_day: if days == 0 {
+                first_seen.min(first_encode)
+            } else {
+                first_day
+            },
+            today,
             generated_at: now,
             saved,
             encoding,

@@ -24,7 +24,9 @@ use std::time::SystemTime;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 pub mod automation;
+pub mod charts;
 mod hooks;
+pub mod metrics;
 pub mod pages;
 
 /// The buffer a file is read or written with.
@@ -232,6 +234,12 @@ pub fn router(server: Server) -> Router {
         .route("/api/folders", get(pages::folder_json))
         .route("/folders/{action}", post(pages::folder_action))
         .route("/settings", get(pages::settings))
+        .route("/analytics", get(pages::analytics))
+        .route("/analytics.csv", get(pages::analytics_csv))
+        .route("/analytics/health.csv", get(pages::health_csv))
+        .route("/analytics/queue", post(pages::analytics_queue))
+        .route("/api/stats", get(pages::stats_json))
+        .route("/metrics", get(pages::metrics))
         .route("/automation", get(pages::automation))
         .route("/automation/{action}", post(pages::automation_action))
         .route("/items/{id}", get(pages::item))
@@ -292,7 +300,12 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     refuse_unprotected(addr, &app).await?;
     let hosts = hosts_for(addr, public_hosts);
-    axum::serve(listener, router(Server::with_hosts(app, hosts))).await
+    axum::serve(
+        listener,
+        router(Server::with_hosts(app, hosts))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 /// Serve `app` on `listener` until `stopped` completes (in-flight requests finish first),
@@ -311,9 +324,12 @@ pub async fn serve_until(
     if let Some(status) = automation {
         server = server.with_automation(status);
     }
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(stopped)
-        .await
+    axum::serve(
+        listener,
+        router(server).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped)
+    .await
 }
 
 /// Refuse (`PermissionDenied`) to serve on `addr` when it is not loopback and no web password

@@ -203,6 +203,74 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         .any(|p| std::fs::read(&p).is_ok_and(|b| b == original));
     assert!(kept, "the original is archived");
 
+    // The Analytics page counts this promotion: the saving is the original's size less the
+    // encode's, in the cards, the chart (one point for today) and the JSON export.
+    let saved = original.len() as i64 - staged.len() as i64;
+    let stats = app.stats("all").unwrap();
+    assert_eq!(stats.saved.total_bytes, saved);
+    assert_eq!((stats.saved.promotions, stats.saved.rollbacks), (1, 0));
+    assert_eq!(stats.encoding.encodes, 1);
+    assert_eq!(stats.quality.measured, 1);
+    assert_eq!(stats.quality.met, 1, "{:?}", stats.quality);
+    assert_eq!(stats.mix.now.codec[0].name, "h264");
+    assert_eq!(stats.mix.before.codec[0].bytes, original.len() as i64);
+    b.go(&format!("{base}/analytics?range=all"));
+    b.wait_for(
+        "return document.getElementById('saved-total').textContent",
+        mediaforce_app::human_bytes(saved as u64).into(),
+    );
+    assert_eq!(
+        b.eval("return document.querySelectorAll('#chart-saved svg circle').length"),
+        1,
+        "one day with a promotion"
+    );
+    assert_eq!(
+        b.eval("return document.getElementById('quality').textContent"),
+        "1/1"
+    );
+    b.screenshot("analytics");
+    for (i, y) in [900, 1800, 2700].iter().enumerate() {
+        b.eval(&format!("window.scrollTo(0, {y}); return 1"));
+        b.screenshot(&format!("analytics-{}", i + 2));
+    }
+    let api: serde_json::Value = serde_json::from_str(
+        &b.eval(&format!(
+            "const r = new XMLHttpRequest(); r.open('GET', '{base}/api/stats?range=all', false); r.send(); return r.responseText"
+        ))
+        .as_str()
+        .unwrap()
+        .to_string(),
+    )
+    .unwrap();
+    assert_eq!(api["saved"]["total_bytes"], saved);
+    // GET /metrics: open from loopback, refused with an unknown token.
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("mediaforce_saved_bytes {saved}\n")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mediaforce_promotions_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("mediaforce_encodes_total{encoder=\"libx264\","),
+        "{metrics}"
+    );
+    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
+    let refused = common::code(
+        ureq::get(&format!("{base}/metrics"))
+            .set("authorization", "Bearer nonsense")
+            .call(),
+    );
+    assert_eq!(refused.0, 401);
+    b.go(&format!("{base}/items/{}", item.id));
+    b.wait_for(
+        "return document.getElementById('state').textContent.trim().startsWith('promoted')",
+        true.into(),
+    );
+
     // Roll back, then encode again at another target from the page: the staged encode is
     // discarded, the job carries the new target, and the encode it makes aims at it.
     let first = app.catalog.last_encode(item.id).unwrap().unwrap();

@@ -3,6 +3,7 @@
 //! rebinding); a state-changing one must also come from this server's own pages (`Origin`)
 //! and carry the session's CSRF token. The session cookie is `HttpOnly` and `SameSite=Strict`.
 
+mod analytics;
 mod auth;
 mod automation;
 mod common;
@@ -11,6 +12,7 @@ mod item;
 mod jobs;
 mod library;
 
+pub use analytics::*;
 pub use auth::*;
 pub use automation::*;
 pub use common::*;
