@@ -411,7 +411,7 @@ fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_s
     let (film, original) = lib.drop_in("film.mkv");
     let name = film.display().to_string();
     let held = serve.wait("held", &|l| {
-        l.starts_with("held_for_review: ") && l.contains(&name)
+        l.contains("held_for_review: ") && l.contains(&name)
     });
     assert!(
         held.contains("saving: wanted >= 99.9%, measured "),
@@ -456,7 +456,7 @@ fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_s
     // Nothing was promoted: the library still holds the original.
     assert_eq!(std::fs::read(&film).unwrap(), original);
     let review: serde_json::Value =
-        serde_json::from_str(&lib.run(&["review", &item.to_string(), "--json"])).unwrap();
+        serde_json::from_str(&lib.run(&["review", "--index", "0", "--json"])).unwrap();
     let decision = &review[0]["auto_decision"];
     assert_eq!(decision["approved"], false, "{review}");
     let saving = decision["verdict"]["checks"]
@@ -491,12 +491,33 @@ fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_s
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<h2>Automatic decision</h2>"), "{page}");
     assert!(
-        page.contains("Held for review by the [approve] rules: saving: wanted &gt;= 99.9%"),
+        page.contains("Held for review by the [approve] rules: saving: wanted &#62;= 99.9%"),
         "{page}"
     );
     assert!(
-        page.contains("<tr class=\"missed\"><td>saving</td><td>&gt;= 99.9%</td>"),
+        page.contains("<tr class=\"missed\"><td>saving</td><td>&#62;= 99.9%</td>"),
         "{page}"
+    );
+
+    // `stats`: one encode, measured against its target, nothing promoted.
+    let stats: serde_json::Value =
+        serde_json::from_str(&lib.run(&["stats", "--since", "all", "--json"])).unwrap();
+    assert_eq!(stats["encoding"]["encodes"], 1, "{stats}");
+    assert_eq!(stats["quality"]["measured"], 1, "{stats}");
+    assert_eq!(stats["saved"]["total_bytes"], 0, "{stats}");
+    assert_eq!(stats["roots"][0]["files"], 1, "{stats}");
+    let text = lib.run(&["stats"]);
+    assert!(text.starts_with("Saved: 0 B in all; 0 B in the last 30d"), "{text}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
+        .args(["stats", "--since", "2w"])
+        .env("MEDIAFORCE_DATA_DIR", &lib.data)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("range \"2w\": not one of 7d, 30d, 90d, 1y, all"),
+        "{said}"
     );
 
     let (status, all) = serve.stop();
