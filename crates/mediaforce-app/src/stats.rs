@@ -816,3 +816,118 @@ mod tests {
         assert!(parse_range("2w").unwrap_err().message.contains("7d, 30d, 90d, 1y, all"));
     }
 }
+
+/// A duplicate group: the same content in several places.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateView {
+    /// Every copy and its size.
+    pub files: Vec<(PathBuf, u64)>,
+    /// The copy suggested to keep.
+    pub keep: PathBuf,
+    /// Bytes freed by removing the others (nothing is removed by mediaforce).
+    pub reclaimable_bytes: u64,
+    /// Confirmed by duration and decoded frames (else only the fingerprint agrees).
+    pub confirmed: bool,
+    /// What was compared, or why it could not be.
+    pub detail: String,
+}
+
+/// What the analyzers found.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisView {
+    /// The same content in two or more places.
+    pub duplicates: Vec<DuplicateView>,
+    /// Files far below their folder's bit rate for their resolution.
+    pub quality_gaps: Vec<mediaforce::analyze::QualityGap>,
+    /// Groups of alike files worth a `calibrate` first.
+    pub batches: Vec<mediaforce::analyze::Batch>,
+    /// Files that cannot be read, with the cause.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+/// At most this many duplicate groups are confirmed by decoding (each decodes six frames).
+const MAX_DUPLICATE_CHECKS: usize = 50;
+
+impl App {
+    /// Run the analyzers over the catalog: duplicates (a shared fingerprint, confirmed by
+    /// duration and three decoded frames each), quality gaps (under a quarter of the folder's
+    /// median bit rate for the resolution, three files at least), batches of five or more
+    /// alike files, and unreadable files. Nothing is changed.
+    pub fn analyze(&self) -> Result<AnalysisView> {
+        use mediaforce::analyze;
+        let files = self.catalog.file_facts()?;
+        let duration = |id: i64| -> Option<f64> {
+            let rec = self.catalog.file(id).ok()??;
+            serde_json::from_str::<mediaforce::core::MediaInfo>(rec.probe_json.as_deref()?)
+                .ok()?
+                .duration_seconds
+        };
+        let mut duplicates = Vec::new();
+        for (n, group) in analyze::duplicate_candidates(&files).into_iter().enumerate() {
+            let keep = analyze::keep_of(&group);
+            let mut confirmed = n < MAX_DUPLICATE_CHECKS;
+            let mut details = Vec::new();
+            if n >= MAX_DUPLICATE_CHECKS {
+                details.push(format!(
+                    "not confirmed: only the {MAX_DUPLICATE_CHECKS} largest groups are decoded"
+                ));
+            }
+            for other in group.iter().filter(|f| f.id != keep.id) {
+                if !confirmed {
+                    break;
+                }
+                let said = match (duration(keep.id), duration(other.id)) {
+                    (Some(a), Some(b)) => analyze::same_picture(
+                        (Path::new(&keep.path), a),
+                        (Path::new(&other.path), b),
+                    )
+                    .map_err(|e| e.to_string()),
+                    _ => Err("a duration is unknown".to_string()),
+                };
+                match said {
+                    Ok(Some(d)) => details.push(d),
+                    Ok(None) => {
+                        confirmed = false;
+                        details.push(format!(
+                            "not confirmed: {} differs in duration or picture",
+                            other.path
+                        ));
+                    }
+                    Err(e) => {
+                        confirmed = false;
+                        details.push(format!("not confirmed: {e}"));
+                    }
+                }
+            }
+            duplicates.push(DuplicateView {
+                files: group
+                    .iter()
+                    .map(|f| (PathBuf::from(&f.path), f.size.max(0) as u64))
+                    .collect(),
+                keep: PathBuf::from(&keep.path),
+                reclaimable_bytes: group
+                    .iter()
+                    .filter(|f| f.id != keep.id)
+                    .map(|f| f.size.max(0) as u64)
+                    .sum(),
+                confirmed,
+                detail: details.last().cloned().unwrap_or_default(),
+            });
+        }
+        Ok(AnalysisView {
+            duplicates,
+            quality_gaps: analyze::quality_gaps(&files, 0.25, 3),
+            batches: analyze::batches(&files, 5),
+            unreadable: files
+                .iter()
+                .filter(|f| f.status == "error")
+                .map(|f| {
+                    (
+                        PathBuf::from(&f.path),
+                        f.error.clone().unwrap_or_else(|| "unreadable".into()),
+                    )
+                })
+                .collect(),
+        })
+    }
+}

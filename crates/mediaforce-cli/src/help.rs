@@ -13,6 +13,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "ls",
             "report",
             "stats",
+            "analyze",
             "inspect-folder",
             "plan",
             "campaign",

@@ -55,6 +55,14 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Findings that need no encode: the same content in two places (confirmed by duration
+    /// and decoded frames), files far below their folder's bit rate, groups of alike files
+    /// worth a `calibrate` first, unreadable files. Nothing is changed.
+    Analyze {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every catalogued file with its bucket, state and last error.
     Ls {
         /// Only files under this folder.
@@ -282,6 +290,14 @@ pub fn run(cmd: LibraryCommand, paths: &Paths) -> Result<()> {
                 return print_json(&v);
             }
             print!("{}", stats_text(&v));
+            Ok(())
+        }
+        LibraryCommand::Analyze { json } => {
+            let v = app.analyze()?;
+            if json {
+                return print_json(&v);
+            }
+            print!("{}", analysis_text(&v));
             Ok(())
         }
         LibraryCommand::Ls { prefix, json } => {
@@ -746,6 +762,63 @@ fn policy_show(v: &mediaforce_app::PolicyView, json: bool) -> Result<()> {
         println!("{name} = {value}    # {src}");
     }
     Ok(())
+}
+
+/// `analyze` in words.
+fn analysis_text(v: &mediaforce_app::stats::AnalysisView) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "Duplicates: {} group(s).", v.duplicates.len());
+    for d in &v.duplicates {
+        let _ = writeln!(
+            s,
+            "  keep {} ({}); {} could go ({} {})",
+            d.keep.display(),
+            if d.confirmed { "confirmed" } else { "unconfirmed" },
+            human_bytes(d.reclaimable_bytes),
+            d.files
+                .iter()
+                .filter(|(p, _)| *p != d.keep)
+                .map(|(p, _)| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.detail
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Quality gaps (under a quarter of the folder's median bit rate): {}.",
+        v.quality_gaps.len()
+    );
+    for g in &v.quality_gaps {
+        let _ = writeln!(
+            s,
+            "  {}: {} at {:.2} Mb/s, the folder's median {:.2} Mb/s ({:.0}%)",
+            g.path.display(),
+            g.resolution,
+            g.bit_rate as f64 / 1e6,
+            g.folder_median as f64 / 1e6,
+            g.ratio * 100.0
+        );
+    }
+    let _ = writeln!(s, "Batches worth a calibrate first: {}.", v.batches.len());
+    for b in &v.batches {
+        let _ = writeln!(
+            s,
+            "  {}: {} {} {} file(s), {} (mediaforce calibrate {:?})",
+            b.folder.display(),
+            b.files,
+            b.codec,
+            b.resolution,
+            human_bytes(b.bytes.max(0) as u64),
+            b.folder.display().to_string()
+        );
+    }
+    let _ = writeln!(s, "Unreadable files: {}.", v.unreadable.len());
+    for (p, e) in &v.unreadable {
+        let _ = writeln!(s, "  {}: {e}", p.display());
+    }
+    s
 }
 
 /// `stats` in words.

@@ -10,6 +10,7 @@
 //! - [`promote`]: the crash-safe, fenced, reversible swap into the library.
 //! - [`control`]: the job control (cancel, pause, the lease's fence) jobs read.
 
+pub mod analyze;
 pub mod approve;
 pub mod control;
 pub mod manifest;

@@ -238,6 +238,8 @@ pub fn router(server: Server) -> Router {
         .route("/analytics.csv", get(pages::analytics_csv))
         .route("/analytics/health.csv", get(pages::health_csv))
         .route("/analytics/queue", post(pages::analytics_queue))
+        .route("/analytics/findings", get(pages::findings))
+        .route("/api/findings", get(pages::findings_json))
         .route("/api/stats", get(pages::stats_json))
         .route("/metrics", get(pages::metrics))
         .route("/automation", get(pages::automation))

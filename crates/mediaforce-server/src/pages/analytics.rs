@@ -492,3 +492,84 @@ pub async fn metrics(
         Err(f) => f.into_response(),
     }
 }
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+pub(super) struct FindingsHtml {
+    pub(super) signed_in: bool,
+    pub(super) csrf: String,
+    /// (keep, others, reclaimable, confirmed, detail).
+    pub(super) duplicates: Vec<(String, Vec<String>, String, bool, String)>,
+    /// (file, resolution, its rate, median, percent).
+    pub(super) gaps: Vec<[String; 5]>,
+    /// (folder, files, codec, resolution, size).
+    pub(super) batches: Vec<[String; 5]>,
+    /// (file, cause).
+    pub(super) unreadable: Vec<(String, String)>,
+}
+
+/// `GET /analytics/findings`: what the analyzers found (nothing is changed by looking).
+pub async fn findings(State(server): State<Server>, headers: HeaderMap) -> Response {
+    let (csrf, v) = match page_data(&server, &headers, |app| app.analyze()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mbps = |b: i64| format!("{:.2} Mb/s", b as f64 / 1e6);
+    render(&FindingsHtml {
+        signed_in: true,
+        csrf,
+        duplicates: v
+            .duplicates
+            .iter()
+            .map(|d| {
+                (
+                    d.keep.display().to_string(),
+                    d.files
+                        .iter()
+                        .filter(|(p, _)| *p != d.keep)
+                        .map(|(p, n)| format!("{} ({})", p.display(), human_bytes(*n)))
+                        .collect(),
+                    human_bytes(d.reclaimable_bytes),
+                    d.confirmed,
+                    d.detail.clone(),
+                )
+            })
+            .collect(),
+        gaps: v
+            .quality_gaps
+            .iter()
+            .map(|g| {
+                [
+                    g.path.display().to_string(),
+                    g.resolution.clone(),
+                    mbps(g.bit_rate),
+                    mbps(g.folder_median),
+                    format!("{:.0}%", g.ratio * 100.0),
+                ]
+            })
+            .collect(),
+        batches: v
+            .batches
+            .iter()
+            .map(|b| {
+                [
+                    b.folder.display().to_string(),
+                    b.files.to_string(),
+                    b.codec.clone(),
+                    b.resolution.clone(),
+                    bytes(b.bytes),
+                ]
+            })
+            .collect(),
+        unreadable: v
+            .unreadable
+            .iter()
+            .map(|(p, e)| (p.display().to_string(), e.clone()))
+            .collect(),
+    })
+}
+
+/// `GET /api/findings`: the same as JSON (as `mediaforce analyze --json`).
+pub async fn findings_json(State(server): State<Server>, headers: HeaderMap) -> Response {
+    api(&server, &headers, |app| app.analyze()).await
+}

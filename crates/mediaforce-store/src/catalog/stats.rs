@@ -438,3 +438,61 @@ impl Catalog {
             .collect())
     }
 }
+
+/// What the analyzers read of a catalogued file (not gone): a narrow row, no probe record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileFacts {
+    /// Row id.
+    pub id: i64,
+    /// The file.
+    pub path: String,
+    /// Its library root.
+    pub root: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Video codec, when probed.
+    pub codec: Option<String>,
+    /// Width, when probed.
+    pub width: Option<i64>,
+    /// Height, when probed.
+    pub height: Option<i64>,
+    /// Container bit rate, when known.
+    pub bit_rate: Option<i64>,
+    /// Quick content fingerprint.
+    pub fingerprint: String,
+    /// `ok` or `error`.
+    pub status: String,
+    /// Why it could not be read (`error`).
+    pub error: Option<String>,
+    /// mediaforce wrote it (a promoted encode).
+    pub ours: bool,
+}
+
+impl Catalog {
+    /// Every file that is not gone, narrow, by path.
+    pub fn file_facts(&self) -> Result<Vec<FileFacts>, CatalogError> {
+        Ok(self
+            .query(
+                "SELECT id, path, root, size, video_codec, width, height, bit_rate, fingerprint,
+                        status, error, ours
+                 FROM file WHERE status <> 'gone' ORDER BY path",
+                &[],
+            )?
+            .iter()
+            .map(|r| FileFacts {
+                id: r.int(0),
+                path: r.text(1),
+                root: r.text(2),
+                size: r.int(3),
+                codec: r.opt_text(4),
+                width: r.opt_int(5),
+                height: r.opt_int(6),
+                bit_rate: r.opt_int(7),
+                fingerprint: r.text(8),
+                status: r.text(9),
+                error: r.opt_text(10),
+                ours: r.int(11) != 0,
+            })
+            .collect())
+    }
+}
