@@ -718,8 +718,8 @@ mod tests {
 
     #[test]
     fn days_roll_up_into_weeks_and_months_with_a_running_total() {
-        // 2026-11-29 is a Sunday (day 20421), 2026-11-30 a Monday, 2026-12-01 a Tuesday.
-        let sunday = 20_421;
+        // 2026-11-29 is a Sunday (day 20786), 2026-11-30 a Monday, 2026-12-01 a Tuesday.
+        let sunday = 20_786;
         assert_eq!(date(sunday), "2026-11-29");
         let all = [
             day(sunday - 10, 1, 500, 0, 0),

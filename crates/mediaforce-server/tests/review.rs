@@ -229,6 +229,18 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         "1/1"
     );
     b.screenshot("analytics");
+    // The findings: one film, nothing to report.
+    b.click("#findings");
+    b.wait_for("return location.pathname", "/analytics/findings".into());
+    assert_eq!(
+        b.eval("return document.getElementById('no-duplicates').textContent"),
+        "No duplicates."
+    );
+    b.go(&format!("{base}/analytics?range=all"));
+    b.wait_for(
+        "return document.getElementById('saved-total').textContent",
+        mediaforce_app::human_bytes(saved as u64).into(),
+    );
     for (i, y) in [900, 1800, 2700].iter().enumerate() {
         b.eval(&format!("window.scrollTo(0, {y}); return 1"));
         b.screenshot(&format!("analytics-{}", i + 2));
