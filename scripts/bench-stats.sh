@@ -3,7 +3,7 @@
 # library of 3 real files is scanned, its catalog grown to N files (default 100,000) by copying
 # their rows under other paths, codecs, resolutions and sizes, and PROMOTED of them (default
 # 10,000) given an item, an encode and a promotion spread over the last 120 days (one in ten of
-# those rolled back later). Then `mediaforce stats` (JSON) is timed for each range, and
+# those rolled back later), and the whole library planned. Then `mediaforce stats` (JSON) is timed for each range, and
 # `GET /api/stats` and `GET /metrics` on `mediaforce serve`: the median of RUNS (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ P=${PROMOTED:-10000}
 RUNS=${RUNS:-5}
 export MEDIAFORCE_DATA_DIR=$T/state MEDIAFORCE_CACHE_DIR=$T/cache MEDIAFORCE_POLICY_RANKING_MIN_SIZE_MB=0
 PORT=${PORT:-18783}
-cleanup() { kill "${SERVE:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$T"; }
+cleanup() { kill "${SERVE:-}" 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"; }
 trap cleanup EXIT
 ./target/release/examples/web_fixture "$T/library" 3 >/dev/null
 $M settings add-root "$T/library" >/dev/null
@@ -67,6 +67,14 @@ for k, (fid, path, size, codec) in enumerate(files):
 c.commit()
 print("files in the catalog:", c.execute("SELECT COUNT(*) FROM file").fetchone()[0],
       "; promotions:", c.execute("SELECT COUNT(*) FROM item_event WHERE kind = 'promoted'").fetchone()[0])
+PY
+# A plan over the whole library: what `stats` reads for the expected savings still waiting.
+s=$(date +%s.%N); $M plan --json > "$T/plan.json"; e=$(date +%s.%N)
+python3 - "$T/plan.json" "$s" "$e" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+items = p.get("plan", p).get("items", [])
+print(f"plan: {len(items)} items in {float(sys.argv[3]) - float(sys.argv[2]):.1f} s")
 PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); python3 -c "print(round($e - $s, 3))"; }

@@ -617,5 +617,51 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 ("queued", "stage".to_string(), 1)
             ]
         );
+
+        // Plan items in brief: of three, one is started (its item is past `planned`), one is
+        // queued (a live job keyed by plan and index), one waits; a newer plan's item for the
+        // same source replaces the older one.
+        use mediaforce::catalog::PlanItemRow;
+        let brief = |index: i64, source: &str| PlanItemRow {
+            index,
+            source: source.into(),
+            source_bytes: 1000,
+            expected_bytes: 400,
+            saving_percent: 60.0,
+            confidence: "medium".into(),
+            bucket: "strong".into(),
+        };
+        let old = dir.join("plan-old.json");
+        let old_id = c.save_plan(&old, "{}").unwrap();
+        c.record_plan_items(old_id, &[brief(0, "/lib/W/w.mkv")]).unwrap();
+        let key = dir.join("plan-new.json");
+        let id = c.save_plan(&key, "{}").unwrap();
+        assert_eq!(
+            c.plans_without_items().unwrap(),
+            [(id, key.clone())],
+            "plans made before the briefs"
+        );
+        let items = [
+            brief(0, files[0].0),
+            brief(1, "/lib/Q/q.mkv"),
+            brief(2, "/lib/W/w.mkv"),
+        ];
+        c.record_plan_items(id, &items).unwrap();
+        c.record_plan_items(id, &items).unwrap();
+        let mut job = NewJob::new(
+            &format!("stage:{}", key.display()),
+            serde_json::json!({}),
+        );
+        job.key = Some(format!("stage:{}:1", key.display()));
+        q.enqueue(&job).unwrap();
+        let waiting = c.waiting_plan_items().unwrap();
+        assert_eq!(
+            waiting
+                .iter()
+                .map(|(k, i)| (k.clone(), i.index, i.source.as_str()))
+                .collect::<Vec<_>>(),
+            [(key.clone(), 2, "/lib/W/w.mkv")]
+        );
+        assert_eq!(waiting[0].1, items[2]);
     });
 }

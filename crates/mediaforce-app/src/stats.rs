@@ -9,6 +9,7 @@ use mediaforce::catalog::{
 use mediaforce::store::FailedJobs;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use mediaforce::catalog::PlanItemRow;
 use std::path::{Path, PathBuf};
 
 /// The time ranges every view can be filtered by: name and days (0: everything).
@@ -70,7 +71,8 @@ pub struct StatsView {
     pub health: HealthView,
     /// The saving expected at the measured rate.
     pub forecast: ForecastView,
-    /// The largest expected savings not yet in a plan's work (at most 10).
+    /// The plan items with the largest expected savings that nobody has started or queued
+    /// (at most 10).
     pub opportunities: Vec<Opportunity>,
 }
 
@@ -198,17 +200,28 @@ pub struct RootView {
     pub promoted: i64,
     /// Bytes those promotions saved.
     pub saved_bytes: i64,
-    /// Files still worth encoding (candidates of the current ranking).
+    /// Plan items under it that nobody has started or queued.
     pub candidates: i64,
     /// Their expected saving.
     pub expected_saving_bytes: i64,
-    /// The saving at the pessimistic end of each estimate.
-    pub expected_low_bytes: i64,
+    /// The same by the estimates' confidence.
+    pub expected_by_confidence: ConfidenceSplit,
     /// Days to encode the candidates at the range's measured throughput (`None` when nothing
     /// was encoded in the range).
     pub backlog_days: Option<f64>,
     /// The health score (0-100) and its parts.
     pub health: HealthScore,
+}
+
+/// Expected bytes by the estimates' confidence (`high`: learned from this library).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfidenceSplit {
+    /// Learned from this library's own encodes.
+    pub high: i64,
+    /// From the model.
+    pub medium: i64,
+    /// From the model with the bit rate unknown.
+    pub low: i64,
 }
 
 /// A health score and its parts.
@@ -261,7 +274,7 @@ pub struct ForecastView {
     pub in_365_days: i64,
 }
 
-/// A file worth encoding that no plan has started on.
+/// A plan item that nobody has started or queued.
 #[derive(Debug, Clone, Serialize)]
 pub struct Opportunity {
     /// The file.
@@ -274,8 +287,8 @@ pub struct Opportunity {
     pub expected_saving_percent: f64,
     /// `strong` or `maybe`.
     pub bucket: String,
-    /// What estimated it.
-    pub estimator: String,
+    /// The estimate's confidence.
+    pub confidence: String,
 }
 
 /// The day (`2026-12-01`) of a day number.
@@ -498,36 +511,32 @@ impl App {
         };
         let mix = mix_view(&catalog.mix_groups()?);
 
-        // What is still expected: the current ranking's candidates, per root.
-        let ranked = mediaforce::manifest::rank_files(catalog, &self.policies(), None)?;
-        let started: std::collections::HashSet<i64> = catalog
-            .items_in_states(&[
-                mediaforce::domain::ItemState::Encoding,
-                mediaforce::domain::ItemState::Interrupted,
-                mediaforce::domain::ItemState::Staged,
-                mediaforce::domain::ItemState::Validated,
-                mediaforce::domain::ItemState::Invalid,
-                mediaforce::domain::ItemState::NoResult,
-                mediaforce::domain::ItemState::Promoting,
-                mediaforce::domain::ItemState::Promoted,
-                mediaforce::domain::ItemState::RollingBack,
-                mediaforce::domain::ItemState::RolledBack,
-            ])?
-            .iter()
-            .filter_map(|i| i.file_id)
-            .collect();
-        let candidates: Vec<&mediaforce::manifest::Ranked> = ranked
-            .iter()
-            .filter(|r| r.file.status != "gone" && r.ranking.bucket.is_candidate())
-            .filter(|r| !started.contains(&r.file.id))
-            .collect();
+        // What is still expected: the current plans' items nobody has started or queued.
+        let waiting = self.waiting_plan_items()?;
+        let roots_of = self.settings().roots.clone();
         let rate_bytes_per_day = source_bytes as f64 / measured_days.max(1) as f64;
         let parts = catalog.health_parts()?;
         let mut roots: Vec<RootView> = Vec::new();
         for t in catalog.root_totals()? {
             let root = PathBuf::from(&t.root);
-            let mine: Vec<_> = candidates.iter().filter(|r| r.file.root == root).collect();
-            let bytes: u64 = mine.iter().map(|r| r.file.size).sum();
+            let mine: Vec<&PlanItemRow> = waiting
+                .iter()
+                .filter(|i| {
+                    roots_of
+                        .iter()
+                        .filter(|r| Path::new(&i.source).starts_with(r))
+                        .max_by_key(|r| r.as_os_str().len())
+                        == Some(&root)
+                })
+                .collect();
+            let bytes: i64 = mine.iter().map(|i| i.source_bytes).sum();
+            let saving = |i: &PlanItemRow| (i.source_bytes - i.expected_bytes).max(0);
+            let by_confidence = |c: &str| -> i64 {
+                mine.iter()
+                    .filter(|i| i.confidence == c)
+                    .map(|i| saving(i))
+                    .sum()
+            };
             let part = parts
                 .iter()
                 .find(|p| p.root == t.root)
@@ -539,17 +548,12 @@ impl App {
                 promoted: t.promoted,
                 saved_bytes: t.saved_bytes,
                 candidates: mine.len() as i64,
-                expected_saving_bytes: mine
-                    .iter()
-                    .map(|r| r.ranking.expected_saving_bytes as i64)
-                    .sum(),
-                expected_low_bytes: mine
-                    .iter()
-                    .map(|r| {
-                        (r.file.size as f64 * r.ranking.pessimistic_saving_percent.max(0.0)
-                            / 100.0) as i64
-                    })
-                    .sum(),
+                expected_saving_bytes: mine.iter().map(|i| saving(i)).sum(),
+                expected_by_confidence: ConfidenceSplit {
+                    high: by_confidence("high"),
+                    medium: by_confidence("medium"),
+                    low: by_confidence("low"),
+                },
                 backlog_days: (rate_bytes_per_day > 0.0)
                     .then(|| bytes as f64 / rate_bytes_per_day),
                 health: HealthScore {
@@ -576,16 +580,18 @@ impl App {
                     .map_err(crate::review::store_error)
             })?,
         };
-        let opportunities = candidates
+        let mut best: Vec<&PlanItemRow> = waiting.iter().collect();
+        best.sort_by_key(|i| std::cmp::Reverse(i.source_bytes - i.expected_bytes));
+        let opportunities = best
             .iter()
             .take(10)
-            .map(|r| Opportunity {
-                path: r.file.path.clone(),
-                bytes: r.file.size,
-                expected_saving_bytes: r.ranking.expected_saving_bytes,
-                expected_saving_percent: r.ranking.expected_saving_percent,
-                bucket: r.ranking.bucket.label().to_string(),
-                estimator: r.ranking.estimator.to_string(),
+            .map(|i| Opportunity {
+                path: PathBuf::from(&i.source),
+                bytes: i.source_bytes.max(0) as u64,
+                expected_saving_bytes: (i.source_bytes - i.expected_bytes).max(0) as u64,
+                expected_saving_percent: i.saving_percent,
+                bucket: i.bucket.clone(),
+                confidence: i.confidence.clone(),
             })
             .collect();
         let first_encode = encoding.days.first().map_or(today, |d| d.day);
@@ -609,6 +615,26 @@ impl App {
             forecast,
             opportunities,
         })
+    }
+
+    /// The items of the current plans (the newest plan holding each source) that nobody has
+    /// started (their item is still `planned`, or has no row) or queued. Plans made before
+    /// their items were kept in brief are read once and recorded.
+    pub fn waiting_plan_items(&self) -> Result<Vec<PlanItemRow>> {
+        for (id, key) in self.catalog.plans_without_items()? {
+            if let Ok(m) = mediaforce::manifest::load(&self.catalog, &key) {
+                self.catalog
+                    .record_plan_items(id, &mediaforce::manifest::brief(&m))?;
+            }
+        }
+        // The queue's tables are made when it is first opened.
+        self.with_queue(|_| Ok(()))?;
+        Ok(self
+            .catalog
+            .waiting_plan_items()?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect())
     }
 
     /// Plan the `count` best opportunities of the whole library and queue them; the job ids.

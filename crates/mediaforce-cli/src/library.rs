@@ -941,7 +941,7 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
     for r in &v.roots {
         let _ = writeln!(
             s,
-            "Root {}: {} file(s), {}; {} promoted, saving {}; {} candidate(s) expecting {} (at least {}){}; health {:.0}/100 (codec {:.0}, bit rate {:.0}, container {:.0}, audio {:.0}).",
+            "Root {}: {} file(s), {}; {} promoted, saving {}; {} plan item(s) waiting, expecting {} (high confidence {}){}; health {:.0}/100 (codec {:.0}, bit rate {:.0}, container {:.0}, audio {:.0}).",
             r.root.display(),
             r.files,
             b(r.bytes),
@@ -949,7 +949,7 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
             b(r.saved_bytes),
             r.candidates,
             b(r.expected_saving_bytes),
-            b(r.expected_low_bytes),
+            b(r.expected_by_confidence.high),
             r.backlog_days.map_or_else(String::new, |d| format!(", about {d:.1} day(s) of encoding at the measured rate")),
             r.health.score,
             r.health.parts.codec,
@@ -978,13 +978,13 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
         for o in &v.opportunities {
             let _ = writeln!(
                 s,
-                "  {} ({}): expected -{} ({:.0}%, {}, {})",
+                "  {} ({}): expected -{} ({:.0}%, {}, {} confidence)",
                 o.path.display(),
                 human_bytes(o.bytes),
                 human_bytes(o.expected_saving_bytes),
                 o.expected_saving_percent,
                 o.bucket,
-                o.estimator
+                o.confidence
             );
         }
     }

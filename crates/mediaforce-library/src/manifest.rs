@@ -381,8 +381,25 @@ pub fn write(m: &Manifest, data_dir: &Path, catalog: &Catalog) -> Result<PathBuf
     })?;
     std::fs::write(&tmp, &text).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    catalog.save_plan(&path, &text)?;
+    let id = catalog.save_plan(&path, &text)?;
+    catalog.record_plan_items(id, &brief(m))?;
     Ok(path)
+}
+
+/// A plan's items in brief, as the catalog keeps them beside the plan for the analytics.
+pub fn brief(m: &Manifest) -> Vec<crate::catalog::PlanItemRow> {
+    m.items
+        .iter()
+        .map(|i| crate::catalog::PlanItemRow {
+            index: i.index as i64,
+            source: i.source.to_string_lossy().into_owned(),
+            source_bytes: i.source_bytes as i64,
+            expected_bytes: i.expected_bytes as i64,
+            saving_percent: i.expected_saving_percent,
+            confidence: i.confidence.clone(),
+            bucket: i.bucket.clone(),
+        })
+        .collect()
 }
 
 /// The newest plan's key. A data directory from before plans were rows has only export
@@ -406,8 +423,9 @@ pub fn latest(catalog: &Catalog, data_dir: &Path) -> Result<PathBuf, ManifestErr
     plans.sort();
     let (_, path) = plans.pop().ok_or(ManifestError::NoneYet { dir: d })?;
     let text = read_export(&path)?;
-    parse(&path, &text)?;
-    catalog.save_plan(&path, &text)?;
+    let m = parse(&path, &text)?;
+    let id = catalog.save_plan(&path, &text)?;
+    catalog.record_plan_items(id, &brief(&m))?;
     Ok(path)
 }
 
@@ -418,7 +436,8 @@ fn read_export(path: &Path) -> Result<String, ManifestError> {
     })
 }
 
-fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+/// A plan from its JSON text (`path` names it in errors); refused when newer than this build.
+pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let m: Manifest = serde_json::from_str(text).map_err(|e| ManifestError::Invalid {
         path: path.to_path_buf(),
         message: format!("not a mediaforce plan: {e}"),

@@ -65,11 +65,12 @@ pub(super) struct AnalyticsHtml {
     pub(super) months: Vec<[String; 5]>,
     /// (dimension, rows).
     pub(super) mix: Vec<(&'static str, Vec<MixRow>)>,
-    /// (root, files, size, promoted, saved, candidates, expected, low, backlog, health, parts).
+    /// (root, files, size, promoted, saved, waiting items, expected, by confidence, backlog,
+    /// health, parts).
     pub(super) roots: Vec<[String; 11]>,
     /// (folder, files, size, saved).
     pub(super) folders: Vec<[String; 4]>,
-    /// (path, size, expected, percent, bucket, estimator).
+    /// (path, size, expected, percent, bucket, confidence).
     pub(super) opportunities: Vec<[String; 6]>,
 }
 
@@ -192,7 +193,12 @@ fn page(v: StatsView, csrf: String, message: Option<String>) -> AnalyticsHtml {
                 bytes(r.saved_bytes),
                 r.candidates.to_string(),
                 bytes(r.expected_saving_bytes),
-                bytes(r.expected_low_bytes),
+                format!(
+                    "high {}, medium {}, low {}",
+                    bytes(r.expected_by_confidence.high),
+                    bytes(r.expected_by_confidence.medium),
+                    bytes(r.expected_by_confidence.low)
+                ),
                 r.backlog_days
                     .map_or_else(|| "-".into(), |d| format!("{d:.1} days")),
                 format!("{:.0}", r.health.score),
@@ -228,7 +234,7 @@ fn page(v: StatsView, csrf: String, message: Option<String>) -> AnalyticsHtml {
                 human_bytes(o.expected_saving_bytes),
                 format!("{:.0}%", o.expected_saving_percent),
                 o.bucket.clone(),
-                o.estimator.clone(),
+                o.confidence.clone(),
             ]
         })
         .collect();

@@ -107,6 +107,15 @@ impl Catalog {
             .map(plan_from_row))
     }
 
+    /// Every plan, oldest first.
+    pub fn plans(&self) -> Result<Vec<PlanRow>, CatalogError> {
+        Ok(self
+            .query("SELECT id, key, created_at, body FROM plan ORDER BY id", &[])?
+            .iter()
+            .map(plan_from_row)
+            .collect())
+    }
+
     /// The plan stored under `key`.
     pub fn plan(&self, key: &Path) -> Result<Option<PlanRow>, CatalogError> {
         Ok(self

@@ -496,3 +496,106 @@ impl Catalog {
             .collect())
     }
 }
+
+/// A plan item in brief (`plan_item`): what the analytics sum of what is still expected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItemRow {
+    /// Its index in the plan.
+    pub index: i64,
+    /// The source file.
+    pub source: String,
+    /// Its size when planned.
+    pub source_bytes: i64,
+    /// The expected size of its encode.
+    pub expected_bytes: i64,
+    /// The expected saving, percent.
+    pub saving_percent: f64,
+    /// `high`, `medium` or `low`.
+    pub confidence: String,
+    /// `strong`, `maybe`...
+    pub bucket: String,
+}
+
+impl Catalog {
+    /// Record plan `plan_id`'s items in brief (each once).
+    pub fn record_plan_items(
+        &self,
+        plan_id: i64,
+        items: &[PlanItemRow],
+    ) -> Result<(), CatalogError> {
+        self.transaction(|tx| {
+            for i in items {
+                tx.execute(
+                    "INSERT INTO plan_item (plan_id, idx, source, source_bytes, expected_bytes,
+                         saving_percent, confidence, bucket)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (plan_id, idx) DO NOTHING",
+                    params![
+                        plan_id,
+                        i.index,
+                        i.source.clone(),
+                        i.source_bytes,
+                        i.expected_bytes,
+                        i.saving_percent,
+                        i.confidence.clone(),
+                        i.bucket.clone()
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The plans whose items are not recorded in brief (plans made before they were): their
+    /// ids and keys, oldest first.
+    pub fn plans_without_items(&self) -> Result<Vec<(i64, std::path::PathBuf)>, CatalogError> {
+        Ok(self
+            .query(
+                "SELECT p.id, p.key FROM plan p
+                 WHERE NOT EXISTS (SELECT 1 FROM plan_item WHERE plan_id = p.id)
+                 ORDER BY p.id",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.int(0), std::path::PathBuf::from(r.text(1))))
+            .collect())
+    }
+
+    /// The items of the current plans (the newest plan holding each source) that nobody has
+    /// started (no item of that source past `planned`) or queued (no queued or running job for
+    /// it), with their plan's key. The job queue lives in the same database.
+    pub fn waiting_plan_items(
+        &self,
+    ) -> Result<Vec<(std::path::PathBuf, PlanItemRow)>, CatalogError> {
+        Ok(self
+            .query(
+                "SELECT p.key, pi.idx, pi.source, pi.source_bytes, pi.expected_bytes,
+                        pi.saving_percent, pi.confidence, pi.bucket
+                 FROM plan_item pi JOIN plan p ON p.id = pi.plan_id
+                 WHERE pi.plan_id = (SELECT MAX(plan_id) FROM plan_item WHERE source = pi.source)
+                   AND NOT EXISTS (SELECT 1 FROM item i
+                                   WHERE i.source = pi.source AND i.state <> 'planned')
+                   AND NOT EXISTS (SELECT 1 FROM job j
+                                   WHERE j.key = 'stage:' || p.key || ':' || CAST(pi.idx AS TEXT)
+                                     AND j.state IN ('queued', 'running'))
+                 ORDER BY pi.source",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                (
+                    std::path::PathBuf::from(r.text(0)),
+                    PlanItemRow {
+                        index: r.int(1),
+                        source: r.text(2),
+                        source_bytes: r.int(3),
+                        expected_bytes: r.int(4),
+                        saving_percent: r.real(5),
+                        confidence: r.text(6),
+                        bucket: r.text(7),
+                    },
+                )
+            })
+            .collect())
+    }
+}
