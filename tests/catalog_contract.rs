@@ -541,21 +541,20 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 .collect::<Vec<_>>(),
             [("/lib", 3, 4700, 1, 800)]
         );
-        let mut folders: Vec<_> = c
-            .file_savings()
+        let folders: Vec<_> = c
+            .folder_totals(10)
             .unwrap()
             .into_iter()
-            .map(|f| (f.path, f.bytes, f.saved_bytes))
+            .map(|f| (f.folder, f.files, f.bytes, f.saved_bytes))
             .collect();
-        folders.sort();
         assert_eq!(
             folders,
             [
-                ("/lib/A/a.avi".into(), 200, 800),
-                ("/lib/A/b.mkv".into(), 4000, 0),
-                ("/lib/B/c.mkv".into(), 500, 0)
+                ("/lib/A".to_string(), 2, 4200, 800),
+                ("/lib/B".to_string(), 1, 500, 0)
             ]
         );
+        assert_eq!(c.folder_totals(1).unwrap().len(), 1);
         let h = c.health_counts().unwrap();
         assert_eq!(
             (
@@ -569,13 +568,25 @@ fn analytics_sums_are_the_same_on_both_backends() {
         );
         // Health parts over a (MPEG-4 AVI at 8 Mb/s for 720p, PCM), b (H.264 MKV within
         // its norm, AAC) and c (HEVC MKV at 20 Mb/s for 2160p, DTS).
-        let p = &c.health_parts().unwrap()[0];
+        let p = &c.health_parts(false).unwrap()[0];
+        assert_eq!(p.key, "/lib");
         let close = |x: f64, want: f64| assert!((x - want).abs() < 1e-6, "{x} != {want}");
         assert_eq!(p.files, 3);
         close(p.codec, (30.0 + 60.0 + 85.0) / 3.0);
         close(p.bit_rate, (100.0 * 3.5 / 8.0 + 100.0 + 100.0 * 16.0 / 20.0) / 3.0);
         close(p.container, (20.0 + 100.0 + 100.0) / 3.0);
         close(p.audio, (30.0 + 100.0 + 50.0) / 3.0);
+        // By folder: /lib/A holds a and b, /lib/B holds c.
+        let by_folder = c.health_parts(true).unwrap();
+        assert_eq!(
+            by_folder
+                .iter()
+                .map(|p| (p.key.as_str(), p.files))
+                .collect::<Vec<_>>(),
+            [("/lib/A", 2), ("/lib/B", 1)]
+        );
+        close(by_folder[0].codec, (30.0 + 60.0) / 2.0);
+        close(by_folder[1].bit_rate, 100.0 * 16.0 / 20.0);
 
         // Failed jobs by worker, kind verb and cause; queue depth by state and kind.
         for (kind, error) in [

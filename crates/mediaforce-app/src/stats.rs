@@ -65,7 +65,7 @@ pub struct StatsView {
     pub mix: MixView,
     /// Per library root.
     pub roots: Vec<RootView>,
-    /// The folders holding the most bytes (at most 20).
+    /// The folders holding the most bytes (at most 20), each with its health score.
     pub folders: Vec<FolderStat>,
     /// Health.
     pub health: HealthView,
@@ -225,7 +225,7 @@ pub struct ConfidenceSplit {
 }
 
 /// A health score and its parts.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HealthScore {
     /// The weighted score, 0-100.
     pub score: f64,
@@ -245,6 +245,8 @@ pub struct FolderStat {
     pub bytes: i64,
     /// Bytes their promotions saved.
     pub saved_bytes: i64,
+    /// The folder's health score and its parts.
+    pub health: HealthScore,
 }
 
 /// Health of the library and the queue.
@@ -515,7 +517,7 @@ impl App {
         let waiting = self.waiting_plan_items()?;
         let roots_of = self.settings().roots.clone();
         let rate_bytes_per_day = source_bytes as f64 / measured_days.max(1) as f64;
-        let parts = catalog.health_parts()?;
+        let parts = catalog.health_parts(false)?;
         let mut roots: Vec<RootView> = Vec::new();
         for t in catalog.root_totals()? {
             let root = PathBuf::from(&t.root);
@@ -539,7 +541,7 @@ impl App {
             };
             let part = parts
                 .iter()
-                .find(|p| p.root == t.root)
+                .find(|p| p.key == t.root)
                 .cloned()
                 .unwrap_or_default();
             roots.push(RootView {
@@ -610,7 +612,30 @@ impl App {
             quality,
             mix,
             roots,
-            folders: folder_stats(&catalog.file_savings()?, 20),
+            folders: {
+                let health = catalog.health_parts(true)?;
+                catalog
+                    .folder_totals(20)?
+                    .into_iter()
+                    .map(|t| {
+                        let parts = health
+                            .iter()
+                            .find(|p| p.key == t.folder)
+                            .cloned()
+                            .unwrap_or_default();
+                        FolderStat {
+                            folder: PathBuf::from(&t.folder),
+                            files: t.files,
+                            bytes: t.bytes,
+                            saved_bytes: t.saved_bytes,
+                            health: HealthScore {
+                                score: health_score(&parts),
+                                parts,
+                            },
+                        }
+                    })
+                    .collect()
+            },
             health,
             forecast,
             opportunities,
@@ -702,30 +727,6 @@ impl App {
             })?,
         })
     }
-}
-
-/// The `limit` folders holding the most bytes, from each live file's bytes and saving.
-pub fn folder_stats(files: &[mediaforce::catalog::FileSaving], limit: usize) -> Vec<FolderStat> {
-    let mut by: BTreeMap<PathBuf, FolderStat> = BTreeMap::new();
-    for f in files {
-        let folder = Path::new(&f.path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let e = by.entry(folder.clone()).or_insert(FolderStat {
-            folder,
-            files: 0,
-            bytes: 0,
-            saved_bytes: 0,
-        });
-        e.files += 1;
-        e.bytes += f.bytes;
-        e.saved_bytes += f.saved_bytes;
-    }
-    let mut out: Vec<FolderStat> = by.into_values().collect();
-    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.folder.cmp(&b.folder)));
-    out.truncate(limit);
-    out
 }
 
 #[cfg(test)]
@@ -831,7 +832,7 @@ mod tests {
     #[test]
     fn the_health_score_weighs_its_parts_40_30_15_15() {
         let p = HealthParts {
-            root: "/r".into(),
+            key: "/r".into(),
             files: 1,
             codec: 60.0,
             bit_rate: 50.0,

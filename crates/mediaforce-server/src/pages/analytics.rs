@@ -68,8 +68,8 @@ pub(super) struct AnalyticsHtml {
     /// (root, files, size, promoted, saved, waiting items, expected, by confidence, backlog,
     /// health, parts).
     pub(super) roots: Vec<[String; 11]>,
-    /// (folder, files, size, saved).
-    pub(super) folders: Vec<[String; 4]>,
+    /// (folder, files, size, saved, health, parts).
+    pub(super) folders: Vec<[String; 6]>,
     /// (path, size, expected, percent, bucket, confidence).
     pub(super) opportunities: Vec<[String; 6]>,
 }
@@ -101,6 +101,17 @@ fn mix_rows(now: &[Share], before: &[Share]) -> Vec<MixRow> {
             }
         })
         .collect()
+}
+
+/// A health score's parts in words.
+fn parts_text(p: &mediaforce::catalog::HealthParts) -> String {
+    format!(
+        "codec {:.0}, bit rate {:.0}, container {:.0}, audio {:.0}",
+        p.codec,
+        p.bit_rate.min(100.0),
+        p.container,
+        p.audio
+    )
 }
 
 /// The page's view of `v`.
@@ -202,13 +213,7 @@ fn page(v: StatsView, csrf: String, message: Option<String>) -> AnalyticsHtml {
                 r.backlog_days
                     .map_or_else(|| "-".into(), |d| format!("{d:.1} days")),
                 format!("{:.0}", r.health.score),
-                format!(
-                    "codec {:.0}, bit rate {:.0}, container {:.0}, audio {:.0}",
-                    p.codec,
-                    p.bit_rate.min(100.0),
-                    p.container,
-                    p.audio
-                ),
+                parts_text(p),
             ]
         })
         .collect();
@@ -221,6 +226,8 @@ fn page(v: StatsView, csrf: String, message: Option<String>) -> AnalyticsHtml {
                 f.files.to_string(),
                 bytes(f.bytes),
                 bytes(f.saved_bytes),
+                format!("{:.0}", f.health.score),
+                parts_text(&f.health.parts),
             ]
         })
         .collect();

@@ -112,17 +112,16 @@ pub struct RootTotals {
     pub saved_bytes: i64,
 }
 
-/// A live file's folder and its bytes (grouped by folder in the caller: a folder is the path
-/// before the last `/`).
+/// One folder's live files (directly in it), bytes and saving.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FileSaving {
-    /// The file.
-    pub path: String,
-    /// Its root.
-    pub root: String,
-    /// Bytes now.
+pub struct FolderTotals {
+    /// The folder (no trailing `/`).
+    pub folder: String,
+    /// Live files directly in it.
+    pub files: i64,
+    /// Their bytes now.
     pub bytes: i64,
-    /// Bytes saved by its promotion (0 when not promoted).
+    /// Bytes saved by their promotions.
     pub saved_bytes: i64,
 }
 
@@ -143,6 +142,10 @@ pub struct HealthCounts {
 
 /// The newest encode of the item, joined where a statement needs it.
 const NEWEST_ENCODE: &str = "(SELECT MAX(id) FROM encode WHERE item_id = i.id)";
+
+/// A file's folder, with its trailing `/`: the path with every character after its last `/`
+/// trimmed (`rtrim` with the set of the path's other characters; the same on both backends).
+const FOLDER_OF_PATH: &str = "rtrim(f.path, replace(f.path, '/', ''))";
 
 /// The item promoted into a file, if any (the newest).
 const PROMOTED_ITEM: &str =
@@ -319,24 +322,25 @@ impl Catalog {
             .collect())
     }
 
-    /// Every live file with its bytes and what its promotion saved: the folder table's
-    /// input (a folder is not a column; its files are summed by the caller).
-    pub fn file_savings(&self) -> Result<Vec<FileSaving>, CatalogError> {
+    /// The `limit` folders holding the most live bytes, with their files and savings.
+    pub fn folder_totals(&self, limit: usize) -> Result<Vec<FolderTotals>, CatalogError> {
         let sql = format!(
-            "SELECT f.path, f.root,
-                    CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END,
-                    CASE WHEN e.id IS NULL THEN 0 ELSE e.source_bytes - e.output_bytes END
+            "SELECT {FOLDER_OF_PATH} AS folder, COUNT(*),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
+                    CAST(SUM(CASE WHEN e.id IS NULL THEN 0
+                             ELSE e.source_bytes - e.output_bytes END) AS BIGINT)
              FROM file f
              LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
              LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
-             WHERE f.status = 'ok'"
+             WHERE f.status = 'ok'
+             GROUP BY folder ORDER BY 3 DESC, 1 LIMIT ?1"
         );
         Ok(self
-            .query(&sql, &[])?
+            .query(&sql, params![limit])?
             .iter()
-            .map(|r| FileSaving {
-                path: r.text(0),
-                root: r.text(1),
+            .map(|r| FolderTotals {
+                folder: r.text(0).trim_end_matches('/').to_string(),
+                files: r.int(1),
                 bytes: r.int(2),
                 saved_bytes: r.int(3),
             })
@@ -367,11 +371,12 @@ impl Catalog {
     }
 }
 
-/// A library health score's parts (0-100 each, the mean over live files) for one root.
+/// A library health score's parts (0-100 each, the mean over live files) for one root or
+/// folder.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HealthParts {
-    /// The root.
-    pub root: String,
+    /// The root, or the folder (no trailing `/`).
+    pub key: String,
     /// Live files scored.
     pub files: i64,
     /// How modern the video codec is: AV1 100, HEVC and VP9 85, H.264 60, MPEG-4 part 2, VC-1,
@@ -389,10 +394,12 @@ pub struct HealthParts {
 }
 
 impl Catalog {
-    /// The health score's parts per library root, averaged over its live files.
-    pub fn health_parts(&self) -> Result<Vec<HealthParts>, CatalogError> {
+    /// The health score's parts per library root (or per folder, files directly in it, when
+    /// `by_folder`), averaged over its live files.
+    pub fn health_parts(&self, by_folder: bool) -> Result<Vec<HealthParts>, CatalogError> {
+        let group = if by_folder { FOLDER_OF_PATH } else { "f.root" };
         let rows = self.query(
-            "SELECT root, COUNT(*),
+            &format!("SELECT {group} AS grp, COUNT(*),
                CAST(AVG(CASE WHEN video_codec = 'av1' THEN 100.0
                         WHEN video_codec IN ('hevc', 'vp9') THEN 85.0
                         WHEN video_codec = 'h264' THEN 60.0
@@ -422,13 +429,13 @@ impl Catalog {
                                WHEN height >= 460 THEN 1500000.0
                                ELSE 1000000.0 END AS norm
                    FROM file WHERE status = 'ok') f
-             GROUP BY root ORDER BY root",
+             GROUP BY grp ORDER BY grp"),
             &[],
         )?;
         Ok(rows
             .iter()
             .map(|r| HealthParts {
-                root: r.text(0),
+                key: r.text(0).trim_end_matches('/').to_string(),
                 files: r.int(1),
                 codec: r.real(2),
                 bit_rate: r.real(3),
