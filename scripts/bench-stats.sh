@@ -37,6 +37,7 @@ for i in range(n - len(seeds)):
     r = dict(zip(cols, seeds[i % len(seeds)]))
     show, season = i // 200, (i // 20) % 10
     r["path"] = f"{root}/Show {show:04d}/Season {season:02d}/Episode {i:06d}.mkv"
+    r["folder"] = f"{root}/Show {show:04d}/Season {season:02d}/"
     r["size"] = random.randint(50, 20000) * 1_000_000
     r["inode"] = 1_000_000 + i
     r["fingerprint"] = f"bench-{i}"

@@ -84,6 +84,16 @@ fn the_analyzers_find_duplicates_gaps_batches_and_unreadable_files_on_both_backe
             (root.join("Show"), "h264", "SD", 6)
         );
 
+        // The scan keeps each file's folder: the analytics' folders follow it.
+        let stats = app.stats("all").unwrap();
+        let show = stats
+            .folders
+            .iter()
+            .find(|f| f.folder == root.join("Show"))
+            .unwrap_or_else(|| panic!("{backend}: {:?}", stats.folders));
+        assert_eq!(show.files, 6);
+        assert_eq!(show.health.parts.files, 6);
+
         assert_eq!(v.unreadable.len(), 1, "{backend}: {:?}", v.unreadable);
         assert_eq!(v.unreadable[0].0, root.join("Films/broken.mkv"));
         assert!(!v.unreadable[0].1.is_empty());

@@ -92,7 +92,8 @@ impl<'t> FileWriter<'t> {
     /// A file moved (or renamed) from `from`: the same row follows it.
     pub fn moved(&mut self, id: i64, f: &FileSeen, from: &Path) -> Result<(), CatalogError> {
         self.tx.execute(
-            "UPDATE file SET path = ?2, root = ?3, mtime_ns = ?4, dev = ?5, inode = ?6,
+            "UPDATE file SET path = ?2, folder = rtrim(?2, replace(?2, '/', '')), root = ?3,
+                mtime_ns = ?4, dev = ?5, inode = ?6,
                 status = CASE WHEN status = 'gone' THEN 'ok' ELSE status END, scanned_at = ?7
              WHERE id = ?1",
             params![
@@ -132,7 +133,8 @@ impl<'t> FileWriter<'t> {
         let mut row = self.row(f, p);
         row.push(Value::from(id));
         self.tx.execute(
-            "UPDATE file SET path = ?1, root = ?2, size = ?3, mtime_ns = ?4, dev = ?5,
+            "UPDATE file SET path = ?1, folder = rtrim(?1, replace(?1, '/', '')), root = ?2,
+                size = ?3, mtime_ns = ?4, dev = ?5,
                 inode = ?6, fingerprint = ?7, status = ?8, error = ?9, probe = ?10,
                 ours = ?11, scanned_at = ?12, probed_at = ?12
              WHERE id = ?13",
@@ -148,9 +150,10 @@ impl<'t> FileWriter<'t> {
         let id = self
             .tx
             .query_opt(
-                "INSERT INTO file (path, root, size, mtime_ns, dev, inode, fingerprint,
+                "INSERT INTO file (path, folder, root, size, mtime_ns, dev, inode, fingerprint,
                     status, error, probe, ours, first_seen, scanned_at, probed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12)
+                 VALUES (?1, rtrim(?1, replace(?1, '/', '')), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                    ?10, ?11, ?12, ?12, ?12)
                  RETURNING id",
                 &row,
             )?

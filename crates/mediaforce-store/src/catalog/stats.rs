@@ -143,9 +143,10 @@ pub struct HealthCounts {
 /// The newest encode of the item, joined where a statement needs it.
 const NEWEST_ENCODE: &str = "(SELECT MAX(id) FROM encode WHERE item_id = i.id)";
 
-/// A file's folder, with its trailing `/`: the path with every character after its last `/`
-/// trimmed (`rtrim` with the set of the path's other characters; the same on both backends).
-const FOLDER_OF_PATH: &str = "rtrim(f.path, replace(f.path, '/', ''))";
+/// A file's folder, with its trailing `/`: kept in `file.folder` by the statements that write a
+/// path (the path with every character after its last `/` trimmed: `rtrim` with the set of the
+/// path's other characters, the same on both backends), computed for a row written otherwise.
+const FOLDER_OF_PATH: &str = "COALESCE(f.folder, rtrim(f.path, replace(f.path, '/', '')))";
 
 /// The item promoted into a file, if any (the newest).
 const PROMOTED_ITEM: &str =
@@ -273,7 +274,7 @@ impl Catalog {
              LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
              LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
              WHERE f.status = 'ok'
-             GROUP BY 1, f.video_codec, e.encoder, e.source_codec, res, hdr, tail, source_tail
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
              ORDER BY 10 DESC"
         );
         Ok(self
@@ -325,7 +326,7 @@ impl Catalog {
     /// The `limit` folders holding the most live bytes, with their files and savings.
     pub fn folder_totals(&self, limit: usize) -> Result<Vec<FolderTotals>, CatalogError> {
         let sql = format!(
-            "SELECT {FOLDER_OF_PATH} AS folder, COUNT(*),
+            "SELECT {FOLDER_OF_PATH} AS grp, COUNT(*),
                     CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
                     CAST(SUM(CASE WHEN e.id IS NULL THEN 0
                              ELSE e.source_bytes - e.output_bytes END) AS BIGINT)
@@ -333,7 +334,7 @@ impl Catalog {
              LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
              LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
              WHERE f.status = 'ok'
-             GROUP BY folder ORDER BY 3 DESC, 1 LIMIT ?1"
+             GROUP BY grp ORDER BY 3 DESC, 1 LIMIT ?1"
         );
         Ok(self
             .query(&sql, params![limit])?
@@ -420,7 +421,7 @@ impl Catalog {
                         WHEN audio LIKE '%dts%' THEN 50.0
                         WHEN audio LIKE '%ac3%' THEN 75.0
                         ELSE 100.0 END) AS DOUBLE PRECISION)
-             FROM (SELECT root, video_codec, bit_rate, path, audio,
+             FROM (SELECT root, folder, video_codec, bit_rate, path, audio,
                           CASE WHEN height >= 1800 THEN 16000000.0
                                WHEN height >= 1300 THEN 10000000.0
                                WHEN height >= 1000 THEN 6000000.0
