@@ -85,6 +85,9 @@ type Waiting = (Vec<PathBuf>, std::sync::mpsc::Sender<Result<Vec<Arrival>>>);
 pub(crate) struct ArrivalBatch {
     pending: std::sync::Mutex<Vec<Waiting>>,
     leader: std::sync::Mutex<()>,
+    /// Held while arrivals are planned and queued: the watch and the hooks may report the
+    /// same file at once, and it is queued once.
+    taking: std::sync::Mutex<()>,
 }
 
 impl App {
@@ -194,6 +197,26 @@ impl App {
                 arrivals,
             });
         }
+        let _taking = self
+            .conns
+            .arrivals
+            .taking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // A file already waiting in the queue (the watch and a hook both saw it, or it was
+        // queued by hand) is not queued again. Plans from before their items were kept in
+        // brief are recorded first, so their jobs are found too.
+        self.record_plan_briefs()?;
+        self.with_queue(|_| Ok(()))?;
+        let mut live = std::collections::BTreeMap::new();
+        for item in &plan.items {
+            if let Some(job) = self
+                .catalog
+                .live_job_for_source(&item.source.to_string_lossy())?
+            {
+                live.insert(item.source.clone(), job);
+            }
+        }
         let mpath = manifest::write(&plan, &self.paths.data_dir, &self.catalog)?;
         self.with_queue(|q| {
             for item in &plan.items {
@@ -202,6 +225,11 @@ impl App {
                 };
                 a.index = Some(item.index);
                 a.outcome = "planned".into();
+                if let Some(job) = live.get(&item.source) {
+                    a.job = Some(*job);
+                    a.outcome = format!("already queued as job {job}");
+                    continue;
+                }
                 if matches!(a.mode, AutoMode::Encode | AutoMode::Promote) {
                     let mut job = mediaforce::batch::stage_job(&mpath, item, None);
                     job.priority = ARRIVAL_PRIORITY;

@@ -59,6 +59,70 @@ pub struct EstimateView {
     pub model: Option<SizeModelView>,
 }
 
+impl EstimateView {
+    /// The explanation in words, a line each (sub-lines of the size model indented by two
+    /// spaces): what `plan --explain` prints and the item page shows.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "{} {}p at {:.3} bit/pixel; expected saving {:.0}% ({:.0}% at the pessimistic end), {}",
+                self.codec,
+                self.height,
+                self.bits_per_pixel,
+                self.expected_saving_percent,
+                self.pessimistic_saving_percent,
+                self.bucket
+            ),
+            format!("estimated by the {}: {}", self.estimator, self.reason),
+        ];
+        let Some(m) = &self.model else {
+            out.push(
+                "size model: too few measured sources bracket the target (the codec table estimates)"
+                    .into(),
+            );
+            return out;
+        };
+        out.push(format!(
+            "size model for {} preset {} at {:?} VMAF {}: {} sources ({} public clips), {}",
+            m.encoder,
+            m.preset,
+            m.stat,
+            m.target,
+            m.sources,
+            m.shipped_sources,
+            if m.used {
+                "used"
+            } else {
+                "not used: the codec table does better on its sources"
+            }
+        ));
+        let terms: Vec<String> = m
+            .coefficients
+            .iter()
+            .map(|(t, c)| format!("{t} {c:+.3}"))
+            .collect();
+        out.push(format!("  ln(size %) = {}", terms.join(", ")));
+        let l = &m.leave_one_out;
+        out.push(format!(
+            "  left out in turn: mean error {:.1} points, rank correlation {:.2} (spread {:.2} in ln size)",
+            l.mean_abs_error_points, l.rank_correlation, l.rms_ln_error
+        ));
+        if let Some(t) = &m.codec_table {
+            out.push(format!(
+                "  codec table on the same sources: mean error {:.1} points, rank correlation {:.2}",
+                t.mean_abs_error_points, t.rank_correlation
+            ));
+        }
+        for o in &m.nearest {
+            out.push(format!(
+                "  near: {} ({} {}p, {:.3} bit/pixel) needed {:.0}% at the target",
+                o.name, o.codec, o.height, o.bits_per_pixel, o.percent
+            ));
+        }
+        out
+    }
+}
+
 impl App {
     /// Explain item `index` of the plan at `manifest` (the latest plan when `None`).
     pub fn explain_estimate(&self, manifest: Option<&Path>, index: usize) -> Result<EstimateView> {

@@ -646,12 +646,7 @@ impl App {
     /// started (their item is still `planned`, or has no row) or queued. Plans made before
     /// their items were kept in brief are read once and recorded.
     pub fn waiting_plan_items(&self) -> Result<Vec<PlanItemRow>> {
-        for (id, key) in self.catalog.plans_without_items()? {
-            if let Ok(m) = mediaforce::manifest::load(&self.catalog, &key) {
-                self.catalog
-                    .record_plan_items(id, &mediaforce::manifest::brief(&m))?;
-            }
-        }
+        self.record_plan_briefs()?;
         // The queue's tables are made when it is first opened.
         self.with_queue(|_| Ok(()))?;
         Ok(self
@@ -660,6 +655,17 @@ impl App {
             .into_iter()
             .map(|(_, i)| i)
             .collect())
+    }
+
+    /// Record in brief the items of plans made before plans kept them (read once each).
+    pub(crate) fn record_plan_briefs(&self) -> Result<()> {
+        for (id, key) in self.catalog.plans_without_items()? {
+            if let Ok(m) = mediaforce::manifest::load(&self.catalog, &key) {
+                self.catalog
+                    .record_plan_items(id, &mediaforce::manifest::brief(&m))?;
+            }
+        }
+        Ok(())
     }
 
     /// Plan the `count` best opportunities of the whole library and queue them; the job ids.

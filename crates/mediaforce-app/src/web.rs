@@ -343,6 +343,9 @@ pub struct ItemView {
     pub reencode: bool,
     /// The VMAF target its policy names (a re-encode may name another).
     pub target_vmaf: f64,
+    /// What the plan's expected saving rests on, a line each (as `plan --explain`); `None`
+    /// when the file is no longer catalogued or readable.
+    pub estimate: Option<Vec<String>>,
 }
 
 /// An artifact to serve: its file and what it is.
@@ -408,6 +411,10 @@ impl App {
             actions,
             reencode: mediaforce::domain::transition(it.state, S::Encoding).is_ok(),
             target_vmaf: self.plan_item(&it)?.policy.encode.target_vmaf,
+            estimate: self
+                .explain_estimate(Some(&it.manifest), it.index)
+                .ok()
+                .map(|e| e.lines()),
         })
     }
 

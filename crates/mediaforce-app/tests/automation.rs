@@ -160,6 +160,17 @@ fn arrivals_are_planned_queued_validated_approved_by_rule_promoted_and_pruned_on
             app.catalog.file_by_path(&off).unwrap().is_some(),
             "{backend}"
         );
+        // Reported again (the watch and a hook both saw it): the file waiting in the queue is
+        // not queued a second time.
+        let again = app.take_arrivals(std::slice::from_ref(&good)).unwrap();
+        assert_eq!(
+            (again.arrivals[0].outcome.clone(), again.arrivals[0].job),
+            (
+                format!("already queued as job {}", outcome(&good).2.unwrap()),
+                outcome(&good).2
+            ),
+            "{backend}"
+        );
         // The arrivals' encodes run before the backlog's.
         let queued = app.jobs_list(Some("queued"), 100).unwrap();
         assert_eq!(queued.len(), 2, "{backend}");

@@ -445,58 +445,8 @@ fn print_explanation(v: &mediaforce_app::estimate::EstimateView, json: bool) -> 
         return print_json(v);
     }
     println!("[{}] {}", v.index, v.source.display());
-    println!(
-        "  {} {}p at {:.3} bit/pixel; expected saving {:.0}% ({:.0}% at the pessimistic end), {}",
-        v.codec,
-        v.height,
-        v.bits_per_pixel,
-        v.expected_saving_percent,
-        v.pessimistic_saving_percent,
-        v.bucket
-    );
-    println!("  estimated by the {}: {}", v.estimator, v.reason);
-    let Some(m) = &v.model else {
-        println!(
-            "  size model: too few measured sources bracket the target (the codec table estimates)"
-        );
-        return Ok(());
-    };
-    println!(
-        "  size model for {} preset {} at {:?} VMAF {}: {} sources ({} public clips), {}",
-        m.encoder,
-        m.preset,
-        m.stat,
-        m.target,
-        m.sources,
-        m.shipped_sources,
-        if m.used {
-            "used"
-        } else {
-            "not used: the codec table does better on its sources"
-        }
-    );
-    let terms: Vec<String> = m
-        .coefficients
-        .iter()
-        .map(|(t, c)| format!("{t} {c:+.3}"))
-        .collect();
-    println!("    ln(size %) = {}", terms.join(", "));
-    let l = &m.leave_one_out;
-    println!(
-        "    left out in turn: mean error {:.1} points, rank correlation {:.2} (spread {:.2} in ln size)",
-        l.mean_abs_error_points, l.rank_correlation, l.rms_ln_error
-    );
-    if let Some(t) = &m.codec_table {
-        println!(
-            "    codec table on the same sources: mean error {:.1} points, rank correlation {:.2}",
-            t.mean_abs_error_points, t.rank_correlation
-        );
-    }
-    for o in &m.nearest {
-        println!(
-            "    near: {} ({} {}p, {:.3} bit/pixel) needed {:.0}% at the target",
-            o.name, o.codec, o.height, o.bits_per_pixel, o.percent
-        );
+    for line in v.lines() {
+        println!("  {line}");
     }
     Ok(())
 }

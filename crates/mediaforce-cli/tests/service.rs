@@ -490,6 +490,9 @@ fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_s
     );
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<h2>Automatic decision</h2>"), "{page}");
+    // What the plan expected of it, as `plan --explain` says it.
+    assert!(page.contains("<h2>Estimate</h2>"), "{page}");
+    assert!(page.contains("<li>estimated by the "), "{page}");
     assert!(
         page.contains("Held for review by the [approve] rules: saving: wanted &#62;= 99.9%"),
         "{page}"

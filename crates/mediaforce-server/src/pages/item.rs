@@ -51,6 +51,8 @@ pub(super) struct ItemHtml {
     pub(super) search: Vec<(String, String)>,
     /// The newest automatic decision (`automation.mode = "promote"`), if any.
     pub(super) auto: Option<AutoHtml>,
+    /// What the plan's estimate rests on, a line each.
+    pub(super) estimate: Vec<String>,
 }
 
 /// An automatic decision as the item page shows it: the sentence `review` prints, when,
@@ -175,6 +177,7 @@ pub async fn item(
             })
             .collect(),
         message: q.message,
+        estimate: v.estimate.clone().unwrap_or_default(),
         auto: v.review.auto_decision.as_ref().map(|d| AutoHtml {
             approved: d.approved,
             at: mediaforce::manifest::utc_timestamp(d.at),

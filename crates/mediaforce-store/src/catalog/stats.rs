@@ -554,6 +554,19 @@ impl Catalog {
         })
     }
 
+    /// The queued or running encode job of any plan's item for `source`, if there is one.
+    pub fn live_job_for_source(&self, source: &str) -> Result<Option<i64>, CatalogError> {
+        Ok(self
+            .query_opt(
+                "SELECT j.id FROM plan_item pi JOIN plan p ON p.id = pi.plan_id
+                 JOIN job j ON j.key = 'stage:' || p.key || ':' || CAST(pi.idx AS TEXT)
+                 WHERE pi.source = ?1 AND j.state IN ('queued', 'running')
+                 ORDER BY j.id LIMIT 1",
+                params![source],
+            )?
+            .map(|r| r.int(0)))
+    }
+
     /// The plans whose items are not recorded in brief (plans made before they were): their
     /// ids and keys, oldest first.
     pub fn plans_without_items(&self) -> Result<Vec<(i64, std::path::PathBuf)>, CatalogError> {
