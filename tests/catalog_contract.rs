@@ -323,11 +323,51 @@ fn analytics_sums_are_the_same_on_both_backends() {
             mediaforce::store::sql::Db::open(location, &mediaforce::catalog::SCHEMA).unwrap();
         // (path, codec, height, hdr, size, audio, bit rate)
         let files: [(&str, &str, i64, Option<&str>, i64, &str, i64); 5] = [
-            ("/lib/A/a.avi", "mpeg4", 720, None, 1000, "eng pcm_s16le 2 ch", 8_000_000),
-            ("/lib/A/b.mkv", "h264", 1080, None, 4000, "eng aac 2 ch", 3_000_000),
-            ("/lib/B/c.mkv", "hevc", 2160, Some("pq"), 500, "eng dts 6 ch", 20_000_000),
-            ("/lib/B/gone.mkv", "h264", 1080, None, 9999, "eng aac 2 ch", 1),
-            ("/lib/B/bad.wmv", "wmv3", 480, None, 7777, "eng wmav2 2 ch", 1),
+            (
+                "/lib/A/a.avi",
+                "mpeg4",
+                720,
+                None,
+                1000,
+                "eng pcm_s16le 2 ch",
+                8_000_000,
+            ),
+            (
+                "/lib/A/b.mkv",
+                "h264",
+                1080,
+                None,
+                4000,
+                "eng aac 2 ch",
+                3_000_000,
+            ),
+            (
+                "/lib/B/c.mkv",
+                "hevc",
+                2160,
+                Some("pq"),
+                500,
+                "eng dts 6 ch",
+                20_000_000,
+            ),
+            (
+                "/lib/B/gone.mkv",
+                "h264",
+                1080,
+                None,
+                9999,
+                "eng aac 2 ch",
+                1,
+            ),
+            (
+                "/lib/B/bad.wmv",
+                "wmv3",
+                480,
+                None,
+                7777,
+                "eng wmav2 2 ch",
+                1,
+            ),
         ];
         let mut ids = Vec::new();
         for (n, (path, codec, height, hdr, size, audio, rate)) in files.iter().enumerate() {
@@ -418,12 +458,20 @@ fn analytics_sums_are_the_same_on_both_backends() {
         encode(b, 1, 1000, "libx264", "h2", 92.5, 0);
         walk(
             b,
-            &[Staged, Validated, Promoting, Promoted, RollingBack, RolledBack],
+            &[
+                Staged,
+                Validated,
+                Promoting,
+                Promoted,
+                RollingBack,
+                RolledBack,
+            ],
         );
         // c: staged, its validation failed, its source damaged.
         let cc = item(2);
         walk(cc, &[Encoding, Staged]);
-        c.set_source_damage(cc, 3, Some("3 damaged packets")).unwrap();
+        c.set_source_damage(cc, 3, Some("3 damaged packets"))
+            .unwrap();
         c.record_validation(cc, false, "{}").unwrap();
 
         assert_eq!(
@@ -528,8 +576,22 @@ fn analytics_sums_are_the_same_on_both_backends() {
         assert_eq!(
             rest,
             [
-                ("h264".into(), "1080p".into(), "".into(), "b.mkv".into(), 1, 4000),
-                ("hevc".into(), "2160p".into(), "pq".into(), "c.mkv".into(), 1, 500),
+                (
+                    "h264".into(),
+                    "1080p".into(),
+                    "".into(),
+                    "b.mkv".into(),
+                    1,
+                    4000
+                ),
+                (
+                    "hevc".into(),
+                    "2160p".into(),
+                    "pq".into(),
+                    "c.mkv".into(),
+                    1,
+                    500
+                ),
             ]
         );
         // Per root: live files only, the promoted one at its encode's size.
@@ -573,7 +635,10 @@ fn analytics_sums_are_the_same_on_both_backends() {
         let close = |x: f64, want: f64| assert!((x - want).abs() < 1e-6, "{x} != {want}");
         assert_eq!(p.files, 3);
         close(p.codec, (30.0 + 60.0 + 85.0) / 3.0);
-        close(p.bit_rate, (100.0 * 3.5 / 8.0 + 100.0 + 100.0 * 16.0 / 20.0) / 3.0);
+        close(
+            p.bit_rate,
+            (100.0 * 3.5 / 8.0 + 100.0 + 100.0 * 16.0 / 20.0) / 3.0,
+        );
         close(p.container, (20.0 + 100.0 + 100.0) / 3.0);
         close(p.audio, (30.0 + 100.0 + 50.0) / 3.0);
         // By folder: /lib/A holds a and b, /lib/B holds c.
@@ -611,7 +676,10 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 .iter()
                 .map(|f| (f.worker.as_str(), f.kind.as_str(), f.cause.as_str(), f.jobs))
                 .collect::<Vec<_>>(),
-            [("h1/1", "stage", "disk full", 2), ("h1/1", "notify", "refused", 1)]
+            [
+                ("h1/1", "stage", "disk full", 2),
+                ("h1/1", "notify", "refused", 1)
+            ]
         );
         let mut by_kind: Vec<_> = q
             .counts_by_kind()
@@ -644,7 +712,8 @@ fn analytics_sums_are_the_same_on_both_backends() {
         };
         let old = dir.join("plan-old.json");
         let old_id = c.save_plan(&old, "{}").unwrap();
-        c.record_plan_items(old_id, &[brief(0, "/lib/W/w.mkv")]).unwrap();
+        c.record_plan_items(old_id, &[brief(0, "/lib/W/w.mkv")])
+            .unwrap();
         let key = dir.join("plan-new.json");
         let id = c.save_plan(&key, "{}").unwrap();
         assert_eq!(
@@ -659,10 +728,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
         ];
         c.record_plan_items(id, &items).unwrap();
         c.record_plan_items(id, &items).unwrap();
-        let mut job = NewJob::new(
-            &format!("stage:{}", key.display()),
-            serde_json::json!({}),
-        );
+        let mut job = NewJob::new(&format!("stage:{}", key.display()), serde_json::json!({}));
         job.key = Some(format!("stage:{}:1", key.display()));
         q.enqueue(&job).unwrap();
         let waiting = c.waiting_plan_items().unwrap();

@@ -3,23 +3,17 @@
 //! into weeks and months, adds the forecast and the plan's expectations, and names things.
 
 use crate::{App, AppError, ErrorKind, Result};
+use mediaforce::catalog::PlanItemRow;
 use mediaforce::catalog::{
     EncodeDay, EncoderHost, HealthCounts, HealthParts, MixGroup, QualityBand, SavingDay, DAY,
 };
 use mediaforce::store::FailedJobs;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use mediaforce::catalog::PlanItemRow;
 use std::path::{Path, PathBuf};
 
 /// The time ranges every view can be filtered by: name and days (0: everything).
-pub const RANGES: &[(&str, i64)] = &[
-    ("7d", 7),
-    ("30d", 30),
-    ("90d", 90),
-    ("1y", 365),
-    ("all", 0),
-];
+pub const RANGES: &[(&str, i64)] = &[("7d", 7), ("30d", 30), ("90d", 90), ("1y", 365), ("all", 0)];
 
 /// The weights of the health score's parts: codec, bit rate, container, audio.
 pub const HEALTH_WEIGHTS: [f64; 4] = [0.40, 0.30, 0.15, 0.15];
@@ -35,7 +29,11 @@ pub fn parse_range(name: &str) -> Result<i64> {
                 ErrorKind::Invalid,
                 format!(
                     "range {name:?}: not one of {}",
-                    RANGES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    RANGES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })
@@ -461,7 +459,11 @@ impl App {
         let days = parse_range(range)?;
         let now = mediaforce::db::now();
         let today = now.div_euclid(DAY);
-        let first_day = if days == 0 { i64::MIN / 2 } else { today - days + 1 };
+        let first_day = if days == 0 {
+            i64::MIN / 2
+        } else {
+            today - days + 1
+        };
         let since = (days != 0).then(|| first_day * DAY);
         let since_or_zero = since.unwrap_or(0);
         let catalog = &self.catalog;
@@ -556,8 +558,7 @@ impl App {
                     medium: by_confidence("medium"),
                     low: by_confidence("low"),
                 },
-                backlog_days: (rate_bytes_per_day > 0.0)
-                    .then(|| bytes as f64 / rate_bytes_per_day),
+                backlog_days: (rate_bytes_per_day > 0.0).then(|| bytes as f64 / rate_bytes_per_day),
                 health: HealthScore {
                     score: health_score(&part),
                     parts: part,
@@ -728,9 +729,8 @@ impl App {
                 .into_iter()
                 .map(|h| (h.name, h.alive))
                 .collect(),
-            deliveries: self.with_connect_db(|db| {
-                Ok(mediaforce::store::connect::attempt_counts(db)?)
-            })?,
+            deliveries: self
+                .with_connect_db(|db| Ok(mediaforce::store::connect::attempt_counts(db)?))?,
         })
     }
 }
@@ -794,8 +794,8 @@ mod tests {
 
     #[test]
     fn the_mix_counts_a_promoted_file_as_its_encode_now_and_its_source_before() {
-        let g = |promoted: bool, codec: &str, tail: &str, files: i64, now: i64, before: i64| {
-            MixGroup {
+        let g =
+            |promoted: bool, codec: &str, tail: &str, files: i64, now: i64, before: i64| MixGroup {
                 promoted,
                 codec: Some(codec.into()),
                 encoder: promoted.then(|| "libsvtav1".to_string()),
@@ -807,8 +807,7 @@ mod tests {
                 files,
                 bytes: now,
                 bytes_before: before,
-            }
-        };
+            };
         let m = mix_view(&[
             g(false, "h264", "a.mkv", 3, 900, 900),
             // Rescanned after promotion or not, the encode's codec is what it holds now.
@@ -846,7 +845,10 @@ mod tests {
             audio: 30.0,
         };
         assert!((health_score(&p) - (24.0 + 15.0 + 15.0 + 4.5)).abs() < 1e-9);
-        assert!(parse_range("2w").unwrap_err().message.contains("7d, 30d, 90d, 1y, all"));
+        assert!(parse_range("2w")
+            .unwrap_err()
+            .message
+            .contains("7d, 30d, 90d, 1y, all"));
     }
 }
 
@@ -896,7 +898,10 @@ impl App {
                 .duration_seconds
         };
         let mut duplicates = Vec::new();
-        for (n, group) in analyze::duplicate_candidates(&files).into_iter().enumerate() {
+        for (n, group) in analyze::duplicate_candidates(&files)
+            .into_iter()
+            .enumerate()
+        {
             let keep = analyze::keep_of(&group);
             let mut confirmed = n < MAX_DUPLICATE_CHECKS;
             let mut details = Vec::new();

@@ -32,7 +32,12 @@ fn the_analyzers_find_duplicates_gaps_batches_and_unreadable_files_on_both_backe
         );
     }
     let starved = library.join("Show/e5.mkv");
-    clip(&starved, "libx264", &[("qp", "51"), ("preset", "ultrafast")], 0);
+    clip(
+        &starved,
+        "libx264",
+        &[("qp", "51"), ("preset", "ultrafast")],
+        0,
+    );
     let broken = library.join("Films/broken.mkv");
     std::fs::write(&broken, vec![0x5a; 4096]).unwrap();
     let before: Vec<(std::path::PathBuf, Vec<u8>)> = [&film, &copy, &starved, &broken]
@@ -80,7 +85,12 @@ fn the_analyzers_find_duplicates_gaps_batches_and_unreadable_files_on_both_backe
         assert_eq!(v.batches.len(), 1, "{backend}: {:?}", v.batches);
         let b = &v.batches[0];
         assert_eq!(
-            (b.folder.clone(), b.codec.as_str(), b.resolution.as_str(), b.files),
+            (
+                b.folder.clone(),
+                b.codec.as_str(),
+                b.resolution.as_str(),
+                b.files
+            ),
             (root.join("Show"), "h264", "SD", 6)
         );
 

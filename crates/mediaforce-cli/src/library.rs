@@ -724,7 +724,11 @@ fn analysis_text(v: &mediaforce_app::stats::AnalysisView) -> String {
             s,
             "  keep {} ({}); {} could go ({} {})",
             d.keep.display(),
-            if d.confirmed { "confirmed" } else { "unconfirmed" },
+            if d.confirmed {
+                "confirmed"
+            } else {
+                "unconfirmed"
+            },
             human_bytes(d.reclaimable_bytes),
             d.files
                 .iter()
@@ -876,7 +880,11 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
             .join(", ")
     };
     let _ = writeln!(s, "Mix by bytes, now (before mediaforce):");
-    let _ = writeln!(s, "  codec: {}", shares(&v.mix.now.codec, &v.mix.before.codec));
+    let _ = writeln!(
+        s,
+        "  codec: {}",
+        shares(&v.mix.now.codec, &v.mix.before.codec)
+    );
     let _ = writeln!(
         s,
         "  container: {}",
@@ -887,7 +895,11 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
         "  resolution: {}",
         shares(&v.mix.now.resolution, &v.mix.before.resolution)
     );
-    let _ = writeln!(s, "  dynamic range: {}", shares(&v.mix.now.hdr, &v.mix.before.hdr));
+    let _ = writeln!(
+        s,
+        "  dynamic range: {}",
+        shares(&v.mix.now.hdr, &v.mix.before.hdr)
+    );
     for r in &v.roots {
         let _ = writeln!(
             s,
@@ -921,7 +933,11 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
     );
     for j in &h.failed_jobs {
         let worker = if j.worker.is_empty() { "-" } else { &j.worker };
-        let _ = writeln!(s, "  {} {} job(s) failed on {worker}: {}", j.jobs, j.kind, j.cause);
+        let _ = writeln!(
+            s,
+            "  {} {} job(s) failed on {worker}: {}",
+            j.jobs, j.kind, j.cause
+        );
     }
     if !v.opportunities.is_empty() {
         let _ = writeln!(s, "Best opportunities not started:");

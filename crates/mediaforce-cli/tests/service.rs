@@ -510,7 +510,10 @@ fn a_file_that_misses_an_approve_rule_waits_for_review_and_a_notification_says_s
     assert_eq!(stats["saved"]["total_bytes"], 0, "{stats}");
     assert_eq!(stats["roots"][0]["files"], 1, "{stats}");
     let text = lib.run(&["stats"]);
-    assert!(text.starts_with("Saved: 0 B in all; 0 B in the last 30d"), "{text}");
+    assert!(
+        text.starts_with("Saved: 0 B in all; 0 B in the last 30d"),
+        "{text}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
         .args(["stats", "--since", "2w"])
         .env("MEDIAFORCE_DATA_DIR", &lib.data)

@@ -119,7 +119,11 @@ pub fn batches(files: &[FileFacts], min_files: usize) -> Vec<Batch> {
     for f in files.iter().filter(|f| f.status == "ok" && !f.ours) {
         let Some(codec) = &f.codec else { continue };
         let e = by
-            .entry((folder_of(&f.path), codec.clone(), resolution_class(f.height)))
+            .entry((
+                folder_of(&f.path),
+                codec.clone(),
+                resolution_class(f.height),
+            ))
             .or_default();
         e.0 += 1;
         e.1 += f.size;
@@ -198,10 +202,7 @@ pub fn thumb_difference(a: &[u8], b: &[u8]) -> f64 {
 /// Whether two files hold the same picture: their durations (seconds) within half a second,
 /// and the frames at 10%, 50% and 90% of it alike (a mean grey difference under 2 of 255 on
 /// 64x36 thumbnails). `Ok(None)` when they differ; otherwise what was compared, in words.
-pub fn same_picture(
-    a: (&Path, f64),
-    b: (&Path, f64),
-) -> crate::core::Result<Option<String>> {
+pub fn same_picture(a: (&Path, f64), b: (&Path, f64)) -> crate::core::Result<Option<String>> {
     if (a.1 - b.1).abs() > 0.5 {
         return Ok(None);
     }
@@ -283,7 +284,16 @@ mod tests {
     #[test]
     fn batches_group_five_or_more_alike_files() {
         let mut files: Vec<FileFacts> = (0..5)
-            .map(|i| f(&format!("/lib/S/e{i}.mkv"), 10, "mpeg4", 576, 1, &i.to_string()))
+            .map(|i| {
+                f(
+                    &format!("/lib/S/e{i}.mkv"),
+                    10,
+                    "mpeg4",
+                    576,
+                    1,
+                    &i.to_string(),
+                )
+            })
             .collect();
         files.push(f("/lib/S/hd.mkv", 10, "mpeg4", 1080, 1, "x"));
         files.push(f("/lib/T/e.mkv", 10, "mpeg4", 576, 1, "y"));
@@ -299,7 +309,10 @@ mod tests {
             }]
         );
         files[0].ours = true;
-        assert!(batches(&files, 5).is_empty(), "mediaforce's own encodes are not a batch");
+        assert!(
+            batches(&files, 5).is_empty(),
+            "mediaforce's own encodes are not a batch"
+        );
     }
 
     #[test]

@@ -51,10 +51,7 @@ fn draw_line(
             if (x - x.round()).abs() > 0.01 || *x < 0.0 {
                 return String::new();
             }
-            labels
-                .get(x.round() as usize)
-                .cloned()
-                .unwrap_or_default()
+            labels.get(x.round() as usize).cloned().unwrap_or_default()
         })
         .y_label_formatter(&|y| y_label(*y))
         .light_line_style(WHITE)
@@ -120,13 +117,14 @@ fn draw_bars(
         .light_line_style(WHITE)
         .draw()
         .map_err(text)?;
-    chart.draw_series(
-        Histogram::vertical(&chart)
-            .style(BLUE.mix(0.7).filled())
-            .margin(6)
-            .data(values.iter().enumerate().map(|(i, v)| (i as u32, *v))),
-    )
-    .map_err(text)?;
+    chart
+        .draw_series(
+            Histogram::vertical(&chart)
+                .style(BLUE.mix(0.7).filled())
+                .margin(6)
+                .data(values.iter().enumerate().map(|(i, v)| (i as u32, *v))),
+        )
+        .map_err(text)?;
     Ok(())
 }
 
@@ -137,8 +135,13 @@ mod tests {
     #[test]
     fn a_line_chart_is_one_svg_with_a_mark_per_point() {
         let labels: Vec<String> = (1..=4).map(|d| format!("2026-12-0{d}")).collect();
-        let svg = line("saved", &labels, &[0.0, 10.0, 10.0, 25.0], &|y| format!("{y:.0} B"));
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{svg}");
+        let svg = line("saved", &labels, &[0.0, 10.0, 10.0, 25.0], &|y| {
+            format!("{y:.0} B")
+        });
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
         assert_eq!(svg.matches("<circle").count(), 4, "{svg}");
         // The series is the one line two pixels wide, through the four points.
         let series: Vec<&str> = svg
@@ -147,8 +150,17 @@ mod tests {
             .collect();
         assert_eq!(series.len(), 1, "{svg}");
         let points = series[0].split("points=\"").nth(1).unwrap();
-        assert_eq!(points.split_whitespace().filter(|p| p.contains(',')).count(), 4);
-        assert!(svg.contains(">\nsaved\n</text>"), "the title is text: {svg}");
+        assert_eq!(
+            points
+                .split_whitespace()
+                .filter(|p| p.contains(','))
+                .count(),
+            4
+        );
+        assert!(
+            svg.contains(">\nsaved\n</text>"),
+            "the title is text: {svg}"
+        );
         assert!(svg.contains(">\n2026-12-01\n</text>"), "x labels: {svg}");
     }
 

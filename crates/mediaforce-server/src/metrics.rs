@@ -61,7 +61,11 @@ pub fn encode(m: &MetricsView) -> String {
     let encodes = Family::<EncoderLabels, Counter>::default();
     let fps = Family::<EncoderLabels, Gauge<f64, AtomicU64>>::default();
     let seconds = Family::<EncoderLabels, Counter<f64, AtomicU64>>::default();
-    reg.register("encodes", "Encodes finished by encoder and host", encodes.clone());
+    reg.register(
+        "encodes",
+        "Encodes finished by encoder and host",
+        encodes.clone(),
+    );
     reg.register(
         "encode_fps",
         "Mean encode frames per second by encoder and host",

@@ -265,7 +265,10 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         metrics.contains(&format!("mediaforce_saved_bytes {saved}\n")),
         "{metrics}"
     );
-    assert!(metrics.contains("mediaforce_promotions_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("mediaforce_promotions_total 1\n"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("mediaforce_encodes_total{encoder=\"libx264\","),
         "{metrics}"

@@ -721,8 +721,7 @@ impl JobStore for SqlStore {
              GROUP BY COALESCE(worker, ''), kind, cause",
             params![since_ms],
         )?;
-        let mut by: std::collections::BTreeMap<(String, String, String), u64> =
-            Default::default();
+        let mut by: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
         for r in &rows {
             // The error without the `(on HOST, attempt N)` the queue adds, so one cause is one
             // row whatever attempt it ended.

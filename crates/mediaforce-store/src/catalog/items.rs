@@ -110,7 +110,10 @@ impl Catalog {
     /// Every plan, oldest first.
     pub fn plans(&self) -> Result<Vec<PlanRow>, CatalogError> {
         Ok(self
-            .query("SELECT id, key, created_at, body FROM plan ORDER BY id", &[])?
+            .query(
+                "SELECT id, key, created_at, body FROM plan ORDER BY id",
+                &[],
+            )?
             .iter()
             .map(plan_from_row)
             .collect())

@@ -400,7 +400,8 @@ impl Catalog {
     pub fn health_parts(&self, by_folder: bool) -> Result<Vec<HealthParts>, CatalogError> {
         let group = if by_folder { FOLDER_OF_PATH } else { "f.root" };
         let rows = self.query(
-            &format!("SELECT {group} AS grp, COUNT(*),
+            &format!(
+                "SELECT {group} AS grp, COUNT(*),
                CAST(AVG(CASE WHEN video_codec = 'av1' THEN 100.0
                         WHEN video_codec IN ('hevc', 'vp9') THEN 85.0
                         WHEN video_codec = 'h264' THEN 60.0
@@ -430,7 +431,8 @@ impl Catalog {
                                WHEN height >= 460 THEN 1500000.0
                                ELSE 1000000.0 END AS norm
                    FROM file WHERE status = 'ok') f
-             GROUP BY grp ORDER BY grp"),
+             GROUP BY grp ORDER BY grp"
+            ),
             &[],
         )?;
         Ok(rows
