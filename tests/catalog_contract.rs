@@ -313,6 +313,17 @@ fn the_library_page_filters_sorts_and_pages_the_same_on_both_backends() {
     });
 }
 
+/// A file row to insert: path, codec, height, HDR, size, audio, bit rate.
+type FileSpec = (
+    &'static str,
+    &'static str,
+    i64,
+    Option<&'static str>,
+    i64,
+    &'static str,
+    i64,
+);
+
 #[test]
 fn analytics_sums_are_the_same_on_both_backends() {
     use mediaforce::catalog::{EncoderHost, QualityBand, SavingDay, DAY};
@@ -322,7 +333,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
         let mut db =
             mediaforce::store::sql::Db::open(location, &mediaforce::catalog::SCHEMA).unwrap();
         // (path, codec, height, hdr, size, audio, bit rate)
-        let files: [(&str, &str, i64, Option<&str>, i64, &str, i64); 5] = [
+        let files: [FileSpec; 5] = [
             (
                 "/lib/A/a.avi",
                 "mpeg4",

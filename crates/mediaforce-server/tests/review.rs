@@ -245,15 +245,10 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         b.eval(&format!("window.scrollTo(0, {y}); return 1"));
         b.screenshot(&format!("analytics-{}", i + 2));
     }
-    let api: serde_json::Value = serde_json::from_str(
-        &b.eval(&format!(
-            "const r = new XMLHttpRequest(); r.open('GET', '{base}/api/stats?range=all', false); r.send(); return r.responseText"
-        ))
-        .as_str()
-        .unwrap()
-        .to_string(),
-    )
-    .unwrap();
+    let text = b.eval(&format!(
+        "const r = new XMLHttpRequest(); r.open('GET', '{base}/api/stats?range=all', false); r.send(); return r.responseText"
+    ));
+    let api: serde_json::Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
     assert_eq!(api["saved"]["total_bytes"], saved);
     // GET /metrics: open from loopback, refused with an unknown token.
     let metrics = ureq::get(&format!("{base}/metrics"))

@@ -742,7 +742,7 @@ impl JobStore for SqlStore {
                 jobs,
             })
             .collect();
-        out.sort_by(|a, b| b.jobs.cmp(&a.jobs));
+        out.sort_by_key(|f| std::cmp::Reverse(f.jobs));
         Ok(out)
     }
 
