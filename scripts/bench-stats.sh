@@ -23,30 +23,12 @@ $M settings add-root "$T/library" >/dev/null
 $M settings set-transcode-root "$T/transcode" >/dev/null
 $M scan >/dev/null
 $M stats --json >/dev/null   # brings the schema up to date
-python3 - "$T/state/catalog.db" "$N" "$P" "$T/library" <<'PY'
+python3 scripts/grow-catalog.py "$T/state/catalog.db" "$N" "$T/library"
+python3 - "$T/state/catalog.db" "$P" <<'PY'
 import sqlite3, sys, random, time
-db, n, p, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+db, p = sys.argv[1], int(sys.argv[2])
 c = sqlite3.connect(db)
-cols = [r[1] for r in c.execute("PRAGMA table_info(file)") if r[1] != "id"]
-seeds = c.execute(f"SELECT {', '.join(cols)} FROM file").fetchall()
-random.seed(7)
-codecs = ["h264", "h264", "hevc", "mpeg4", "av1", "vp9"]
-heights = [(720, 480), (1280, 720), (1920, 1080), (1920, 1080), (3840, 2160)]
-rows = []
-for i in range(n - len(seeds)):
-    r = dict(zip(cols, seeds[i % len(seeds)]))
-    show, season = i // 200, (i // 20) % 10
-    r["path"] = f"{root}/Show {show:04d}/Season {season:02d}/Episode {i:06d}.mkv"
-    r["folder"] = f"{root}/Show {show:04d}/Season {season:02d}/"
-    r["size"] = random.randint(50, 20000) * 1_000_000
-    r["inode"] = 1_000_000 + i
-    r["fingerprint"] = f"bench-{i}"
-    r["video_codec"] = codecs[i % len(codecs)]
-    r["width"], r["height"] = heights[(i // 7) % len(heights)]
-    r["hdr"] = "hdr10" if i % 10 == 0 else None
-    r["bit_rate"] = r["size"] * 8 // 2700
-    rows.append(tuple(r[k] for k in cols))
-c.executemany(f"INSERT INTO file ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+random.seed(11)
 now = int(time.time())
 files = c.execute("SELECT id, path, size, video_codec FROM file ORDER BY id LIMIT ?", (p,)).fetchall()
 for k, (fid, path, size, codec) in enumerate(files):
