@@ -559,7 +559,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 g.source_tail.as_deref(),
                 g.bytes,
                 g.bytes_before,
-                g.resolution.as_str()
+                g.height
             ),
             (
                 Some("libsvtav1"),
@@ -567,7 +567,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 Some("a.avi"),
                 200,
                 1000,
-                "720p"
+                Some(720)
             )
         );
         let rest: Vec<_> = mix
@@ -576,7 +576,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
             .map(|g| {
                 (
                     g.codec.clone().unwrap(),
-                    g.resolution.clone(),
+                    g.height.unwrap(),
                     g.hdr.clone(),
                     g.tail.clone(),
                     g.files,
@@ -587,22 +587,8 @@ fn analytics_sums_are_the_same_on_both_backends() {
         assert_eq!(
             rest,
             [
-                (
-                    "h264".into(),
-                    "1080p".into(),
-                    "".into(),
-                    "b.mkv".into(),
-                    1,
-                    4000
-                ),
-                (
-                    "hevc".into(),
-                    "2160p".into(),
-                    "pq".into(),
-                    "c.mkv".into(),
-                    1,
-                    500
-                ),
+                ("h264".into(), 1080, "".into(), "b.mkv".into(), 1, 4000),
+                ("hevc".into(), 2160, "pq".into(), "c.mkv".into(), 1, 500),
             ]
         );
         // Per root: live files only, the promoted one at its encode's size.

@@ -161,6 +161,19 @@ pub struct MixView {
     pub before: MixSide,
 }
 
+impl MixView {
+    /// Each dimension's name with its shares now and before, in the order pages show them.
+    pub fn dimensions(&self) -> [(&'static str, &[Share], &[Share]); 4] {
+        let (n, b) = (&self.now, &self.before);
+        [
+            ("codec", &n.codec, &b.codec),
+            ("container", &n.container, &b.container),
+            ("resolution", &n.resolution, &b.resolution),
+            ("dynamic range", &n.hdr, &b.hdr),
+        ]
+    }
+}
+
 /// One side of the mix: each dimension's shares, largest first.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MixSide {
@@ -443,7 +456,12 @@ pub fn mix_view(groups: &[MixGroup]) -> MixView {
         ] {
             side.add(0, codec, g.files, bytes);
             side.add(1, container, g.files, bytes);
-            side.add(2, g.resolution.clone(), g.files, bytes);
+            side.add(
+                2,
+                mediaforce::analyze::resolution_class(g.height).to_string(),
+                g.files,
+                bytes,
+            );
             side.add(3, hdr.clone(), g.files, bytes);
         }
     }
@@ -800,7 +818,7 @@ mod tests {
                 codec: Some(codec.into()),
                 encoder: promoted.then(|| "libsvtav1".to_string()),
                 source_codec: promoted.then(|| "mpeg4".to_string()),
-                resolution: "720p".into(),
+                height: Some(720),
                 hdr: String::new(),
                 tail: tail.into(),
                 source_tail: promoted.then(|| "m.avi".to_string()),

@@ -880,26 +880,9 @@ fn stats_text(v: &mediaforce_app::stats::StatsView) -> String {
             .join(", ")
     };
     let _ = writeln!(s, "Mix by bytes, now (before mediaforce):");
-    let _ = writeln!(
-        s,
-        "  codec: {}",
-        shares(&v.mix.now.codec, &v.mix.before.codec)
-    );
-    let _ = writeln!(
-        s,
-        "  container: {}",
-        shares(&v.mix.now.container, &v.mix.before.container)
-    );
-    let _ = writeln!(
-        s,
-        "  resolution: {}",
-        shares(&v.mix.now.resolution, &v.mix.before.resolution)
-    );
-    let _ = writeln!(
-        s,
-        "  dynamic range: {}",
-        shares(&v.mix.now.hdr, &v.mix.before.hdr)
-    );
+    for (name, now, before) in v.mix.dimensions() {
+        let _ = writeln!(s, "  {name}: {}", shares(now, before));
+    }
     for r in &v.roots {
         let _ = writeln!(
             s,

@@ -179,18 +179,12 @@ fn page(v: StatsView, csrf: String, message: Option<String>) -> AnalyticsHtml {
             })
             .collect::<Vec<_>>(),
     );
-    let mix = vec![
-        ("Codec", mix_rows(&v.mix.now.codec, &v.mix.before.codec)),
-        (
-            "Container",
-            mix_rows(&v.mix.now.container, &v.mix.before.container),
-        ),
-        (
-            "Resolution",
-            mix_rows(&v.mix.now.resolution, &v.mix.before.resolution),
-        ),
-        ("Dynamic range", mix_rows(&v.mix.now.hdr, &v.mix.before.hdr)),
-    ];
+    let mix = v
+        .mix
+        .dimensions()
+        .into_iter()
+        .map(|(name, now, before)| (name, mix_rows(now, before)))
+        .collect();
     let roots = v
         .roots
         .iter()

@@ -80,8 +80,8 @@ pub struct MixGroup {
     pub encoder: Option<String>,
     /// The source's codec (promoted files).
     pub source_codec: Option<String>,
-    /// The height class (`2160p`, `1080p`, ... `SD`, `unknown`).
-    pub resolution: String,
+    /// The video's height (classed by the caller).
+    pub height: Option<i64>,
     /// `pq`, `hlg` or empty (SDR).
     pub hdr: String,
     /// The last five characters of the file's name, lower case (the container comes from its
@@ -140,17 +140,24 @@ pub struct HealthCounts {
     pub failed_items: i64,
 }
 
-/// The newest encode of the item, joined where a statement needs it.
-const NEWEST_ENCODE: &str = "(SELECT MAX(id) FROM encode WHERE item_id = i.id)";
-
 /// A file's folder, with its trailing `/`: kept in `file.folder` by the statements that write a
 /// path (the path with every character after its last `/` trimmed: `rtrim` with the set of the
 /// path's other characters, the same on both backends), computed for a row written otherwise.
 const FOLDER_OF_PATH: &str = "COALESCE(f.folder, rtrim(f.path, replace(f.path, '/', '')))";
 
-/// The item promoted into a file, if any (the newest).
-const PROMOTED_ITEM: &str =
-    "(SELECT MAX(id) FROM item WHERE file_id = f.id AND state = 'promoted')";
+/// Live files (`f`), each with the newest item promoted into it (`i`) and that item's newest
+/// encode (`e`), both NULL for a file mediaforce has not replaced.
+const LIVE_FILES: &str = "FROM file f
+             LEFT JOIN item i
+               ON i.id = (SELECT MAX(id) FROM item WHERE file_id = f.id AND state = 'promoted')
+             LEFT JOIN encode e ON e.id = (SELECT MAX(id) FROM encode WHERE item_id = i.id)
+             WHERE f.status = 'ok'";
+
+/// A live file's bytes now: its encode's when promoted.
+const BYTES_NOW: &str = "CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END";
+
+/// What a live file's promotion saved (0 when not promoted).
+const SAVED: &str = "CASE WHEN e.id IS NULL THEN 0 ELSE e.source_bytes - e.output_bytes END";
 
 impl Catalog {
     /// Promotions and rollbacks per UTC day from `since` (epoch seconds), oldest first; each
@@ -250,30 +257,20 @@ impl Catalog {
             .collect())
     }
 
-    /// The live files grouped by codec, encoder, height class, HDR and name ending, each
+    /// The live files grouped by codec, encoder, height, HDR and name ending, each
     /// group with its bytes now and before promotion.
     pub fn mix_groups(&self) -> Result<Vec<MixGroup>, CatalogError> {
         let sql = format!(
             "SELECT CASE WHEN i.id IS NULL THEN 0 ELSE 1 END, f.video_codec, e.encoder,
                     e.source_codec,
-                    CASE WHEN f.height IS NULL THEN 'unknown'
-                         WHEN f.height >= 1800 THEN '2160p'
-                         WHEN f.height >= 1300 THEN '1440p'
-                         WHEN f.height >= 1000 THEN '1080p'
-                         WHEN f.height >= 700 THEN '720p'
-                         WHEN f.height >= 540 THEN '576p'
-                         WHEN f.height >= 460 THEN '480p'
-                         ELSE 'SD' END AS res,
+                    f.height,
                     COALESCE(f.hdr, '') AS hdr,
                     lower(substr(f.path, length(f.path) - 4)) AS tail,
                     lower(substr(e.source, length(e.source) - 4)) AS source_tail,
                     COUNT(*),
-                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
+                    CAST(SUM({BYTES_NOW}) AS BIGINT),
                     CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.source_bytes END) AS BIGINT)
-             FROM file f
-             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
-             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
-             WHERE f.status = 'ok'
+             {LIVE_FILES}
              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
              ORDER BY 10 DESC"
         );
@@ -285,7 +282,7 @@ impl Catalog {
                 codec: r.opt_text(1),
                 encoder: r.opt_text(2),
                 source_codec: r.opt_text(3),
-                resolution: r.text(4),
+                height: r.opt_int(4),
                 hdr: r.text(5),
                 tail: r.text(6),
                 source_tail: r.opt_text(7),
@@ -300,14 +297,10 @@ impl Catalog {
     pub fn root_totals(&self) -> Result<Vec<RootTotals>, CatalogError> {
         let sql = format!(
             "SELECT f.root, COUNT(*),
-                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
+                    CAST(SUM({BYTES_NOW}) AS BIGINT),
                     SUM(CASE WHEN e.id IS NULL THEN 0 ELSE 1 END),
-                    CAST(SUM(CASE WHEN e.id IS NULL THEN 0
-                             ELSE e.source_bytes - e.output_bytes END) AS BIGINT)
-             FROM file f
-             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
-             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
-             WHERE f.status = 'ok'
+                    CAST(SUM({SAVED}) AS BIGINT)
+             {LIVE_FILES}
              GROUP BY f.root ORDER BY f.root"
         );
         Ok(self
@@ -327,13 +320,9 @@ impl Catalog {
     pub fn folder_totals(&self, limit: usize) -> Result<Vec<FolderTotals>, CatalogError> {
         let sql = format!(
             "SELECT {FOLDER_OF_PATH} AS grp, COUNT(*),
-                    CAST(SUM(CASE WHEN e.id IS NULL THEN f.size ELSE e.output_bytes END) AS BIGINT),
-                    CAST(SUM(CASE WHEN e.id IS NULL THEN 0
-                             ELSE e.source_bytes - e.output_bytes END) AS BIGINT)
-             FROM file f
-             LEFT JOIN item i ON i.id = {PROMOTED_ITEM}
-             LEFT JOIN encode e ON e.id = {NEWEST_ENCODE}
-             WHERE f.status = 'ok'
+                    CAST(SUM({BYTES_NOW}) AS BIGINT),
+                    CAST(SUM({SAVED}) AS BIGINT)
+             {LIVE_FILES}
              GROUP BY grp ORDER BY 3 DESC, 1 LIMIT ?1"
         );
         Ok(self
