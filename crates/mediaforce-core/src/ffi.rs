@@ -155,6 +155,16 @@ pub(crate) fn pixel_layout(fmt: ff::format::Pixel) -> Option<PixelLayout> {
     }
 }
 
+/// Bytes of picture in one row of `plane` of a `width`-pixel-wide image in `fmt` (no padding).
+pub(crate) fn image_row_bytes(fmt: ff::format::Pixel, width: u32, plane: usize) -> Option<usize> {
+    let raw: sys::AVPixelFormat = fmt.into();
+    let (width, plane) = (i32::try_from(width).ok()?, i32::try_from(plane).ok()?);
+    // SAFETY: av_image_get_linesize only reads libav's static descriptor table for `raw` and
+    // returns a negative error code for an unknown format or plane.
+    let n = unsafe { sys::av_image_get_linesize(raw, width, plane) };
+    usize::try_from(n).ok().filter(|n| *n > 0)
+}
+
 /// HDR mastering display metadata, in SI-like units (chromaticities as CIE xy, luminance in nits).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MasteringDisplay {

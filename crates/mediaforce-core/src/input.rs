@@ -43,6 +43,15 @@ pub fn open_input_quick(path: &Path) -> Result<ff::format::context::Input> {
     open_with(path, Some(options))
 }
 
+/// Open `path` to carry its packets into another container: with libav's `genpts`, which
+/// fills in the presentation times that AVI and MPEG program streams leave out of some packets
+/// (a container such as Matroska needs one on every packet).
+pub fn open_input_for_copy(path: &Path) -> Result<ff::format::context::Input> {
+    let mut options = ff::Dictionary::new();
+    options.set("fflags", "+genpts");
+    open_with(path, Some(options))
+}
+
 /// Open `path` as a media container, with clear errors for the common bad inputs.
 pub fn open_input(path: &Path) -> Result<ff::format::context::Input> {
     open_with(path, None)

@@ -26,6 +26,7 @@ pub mod mux;
 pub mod native;
 pub mod probe;
 pub mod progress;
+pub mod repack;
 pub mod sched;
 pub mod span;
 pub mod synth;

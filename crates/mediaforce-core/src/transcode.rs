@@ -130,7 +130,7 @@ pub struct TranscodeReport {
 pub const PRODUCED_BY_TAG: &str = "MEDIAFORCE";
 
 /// Tags that describe the old encode and would be wrong on the new one.
-fn stale_tag(k: &str) -> bool {
+pub(crate) fn stale_tag(k: &str) -> bool {
     let k = k.to_ascii_uppercase();
     k == "BPS"
         || k == "DURATION"
@@ -140,7 +140,7 @@ fn stale_tag(k: &str) -> bool {
         || k == "ENCODER"
 }
 
-enum OutStream {
+pub(crate) enum OutStream {
     Video(usize),
     Copy(usize),
     Audio(Box<AudioTranscoder>),
@@ -430,7 +430,7 @@ fn write_video(
 }
 
 /// Report `frames` done (a few times a second); a cancel asked for ends the transcode.
-fn tick(
+pub(crate) fn tick(
     progress: &mut dyn ProgressSink,
     clock: &mut ProgressClock,
     frames: u64,
@@ -535,7 +535,7 @@ fn open_output(
 /// Put the finished `partial` file at `output`. Durable before visible: the data reaches the
 /// disk before the final name appears, and the rename itself is made durable, so a crash never
 /// leaves a finished-looking partial file.
-fn put_in_place(partial: &Path, output: &Path) -> Result<()> {
+pub(crate) fn put_in_place(partial: &Path, output: &Path) -> Result<()> {
     let synced = std::fs::File::open(partial).and_then(|f| f.sync_all());
     if let Err(e) = synced {
         let _ = std::fs::remove_file(partial);
@@ -554,7 +554,7 @@ fn put_in_place(partial: &Path, output: &Path) -> Result<()> {
 }
 
 /// `dir/.name.partial-<pid>` for `dir/name`: same directory (so the rename is atomic), hidden.
-fn partial_path(output: &Path) -> PathBuf {
+pub(crate) fn partial_path(output: &Path) -> PathBuf {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -562,7 +562,7 @@ fn partial_path(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
@@ -651,7 +651,7 @@ fn build_plan(
     Ok(plan)
 }
 
-fn copy_stream(
+pub(crate) fn copy_stream(
     mux: &mut Muxer,
     st: &ff::format::stream::Stream<'_>,
     tags: &BTreeMap<String, String>,
@@ -676,7 +676,7 @@ fn copy_stream(
     Ok(OutStream::Copy(idx))
 }
 
-fn copy_video_side_data(
+pub(crate) fn copy_video_side_data(
     side: &ff::format::context::Input,
     video_index: usize,
     mux: &mut Muxer,
@@ -703,7 +703,7 @@ fn copy_video_side_data(
     }
 }
 
-fn copy_chapters(side: &ff::format::context::Input, mux: &mut Muxer) -> Result<()> {
+pub(crate) fn copy_chapters(side: &ff::format::context::Input, mux: &mut Muxer) -> Result<()> {
     for c in side.chapters() {
         let title = c.metadata().get("title").unwrap_or("").to_string();
         mux.add_chapter(c.id(), c.time_base(), c.start(), c.end(), &title)?;
@@ -787,17 +787,17 @@ fn pump_side(
 }
 
 /// Decode → resample (libavfilter) → Opus encode, for one audio stream.
-struct AudioTranscoder {
+pub(crate) struct AudioTranscoder {
     decoder: ff::decoder::Audio,
     graph: Option<ff::filter::Graph>,
     encoder: ff::encoder::Audio,
-    out_index: usize,
+    pub(crate) out_index: usize,
     path: PathBuf,
     in_tb: ff::Rational,
 }
 
 impl AudioTranscoder {
-    fn new(
+    pub(crate) fn new(
         path: &Path,
         st: &ff::format::stream::Stream<'_>,
         mux: &mut Muxer,
@@ -896,7 +896,12 @@ impl AudioTranscoder {
         Ok(())
     }
 
-    fn push(&mut self, packet: &ff::Packet, _tb: ff::Rational, mux: &mut Muxer) -> Result<()> {
+    pub(crate) fn push(
+        &mut self,
+        packet: &ff::Packet,
+        _tb: ff::Rational,
+        mux: &mut Muxer,
+    ) -> Result<()> {
         if self.decoder.send_packet(packet).is_err() {
             // A damaged audio packet is skipped, as players do.
             return Ok(());
@@ -948,7 +953,7 @@ impl AudioTranscoder {
         Ok(())
     }
 
-    fn finish(&mut self, mux: &mut Muxer) -> Result<()> {
+    pub(crate) fn finish(&mut self, mux: &mut Muxer) -> Result<()> {
         let _ = self.decoder.send_eof();
         self.pull_decoded(mux)?;
         if let Some(g) = self.graph.as_mut() {
