@@ -83,6 +83,24 @@ fn an_avi_remuxed_to_matroska_keeps_every_picture_time_and_audio_sample() {
 }
 
 #[test]
+fn an_avi_with_b_frames_at_an_ntsc_rate_keeps_its_picture_order_and_times() {
+    // Like old DivX/Xvid rips: AVI stores decode order without presentation times.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rip.avi");
+    let mut v = SyntheticVideo::new(176, 144, 48).encoder("mpeg4", &[("bf", "2"), ("b", "1500k")]);
+    v.fps = mediaforce_core::ffmpeg_next::Rational::new(2997, 125);
+    v.gop = Some(30);
+    let mut clip = SyntheticClip::new(v);
+    clip.audio = vec![SyntheticAudio::new("mp2", "eng")];
+    clip.write(&src).unwrap();
+    let out = dir.path().join("rip.mkv");
+    repack(&src, &out, &RepackOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!(assert_same_pictures(&src, &out), 48);
+    let (a, b) = (audio_samples(&src).unwrap(), audio_samples(&out).unwrap());
+    assert_eq!(a[0].samples, b[0].samples);
+}
+
+#[test]
 fn an_mpeg_program_stream_that_starts_late_is_remuxed_from_zero_with_its_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("tape.mpg");

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod policy;
 pub mod promote;
 pub mod rank;
+pub mod repack;
 pub mod scan;
 pub mod settings;
 

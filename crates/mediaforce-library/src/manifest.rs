@@ -48,9 +48,56 @@ pub enum ManifestError {
     Catalog(#[from] CatalogError),
 }
 
+/// What a plan item does to its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// The video re-encoded to the quality target (searched, scored).
+    #[default]
+    Encode,
+    /// Every stream copied into a modern container; the picture is not touched.
+    Remux,
+    /// The picture copied; audio tracks converted to Opus or left out as the policy says.
+    Audio,
+}
+
+impl ItemKind {
+    /// `encode`, `remux` or `audio`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Encode => "encode",
+            Self::Remux => "remux",
+            Self::Audio => "audio",
+        }
+    }
+
+    /// Whether the item re-encodes the picture.
+    pub fn is_encode(&self) -> bool {
+        *self == Self::Encode
+    }
+}
+
+/// What a remux or audio item does with one stream of its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamStep {
+    /// Stream index in the source.
+    pub index: usize,
+    /// Copy, convert to Opus, or leave out.
+    pub action: crate::core::repack::StreamAction,
+    /// The stream and what happens to it, in words (`eng pcm_s16le 2 ch -> Opus 96 kb/s`).
+    pub what: String,
+}
+
 /// One planned item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestItem {
+    /// What the item does: `encode` (the default, and every item of older plans), `remux` or
+    /// `audio`.
+    #[serde(default)]
+    pub kind: ItemKind,
+    /// A remux or audio item's streams and what happens to each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamStep>,
     /// Position in the plan (what `--index` refers to).
     pub index: usize,
     /// Catalog file id.
@@ -301,6 +348,8 @@ fn plan_ranked(
             (true, Some(staging)) => {
                 let (video, audio, subtitles) = stream_summaries(&r.file);
                 items.push(ManifestItem {
+                    kind: ItemKind::Encode,
+                    streams: Vec::new(),
                     index: items.len(),
                     file_id: r.file.id,
                     source: r.file.path.clone(),
@@ -323,6 +372,16 @@ fn plan_ranked(
                 bucket: "skip: outside roots".into(),
                 reason: "not under a configured root any more".into(),
             }),
+            (false, _) if limit.is_none_or(|l| items.len() < l) => {
+                match repack_item(&r, settings, items.len()) {
+                    Some(item) => items.push(item),
+                    None => skipped.push(SkippedItem {
+                        source: r.file.path.clone(),
+                        bucket: r.ranking.bucket.label().into(),
+                        reason: r.ranking.reason.clone(),
+                    }),
+                }
+            }
             (false, _) => skipped.push(SkippedItem {
                 source: r.file.path.clone(),
                 bucket: if r.ranking.bucket.is_candidate() {
@@ -347,6 +406,42 @@ fn plan_ranked(
         items,
         skipped,
     }
+}
+
+/// A remux or audio item for a file the plan does not re-encode (already efficient, or too
+/// small for an encode to pay), when its policy asks for one (see [`crate::repack`]).
+fn repack_item(r: &Ranked, settings: &Settings, index: usize) -> Option<ManifestItem> {
+    use crate::rank::Bucket;
+    if !matches!(
+        r.ranking.bucket,
+        Bucket::AlreadyEfficient | Bucket::TooSmall
+    ) {
+        return None;
+    }
+    let info = r.file.probe()?;
+    let plan = crate::repack::repack_plan(&info, r.file.size, &r.policy)?;
+    let staging = settings.staging_path(&r.file.path, "mkv")?;
+    let (video, audio, subtitles) = stream_summaries(&r.file);
+    let saved = r.file.size.saturating_sub(plan.expected_bytes);
+    Some(ManifestItem {
+        kind: plan.kind,
+        streams: plan.steps,
+        index,
+        file_id: r.file.id,
+        source: r.file.path.clone(),
+        source_bytes: r.file.size,
+        bucket: plan.kind.as_str().into(),
+        reason: format!("{} (an encode: {})", plan.reason, r.ranking.reason),
+        score: saved as f64,
+        expected_bytes: plan.expected_bytes,
+        expected_saving_percent: 100.0 * saved as f64 / r.file.size.max(1) as f64,
+        confidence: plan.confidence.into(),
+        staging,
+        policy: r.policy.clone(),
+        video,
+        audio,
+        subtitles,
+    })
 }
 
 /// The manifest directory.

@@ -17,6 +17,7 @@ pub(super) struct FolderRuleFile {
     pub(super) knob: Option<Table>,
     pub(super) audio: Option<Table>,
     pub(super) subtitles: Option<Table>,
+    pub(super) remux: Option<Table>,
     pub(super) hdr: Option<Table>,
     pub(super) ranking: Option<Table>,
     pub(super) automation: Option<Table>,
@@ -33,6 +34,7 @@ impl FolderRuleFile {
             ("knob", self.knob),
             ("audio", self.audio),
             ("subtitles", self.subtitles),
+            ("remux", self.remux),
             ("hdr", self.hdr),
             ("ranking", self.ranking),
             ("automation", self.automation),
@@ -87,11 +89,12 @@ pub(super) fn fresh_table(t: &toml_edit::Table) -> toml_edit::Table {
 pub const FOLDER_OVERRIDES: &str = "folder-overrides.toml";
 
 /// The policy sections a folder rule may set.
-pub const FOLDER_SECTIONS: [&str; 9] = [
+pub const FOLDER_SECTIONS: [&str; 10] = [
     "encode",
     "knob",
     "audio",
     "subtitles",
+    "remux",
     "hdr",
     "ranking",
     "automation",

@@ -58,6 +58,21 @@ pub struct AudioPolicy {
     pub mode: AudioMode,
     /// Opus kbit/s by channel count (keys are channel counts).
     pub opus_kbps: BTreeMap<String, u32>,
+    /// Audio codecs (by name prefix: `pcm` takes `pcm_s16le`...) that a repack converts to
+    /// Opus in a file the plan does not re-encode.
+    pub convert: Vec<String>,
+    /// Audio languages (as tagged, `ger`, `deu`...) a repack leaves out; never the first audio
+    /// track (taken for the original language) nor the last one left.
+    pub drop_languages: Vec<String>,
+}
+
+/// Remuxing files that are not worth re-encoding out of old containers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemuxPolicy {
+    /// Containers (libav demuxer names: `avi`, `mpeg`, `asf`) whose files are offered a remux to
+    /// Matroska when re-encoding them is not worth it; empty turns remuxing off.
+    pub containers: Vec<String>,
 }
 
 /// What to do with subtitles.
@@ -276,6 +291,8 @@ pub struct Policy {
     pub audio: AudioPolicy,
     /// Subtitles.
     pub subtitles: SubtitlePolicy,
+    /// Remuxing out of old containers.
+    pub remux: RemuxPolicy,
     /// HDR.
     pub hdr: HdrPolicy,
     /// Ranking.
