@@ -25,7 +25,8 @@ pub use mediaforce_jobs::{
     batch, compare, hosts, jobs, lease, priority, runner, schedule, stage, transfer, validate,
 };
 pub use mediaforce_library::{
-    analyze, approve, catalog, control, domain, manifest, policy, promote, rank, scan, settings,
+    analyze, approve, catalog, control, domain, manifest, policy, promote, rank, repack, scan,
+    settings,
 };
 pub use mediaforce_search::{
     cache, db, events, features, ladder, model, passverify, point, search, stat, tuning,

@@ -424,11 +424,15 @@ impl App {
                 format!("{}: validation record unreadable: {e}", it.source.display()),
             )
         })?;
-        let streams_kept = report
-            .checks
-            .iter()
-            .find(|c| c.name == "streams")
-            .is_some_and(|c| c.passed);
+        let passed_check = |name: &str| {
+            report
+                .checks
+                .iter()
+                .find(|c| c.name == name)
+                .is_some_and(|c| c.passed)
+        };
+        let streams_kept = passed_check("streams") && report.streams_left_out == 0;
+        let picture_identical = report.picture_copied && passed_check("pictures");
         let measured = Measured {
             validated: passed && report.passed,
             target_stat: report.target_stat.clone(),
@@ -439,6 +443,7 @@ impl App {
             source_seconds: report.source_seconds,
             encode_seconds: report.staged_seconds,
             source_damage: it.source_damage,
+            picture_identical,
         };
         Ok(judge(&policy.approve, &measured))
     }

@@ -562,6 +562,24 @@ pub fn explain(i: &ManifestItem) -> String {
         human_bytes(i.source_bytes),
         i.video
     );
+    if !i.kind.is_encode() {
+        s += &format!(
+            "{} it: the picture is copied, not re-encoded, into Matroska, expected ~{} (-{:.1}%, {} confidence: {}).\n",
+            if i.kind == mediaforce::manifest::ItemKind::Remux { "Remux" } else { "Repack the audio of" },
+            human_bytes(i.expected_bytes),
+            i.expected_saving_percent,
+            i.confidence,
+            i.reason
+        );
+        for step in &i.streams {
+            s += &format!("  stream {}: {}\n", step.index, step.what);
+        }
+        s += &format!(
+            "Validation compares every picture and audio sample with the source's. Stage it at {}; nothing in the library changes until you approve and promote it.\n",
+            i.staging.display()
+        );
+        return s;
+    }
     s += &format!(
         "Re-encode the video with {} preset {} at the smallest size whose VMAF {} reaches {}{}, expected ~{} (-{:.0}%, {} confidence: {}).\n",
         p.encode.encoder,

@@ -357,7 +357,16 @@ impl App {
     ) -> Result<ValidationReport> {
         let it = self.item_record(mpath, item)?;
         let mut frames = Frames::new("score", events);
-        let report = validate(&item.source, &item.staging, &item.policy, &mut frames);
+        let report = if item.kind.is_encode() {
+            validate(&item.source, &item.staging, &item.policy, &mut frames)
+        } else {
+            mediaforce::validate::validate_repack(
+                &item.source,
+                &item.staging,
+                &item.streams,
+                &mut frames,
+            )
+        };
         let io = |p: &Path, e: std::io::Error| {
             AppError::new(ErrorKind::Internal, format!("{}: {e}", p.display()))
         };

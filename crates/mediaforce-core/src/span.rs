@@ -32,9 +32,11 @@ impl StreamSpan {
 }
 
 /// Every stream's span in `path`, in container order (a stream without a timed packet is left
-/// out). Damaged packets are skipped, as players skip them.
+/// out). Damaged packets are skipped, as players skip them. Presentation times that AVI and
+/// MPEG program streams leave out are generated (libav's `genpts`), so a video with B-frames
+/// starts where its first picture shows, as it does once remuxed, not at its first decode time.
 pub fn played_spans(path: &Path) -> Result<Vec<StreamSpan>> {
-    let mut input = crate::input::open_input(path)?;
+    let mut input = crate::input::open_input_for_copy(path)?;
     let mut spans: Vec<Option<StreamSpan>> = Vec::new();
     let mut frame_seconds = Vec::new();
     for st in input.streams() {

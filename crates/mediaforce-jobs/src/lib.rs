@@ -3,7 +3,8 @@
 //! - [`runner`]: the one claim loop every way of running queued jobs uses.
 //! - [`batch`], [`jobs`], [`lease`]: what encode, validate and compare jobs do under it, and
 //!   keeping their leases.
-//! - [`stage`]: search, encode and stage one plan item for review.
+//! - [`stage`]: search, encode and stage one plan item for review; [`repack`]: a remux or
+//!   audio item instead.
 //! - [`validate`], [`compare`]: machine validation and side-by-side review clips.
 //! - [`hosts`], [`schedule`], [`priority`], [`transfer`]: workers, their windows and file transfers.
 
@@ -15,6 +16,7 @@ pub mod lease;
 pub mod lock;
 pub mod partials;
 pub mod priority;
+pub mod repack;
 pub mod runner;
 pub mod schedule;
 pub mod stage;

@@ -102,6 +102,19 @@ pub enum StageOutcome {
         /// promoted only after the operator accepts it.
         source_damage: u64,
     },
+    /// Repacked (a remux or audio item): the picture copied, every stream as the plan said.
+    Repacked {
+        /// Staged file.
+        staging: PathBuf,
+        /// `remux` or `audio`.
+        kind: String,
+        /// Source size.
+        source_bytes: u64,
+        /// Output size.
+        output_bytes: u64,
+        /// Wall time.
+        seconds: f64,
+    },
     /// No encode meets the target within the size limit: nothing staged.
     NoResult {
         /// Why.
@@ -135,6 +148,7 @@ impl StageOutcome {
         match self {
             Self::AlreadyStaged { .. } => "already_staged",
             Self::Staged { .. } => "staged",
+            Self::Repacked { .. } => "repacked",
             Self::NoResult { .. } => "no_result",
             Self::Failed { .. } => "failed",
             Self::Cancelled => "cancelled",
@@ -169,6 +183,19 @@ impl StageOutcome {
                     String::new()
                 }
             ),
+            Self::Repacked {
+                staging,
+                kind,
+                source_bytes,
+                output_bytes,
+                seconds,
+            } => format!(
+                "{kind} staged {}: {} -> {} ({:+.1}%) in {seconds:.0} s; the picture copied",
+                staging.display(),
+                human_bytes(*source_bytes),
+                human_bytes(*output_bytes),
+                100.0 * (*output_bytes as f64 - *source_bytes as f64) / (*source_bytes).max(1) as f64,
+            ),
             Self::NoResult { reason } => format!("no result: {reason}"),
             Self::Failed { error, attempts } => format!("failed after {attempts} attempts: {error}"),
             Self::Cancelled => "stopped".into(),
@@ -193,12 +220,12 @@ pub enum StageError {
 /// Wraps the caller's event sink for one item's encode: passes every event on, records the
 /// full encode's progress checkpoints (every tenth) as item events, holds while the job is
 /// paused, and reports the job's control stopping it as cancellation.
-struct ItemEvents<'a> {
-    inner: &'a mut dyn EventSink,
-    catalog: &'a Catalog,
-    item: i64,
-    control: &'a JobControl,
-    next_checkpoint: f64,
+pub(crate) struct ItemEvents<'a> {
+    pub(crate) inner: &'a mut dyn EventSink,
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) item: i64,
+    pub(crate) control: &'a JobControl,
+    pub(crate) next_checkpoint: f64,
 }
 
 /// The checkpoint a full encode's frame count reaches when `next` (a fraction) is the next one
@@ -329,6 +356,18 @@ pub fn stage_item(
     if let Some(reason) = source_changed(item) {
         return fail(catalog, rec.id, reason);
     }
+    if !item.kind.is_encode() {
+        let job = crate::repack::RepackJob {
+            catalog,
+            item_id: rec.id,
+            item,
+            planned_source: &planned.source,
+            planned_staging: &planned.staging,
+            transfer,
+            control,
+        };
+        return job.run(events);
+    }
     // The source's picture height and codec, read once (the first guess and the measured
     // points need them).
     let headers = crate::core::probe::probe_headers(&item.source).ok();
@@ -358,7 +397,11 @@ pub fn stage_item(
 }
 
 /// Fail the item now (before any attempt) with `reason`.
-fn fail(catalog: &Catalog, item: i64, reason: String) -> Result<StageOutcome, StageError> {
+pub(crate) fn fail(
+    catalog: &Catalog,
+    item: i64,
+    reason: String,
+) -> Result<StageOutcome, StageError> {
     catalog.set_state(item, ItemState::Failed, Some(&reason))?;
     Ok(StageOutcome::Failed {
         error: reason,
@@ -367,7 +410,7 @@ fn fail(catalog: &Catalog, item: i64, reason: String) -> Result<StageOutcome, St
 }
 
 /// A transfer-mode job's client and lease.
-type Transfer<'a> = Option<(&'a crate::transfer::TransferClient, Fence)>;
+pub(crate) type Transfer<'a> = Option<(&'a crate::transfer::TransferClient, Fence)>;
 
 /// The item with the paths this host works on: through this host's mapping, or (transfer
 /// mode) copies in a scratch directory of the job's (removed when the job ends); the catalog
@@ -817,7 +860,7 @@ impl Drop for Scratch {
 /// this host's disk) as a failure of this attempt, not of the item: the job goes back to the
 /// queue with a backoff, for this host or another, and the item keeps its state (an encode
 /// whose upload failed is marked interrupted).
-fn transfer_failed(
+pub(crate) fn transfer_failed(
     catalog: &Catalog,
     item: i64,
     fence: Fence,
@@ -848,7 +891,7 @@ fn transfer_failed(
 }
 
 /// Encode frames per second: the source's frame count over encode seconds.
-fn report_fps(source: &Path, encode_seconds: f64) -> f64 {
+pub(crate) fn report_fps(source: &Path, encode_seconds: f64) -> f64 {
     let frames = crate::core::probe::probe_headers(source)
         .ok()
         .and_then(|i| {

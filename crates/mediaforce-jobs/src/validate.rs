@@ -64,6 +64,13 @@ pub struct ValidationReport {
     /// Per-frame VMAF (for plots); empty when not scored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_frame: Vec<f64>,
+    /// A repack (remux or audio item): the picture was copied, not encoded, and the `pictures`
+    /// check compares every picture instead of scoring VMAF.
+    #[serde(default)]
+    pub picture_copied: bool,
+    /// Streams the plan left out (a repack's dropped audio languages).
+    #[serde(default)]
+    pub streams_left_out: usize,
 }
 
 fn stream_langs(info: &MediaInfo, kind: StreamKind) -> Vec<String> {
@@ -103,18 +110,10 @@ pub fn validate(
         achieved: None,
         worst_frames: Vec::new(),
         per_frame: Vec::new(),
+        picture_copied: false,
+        streams_left_out: 0,
     };
-    let exists = staged.is_file() && staged_bytes > 0;
-    report.push(
-        "exists",
-        exists,
-        if exists {
-            format!("{staged_bytes} bytes")
-        } else {
-            format!("{}: missing or empty", staged.display())
-        },
-    );
-    if !exists {
+    if !report.check_exists() {
         return report;
     }
     report.push(
@@ -140,6 +139,213 @@ impl ValidationReport {
             detail,
         });
     }
+
+    /// `exists`: the staged file is there and not empty.
+    fn check_exists(&mut self) -> bool {
+        let (staged, staged_bytes) = (self.staged.clone(), self.staged_bytes);
+        let exists = staged.is_file() && staged_bytes > 0;
+        self.push(
+            "exists",
+            exists,
+            if exists {
+                format!("{staged_bytes} bytes")
+            } else {
+                format!("{}: missing or empty", staged.display())
+            },
+        );
+        exists
+    }
+}
+
+/// Validate a staged repack (a remux or audio plan item whose `steps` say what happens to each
+/// stream) against its source. Checks: `exists`; `size` (no larger than the source); `streams`
+/// (the audio tracks the plan keeps, in order and language, and every subtitle); `duration`
+/// (what plays, the kept audio in sync); `decode` (strict); `pictures` (every picture's pixels
+/// and time equal the source's); `audio` (each copied track's decoded sample count equal, each
+/// converted one's duration within 50 ms).
+pub fn validate_repack(
+    source: &Path,
+    staged: &Path,
+    steps: &[crate::manifest::StreamStep],
+    progress: &mut dyn crate::core::ProgressSink,
+) -> ValidationReport {
+    use crate::core::repack::StreamAction;
+    let source_bytes = std::fs::metadata(source).map_or(0, |m| m.len());
+    let staged_bytes = std::fs::metadata(staged).map_or(0, |m| m.len());
+    let saving_percent = if source_bytes > 0 {
+        100.0 * (source_bytes as f64 - staged_bytes as f64) / source_bytes as f64
+    } else {
+        0.0
+    };
+    let action = |index: usize| {
+        steps
+            .iter()
+            .find(|s| s.index == index)
+            .map_or(StreamAction::Copy, |s| s.action)
+    };
+    let mut report = ValidationReport {
+        source: source.to_path_buf(),
+        staged: staged.to_path_buf(),
+        passed: false,
+        checks: Vec::new(),
+        source_bytes,
+        staged_bytes,
+        saving_percent,
+        source_seconds: None,
+        staged_seconds: None,
+        staged_frames: None,
+        source_frames: None,
+        vmaf: None,
+        target_stat: String::new(),
+        achieved: None,
+        worst_frames: Vec::new(),
+        per_frame: Vec::new(),
+        picture_copied: true,
+        streams_left_out: steps
+            .iter()
+            .filter(|s| s.action == StreamAction::Drop)
+            .count(),
+    };
+    if !report.check_exists() {
+        return report;
+    }
+    report.push(
+        "size",
+        staged_bytes <= source_bytes,
+        format!("{source_bytes} -> {staged_bytes} bytes, saving {saving_percent:.1}% (no larger than the source)"),
+    );
+    let (src_info, out_info) = (probe_headers(source), probe_headers(staged));
+    let (s, o) = match (&src_info, &out_info) {
+        (Ok(s), Ok(o)) => (s, o),
+        (Err(e), _) | (_, Err(e)) => {
+            report.push("streams", false, e.to_string());
+            return report;
+        }
+    };
+    let kept_audio: Vec<String> = s
+        .streams_of(StreamKind::Audio)
+        .filter(|a| action(a.index) != StreamAction::Drop)
+        .map(|a| a.language.clone().unwrap_or_else(|| "und".into()))
+        .collect();
+    let (oa, ss, os) = (
+        stream_langs(o, StreamKind::Audio),
+        stream_langs(s, StreamKind::Subtitle),
+        stream_langs(o, StreamKind::Subtitle),
+    );
+    report.push(
+        "streams",
+        oa == kept_audio && os == ss,
+        format!(
+            "audio kept [{}] -> [{}], subtitles [{}] -> [{}]",
+            kept_audio.join(", "),
+            oa.join(", "),
+            ss.join(", "),
+            os.join(", ")
+        ),
+    );
+    let fps = s
+        .primary_video()
+        .and_then(|v| v.video.as_ref()?.fps)
+        .unwrap_or(25.0);
+    match (played_spans(source), played_spans(staged)) {
+        (Ok(a), Ok(b)) => {
+            let a: Vec<StreamSpan> = a
+                .into_iter()
+                .filter(|sp| action(sp.index) != StreamAction::Drop)
+                .collect();
+            let verdict = played_check(&a, &b, fps);
+            report.source_seconds = verdict.source_seconds;
+            report.staged_seconds = verdict.staged_seconds;
+            report.push("duration", verdict.passed, verdict.detail);
+        }
+        (Err(e), _) | (_, Err(e)) => report.push("duration", false, e.to_string()),
+    }
+    check_decode(&mut report);
+    check_pictures(&mut report, progress);
+    check_audio_samples(&mut report, &action);
+    report.passed = report.checks.iter().all(|c| c.passed);
+    report
+}
+
+/// `pictures`: every picture of the staged file equals the source's, pixel for pixel, at the
+/// same time from the first picture (within a millisecond).
+fn check_pictures(report: &mut ValidationReport, progress: &mut dyn crate::core::ProgressSink) {
+    use crate::core::repack::picture_prints;
+    let prints = picture_prints(&report.source, &mut crate::core::NoProgress)
+        .and_then(|a| Ok((a, picture_prints(&report.staged, progress)?)));
+    let (a, b) = match prints {
+        Ok(p) => p,
+        Err(e) => return report.push("pictures", false, e.to_string()),
+    };
+    report.source_frames = Some(a.len() as u64);
+    let differ = a.iter().zip(&b).position(|(x, y)| x.digest != y.digest);
+    let moved = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| (x.seconds - y.seconds).abs() > 0.001);
+    let detail = match (a.len() == b.len(), differ, moved) {
+        (false, ..) => format!("source {} pictures, output {}", a.len(), b.len()),
+        (true, Some(i), _) => format!("picture {i} of {} differs from the source's", a.len()),
+        (true, None, Some(i)) => format!(
+            "picture {i} shows at {:.3} s, the source's at {:.3} s",
+            b[i].seconds, a[i].seconds
+        ),
+        (true, None, None) => format!(
+            "all {} pictures identical to the source's, at the same times",
+            a.len()
+        ),
+    };
+    report.push(
+        "pictures",
+        a.len() == b.len() && differ.is_none() && moved.is_none(),
+        detail,
+    );
+}
+
+/// `audio`: each kept audio track decoded in full: a copied one has exactly the source's
+/// samples, a converted one plays as long as the source's within 50 ms.
+fn check_audio_samples(
+    report: &mut ValidationReport,
+    action: &dyn Fn(usize) -> crate::core::repack::StreamAction,
+) {
+    use crate::core::repack::{audio_samples, StreamAction};
+    let tracks =
+        audio_samples(&report.source).and_then(|a| Ok((a, audio_samples(&report.staged)?)));
+    let (a, b) = match tracks {
+        Ok(t) => t,
+        Err(e) => return report.push("audio", false, e.to_string()),
+    };
+    let kept: Vec<_> = a
+        .iter()
+        .filter(|t| action(t.index) != StreamAction::Drop)
+        .collect();
+    let mut passed = kept.len() == b.len();
+    let mut parts = Vec::new();
+    for (x, y) in kept.iter().zip(&b) {
+        let ok = match action(x.index) {
+            StreamAction::Opus => (x.seconds() - y.seconds()).abs() <= 0.05,
+            _ => x.samples == y.samples,
+        };
+        passed &= ok;
+        parts.push(format!(
+            "{} {} {} samples ({:.3} s) -> {} {} samples ({:.3} s){}",
+            x.language,
+            x.codec,
+            x.samples,
+            x.seconds(),
+            y.codec,
+            y.samples,
+            y.seconds(),
+            if ok { "" } else { " (MISMATCH)" }
+        ));
+    }
+    if kept.len() != b.len() {
+        parts.push(format!("{} tracks expected, {} found", kept.len(), b.len()));
+    }
+    if parts.is_empty() {
+        parts.push("no audio".into());
+    }
+    report.push("audio", passed, parts.join("; "));
 }
 
 /// `streams`: every audio track and (unless the policy drops them) every subtitle kept, in

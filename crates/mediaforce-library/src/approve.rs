@@ -26,6 +26,9 @@ pub struct Measured {
     pub encode_seconds: Option<f64>,
     /// Damaged packets or frames of the source concealed in the encode.
     pub source_damage: u64,
+    /// A repack: the picture was copied and every picture checked identical to the source's
+    /// (the quality target holds without a score).
+    pub picture_identical: bool,
 }
 
 /// One rule's verdict.
@@ -80,14 +83,16 @@ pub fn judge(rules: &ApprovePolicy, m: &Measured) -> Verdict {
         m.validated,
     )];
     if rules.require_target {
-        let measured = m
-            .achieved
-            .map_or_else(|| "not scored".to_string(), |a| format!("{a:.2}"));
+        let measured = match m.achieved {
+            _ if m.picture_identical => "picture copied, every picture identical".to_string(),
+            Some(a) => format!("{a:.2}"),
+            None => "not scored".to_string(),
+        };
         checks.push(check(
             "target",
             format!("{} >= {:.2}", m.target_stat, m.target),
             measured,
-            m.achieved.is_some_and(|a| a >= m.target),
+            m.picture_identical || m.achieved.is_some_and(|a| a >= m.target),
         ));
     }
     checks.push(check(
@@ -166,6 +171,7 @@ mod tests {
             source_seconds: Some(10.0),
             encode_seconds: Some(10.02),
             source_damage: 0,
+            picture_identical: false,
         }
     }
 
@@ -185,6 +191,14 @@ mod tests {
                 Some("target"),
             ),
             ("not scored", |m, _| m.achieved = None, Some("target")),
+            (
+                "a repack: not scored, every picture identical",
+                |m, _| {
+                    m.achieved = None;
+                    m.picture_identical = true;
+                },
+                None,
+            ),
             (
                 "below target, rule off",
                 |m, r| {
