@@ -57,6 +57,10 @@ pub struct EstimateView {
     pub bucket: &'static str,
     /// The size model for the item's encoder, preset and target, when enough sources bracket it.
     pub model: Option<SizeModelView>,
+    /// A remux or audio item: each stream and what happens to it (the estimate is the
+    /// streams' declared bit rates, not a model).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repack: Vec<String>,
 }
 
 impl EstimateView {
@@ -75,6 +79,10 @@ impl EstimateView {
             ),
             format!("estimated by the {}: {}", self.estimator, self.reason),
         ];
+        if !self.repack.is_empty() {
+            out.extend(self.repack.iter().map(|l| format!("  {l}")));
+            return out;
+        }
         let Some(m) = &self.model else {
             out.push(
                 "size model: too few measured sources bracket the target (the codec table estimates)"
@@ -147,6 +155,26 @@ impl App {
                     format!("{}: no readable video stream", item.source.display()),
                 )
             })?;
+        if !item.kind.is_encode() {
+            return Ok(EstimateView {
+                index,
+                source: item.source.clone(),
+                codec,
+                height,
+                bits_per_pixel,
+                estimator: "streams' declared bit rates",
+                reason: item.reason.clone(),
+                expected_saving_percent: item.expected_saving_percent,
+                pessimistic_saving_percent: item.expected_saving_percent,
+                bucket: item.kind.as_str(),
+                model: None,
+                repack: item
+                    .streams
+                    .iter()
+                    .map(|s| format!("stream {}: {}", s.index, s.what))
+                    .collect(),
+            });
+        }
         let policy = &item.policy;
         let sizes = mediaforce::rank::SizeModels::new(&self.catalog);
         let learned =
@@ -189,6 +217,7 @@ impl App {
             pessimistic_saving_percent: ranking.pessimistic_saving_percent,
             bucket: ranking.bucket.label(),
             model,
+            repack: Vec::new(),
         })
     }
 }

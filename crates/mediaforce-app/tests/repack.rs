@@ -110,6 +110,17 @@ fn remux_and_audio_items_are_repacked_validated_and_promoted_on_both_backends() 
             .any(|s| s.source.ends_with("fine.mkv")));
         let explained = mediaforce_app::library::explain(mpg);
         assert!(explained.contains("Remux it"), "{explained}");
+        let estimate = app
+            .explain_estimate(Some(&campaign.manifest), avi.index)
+            .unwrap()
+            .lines();
+        assert!(
+            estimate[1].starts_with("estimated by the streams' declared bit rates")
+                && estimate
+                    .iter()
+                    .any(|l| l.contains("pcm_s16le 2 ch") && l.contains("to Opus 96 kb/s")),
+            "{estimate:#?}"
+        );
 
         // Repacked by the queue, like an encode.
         let all = Selection {
