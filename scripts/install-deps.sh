@@ -21,6 +21,27 @@ PACKAGES=(
   chromium chromium-driver
 )
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# promtool checks the /metrics text in the server's tests. Only the tool is unpacked from
+# Debian's prometheus package, into target/tools: installing the package would start a
+# Prometheus server on the machine.
+PROM_DIR="$(cd "$(dirname "$0")/.." && pwd)/target/tools/prometheus"
+if [ ! -x "$PROM_DIR/usr/bin/promtool" ]; then
+  echo "install-deps: unpacking promtool from Debian's prometheus package into $PROM_DIR"
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null); then
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null)
+  fi
+  mkdir -p "$PROM_DIR"
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$PROM_DIR"
+  rm -rf "$tmp"
+  "$PROM_DIR/usr/bin/promtool" --version >/dev/null
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,8 +52,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq

@@ -1,6 +1,10 @@
-//! `GET /metrics` in the Prometheus (OpenMetrics) text format, through `prometheus-client`:
-//! queue depth by state and kind, bytes saved, promotions and rollbacks, encodes and mean fps
-//! per encoder and host, host liveness and notification delivery attempts.
+//! `GET /metrics` in the Prometheus text formats, through `prometheus-client`: queue depth by
+//! state and kind, bytes saved, promotions and rollbacks, encodes and mean fps per encoder and
+//! host, host liveness and notification delivery attempts.
+//!
+//! `prometheus-client` writes OpenMetrics, which a scraper that asks for it gets. Anything else
+//! (`curl`, `promtool check metrics`, a scraper without the header) gets the classic text
+//! format (0.0.4), where a counter's family carries its `_total` name and there is no `# EOF`.
 
 use mediaforce_app::stats::MetricsView;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -113,4 +117,51 @@ pub fn encode(m: &MetricsView) -> String {
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
     out
+}
+
+/// OpenMetrics text (as [`encode`] writes it) in the classic Prometheus text format (0.0.4): a
+/// counter family is named as its samples are (with `_total`), `# UNIT` and `# EOF` lines go.
+pub fn classic_text(openmetrics: &str) -> String {
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let mut counters = std::collections::HashSet::new();
+    for l in &lines {
+        if let Some(rest) = l.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                counters.insert(name.to_string());
+            }
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for l in lines {
+        if l == "# EOF" || l.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = l.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            (counters.contains(name) && !name.ends_with("_total"))
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(l));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classic_text;
+
+    #[test]
+    fn counters_take_their_total_name_in_the_classic_format() {
+        let open = "# HELP m_saved Bytes.\n# TYPE m_saved gauge\nm_saved 5\n\
+                    # HELP m_runs Runs made.\n# TYPE m_runs counter\n# UNIT m_runs runs\n\
+                    m_runs_total{host=\"a b\"} 2\n# EOF\n";
+        assert_eq!(
+            classic_text(open),
+            "# HELP m_saved Bytes.\n# TYPE m_saved gauge\nm_saved 5\n\
+             # HELP m_runs_total Runs made.\n# TYPE m_runs_total counter\n\
+             m_runs_total{host=\"a b\"} 2\n"
+        );
+    }
 }

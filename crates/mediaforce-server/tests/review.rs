@@ -189,6 +189,15 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         "return document.getElementById('state').textContent.trim()",
         "validated · approved".into(),
     );
+    let before = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        before.contains("mediaforce_promotions_total 0\n"),
+        "{before}"
+    );
     b.click("#promote");
     b.wait_for(
         "return document.getElementById('state').textContent.trim().startsWith('promoted')",
@@ -250,12 +259,31 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
     ));
     let api: serde_json::Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
     assert_eq!(api["saved"]["total_bytes"], saved);
-    // GET /metrics: open from loopback, refused with an unknown token.
+    // GET /metrics: open from loopback, refused with an unknown token; the counters moved
+    // with the promotion, and Prometheus's own checker takes the text.
     let metrics = ureq::get(&format!("{base}/metrics"))
         .call()
         .unwrap()
         .into_string()
         .unwrap();
+    let checked = promtool_check(&metrics);
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {checked:?}\n{metrics}"
+    );
+    let open = ureq::get(&format!("{base}/metrics"))
+        .set("accept", "application/openmetrics-text; version=1.0.0")
+        .call()
+        .unwrap();
+    assert!(open
+        .content_type()
+        .starts_with("application/openmetrics-text"));
+    let open = open.into_string().unwrap();
+    assert!(open.trim_end().ends_with("# EOF"), "{open}");
+    assert!(
+        open.contains("# TYPE mediaforce_promotions counter"),
+        "{open}"
+    );
     assert!(
         metrics.contains(&format!("mediaforce_saved_bytes {saved}\n")),
         "{metrics}"
@@ -268,7 +296,10 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         metrics.contains("mediaforce_encodes_total{encoder=\"libx264\","),
         "{metrics}"
     );
-    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE mediaforce_promotions_total counter\n"),
+        "{metrics}"
+    );
     let refused = common::code(
         ureq::get(&format!("{base}/metrics"))
             .set("authorization", "Bearer nonsense")
@@ -342,4 +373,36 @@ fn an_item_is_reviewed_approved_and_promoted_in_a_real_browser() {
         (76.0..=84.0).contains(&predicted),
         "aimed at 80: {predicted}"
     );
+}
+
+/// `promtool check metrics` (from Debian's prometheus package; `scripts/install-deps.sh`
+/// unpacks it into `target/tools`) on `text`.
+fn promtool_check(text: &str) -> std::process::Output {
+    use std::io::Write;
+    let tool = std::env::var_os("MEDIAFORCE_PROMTOOL").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/tools/prometheus/usr/bin/promtool")
+        },
+        std::path::PathBuf::from,
+    );
+    let mut child = std::process::Command::new(&tool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (scripts/install-deps.sh unpacks promtool there)",
+                tool.display()
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -464,7 +464,8 @@ fn join_ids(ids: &[i64]) -> String {
         .join(", ")
 }
 
-/// `GET /metrics`: the Prometheus text format. From loopback it is open; from elsewhere it
+/// `GET /metrics`: the Prometheus text format (OpenMetrics when the `Accept` header asks for
+/// it, the classic 0.0.4 format otherwise). From loopback it is open; from elsewhere it
 /// needs an API token (`Authorization: Bearer`, read scope is enough) or a session.
 pub async fn metrics(
     State(server): State<Server>,
@@ -486,14 +487,26 @@ pub async fn metrics(
             }
         }
     }
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
     let app = server.app.clone();
     match blocking(move || app.metrics()).await {
-        Ok(m) => (
+        Ok(m) if openmetrics => (
             [(
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
             crate::metrics::encode(&m),
+        )
+            .into_response(),
+        Ok(m) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::metrics::classic_text(&crate::metrics::encode(&m)),
         )
             .into_response(),
         Err(f) => f.into_response(),
