@@ -1,10 +1,12 @@
 //! Savings without a re-encode: which files the plan does not re-encode a repack still helps,
 //! and how. A file in an old container (the policy's `remux.containers`: AVI, MPEG program
 //! stream, ASF/WMV) is remuxed into Matroska; audio tracks of the codecs the policy converts
-//! (`audio.convert`: PCM by default) become Opus, and languages it excludes
-//! (`audio.drop_languages`) are left out, never the first audio track (taken for the original
-//! language) nor the last one left. The decision is a plain function of the probe record and
-//! the policy; the expected size comes from the streams' declared bit rates.
+//! (`audio.convert`: PCM by default) become Opus, languages it excludes
+//! (`audio.drop_languages`) are left out, and with `audio.drop_second_copies` so is a later
+//! track in a language an earlier one has (not a commentary or an accessibility track); never
+//! the first audio track or any in its language (taken for the original language), so never
+//! the last one left. The decision is a plain function of the probe record and the policy; the
+//! expected size comes from the streams' declared bit rates.
 
 use crate::core::probe::{MediaInfo, StreamKind};
 use crate::core::repack::StreamAction;
@@ -26,6 +28,20 @@ pub struct RepackPlan {
     pub reason: String,
 }
 
+/// A commentary or accessibility track, which is never taken for a second copy.
+fn special_track(s: &crate::core::probe::StreamInfo) -> bool {
+    let special = [
+        "comment",
+        "visual_impaired",
+        "hearing_impaired",
+        "descriptions",
+    ];
+    s.disposition.iter().any(|d| special.contains(&d.as_str()))
+        || s.title
+            .as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("comment"))
+}
+
 /// Matroska's own overhead, as a share of the file (cluster and block headers, cues).
 const MATROSKA_OVERHEAD: f64 = 0.004;
 
@@ -43,18 +59,28 @@ pub fn repack_plan(info: &MediaInfo, size: u64, policy: &Policy) -> Option<Repac
     let bytes_of = |bit_rate: Option<u64>| bit_rate.map(|b| b as f64 * seconds / 8.0);
     let audio: Vec<_> = info.streams_of(StreamKind::Audio).collect();
     let opus_rates = policy.opus_bitrates();
+    // The first audio track is taken for the original language, which is never dropped.
+    let original = audio
+        .first()
+        .and_then(|s| s.language.clone())
+        .unwrap_or_else(|| "und".into());
+    let mut kept_languages: Vec<String> = Vec::new();
     let actions: Vec<StreamAction> = audio
         .iter()
         .enumerate()
         .map(|(n, s)| {
             let lang = s.language.as_deref().unwrap_or("und");
-            if n > 0
+            let second_copy = policy.audio.drop_second_copies
+                && lang != "und"
+                && kept_languages.iter().any(|l| l.eq_ignore_ascii_case(lang))
+                && !special_track(s);
+            let excluded = !lang.eq_ignore_ascii_case(&original)
                 && policy
                     .audio
                     .drop_languages
                     .iter()
-                    .any(|l| l.eq_ignore_ascii_case(lang))
-            {
+                    .any(|l| l.eq_ignore_ascii_case(lang));
+            if n > 0 && (excluded || second_copy) {
                 StreamAction::Drop
             } else if policy
                 .audio
@@ -62,8 +88,10 @@ pub fn repack_plan(info: &MediaInfo, size: u64, policy: &Policy) -> Option<Repac
                 .iter()
                 .any(|c| !c.is_empty() && s.codec.starts_with(c.as_str()))
             {
+                kept_languages.push(lang.to_string());
                 StreamAction::Opus
             } else {
+                kept_languages.push(lang.to_string());
                 StreamAction::Copy
             }
         })
@@ -108,7 +136,18 @@ pub fn repack_plan(info: &MediaInfo, size: u64, policy: &Policy) -> Option<Repac
                     Some(b) => saved += b,
                     None => known = false,
                 }
-                format!("{name}: left out (audio.drop_languages)")
+                let lang = s.language.as_deref().unwrap_or("und");
+                let why = if policy
+                    .audio
+                    .drop_languages
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(lang))
+                {
+                    "audio.drop_languages"
+                } else {
+                    "a second copy of its language: audio.drop_second_copies"
+                };
+                format!("{name}: left out ({why})")
             }
         };
         steps.push(StreamStep {
@@ -212,6 +251,7 @@ mod tests {
 
     fn policy(convert: &[&str], drop: &[&str]) -> Policy {
         let mut p = Policy::default();
+        p.audio.drop_second_copies = drop.contains(&"second copies");
         p.remux.containers = vec!["avi".into(), "mpeg".into(), "asf".into()];
         p.audio.convert = convert.iter().map(|s| s.to_string()).collect();
         p.audio.drop_languages = drop.iter().map(|s| s.to_string()).collect();
@@ -223,6 +263,11 @@ mod tests {
         use StreamAction::{Copy, Drop, Opus};
         let v = || stream(0, StreamKind::Video, "h264", "und", 2000);
         let a = |i, codec, lang, kbps| stream(i, StreamKind::Audio, codec, lang, kbps);
+        let commentary = |i| {
+            let mut s = stream(i, StreamKind::Audio, "ac3", "eng", 192);
+            s.title = Some("Director's Commentary".into());
+            s
+        };
         type Row = (
             &'static str,
             Vec<StreamInfo>,
@@ -256,13 +301,41 @@ mod tests {
                 &[],
                 Some((ItemKind::Audio, vec![Copy, Opus], 18_000.0)),
             ),
-            // A dropped language, but never the first track.
+            // A dropped language.
+            (
+                "matroska,webm",
+                vec![
+                    v(),
+                    a(1, "ac3", "eng", 448),
+                    a(2, "ac3", "ger", 448),
+                    a(3, "aac", "ger", 128),
+                ],
+                &[],
+                &["ger"],
+                Some((ItemKind::Audio, vec![Copy, Copy, Drop, Drop], 7_200.0)),
+            ),
+            // Never the original language (the first track's), whatever the list says.
             (
                 "matroska,webm",
                 vec![v(), a(1, "ac3", "ger", 448), a(2, "ac3", "ger", 448)],
                 &[],
                 &["ger"],
-                Some((ItemKind::Audio, vec![Copy, Copy, Drop], 5_600.0)),
+                None,
+            ),
+            // Second copies: the English AC-3 beside the TrueHD goes, the commentary and the
+            // French stay.
+            (
+                "matroska,webm",
+                vec![
+                    v(),
+                    a(1, "truehd", "eng", 4000),
+                    a(2, "ac3", "eng", 640),
+                    commentary(3),
+                    a(4, "ac3", "fre", 640),
+                ],
+                &[],
+                &["second copies"],
+                Some((ItemKind::Audio, vec![Copy, Copy, Drop, Copy, Copy], 8_000.0)),
             ),
             // Conversions off: an efficient file in Matroska stays as it is.
             (

@@ -64,6 +64,9 @@ pub struct AudioPolicy {
     /// Audio languages (as tagged, `ger`, `deu`...) a repack leaves out; never the first audio
     /// track (taken for the original language) nor the last one left.
     pub drop_languages: Vec<String>,
+    /// A repack leaves out a later audio track in a language an earlier kept track already
+    /// has (a compatibility copy), unless it is a commentary or an accessibility track.
+    pub drop_second_copies: bool,
 }
 
 /// Remuxing files that are not worth re-encoding out of old containers.
