@@ -184,6 +184,8 @@ pub struct App {
     settings: std::sync::RwLock<std::sync::Arc<Settings>>,
     /// The store connections it keeps (the `conns` module).
     pub(crate) conns: conns::Conns,
+    /// The analytics computed lately, by range (the `stats` module).
+    pub(crate) stats_cache: stats::StatsCache,
 }
 
 /// Which items of a plan a use case works on.
@@ -338,6 +340,7 @@ impl App {
             policies: std::sync::RwLock::new(std::sync::Arc::new(policies)),
             settings: std::sync::RwLock::new(std::sync::Arc::new(settings)),
             conns: conns::Conns::default(),
+            stats_cache: stats::StatsCache::default(),
         })
     }
 

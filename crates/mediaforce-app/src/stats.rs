@@ -473,7 +473,37 @@ pub fn mix_view(groups: &[MixGroup]) -> MixView {
 
 impl App {
     /// The analytics over `range` (`7d`, `30d`, `90d`, `1y`, `all`).
+    ///
+    /// A view computed lately for the same range is served again while the store has not
+    /// changed (no promotion, rollback, item state change, encode, validation, plan or new or
+    /// removed file; see [`StatsCache`]) and it is under [`STATS_FRESH`] old; a server keeps
+    /// the ranges people look at fresh in the background with [`App::refresh_stats`].
     pub fn stats(&self, range: &str) -> Result<StatsView> {
+        parse_range(range)?;
+        let marker = self.catalog.stats_marker()?;
+        if let Some(view) = self.stats_cache.fresh(range, &marker) {
+            return Ok(view);
+        }
+        let view = self.compute_stats(range)?;
+        self.stats_cache.put(range, marker, &view);
+        Ok(view)
+    }
+
+    /// Compute again every range asked for in the last ten minutes whose view the store has
+    /// changed under (or that is half [`STATS_FRESH`] old), so the next request finds it
+    /// ready; the ranges computed.
+    pub fn refresh_stats(&self) -> Result<usize> {
+        let marker = self.catalog.stats_marker()?;
+        let stale = self.stats_cache.stale(&marker);
+        for range in &stale {
+            let view = self.compute_stats(range)?;
+            self.stats_cache.put(range, marker.clone(), &view);
+        }
+        Ok(stale.len())
+    }
+
+    /// The analytics over `range`, computed now.
+    fn compute_stats(&self, range: &str) -> Result<StatsView> {
         let days = parse_range(range)?;
         let now = mediaforce::db::now();
         let today = now.div_euclid(DAY);
@@ -537,7 +567,7 @@ impl App {
         let waiting = self.waiting_plan_items()?;
         let roots_of = self.settings().roots.clone();
         let rate_bytes_per_day = source_bytes as f64 / measured_days.max(1) as f64;
-        let parts = catalog.health_parts(false)?;
+        let parts = catalog.health_parts(None)?;
         let mut roots: Vec<RootView> = Vec::new();
         for t in catalog.root_totals()? {
             let root = PathBuf::from(&t.root);
@@ -632,10 +662,10 @@ impl App {
             mix,
             roots,
             folders: {
-                let health = catalog.health_parts(true)?;
-                catalog
-                    .folder_totals(20)?
-                    .into_iter()
+                let top = catalog.folder_totals(20)?;
+                let names: Vec<String> = top.iter().map(|t| t.folder.clone()).collect();
+                let health = catalog.health_parts(Some(&names))?;
+                top.into_iter()
                     .map(|t| {
                         let parts = health
                             .iter()
@@ -698,6 +728,65 @@ impl App {
             all: true,
             manifest: Some(plan.manifest),
         })
+    }
+}
+
+/// How long a computed [`StatsView`] is served again while the store has not changed.
+pub const STATS_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Ranges asked for within this long are kept fresh by [`App::refresh_stats`].
+const STATS_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The analytics computed lately, by range, with the store's change marker when computed
+/// ([`mediaforce::catalog::Catalog::stats_marker`]: the newest item change, encode,
+/// validation, plan and file, and the counts of items and live files).
+#[derive(Debug, Default)]
+pub(crate) struct StatsCache(std::sync::Mutex<BTreeMap<String, CachedStats>>);
+
+#[derive(Debug)]
+struct CachedStats {
+    marker: Vec<i64>,
+    computed: std::time::Instant,
+    asked: std::time::Instant,
+    view: StatsView,
+}
+
+impl StatsCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedStats>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The view of `range` if it was computed under `marker` less than [`STATS_FRESH`] ago.
+    fn fresh(&self, range: &str, marker: &[i64]) -> Option<StatsView> {
+        let mut cache = self.lock();
+        let c = cache.get_mut(range)?;
+        c.asked = std::time::Instant::now();
+        (c.marker == marker && c.computed.elapsed() < STATS_FRESH).then(|| c.view.clone())
+    }
+
+    fn put(&self, range: &str, marker: Vec<i64>, view: &StatsView) {
+        let now = std::time::Instant::now();
+        let mut cache = self.lock();
+        let asked = cache.get(range).map_or(now, |c| c.asked);
+        cache.insert(
+            range.to_string(),
+            CachedStats {
+                marker,
+                computed: now,
+                asked,
+                view: view.clone(),
+            },
+        );
+    }
+
+    /// The ranges asked for lately whose view is not current under `marker`.
+    fn stale(&self, marker: &[i64]) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, c)| c.asked.elapsed() < STATS_KEPT)
+            .filter(|(_, c)| c.marker != marker || c.computed.elapsed() >= STATS_FRESH / 2)
+            .map(|(r, _)| r.clone())
+            .collect()
     }
 }
 

@@ -103,6 +103,23 @@ fn the_analyzers_find_duplicates_gaps_batches_and_unreadable_files_on_both_backe
             .unwrap_or_else(|| panic!("{backend}: {:?}", stats.folders));
         assert_eq!(show.files, 6);
         assert_eq!(show.health.parts.files, 6);
+        // Asked again with nothing changed, the same view is served (computed once); a new
+        // file changes the store, and the figures follow at once.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let again = app.stats("all").unwrap();
+        assert_eq!(again.generated_at, stats.generated_at, "{backend}");
+        let extra = library.join("Show/e6.mkv");
+        clip(&extra, "libx264", &[("qp", "4"), ("preset", "ultrafast")], 20);
+        app.scan(None, None, &|_| {}).unwrap();
+        let after = app.stats("all").unwrap();
+        std::fs::remove_file(&extra).unwrap();
+        assert!(after.generated_at > stats.generated_at, "{backend}");
+        let show = after
+            .folders
+            .iter()
+            .find(|f| f.folder == root.join("Show"))
+            .unwrap();
+        assert_eq!((show.files, show.health.parts.files), (7, 7), "{backend}");
 
         assert_eq!(v.unreadable.len(), 1, "{backend}: {:?}", v.unreadable);
         assert_eq!(v.unreadable[0].0, root.join("Films/broken.mkv"));

@@ -302,6 +302,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     refuse_unprotected(addr, &app).await?;
     let hosts = hosts_for(addr, public_hosts);
+    keep_stats_fresh(app.clone());
     axum::serve(
         listener,
         router(Server::with_hosts(app, hosts))
@@ -322,6 +323,7 @@ pub async fn serve_until(
     let addr = listener.local_addr()?;
     refuse_unprotected(addr, &app).await?;
     let hosts = hosts_for(addr, public_hosts);
+    keep_stats_fresh(app.clone());
     let mut server = Server::with_hosts(app, hosts);
     if let Some(status) = automation {
         server = server.with_automation(status);
@@ -332,6 +334,21 @@ pub async fn serve_until(
     )
     .with_graceful_shutdown(stopped)
     .await
+}
+
+/// Every 5 s, compute again the analytics ranges people looked at lately that the store has
+/// changed under ([`App::refresh_stats`]), off the request path, so the Analytics page and
+/// `/api/stats` find them ready. Ends with the runtime.
+fn keep_stats_fresh(app: Arc<App>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            let a = app.clone();
+            if let Err(e) = blocking(move || a.refresh_stats()).await {
+                eprintln!("mediaforce serve: analytics refresh: {}", e.0.message);
+            }
+        }
+    });
 }
 
 /// Refuse (`PermissionDenied`) to serve on `addr` when it is not loopback and no web password

@@ -337,6 +337,25 @@ impl Catalog {
             .collect())
     }
 
+    /// What the analytics depend on, cheaply (each figure read off an index): the newest item
+    /// event (every state change, promotion and rollback is one) and the number of items, the
+    /// newest encode, validation, plan and file, and the number of live files. Two equal
+    /// markers mean nothing the analytics count has changed, except in place edits of file
+    /// rows by a rescan and jobs' states.
+    pub fn stats_marker(&self) -> Result<Vec<i64>, CatalogError> {
+        let row = self.query_opt(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM item_event),
+                    (SELECT COUNT(*) FROM item),
+                    (SELECT COALESCE(MAX(id), 0) FROM encode),
+                    (SELECT COALESCE(MAX(id), 0) FROM validation),
+                    (SELECT COALESCE(MAX(id), 0) FROM plan),
+                    (SELECT COALESCE(MAX(id), 0) FROM file),
+                    (SELECT COUNT(*) FROM file WHERE status = 'ok')",
+            &[],
+        )?;
+        Ok(row.map_or_else(Vec::new, |r| (0..7).map(|i| r.int(i)).collect()))
+    }
+
     /// Health counts: failed validations (newest per item), damaged sources, unreadable
     /// files, items without a result and failed items.
     pub fn health_counts(&self) -> Result<HealthCounts, CatalogError> {
@@ -385,9 +404,33 @@ pub struct HealthParts {
 
 impl Catalog {
     /// The health score's parts per library root (or per folder, files directly in it, when
-    /// `by_folder`), averaged over its live files.
-    pub fn health_parts(&self, by_folder: bool) -> Result<Vec<HealthParts>, CatalogError> {
-        let group = if by_folder { FOLDER_OF_PATH } else { "f.root" };
+    /// `folders` is given: those folders only, without their trailing `/`), averaged over its
+    /// live files.
+    pub fn health_parts(
+        &self,
+        folders: Option<&[String]>,
+    ) -> Result<Vec<HealthParts>, CatalogError> {
+        let group = if folders.is_some() {
+            FOLDER_OF_PATH
+        } else {
+            "f.root"
+        };
+        let wanted: Vec<crate::sql::Value> = folders
+            .unwrap_or_default()
+            .iter()
+            .map(|f| crate::sql::Value::from(format!("{f}/")))
+            .collect();
+        let only = match folders {
+            Some(_) if wanted.is_empty() => return Ok(Vec::new()),
+            Some(_) => format!(
+                "WHERE {group} IN ({})",
+                (1..=wanted.len())
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
         let rows = self.query(
             &format!(
                 "SELECT {group} AS grp, COUNT(*),
@@ -420,9 +463,10 @@ impl Catalog {
                                WHEN height >= 460 THEN 1500000.0
                                ELSE 1000000.0 END AS norm
                    FROM file WHERE status = 'ok') f
+             {only}
              GROUP BY grp ORDER BY grp"
             ),
-            &[],
+            &wanted,
         )?;
         Ok(rows
             .iter()
