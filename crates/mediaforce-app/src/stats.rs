@@ -753,7 +753,9 @@ struct CachedStats {
 
 impl StatsCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedStats>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The view of `range` if it was computed under `marker` less than [`STATS_FRESH`] ago.

@@ -109,7 +109,12 @@ fn the_analyzers_find_duplicates_gaps_batches_and_unreadable_files_on_both_backe
         let again = app.stats("all").unwrap();
         assert_eq!(again.generated_at, stats.generated_at, "{backend}");
         let extra = library.join("Show/e6.mkv");
-        clip(&extra, "libx264", &[("qp", "4"), ("preset", "ultrafast")], 20);
+        clip(
+            &extra,
+            "libx264",
+            &[("qp", "4"), ("preset", "ultrafast")],
+            20,
+        );
         app.scan(None, None, &|_| {}).unwrap();
         let after = app.stats("all").unwrap();
         std::fs::remove_file(&extra).unwrap();

@@ -6,6 +6,8 @@ use crate::core::compose::{
     activity, review_points, side_by_side_clip, side_by_side_still, SideBySide,
 };
 use crate::metrics::WorstFrame;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -174,75 +176,112 @@ pub fn compare(
     })
 }
 
-/// An SVG plot of per-frame VMAF: the lowest score of each pixel column (so dips stay visible
-/// on long videos), the target as a dashed line, worst frames marked.
+/// The lowest score in each of `columns` equal runs of frames (fewer when there are fewer
+/// frames), with the run's middle frame: so a single bad frame stays visible however long the
+/// video.
+pub fn column_minima(per_frame: &[f64], columns: usize) -> Vec<(f64, f64)> {
+    let n = per_frame.len();
+    let cols = columns.min(n);
+    (0..cols)
+        .map(|c| {
+            let a = c * n / cols;
+            let b = ((c + 1) * n / cols).max(a + 1).min(n);
+            let v = per_frame[a..b]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            ((a + b - 1) as f64 / 2.0, v)
+        })
+        .collect()
+}
+
+/// An SVG plot of per-frame VMAF, drawn with plotters (its SVG backend: no fonts loaded, text
+/// left to the browser): the lowest score of each pixel column ([`column_minima`]), the
+/// target as a dashed line, worst frames ringed.
 pub fn vmaf_svg(per_frame: &[f64], worst: &[WorstFrame], target: Option<f64>) -> String {
-    let (w, h, left, bottom, top) = (1000.0, 320.0, 50.0, 30.0, 20.0);
-    let plot_w = w - left - 10.0;
-    let plot_h = h - bottom - top;
-    let lo = per_frame
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 320)).into_drawing_area();
+        let _ = draw_vmaf(&root, per_frame, worst, target);
+        let _ = root.present();
+    }
+    svg
+}
+
+fn draw_vmaf(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    per_frame: &[f64],
+    worst: &[WorstFrame],
+    target: Option<f64>,
+) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| text(&e))?;
+    let n = per_frame.len();
+    let lowest = per_frame
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min)
         .min(target.unwrap_or(100.0))
         .clamp(0.0, 100.0);
-    let lo = (lo / 10.0).floor() * 10.0;
-    let lo = if lo >= 100.0 { 90.0 } else { lo };
-    let y = |v: f64| top + plot_h * (1.0 - (v - lo) / (100.0 - lo));
-    let n = per_frame.len();
-    let cols = (plot_w as usize).min(n).max(1);
-    let mut points = String::new();
-    for c in 0..cols {
-        let a = c * n / cols;
-        let b = ((c + 1) * n / cols).max(a + 1).min(n);
-        let v = per_frame[a..b]
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min);
-        let x = left + plot_w * (c as f64 + 0.5) / cols as f64;
-        points += &format!("{x:.1},{:.1} ", y(v));
-    }
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    let mut v = lo;
-    while v <= 100.0 {
-        s += &format!(
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text>\n",
-            w - 10.0,
-            left - 6.0,
-            y(v) + 4.0,
-            y = y(v)
-        );
-        v += if 100.0 - lo > 40.0 { 20.0 } else { 10.0 };
-    }
+    let lo = ((lowest / 10.0).floor() * 10.0).min(90.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("VMAF per frame (lowest per column), {n} frames"),
+            ("sans-serif", 14),
+        )
+        .margin(10)
+        // Room for the last frame's label.
+        .margin_right(36)
+        .x_label_area_size(26)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0.0..(n.max(1) as f64), lo..100.0)
+        .map_err(|e| text(&e))?;
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(if 100.0 - lo > 40.0 { 6 } else { 11 })
+        .x_label_formatter(&|x| format!("frame {x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|e| text(&e))?;
     if let Some(t) = target {
-        s += &format!(
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#c00\" stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"#c00\" text-anchor=\"end\">target {t}</text>\n",
-            w - 10.0,
-            w - 12.0,
-            y(t) - 4.0,
-            y = y(t)
-        );
+        let red = RGBColor(0xcc, 0, 0);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, t), (n.max(1) as f64, t)],
+                6,
+                4,
+                red.stroke_width(1),
+            ))
+            .map_err(|e| text(&e))?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("target {t}"),
+                (n.max(1) as f64 * 0.995, t),
+                ("sans-serif", 12)
+                    .into_font()
+                    .color(&red)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
+            )))
+            .map_err(|e| text(&e))?;
     }
-    s += &format!(
-        "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.2\" points=\"{points}\"/>\n"
-    );
-    for wf in worst {
-        let x = left + plot_w * (wf.index as f64 + 0.5) / n.max(1) as f64;
-        s += &format!(
-            "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"none\" stroke=\"#c00\"/>\n",
-            y(wf.vmaf)
-        );
-    }
-    s += &format!(
-        "<text x=\"{left}\" y=\"{}\">frame 0</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">frame {}</text>\n<text x=\"{left}\" y=\"14\">VMAF per frame (lowest per column), {n} frames</text>\n</svg>\n",
-        h - 8.0,
-        w - 10.0,
-        h - 8.0,
-        n.saturating_sub(1)
-    );
-    s
+    chart
+        .draw_series(LineSeries::new(
+            column_minima(per_frame, 940),
+            RGBColor(0x1f, 0x5f, 0xbf).stroke_width(1),
+        ))
+        .map_err(|e| text(&e))?;
+    chart
+        .draw_series(worst.iter().map(|w| {
+            Circle::new(
+                (w.index as f64 + 0.5, w.vmaf.clamp(lo, 100.0)),
+                4,
+                RGBColor(0xcc, 0, 0).stroke_width(1),
+            )
+        }))
+        .map_err(|e| text(&e))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -250,16 +289,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plot_keeps_dips_and_marks_target() {
+    fn a_single_bad_frame_survives_the_column_minima() {
         let mut v = vec![97.0; 5000];
         v[2500] = 61.0;
-        let svg = vmaf_svg(&v, &[], Some(95.0));
+        let m = column_minima(&v, 940);
+        assert_eq!(m.len(), 940);
+        let low: Vec<&(f64, f64)> = m.iter().filter(|(_, y)| *y < 97.0).collect();
+        assert_eq!(low.len(), 1, "{low:?}");
+        assert_eq!(low[0].1, 61.0);
+        assert!((low[0].0 - 2500.0).abs() < 5.0, "{low:?}");
+        // Fewer frames than columns: one point each, at the frame.
+        assert_eq!(
+            column_minima(&[90.0, 80.0, 70.0], 940),
+            [(0.0, 90.0), (1.0, 80.0), (2.0, 70.0)]
+        );
+        assert!(column_minima(&[], 940).is_empty());
+    }
+
+    #[test]
+    fn the_plot_is_one_svg_with_the_dip_the_target_and_the_worst_frames() {
+        let mut v = vec![97.0; 5000];
+        v[2500] = 61.0;
+        let worst = [WorstFrame {
+            index: 2500,
+            seconds: 104.2,
+            vmaf: 61.0,
+        }];
+        let svg = vmaf_svg(&v, &worst, Some(95.0));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert!(svg.contains("target 95"));
-        // The single bad frame survives the per-column minimum: some point sits at y(61).
-        let lo = 60.0;
-        let y61 = 20.0 + 270.0 * (1.0 - (61.0 - lo) / (100.0 - lo));
-        assert!(svg.contains(&format!(",{y61:.1} ")), "dip missing");
+        assert_eq!(svg.matches("<svg").count(), 1);
+        assert!(svg.contains("target 95") && svg.contains("5000 frames"));
+        // The curve: one polyline of 940 points, whose lowest point (largest y) is the dip.
+        let line = svg
+            .lines()
+            .find(|l| l.contains("<polyline") && l.contains("#1F5FBF"))
+            .unwrap_or_else(|| panic!("no curve in {svg}"));
+        let ys: Vec<f64> = line
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(ys.len(), 940);
+        let top = ys.iter().copied().fold(f64::INFINITY, f64::min);
+        let dip = ys.iter().copied().fold(0.0, f64::max);
+        assert_eq!(ys.iter().filter(|y| **y > top + 1.0).count(), 1, "one dip");
+        assert!(dip - top > 100.0, "the dip reaches far down: {top} {dip}");
+        // The worst frame is ringed, at the dip's height.
+        let ring = svg
+            .lines()
+            .find(|l| l.contains("<circle"))
+            .unwrap_or_else(|| panic!("no ring in {svg}"));
+        let cy: f64 = ring
+            .split("cy=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((cy - dip).abs() < 1.5, "{cy} vs {dip}");
     }
 
     #[test]
