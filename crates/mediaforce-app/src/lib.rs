@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod library;
 pub mod notify;
 pub mod review;
+pub mod scenes;
 pub mod search;
 pub mod stats;
 pub mod transfer;

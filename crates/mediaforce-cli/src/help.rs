@@ -45,6 +45,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         &[
             "probe",
             "verify",
+            "scenes",
             "crf-search",
             "score",
             "sample",

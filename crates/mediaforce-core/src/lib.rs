@@ -27,6 +27,7 @@ pub mod native;
 pub mod probe;
 pub mod progress;
 pub mod repack;
+pub mod scenes;
 pub mod sched;
 pub mod span;
 pub mod synth;

@@ -52,6 +52,13 @@ pub struct SyntheticVideo {
     /// Scene changes: from frame `n` on, texture `t` (in frame order). A clip whose scenes
     /// differ this way is hard to judge from one stretch of it.
     pub scenes: Vec<(u32, u16)>,
+    /// Shots: from frame `n` on, look `l` (0, the default, is the plain pattern; each other
+    /// look shifts the pattern's colours and phase, dims or brightens it and moves the box at
+    /// another speed), so consecutive shots differ as cuts in a film do.
+    pub looks: Vec<(u32, u8)>,
+    /// Frames painted as a flash (nearly white, with the texture), as a photographer's flash or
+    /// an explosion lights a single frame or two.
+    pub flashes: Vec<u32>,
     /// When the first frame (and the audio) is presented, in seconds: a late start, as MPEG
     /// program and transport streams have and MP4 writes as an edit list (0 by default).
     pub start_seconds: f64,
@@ -77,6 +84,8 @@ impl SyntheticVideo {
             gop: Some(12),
             texture: 24,
             scenes: Vec::new(),
+            looks: Vec::new(),
+            flashes: Vec::new(),
             start_seconds: 0.0,
         }
     }
@@ -235,6 +244,13 @@ impl SyntheticClip {
             if let Some(&(_, t)) = v.scenes.iter().rev().find(|(from, _)| *from <= i) {
                 painter.texture = t.min(64);
             }
+            painter.look = v
+                .looks
+                .iter()
+                .rev()
+                .find(|(from, _)| *from <= i)
+                .map_or(0, |(_, l)| *l);
+            painter.flash = v.flashes.contains(&i);
             let mut frame = painter.paint(i)?;
             frame.set_pts(Some(pts));
             frame.set_color_range(v.color.range);
@@ -536,6 +552,10 @@ pub struct Painter {
     width: u32,
     height: u32,
     texture: u16,
+    /// The shot's look (see [`SyntheticVideo::looks`]).
+    pub look: u8,
+    /// Paint the next frames as a flash.
+    pub flash: bool,
     rgb: ff::frame::Video,
     out_format: Pixel,
     scaler: Option<ff::software::scaling::Context>,
@@ -579,6 +599,8 @@ impl Painter {
             width,
             height,
             texture: texture.min(64),
+            look: 0,
+            flash: false,
             rgb: ff::frame::Video::new(Pixel::RGB48LE, width, height),
             out_format: format,
             scaler,
@@ -594,17 +616,40 @@ impl Painter {
         // A box that moves diagonally and bounces.
         let bw = (w / 4).max(2);
         let bh = (h / 4).max(2);
-        let bx = bounce(t * 5, w - bw);
-        let by = bounce(t * 3, h - bh);
+        let look = i64::from(self.look);
+        let bx = bounce(t * (5 + 2 * look), w - bw);
+        let by = bounce(t * (3 + look) + 17 * look, h - bh);
+        // A look other than 0: the pattern's phase and channels moved, dimmed or brightened.
+        let phase = look * 83;
+        let (gain, lift) = match look % 3 {
+            0 => (4, 0),
+            1 => (2, 8),
+            _ => (3, 96),
+        };
         let data = self.rgb.data_mut(0);
         for y in 0..h {
             let row = &mut data[y as usize * stride..];
             for x in 0..w {
                 let (mut r, mut g, mut b) = (
-                    (x * 4 + t * 3) & 255,
-                    (y * 3 + t * 2) & 255,
-                    ((x + y) / 2 + t) & 255,
+                    (x * 4 + t * 3 + phase) & 255,
+                    (y * 3 + t * 2 + phase) & 255,
+                    ((x + y) / 2 + t + phase) & 255,
                 );
+                if look != 0 {
+                    (r, g, b) = match look % 3 {
+                        0 => (b, r, g),
+                        1 => (g, b, r),
+                        _ => (r, b, g),
+                    };
+                    (r, g, b) = (
+                        r * gain / 4 + lift / 2,
+                        g * gain / 4 + lift,
+                        b * gain / 4 + lift / 3,
+                    );
+                }
+                if self.flash {
+                    (r, g, b) = (235 + r / 32, 235 + g / 32, 235 + b / 32);
+                }
                 if x >= bx && x < bx + bw && y >= by && y < by + bh {
                     let checker = ((x - bx) / 8 + (y - by) / 8) & 1;
                     let v = if checker == 0 { 235 } else { 40 };

@@ -456,3 +456,62 @@ pub(super) fn cmd_verify(files: &[PathBuf], threads: usize, json: bool) -> Resul
     }
     Ok(())
 }
+
+/// `scenes FILE`: the film's scenes, detected once per content and kept in the store.
+pub(super) fn cmd_scenes(
+    paths: &mediaforce_app::Paths,
+    file: &std::path::Path,
+    options: &mediaforce_core::scenes::SceneOptions,
+    fresh: bool,
+    json: bool,
+) -> Result<()> {
+    let app = mediaforce_app::App::open(paths)?;
+    let v = app.scenes(file, options, fresh, &mut Bar::new(!json))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let r = &v.report;
+    println!(
+        "{}: {} frames, {} scenes{}{}",
+        file.display(),
+        r.frames,
+        r.scenes.len(),
+        match r.flashes.len() {
+            0 => String::new(),
+            n => format!(
+                ", {n} flash(es) not cut at (frames {})",
+                r.flashes
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        if v.cached { " (from the store)" } else { "" }
+    );
+    println!(
+        "{:>5}  {:>10}  {:>10}  {:>8}  {:>15}  {:<6}  {:>5}",
+        "scene", "start (s)", "end (s)", "frames", "first-last", "starts", "score"
+    );
+    for (i, s) in r.scenes.iter().enumerate() {
+        let start = match s.start {
+            mediaforce_core::scenes::SceneStart::Start => "start",
+            mediaforce_core::scenes::SceneStart::Cut => "cut",
+            mediaforce_core::scenes::SceneStart::Forced => "forced",
+        };
+        println!(
+            "{i:>5}  {:>10.3}  {:>10.3}  {:>8}  {:>15}  {start:<6}  {}",
+            s.start_seconds,
+            s.end_seconds,
+            s.frames(),
+            format!("{}-{}", s.start_frame, s.end_frame.saturating_sub(1)),
+            if s.score > 0.0 {
+                format!("{:>5.1}", s.score)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}

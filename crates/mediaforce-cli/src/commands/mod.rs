@@ -84,6 +84,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the scenes of a film: where the picture cuts (not at flashes), with times and frame
+    /// numbers. Detected on the decoded picture once per content, then read from the store.
+    Scenes {
+        /// The film.
+        file: PathBuf,
+        /// Shortest scene, in frames: a cut closer to the previous one is dropped.
+        #[arg(long, default_value_t = 24)]
+        min_frames: u64,
+        /// Longest scene, in seconds: a longer one is split evenly (marked `forced`); 0: never.
+        #[arg(long, default_value_t = 10.0)]
+        max_seconds: f64,
+        /// Smallest difference from the frame before that is a cut (mean absolute difference
+        /// of 64x36 grey thumbnails, 0-255).
+        #[arg(long, default_value_t = 12.0)]
+        threshold: f64,
+        /// Detect again even when the store has this content's scenes.
+        #[arg(long)]
+        fresh: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-encode the video of INPUT into OUTPUT, carrying every other stream over, or stage plan
     /// items (--index I | --all). Outputs are written under a temporary name and renamed when
     /// complete.
@@ -275,6 +297,22 @@ pub fn run(cli: Cli) -> Result<()> {
             threads,
             json,
         } => cmd_verify(&files, threads, json),
+        Command::Scenes {
+            file,
+            min_frames,
+            max_seconds,
+            threshold,
+            fresh,
+            json,
+        } => {
+            let options = mediaforce_core::scenes::SceneOptions {
+                min_frames,
+                max_seconds: (max_seconds > 0.0).then_some(max_seconds),
+                threshold,
+                ..Default::default()
+            };
+            media::cmd_scenes(&paths, &file, &options, fresh, json)
+        }
         Command::Encode {
             plan,
             jobs,
