@@ -15,6 +15,7 @@
 //! - [`version`]: the linked libav versions, for telemetry and cache keys.
 //! - [`sched`]: encoder threads kept off real-time scheduling.
 
+pub mod chunk;
 pub mod compose;
 pub mod decode;
 pub mod encode;

@@ -92,6 +92,10 @@ pub struct SceneReport {
     pub path: PathBuf,
     /// Frames decoded.
     pub frames: u64,
+    /// When the first frame shows, seconds from the stream's start as decoded (the scenes'
+    /// times count from it).
+    #[serde(default)]
+    pub first_seconds: f64,
     /// The scenes, in order, covering every frame.
     pub scenes: Vec<Scene>,
     /// First frames of flashes seen and not cut at.
@@ -168,6 +172,7 @@ pub fn detect_scenes(
     Ok(SceneReport {
         path: path.to_path_buf(),
         frames: diffs.len() as u64,
+        first_seconds: first.unwrap_or(0.0),
         scenes,
         flashes,
         options: options.clone(),

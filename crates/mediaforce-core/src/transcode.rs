@@ -325,7 +325,7 @@ pub fn transcode_tapped(
 /// The pixel format the output is encoded in (the asked one, else the encoder's pick for
 /// the source's), and the size the picture is cropped to when the encoder needs one the
 /// source does not have.
-fn output_format(
+pub(crate) fn output_format(
     input: &Path,
     vinfo: &crate::probe::VideoInfo,
     options: &TranscodeOptions,
@@ -713,15 +713,15 @@ pub(crate) fn copy_chapters(side: &ff::format::context::Input, mux: &mut Muxer) 
 
 /// Where carrying the other streams stands: a packet read past the last frame's time, whether
 /// the side demuxer is done, where the copy stops (`--seconds`).
-struct Carried {
-    pending: Option<(usize, ff::Packet)>,
-    done: bool,
-    stop: Option<f64>,
+pub(crate) struct Carried {
+    pub(crate) pending: Option<(usize, ff::Packet)>,
+    pub(crate) done: bool,
+    pub(crate) stop: Option<f64>,
 }
 
 impl Carried {
     /// Carry the other streams up to `until` (container seconds; `None`: to the end).
-    fn pump(
+    pub(crate) fn pump(
         &mut self,
         path: &Path,
         side: &mut ff::format::context::Input,
