@@ -215,7 +215,7 @@ pub fn place_scenes(
     let mut skip_until = 0usize;
     for i in 1..n {
         let d = diffs[i].back[0];
-        if i < skip_until || !(d >= options.threshold) {
+        if i < skip_until || d.is_nan() || d < options.threshold {
             continue;
         }
         // What the frames before moved: the median of the last eight differences.
