@@ -627,7 +627,7 @@ fn analytics_sums_are_the_same_on_both_backends() {
         );
         // Health parts over a (MPEG-4 AVI at 8 Mb/s for 720p, PCM), b (H.264 MKV within
         // its norm, AAC) and c (HEVC MKV at 20 Mb/s for 2160p, DTS).
-        let p = &c.health_parts(false).unwrap()[0];
+        let p = &c.health_parts(None).unwrap()[0];
         assert_eq!(p.key, "/lib");
         let close = |x: f64, want: f64| assert!((x - want).abs() < 1e-6, "{x} != {want}");
         assert_eq!(p.files, 3);
@@ -639,7 +639,8 @@ fn analytics_sums_are_the_same_on_both_backends() {
         close(p.container, (20.0 + 100.0 + 100.0) / 3.0);
         close(p.audio, (30.0 + 100.0 + 50.0) / 3.0);
         // By folder: /lib/A holds a and b, /lib/B holds c.
-        let by_folder = c.health_parts(true).unwrap();
+        let folders = ["/lib/A".to_string(), "/lib/B".to_string()];
+        let by_folder = c.health_parts(Some(&folders)).unwrap();
         assert_eq!(
             by_folder
                 .iter()
@@ -647,6 +648,11 @@ fn analytics_sums_are_the_same_on_both_backends() {
                 .collect::<Vec<_>>(),
             [("/lib/A", 2), ("/lib/B", 1)]
         );
+        // Only the folders asked for.
+        let one = c.health_parts(Some(&folders[1..])).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!((one[0].key.as_str(), one[0].files), ("/lib/B", 1));
+        assert!(c.health_parts(Some(&[])).unwrap().is_empty());
         close(by_folder[0].codec, (30.0 + 60.0) / 2.0);
         close(by_folder[1].bit_rate, 100.0 * 16.0 / 20.0);
 
