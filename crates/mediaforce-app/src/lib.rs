@@ -8,6 +8,7 @@
 //! ([`review`]); approve/reject, promote and rollback over a selection (here).
 
 pub mod automation;
+pub mod chunked;
 mod conns;
 pub mod display;
 pub mod email;

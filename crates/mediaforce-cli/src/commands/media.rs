@@ -515,3 +515,76 @@ pub(super) fn cmd_scenes(
     }
     Ok(())
 }
+
+/// What `encode --chunked` was asked.
+pub(super) struct Chunked<'a> {
+    pub(super) encoder: &'a str,
+    pub(super) knob: Option<f64>,
+    pub(super) target: Option<f64>,
+    pub(super) jobs: usize,
+    pub(super) min_chunk_seconds: f64,
+    pub(super) score: bool,
+}
+
+/// `encode INPUT OUTPUT --chunked`: chunks of whole scenes at one knob (given, or found by the
+/// search on samples), joined and checked.
+pub(super) fn encode_chunked(
+    paths: &mediaforce_app::Paths,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    c: &Chunked<'_>,
+    search: &SearchArgs,
+    opts: TranscodeOptions,
+    json: bool,
+) -> Result<()> {
+    let app = mediaforce_app::App::open(paths)?;
+    let knob = match (c.knob, c.target) {
+        (Some(k), _) => k,
+        (None, Some(target)) => {
+            let cfg = app.search_config(input, &search.request(c.encoder, target))?;
+            let knob_name = mediaforce::codecs::find(&cfg.encoder)?.knob().name;
+            let mut log = crate::progress::SearchProgress::new(!json, knob_name, input);
+            let r = mediaforce_app::files::crf_search(input, &cfg, &mut log)?;
+            match r.chosen() {
+                Some(p) => p.knob,
+                None => anyhow::bail!(
+                    "{}: no knob meets VMAF {target} within the limits; nothing encoded",
+                    input.display()
+                ),
+            }
+        }
+        (None, None) => anyhow::bail!("--chunked needs --crf or --target-vmaf"),
+    };
+    let req = mediaforce_app::chunked::ChunkedRequest {
+        setting: mediaforce_app::files::KnobSetting {
+            encoder: c.encoder,
+            preset: search.preset.as_deref(),
+            knob,
+        },
+        base: opts,
+        jobs: c.jobs,
+        min_chunk_seconds: c.min_chunk_seconds,
+        scenes: mediaforce_core::scenes::SceneOptions::default(),
+        score: c.score,
+    };
+    let v = app.encode_chunked(input, output, &req, &mut Bar::new(!json))?;
+    if json {
+        return crate::render::print_json(&v);
+    }
+    println!(
+        "{}: {} scenes in {} chunks ({} encoded, {} kept from an earlier run) at {} {}, joined: {} -> {}; {}{}; {:.0} s",
+        output.display(),
+        v.scenes,
+        v.chunks.len(),
+        v.encoded,
+        v.reused,
+        v.knob_name,
+        v.knob,
+        human_bytes(std::fs::metadata(input).map_or(0, |m| m.len())),
+        human_bytes(v.join.output_bytes),
+        v.check.detail,
+        v.vmaf.map_or(String::new(), |p| format!("; VMAF mean {:.2}, p5 {:.2}", p.mean, p.p5)),
+        v.seconds
+    );
+    Ok(())
+}

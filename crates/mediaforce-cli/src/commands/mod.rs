@@ -115,7 +115,7 @@ enum Command {
         input: Option<PathBuf>,
         #[command(flatten)]
         plan: crate::workflow::Selection,
-        /// Stage this many plan items at once.
+        /// Stage this many plan items (with --chunked: encode this many chunks) at once.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
         /// Retries after a failed item (default: the policy's encode.retries).
@@ -151,6 +151,14 @@ enum Command {
         /// output and correct the knob if it missed (the encoder must be a codec adapter).
         #[arg(long)]
         target_vmaf: Option<f64>,
+        /// Encode in chunks of whole scenes, --jobs at once, then join them and check the result
+        /// frame by frame against the source (with --crf, or --target-vmaf: its search first).
+        /// Finished chunks survive a stopped run; the next one encodes only what is missing.
+        #[arg(long)]
+        chunked: bool,
+        /// With --chunked: the shortest chunk, in seconds of whole scenes.
+        #[arg(long, default_value_t = 10.0)]
+        min_chunk_seconds: f64,
         #[command(flatten)]
         search: SearchArgs,
         /// Print JSON.
@@ -337,6 +345,9 @@ pub fn run(cli: Cli) -> Result<()> {
             target_vmaf,
             search,
             json,
+            chunked,
+            min_chunk_seconds,
+            jobs,
             ..
         } => {
             let input =
@@ -353,6 +364,19 @@ pub fn run(cli: Cli) -> Result<()> {
             let output = output
                 .or(output_flag)
                 .context("an output path is needed (OUTPUT or -o OUTPUT)")?;
+            if chunked {
+                let chunks = media::Chunked {
+                    encoder: &encoder,
+                    knob: crf,
+                    target: target_vmaf,
+                    jobs,
+                    min_chunk_seconds,
+                    score: !no_verify,
+                };
+                return media::encode_chunked(
+                    &paths, &input, &output, &chunks, &search, opts, json,
+                );
+            }
             if let Some(crf) = crf {
                 return encode_at_knob(
                     &input, &output, &encoder, crf, &search, opts, !no_verify, json,
