@@ -29,7 +29,7 @@ pub use mediaforce_library::{
     settings,
 };
 pub use mediaforce_search::{
-    cache, db, events, features, ladder, model, passverify, point, search, stat, tuning,
+    allocate, cache, db, events, features, ladder, model, passverify, point, search, stat, tuning,
 };
 
 pub use mediaforce_codecs as codecs;

@@ -9,6 +9,7 @@
 //! - [`events`]: the owned event stream that reporters subscribe to.
 //! - [`stat`], [`db`]: the target statistic; the clock and the quick content hash.
 
+pub mod allocate;
 pub mod events;
 pub mod features;
 pub mod ladder;
