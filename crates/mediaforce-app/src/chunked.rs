@@ -39,8 +39,27 @@ pub struct ChunkedRequest<'a> {
     pub min_chunk_seconds: f64,
     /// How the scenes are found.
     pub scenes: SceneOptions,
-    /// Score the joined file with VMAF against the source.
+    /// Score the joined file with VMAF against the source (always with `per_scene`).
     pub score: bool,
+    /// Give each chunk its own knob from its own measured points (see [`PerScene`]).
+    pub per_scene: Option<PerScene>,
+}
+
+/// Per-scene allocation: every chunk encoded at `setting.knob`, and at it less and plus
+/// `spread`, the three joined films scored frame by frame, each chunk's knob chosen from its
+/// own three points
+/// ([`mediaforce::allocate`]), then the film encoded at those knobs, scored, and corrected
+/// once if it missed.
+#[derive(Debug, Clone, Copy)]
+pub struct PerScene {
+    /// Every chunk to the target, or the film's mean at the fewest bytes.
+    pub mode: mediaforce::allocate::Mode,
+    /// Target mean VMAF.
+    pub target: f64,
+    /// No chunk predicted below this (`optimal`).
+    pub floor: f64,
+    /// Knob distance of the outer measured points from the middle knob.
+    pub spread: f64,
 }
 
 /// One chunk as the run saw it.
@@ -55,6 +74,12 @@ pub struct ChunkRow {
     pub bytes: u64,
     /// Wall seconds its encode took (0 when reused).
     pub seconds: f64,
+    /// Its knob.
+    pub knob: f64,
+    /// Its VMAF as its measured points predicted it (per-scene allocation).
+    pub predicted_vmaf: Option<f64>,
+    /// Its frames' mean VMAF in the joined film, when scored.
+    pub vmaf: Option<f64>,
 }
 
 /// A chunked encode.
@@ -84,6 +109,11 @@ pub struct ChunkedView {
     pub check: JoinCheck,
     /// VMAF of the joined file (frames paired by index), when scored.
     pub vmaf: Option<Pooled>,
+    /// Per-scene allocation: the knobs measured on every chunk, and whether the allocation was
+    /// corrected once because the film missed its target.
+    pub probes: Vec<f64>,
+    /// The allocation was corrected once.
+    pub corrected: bool,
     /// Wall seconds of the whole run.
     pub seconds: f64,
 }
@@ -92,7 +122,7 @@ fn invalid(e: impl std::fmt::Display) -> AppError {
     AppError::new(ErrorKind::Invalid, e.to_string())
 }
 
-/// The chunks' directory: one per source content and settings.
+/// The chunks' directory for one knob's settings: one per source content and settings.
 fn chunk_dir(fingerprint: &str, options: &TranscodeOptions, specs: &[ChunkSpec]) -> PathBuf {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     fingerprint.hash(&mut h);
@@ -105,6 +135,121 @@ fn chunk_dir(fingerprint: &str, options: &TranscodeOptions, specs: &[ChunkSpec])
     mediaforce::compare::default_cache_dir()
         .join("chunks")
         .join(format!("{:016x}", h.finish()))
+}
+
+/// What a run needs to encode chunks: the source, its chunks, the adapter and settings.
+struct Film<'a> {
+    input: &'a Path,
+    specs: Vec<ChunkSpec>,
+    fingerprint: String,
+    adapter: Box<dyn mediaforce::codecs::CodecAdapter>,
+    preset: String,
+    base: TranscodeOptions,
+    jobs: usize,
+    /// Every chunk directory used (removed once the film is checked).
+    dirs: std::cell::RefCell<std::collections::BTreeSet<PathBuf>>,
+}
+
+/// One chunk to have: where, with what settings.
+struct Wanted {
+    spec: ChunkSpec,
+    path: PathBuf,
+    options: TranscodeOptions,
+    knob: f64,
+}
+
+impl Film<'_> {
+    /// The encoder settings at `knob`.
+    fn options_at(&self, knob: f64) -> Result<TranscodeOptions> {
+        let mut o = self.base.clone();
+        o.encoder = self.adapter.libav_name().to_string();
+        o.encoder_options = self
+            .adapter
+            .options_with(&self.preset, knob, &self.base.encoder_options)
+            .map_err(invalid)?;
+        Ok(o)
+    }
+
+    /// Every chunk at its knob: encoded unless a finished file is there; the rows.
+    fn ensure(&self, knobs: &[f64], progress: &mut dyn ProgressSink) -> Result<Vec<ChunkRow>> {
+        let mut wanted = Vec::new();
+        for (spec, &knob) in self.specs.iter().zip(knobs) {
+            let options = self.options_at(knob)?;
+            let dir = chunk_dir(&self.fingerprint, &options, &self.specs);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| invalid(format!("{}: {e}", dir.display())))?;
+            self.dirs.borrow_mut().insert(dir.clone());
+            wanted.push(Wanted {
+                spec: *spec,
+                path: dir.join(format!("chunk-{:05}.nut", spec.index)),
+                options,
+                knob,
+            });
+        }
+        let mut rows: Vec<ChunkRow> = wanted
+            .iter()
+            .map(|w| ChunkRow {
+                spec: w.spec,
+                reused: w.path.is_file(),
+                bytes: 0,
+                seconds: 0.0,
+                knob: w.knob,
+                predicted_vmaf: None,
+                vmaf: None,
+            })
+            .collect();
+        let todo: Vec<&Wanted> = wanted.iter().filter(|w| !w.path.is_file()).collect();
+        for r in encode_all(self.input, &todo, self.jobs, progress)? {
+            if let Some(row) = rows.iter_mut().find(|row| row.spec.index == r.spec.index) {
+                row.seconds = r.seconds;
+            }
+        }
+        for (row, w) in rows.iter_mut().zip(&wanted) {
+            row.bytes = std::fs::metadata(&w.path).map_or(0, |m| m.len());
+        }
+        Ok(rows)
+    }
+
+    /// The chunk files of `rows`, in order.
+    fn files(&self, rows: &[ChunkRow]) -> Result<Vec<PathBuf>> {
+        rows.iter()
+            .map(|r| {
+                let o = self.options_at(r.knob)?;
+                Ok(chunk_dir(&self.fingerprint, &o, &self.specs)
+                    .join(format!("chunk-{:05}.nut", r.spec.index)))
+            })
+            .collect()
+    }
+}
+
+/// Each chunk's frames' mean of `per_frame` (the film's per-frame scores).
+fn chunk_means(specs: &[ChunkSpec], per_frame: &[f64]) -> Vec<Option<f64>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (a, b) = (s.start_frame as usize, (s.start_frame + s.frames) as usize);
+            per_frame
+                .get(a..b.min(per_frame.len()))
+                .filter(|v| !v.is_empty())
+                .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .collect()
+}
+
+/// Score `output` against `input`: the pooled figures and every frame's score.
+fn score(
+    input: &Path,
+    output: &Path,
+    progress: &mut dyn ProgressSink,
+) -> Result<(Pooled, Vec<f64>)> {
+    let r = mediaforce::metrics::score_files(
+        input,
+        output,
+        &mediaforce::metrics::ScoreOptions::default(),
+        progress,
+    )
+    .map_err(invalid)?;
+    Ok((r.vmaf, r.per_frame))
 }
 
 impl App {
@@ -135,79 +280,111 @@ impl App {
             .setting
             .preset
             .map_or_else(|| adapter.default_preset().to_string(), str::to_string);
-        let mut options = req.base.clone();
-        options.encoder = adapter.libav_name().to_string();
-        options.encoder_options = adapter
-            .options_with(&preset, req.setting.knob, &req.base.encoder_options)
-            .map_err(invalid)?;
         let info = mediaforce::core::probe::probe_headers(input).map_err(invalid)?;
-        options.pixel_format = info
+        let mut base = req.base.clone();
+        base.pixel_format = info
             .primary_video()
             .and_then(|s| s.video.as_ref())
             .and_then(|v| v.pixel_format.as_deref())
             .and_then(|n| n.parse().ok())
             .map(|f| adapter.pick_pixel_format(f));
-
         let scenes = self.scenes(input, &req.scenes, false, progress)?.report;
-        let specs = chunks_of(&scenes.scenes, scenes.first_seconds, req.min_chunk_seconds);
-        let fingerprint = mediaforce::cache::source_fingerprint(input)
-            .map_err(|e| invalid(format!("{}: {e}", input.display())))?;
-        let dir = chunk_dir(&fingerprint, &options, &specs);
-        std::fs::create_dir_all(&dir).map_err(|e| invalid(format!("{}: {e}", dir.display())))?;
-        let path_of = |s: &ChunkSpec| dir.join(format!("chunk-{:05}.nut", s.index));
-        let mut rows: Vec<ChunkRow> = specs
-            .iter()
-            .map(|s| ChunkRow {
-                spec: *s,
-                reused: path_of(s).is_file(),
-                bytes: 0,
-                seconds: 0.0,
-            })
-            .collect();
-        let todo: Vec<ChunkSpec> = rows.iter().filter(|r| !r.reused).map(|r| r.spec).collect();
-        let reports = encode_all(input, &todo, &path_of, &options, req.jobs, progress)?;
-        for r in reports {
-            if let Some(row) = rows.iter_mut().find(|row| row.spec.index == r.spec.index) {
-                row.seconds = r.seconds;
+        let film = Film {
+            input,
+            specs: chunks_of(&scenes.scenes, scenes.first_seconds, req.min_chunk_seconds),
+            fingerprint: mediaforce::cache::source_fingerprint(input)
+                .map_err(|e| invalid(format!("{}: {e}", input.display())))?,
+            adapter,
+            preset,
+            base,
+            jobs: req.jobs,
+            dirs: Default::default(),
+        };
+        let n = film.specs.len();
+        let knob = film.adapter.knob();
+        let snap = |k: f64| {
+            (((k - knob.min) / knob.step).round() * knob.step + knob.min).clamp(knob.min, knob.max)
+        };
+        let (mut knobs, mut curves, mut probes) =
+            (vec![snap(req.setting.knob); n], Vec::new(), Vec::new());
+        if let Some(ps) = &req.per_scene {
+            // Two measured points on every chunk: the film at each knob, scored frame by frame.
+            probes = vec![
+                snap(req.setting.knob - ps.spread),
+                snap(req.setting.knob),
+                snap(req.setting.knob + ps.spread),
+            ];
+            probes.dedup();
+            curves = (0..n)
+                .map(|i| mediaforce::allocate::ChunkCurve {
+                    frames: film.specs[i].frames,
+                    points: Vec::new(),
+                })
+                .collect::<Vec<_>>();
+            for &k in &probes {
+                let rows = film.ensure(&vec![k; n], progress)?;
+                let probe = chunk_dir(&film.fingerprint, &film.options_at(k)?, &film.specs)
+                    .join(format!("probe-{k}.mkv"));
+                join_chunks(
+                    input,
+                    &film.files(&rows)?,
+                    &probe,
+                    film.adapter.libav_name(),
+                )
+                .map_err(invalid)?;
+                let (_, per_frame) = score(input, &probe, progress)?;
+                let _ = std::fs::remove_file(&probe);
+                for ((c, mean), row) in curves
+                    .iter_mut()
+                    .zip(chunk_means(&film.specs, &per_frame))
+                    .zip(&rows)
+                {
+                    if let Some(q) = mean {
+                        c.points.push((k, q, row.bytes as f64));
+                    }
+                }
+            }
+            knobs = mediaforce::allocate::allocate(&curves, &alloc_options(ps, ps.target, knob));
+        }
+        let mut corrected = false;
+        let (mut rows, mut join, mut check, mut vmaf) = self.finish_film(
+            &film,
+            &knobs,
+            output,
+            req.score || req.per_scene.is_some(),
+            progress,
+        )?;
+        if let (Some(ps), Some((pooled, _))) = (&req.per_scene, &vmaf) {
+            // The closed loop: a film that missed its target is allocated again once, aiming
+            // higher by what it missed.
+            if pooled.mean < ps.target {
+                let aim = ps.target + (ps.target - pooled.mean);
+                let again = mediaforce::allocate::allocate(&curves, &alloc_options(ps, aim, knob));
+                if again != knobs {
+                    knobs = again;
+                    corrected = true;
+                    (rows, join, check, vmaf) =
+                        self.finish_film(&film, &knobs, output, true, progress)?;
+                }
             }
         }
-        for row in &mut rows {
-            row.bytes = std::fs::metadata(path_of(&row.spec)).map_or(0, |m| m.len());
+        if let Some((_, per_frame)) = &vmaf {
+            for (row, mean) in rows.iter_mut().zip(chunk_means(&film.specs, per_frame)) {
+                row.vmaf = mean;
+            }
         }
-        let files: Vec<PathBuf> = specs.iter().map(path_of).collect();
-        let join = join_chunks(input, &files, output, adapter.libav_name()).map_err(invalid)?;
-        let check = check_join(input, output, progress).map_err(invalid)?;
-        if !check.passed {
-            let _ = std::fs::remove_file(output);
-            return Err(AppError::new(
-                ErrorKind::Internal,
-                format!(
-                    "{}: the joined file does not match its source ({}); removed, the chunks kept in {}",
-                    output.display(),
-                    check.detail,
-                    dir.display()
-                ),
-            ));
+        for (row, c) in rows.iter_mut().zip(&curves) {
+            row.predicted_vmaf = Some(mediaforce::allocate::predict(c, row.knob).0);
         }
-        let vmaf = if req.score {
-            let r = mediaforce::metrics::score_files(
-                input,
-                output,
-                &mediaforce::metrics::ScoreOptions::default(),
-                progress,
-            )
-            .map_err(invalid)?;
-            Some(r.vmaf)
-        } else {
-            None
-        };
-        let _ = std::fs::remove_dir_all(&dir);
+        for d in film.dirs.borrow().iter() {
+            let _ = std::fs::remove_dir_all(d);
+        }
         let encoded = rows.iter().filter(|r| !r.reused).count();
         Ok(ChunkedView {
             input: input.to_path_buf(),
             output: output.to_path_buf(),
-            encoder: adapter.id(),
-            knob_name: adapter.knob().name,
+            encoder: film.adapter.id(),
+            knob_name: knob.name,
             knob: req.setting.knob,
             scenes: scenes.scenes.len(),
             reused: rows.len() - encoded,
@@ -215,9 +392,71 @@ impl App {
             chunks: rows,
             join,
             check,
-            vmaf,
+            vmaf: vmaf.map(|v| v.0),
+            probes,
+            corrected,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Have every chunk at `knobs`, join them into `output`, check it against the source
+    /// (removing it when it does not match) and score it when asked.
+    #[allow(clippy::type_complexity)]
+    fn finish_film(
+        &self,
+        film: &Film<'_>,
+        knobs: &[f64],
+        output: &Path,
+        scored: bool,
+        progress: &mut dyn ProgressSink,
+    ) -> Result<(
+        Vec<ChunkRow>,
+        JoinReport,
+        JoinCheck,
+        Option<(Pooled, Vec<f64>)>,
+    )> {
+        let rows = film.ensure(knobs, progress)?;
+        let join = join_chunks(
+            film.input,
+            &film.files(&rows)?,
+            output,
+            film.adapter.libav_name(),
+        )
+        .map_err(invalid)?;
+        let check = check_join(film.input, output, progress).map_err(invalid)?;
+        if !check.passed {
+            let _ = std::fs::remove_file(output);
+            return Err(AppError::new(
+                ErrorKind::Internal,
+                format!(
+                    "{}: the joined file does not match its source ({}); removed, the chunks kept",
+                    output.display(),
+                    check.detail
+                ),
+            ));
+        }
+        let vmaf = if scored {
+            Some(score(film.input, output, progress)?)
+        } else {
+            None
+        };
+        Ok((rows, join, check, vmaf))
+    }
+}
+
+fn alloc_options(
+    ps: &PerScene,
+    target: f64,
+    knob: mediaforce::codecs::Knob,
+) -> mediaforce::allocate::AllocOptions {
+    mediaforce::allocate::AllocOptions {
+        mode: ps.mode,
+        target,
+        floor: ps.floor,
+        min: knob.min,
+        max: knob.max,
+        step: knob.step,
+        lower_is_better: knob.better == mediaforce::codecs::Better::Lower,
     }
 }
 
@@ -225,9 +464,7 @@ impl App {
 /// done go to `progress` from this thread. The first failure stops the others.
 fn encode_all(
     input: &Path,
-    todo: &[ChunkSpec],
-    path_of: &(dyn Fn(&ChunkSpec) -> PathBuf + Sync),
-    options: &TranscodeOptions,
+    todo: &[&Wanted],
     jobs: usize,
     progress: &mut dyn ProgressSink,
 ) -> Result<Vec<mediaforce::core::chunk::ChunkReport>> {
@@ -236,11 +473,8 @@ fn encode_all(
     }
     let jobs = jobs.clamp(1, todo.len());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut options = options.clone();
-    if jobs > 1 {
-        options.threads = Some((cores / jobs).max(1));
-    }
-    let total: u64 = todo.iter().map(|s| s.frames).sum();
+    let threads = (jobs > 1).then(|| (cores / jobs).max(1));
+    let total: u64 = todo.iter().map(|w| w.spec.frames).sum();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<u64>();
@@ -248,13 +482,13 @@ fn encode_all(
         let handles: Vec<_> = (0..jobs)
             .map(|_| {
                 let tx = tx.clone();
-                let (next, stop, options) = (&next, &stop, &options);
+                let (next, stop) = (&next, &stop);
                 scope.spawn(
                     move || -> Result<Vec<mediaforce::core::chunk::ChunkReport>> {
                         let mut done = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::SeqCst);
-                            let Some(spec) = todo.get(i) else {
+                            let Some(w) = todo.get(i) else {
                                 return Ok(done);
                             };
                             if stop.load(Ordering::SeqCst) {
@@ -265,11 +499,15 @@ fn encode_all(
                                 sent: 0,
                                 stop,
                             };
-                            match encode_chunk(input, &path_of(spec), spec, options, &mut sink) {
+                            let mut options = w.options.clone();
+                            if threads.is_some() {
+                                options.threads = threads;
+                            }
+                            match encode_chunk(input, &w.path, &w.spec, &options, &mut sink) {
                                 Ok(r) => done.push(r),
                                 Err(e) => {
                                     stop.store(true, Ordering::SeqCst);
-                                    return Err(invalid(format!("chunk {}: {e}", spec.index)));
+                                    return Err(invalid(format!("chunk {}: {e}", w.spec.index)));
                                 }
                             }
                         }

@@ -30,6 +30,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Added to every timestamp in a chunk file and taken off in the join: a container moves a
+/// stream whose first decode time would be negative (the first chunk's, with B-frames) to
+/// start at zero, which would shift that chunk against the others.
+const CHUNK_OFFSET_SECONDS: i64 = 100;
+
+/// [`CHUNK_OFFSET_SECONDS`] in ticks of `tb`.
+fn offset_ticks(tb: ff::Rational) -> i64 {
+    let (num, den) = (i64::from(tb.numerator()), i64::from(tb.denominator()));
+    if num <= 0 {
+        return 0;
+    }
+    CHUNK_OFFSET_SECONDS * den / num
+}
+
 /// One chunk: `frames` frames from the frame shown at `start_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChunkSpec {
@@ -172,7 +186,7 @@ pub fn encode_chunk(
         let tb = enc.time_base();
         let mut f = frame.frame;
         f.set_kind(ff::picture::Type::None);
-        f.set_pts(frame.pts);
+        f.set_pts(frame.pts.map(|p| p + offset_ticks(tb)));
         enc.encode(&f, |mut p| {
             video_bytes += p.size() as u64;
             mux.write(*index, &mut p, tb)
@@ -318,18 +332,21 @@ pub fn join_chunks(
     };
     let (mut packets, mut video_bytes) = (0u64, 0u64);
     let mut last_dts: Option<i64> = None;
-    let mut out_tb: Option<ff::Rational> = None;
+    // Every chunk's packets are brought to the time base the output's picture is written in
+    // (each chunk file has its own), where the decode times are kept increasing.
+    let out_tb = mux
+        .stream_time_base(out_video)
+        .expect("the picture's stream was added");
     for chunk in chunks {
         let mut input = crate::input::open_input(chunk)?;
-        let tb = input
+        let chunk_tb = input
             .stream(0)
             .map(|s| s.time_base())
             .ok_or_else(|| Error::NoStream {
                 path: chunk.clone(),
                 kind: "video",
             })?;
-        // Timestamps stay in the chunks' time base (the source's) until written.
-        let tb = *out_tb.get_or_insert(tb);
+        let tb = out_tb;
         loop {
             let mut p = ff::Packet::empty();
             match p.read(&mut input) {
@@ -337,14 +354,22 @@ pub fn join_chunks(
                 Err(ff::Error::Eof) => break,
                 Err(e) => return Err(Error::libav(chunk, "read packet", e)),
             }
+            // The chunk's own time base, less the offset it was written with, to the output's.
+            let off = offset_ticks(chunk_tb);
+            p.set_pts(p.pts().map(|t| t - off));
+            p.set_dts(p.dts().map(|t| t - off));
+            p.rescale_ts(chunk_tb, out_tb);
             let pts = p.pts().ok_or_else(|| Error::Corrupt {
                 path: chunk.clone(),
                 at: format!("packet {packets}"),
                 reason: "a chunk's packet has no presentation time".into(),
             })?;
             // Decode times increase across the seams (a chunk's encoder starts its reordering
-            // delay before its first frame's time, under the previous chunk's last ones).
-            let dts = p.dts().unwrap_or(pts);
+            // delay before its first frame's time, under the previous chunk's last ones); a
+            // packet the chunk's demuxer gives none (its first ones) follows the one before.
+            let dts = p
+                .dts()
+                .unwrap_or_else(|| last_dts.map_or(pts, |l| (l + 1).min(pts)));
             let dts = last_dts.map_or(dts, |l| dts.max(l + 1));
             p.set_dts(Some(dts));
             last_dts = Some(dts);

@@ -259,6 +259,12 @@ impl Muxer {
             .map_err(|e| Error::libav(&path, "write packet", e))
     }
 
+    /// The time base stream `index` is written in (the container's choice once the header is
+    /// written).
+    pub fn stream_time_base(&self, index: usize) -> Option<ff::Rational> {
+        self.ctx.as_ref()?.stream(index).map(|s| s.time_base())
+    }
+
     /// Write the trailer and close the file.
     pub fn finish(mut self) -> Result<()> {
         let path = self.path.clone();

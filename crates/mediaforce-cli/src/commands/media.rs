@@ -524,6 +524,7 @@ pub(super) struct Chunked<'a> {
     pub(super) jobs: usize,
     pub(super) min_chunk_seconds: f64,
     pub(super) score: bool,
+    pub(super) per_scene: Option<mediaforce_app::chunked::PerScene>,
 }
 
 /// `encode INPUT OUTPUT --chunked`: chunks of whole scenes at one knob (given, or found by the
@@ -566,6 +567,7 @@ pub(super) fn encode_chunked(
         min_chunk_seconds: c.min_chunk_seconds,
         scenes: mediaforce_core::scenes::SceneOptions::default(),
         score: c.score,
+        per_scene: c.per_scene,
     };
     let v = app.encode_chunked(input, output, &req, &mut Bar::new(!json))?;
     if json {
@@ -586,5 +588,34 @@ pub(super) fn encode_chunked(
         v.vmaf.map_or(String::new(), |p| format!("; VMAF mean {:.2}, p5 {:.2}", p.mean, p.p5)),
         v.seconds
     );
+    if !v.probes.is_empty() {
+        println!(
+            "per scene: every chunk measured at {} {}{}",
+            v.knob_name,
+            v.probes
+                .iter()
+                .map(f64::to_string)
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if v.corrected {
+                "; the allocation was corrected once (the film missed its target)"
+            } else {
+                ""
+            }
+        );
+        for r in &v.chunks {
+            println!(
+                "  chunk {:>3}: frames {}-{} at {} {}: predicted {}, measured {}, {}",
+                r.spec.index,
+                r.spec.start_frame,
+                r.spec.start_frame + r.spec.frames - 1,
+                v.knob_name,
+                r.knob,
+                r.predicted_vmaf.map_or("-".into(), |q| format!("{q:.2}")),
+                r.vmaf.map_or("-".into(), |q| format!("{q:.2}")),
+                human_bytes(r.bytes)
+            );
+        }
+    }
     Ok(())
 }

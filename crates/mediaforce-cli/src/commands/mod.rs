@@ -159,6 +159,20 @@ enum Command {
         /// With --chunked: the shortest chunk, in seconds of whole scenes.
         #[arg(long, default_value_t = 10.0)]
         min_chunk_seconds: f64,
+        /// With --chunked and --target-vmaf: each chunk's knob from three encodes of every chunk
+        /// (at the searched knob, and --scene-spread below and above it) scored frame by frame: `optimal` (the default) meets the film's mean at the fewest
+        /// bytes, `target` makes every chunk meet it, `off` encodes every chunk at the searched
+        /// knob.
+        #[arg(long, value_parser = ["off", "target", "optimal"], default_value = "optimal")]
+        per_scene: String,
+        /// With --per-scene optimal: no chunk predicted below this VMAF (default: the target
+        /// less 6).
+        #[arg(long)]
+        scene_floor: Option<f64>,
+        /// With --per-scene: the knob distance of the outer measured encodes from the searched
+        /// knob.
+        #[arg(long, default_value_t = 4.0)]
+        scene_spread: f64,
         #[command(flatten)]
         search: SearchArgs,
         /// Print JSON.
@@ -347,6 +361,9 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             chunked,
             min_chunk_seconds,
+            per_scene,
+            scene_floor,
+            scene_spread,
             jobs,
             ..
         } => {
@@ -365,6 +382,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 .or(output_flag)
                 .context("an output path is needed (OUTPUT or -o OUTPUT)")?;
             if chunked {
+                let per_scene = match (per_scene.as_str(), target_vmaf) {
+                    ("off", _) | (_, None) => None,
+                    (mode, Some(target)) => Some(mediaforce_app::chunked::PerScene {
+                        mode: if mode == "target" {
+                            mediaforce::allocate::Mode::Target
+                        } else {
+                            mediaforce::allocate::Mode::Optimal
+                        },
+                        target,
+                        floor: scene_floor.unwrap_or(target - 6.0),
+                        spread: scene_spread,
+                    }),
+                };
                 let chunks = media::Chunked {
                     encoder: &encoder,
                     knob: crf,
@@ -372,6 +402,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     jobs,
                     min_chunk_seconds,
                     score: !no_verify,
+                    per_scene,
                 };
                 return media::encode_chunked(
                     &paths, &input, &output, &chunks, &search, opts, json,
