@@ -476,8 +476,9 @@ impl App {
     ///
     /// A view computed lately for the same range is served again while the store has not
     /// changed (no promotion, rollback, item state change, encode, validation, plan or new or
-    /// removed file; see [`StatsCache`]) and it is under [`STATS_FRESH`] old; a server keeps
-    /// the ranges people look at fresh in the background with [`App::refresh_stats`].
+    /// removed file: a marker of the store, read off indexes) and it is under [`STATS_FRESH`]
+    /// old; a server keeps the ranges people look at fresh in the background with
+    /// [`App::refresh_stats`].
     pub fn stats(&self, range: &str) -> Result<StatsView> {
         parse_range(range)?;
         let marker = self.catalog.stats_marker()?;
