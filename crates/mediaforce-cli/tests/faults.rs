@@ -162,11 +162,12 @@ fn postgresql_restarted_under_a_service_and_a_worker_loses_no_job_and_runs_none_
         let ok = mediaforce(&data, &url).args(&args).status().unwrap();
         assert!(ok.success(), "{args:?}");
     }
+    let serve_log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let serve = Running(Some(
         mediaforce(&data, &url)
             .args(["serve", "--bind", "127.0.0.1:0", "--jobs", "1"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(serve_log)
             .spawn()
             .unwrap(),
     ));
@@ -245,7 +246,12 @@ fn postgresql_restarted_under_a_service_and_a_worker_loses_no_job_and_runs_none_
         assert!(items[0].staging.is_file());
     }
     // Both processes lived through it and stop cleanly.
-    assert!(stop(serve).success(), "serve");
+    let s = stop(serve);
+    assert!(
+        s.success(),
+        "serve: {s:?}: {}",
+        std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+    );
     let w = stop(worker);
     assert!(
         w.success(),

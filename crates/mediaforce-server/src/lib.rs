@@ -338,14 +338,25 @@ pub async fn serve_until(
 
 /// Every 5 s, compute again the analytics ranges people looked at lately that the store has
 /// changed under ([`App::refresh_stats`]), off the request path, so the Analytics page and
-/// `/api/stats` find them ready. Ends with the runtime.
+/// `/api/stats` find them ready. Ends with the runtime, or when the app is gone. The task holds
+/// the app only weakly, and a strong reference only on the blocking thread that uses it: the
+/// app's last reference must not be dropped on a runtime thread (its PostgreSQL clients block
+/// when they close).
 fn keep_stats_fresh(app: Arc<App>) {
+    let app = Arc::downgrade(&app);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            let a = app.clone();
-            if let Err(e) = blocking(move || a.refresh_stats()).await {
-                eprintln!("mediaforce serve: analytics refresh: {}", e.0.message);
+            let app = app.clone();
+            let refreshed = blocking(move || match app.upgrade() {
+                Some(a) => a.refresh_stats().map(Some),
+                None => Ok(None),
+            })
+            .await;
+            match refreshed {
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(e) => eprintln!("mediaforce serve: analytics refresh: {}", e.0.message),
             }
         }
     });
