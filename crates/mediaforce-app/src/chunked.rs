@@ -43,6 +43,8 @@ pub struct ChunkedRequest<'a> {
     pub score: bool,
     /// Give each chunk its own knob from its own measured points (see [`PerScene`]).
     pub per_scene: Option<PerScene>,
+    /// The resolution VMAF is measured at (the search's own).
+    pub scale: mediaforce::metrics::Scale,
 }
 
 /// Per-scene allocation: every chunk encoded at `setting.knob`, and at it less and plus
@@ -236,16 +238,20 @@ fn chunk_means(specs: &[ChunkSpec], per_frame: &[f64]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Score `output` against `input`: the pooled figures and every frame's score.
+/// Score `output` against `input` at `scale`: the pooled figures and every frame's score.
 fn score(
     input: &Path,
     output: &Path,
+    scale: mediaforce::metrics::Scale,
     progress: &mut dyn ProgressSink,
 ) -> Result<(Pooled, Vec<f64>)> {
     let r = mediaforce::metrics::score_files(
         input,
         output,
-        &mediaforce::metrics::ScoreOptions::default(),
+        &mediaforce::metrics::ScoreOptions {
+            scale,
+            ..Default::default()
+        },
         progress,
     )
     .map_err(invalid)?;
@@ -332,7 +338,7 @@ impl App {
                     film.adapter.libav_name(),
                 )
                 .map_err(invalid)?;
-                let (_, per_frame) = score(input, &probe, progress)?;
+                let (_, per_frame) = score(input, &probe, req.scale, progress)?;
                 let _ = std::fs::remove_file(&probe);
                 for ((c, mean), row) in curves
                     .iter_mut()
@@ -351,7 +357,7 @@ impl App {
             &film,
             &knobs,
             output,
-            req.score || req.per_scene.is_some(),
+            (req.score || req.per_scene.is_some()).then_some(req.scale),
             progress,
         )?;
         if let (Some(ps), Some((pooled, _))) = (&req.per_scene, &vmaf) {
@@ -364,7 +370,7 @@ impl App {
                     knobs = again;
                     corrected = true;
                     (rows, join, check, vmaf) =
-                        self.finish_film(&film, &knobs, output, true, progress)?;
+                        self.finish_film(&film, &knobs, output, Some(req.scale), progress)?;
                 }
             }
         }
@@ -407,7 +413,7 @@ impl App {
         film: &Film<'_>,
         knobs: &[f64],
         output: &Path,
-        scored: bool,
+        scored: Option<mediaforce::metrics::Scale>,
         progress: &mut dyn ProgressSink,
     ) -> Result<(
         Vec<ChunkRow>,
@@ -435,10 +441,9 @@ impl App {
                 ),
             ));
         }
-        let vmaf = if scored {
-            Some(score(film.input, output, progress)?)
-        } else {
-            None
+        let vmaf = match scored {
+            Some(scale) => Some(score(film.input, output, scale, progress)?),
+            None => None,
         };
         Ok((rows, join, check, vmaf))
     }

@@ -568,6 +568,7 @@ pub(super) fn encode_chunked(
         scenes: mediaforce_core::scenes::SceneOptions::default(),
         score: c.score,
         per_scene: c.per_scene,
+        scale: search.scale(),
     };
     let v = app.encode_chunked(input, output, &req, &mut Bar::new(!json))?;
     if json {
