@@ -4,13 +4,14 @@
 //! - [`batch`], [`jobs`], [`lease`]: what encode, validate and compare jobs do under it, and
 //!   keeping their leases.
 //! - [`stage`]: search, encode and stage one plan item for review; [`repack`]: a remux or
-//!   audio item instead.
+//!   audio item instead; [`item`]: what both share (outcomes, the item's event sink).
 //! - [`validate`], [`compare`]: machine validation and side-by-side review clips.
 //! - [`hosts`], [`schedule`], [`priority`], [`transfer`]: workers, their windows and file transfers.
 
 pub mod batch;
 pub mod compare;
 pub mod hosts;
+pub mod item;
 pub mod jobs;
 pub mod lease;
 pub mod lock;

@@ -8,9 +8,10 @@ use crate::control::JobControl;
 use crate::core::repack::{repack, RepackOptions};
 use crate::domain::ItemState;
 use crate::events::{EventSink, Frames};
+use crate::hosts::host_name;
+use crate::item::{fail, transfer_failed, ItemEvents, StageError, StageOutcome, Transfer};
 use crate::manifest::ManifestItem;
 use crate::partials::{private_output, remove_own_partials, remove_stale_partials};
-use crate::stage::{host_name, transfer_failed, ItemEvents, StageError, StageOutcome, Transfer};
 use std::path::Path;
 
 /// One repack item as its job sees it.
@@ -41,11 +42,7 @@ impl RepackJob<'_> {
         let kind = item.kind.as_str();
         if let Some(dir) = item.staging.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                return crate::stage::fail(
-                    catalog,
-                    self.item_id,
-                    format!("{}: {e}", dir.display()),
-                );
+                return fail(catalog, self.item_id, format!("{}: {e}", dir.display()));
             }
         }
         catalog.set_state(self.item_id, ItemState::Encoding, Some(kind))?;

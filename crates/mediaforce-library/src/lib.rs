@@ -13,6 +13,7 @@
 pub mod analyze;
 pub mod approve;
 pub mod control;
+pub mod item_kind;
 pub mod manifest;
 pub mod policy;
 pub mod promote;

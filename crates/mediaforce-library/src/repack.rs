@@ -10,7 +10,7 @@
 
 use crate::core::probe::{MediaInfo, StreamKind};
 use crate::core::repack::StreamAction;
-use crate::manifest::{ItemKind, StreamStep};
+use crate::item_kind::{ItemKind, StreamStep};
 use crate::policy::Policy;
 
 /// What a repack would do to a file, and what it is expected to save.
