@@ -350,7 +350,10 @@ impl App {
                     }
                 }
             }
-            knobs = mediaforce::allocate::allocate(&curves, &alloc_options(ps, ps.target, knob));
+            knobs = mediaforce::allocate::allocate(
+                &curves,
+                &alloc_options(ps, ps.target, knob, &probes),
+            );
         }
         let mut corrected = false;
         let (mut rows, mut join, mut check, mut vmaf) = self.finish_film(
@@ -365,7 +368,8 @@ impl App {
             // higher by what it missed.
             if pooled.mean < ps.target {
                 let aim = ps.target + (ps.target - pooled.mean);
-                let again = mediaforce::allocate::allocate(&curves, &alloc_options(ps, aim, knob));
+                let again =
+                    mediaforce::allocate::allocate(&curves, &alloc_options(ps, aim, knob, &probes));
                 if again != knobs {
                     knobs = again;
                     corrected = true;
@@ -449,17 +453,25 @@ impl App {
     }
 }
 
+/// The allocation's settings: knobs no further from the measured ones (`probes`) than one
+/// more spread, where the measured points still say something (read far beyond them, a curve
+/// sent chunks to the knob's end, where an encoder may change its stream: x264 at CRF 0 is
+/// lossless, another profile, and such a chunk does not join).
 fn alloc_options(
     ps: &PerScene,
     target: f64,
     knob: mediaforce::codecs::Knob,
+    probes: &[f64],
 ) -> mediaforce::allocate::AllocOptions {
+    let lo = probes.iter().copied().fold(f64::INFINITY, f64::min) - ps.spread;
+    let hi = probes.iter().copied().fold(f64::NEG_INFINITY, f64::max) + ps.spread;
+    let snap = |k: f64| ((k - knob.min) / knob.step).round() * knob.step + knob.min;
     mediaforce::allocate::AllocOptions {
         mode: ps.mode,
         target,
         floor: ps.floor,
-        min: knob.min,
-        max: knob.max,
+        min: snap(lo.max(knob.min + knob.step)).min(knob.max),
+        max: snap(hi.min(knob.max)).max(knob.min),
         step: knob.step,
         lower_is_better: knob.better == mediaforce::codecs::Better::Lower,
     }
