@@ -6,6 +6,10 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
+#[allow(dead_code)] // this test uses one helper of the shared module
+mod common;
+use common::walk;
+
 fn mediaforce(data: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mediaforce"))
         .args(args)
@@ -204,103 +208,4 @@ fn a_chunked_encode_joins_every_frame_and_a_failed_join_resumes_without_encoding
     };
     assert_eq!(info[0]["streams"][1]["kind"], "audio");
     assert_eq!(info[0]["streams"][0]["video"]["variable_frame_rate"], true);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-#[test]
-fn per_scene_optimal_gives_the_easy_scene_the_higher_knob_and_beats_one_knob() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("state");
-    let film = dir.path().join("film.mkv");
-    // An easy scene (a smooth gradient) and a hard one (fine texture), two seconds each.
-    let mut v = SyntheticVideo::new(320, 180, 96);
-    v.looks = vec![(0, 0), (48, 1)];
-    v.scenes = vec![(0, 0), (48, 20)];
-    SyntheticClip::new(v).write(&film).unwrap();
-    let encode = |out: &str, extra: &[&str]| -> Value {
-        let out = dir.path().join(out);
-        let mut args = vec![
-            "encode",
-            film.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--chunked",
-            "--min-chunk-seconds",
-            "1",
-            "--encoder",
-            "libx264",
-            "--preset",
-            "veryfast",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let (code, stdout, err) = mediaforce(&data, &args);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        serde_json::from_str(&stdout).unwrap()
-    };
-    let v = encode(
-        "optimal.mkv",
-        &[
-            "--target-vmaf",
-            "90",
-            "--per-scene",
-            "optimal",
-            "--max-encoded-percent",
-            "400",
-        ],
-    );
-    let chunks = v["chunks"].as_array().unwrap();
-    assert_eq!(chunks.len(), 2, "{v}");
-    let knob = |i: usize| chunks[i]["knob"].as_f64().unwrap();
-    assert!(
-        knob(0) > knob(1),
-        "the easy scene gets the higher knob: {v}"
-    );
-    let mean = v["vmaf"]["mean"].as_f64().unwrap();
-    assert!(mean >= 90.0, "the film meets its target: {v}");
-    for c in chunks {
-        let (p, m) = (
-            c["predicted_vmaf"].as_f64().unwrap(),
-            c["vmaf"].as_f64().unwrap(),
-        );
-        assert!(
-            (p - m).abs() < 2.0,
-            "each chunk lands near its prediction: {c}"
-        );
-    }
-    let bytes = v["join"]["output_bytes"].as_u64().unwrap();
-    // One knob for the whole film, from the easy scene's knob down to the hard one's: the
-    // cheapest whose mean is at least the per-scene film's (within 0.2) is larger.
-    let mut k = knob(1);
-    let mut cheapest: Option<(f64, u64, f64)> = None;
-    while k <= knob(0) + 1e-9 {
-        let one = encode(
-            &format!("one-{k}.mkv"),
-            &["--crf", &k.to_string(), "--per-scene", "off"],
-        );
-        let m = one["vmaf"]["mean"].as_f64().unwrap();
-        let b = one["join"]["output_bytes"].as_u64().unwrap();
-        if m >= mean - 0.2 && cheapest.is_none_or(|c| b < c.1) {
-            cheapest = Some((k, b, m));
-        }
-        k += 0.5;
-    }
-    let (k, one_bytes, m) = cheapest.expect("some knob meets the mean");
-    assert!(
-        bytes < one_bytes,
-        "per scene {bytes} bytes at mean {mean:.2}; one knob ({k}) {one_bytes} bytes at {m:.2}"
-    );
 }

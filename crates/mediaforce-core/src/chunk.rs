@@ -22,8 +22,8 @@ use crate::probe::StreamKind;
 use crate::progress::{ProgressClock, ProgressSink};
 use crate::scenes::Scene;
 use crate::transcode::{
-    copy_chapters, copy_stream, copy_video_side_data, output_format, partial_path, put_in_place,
-    stale_tag, tick, Carried, OutStream, TranscodeOptions, PRODUCED_BY_TAG,
+    carried_tags, copy_chapters, copy_stream, copy_video_side_data, output_format, partial_path,
+    put_in_place, stale_tag, tick, Carried, OutStream, TranscodeOptions, PRODUCED_BY_TAG,
 };
 use ffmpeg_next as ff;
 use serde::{Deserialize, Serialize};
@@ -313,17 +313,7 @@ pub fn join_chunks(
     drop(head);
     copy_video_side_data(&side, video_index, &mut mux, out_video, false);
     copy_chapters(&side, &mut mux)?;
-    let mut tags: BTreeMap<String, String> = info
-        .metadata
-        .iter()
-        .filter(|(k, _)| !stale_tag(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    tags.insert(
-        PRODUCED_BY_TAG.into(),
-        format!("{} {encoder_tag}", env!("CARGO_PKG_VERSION")),
-    );
-    mux.set_metadata(&tags);
+    mux.set_metadata(&carried_tags(&info.metadata, PRODUCED_BY_TAG, encoder_tag));
     mux.write_header()?;
     let mut carried = Carried {
         pending: None,

@@ -16,8 +16,8 @@ use crate::mux::Muxer;
 use crate::probe::StreamKind;
 use crate::progress::{ProgressClock, ProgressSink};
 use crate::transcode::{
-    copy_chapters, copy_stream, copy_video_side_data, partial_path, put_in_place, same_file,
-    stale_tag, tick, AudioTranscoder, OutStream,
+    carried_tags, copy_chapters, copy_stream, copy_video_side_data, partial_path, put_in_place,
+    same_file, stale_tag, tick, AudioTranscoder, OutStream,
 };
 use ffmpeg_next as ff;
 use serde::{Deserialize, Serialize};
@@ -162,14 +162,7 @@ pub fn repack(
         }
     }
     copy_chapters(&source, &mut mux)?;
-    let mut tags: BTreeMap<String, String> = info
-        .metadata
-        .iter()
-        .filter(|(k, _)| !stale_tag(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    tags.insert(REPACKED_BY_TAG.into(), env!("CARGO_PKG_VERSION").into());
-    mux.set_metadata(&tags);
+    mux.set_metadata(&carried_tags(&info.metadata, REPACKED_BY_TAG, ""));
     mux.write_header()?;
 
     progress.start("remux", total);

@@ -129,6 +129,30 @@ pub struct TranscodeReport {
 /// Metadata tag written on every output, so later scans recognise files this tool produced.
 pub const PRODUCED_BY_TAG: &str = "MEDIAFORCE";
 
+/// The source's container tags without the stale ones, and `key` naming this version and
+/// `what` made the file.
+pub(crate) fn carried_tags(
+    metadata: &BTreeMap<String, String>,
+    key: &str,
+    what: &str,
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = metadata
+        .iter()
+        .filter(|(k, _)| !stale_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let version = env!("CARGO_PKG_VERSION");
+    tags.insert(
+        key.into(),
+        if what.is_empty() {
+            version.to_string()
+        } else {
+            format!("{version} {what}")
+        },
+    );
+    tags
+}
+
 /// Tags that describe the old encode and would be wrong on the new one.
 pub(crate) fn stale_tag(k: &str) -> bool {
     let k = k.to_ascii_uppercase();
@@ -516,18 +540,11 @@ fn open_output(
         options.deinterlace,
     );
     copy_chapters(side, mux)?;
-    let mut tags: BTreeMap<String, String> = source
-        .info
-        .metadata
-        .iter()
-        .filter(|(k, _)| !stale_tag(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    tags.insert(
-        PRODUCED_BY_TAG.into(),
-        format!("{} {}", env!("CARGO_PKG_VERSION"), options.encoder),
-    );
-    mux.set_metadata(&tags);
+    mux.set_metadata(&carried_tags(
+        &source.info.metadata,
+        PRODUCED_BY_TAG,
+        &options.encoder,
+    ));
     mux.write_header()?;
     Ok((enc, plan, out_video_index))
 }

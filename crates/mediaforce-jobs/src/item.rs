@@ -258,6 +258,37 @@ pub(crate) fn transfer_failed(
     }
 }
 
+/// Put a finished `output` in place as the item's `staging` file (a fenced rename when it was
+/// written under the lease's own name: a worker that lost its lease never replaces it) and, in
+/// transfer mode, upload it. `Ok(Some(outcome))`: the upload did not complete, and the item
+/// ends so.
+pub(crate) fn put_staged(
+    catalog: &Catalog,
+    item: i64,
+    output: &std::path::Path,
+    staging: &std::path::Path,
+    transfer: Transfer<'_>,
+    control: &JobControl,
+) -> Result<Option<StageOutcome>, StageError> {
+    if output != staging {
+        if let Err(e) = catalog.fenced_rename(output, staging) {
+            let _ = std::fs::remove_file(output);
+            return Err(e.into());
+        }
+    }
+    if let Some((client, fence)) = transfer {
+        match client.upload(fence, staging, control) {
+            Ok(t) => catalog.event(
+                item,
+                "uploaded",
+                Some(&t.describe(&format!("result to {}:", client.base()))),
+            )?,
+            Err(e) => return transfer_failed(catalog, item, fence, e).map(Some),
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::checkpoint;

@@ -9,7 +9,7 @@ use crate::core::repack::{repack, RepackOptions};
 use crate::domain::ItemState;
 use crate::events::{EventSink, Frames};
 use crate::hosts::host_name;
-use crate::item::{fail, transfer_failed, ItemEvents, StageError, StageOutcome, Transfer};
+use crate::item::{fail, put_staged, ItemEvents, StageError, StageOutcome, Transfer};
 use crate::manifest::ManifestItem;
 use crate::partials::{private_output, remove_own_partials, remove_stale_partials};
 use std::path::Path;
@@ -80,21 +80,15 @@ impl RepackJob<'_> {
                 return Ok(StageOutcome::Failed { error, attempts: 1 });
             }
         };
-        if output != item.staging {
-            if let Err(e) = catalog.fenced_rename(&output, &item.staging) {
-                let _ = std::fs::remove_file(&output);
-                return Err(e.into());
-            }
-        }
-        if let Some((client, fence)) = self.transfer {
-            match client.upload(fence, &item.staging, control) {
-                Ok(t) => catalog.event(
-                    self.item_id,
-                    "uploaded",
-                    Some(&t.describe(&format!("result to {}:", client.base()))),
-                )?,
-                Err(e) => return transfer_failed(catalog, self.item_id, fence, e),
-            }
+        if let Some(ended) = put_staged(
+            catalog,
+            self.item_id,
+            &output,
+            &item.staging,
+            self.transfer,
+            control,
+        )? {
+            return Ok(ended);
         }
         let seconds = started.elapsed().as_secs_f64();
         let output_bytes =

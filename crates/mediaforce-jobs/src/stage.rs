@@ -13,7 +13,7 @@ use crate::control::JobControl;
 use crate::domain::ItemState;
 use crate::events::EventSink;
 pub use crate::hosts::host_name;
-use crate::item::{fail, transfer_failed, ItemEvents, Transfer};
+use crate::item::{fail, put_staged, transfer_failed, ItemEvents, Transfer};
 pub use crate::item::{StageError, StageOutcome};
 pub use crate::lock::{ItemLock, LockError};
 use crate::manifest::ManifestItem;
@@ -492,21 +492,15 @@ impl Job<'_> {
             catalog.set_state(self.item_id, ItemState::NoResult, Some(&reason))?;
             return Ok(StageOutcome::NoResult { reason });
         };
-        if output != item.staging {
-            if let Err(e) = catalog.fenced_rename(output, &item.staging) {
-                let _ = std::fs::remove_file(output);
-                return Err(e.into());
-            }
-        }
-        if let Some((client, fence)) = self.transfer {
-            match client.upload(fence, &item.staging, self.control) {
-                Ok(t) => catalog.event(
-                    self.item_id,
-                    "uploaded",
-                    Some(&t.describe(&format!("result to {}:", client.base()))),
-                )?,
-                Err(e) => return transfer_failed(catalog, self.item_id, fence, e),
-            }
+        if let Some(ended) = put_staged(
+            catalog,
+            self.item_id,
+            output,
+            &item.staging,
+            self.transfer,
+            self.control,
+        )? {
+            return Ok(ended);
         }
         let seconds = started.elapsed().as_secs_f64();
         let output_bytes = std::fs::metadata(&item.staging).map_or(last.bytes, |m| m.len());

@@ -86,33 +86,12 @@ pub fn validate(
     policy: &Policy,
     progress: &mut dyn crate::core::ProgressSink,
 ) -> ValidationReport {
-    let source_bytes = std::fs::metadata(source).map_or(0, |m| m.len());
-    let staged_bytes = std::fs::metadata(staged).map_or(0, |m| m.len());
-    let saving_percent = if source_bytes > 0 {
-        100.0 * (source_bytes as f64 - staged_bytes as f64) / source_bytes as f64
-    } else {
-        0.0
-    };
-    let mut report = ValidationReport {
-        source: source.to_path_buf(),
-        staged: staged.to_path_buf(),
-        passed: false,
-        checks: Vec::new(),
-        source_bytes,
-        staged_bytes,
-        saving_percent,
-        source_seconds: None,
-        staged_seconds: None,
-        staged_frames: None,
-        source_frames: None,
-        vmaf: None,
-        target_stat: policy.encode.target_stat.to_string(),
-        achieved: None,
-        worst_frames: Vec::new(),
-        per_frame: Vec::new(),
-        picture_copied: false,
-        streams_left_out: 0,
-    };
+    let mut report = ValidationReport::start(source, staged, policy.encode.target_stat.to_string());
+    let (source_bytes, staged_bytes, saving_percent) = (
+        report.source_bytes,
+        report.staged_bytes,
+        report.saving_percent,
+    );
     if !report.check_exists() {
         return report;
     }
@@ -132,6 +111,37 @@ pub fn validate(
 }
 
 impl ValidationReport {
+    /// A report on `staged` against `source` with no check yet: the sizes and the saving.
+    fn start(source: &Path, staged: &Path, target_stat: String) -> Self {
+        let source_bytes = std::fs::metadata(source).map_or(0, |m| m.len());
+        let staged_bytes = std::fs::metadata(staged).map_or(0, |m| m.len());
+        let saving_percent = if source_bytes > 0 {
+            100.0 * (source_bytes as f64 - staged_bytes as f64) / source_bytes as f64
+        } else {
+            0.0
+        };
+        Self {
+            source: source.to_path_buf(),
+            staged: staged.to_path_buf(),
+            passed: false,
+            checks: Vec::new(),
+            source_bytes,
+            staged_bytes,
+            saving_percent,
+            source_seconds: None,
+            staged_seconds: None,
+            staged_frames: None,
+            source_frames: None,
+            vmaf: None,
+            target_stat,
+            achieved: None,
+            worst_frames: Vec::new(),
+            per_frame: Vec::new(),
+            picture_copied: false,
+            streams_left_out: 0,
+        }
+    }
+
     fn push(&mut self, name: &str, passed: bool, detail: String) {
         self.checks.push(Check {
             name: name.into(),
@@ -170,42 +180,23 @@ pub fn validate_repack(
     progress: &mut dyn crate::core::ProgressSink,
 ) -> ValidationReport {
     use crate::core::repack::StreamAction;
-    let source_bytes = std::fs::metadata(source).map_or(0, |m| m.len());
-    let staged_bytes = std::fs::metadata(staged).map_or(0, |m| m.len());
-    let saving_percent = if source_bytes > 0 {
-        100.0 * (source_bytes as f64 - staged_bytes as f64) / source_bytes as f64
-    } else {
-        0.0
-    };
     let action = |index: usize| {
         steps
             .iter()
             .find(|s| s.index == index)
             .map_or(StreamAction::Copy, |s| s.action)
     };
-    let mut report = ValidationReport {
-        source: source.to_path_buf(),
-        staged: staged.to_path_buf(),
-        passed: false,
-        checks: Vec::new(),
-        source_bytes,
-        staged_bytes,
-        saving_percent,
-        source_seconds: None,
-        staged_seconds: None,
-        staged_frames: None,
-        source_frames: None,
-        vmaf: None,
-        target_stat: String::new(),
-        achieved: None,
-        worst_frames: Vec::new(),
-        per_frame: Vec::new(),
-        picture_copied: true,
-        streams_left_out: steps
-            .iter()
-            .filter(|s| s.action == StreamAction::Drop)
-            .count(),
-    };
+    let mut report = ValidationReport::start(source, staged, String::new());
+    report.picture_copied = true;
+    report.streams_left_out = steps
+        .iter()
+        .filter(|s| s.action == StreamAction::Drop)
+        .count();
+    let (source_bytes, staged_bytes, saving_percent) = (
+        report.source_bytes,
+        report.staged_bytes,
+        report.saving_percent,
+    );
     if !report.check_exists() {
         return report;
     }
